@@ -1,0 +1,35 @@
+# loyaltymodels: set-up and everyday commands.
+#   make demo   fit the beliefs + experience -> loyalty model on bundled data
+#   make test   the fast test suite (what .ci/run runs)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-all bench notebooks paper clean
+
+install: $(STAMP)
+
+# The venv is rebuilt when pyproject.toml changes. scripts/find-python.sh finds a Python >= 3.12
+# (python3.12/3.13, then pyenv versions) or says what to install; PYTHON=... overrides it.
+$(STAMP): pyproject.toml
+	@py=$$(sh scripts/find-python.sh) || exit 1; \
+	echo "Using $$py ($$($$py --version))"; \
+	rm -rf $(VENV) && $$py -m venv $(VENV) && \
+	$(PY) -m pip install --quiet --upgrade pip && \
+	$(PY) -m pip install --quiet -e '.[test]' && \
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m loyaltymodels.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,42 @@
+"""loyaltymodels: statistical models of customer loyalty.
+
+Beliefs (brand image, promise) and experience (satisfaction from use) as latent constructs
+feeding loyalty, estimated by ML (semopy) or Bayesian (PyMC) SEM from one lavaan-syntax
+specification, with synthetic data generators and the industry's loyalty indices.
+
+Heavy back ends (PyMC, semopy) are imported on first use, so ``import loyaltymodels`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (ConvergenceError, ConvergenceWarning, DataError, DataWarning,
+                     LoyaltyModelsError, SemWarning, SpecError)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily on first attribute access)
+_LAZY: dict[str, str] = {
+    "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        if name in {"studies"}:
+            return importlib.import_module(f".{name}", __name__)
+        raise AttributeError(f"module 'loyaltymodels' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
+           "LoyaltyModelsError", "SemWarning", "SpecError", *_LAZY]

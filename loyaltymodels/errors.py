@@ -1,0 +1,76 @@
+"""The package's exceptions and warnings, in one place.
+
+Every message names what is wrong (the line and column of the syntax, the column, row and
+value of the data, the parameter of the model) and says what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class LoyaltyModelsError(Exception):
+    """Base class of every error raised on purpose by loyaltymodels."""
+
+
+class SpecError(LoyaltyModelsError, ValueError):
+    """A model specification (lavaan syntax or parameter table) that cannot be used.
+
+    Attributes
+    ----------
+    line, column : int or None
+        1-based position in the syntax, when the error has one.
+    expected : str or None
+        What the parser expected at that position.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
+                 expected: str | None = None, source_line: str | None = None) -> None:
+        self.line, self.column, self.expected = line, column, expected
+        self.source_line = source_line
+        text = message
+        if line is not None:
+            where = f"line {line}" + (f", column {column}" if column is not None else "")
+            text = f"{where}: {message}"
+            if source_line is not None and column is not None:
+                text += f"\n    {source_line}\n    {' ' * (column - 1)}^"
+        super().__init__(text)
+
+
+class DataError(LoyaltyModelsError, ValueError):
+    """Data that cannot be used as given (missing column, non-numeric value, bad file...).
+
+    Attributes
+    ----------
+    column, row, value
+        Where the problem is, when it has a place (``row`` is the index label).
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, row: object = None,
+                 value: object = None) -> None:
+        self.column, self.row, self.value = column, row, value
+        super().__init__(message)
+
+
+class ConvergenceError(LoyaltyModelsError, RuntimeError):
+    """An estimation that did not converge, so no result can be trusted."""
+
+
+class LoyaltyModelsWarning(UserWarning):
+    """Base class of the package's warnings."""
+
+
+class SemWarning(LoyaltyModelsWarning):
+    """An ML solution that exists but should not be trusted as is (Heywood case, ...)."""
+
+
+class ConvergenceWarning(LoyaltyModelsWarning):
+    """MCMC draws that fail a convergence check (R-hat, ESS, divergences, E-BFMI...)."""
+
+
+class DataWarning(LoyaltyModelsWarning):
+    """Data that can be used but deserve attention (missing values dropped, ...)."""
+
+
+__all__ = [
+    "LoyaltyModelsError", "SpecError", "DataError", "ConvergenceError",
+    "LoyaltyModelsWarning", "SemWarning", "ConvergenceWarning", "DataWarning",
+]
