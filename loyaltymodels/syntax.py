@@ -183,10 +183,28 @@ def _split_semicolons(line: str) -> list[str]:
     return parts
 
 
+#: lavaan syntax that is recognised but not supported yet, with what to do instead.
+UNSUPPORTED: dict[str, str] = {
+    "block": "lavaan's block headers ('group: 1', 'level: 1') are not supported; write one model and "
+             "pass group= to the fit (with c(...) modifiers for group-specific values)",
+    ":": "latent interactions written 'f1:f2' are not supported in the syntax; use "
+         "fit_loyalty(..., interaction=True) for a beliefs x experience interaction",
+    "~*~": "scaling factors ('~*~') are not supported: ordinal items are declared with ordinal=[...]",
+    "%": "the '%' operator (group weights, ...) is not supported",
+}
+
+
 def tokenize(st: Statement) -> list[Token]:
     """Tokens of one statement, each with its source line and column."""
     toks = []
+    head = re.match(r"\s*(group|level|block|class)\s*:(?!=)", st.text)
+    if head:
+        raise st.error(UNSUPPORTED["block"], 0, expected="a model formula")
     for kind, text, i in _scan(st.text):
+        if kind == "op" and text == "~*~":
+            raise st.error(UNSUPPORTED["~*~"], i)
+        if kind == "bad" and text in UNSUPPORTED:
+            raise st.error(UNSUPPORTED[text], i)
         if kind == "bad":
             raise st.error(f"unexpected character {text!r}", i,
                            expected="a variable name, a number, an operator or a modifier")

@@ -234,6 +234,17 @@ def test_errors_name_line_and_column(text, line, column, fragment):
     assert f"line {line}, column {column}" in str(err)
 
 
+@pytest.mark.parametrize("text,fragment", [
+    ("group: 1\nf =~ x1 + x2", "block headers"),
+    ("level: 1\nf =~ x1 + x2", "block headers"),
+    ("f =~ x1 + x2 + x3\ng =~ y1 + y2\ny1 ~ f:g", "interactions"),
+    ("f =~ x1 + x2; f ~*~ f", "scaling factors"),
+])
+def test_unsupported_lavaan_syntax_is_named(text, fragment):
+    with pytest.raises(SpecError, match=fragment):
+        lm.parse_model(text)
+
+
 def test_error_message_points_at_the_token():
     with pytest.raises(SpecError) as info:
         lm.parse_model("visual =~ x1 + x2 +\n   * x3")
@@ -320,7 +331,7 @@ def models(draw):
     return ngroups, lines
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(models(), st.sampled_from(["\n", ";", "\n\n  "]), st.booleans())
 def test_round_trip_table_syntax_table(model, sep, std_lv):
     ngroups, lines = model
