@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic",
+    # sem
+    "fit_sem": "sem", "SemFit": "sem", "invariance": "invariance", "path_diagram": "plots",
 }
 
 

@@ -147,7 +147,7 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
             group_equal: Sequence[str] | str | None = None, group_partial: Sequence[str] | None = None,
             std_lv: bool | None = None, missing: str = "listwise", bootstrap: int = 0,
             seed: int | None = None, n_jobs: int | None = None, meanstructure: bool | None = None,
-            **options: Any) -> SemFit:
+            information: str | None = None, **options: Any) -> SemFit:
     """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()`` does.
 
     Parameters
@@ -176,6 +176,8 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
         Processes for the bootstrap (default: all cores).
     meanstructure : bool, optional
         Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
+    information : {"expected", "observed"}, optional
+        Information matrix of the standard errors; lavaan's default: expected, observed under FIML.
     **options
         Further :func:`loyaltymodels.parse_model` options (``fixed_x``, ``orthogonal``...).
 
@@ -205,6 +207,9 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
     if policy is None:
         raise DataError(f"missing={missing!r}: choose 'listwise' or 'fiml'")
     fiml = policy == "fiml"
+    information = information or ("observed" if fiml else "expected")
+    if information not in ("expected", "observed"):
+        raise ValueError(f"information={information!r}: choose 'expected' or 'observed'")
     spec_options = dict(options)
     for key, value in (("std_lv", std_lv), ("group_partial", group_partial)):
         if value is not None:
@@ -224,10 +229,10 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
     with _one_blas_thread():
-        return _fit(spec, frames, report, fiml, bootstrap, seed, n_jobs, started)
+        return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started)
 
 
-def _fit(spec, frames, report, fiml, bootstrap, seed, n_jobs, started) -> SemFit:
+def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started) -> SemFit:
     stats = [group_stats(f.to_numpy(dtype=float), fiml) for f in frames]
     problem = Problem(spec, stats, fiml=fiml)
     models = engine.semopy_models(problem, [_start_frame(f) for f in frames])
@@ -240,7 +245,7 @@ def _fit(spec, frames, report, fiml, bootstrap, seed, n_jobs, started) -> SemFit
                                "variances, or simplifying the model")
     theta = opt.theta
     check = engine.check_against_semopy(problem, models, theta)
-    v, notes = vcov(problem, theta, cons, observed=fiml)
+    v, notes = vcov(problem, theta, cons, observed=information == "observed")
     params = parameter_table(problem, theta, v)
     npar = cons.K.shape[1]
     fm = fit_measures(problem, theta, npar, spec.ndat - npar)
@@ -252,7 +257,7 @@ def _fit(spec, frames, report, fiml, bootstrap, seed, n_jobs, started) -> SemFit
                   mean=[st.mean.tolist() for st in stats], group_labels=list(spec.group_labels),
                   observed=list(problem.layout.observed))
     info = dict(estimator="ML", missing="fiml" if fiml else "listwise",
-                information="observed" if fiml else "expected", iterations=opt.iterations,
+                information=information, iterations=opt.iterations,
                 gradient_max=float(np.abs(cons.K.T @ opt.grad).max()) if npar else 0.0,
                 semopy_check=check, seconds=time.perf_counter() - started)
     fit = SemFit(spec=spec, parameters=params, fit_measures=fm, r2=r_squared(spec, params),

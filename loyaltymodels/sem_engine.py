@@ -23,6 +23,8 @@ from .sem_kernel import Problem
 
 #: Convergence: largest |dF/dtheta| accepted (F per observation, as lavaan's objective).
 GTOL = 1e-9
+#: ... or largest (quasi-)Newton step, relative to the parameters' scale.
+XTOL = 1e-9
 
 
 # -- semopy, from the table ------------------------------------------------------------------------
@@ -237,18 +239,20 @@ def optimize(problem: Problem, theta0: np.ndarray, cons: Constraints, maxiter: i
     H_inv = None
     for it in range(1, maxiter + 1):
         gz = K.T @ g
-        if np.abs(gz).max() < gtol:
-            return Optimum(theta, f, g, it - 1, True, "converged")
         if H_inv is None and np.abs(gz).max() > 1e-4:  # Fisher scoring phase
             direction = -_solve(K.T @ info @ K, gz / 2)
         else:
             if H_inv is None:
                 H_inv = np.linalg.pinv(2 * K.T @ problem.evaluate(theta)[2] @ K)
             direction = -H_inv @ gz
+        # converged: gradient ~0, or the (quasi-)Newton step is below what F's rounding resolves
+        newton = np.abs(direction).max() if len(direction) else 0.0
+        if np.abs(gz).max() < gtol or newton < XTOL * max(1.0, np.abs(z).max()):
+            return Optimum(theta, f, g, it - 1, True, "converged")
         slope = gz @ direction
-        if slope >= 0:  # not a descent direction (numerical trouble): steepest descent
-            direction, slope = -gz, -gz @ gz
-            H_inv = None if H_inv is None else np.linalg.pinv(2 * K.T @ info @ K)
+        if slope >= 0:  # not a descent direction (numerical trouble): restart from Fisher scoring
+            direction = -_solve(K.T @ problem.evaluate(theta)[2] @ K, gz / 2)
+            slope, H_inv = gz @ direction, None
         step = 1.0
         while step > 1e-12:
             z_new = z + step * direction
@@ -258,9 +262,11 @@ def optimize(problem: Problem, theta0: np.ndarray, cons: Constraints, maxiter: i
                 break
             step /= 2
         else:
-            ok = np.abs(gz).max() < 1e3 * gtol
+            ok = newton < 1e-6 * max(1.0, np.abs(z).max())
             return Optimum(theta, f, g, it, ok, "converged" if ok else
                            f"line search failed with largest gradient {np.abs(gz).max():.2g}")
+        if f_new >= f and newton < 1e-6 * max(1.0, np.abs(z).max()):
+            return Optimum(theta, f, g, it, True, "converged (F at rounding precision)")
         need_info = H_inv is None
         f_new, g_new, info_new = problem.evaluate(th_new, information=need_info)
         if H_inv is not None:  # BFGS update of the inverse Hessian in z

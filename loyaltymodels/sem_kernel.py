@@ -310,7 +310,8 @@ class Problem:
         """``(F, gradient, unit expected information)``; ``F = inf`` (and ``None``s) if not PD.
 
         The information is that of F/2 per observation (lavaan's ``information = "expected"``,
-        h1 "structured"), so ``vcov = inv(info) / N``.
+        h1 "structured"; under FIML summed over the missing-data patterns), so
+        ``vcov = inv(info) / N``.
         """
         values = self.values(theta)
         f = 0.0
@@ -327,7 +328,14 @@ class Problem:
             f += w * fg
             grad += w * (Jsig.reshape(self.npar, -1) @ W.ravel() + Jmu @ gmu)
             if information:
-                info += w * self._information(sigma, Jsig, Jmu)
+                st = self.stats[g]
+                if self.fiml:  # expected information of each pattern's marginal (lavaan "structured")
+                    for pat in st.patterns:
+                        o = pat.idx
+                        info += w * pat.n / st.n * self._information(
+                            sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
+                else:
+                    info += w * self._information(sigma, Jsig, Jmu)
         return float(f), grad, info
 
     def _information(self, sigma: np.ndarray, Jsig: np.ndarray, Jmu: np.ndarray) -> np.ndarray:
