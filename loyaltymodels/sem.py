@@ -235,9 +235,9 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
 def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started) -> SemFit:
     stats = [group_stats(f.to_numpy(dtype=float), fiml) for f in frames]
     problem = Problem(spec, stats, fiml=fiml)
-    models = engine.semopy_models(problem, [_start_frame(f) for f in frames])
+    models = engine.semopy_models(problem)
     cons = engine.constraints(problem)
-    theta0 = engine.semopy_start(problem, models)
+    theta0 = engine.start_values(problem)
     opt = engine.optimize(problem, theta0, cons)
     if not opt.converged:
         raise ConvergenceError(f"the ML estimation did not converge ({opt.message}). Try start values "
@@ -332,9 +332,3 @@ def _split(clean: pd.DataFrame, spec: ModelSpec, group: str | None, labels) -> l
             raise DataError(f"group {lab!r} has {len(f)} usable row(s) after the missing-data policy",
                             column=group, value=lab)
     return frames
-
-
-def _start_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """semopy computes starting values from complete rows (its start rules regress on the data)."""
-    complete = frame.dropna()
-    return complete if len(complete) > frame.shape[1] else frame.fillna(frame.mean())

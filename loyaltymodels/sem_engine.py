@@ -3,14 +3,14 @@
 semopy builds each group's model from a description written from the table (free rows named
 ``_p<par>`` so that equal labels share a parameter, fixed rows as numbers, fixed-x rows at their
 sample moments), so semopy adds no parameter of its own; we check that its free-parameter set is
-the table's, take its starting values, and at the solution check that its implied covariance
-matrices equal ours. The optimisation itself runs on the joint objective of
+the table's and, at the solution, that its implied covariance matrices equal ours. The optimisation itself runs on the joint objective of
 :mod:`loyaltymodels.sem_kernel` (all groups, ties and mean structure at once): Fisher scoring with
 backtracking, then BFGS from the Fisher information to reach lavaan's precision quickly.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -38,17 +38,29 @@ def semopy_description(table: pd.DataFrame, group: int, fixed: np.ndarray) -> st
     return "\n".join(lines)
 
 
-def semopy_models(problem: Problem, frames: list[pd.DataFrame]) -> list:
-    """One ``semopy.Model`` per group, loaded with that group's data; raises if semopy's free
-    parameters differ from the table's."""
+class _NoFixedLoadings(logging.Filter):
+    """semopy logs "No fixed loadings for f" for std_lv models: our table scales f by its variance."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No fixed loadings")
+
+
+def semopy_models(problem: Problem) -> list:
+    """One ``semopy.Model`` per group, built from the table; raises if semopy's free parameters
+    differ from the table's. Fixed values are written into its matrices; its data loading and
+    start rules are not used (they loop forever on a latent without a fixed loading)."""
     import semopy  # heavy import, only when fitting
 
     t = problem.spec.table
     models = []
-    for g, frame in enumerate(frames, start=1):
-        desc = semopy_description(t, g, problem.fixed)
-        model = semopy.Model(desc)
-        model.load(frame[list(problem.layout.observed)])
+    quiet = _NoFixedLoadings()
+    logging.getLogger().addFilter(quiet)
+    try:
+        for g in range(1, problem.ngroups + 1):
+            models.append(semopy.Model(semopy_description(t, g, problem.fixed)))
+    finally:
+        logging.getLogger().removeFilter(quiet)
+    for g, model in enumerate(models, start=1):
         active = {name for name, p in model.parameters.items() if p.active}
         expected = {f"_p{k}" for k, grp, op in zip(problem.par, t.group, t.op)
                     if k >= 0 and grp == g and op in ("=~", "~", "~~")}
@@ -56,35 +68,40 @@ def semopy_models(problem: Problem, frames: list[pd.DataFrame]) -> list:
             extra, lost = sorted(active - expected), sorted(expected - active)
             raise SpecError(f"semopy's model of group {g} does not have the table's parameters "
                             f"(added by semopy: {extra}; missing: {lost}); please report this model")
-        models.append(model)
+        for p in model.parameters.values():
+            if not p.active:  # fixed values (what semopy's load_starting_values would write)
+                for loc in p.locations:
+                    loc.matrix[loc.indices] = p.start
+                    if loc.symmetric:
+                        loc.matrix[loc.indices[::-1]] = p.start
+        model.prepare_params()
     return models
 
 
-def semopy_start(problem: Problem, models: list) -> np.ndarray:
-    """Starting values: semopy's (first group that has the parameter), intercepts at the sample
-    means, latent means 0, and the table's ``start`` column where the syntax gave one."""
+def start_values(problem: Problem) -> np.ndarray:
+    """lavaan's "simple" starting values: free loadings 1, residual variances of observed
+    variables half their sample variance, latent variances 0.05, intercepts at the sample means,
+    everything else 0; the table's ``start`` column (``start(0.7)*x2``) wins."""
     t = problem.spec.table
     theta = np.full(problem.npar, np.nan)
-    for model in models:
-        names = [n for n, p in model.parameters.items() if p.active]
-        for name, value in zip(names, model.param_vals):
-            k = int(name[2:])
-            if np.isnan(theta[k]):
-                theta[k] = value
     pos = {v: k for k, v in enumerate(problem.layout.observed)}
+    user = t.start.to_numpy()
     for r in problem.free_rows:
         k = problem.par[r]
         if not np.isnan(theta[k]):
             continue
-        lhs, op = t.lhs.iat[r], t.op.iat[r]
-        if op == "~1" and lhs in pos:
-            theta[k] = problem.stats[int(t.group.iat[r]) - 1].mean[pos[lhs]]
+        lhs, op, rhs = t.lhs.iat[r], t.op.iat[r], t.rhs.iat[r]
+        st = problem.stats[int(t.group.iat[r]) - 1]
+        if not np.isnan(user[r]):
+            theta[k] = user[r]
+        elif op == "=~":
+            theta[k] = 1.0
+        elif op == "~~" and lhs == rhs:
+            theta[k] = st.cov[pos[lhs], pos[lhs]] / 2 if lhs in pos else 0.05
+        elif op == "~1" and lhs in pos:
+            theta[k] = st.mean[pos[lhs]]
         else:
             theta[k] = 0.0
-    user = t.start.to_numpy()
-    for r in problem.free_rows:
-        if not np.isnan(user[r]):
-            theta[problem.par[r]] = user[r]
     return theta
 
 
