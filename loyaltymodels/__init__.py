@@ -22,7 +22,7 @@ _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic",
     # sem
-    "fit_sem": "sem", "SemFit": "sem", "invariance": "invariance", "path_diagram": "plots",
+    "fit_sem": "sem", "SemFit": "sem", "invariance": "sem_invariance", "path_diagram": "plots",
 }
 
 

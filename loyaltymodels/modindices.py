@@ -47,8 +47,8 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
     >>> import loyaltymodels as lm
     >>> from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford
     >>> mi = lm.fit_sem(HS_MODEL, load_holzinger_swineford()).modindices(sort=True)
-    >>> mi.iloc[0][["lhs", "op", "rhs"]].tolist(), round(mi.iloc[0]["mi"], 1)  # lavaan: 36.411
-    (['visual', '=~', 'x9'], 36.4)
+    >>> mi.iloc[0][["lhs", "op", "rhs"]].tolist(), round(float(mi.iloc[0]["mi"]), 3)  # lavaan: 36.411
+    (['visual', '=~', 'x9'], 36.411)
     """
     problem = fit.problem
     spec, t = problem.spec, problem.spec.table

@@ -116,8 +116,8 @@ def path_diagram(fit, *, standardized: bool = True, group: int = 1, ax=None, dec
     >>> import loyaltymodels as lm
     >>> from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford
     >>> fig = lm.path_diagram(lm.fit_sem(HS_MODEL, load_holzinger_swineford()))
-    >>> sorted(t.get_text() for t in fig.axes[0].texts)[:3]
-    ['0.28', '0.42', '0.46']
+    >>> sorted(t.get_text() for t in fig.axes[0].texts)[:3]  # std.all, * for p < .05
+    ['0.28', '0.42*', '0.46']
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch

@@ -197,8 +197,8 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
     >>> import loyaltymodels as lm
     >>> from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford
     >>> fit = lm.fit_sem(HS_MODEL, load_holzinger_swineford())  # In R: lavaan::cfa(HS.model, HolzingerSwineford1939)
-    >>> round(fit.fit_measures["chisq"], 3), int(fit.fit_measures["df"])
-    (85.306, 24)
+    >>> print(fit.fit_measures[["chisq", "df", "cfi", "rmsea"]].round(3).to_dict())
+    {'chisq': 85.306, 'df': 24.0, 'cfi': 0.931, 'rmsea': 0.092}
     >>> fit.parameters.query("lhs == 'visual' and rhs == 'x2'")[["est", "se"]].round(3).values.tolist()
     [[0.554, 0.1]]
     """
