@@ -82,13 +82,13 @@ def rmsea_ci(x2: float, df: float, n: float, g: int = 1, level: float = 0.90) ->
     if cdf(0) - hi_p < 0:
         lower = 0.0
     else:
-        lam = optimize.brentq(lambda l: cdf(l) - hi_p, 0, x2, xtol=1e-12)
+        lam = optimize.brentq(lambda l: cdf(l) - hi_p, 0, x2, xtol=1e-9)
         lower = math.sqrt(lam / (n * df)) * math.sqrt(g)
     n_rmsea = max(n, x2 * 4)
     if cdf(n_rmsea) - lo_p > 0 or cdf(0) - lo_p < 0:
         upper = 0.0
     else:
-        lam = optimize.brentq(lambda l: cdf(l) - lo_p, 0, n_rmsea, xtol=1e-12)
+        lam = optimize.brentq(lambda l: cdf(l) - lo_p, 0, n_rmsea, xtol=1e-9)
         upper = math.sqrt(lam / (n * df)) * math.sqrt(g)
     return lower, upper
 

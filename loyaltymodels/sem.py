@@ -237,8 +237,7 @@ def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, start
     problem = Problem(spec, stats, fiml=fiml)
     models = engine.semopy_models(problem)
     cons = engine.constraints(problem)
-    theta0 = engine.start_values(problem)
-    opt = engine.optimize(problem, theta0, cons)
+    opt = engine.estimate(problem, cons)
     if not opt.converged:
         raise ConvergenceError(f"the ML estimation did not converge ({opt.message}). Try start values "
                                "(start(0.7)*x2), std_lv=True, rescaling variables with very different "
@@ -275,7 +274,7 @@ def _check_supported(spec: ModelSpec) -> None:
         raise SpecError(f"ordinal indicators ({', '.join(spec.ordinal)}) need a categorical estimator "
                         "(DWLS), which semopy cannot run on NumPy 2; fit them as continuous or use the "
                         "Bayesian back end")
-    if spec.composites or (spec.table.op == "<~").any():
+    if spec.composites or (spec.table.op.to_numpy(dtype=object) == "<~").any():
         raise SpecError("composites (<~) are not supported by fit_sem; use PLS or model them as "
                         "reflective factors (=~)")
 

@@ -78,22 +78,29 @@ def semopy_models(problem: Problem) -> list:
     return models
 
 
-def start_values(problem: Problem) -> np.ndarray:
-    """lavaan's "simple" starting values: free loadings 1, residual variances of observed
-    variables half their sample variance, latent variances 0.05, intercepts at the sample means,
-    everything else 0; the table's ``start`` column (``start(0.7)*x2``) wins."""
+def start_values(problem: Problem, simple: bool = False) -> np.ndarray:
+    """Starting values. Loadings, factor variances and covariances come from the sample
+    covariances of the indicators (instrumental-variable ratios, in the spirit of lavaan's
+    "fabin"), residual variances of observed variables are half their sample variance,
+    intercepts the sample means, regressions 0; ``simple=True`` gives lavaan's "simple" starts
+    (loadings 1, latent variances 0.05). The table's ``start`` column (``start(0.7)*x2``) wins."""
     t = problem.spec.table
     theta = np.full(problem.npar, np.nan)
     pos = {v: k for k, v in enumerate(problem.layout.observed)}
     user = t.start.to_numpy()
+    lhs_col, op_col, rhs_col = (t[c].to_numpy(dtype=object) for c in ("lhs", "op", "rhs"))
+    grp = t.group.to_numpy()
+    guess = {} if simple else _factor_guess(problem, lhs_col, op_col, rhs_col, grp, pos)
     for r in problem.free_rows:
         k = problem.par[r]
         if not np.isnan(theta[k]):
             continue
-        lhs, op, rhs = t.lhs.iat[r], t.op.iat[r], t.rhs.iat[r]
-        st = problem.stats[int(t.group.iat[r]) - 1]
+        lhs, op, rhs = lhs_col[r], op_col[r], rhs_col[r]
+        st = problem.stats[int(grp[r]) - 1]
         if not np.isnan(user[r]):
             theta[k] = user[r]
+        elif (grp[r], lhs, op, rhs) in guess:
+            theta[k] = guess[(grp[r], lhs, op, rhs)]
         elif op == "=~":
             theta[k] = 1.0
         elif op == "~~" and lhs == rhs:
@@ -103,6 +110,46 @@ def start_values(problem: Problem) -> np.ndarray:
         else:
             theta[k] = 0.0
     return theta
+
+
+def _factor_guess(problem, lhs_col, op_col, rhs_col, grp, pos) -> dict:
+    """Loadings ``cov(x_j, x_k) / cov(x_m, x_k)`` (m the first indicator, k the others), factor
+    variances ``cov(x_m, x_j) / lambda_j`` averaged, factor covariances from the first indicators;
+    scaled to unit factor variance where the table fixes it (std_lv)."""
+    out = {}
+    for g in range(1, problem.ngroups + 1):
+        S = problem.stats[g - 1].cov
+        values = problem.fixed
+        inds: dict[str, list[int]] = {}
+        for r in np.flatnonzero((grp == g) & (op_col == "=~")):
+            if rhs_col[r] in pos:
+                inds.setdefault(lhs_col[r], []).append(r)
+        scale = {}
+        for f, rows in inds.items():
+            idx = [pos[rhs_col[r]] for r in rows]
+            m = idx[0]
+            lam = [1.0]
+            for j in idx[1:]:
+                others = [k for k in idx if k not in (j, m)]
+                den = sum(S[m, k] for k in others)
+                ratio = sum(S[j, k] for k in others) / den if others and abs(den) > 1e-12 else 1.0
+                lam.append(ratio if 0.05 < abs(ratio) < 20 else 1.0)
+            psi = np.mean([S[m, j] / lj for j, lj in zip(idx[1:], lam[1:])]) if len(idx) > 1 else S[m, m] / 2
+            psi = float(np.clip(psi, 0.05 * S[m, m], 0.95 * S[m, m]))
+            var_row = [r for r in np.flatnonzero((grp == g) & (op_col == "~~") & (lhs_col == f) & (rhs_col == f))]
+            fixed_var = var_row and problem.par[var_row[0]] < 0 and values[var_row[0]] > 0
+            unit = np.sqrt(psi / values[var_row[0]]) if fixed_var else 1.0  # std_lv: psi fixed
+            first = rows[0]
+            base = values[first] if problem.par[first] < 0 and np.isfinite(values[first]) else 1.0
+            for r, lj in zip(rows, lam):
+                out[(g, lhs_col[r], "=~", rhs_col[r])] = lj * base * unit
+            out[(g, f, "~~", f)] = psi / base ** 2 if not fixed_var else values[var_row[0]]
+            scale[f] = (m, base * unit)
+        for a, b in ((a, b) for a in scale for b in scale if a < b):
+            (ma, sa), (mb, sb) = scale[a], scale[b]
+            cov = S[ma, mb] / (sa * sb)
+            out[(g, a, "~~", b)] = out[(g, b, "~~", a)] = cov
+    return out
 
 
 def check_against_semopy(problem: Problem, models: list, theta: np.ndarray, tol: float = 1e-8) -> float:
@@ -297,6 +344,21 @@ def optimize(problem: Problem, theta0: np.ndarray, cons: Constraints, maxiter: i
         if need_info:
             info = info_new
     return Optimum(theta, f, g, maxiter, False, f"no convergence after {maxiter} iterations")
+
+
+def estimate(problem: Problem, cons: Constraints) -> Optimum:
+    """Optimise from the covariance-based starting values, then, if that fails, from lavaan's
+    "simple" ones; the better converged solution wins."""
+    tries = []
+    for simple in (False, True):
+        try:
+            opt = optimize(problem, start_values(problem, simple=simple), cons)
+        except ConvergenceError as err:
+            opt = Optimum(np.full(problem.npar, np.nan), math.inf, np.zeros(problem.npar), 0, False, str(err))
+        if opt.converged:
+            return opt
+        tries.append(opt)
+    return min(tries, key=lambda o: o.f)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
