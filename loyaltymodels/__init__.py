@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic",
+    "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
 }
 
 
