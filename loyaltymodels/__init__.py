@@ -22,6 +22,10 @@ _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic",
     "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
+    # diagnostics
+    "check_convergence": "diagnostics", "add_log_likelihood": "diagnostics", "loo": "diagnostics",
+    "waic": "diagnostics", "compare": "diagnostics", "ppmc": "fitindices",
+    "fit_indices": "fitindices", "factor_scores": "factorscores",
 }
 
 

@@ -103,10 +103,19 @@ def draws_to_posterior(spec, theta_draws, data, group="group", chains=4, extra=N
 
 
 def normal_posterior(spec, data, *, chains=4, draws=250, seed=0, group="group", fit=None):
-    """Draws from the normal approximation around the ML solution, as a contract posterior."""
+    """Draws from the normal approximation around the ML solution, as a contract posterior.
+
+    Variances are drawn on the log scale (delta method), so they stay positive and skewed as real
+    posteriors of variances are."""
     theta, cov, _ = fit if fit is not None else ml_fit(spec, data, group)
+    t = spec.table
+    free = t[t.free].drop_duplicates("par").sort_values("par")
+    is_var = ((free.op == "~~") & (free.lhs == free.rhs)).to_numpy()
+    jac = np.where(is_var, 1 / np.abs(theta), 1.0)
+    z_hat = np.where(is_var, np.log(np.abs(theta)), theta)
     rng = np.random.default_rng(seed)
-    th = rng.multivariate_normal(theta, cov, size=chains * draws)
+    z = rng.multivariate_normal(z_hat, cov * np.outer(jac, jac), size=chains * draws)
+    th = np.where(is_var, np.exp(z), z)
     return draws_to_posterior(spec, th, data, group, chains)
 
 
