@@ -131,3 +131,28 @@ def with_sample_stats(post, **stats):
 
 def frame(y, items):
     return pd.DataFrame(y, columns=items)
+
+
+_CACHE: dict = {}
+
+
+def cached(key, make):
+    """Build once per test session (ML fits take a second; several test files share them)."""
+    if key not in _CACHE:
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def hs_posterior(meanstructure=False, chains=4, draws=250, seed=0):
+    import loyaltymodels as lm
+    from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford
+
+    hs = cached("hs", load_holzinger_swineford)
+    spec = lm.parse_model(HS_MODEL, meanstructure=meanstructure)
+    fit = cached(("hs_fit", meanstructure), lambda: ml_fit(spec, hs))
+    return normal_posterior(spec, hs, chains=chains, draws=draws, seed=seed, fit=fit)
+
+
+def point_posterior(spec, theta, data, group="group"):
+    """A one-draw posterior at ``theta`` (free parameters): the ML point as a 'posterior'."""
+    return draws_to_posterior(spec, np.asarray(theta)[None, :], data, group, chains=1)
