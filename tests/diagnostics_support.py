@@ -46,9 +46,9 @@ def ml_fit(spec, data, group="group"):
             sigma, mu = implied_moments(layout, values, g)
             if not spec.meanstructure:
                 mu = m
-            sign, logdet = np.linalg.slogdet(sigma)
-            if sign <= 0:
+            if np.linalg.eigvalsh(sigma)[0] <= 0:
                 return 1e10
+            logdet = np.linalg.slogdet(sigma)[1]
             inv = np.linalg.inv(sigma)
             r = m - mu
             f += n / ntot * (logdet + np.trace(S @ inv) - np.linalg.slogdet(S)[1] - len(m) + r @ inv @ r)
