@@ -15,8 +15,6 @@ Thurstone's regression factor score. In R: ``blavPredict(fit, type = "lv")`` (dr
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -25,10 +23,13 @@ from .draws import implied_draws, model_spec, observed_data, row_draws, saturate
 from .errors import DataError
 from .matrices import ram_layout
 from .spec import ModelSpec
+from .validate import _suggest  # the package's "did you mean" for column names
 
 __all__ = ["factor_scores"]
 
 _BLOCK = 4_000_000  # draws x respondents x factors held at once
+_MIN_SAMPLES = 4000  # latent draws per respondent behind each interval (several per posterior draw
+                     # when there are few posterior draws)
 
 
 def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: float = 0.9,
@@ -47,8 +48,9 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
     ci : float
         Mass of the equal-tailed intervals.
     seed : int, optional
-        For the intervals, which are quantiles of one latent draw per posterior draw (the mean and
-        sd are exact mixture moments, without Monte Carlo error).
+        For the intervals, which are quantiles of latent values drawn from every posterior draw's
+        conditional distribution (at least 4000 in all; the mean and sd are exact mixture moments,
+        without Monte Carlo error).
     group : str
         Name of the group column of ``data``.
 
@@ -145,8 +147,9 @@ def _pattern_scores(y: np.ndarray, o: np.ndarray, cov: np.ndarray, mean: np.ndar
     w, v = np.linalg.eigh(cvar)
     root = v * np.sqrt(np.clip(w, 0, None))[:, None, :]
     k = len(lat)
+    reps = -(-_MIN_SAMPLES // d)
     out = np.empty((len(y), k, 4))
-    block = max(1, _BLOCK // max(1, d * k))
+    block = max(1, _BLOCK // max(1, d * reps * k))
     for start in range(0, len(y), block):
         rows = slice(start, start + block)
         cmean = np.broadcast_to(mean[:, None, lat], (d, len(y[rows]), k)).copy()
@@ -154,7 +157,8 @@ def _pattern_scores(y: np.ndarray, o: np.ndarray, cov: np.ndarray, mean: np.ndar
             resid = y[rows][:, o][None, :, :] - mean[:, None, o]
             cmean += np.einsum("dkp,dnp->dnk", gain, resid)
         var = np.diagonal(cvar, axis1=1, axis2=2).mean(axis=0) + cmean.var(axis=0)
-        sample = cmean + np.einsum("dkj,dnj->dnk", root, rng.standard_normal(cmean.shape))
+        z = rng.standard_normal((reps, *cmean.shape))
+        sample = (cmean + np.einsum("dkj,rdnj->rdnk", root, z)).reshape(-1, *cmean.shape[1:])
         out[rows, :, 0] = cmean.mean(axis=0)
         out[rows, :, 1] = np.sqrt(var)
         out[rows, :, 2:] = np.moveaxis(np.quantile(sample, q, axis=0), 0, -1)
@@ -187,9 +191,8 @@ def _check_new_rows(spec: ModelSpec, data: pd.DataFrame, group: str) -> pd.DataF
     cols = [str(c) for c in data.columns]
     for item in spec.observed:
         if item not in data.columns:
-            close = difflib.get_close_matches(item, cols, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (columns: {cols[:10]})"
-            raise DataError(f"new data lack the model's observed variable {item!r}{hint}", column=item)
+            raise DataError(f"new data lack the model's observed variable {item!r}"
+                            f"{_suggest(item, cols)}", column=item)
         values = pd.to_numeric(data[item], errors="coerce")
         bad = values.isna() & data[item].notna()
         if bad.any():
