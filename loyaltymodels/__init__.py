@@ -22,6 +22,8 @@ _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic",
     "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
+    # pls
+    "fit_pls": "pls", "PlsFit": "pls",
 }
 
 

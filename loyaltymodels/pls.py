@@ -587,7 +587,7 @@ def _bootstrap(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: fl
                 failed += 1
                 continue
             w = e.weights[np.arange(len(block)), block]
-            if not e.converged or not (np.isfinite(w).all() and np.isfinite(e.paths).all()):
+            if not e.converged or not all(np.isfinite(a).all() for a in (w, e.paths, e.loadings)):
                 failed += 1
                 continue
             keep["paths"].append(e.paths)
