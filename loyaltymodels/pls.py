@@ -5,23 +5,27 @@ in Mode A, ``<~`` rows formative (composite) blocks estimated in Mode B, as in c
 inner model. Results are the parameter table's rows with PLS columns, so they merge with ``SemFit``
 and the Bayesian summary on ``lhs, op, rhs, group``.
 
-Why our own code rather than a library: plspm 0.5.7 (the Python port of R's plspm) fails under
-pandas 3 (``inner_model.py``: ``path.loc[dv,]``), is unmaintained since 2024, and its ``scaled=True``
-divides every metric indicator by one pooled SD instead of its own; openpls-engine 1.13 (its
-maintained fork) runs on pandas 3 and matches the published numbers, but its bootstrap is not
-seedable, draws identical resamples in each worker process (100 resamples on 2 processes gave 50
-distinct ones), drops failed resamples silently and takes ~0.15 s per resample. The algorithm
-itself is short; it is written here on NumPy and checked against R plspm's published results
-(every path, R^2, weight, loading and effect of the ECSI model under three schemes, Mode B) and
-against R seminr's (Mode A + B, path scheme, standardized indicators). See ``tests/test_pls.py``.
+Why our own code rather than a library: plspm 0.5.7 (the Python port of R's plspm, last released
+June 2024) fails under pandas 3 (``inner_model.py``: ``path.loc[dv,]``); a one-line patch makes it
+run, but its ``scaled=True`` leaves metric items unstandardized (it divides all of them by one pooled
+SD, so rescaling an item changes the result) and its bootstrap, like that of openpls-engine 1.13 (the
+maintained fork, which does run on pandas 3), draws from NumPy's global generator in forked worker
+processes: not seedable, and the same resamples in every worker (100 resamples on 2 processes were
+50 distinct ones); failed resamples are dropped silently, and a resample costs ~0.15 s (2 ms here).
+The algorithm itself is short; it is written on NumPy in :mod:`loyaltymodels.pls_algorithm` and
+checked against R plspm's published results (every path, R^2, weight, loading, effect and
+unidimensionality figure of the ECSI model under the three schemes, and in Mode B), R seminr's (Mode
+A and B, a single item, path scheme, standardized items), seminr-py's reliability and HTMT, and
+plspm 0.5.7 run under pandas 2 (standardized items, Mode A and B, factorial scheme). See
+``tests/test_pls.py`` and ``tests/data/pls/README.md``.
 
 Conventions (R plspm's, and where we differ, why):
 
 * ``scaled=True`` standardizes each indicator with its population SD (divisor n), as plspm's
   ``get_treated_data``; ``scaled=False`` only centres it, so weights apply to the raw items.
-* Construct scores are standardized (mean 0, variance 1 with divisor n, as plspm); each construct's
-  sign is chosen so that its score correlates positively with the majority of its indicators (ties
-  and majorities negative flip), and weights are flipped with it (plspm flips only the scores).
+* Construct scores are standardized (mean 0, variance 1 with divisor n, as plspm). A construct's
+  sign is chosen so that its score correlates positively with the majority of its items (a tie
+  flips it, as in plspm); its weights are flipped with it (plspm flips only the scores).
 * Paths are OLS regressions among the scores (standardized betas); R^2 per endogenous construct.
 * Iteration stops when sum((|w_old| - |w_new|)^2) < ``tol`` (plspm's rule and default 1e-6).
 """
@@ -29,18 +33,14 @@ Conventions (R plspm's, and where we differ, why):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import ConvergenceError, DataError, SpecError
+from .pls_algorithm import SCHEMES, estimate, total_effects
 from .spec import ModelSpec, as_spec
 
-#: Inner weighting schemes (Lohmoeller): sign of the correlation, the correlation, or regression
-#: weights for predecessors and correlations for successors.
-SCHEMES = ("centroid", "factorial", "path")
 _MODE = {"=~": "A", "<~": "B"}
 _ALLOWED_OPS = {"=~", "<~", "~", "~~", "~1"}
 
@@ -63,6 +63,17 @@ class PlsModel:
     @property
     def items(self) -> list[str]:
         return [i for c in self.constructs for i in self.blocks[c]]
+
+    @property
+    def block(self) -> np.ndarray:
+        """Construct index of each item, in :attr:`items` order."""
+        return np.repeat(np.arange(len(self.constructs)), [len(self.blocks[c]) for c in self.constructs])
+
+    def fit_arrays(self, raw: np.ndarray, scheme: str, scaled: bool, tol: float, max_iter: int,
+                   reference: np.ndarray | None = None):
+        """:func:`~loyaltymodels.pls_algorithm.estimate` on raw items in :attr:`items` order."""
+        return estimate(raw, self.block, [self.modes[c] for c in self.constructs], self.inner,
+                        scheme, scaled, tol, max_iter, reference=reference)
 
 
 def pls_model(model: str | ModelSpec | pd.DataFrame) -> PlsModel:
@@ -173,151 +184,6 @@ def _check_recursive(inner: np.ndarray, constructs: list[str]) -> None:
                         "modelling needs a recursive (acyclic) model. Fit it with the SEM back end")
 
 
-# -- numerical kernels (plain arrays) ------------------------------------------------------------
-def treat(x: np.ndarray, scaled: bool) -> np.ndarray:
-    """Centre each column; with ``scaled``, divide by its population SD (plspm's convention)."""
-    xc = x - x.mean(axis=0)
-    return xc / xc.std(axis=0) if scaled else xc
-
-
-def _standardize(y: np.ndarray) -> np.ndarray:
-    yc = y - y.mean(axis=0)
-    return yc / yc.std(axis=0, ddof=1)
-
-
-def _inner_weights(y: np.ndarray, inner: np.ndarray, scheme: str) -> np.ndarray:
-    adj = inner + inner.T
-    if scheme == "centroid":
-        return np.sign(np.corrcoef(y, rowvar=False) * adj)
-    if scheme == "factorial":
-        return np.corrcoef(y, rowvar=False) * adj
-    # path: predecessors get their regression weights, successors their correlations
-    e = np.zeros_like(inner)
-    r = np.corrcoef(y, rowvar=False)
-    for k in range(inner.shape[0]):
-        pred = np.flatnonzero(inner[k])
-        if len(pred):
-            e[pred, k] = np.linalg.lstsq(y[:, pred], y[:, k], rcond=None)[0]
-        succ = np.flatnonzero(inner[:, k])
-        e[succ, k] = r[k, succ]
-    return e
-
-
-def outer_weights(x: np.ndarray, block: np.ndarray, modes: list[str], inner: np.ndarray,
-                  scheme: str = "centroid", tol: float = 1e-6, max_iter: int = 100
-                  ) -> tuple[np.ndarray, int, bool]:
-    """Lohmoeller's iteration for the outer weights (R plspm's ``get_weights``, step for step).
-
-    Parameters
-    ----------
-    x : (n, p) array
-        Treated indicators (see :func:`treat`).
-    block : (p,) int array
-        Construct index of each indicator.
-    modes : list of "A"/"B"
-        Outer estimation mode per construct.
-    inner : (J, J) array
-        ``inner[k, j] = 1`` when ``j`` predicts ``k``.
-
-    Returns
-    -------
-    w : (p, J) array
-        Weights giving scores of variance 1 (divisor n), before sign orientation.
-    iterations : int
-    converged : bool
-    """
-    n, p = x.shape
-    nlv = inner.shape[0]
-    odm = np.zeros((p, nlv))
-    odm[np.arange(p), block] = 1.0
-    sdv = np.sqrt((n - 1) / n)
-    w = odm / ((x @ odm).std(axis=0, ddof=1) * sdv)
-    w_old = w.sum(axis=1)
-    cols = [np.flatnonzero(block == j) for j in range(nlv)]
-    converged = False
-    for it in range(1, max_iter + 1):
-        y = _standardize(x @ w) * sdv
-        z = y @ _inner_weights(y, inner, scheme)
-        for j, idx in enumerate(cols):
-            if modes[j] == "A":
-                w[idx, j] = z[:, j] @ x[:, idx] / n
-            else:
-                w[idx, j] = np.linalg.lstsq(x[:, idx], z[:, j], rcond=None)[0]
-        w_new = w.sum(axis=1)
-        if np.sum((np.abs(w_old) - np.abs(w_new)) ** 2) < tol:
-            converged = True
-            break
-        w_old = w_new
-    w = w / ((x @ w).std(axis=0, ddof=1) * sdv)
-    return w, it, converged
-
-
-def orient(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Signs (+1/-1 per construct) making each score correlate positively with most of its items."""
-    s = x @ w
-    votes = np.sign(_corr(x, s)) * (w != 0)
-    sign = np.sign(votes.sum(axis=0))
-    return np.where(sign == 0, -1.0, sign)  # plspm: a tie flips
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ac, bc = a - a.mean(axis=0), b - b.mean(axis=0)
-    return (ac.T @ bc) / np.outer(np.sqrt((ac ** 2).sum(axis=0)), np.sqrt((bc ** 2).sum(axis=0)))
-
-
-def inner_ols(scores: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Path matrix ``b[k, j]`` (OLS of each endogenous score on its predictors) and R^2 per construct
-    (NaN for exogenous ones)."""
-    nlv = inner.shape[0]
-    b = np.zeros((nlv, nlv))
-    r2 = np.full(nlv, np.nan)
-    for k in range(nlv):
-        pred = np.flatnonzero(inner[k])
-        if len(pred):
-            coef = np.linalg.lstsq(scores[:, pred], scores[:, k], rcond=None)[0]
-            b[k, pred] = coef
-            fitted = scores[:, pred] @ coef
-            r2[k] = 1.0 - np.sum((scores[:, k] - fitted) ** 2) / np.sum(scores[:, k] ** 2)
-    return b, r2
-
-
-@dataclass(frozen=True)
-class _Estimate:
-    weights: np.ndarray      # (p, J), zero outside each block, oriented
-    scores: np.ndarray       # (n, J)
-    paths: np.ndarray        # (J, J)
-    r2: np.ndarray           # (J,)
-    loadings: np.ndarray     # (p,) item's correlation with its own construct
-    crossloadings: np.ndarray  # (p, J)
-    iterations: int
-    converged: bool
-
-
-def estimate(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: float, max_iter: int,
-             reference: np.ndarray | None = None) -> _Estimate:
-    """One PLS fit on raw item values (n, p) in ``pm.items`` order.
-
-    ``reference`` (full-sample weights) orients each construct like it instead of by the majority
-    rule: a bootstrap resample must keep the full sample's signs.
-    """
-    x = treat(raw, scaled)
-    block = np.repeat(np.arange(len(pm.constructs)), [len(pm.blocks[c]) for c in pm.constructs])
-    modes = [pm.modes[c] for c in pm.constructs]
-    w, it, ok = outer_weights(x, block, modes, pm.inner, scheme, tol, max_iter)
-    if reference is None:
-        sign = orient(x, w)
-    else:
-        sign = np.sign((w * reference).sum(axis=0))
-        sign[sign == 0] = 1.0
-    w = w * sign
-    scores = x @ w
-    paths, r2 = inner_ols(scores, pm.inner)
-    cross = _corr(x, scores)
-    return _Estimate(weights=w, scores=scores, paths=paths, r2=r2,
-                     loadings=cross[np.arange(len(block)), block], crossloadings=cross,
-                     iterations=it, converged=ok)
-
-
 # -- results ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PlsFit:
@@ -344,6 +210,9 @@ class PlsFit:
         Resamples asked for, and those that failed (not converged or singular) and were left out.
     level : float
         Coverage of the bootstrap intervals.
+
+    Methods :meth:`effects`, :meth:`quality` (alpha, rho_A, rho_C, AVE per construct) and
+    :meth:`htmt` give the tables built from these.
     """
 
     paths: pd.DataFrame
@@ -371,10 +240,24 @@ class PlsFit:
         Columns ``lhs`` (the affected construct), ``op`` (``~``), ``rhs`` (the cause), ``group``,
         ``direct``, ``indirect``, ``total``; with a bootstrap also ``indirect_se``,
         ``indirect_ci_lower``, ``indirect_ci_upper`` and the same for ``total``.
+
+        Examples
+        --------
+        >>> import loyaltymodels as lm
+        >>> from loyaltymodels.datasets import ECSI_MODEL, load_ecsi
+        >>> fit = lm.fit_pls(ECSI_MODEL, load_ecsi(), scaled=False)
+        >>> # In R: plspm(...)$effects
+        >>> fit.effects().query("lhs == 'LOY'").round(4)
+           lhs op   rhs  group  direct  indirect   total
+        4  LOY  ~  IMAG      1  0.2751    0.2433  0.5184
+        8  LOY  ~  EXPE      1  0.0000    0.2484  0.2484
+        11 LOY  ~  QUAL      1  0.0000    0.2581  0.2581
+        13 LOY  ~   VAL      1  0.0000    0.2920  0.2920
+        14 LOY  ~   SAT      1  0.4955    0.0000  0.4955
         """
         pm = self.model
         b = _path_matrix(self.paths, pm.constructs)
-        total = _total(b)
+        total = total_effects(b)
         rows = []
         order = _topological(pm.inner)
         for j in order:          # cause
@@ -388,7 +271,7 @@ class PlsFit:
             "indirect": [total[k, j] - b[k, j] for k, j in rows],
             "total": [total[k, j] for k, j in rows]})
         if self.draws:
-            tot = np.stack([_total(d) for d in self.draws["paths"]])
+            tot = np.stack([total_effects(d) for d in self.draws["paths"]])
             ind = tot - self.draws["paths"]
             for name, arr in (("indirect", ind), ("total", tot)):
                 sel = np.stack([arr[:, k, j] for k, j in rows], axis=1)
@@ -396,7 +279,6 @@ class PlsFit:
                     out[f"{name}_{col}"] = v
         return out
 
-    @cached_property
     def quality(self) -> pd.DataFrame:
         """Reliability and validity per construct: Cronbach's alpha, rho_A, rho_C, AVE, plspm's
         Dillon-Goldstein rho and first two eigenvalues (see :func:`loyaltymodels.pls_quality.quality`)."""
@@ -421,11 +303,6 @@ def _path_matrix(paths: pd.DataFrame, constructs: list[str]) -> np.ndarray:
     for r in paths.itertuples():
         b[idx[r.lhs], idx[r.rhs]] = r.est
     return b
-
-
-def _total(b: np.ndarray) -> np.ndarray:
-    eye = np.eye(len(b))
-    return np.linalg.solve(eye - b, eye) - eye
 
 
 def _topological(inner: np.ndarray) -> list[int]:
@@ -529,7 +406,7 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
     used, _ = validate_data(spec, data, missing=missing, min_rows=max([3, *(k + 2 for k in modeb)]))
     items = used[pm.items]
     raw = items.to_numpy(dtype=float)
-    est = estimate(raw, pm, scheme, scaled, tol, max_iter)
+    est = pm.fit_arrays(raw, scheme, scaled, tol, max_iter)
     if not est.converged:
         raise ConvergenceError(f"the PLS weights did not converge in {max_iter} iterations "
                                f"(scheme={scheme!r}); raise max_iter, try another scheme, or check "
@@ -544,7 +421,7 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
     paths = pd.DataFrame({"lhs": [k for k, _ in pm.path_rows], "op": "~",
                           "rhs": [j for _, j in pm.path_rows], "group": 1,
                           "est": [est.paths[idx[k], idx[j]] for k, j in pm.path_rows]})
-    block = np.repeat(np.arange(len(pm.constructs)), [len(pm.blocks[c]) for c in pm.constructs])
+    block = pm.block
     r2_item = np.nan_to_num(est.r2[block])
     outer = pd.DataFrame({"lhs": [pm.constructs[b] for b in block],
                           "op": [pm.outer_ops[pm.constructs[b]] for b in block],
@@ -575,14 +452,14 @@ def _bootstrap(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: fl
 
     from .errors import ConvergenceWarning
     n = raw.shape[0]
-    block = np.repeat(np.arange(len(pm.constructs)), [len(pm.blocks[c]) for c in pm.constructs])
+    block = pm.block
     keep: dict[str, list[np.ndarray]] = {"paths": [], "weights": [], "loadings": []}
     failed = 0
     with np.errstate(all="ignore"):  # a constant item in a resample gives NaN, caught below
         for child in np.random.SeedSequence(seed).spawn(b):
             rows = np.random.default_rng(child).integers(0, n, n)
             try:
-                e = estimate(raw[rows], pm, scheme, scaled, tol, max_iter, reference=reference)
+                e = pm.fit_arrays(raw[rows], scheme, scaled, tol, max_iter, reference=reference)
             except np.linalg.LinAlgError:
                 failed += 1
                 continue
@@ -603,5 +480,4 @@ def _bootstrap(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: fl
     return {k: np.stack(v) for k, v in keep.items()}, failed
 
 
-__all__ = ["fit_pls", "PlsFit", "PlsModel", "pls_model", "SCHEMES", "estimate", "outer_weights",
-           "inner_ols", "orient", "treat"]
+__all__ = ["fit_pls", "PlsFit", "PlsModel", "pls_model", "SCHEMES"]

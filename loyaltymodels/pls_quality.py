@@ -109,7 +109,7 @@ def quality(fit: PlsFit) -> pd.DataFrame:
     >>> import loyaltymodels as lm
     >>> from loyaltymodels.datasets import ECSI_MODEL, load_ecsi
     >>> # In R: plspm(...)$unidim and seminr::summary(...)$reliability
-    >>> q = lm.fit_pls(ECSI_MODEL, load_ecsi(), scaled=False).quality
+    >>> q = lm.fit_pls(ECSI_MODEL, load_ecsi(), scaled=False).quality()
     >>> q.set_index("construct").loc[["IMAG", "SAT"], ["alpha", "rho_c", "ave"]].round(3)
                alpha  rho_c    ave
     construct

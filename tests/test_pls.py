@@ -78,7 +78,7 @@ def test_effects_match_r_plspm(ecsi_fit):
 
 def test_ave_and_redundancy_match_r_plspm_inner_summary(ecsi_fit):
     expected = ref("satisfaction.inner-summary.csv", index_col=0)
-    q = ecsi_fit.quality.set_index("construct")
+    q = ecsi_fit.quality().set_index("construct")
     np.testing.assert_allclose(q.ave[expected.index], expected.ave, atol=1e-6)
     mean_red = ecsi_fit.outer.groupby("lhs").redundancy.mean()
     np.testing.assert_allclose(mean_red[expected.index], expected.mean_redundancy, atol=1e-6)
@@ -86,7 +86,7 @@ def test_ave_and_redundancy_match_r_plspm_inner_summary(ecsi_fit):
 
 def test_unidimensionality_matches_r_plspm(ecsi_fit):
     expected = ref("satisfaction_unidim.csv", index_col=0)
-    q = ecsi_fit.quality.set_index("construct").loc[expected.index]
+    q = ecsi_fit.quality().set_index("construct").loc[expected.index]
     assert (q["items"] == expected.mvs).all()
     for ours, theirs in [("alpha", "cronbach_alpha"), ("dg_rho", "dillon_goldstein_rho"),
                          ("eig1", "eig_1st"), ("eig2", "eig_2nd")]:
@@ -101,12 +101,13 @@ def test_mode_b_blocks_match_r_plspm(ecsi):
     communality = fit.outer.groupby("lhs").communality.mean()
     np.testing.assert_allclose(communality[expected.index], expected.block_communality, atol=1e-6)
     assert (fit.outer.op == "<~").all()
-    assert fit.quality[["alpha", "rho_a", "rho_c", "ave"]].isna().all().all()  # reflective criteria
+    assert fit.quality()[["alpha", "rho_a", "rho_c", "ave"]].isna().all().all()  # reflective criteria
 
 
+@pytest.mark.slow
 def test_bootstrap_is_in_line_with_r_plspm(ecsi):
     # a loose check (R's run had 100 resamples): SEs within 35%, percentile bounds within 0.06
-    fit = lm.fit_pls(ECSI_MODEL, ecsi, scaled=False, bootstrap=400, seed=11)
+    fit = lm.fit_pls(ECSI_MODEL, ecsi, scaled=False, bootstrap=4000, seed=11)
     expected = ref("satisfaction_boot_paths.csv", index_col=0)
     got = fit.paths.set_index(fit.paths.rhs + " -> " + fit.paths.lhs).loc[expected.index]
     np.testing.assert_allclose(got.se, expected["std.error"], rtol=0.35)
@@ -134,7 +135,7 @@ def test_mobi_matches_r_seminr():
 def test_reliability_and_htmt_match_seminr(ecsi):
     fit = lm.fit_pls(ECSI_MODEL, ecsi, scheme="path", scaled=True, tol=1e-12, max_iter=300)
     expected = ref("ecsi.seminr-py.reliability.csv", index_col=0)
-    q = fit.quality.set_index("construct").loc[expected.index]
+    q = fit.quality().set_index("construct").loc[expected.index]
     for ours, theirs in [("alpha", "alpha"), ("rho_a", "rhoA"), ("rho_c", "rhoC"), ("ave", "AVE")]:
         np.testing.assert_allclose(q[ours], expected[theirs], atol=1e-6, err_msg=ours)
     h = ref("ecsi.seminr-py.htmt.csv", index_col=0)
@@ -144,6 +145,20 @@ def test_reliability_and_htmt_match_seminr(ecsi):
     np.testing.assert_allclose(ours, ours.T)
     outer = ref("ecsi.seminr-py.outer.csv", index_col=0)
     np.testing.assert_allclose(fit.outer.set_index("rhs").loc[outer.index, "weight"], outer.weight, atol=1e-6)
+
+
+def test_standardized_mode_b_factorial_matches_plspm_python(ecsi):
+    model = ECSI_MODEL.replace("EXPE =~", "EXPE <~").replace("VAL  =~", "VAL  <~")
+    fit = lm.fit_pls(model, ecsi, scheme="factorial", scaled=True, tol=1e-10)
+    expected = ref("ecsi.plspm-0.5.7.scaled-modeb-factorial.csv")
+    est = fit.paths.set_index(["lhs", "rhs"]).est
+    got = np.array([est[(r.to, r["from"])] for _, r in expected.iterrows()])
+    np.testing.assert_allclose(got, expected.direct, atol=1e-6)
+    np.testing.assert_allclose(fit.r2[expected.to], expected.r_squared_to, atol=1e-6)
+    outer = ref("ecsi.plspm-0.5.7.scaled-modeb-factorial.outer.csv", index_col=0)
+    o = fit.outer.set_index("rhs").loc[outer.index]
+    np.testing.assert_allclose(o.weight, outer.weight, atol=1e-6)
+    np.testing.assert_allclose(o.loading, outer.loading, atol=1e-6)
 
 
 # -- hand formulas ---------------------------------------------------------------------------------
