@@ -32,21 +32,23 @@ Conventions (R plspm's, and where we differ, why):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConvergenceError, DataError, SpecError
+from .errors import ConvergenceError, ConvergenceWarning, DataError, SpecError
 from .pls_algorithm import SCHEMES, estimate, total_effects
 from .spec import ModelSpec, as_spec
+from .validate import validate_data
 
 _MODE = {"=~": "A", "<~": "B"}
 _ALLOWED_OPS = {"=~", "<~", "~", "~~", "~1"}
 
 
 # -- the model in PLS terms ------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlsModel:
     """What the parameter table says, in PLS terms: blocks, their modes and the inner model.
 
@@ -185,7 +187,7 @@ def _check_recursive(inner: np.ndarray, constructs: list[str]) -> None:
 
 
 # -- results ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlsFit:
     """A PLS path model fitted by :func:`fit_pls`.
 
@@ -258,12 +260,9 @@ class PlsFit:
         pm = self.model
         b = _path_matrix(self.paths, pm.constructs)
         total = total_effects(b)
-        rows = []
+        reach = total_effects(pm.inner) > 0  # structural: a directed path from j to k exists
         order = _topological(pm.inner)
-        for j in order:          # cause
-            for k in order:      # effect
-                if total[k, j] != 0 or pm.inner[k, j]:
-                    rows.append((k, j))
+        rows = [(k, j) for j in order for k in order if reach[k, j]]  # causes first, as plspm
         out = pd.DataFrame({
             "lhs": [pm.constructs[k] for k, _ in rows], "op": "~",
             "rhs": [pm.constructs[j] for _, j in rows], "group": 1,
@@ -401,7 +400,6 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
                          "(e.g. 1000 or more for percentile intervals)")
     spec = as_spec(model)
     pm = pls_model(spec)
-    from .validate import validate_data
     modeb = [len(pm.blocks[c]) for c in pm.constructs if pm.modes[c] == "B"]
     used, _ = validate_data(spec, data, missing=missing, min_rows=max([3, *(k + 2 for k in modeb)]))
     items = used[pm.items]
@@ -448,9 +446,6 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
 def _bootstrap(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: float, max_iter: int,
                reference: np.ndarray, b: int, seed: int | None) -> tuple[dict[str, np.ndarray], int]:
     """Re-estimate on ``b`` resamples of the rows; failed resamples are counted and left out."""
-    import warnings
-
-    from .errors import ConvergenceWarning
     n = raw.shape[0]
     block = pm.block
     keep: dict[str, list[np.ndarray]] = {"paths": [], "weights": [], "loadings": []}
