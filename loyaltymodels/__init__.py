@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported lazily on first attribute access)
 _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
-    "simulate": "synthetic",
+    "simulate": "synthetic", "loyalty_scenario": "scenarios", "loyalty_model": "scenarios",
     "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
 }
 
