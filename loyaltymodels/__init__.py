@@ -20,6 +20,9 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported lazily on first attribute access)
 _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
+    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "indices",
+    "customer_loyalty_index": "indices", "csat": "indices", "ces": "indices",
+    "latent_index": "modelled_index",
 }
 
 
