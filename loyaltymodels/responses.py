@@ -121,10 +121,7 @@ def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.
     if isinstance(arg, pd.DataFrame) or np.ndim(arg) != 1:
         raise TypeError(f"{func}: {role} must be one-dimensional (a list, array, Series or a "
                         f"column name with data=); got {type(arg).__name__}")
-    s = pd.Series(arg, copy=False)
-    if data is not None and len(s) == len(data):
-        s.index = data.index  # an array passed next to data= is read row by row against it
-    return s
+    return pd.Series(arg, copy=False)
 
 
 def _numbers(s: pd.Series, name: str, func: str, expected: str) -> NDArray[np.float64]:
@@ -210,19 +207,25 @@ def read_responses(func: str, questions: dict[str, Any], *, scale: tuple[int, in
     lo, hi, scale_name = scale
     if data is not None and not isinstance(data, pd.DataFrame):
         raise TypeError(f"{func}: data must be a pandas DataFrame; got {type(data).__name__}")
-    series = {role: _to_series(arg, data, role, func) for role, arg in questions.items()}
-    if by is not None:
-        series["by"] = _to_series(by, data, "by", func)
-    if weights is not None:
-        series["weights"] = _to_series(weights, data, "weights", func)
+    arg_of = dict(questions) | {"by": by, "weights": weights}
+    series = {role: _to_series(arg, data, role, func) for role, arg in arg_of.items()
+              if arg is not None or role in questions}
     first_role, first = next(iter(series.items()))
+    # Series and columns carry row labels that must agree; lists and arrays are read position by
+    # position and take those labels (or data's) for the messages.
+    labelled = {role: s for role, s in series.items()
+                if isinstance(arg_of[role], (str, pd.Series))}
+    ref_role, ref = next(iter(labelled.items()), (None, None))
+    index = data.index if ref is None and data is not None else None if ref is None else ref.index
     for role, s in series.items():
         if len(s) != len(first):
             raise DataError(f"{func}: {role} has {len(s)} values but {first_role} has {len(first)}; "
                             "pass one value per respondent")
-        if not s.index.equals(first.index):
-            raise DataError(f"{func}: {role} and {first_role} have different indexes; align them "
+        if role in labelled and not s.index.equals(ref.index):
+            raise DataError(f"{func}: {role} and {ref_role} have different indexes; align them "
                             "(e.g. take both from one DataFrame) or pass NumPy arrays")
+        if role not in labelled and index is not None and len(s) == len(index):
+            series[role] = s.set_axis(index)  # a new Series: the caller's object is untouched
     names = {role: _name(arg, series[role], role) for role, arg in questions.items()}
     answers = [_answers(series[role], names[role], func, lo, hi, scale_name) for role in questions]
     complete = ~np.isnan(answers[0])
