@@ -54,21 +54,23 @@ def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None):
 
 def _nps_shares(r: Responses, d_max: int, p_min: int):
     """Per group: shares (detractors, passives, promoters; 0-1), n, n_missing and (effective) n."""
-    x, ok = r.answers[0], r.complete
-    every = bool(ok.all())
-    codes, x = (r.codes, x) if every else (r.codes[ok], x[ok])
-    w = None if r.weights is None else (r.weights if every else r.weights[ok])
-    # category 0, 1, 2 = detractor, passive, promoter: two comparisons, one bincount per call
-    cat = (x > d_max).astype(np.intp) + (x >= p_min)
-    counts = np.bincount(codes * 3 + cat, weights=w, minlength=3 * r.ngroups).reshape(-1, 3)
-    n = np.bincount(codes, minlength=r.ngroups)
-    n_missing = r.count() - n
+    x = r.answers[0]
+    # cells 0-3 = detractor, passive, promoter, missing (NaN fails both comparisons): one
+    # bincount counts all four per group, without copying the answers that are present
+    cell = (x > d_max).astype(np.intp) + (x >= p_min) + 3 * np.isnan(x)
+    cell += 4 * r.codes
+    table = np.bincount(cell, minlength=4 * r.ngroups).reshape(-1, 4)
+    n, n_missing = table[:, :3].sum(axis=1), table[:, 3]
+    counts = table[:, :3].astype(float)
+    if r.weights is not None:
+        counts = np.bincount(cell, weights=r.weights, minlength=4 * r.ngroups).reshape(-1, 4)[:, :3]
     total = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / total[:, None]
-    n_used = n.astype(float) if w is None else iv.kish_n_eff(
-        total, np.bincount(codes, weights=w * w, minlength=r.ngroups))
-    return shares, n, n_missing, n_used
+    if r.weights is None:
+        return shares, n, n_missing, n.astype(float)
+    w2 = np.bincount(cell, weights=r.weights**2, minlength=4 * r.ngroups).reshape(-1, 4)[:, :3]
+    return shares, n, n_missing, iv.kish_n_eff(total, w2.sum(axis=1))
 
 
 def _nps_interval(shares, n_used, ci, method, prior, ndraws, rng, keep_draws=False):
