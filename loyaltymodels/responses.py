@@ -118,6 +118,10 @@ def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.
         return data[arg]
     if isinstance(arg, pd.Series):
         return arg
+    if (data is not None and isinstance(arg, (list, tuple)) and arg
+            and all(isinstance(a, str) and a in data.columns for a in arg)):
+        raise TypeError(f"{func}: {role} takes one column; to group by several, combine them first "
+                        f"(e.g. data[{list(arg)!r}].astype(str).agg(' / '.join, axis=1))")
     if isinstance(arg, pd.DataFrame) or np.ndim(arg) != 1:
         raise TypeError(f"{func}: {role} must be one-dimensional (a list, array, Series or a "
                         f"column name with data=); got {type(arg).__name__}")

@@ -273,6 +273,20 @@ def test_misaligned_or_missing_inputs(survey):
         lm.nps([1, 2], scale="1-9")
     with pytest.raises(ValueError, match="method must be one of"):
         lm.nps([1, 2], method="bootstrap")
+    with pytest.raises(TypeError, match="by takes one column"):
+        lm.nps("recommend", data=survey, by=["wave", "w"])
+
+
+def test_arrays_are_not_changed():
+    x = np.array([10.0, np.nan, 3.0])
+    w = np.array([1.0, 2.0, 0.5])
+    by = ["a", "a", "b"]
+    lm.nps(x, by=by, weights=w)
+    lm.secure_customer_index(x, x, x, scale="0-10", by=by, weights=w)
+    lm.customer_loyalty_index(x // 2, x // 2, [1, 2, 3], by=by, weights=w)
+    np.testing.assert_array_equal(x, [10.0, np.nan, 3.0])
+    np.testing.assert_array_equal(w, [1.0, 2.0, 0.5])
+    assert by == ["a", "a", "b"]
 
 
 # --- NPS difference -------------------------------------------------------------------------------
@@ -306,6 +320,18 @@ def test_nps_difference_bayes():
     same = lm.nps_difference(a, a, method="bayes", seed=4).iloc[0]
     assert same.prob_b_greater == pytest.approx(0.5, abs=0.02)
     assert same.ci_lower == pytest.approx(-same.ci_upper, abs=1.5)
+
+
+def test_nps_difference_weighted_and_columns():
+    df = pd.DataFrame({"before": [10, 9, 3, 5, 8, 8], "after": [10, 10, 9, 0, 8, 9]})
+    plain = lm.nps_difference("before", "after", data=df, method="wald").iloc[0]
+    # NPS 0 -> 50; plain Wald: var_a = (4/6 - 0) / 6, var_b = (5/6 - 1/4) / 6
+    se = math.sqrt((4 / 6) / 6 + (5 / 6 - 0.25) / 6)
+    assert plain.estimate == pytest.approx(50)
+    assert (plain.ci_lower, plain.ci_upper) == pytest.approx((50 - 100 * Z95 * se, 50 + 100 * Z95 * se))
+    # equal weights change nothing but add the effective sizes
+    weighted = lm.nps_difference("before", "after", data=df, method="wald", weights_a=[2.0] * 6).iloc[0]
+    assert (weighted.ci_lower, weighted.n_eff_a, weighted.n_eff_b) == pytest.approx((plain.ci_lower, 6, 6))
 
 
 # --- Secure Customer Index ------------------------------------------------------------------------
@@ -390,6 +416,16 @@ def test_ces_by_hand():
     assert (row.n, row.n_missing) == (5, 1)
     with pytest.raises(DataError, match="value 6 at row 1"):
         lm.ces([5, 6], scale="1-5")
+
+
+def test_mean_and_share_indices_by_group():
+    df = pd.DataFrame({"x": [7, 5, 1, 2, 4, np.nan], "g": ["q", "p", "q", "p", "p", "q"]})
+    t = lm.ces("x", data=df, by="g")
+    assert t.g.tolist() == ["q", "p"] and t.n.tolist() == [2, 3] and t.n_missing.tolist() == [1, 0]
+    assert t.estimate.tolist() == pytest.approx([4.0, 11 / 3])
+    c = lm.csat("x", data=df, by="g", scale="1-7")            # top-2 box on 1-7: 6 or 7
+    assert c.estimate.tolist() == pytest.approx([50.0, 0.0])
+    assert (c.ci_lower.iloc[1], c.ci_upper.iloc[1]) == pytest.approx(wilson_by_hand(0, 3))
 
 
 def test_weighted_mean_by_hand():
