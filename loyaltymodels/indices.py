@@ -171,7 +171,7 @@ def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = 0.95,
         cols["n_eff"] = n_used
     cols |= {"promoters": 100 * shares[:, 2], "passives": 100 * shares[:, 1],
              "detractors": 100 * shares[:, 0]}
-    return r.table(cols, "nps", n)
+    return r.table(cols, "nps")
 
 
 def nps_difference(a: Any, b: Any, scale: str | tuple[int, int] = "0-10", ci: float = 0.95,
@@ -417,8 +417,8 @@ def ces(x: Any, scale: str | tuple[int, int] = "1-7", ci: float = 0.95, by: Any 
 
     Examples
     --------
-    Mean 5, sd sqrt(4/3) of four answers; t(3) = 3.182446, so 5 -/+ 3.182446 * 1.1547 / 2. Spreadsheet: ``=AVERAGE(A:A)`` and
-    ``=CONFIDENCE.T(0.05, STDEV.S(A:A), COUNT(A:A))``.
+    Mean 5, sd sqrt(4/3) of four answers; t(3) = 3.182446, so 5 -/+ 3.182446 * 1.1547 / 2.
+    Spreadsheet: ``=AVERAGE(A:A)`` and ``=CONFIDENCE.T(0.05, STDEV.S(A:A), COUNT(A:A))``.
 
     >>> import loyaltymodels as lm
     >>> lm.ces([4, 6, 6, 4])[["estimate", "ci_lower", "ci_upper", "sd"]].round(4)

@@ -44,7 +44,7 @@ def _items_scale(post: Any, items_scale: Any) -> tuple[float, float]:
     return _range(items_scale, "items_scale")
 
 
-def _one(mask: np.ndarray, what: str, latent: str, group: int) -> int | None:
+def _one(mask: np.ndarray, what: str, group: int) -> int | None:
     hits = np.flatnonzero(mask)
     if hits.size > 1:
         raise DataError(f"latent_index: {hits.size} posterior rows for {what} in group {group}; "
@@ -117,7 +117,8 @@ def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
     elif isinstance(post, xr.Dataset):
         ds = post
     else:
-        raise TypeError(f"latent_index: post must be an xarray DataTree or Dataset; got {type(post).__name__}")
+        raise TypeError("latent_index: post must be an xarray DataTree or Dataset; "
+                        f"got {type(post).__name__}")
     if var_name not in ds.data_vars:
         raise DataError(f"latent_index: no variable {var_name!r} in the posterior "
                         f"(variables: {list(ds.data_vars)})", column=var_name)
@@ -133,10 +134,10 @@ def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
     rows = []
     for g in sorted(set(group[loads])):
         implied = []
-        alpha_at = _one((lhs == latent) & (op == "~1") & (group == g), f"{latent}~1", latent, g)
+        alpha_at = _one((lhs == latent) & (op == "~1") & (group == g), f"{latent}~1", g)
         alpha = 0.0 if alpha_at is None else values[:, :, alpha_at]
         for j in np.flatnonzero(loads & (group == g)):
-            nu_at = _one((lhs == rhs[j]) & (op == "~1") & (group == g), f"{rhs[j]}~1", latent, g)
+            nu_at = _one((lhs == rhs[j]) & (op == "~1") & (group == g), f"{rhs[j]}~1", g)
             if nu_at is None:
                 raise DataError(f"latent_index: no intercept of indicator {rhs[j]!r} in group {g} "
                                 "in the posterior; the model needs a mean structure (intercepts) "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ def parse_scale(scale: str | tuple[int, int]) -> tuple[int, int, str]:
     """
     if isinstance(scale, str) and (m := _SCALE.match(scale)):
         lo, hi = int(m.group(1)), int(m.group(2))
-    elif (isinstance(scale, tuple) and len(scale) == 2
+    elif (isinstance(scale, (tuple, list)) and len(scale) == 2
           and all(isinstance(v, numbers.Integral) for v in scale)):
         lo, hi = int(scale[0]), int(scale[1])
     else:
@@ -72,21 +73,20 @@ class Responses:
         codes = self.codes if mask is None else self.codes[mask]
         return np.bincount(codes, minlength=self.ngroups)
 
-    def table(self, columns: dict[str, Any], func: str, n: NDArray) -> pd.DataFrame:
+    def table(self, columns: dict[str, Any], func: str) -> pd.DataFrame:
         """One row per group: the group column (when ``by`` was given) then ``columns``.
 
-        Warns (``DataWarning``) about groups without a single usable answer, whose rows are NaN.
+        Warns (``DataWarning``) about groups whose estimate is NaN: no answer, or weights all 0.
         """
         out = pd.DataFrame(columns)
         if self.by_name is not None:
             out.insert(0, self.by_name, self.groups)
-        empty = np.flatnonzero(np.asarray(n) == 0)
+        empty = np.flatnonzero(np.isnan(np.asarray(columns["estimate"], dtype=float)))
         if empty.size:
-            import warnings
             where = (f"groups {list(self.groups[empty])}" if self.by_name is not None
                      else "the input")
-            warnings.warn(f"{func}: no usable answers in {where}; the estimate is NaN",
-                          DataWarning, stacklevel=3)
+            warnings.warn(f"{func}: no usable answers in {where} (none given, or all weighted 0); "
+                          "the estimate is NaN", DataWarning, stacklevel=3)
         return out
 
 
@@ -100,8 +100,7 @@ def _show(value: Any) -> str:
 
 def _fail(func: str, name: str, what: str, labels: pd.Index, bad: NDArray, value: Any,
           expected: str) -> DataError:
-    first = int(bad[0])
-    label = labels[first]
+    label, value = labels[int(bad[0])], value.item() if isinstance(value, np.generic) else value
     label = label.item() if isinstance(label, np.generic) else label
     more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
     return DataError(f"{func}: column {name!r} has {what} {_show(value)} at row {label!r}{more}; "
@@ -247,9 +246,9 @@ def read_responses(func: str, questions: dict[str, Any], *, scale: tuple[int, in
 
 # --- grouped sums shared by the indices -------------------------------------------------------
 
-def share_table(r: Responses, hit: np.ndarray, ci: float, func: str,
-                 extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """Weighted share (percent) of ``hit`` among complete answers, per group, Wilson interval."""
+def _totals(r: Responses):
+    """Complete answers' group codes and weights, with per group the total weight, the count,
+    the effective count (n, or Kish's n_eff when weighted) and the common table columns."""
     ok = r.complete
     codes = r.codes[ok]
     w = np.ones(codes.size) if r.weights is None else r.weights[ok]
@@ -257,41 +256,38 @@ def share_table(r: Responses, hit: np.ndarray, ci: float, func: str,
     n = np.bincount(codes, minlength=r.ngroups)
     n_used = n.astype(float) if r.weights is None else iv.kish_n_eff(
         total, np.bincount(codes, weights=w * w, minlength=r.ngroups))
+    counts = {"n": n, "n_missing": r.count() - n} | ({} if r.weights is None else {"n_eff": n_used})
+    return ok, codes, w, total, n_used, counts
+
+
+def share_table(r: Responses, hit: np.ndarray, ci: float, func: str,
+                extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Weighted share (percent) of ``hit`` among complete answers, per group, Wilson interval;
+    ``extra`` shares (percent) as further columns."""
+    ok, codes, w, total, n_used, counts = _totals(r)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.bincount(codes, weights=w * hit[ok], minlength=r.ngroups) / total
-    lo, hi = iv.wilson(share, n_used, ci)
-    cols = {"estimate": 100 * share, "ci_lower": 100 * lo, "ci_upper": 100 * hi, "ci": ci,
-            "method": "wilson", "n": n, "n_missing": r.count() - n}
-    if r.weights is not None:
-        cols["n_eff"] = n_used
-    for name, seg in (extra or {}).items():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cols[name] = 100 * np.bincount(codes, weights=w * seg[ok], minlength=r.ngroups) / total
-    return r.table(cols, func, n)
+        share = {name: np.bincount(codes, weights=w * v[ok], minlength=r.ngroups) / total
+                 for name, v in {"estimate": hit, **(extra or {})}.items()}
+    lo, hi = iv.wilson(share["estimate"], n_used, ci)
+    cols = {"estimate": 100 * share.pop("estimate"), "ci_lower": 100 * lo, "ci_upper": 100 * hi,
+            "ci": ci, "method": "wilson", **counts}
+    return r.table(cols | {name: 100 * v for name, v in share.items()}, func)
 
 
 def mean_table(r: Responses, score: np.ndarray, ci: float, func: str,
-                extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """Weighted mean of ``score`` among complete answers, per group, with a t interval."""
-    ok = r.complete
-    codes, x = r.codes[ok], score[ok]
-    w = np.ones(codes.size) if r.weights is None else r.weights[ok]
-    total = np.bincount(codes, weights=w, minlength=r.ngroups)
-    n = np.bincount(codes, minlength=r.ngroups)
-    n_used = n.astype(float) if r.weights is None else iv.kish_n_eff(
-        total, np.bincount(codes, weights=w * w, minlength=r.ngroups))
+               extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Weighted mean of ``score`` among complete answers, per group, with a t interval; the
+    weighted means of ``extra`` as further columns."""
+    ok, codes, w, total, n_used, counts = _totals(r)
+    x = score[ok]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(codes, weights=w * x, minlength=r.ngroups) / total
         # two passes (mean, then squared deviations) rather than sum(x^2) - n mean^2
         ss = np.bincount(codes, weights=w * (x - mean[codes]) ** 2, minlength=r.ngroups) / total
         sd = np.sqrt(ss * n_used / (n_used - 1))
+        means = {name: np.bincount(codes, weights=w * v[ok], minlength=r.ngroups) / total
+                 for name, v in (extra or {}).items()}
     lo, hi = iv.t_interval(mean, sd, n_used, ci)
-    cols = {"estimate": mean, "ci_lower": lo, "ci_upper": hi, "ci": ci, "method": "t",
-            "n": n, "n_missing": r.count() - n}
-    if r.weights is not None:
-        cols["n_eff"] = n_used
-    cols["sd"] = sd
-    for name, values in (extra or {}).items():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cols[name] = np.bincount(codes, weights=w * values[ok], minlength=r.ngroups) / total
-    return r.table(cols, func, n)
+    cols = {"estimate": mean, "ci_lower": lo, "ci_upper": hi, "ci": ci, "method": "t", **counts,
+            "sd": sd}
+    return r.table(cols | means, func)

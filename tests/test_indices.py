@@ -199,7 +199,7 @@ def test_grouped_equals_separate_calls(survey):
 
 
 def test_empty_group_warns_and_is_nan():
-    with pytest.warns(DataWarning, match="no usable answers in groups \\['b'\\]"):
+    with pytest.warns(DataWarning, match="no usable answers in groups \\['b'\\] \\(none given"):
         t = lm.nps([10, np.nan], by=["a", "b"])
     assert t.n.tolist() == [1, 0] and t.n_missing.tolist() == [0, 1]
     assert math.isnan(t.estimate.iloc[1]) and math.isnan(t.ci_lower.iloc[1])
@@ -224,6 +224,12 @@ def test_constant_weights_change_nothing(survey):
     # Kish's n_eff of equal weights is n: the same table plus an n_eff column
     assert weighted.n_eff.tolist() == pytest.approx(plain.n.astype(float).tolist())
     pd.testing.assert_frame_equal(plain, weighted.drop(columns="n_eff"))
+
+
+def test_zero_weight_group_is_nan_and_warned():
+    with pytest.warns(DataWarning, match="groups \\['b'\\]"):
+        t = lm.csat([5, 5, 1], by=["a", "b", "b"], weights=[1, 0, 0])
+    assert t.n.tolist() == [1, 2] and math.isnan(t.estimate.iloc[1]) and math.isnan(t.n_eff.iloc[1])
 
 
 @pytest.mark.parametrize("bad, what", [(-1.0, "-1"), (np.nan, "nan"), (np.inf, "inf")])
@@ -301,7 +307,8 @@ def test_nps_difference_by_hand():
     va = (pa + da - (pa - da) ** 2) / 9
     vb = (pb + db - (pb - db) ** 2) / 8
     centre, se = (pb - db) - (pa - da), math.sqrt(va + vb)
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * (centre - Z95 * se), 100 * (centre + Z95 * se)))
+    assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * (centre - Z95 * se),
+                                                          100 * (centre + Z95 * se)))
     assert row.p_value == pytest.approx(2 * (1 - stats.norm.cdf(centre / se)))
     assert math.isnan(row.prob_b_greater)
 
@@ -495,7 +502,8 @@ def test_latent_index_exact_values():
     assert t.ci_lower.tolist() == pytest.approx(t.estimate.tolist())
     assert t.sd.tolist() == pytest.approx([0, 0], abs=1e-12)
     assert (t.method == "posterior").all() and (t.n_draws == 6).all()
-    assert lm.latent_index(post, "Loyalty", scale=(0, 10), items_scale="1-7").estimate.iloc[1] == pytest.approx(7.5)
+    ten = lm.latent_index(post, "Loyalty", scale=(0, 10), items_scale="1-7")
+    assert ten.estimate.iloc[1] == pytest.approx(7.5)
 
 
 def test_latent_index_random_draws_against_names():
