@@ -119,7 +119,8 @@ def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = 0.95,
         adjusted NPS with the multinomial variance; it keeps its coverage at small n.
         ``"wald"``: the plain Wald interval (under-covers at small n; for comparison).
         ``"bayes"``: equal-tailed posterior interval of ``promoters - detractors`` under a
-        Dirichlet(``prior``) prior on the three shares, from ``ndraws`` draws.
+        Dirichlet(``prior``) prior on the three shares, from ``ndraws`` draws (with weights,
+        the counts are the weighted shares times ``n_eff``).
     by, weights : array-like or str, optional
         Groups (e.g. survey wave, country) and survey weights (non-negative).
     data : DataFrame, optional

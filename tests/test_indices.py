@@ -218,6 +218,16 @@ def test_weighted_nps_by_hand():
     assert (row.promoters, row.passives, row.detractors) == pytest.approx((50, 25, 25))
 
 
+def test_integer_weights_give_the_shares_of_repeated_rows():
+    answers, w = [10, 0, 8, 9, 3], [3, 1, 2, 1, 4]
+    weighted = lm.nps(answers, weights=w).iloc[0]
+    repeated = lm.nps(np.repeat(answers, w)).iloc[0]
+    cols = ["estimate", "promoters", "passives", "detractors"]
+    assert weighted[cols].tolist() == pytest.approx(repeated[cols].tolist())
+    # ... but not their precision: n_eff = 11^2 / 31 = 3.9, not 11 rows
+    assert weighted.n_eff == pytest.approx(121 / 31) and repeated.n == 11
+
+
 def test_constant_weights_change_nothing(survey):
     plain = lm.nps("recommend", data=survey, by="wave")
     weighted = lm.nps("recommend", data=survey, by="wave", weights=np.full(10, 3.7))
@@ -421,6 +431,7 @@ def test_ces_by_hand():
     assert (row.ci_lower, row.ci_upper) == pytest.approx((5.4 - t4 * sd / math.sqrt(5),
                                                           5.4 + t4 * sd / math.sqrt(5)))
     assert (row.n, row.n_missing) == (5, 1)
+    assert lm.ces([1, 2, 5], scale="1-5").estimate.iloc[0] == pytest.approx(8 / 3)
     with pytest.raises(DataError, match="value 6 at row 1"):
         lm.ces([5, 6], scale="1-5")
 
