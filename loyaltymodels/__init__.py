@@ -22,6 +22,9 @@ _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic", "loyalty_scenario": "scenarios", "loyalty_model": "scenarios",
     "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
+    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "indices",
+    "customer_loyalty_index": "indices", "csat": "indices", "ces": "indices",
+    "latent_index": "modelled_index",
 }
 
 
