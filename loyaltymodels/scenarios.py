@@ -260,9 +260,10 @@ def _draw_outcome(spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Gen
         rate = spec.get("base_rate", 0.2)
         p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + spec["effect"] * loyal)))
         return (rng.random(len(loyal)) < p).astype(int)
-    # ordered-logit rating: thresholds spread so that the answers at average loyalty centre on 70%
+    # ordered-logit rating: thresholds spread so that the answers at average loyalty lean to the
+    # loyal end of the scale (the top for positive links, the bottom for reversed questions)
     lo, hi = parse_scale(spec.get("scale", (0, 10)))
-    cuts = np.linspace(-2.5, 2.5, hi - lo) - 0.8
+    cuts = np.linspace(-2.5, 2.5, hi - lo) - 0.8 * np.sign(spec["effect"])
     latent = spec["effect"] * loyal + rng.logistic(size=len(loyal))
     return lo + (latent[:, None] > cuts[None, :]).sum(axis=1)
 
