@@ -1,10 +1,11 @@
-"""Diagnostics of Bayesian fits: convergence, pointwise log-likelihood, LOO, WAIC, model comparison.
+"""Diagnostics of Bayesian fits: convergence, LOO, WAIC, model comparison.
 
 Small functions on posterior draws laid out as :mod:`loyaltymodels.layout` says. Convergence
 statistics (rank-normalised split R-hat, bulk and tail ESS, E-BFMI) come from ``arviz_stats``
 (Vehtari et al. 2021); this module decides what fails and says what to try. Posterior predictive
 checks and fit indices live in :mod:`loyaltymodels.fitindices`, factor scores in
-:mod:`loyaltymodels.factorscores`.
+:mod:`loyaltymodels.factorscores`, the pointwise log-likelihood (:func:`add_log_likelihood`, re-exported
+here) in :mod:`loyaltymodels.draws`.
 
 In R: ``blavInspect(fit, "rhat")``, ``blavInspect(fit, "neff")``, ``fitMeasures(fit)`` (looic,
 waic), ``blavCompare(fit1, fit2)``.
@@ -22,9 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import implied_draws, model_spec, mvn_logpdf, observed_data, row_draws, saturated_moments
+from .draws import add_log_likelihood, model_spec
 from .errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
-from .matrices import ram_layout
 
 __all__ = ["add_log_likelihood", "check_convergence", "compare", "loo", "waic"]
 
@@ -245,58 +245,6 @@ def _sign_flips(post: xr.DataTree) -> list[str]:
 
 
 # -- pointwise log-likelihood ----------------------------------------------------------------------
-def add_log_likelihood(post: xr.DataTree, *, var_name: str | None = None,
-                       data: pd.DataFrame | None = None) -> xr.DataTree:
-    """``post`` with a ``log_likelihood`` group: every respondent's log density under every draw.
-
-    The density is the marginal multivariate normal of the items, ``N(mu(theta), Sigma(theta))``,
-    from each draw's implied moments; a respondent with missing items is scored on the items
-    observed (FIML's casewise likelihood). Without a mean structure the item means are the
-    saturated ones (sample means; EM means with missing values), as lavaan does.
-
-    Parameters
-    ----------
-    post : DataTree
-        A posterior with ``param`` draws, ``observed_data`` (or ``data``) and the spec in its attrs.
-    var_name : str, optional
-        Name of the new variable (default: the name of the variable in ``observed_data``, else ``y``).
-    data : DataFrame, optional
-        The data the posterior was fitted to, when ``observed_data`` is absent.
-
-    Returns
-    -------
-    DataTree
-        A shallow copy with ``log_likelihood[var_name]`` of dims ``(chain, draw, respondent)``.
-    """
-    spec = model_spec(post)
-    values = row_draws(post, spec)
-    obs = observed_data(post, spec, data)
-    layout = ram_layout(spec)
-    ll = np.empty((values.shape[0], obs.n))
-    labels = np.empty(obs.n, dtype=object)
-    for g in range(1, spec.ngroups + 1):
-        y = obs.y[g]
-        sat_mean = None if spec.meanstructure else saturated_moments(y)[1]
-        step = max(1, int(4e6 // max(1, y.size)))  # bound the (draws, rows, items) temporaries
-        for start in range(0, values.shape[0], step):
-            sigma, mu = implied_draws(layout, values[start:start + step], g)
-            if sat_mean is not None:
-                mu = np.broadcast_to(sat_mean, mu.shape)
-            ll[start:start + step, obs.rows[g]] = mvn_logpdf(y, sigma, mu)
-        labels[obs.rows[g]] = obs.respondents[g]
-    if var_name is None:
-        names = list(post["observed_data"].data_vars) if "observed_data" in post.children else []
-        var_name = names[0] if len(names) == 1 else "y"
-    sizes = post["posterior"].dataset.sizes
-    da = xr.DataArray(ll.reshape(sizes["chain"], sizes["draw"], obs.n),
-                      dims=("chain", "draw", "respondent"),
-                      coords={"chain": post["posterior"]["chain"].values,
-                              "draw": post["posterior"]["draw"].values, "respondent": labels})
-    out = post.copy()
-    out["log_likelihood"] = xr.Dataset({var_name: da})
-    return out
-
-
 def _with_log_likelihood(post: xr.DataTree) -> xr.DataTree:
     return post if "log_likelihood" in post.children else add_log_likelihood(post)
 

@@ -17,11 +17,12 @@ import xarray as xr
 
 from .errors import DataError
 from .layout import parameter_rows
-from .matrices import RamLayout
+from .matrices import RamLayout, ram_layout
 from .provenance import spec_from_attrs
 from .spec import ModelSpec
 
-__all__ = ["ObservedData", "implied_draws", "model_spec", "mvn_logpdf", "observed_data", "row_draws",
+__all__ = ["ObservedData", "add_log_likelihood", "implied_draws", "model_spec", "mvn_logpdf",
+           "observed_data", "row_draws",
            "sample_moments", "saturated_moments"]
 
 _LOG2PI = np.log(2 * np.pi)
@@ -202,7 +203,8 @@ def row_draws(post: xr.DataTree, spec: ModelSpec, var_name: str = "param") -> np
     names = [str(x) for x in da["parameter"].values]
     expected = rows["name"].tolist()
     if names != expected:
-        k = next((k for k, (a, b) in enumerate(zip(names, expected)) if a != b), min(len(names), len(expected)))
+        k = next((k for k, (a, b) in enumerate(zip(names, expected)) if a != b),
+                 min(len(names), len(expected)))
         got, want = (names[k] if k < len(names) else None), (expected[k] if k < len(expected) else None)
         raise DataError(f"posterior[{var_name!r}] does not follow the model's parameter table: entry {k} "
                         f"is {got!r} where the table has {want!r}; was it fitted with another model?")
@@ -282,4 +284,57 @@ def _group_index(groups: np.ndarray, spec: ModelSpec) -> np.ndarray:
     if (out == 0).any():
         bad = groups[out == 0][0]
         raise DataError(f"group {bad!r} is not a group of the model (groups: {labels})", value=bad)
+    return out
+
+
+# -- pointwise log-likelihood ----------------------------------------------------------------------
+def add_log_likelihood(post: xr.DataTree, *, var_name: str | None = None,
+                       data: pd.DataFrame | None = None) -> xr.DataTree:
+    """``post`` with a ``log_likelihood`` group: every respondent's log density under every draw.
+
+    The density is the marginal multivariate normal of the items, ``N(mu(theta), Sigma(theta))``,
+    from each draw's implied moments; a respondent with missing items is scored on the items
+    observed (FIML's casewise likelihood). Without a mean structure the item means are the
+    saturated ones (sample means; EM means with missing values), as lavaan does.
+
+    Parameters
+    ----------
+    post : DataTree
+        A posterior with ``param`` draws, ``observed_data`` (or ``data``) and the spec in its attrs.
+    var_name : str, optional
+        Name of the new variable (default: the name of the variable in ``observed_data``, else ``y``).
+    data : DataFrame, optional
+        The data the posterior was fitted to, when ``observed_data`` is absent.
+
+    Returns
+    -------
+    DataTree
+        A shallow copy with ``log_likelihood[var_name]`` of dims ``(chain, draw, respondent)``.
+    """
+    spec = model_spec(post)
+    values = row_draws(post, spec)
+    obs = observed_data(post, spec, data)
+    layout = ram_layout(spec)
+    ll = np.empty((values.shape[0], obs.n))
+    labels = np.empty(obs.n, dtype=object)
+    for g in range(1, spec.ngroups + 1):
+        y = obs.y[g]
+        sat_mean = None if spec.meanstructure else saturated_moments(y)[1]
+        step = max(1, int(4e6 // max(1, y.size)))  # bound the (draws, rows, items) temporaries
+        for start in range(0, values.shape[0], step):
+            sigma, mu = implied_draws(layout, values[start:start + step], g)
+            if sat_mean is not None:
+                mu = np.broadcast_to(sat_mean, mu.shape)
+            ll[start:start + step, obs.rows[g]] = mvn_logpdf(y, sigma, mu)
+        labels[obs.rows[g]] = obs.respondents[g]
+    if var_name is None:
+        names = list(post["observed_data"].data_vars) if "observed_data" in post.children else []
+        var_name = names[0] if len(names) == 1 else "y"
+    sizes = post["posterior"].dataset.sizes
+    da = xr.DataArray(ll.reshape(sizes["chain"], sizes["draw"], obs.n),
+                      dims=("chain", "draw", "respondent"),
+                      coords={"chain": post["posterior"]["chain"].values,
+                              "draw": post["posterior"]["draw"].values, "respondent": labels})
+    out = post.copy()
+    out["log_likelihood"] = xr.Dataset({var_name: da})
     return out

@@ -168,7 +168,8 @@ def _pattern_scores(y: np.ndarray, o: np.ndarray, cov: np.ndarray, mean: np.ndar
 def _summarise_sampled(eta: xr.DataArray, ci: float) -> pd.DataFrame:
     missing = {"chain", "draw", "respondent", "factor"} - set(eta.dims)
     if missing:
-        raise DataError(f"posterior 'eta' needs dims (chain, draw, respondent, factor); lacks {sorted(missing)}")
+        raise DataError("posterior 'eta' needs dims (chain, draw, respondent, factor); lacks "
+                        f"{sorted(missing)}")
     x = eta.transpose("chain", "draw", "respondent", "factor").values
     x = x.reshape(-1, *x.shape[2:])
     lo, hi = np.quantile(x, [(1 - ci) / 2, (1 + ci) / 2], axis=0)

@@ -101,7 +101,7 @@ def bayes_chi_fit(chisq: np.ndarray, pD: float, *, p: int, n: int, nvar: int, ng
     - BGammaHat = nvar / (nvar + 2 nonc_i / N); adjBGammaHat = 1 - p / (p - pD) (1 - BGammaHat)
     - BMc = exp(-nonc_i / (2 N))
     - with a baseline (null) model: BCFI = 1 - nonc_i / (chisq_null,i - p),
-      BTLI = [(chisq_null,i - pD0) / (p - pD0) - (chisq_i - pD) / (p - pD)] / [(chisq_null,i - pD0) / (p - pD0) - 1],
+      BTLI = (t0_i - (chisq_i - pD) / (p - pD)) / (t0_i - 1) with t0_i = (chisq_null,i - pD0) / (p - pD0),
       BNFI = [(chisq_null,i - pD0) - (chisq_i - pD)] / (chisq_null,i - pD0).
 
     Examples

@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
@@ -198,8 +197,8 @@ def test_loo_prefers_the_true_model(two_factor):
 @pytest.mark.filterwarnings("ignore::loyaltymodels.errors.LoyaltyModelsWarning")
 def test_waic_agrees_with_loo_on_a_well_behaved_model(two_factor):
     _, true, _ = two_factor
-    w, l = dg.waic(true), dg.loo(true)
-    assert w.elpd == pytest.approx(l.elpd, abs=1.0) and w.p == pytest.approx(l.p, abs=1.0)
+    w, lo = dg.waic(true), dg.loo(true)
+    assert w.elpd == pytest.approx(lo.elpd, abs=1.0) and w.p == pytest.approx(lo.p, abs=1.0)
     assert w.elpd_i.dims == ("respondent",) and w.elpd_i.size == 300
 
 
