@@ -9,6 +9,7 @@ with their groups. The kernels take plain arrays with the draws on the first axi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -259,7 +260,7 @@ def observed_data(post: xr.DataTree, spec: ModelSpec, data: pd.DataFrame | None 
         if spec.ngroups > 1 and groups is None:
             raise DataError("observed_data of a multigroup fit needs a 'group' coordinate along "
                             "'respondent'")
-    gidx = np.ones(len(y), int) if groups is None else _group_index(groups, spec)
+    gidx = np.ones(len(y), int) if groups is None else _group_index(groups, _group_labels(post, spec))
     groups_ = range(1, spec.ngroups + 1)
     return ObservedData(items, {g: y[gidx == g] for g in groups_}, {g: labels[gidx == g] for g in groups_},
                         {g: np.flatnonzero(gidx == g) for g in groups_})
@@ -276,9 +277,22 @@ def _observed_items(post: xr.DataTree) -> xr.DataArray:
     return cands[0]
 
 
-def _group_index(groups: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Group numbers 1..G from labels (the spec's ``group_labels``) or from the numbers themselves."""
-    labels = spec.group_labels
+def _group_labels(post: xr.DataTree | None, spec: ModelSpec) -> list:
+    """The groups' labels in model order: ``fit_bayes`` stores them as JSON in the root attrs (the
+    data's group column), otherwise the spec's ``group_labels``."""
+    text = post.attrs.get("group_labels") if post is not None else None
+    if text:
+        try:
+            labels = json.loads(text)
+            if len(labels) == spec.ngroups:
+                return list(labels)
+        except (TypeError, ValueError):
+            pass
+    return spec.group_labels
+
+
+def _group_index(groups: np.ndarray, labels: list) -> np.ndarray:
+    """Group numbers 1..G from the groups' labels (compared as text, so 1 and "1" agree)."""
     lookup = {str(lab): k for k, lab in enumerate(labels, start=1)}
     out = np.array([lookup.get(str(g), 0) for g in groups])
     if (out == 0).any():

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import implied_draws, model_spec, observed_data, row_draws, saturated_moments
+from .draws import (_group_labels, implied_draws, model_spec, observed_data, row_draws,
+                    saturated_moments)
 from .errors import DataError
 from .matrices import ram_layout
 from .spec import ModelSpec
@@ -124,7 +125,7 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
             "ci_lower": out[:, :, 2].ravel(), "ci_upper": out[:, :, 3].ravel()})
         frame.insert(0, "_pos", np.repeat(obs.rows[g], k))
         if spec.ngroups > 1:
-            frame.insert(2, "group", spec.group_labels[g - 1])
+            frame.insert(2, "group", _group_labels(post, spec)[g - 1])
         frames.append(frame)
     table = pd.concat(frames).sort_values("_pos", kind="stable").drop(columns="_pos")
     return table.reset_index(drop=True)
