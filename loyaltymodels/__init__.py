@@ -20,7 +20,17 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported lazily on first attribute access)
 _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
-    "simulate": "synthetic",
+    "simulate": "synthetic", "loyalty_scenario": "scenarios", "loyalty_model": "scenarios",
+    "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
+    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "indices",
+    "customer_loyalty_index": "indices", "csat": "indices", "ces": "indices",
+    "latent_index": "modelled_index",
+    # pls
+    "fit_pls": "pls", "PlsFit": "pls",
+    # diagnostics
+    "check_convergence": "diagnostics", "add_log_likelihood": "diagnostics", "loo": "diagnostics",
+    "waic": "diagnostics", "compare": "diagnostics", "ppmc": "fitindices",
+    "fit_indices": "fitindices", "factor_scores": "factorscores",
     # sem
     "fit_sem": "sem", "SemFit": "sem", "invariance": "sem_invariance", "path_diagram": "plots",
 }

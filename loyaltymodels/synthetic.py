@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,16 @@ from .matrices import RamLayout, implied_moments, ram_layout, ram_matrices
 from .matrices import standardized as standardized_solution
 from .spec import ModelSpec, SpecWarning, as_spec
 
-__all__ = ["simulate", "population_values", "parse_scale"]
+__all__ = ["simulate", "population_values", "parse_scale", "loyalty_scenario", "loyalty_model"]
+
+
+def __getattr__(name: str):
+    # The loyalty scenarios live in .scenarios (which imports this module); re-exported lazily so
+    # that ``loyaltymodels.synthetic.loyalty_scenario`` works without a circular import.
+    if name in ("loyalty_scenario", "loyalty_model", "SECTOR_PROFILES", "SEGMENT_SHIFTS", "OUTCOMES"):
+        from . import scenarios
+        return getattr(scenarios, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_scale(scale: str | Sequence[int] | None) -> tuple[int, int] | None:

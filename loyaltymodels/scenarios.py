@@ -1,0 +1,288 @@
+"""Loyalty scenarios with known truth: beliefs and experience feeding loyalty, by sector.
+
+The data-generating process, per respondent i in sector s (and segment g):
+
+    (B_i, E_i) ~ N(0, [[1, rho], [rho, 1]])                 beliefs, experience (standardized)
+    L_i = wB[s,g] B_i + wE[s,g] E_i                         main effects (the "weights")
+          + gamma (B_i E_i - rho)                           claim 3: imbalance (interaction)
+          - (d / 2) (|E_i - B_i| - E|E - B|)                claim 4: a shortfall costs d more
+          + zeta_i,  zeta_i ~ N(0, psi[s,g])                       than a surplus gains
+    items  = loading * factor + error, error variance 1 - loading^2, then cut into ratings
+    outcome_k ~ Bernoulli(logit^-1(a_k + b_k L_i)),  or an ordered rating for "rating" outcomes
+
+``psi`` is set so that Var(L) = 1 in every sector: the weights are then standardized (``std_all``)
+coefficients, the scale ``driver_weights`` reports. Why the kink term: with E - B = D,
+``a min(D, 0) + b max(D, 0) = (a + b)/2 D + (b - a)/2 |D|``, so beside the main effects only the
+|D| coefficient is identified; ``d = a - b`` is "how much more a shortfall costs than a surplus gains".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .synthetic import _to_ratings, parse_scale
+
+#: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
+#: Image-led sectors weigh beliefs more; service-led sectors weigh experience more.
+SECTOR_PROFILES: dict[str, tuple[float, float]] = {
+    "luxury": (0.55, 0.20),
+    "retail": (0.40, 0.30),
+    "telecom": (0.25, 0.45),
+    "banking": (0.20, 0.50),
+    "utilities": (0.10, 0.55),
+}
+#: Segment shifts of the weights: image attracts (new customers), experience retains.
+SEGMENT_SHIFTS: dict[str, tuple[float, float]] = {"new": (0.15, -0.15), "long-standing": (-0.15, 0.15)}
+#: Default behaviour outcomes: log-odds per SD of loyalty and the base rate at average loyalty.
+OUTCOMES: dict[str, dict[str, Any]] = {
+    "churn": {"effect": -1.2, "base_rate": 0.15, "type": "binary"},
+    "repurchase": {"effect": 0.9, "base_rate": 0.55, "type": "binary"},
+    "recommend": {"effect": 1.4, "type": "rating", "scale": (0, 10)},
+}
+ITEMS = {"Beliefs": ("bel", (0.80, 0.75, 0.70, 0.78)), "Experience": ("exp", (0.82, 0.76, 0.72, 0.80)),
+         "Loyalty": ("loy", (0.85, 0.80, 0.74, 0.70))}
+
+
+def loyalty_model(items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS) -> str:
+    """lavaan syntax of the beliefs + experience -> loyalty model matching :func:`loyalty_scenario`.
+
+    Examples
+    --------
+    >>> print(loyalty_model())
+    Beliefs =~ bel1 + bel2 + bel3 + bel4
+    Experience =~ exp1 + exp2 + exp3 + exp4
+    Loyalty =~ loy1 + loy2 + loy3 + loy4
+    Loyalty ~ Beliefs + Experience
+    """
+    lines = [f"{f} =~ " + " + ".join(f"{prefix}{k + 1}" for k in range(len(lo)))
+             for f, (prefix, lo) in items.items()]
+    return "\n".join(lines + ["Loyalty ~ Beliefs + Experience"])
+
+
+def _nonlinear_moments(rho: float) -> dict[str, float]:
+    """Moments of B*E and |E - B| for standardized bivariate-normal (B, E) with correlation rho
+    (closed forms; see the module docstring): needed to keep Var(L) = 1 exactly."""
+    s = math.sqrt(1 - rho)  # SD of (E - B)/sqrt(2)
+    return {"var_be": 1 + rho ** 2, "mean_absd": 2 * s / math.sqrt(math.pi),
+            "var_absd": 2 * s ** 2 * (1 - 2 / math.pi), "cov_be_absd": -s ** 3 / math.sqrt(math.pi)}
+
+
+def loyalty_scenario(n: int | Mapping[str, int] | Sequence[int] = 300, *,
+                     sectors: int | Sequence[str] | None = None,
+                     weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None = None,
+                     rho: float = 0.4, interaction: float = 0.0, asymmetry: float = 0.0,
+                     segments: Mapping[str, tuple[float, float]] | bool | None = None,
+                     outcomes: Mapping[str, Any] | Sequence[str] | bool | None = None,
+                     scale: str | Sequence[int] | None = (0, 10), scale_center: float | None = None,
+                     scale_sd: float | None = None,
+                     items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS,
+                     latent_scores: bool = False,
+                     seed: int | np.random.Generator | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Survey data on beliefs, experience, loyalty and behaviour, with the truth beside them.
+
+    Every claim of the loyalty model can be switched on or off: both drivers act (set a weight to 0
+    to switch one off), weights differ by sector (give equal weights to switch off), imbalance
+    (``interaction``), asymmetry (``asymmetry``), segments (``segments``), behaviour (``outcomes``).
+
+    Parameters
+    ----------
+    n : int, mapping or sequence
+        Respondents per sector (one number for all, or one per sector).
+    sectors : int or list of names, optional
+        Sector names (default: those of ``weights``, else the first ``sectors`` of
+        :data:`SECTOR_PROFILES`, else 4 of them).
+    weights : mapping sector -> (w_beliefs, w_experience), or one pair for all sectors
+        Standardized weights (default: :data:`SECTOR_PROFILES`).
+    rho : float
+        Correlation of beliefs and experience.
+    interaction : float
+        gamma, the beliefs x experience coefficient (> 0: an imbalance costs loyalty).
+    asymmetry : float
+        d, how much steeper loyalty falls for a shortfall of experience below the promise than it
+        rises for a surplus (> 0: "exceeding expectations adds little").
+    segments : mapping segment -> weight shifts, or True for :data:`SEGMENT_SHIFTS`
+        Respondents are split evenly between segments; each shifts the sector's weights.
+    outcomes : mapping, list of names, or True for :data:`OUTCOMES`
+        Behaviour linked to loyalty: ``{"churn": -1.2}`` (log-odds per SD, binary, base rate 0.2)
+        or full specs as in :data:`OUTCOMES`.
+    scale : "0-10", (1, 5), ... or None
+        Rating scale of the items (None keeps continuous items). ``scale_center`` (default: 65%
+        up the scale, as satisfaction surveys skew high) and ``scale_sd`` (points per SD,
+        default range / 5) place the answers.
+    latent_scores : bool
+        Also return the true factor scores as columns ``Beliefs``, ``Experience``, ``Loyalty``
+        (for teaching, and to check factor scores against).
+    seed : int or numpy Generator
+        Same seed, same data.
+
+    Returns
+    -------
+    data : DataFrame
+        ``sector`` (and ``segment``), the items (``bel1..``, ``exp1..``, ``loy1..``), the outcomes.
+    truth : DataFrame
+        Tidy ``sector, segment, parameter, value``: ``w_beliefs``, ``w_experience`` (standardized),
+        ``largest`` (1 for experience, 0 for beliefs), ``interaction``, ``asymmetry``, ``rho``,
+        ``resid_var``, ``satisfied_not_loyal`` (share of customers above the median of experience
+        who are below the median of loyalty, by Monte Carlo on 200 000 draws), loadings
+        (``loading:<item>``), outcome effects (``effect:<outcome>``). ``truth.attrs["model"]``
+        holds the matching lavaan syntax.
+
+    Examples
+    --------
+    >>> import loyaltymodels as lm
+    >>> data, truth = lm.loyalty_scenario(100, sectors=["retail", "banking"], seed=1)
+    >>> data.shape, sorted(data.sector.unique())
+    ((200, 13), ['banking', 'retail'])
+    >>> truth.query("parameter == 'w_experience'").set_index("sector").value.to_dict()
+    {'retail': 0.3, 'banking': 0.5}
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    names, w = _sector_weights(sectors, weights)
+    sizes = _sizes(n, names)
+    segs = _segments(segments)
+    outs = _outcomes(outcomes)
+    lo_hi = parse_scale(scale)
+    if not -1 < rho < 1:
+        raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
+    mom = _nonlinear_moments(rho)
+    c = asymmetry / 2
+    nonlinear_var = (interaction ** 2 * mom["var_be"] + c ** 2 * mom["var_absd"]
+                     - 2 * interaction * c * mom["cov_be_absd"])
+    frames, truth = [], []
+    for s in names:
+        seg_names = list(segs) or [None]
+        counts = np.full(len(seg_names), sizes[s] // len(seg_names))
+        counts[: sizes[s] - counts.sum()] += 1
+        for g, n_g in zip(seg_names, counts):
+            wb, we = np.add(w[s], segs.get(g, (0.0, 0.0)))
+            explained = wb ** 2 + we ** 2 + 2 * rho * wb * we + nonlinear_var
+            resid = 1.0 - explained
+            if resid < -1e-9:
+                raise ValueError(f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
+                                 f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
+                                 f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them")
+            resid = max(resid, 0.0)  # exactly 0 is allowed: loyalty fully determined by its drivers
+            be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=int(n_g), method="cholesky")
+            b, e = be[:, 0], be[:, 1]
+            loyal = (wb * b + we * e + interaction * (b * e - rho)
+                     - c * (np.abs(e - b) - mom["mean_absd"]) + rng.normal(0, math.sqrt(resid), int(n_g)))
+            frame = pd.DataFrame({"sector": s} | ({"segment": g} if g is not None else {}), index=range(int(n_g)))
+            for factor, scores in (("Beliefs", b), ("Experience", e), ("Loyalty", loyal)):
+                prefix, loads = items[factor]
+                for k, lam in enumerate(loads, start=1):
+                    frame[f"{prefix}{k}"] = lam * scores + rng.normal(0, math.sqrt(1 - lam ** 2), int(n_g))
+            for name, spec in outs.items():
+                frame[name] = _draw_outcome(spec, loyal, rng)
+            if latent_scores:
+                frame["Beliefs"], frame["Experience"], frame["Loyalty"] = b, e, loyal
+            frames.append(frame)
+            truth += _truth_rows(s, g, wb, we, rho, interaction, asymmetry, resid, items, outs,
+                                 _satisfied_not_loyal(wb, we, rho, interaction, c, mom, resid))
+    data = pd.concat(frames, ignore_index=True)
+    item_cols = [f"{p}{k}" for p, loads in items.values() for k in range(1, len(loads) + 1)]
+    if lo_hi is not None:
+        lo, hi = lo_hi
+        center = lo + 0.65 * (hi - lo) if scale_center is None else scale_center
+        ratings, _ = _to_ratings(data[item_cols], np.zeros(len(item_cols)), np.ones(len(item_cols)),
+                                 lo_hi, center, scale_sd)
+        data[item_cols] = ratings
+    out = pd.DataFrame(truth)
+    out.attrs.update(model=loyalty_model(items), seed=seed if isinstance(seed, (int, type(None))) else "generator",
+                     rho=rho, interaction=interaction, asymmetry=asymmetry, scale=lo_hi,
+                     outcomes={k: dict(v) for k, v in outs.items()})
+    return data, out
+
+
+def _sector_weights(sectors, weights) -> tuple[list[str], dict[str, tuple[float, float]]]:
+    if isinstance(weights, Mapping):
+        names = list(weights) if sectors is None else list(sectors)
+        missing = [s for s in names if s not in weights]
+        if missing:
+            raise ValueError(f"weights has no entry for sector(s) {missing}")
+        return names, {s: tuple(map(float, weights[s])) for s in names}
+    if sectors is None:
+        sectors = 4
+    if isinstance(sectors, int):
+        names = list(SECTOR_PROFILES)[:sectors] if sectors <= len(SECTOR_PROFILES) else \
+            [f"sector{k + 1}" for k in range(sectors)]
+    else:
+        names = [str(s) for s in sectors]
+    if weights is not None:
+        return names, {s: (float(weights[0]), float(weights[1])) for s in names}
+    unknown = [s for s in names if s not in SECTOR_PROFILES]
+    if unknown:
+        raise ValueError(f"no preset weights for sector(s) {unknown}: presets are "
+                         f"{list(SECTOR_PROFILES)}; pass weights={{sector: (w_beliefs, w_experience)}}")
+    return names, {s: SECTOR_PROFILES[s] for s in names}
+
+
+def _sizes(n, names) -> dict[str, int]:
+    if isinstance(n, Mapping):
+        return {s: int(n[s]) for s in names}
+    if np.isscalar(n):
+        return {s: int(n) for s in names}
+    n = list(n)
+    if len(n) != len(names):
+        raise ValueError(f"n gives {len(n)} sizes for {len(names)} sectors")
+    return dict(zip(names, map(int, n)))
+
+
+def _segments(segments) -> dict[str, tuple[float, float]]:
+    if segments is None or segments is False:
+        return {}
+    if segments is True:
+        return dict(SEGMENT_SHIFTS)
+    return {str(k): (float(v[0]), float(v[1])) for k, v in segments.items()}
+
+
+def _outcomes(outcomes) -> dict[str, dict[str, Any]]:
+    if outcomes is None or outcomes is False:
+        return {}
+    if outcomes is True:
+        return {k: dict(v) for k, v in OUTCOMES.items()}
+    if not isinstance(outcomes, Mapping):
+        return {k: dict(OUTCOMES[k]) for k in outcomes}
+    out = {}
+    for name, spec in outcomes.items():
+        base = dict(OUTCOMES.get(name, {"type": "binary", "base_rate": 0.2}))
+        base.update({"effect": float(spec)} if np.isscalar(spec) else dict(spec))
+        out[name] = base
+    return out
+
+
+def _draw_outcome(spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if spec.get("type", "binary") == "binary":
+        rate = spec.get("base_rate", 0.2)
+        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + spec["effect"] * loyal)))
+        return (rng.random(len(loyal)) < p).astype(int)
+    # ordered-logit rating: thresholds spread so that the answers at average loyalty lean to the
+    # loyal end of the scale (the top for positive links, the bottom for reversed questions)
+    lo, hi = parse_scale(spec.get("scale", (0, 10)))
+    cuts = np.linspace(-2.5, 2.5, hi - lo) - 0.8 * np.sign(spec["effect"])
+    latent = spec["effect"] * loyal + rng.logistic(size=len(loyal))
+    return lo + (latent[:, None] > cuts[None, :]).sum(axis=1)
+
+
+def _satisfied_not_loyal(wb, we, rho, gamma, c, mom, resid, draws: int = 200_000) -> float:
+    # Fixed seed: the truth must not depend on the data's seed, and MC error (~0.002) is far below
+    # any estimate's uncertainty.
+    rng = np.random.default_rng(20261124)
+    be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=draws, method="cholesky")
+    b, e = be[:, 0], be[:, 1]
+    loyal = (wb * b + we * e + gamma * (b * e - rho) - c * (np.abs(e - b) - mom["mean_absd"])
+             + rng.normal(0, math.sqrt(resid), draws))
+    satisfied = e > np.median(e)
+    return float(np.mean(loyal[satisfied] < np.median(loyal)))
+
+
+def _truth_rows(s, g, wb, we, rho, gamma, d, resid, items, outs, snl) -> list[dict]:
+    rows = [("w_beliefs", wb), ("w_experience", we), ("largest", float(we > wb)), ("interaction", gamma),
+            ("asymmetry", d), ("rho", rho), ("resid_var", resid), ("satisfied_not_loyal", snl)]
+    rows += [(f"loading:{p}{k}", lam) for p, loads in items.values() for k, lam in enumerate(loads, 1)]
+    rows += [(f"effect:{name}", spec["effect"]) for name, spec in outs.items()]
+    return [{"sector": s, "segment": g, "parameter": p, "value": float(v)} for p, v in rows]

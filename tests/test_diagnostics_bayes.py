@@ -1,0 +1,76 @@
+"""The diagnostics on real MCMC fits from ``lm.fit_bayes`` (slow: each model compiles in ~20 s),
+and the calibration of the posterior predictive p-value over replications."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import loyaltymodels as lm
+from loyaltymodels import diagnostics as dg
+from loyaltymodels import fitindices as fi
+from loyaltymodels.datasets import HS_MODEL
+from loyaltymodels.factorscores import factor_scores
+
+from diagnostics_support import normal_posterior
+
+pytestmark = pytest.mark.slow
+needs_bayes = pytest.mark.skipif("fit_bayes" not in dir(lm),
+                                 reason="loyaltymodels.bayes (fit_bayes) is not merged yet")
+
+
+@pytest.fixture(scope="module")
+def hs_fit(hs):
+    return lm.fit_bayes(HS_MODEL, hs, draws=1000, tune=1000, chains=4, seed=1, progressbar=False,
+                        check=False)
+
+
+@needs_bayes
+def test_real_fit_passes_the_checks_and_matches_blavaan(hs_fit):
+    assert dg.check_convergence(hs_fit).empty
+    # our log-likelihood from the draws is the one fit_bayes stored
+    mine = dg.add_log_likelihood(hs_fit)["log_likelihood"]["y"]  # recomputed: replaces the group
+    assert "log_likelihood" in hs_fit.children
+    np.testing.assert_allclose(mine.values, hs_fit["log_likelihood"]["y"].values, atol=1e-8)
+    table = fi.fit_indices(hs_fit)
+    assert table.loc["BRMSEA", "mean"] == pytest.approx(0.099, abs=0.01)     # blavaan vignette
+    assert table.loc["BCFI", "mean"] == pytest.approx(0.931, abs=0.015)      # lavaan CFI
+    out = fi.ppmc(hs_fit, seed=1)
+    assert out["ppp"] < 0.01 and out["discrepancy_rep"] == pytest.approx(54, rel=0.03)
+
+
+@needs_bayes
+def test_real_fit_factor_scores_track_the_regression_scores(hs, hs_fit):
+    from loyaltymodels.draws import implied_draws, model_spec, row_draws
+    from loyaltymodels.matrices import ram_layout
+
+    spec = model_spec(hs_fit)
+    values = row_draws(hs_fit, spec).mean(axis=0, keepdims=True)
+    cov, mean = implied_draws(ram_layout(spec), values, full=True)
+    p = len(spec.observed)
+    gain = np.linalg.solve(cov[0, :p, :p], cov[0, :p, p:])
+    regression = (hs[spec.observed].to_numpy() - mean[0, :p]) @ gain
+    got = factor_scores(hs_fit, seed=1)["mean"].to_numpy().reshape(len(hs), -1)
+    for k in range(regression.shape[1]):
+        assert np.corrcoef(got[:, k], regression[:, k])[0, 1] > 0.99
+
+
+@needs_bayes
+def test_real_fits_loo_prefers_three_factors(hs, hs_fit):
+    one = lm.fit_bayes("g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9", hs, draws=500, tune=500,
+                       chains=2, seed=2, progressbar=False, check=False)
+    table = dg.compare({"three factors": hs_fit, "one factor": one})
+    assert table.index[0] == "three factors"
+    assert -table.loc["one factor", "elpd_diff"] > 4 * table.loc["one factor", "dse"]
+
+
+def test_ppp_is_calibrated_over_replications():
+    # data from the model itself: ppp should sit around 0.5 (it is conservative, never near 0)
+    model = "f1 =~ 0.8*a1 + 0.7*a2 + 0.6*a3; f2 =~ 0.8*b1 + 0.7*b2 + 0.6*b3; f1 ~~ 0.4*f2"
+    spec = lm.parse_model("f1 =~ a1 + a2 + a3; f2 =~ b1 + b2 + b3", meanstructure=True)
+    ppps = []
+    for rep in range(20):
+        data, _ = lm.simulate(model, n=300, seed=100 + rep)
+        ppps.append(fi.ppmc(normal_posterior(spec, data, chains=2, draws=200, seed=rep), seed=rep)["ppp"])
+    ppps = np.array(ppps)
+    assert 0.35 < ppps.mean() < 0.65 and (ppps > 0.01).all()
