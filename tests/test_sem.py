@@ -257,3 +257,18 @@ def test_input_frame_not_modified(hs):
     before = hs.copy()
     lm.fit_sem(HS_MODEL, hs)
     pd.testing.assert_frame_equal(hs, before)
+
+
+def test_latent_correlation_above_one_is_named():
+    data, _ = lm.simulate("F =~ 0.6*a1 + 0.6*a2 + 0.6*a3\nG =~ 0.6*b1 + 0.6*b2 + 0.6*b3\nF ~~ 0.98*G",
+                          n=80, seed=1)
+    with pytest.warns(SemWarning, match=r"correlation between latents F and G is 1\.\d+, outside \[-1, 1\]"):
+        fit = lm.fit_sem("F =~ a1 + a2 + a3\nG =~ b1 + b2 + b3", data)
+    assert any("improper" in w for w in fit.warnings)
+
+
+def test_unidentified_model_warns_about_information():
+    data, _ = lm.simulate("F =~ 0.7*x1 + 0.7*x2", n=200, seed=1)
+    with pytest.warns(SemWarning, match="information matrix is singular"):
+        fit = lm.fit_sem("F =~ x1 + x2", data)
+    assert fit.fit_measures["df"] == -1
