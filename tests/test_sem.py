@@ -153,7 +153,7 @@ def test_estimates_and_se_agree_with_semopy(which, hs, ecsi):
     est_diff = np.abs(p.loc[common, "est"] - ref.loc[common, "Estimate"].astype(float)).max()
     free = ref.loc[common, "Std. Err"] != "-"
     se_diff = np.abs(p.loc[common, "se"][free] - ref.loc[common, "Std. Err"][free].astype(float)).max()
-    assert est_diff < 1e-3 and se_diff < 1e-3
+    assert est_diff < 1e-4 and se_diff < 1e-4  # measured: 7e-6 and 3e-5 (ECSI VAL ~ EXPE)
     stats = semopy.calc_stats(m).T["Value"]
     assert fit.fit_measures["chisq"] == pytest.approx(stats["chi2"], rel=1e-6)
     n = fit.fit_measures["ntotal"]
