@@ -21,6 +21,9 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic",
+    # bayes
+    "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
+    "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
 }
 
 
