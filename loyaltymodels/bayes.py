@@ -136,8 +136,13 @@ def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, dra
     prior = None
     if prior_predictive:
         import pymc as pm
-        with parts.model:
-            prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        # the likelihood is a Potential, so only the priors are drawn (what is wanted here); the
+        # positive-definiteness check is a Potential too, so prior draws may break it (then NaN)
+        with parts.model, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The effect of Potentials")
+            prior = pm.sample_prior_predictive(draws=draws, random_seed=seed,
+                                               var_names=[g.name for g in parts.plan.rvs]
+                                               + (["z"] if parts.form == "conditional" else []))
     fixed = data_values(parts.plan, summary, parts.form)["fixed"]
     post = assemble(parts.plan, summary, trace, form=parts.form, fixed=fixed,
                     rng=np.random.default_rng(seed), posterior_predictive=posterior_predictive,

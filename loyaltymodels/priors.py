@@ -83,7 +83,8 @@ def parse_prior(text: str, cls: str | None = None, where: str = "") -> Prior:
                         "'normal(0,10)' or 'gamma(1,0.5)[sd]' (JAGS's dnorm(...) is not supported)")
     family = _ALIASES.get(m.group(1), m.group(1))
     if family not in FAMILIES:
-        raise SpecError(f"unknown prior distribution {m.group(1)!r}{at}; known: {', '.join(FAMILIES)}")
+        raise SpecError(f"unknown prior distribution {m.group(1)!r}{at}; known: {', '.join(FAMILIES)} "
+                        "(Stan's names and parameterisations, as blavaan's target='stan')")
     try:
         args = tuple(float(a) for a in m.group(2).split(",") if a.strip())
     except ValueError:

@@ -141,7 +141,7 @@ def run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, c
                          random_seed=seed, initvals=inits, init="adapt_diag", nuts_sampler="pymc",
                          progressbar=progressbar, compute_convergence_checks=False,
                          target_accept=target_accept or 0.8,
-                         nuts={"max_treedepth": max_treedepth}, idata_kwargs={"log_likelihood": False})
+                         nuts={"max_treedepth": max_treedepth})
 
 
 def build_parts(plan: Plan, summary: DataSummary, form: str) -> ModelParts:
