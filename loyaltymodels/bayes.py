@@ -82,7 +82,7 @@ def build_model(model, data: pd.DataFrame, *, priors: pd.DataFrame | Mapping[str
     >>> from loyaltymodels.datasets import load_holzinger_swineford, HS_MODEL
     >>> m = lm.build_model(HS_MODEL, load_holzinger_swineford())
     >>> [rv.name for rv in m.free_RVs]
-    ['lambda', 'nu', 'theta', 'psi', 'rho']
+    ['lambda', 'theta', 'psi', 'rho', 'nu']
     """
     return _parts(model, data, priors, group, group_equal, ordinal, missing, form, options).model
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bayes_data import DataSummary, fixed_values, item_stats
-from .likelihoods import add_likelihood, check_conditional
+from .likelihoods import add_likelihood, check_conditional, pattern_stats
 from .parameterization import Plan, RVGroup, natural_start, ram_tensors, row_values, sampled_start
 
 
@@ -203,11 +203,14 @@ def data_values(plan: Plan, summary: DataSummary, form: str) -> dict[str, np.nda
                    mask_continuous=(~np.isnan(summary.y[:, cont])).astype(float),
                    y_ordinal=np.maximum(codes, 0), mask_ordinal=(codes >= 0).astype(float))
         return out
-    for k, pat in enumerate(summary.patterns):
-        if form == "respondent":
+    if form == "respondent":
+        for k, pat in enumerate(summary.patterns):
             out[f"y_{k}"] = summary.y[np.ix_(pat.respondents, pat.observed)]
-        else:
-            out.update({f"n_{k}": np.float64(pat.n), f"ybar_{k}": pat.mean, f"s_{k}": pat.cov})
+        return out
+    for g, st in pattern_stats(summary, plan.layout.n_observed).items():
+        out.update({f"{k}_g{g}": st[k] for k in ("n", "ybar", "s")})
+        if not st["complete"]:
+            out.update({f"mask_g{g}": st["mask"], f"q_g{g}": st["q"]})
     return out
 
 

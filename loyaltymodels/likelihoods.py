@@ -55,28 +55,60 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
     if form == "conditional":
         _add_conditional(plan, summary, rows)
         return
-    total = 0.0
-    for k, pat in enumerate(summary.patterns):
-        sigma, mu = moments(lay, rows, pat.group, pt)
-        idx = pat.observed
-        if len(idx) < lay.n_observed:
-            sigma, mu = sigma[idx][:, idx], mu[idx]
-        chol = pt.linalg.cholesky(sigma)
-        if form == "respondent":
+    if form == "respondent":
+        for k, pat in enumerate(summary.patterns):
+            sigma, mu = moments(lay, rows, pat.group, pt)
+            idx = pat.observed
+            if len(idx) < lay.n_observed:
+                sigma, mu = sigma[idx][:, idx], mu[idx]
             y = pm.Data(f"y_{k}", summary.y[np.ix_(pat.respondents, idx)])
-            pm.MvNormal(f"obs_{k}", mu=mu, chol=chol, observed=y)
+            pm.MvNormal(f"obs_{k}", mu=mu, chol=pt.linalg.cholesky(sigma), observed=y)
+        return
+    total = 0.0
+    p = lay.n_observed
+    for g, stacked in pattern_stats(summary, p).items():
+        sigma, mu = moments(lay, rows, g, pt)
+        n = pm.Data(f"n_g{g}", stacked["n"])
+        ybar, s = pm.Data(f"ybar_g{g}", stacked["ybar"]), pm.Data(f"s_g{g}", stacked["s"])
+        if stacked["complete"]:  # one pattern, every item answered: plain matrices
+            chol = pt.linalg.cholesky(sigma)
+            linv = pt.linalg.solve_triangular(chol, pt.eye(p), lower=True)
+            d = linv @ (ybar[0] - mu)
+            inner = p * _LOG2PI + 2 * pt.sum(pt.log(pt.diag(chol))) + pt.sum((linv @ s[0]) * linv) \
+                + pt.sum(d ** 2)
+            total = total - n[0] / 2 * inner
             continue
-        n = pm.Data(f"n_{k}", float(pat.n))
-        ybar = pm.Data(f"ybar_{k}", pat.mean)
-        s = pm.Data(f"s_{k}", pat.cov)
-        q = len(idx)
-        linv = pt.linalg.solve_triangular(chol, pt.eye(q), lower=True)
-        d = linv @ (ybar - mu)
-        trace = pt.sum((linv @ s) * linv)
-        logdet = 2 * pt.sum(pt.log(pt.diag(chol)))
-        total = total - n / 2 * (q * _LOG2PI + logdet + trace + pt.sum(d ** 2))
-    if form == "marginal":
-        pm.Potential("loglik", total)
+        # Missing-data patterns, batched: unanswered rows/columns of Sigma replaced by the
+        # identity and the statistics padded with zeros, so each pattern's density is that of its
+        # answered items, and the graph (and its compile time) does not grow with the patterns.
+        o, q = pm.Data(f"mask_g{g}", stacked["mask"]), pm.Data(f"q_g{g}", stacked["q"])
+        sig = o[:, :, None] * o[:, None, :] * sigma[None] + (1 - o)[:, :, None] * pt.eye(p)[None]
+        chol = pt.linalg.cholesky(sig)
+        linv = pt.linalg.solve_triangular(chol, pt.broadcast_to(pt.eye(p), sig.shape), lower=True)
+        d = (linv @ ((ybar - mu[None]) * o)[:, :, None])[:, :, 0]
+        logdet = 2 * pt.sum(pt.log(pt.diagonal(chol, axis1=1, axis2=2)), axis=1)
+        trace = pt.sum((linv @ s) * linv, axis=(1, 2))
+        total = total - pt.sum(n / 2 * (q * _LOG2PI + logdet + trace + pt.sum(d ** 2, axis=1)))
+    pm.Potential("loglik", total)
+
+
+def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict]:
+    """Per group: the patterns' n, number of answered items, and zero-padded means/covariances."""
+    out = {}
+    for g in sorted({pat.group for pat in summary.patterns}):
+        pats = [pat for pat in summary.patterns if pat.group == g]
+        K = len(pats)
+        st = {"n": np.zeros(K), "q": np.zeros(K), "ybar": np.zeros((K, p)), "s": np.zeros((K, p, p)),
+              "mask": np.zeros((K, p))}
+        for k, pat in enumerate(pats):
+            o = pat.observed
+            st["n"][k], st["q"][k] = pat.n, len(o)
+            st["ybar"][k, o] = pat.mean
+            st["s"][k][np.ix_(o, o)] = pat.cov
+            st["mask"][k, o] = 1.0
+        st["complete"] = K == 1 and len(pats[0].observed) == p
+        out[g] = st
+    return out
 
 
 def _add_conditional(plan: Plan, summary: DataSummary, rows) -> None:

@@ -118,7 +118,8 @@ def run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, c
             rng = np.random.default_rng(chain_seed)
             return flat + JITTER * rng.standard_normal(flat.shape)
 
-        model = compiled.compiled.with_data(**values)
+        known = {var.name for var in compiled.compiled.shared_var_keys}  # nutpie drops unused data
+        model = compiled.compiled.with_data(**{k: v for k, v in values.items() if k in known})
         model = dataclasses.replace(model, initial_point_func=init)
         kwargs = {"target_accept": target_accept} if target_accept else {}
         return nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
