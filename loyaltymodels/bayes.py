@@ -151,6 +151,9 @@ def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, dra
                                         "compile_seconds": round(compiled.compile_seconds, 3),
                                         "sampling_seconds": round(t1 - t0, 3)})
     post.attrs["postprocess_seconds"] = round(time.perf_counter() - t1, 3)
+    inner = trace["posterior"].attrs.get("sampling_time") if isinstance(trace, xr.DataTree) else None
+    if inner is not None:  # PyMC: its own sampling time, without its compile
+        post.attrs["sampler_seconds"] = round(float(inner), 3)
     if check:
         _check_convergence(post)
     return post

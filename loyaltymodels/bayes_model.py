@@ -181,7 +181,7 @@ def unconstrained(model, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             y = np.log(x)
         elif isinstance(t, tr.IntervalTransform):
             lo, hi = _bounds(t, rv)
-            if lo is not None and hi is not None and np.all(np.isfinite(hi)):
+            if lo is not None and hi is not None:
                 y = np.log(x - lo) - np.log(hi - x)
             else:
                 y = np.log(x - lo)
@@ -233,17 +233,19 @@ def constrained(model, upoint: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             x = np.exp(y)
         else:
             lo, hi = _bounds(t, rv)
-            x = lo + (hi - lo) * expit(y) if hi is not None and np.all(np.isfinite(hi)) else lo + np.exp(y)
+            x = lo + (hi - lo) * expit(y) if hi is not None else lo + np.exp(y)
         out[rv.name] = x
     return out
 
 
 def _bounds(t, rv):
-    """Bounds of an interval transform as NumPy values (constants read without compiling)."""
+    """Bounds of an interval transform as NumPy values (``None`` where unbounded)."""
+    a, b, lower, upper = t.get_a_and_b(rv.owner.inputs)
     out = []
-    for v in t.get_a_and_b(rv.owner.inputs):
-        if v is None:
+    for v, bounded in ((a, lower), (b, upper)):
+        if not bounded:
             out.append(None)
-        else:
-            out.append(np.asarray(v.data if hasattr(v, "data") else v.eval(), float))
+            continue
+        value = v.data if hasattr(v, "data") else v.eval() if hasattr(v, "eval") else v
+        out.append(np.asarray(value, float))
     return tuple(out)
