@@ -74,7 +74,7 @@ def build_model(model, data: pd.DataFrame, *, priors: pd.DataFrame | Mapping[str
     -------
     pymc.Model
         Random variables per prior class (``lambda``, ``theta``, ``rho`` ...), data as ``pm.Data``,
-        the likelihood as the potential ``loglik`` (or observed ``obs_*`` for ``form="respondent"``).
+        the likelihood as the potential ``loglik`` (``loglik_*`` per pattern for ``form="respondent"``).
 
     Examples
     --------

@@ -7,7 +7,7 @@ Forms (``form=``):
                    group and missing-data pattern (n, mean, ML covariance):
                    ``-n/2 [q log 2pi + log|Sigma| + tr(Sigma^-1 S) + (ybar-mu)' Sigma^-1 (ybar-mu)]``,
                    so a gradient costs O(p^3) whatever the number of respondents (blavaan's choice).
-``"respondent"``   the same density as a multivariate normal per respondent (benchmark reference).
+``"respondent"``   the same density summed over respondents, O(N p^2) per gradient (benchmark reference).
 ``"conditional"``  latent scores sampled as parameters, non-centred (``eta = (I-B)^-1 (alpha + L z)``);
                    items independent given the scores: normal for continuous items, ordered probit
                    (theta parameterisation: unit residual variance) for ordinal ones. Needed for
@@ -62,7 +62,11 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
             if len(idx) < lay.n_observed:
                 sigma, mu = sigma[idx][:, idx], mu[idx]
             y = pm.Data(f"y_{k}", summary.y[np.ix_(pat.respondents, idx)])
-            pm.MvNormal(f"obs_{k}", mu=mu, chol=pt.linalg.cholesky(sigma), observed=y)
+            # one triangular solve for all respondents (pm.MvNormal's logp was ~40x slower in numba)
+            chol = pt.linalg.cholesky(sigma)
+            r = pt.linalg.solve_triangular(chol, (y - mu[None]).T, lower=True)
+            logdet = 2 * pt.sum(pt.log(pt.diag(chol)))
+            pm.Potential(f"loglik_{k}", -0.5 * (pt.sum(r ** 2) + y.shape[0] * (len(idx) * _LOG2PI + logdet)))
         return
     total = 0.0
     p = lay.n_observed
