@@ -189,10 +189,13 @@ def test_ordinal_parameter_recovery():
                         progressbar=False)
     s = lm.bayes_summary(post)
     assert s.loc[s.free, "r_hat"].max() <= 1.01
-    # simulate() gives std_lv loadings on the latent-response scale with unit total variance;
-    # under the theta parameterisation (unit residual variance) they scale by 1/sqrt(1 - l^2)
-    est = s[s.op == "=~"].set_index("rhs")
+    # simulate(): y* = l f + e with var(f) = var(e) = 1, i.e. the theta parameterisation itself,
+    # cut at thresholds given on the z scale of y* (sd sqrt(1 + l^2))
+    est = s.set_index(["lhs", "op", "rhs"])
     for item, lam in zip(["u1", "u2", "u3", "u4", "u5"], [.8, .7, .6, .7, .8]):
-        theta_scale = lam / np.sqrt(1 - lam ** 2)
-        assert est.loc[item, "ci_lower"] - 0.1 < theta_scale < est.loc[item, "ci_upper"] + 0.1
+        row = est.loc[("f", "=~", item)]
+        assert row.ci_lower - 0.05 < lam < row.ci_upper + 0.05
+        for k, tau_z in enumerate(truth[(truth.op == "|") & (truth.lhs == item)].value, start=1):
+            row = est.loc[(item, "|", f"t{k}")]
+            assert row.ci_lower - 0.1 < tau_z * np.sqrt(1 + lam ** 2) < row.ci_upper + 0.1
     assert "eta" in post["posterior"] and post["posterior"]["eta"].dims[-2:] == ("respondent", "factor")
