@@ -31,6 +31,9 @@ _LAZY: dict[str, str] = {
     "check_convergence": "diagnostics", "add_log_likelihood": "diagnostics", "loo": "diagnostics",
     "waic": "diagnostics", "compare": "diagnostics", "ppmc": "fitindices",
     "fit_indices": "fitindices", "factor_scores": "factorscores",
+    # bayes
+    "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
+    "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
 }
 
 
