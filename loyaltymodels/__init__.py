@@ -33,6 +33,9 @@ _LAZY: dict[str, str] = {
     "fit_indices": "fitindices", "factor_scores": "factorscores",
     # sem
     "fit_sem": "sem", "SemFit": "sem", "invariance": "sem_invariance", "path_diagram": "plots",
+    # bayes
+    "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
+    "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
 }
 
 

@@ -212,7 +212,11 @@ def _convergence_message(table: pd.DataFrame, post: xr.DataTree, rhat_max: float
         else:
             parts.append(f"{grp.value.iloc[0]:.1%} of transitions at the maximum tree depth")
     flips = _sign_flips(post)
-    tips = [_ADVICE[c].split(": ", 1)[1] for c in dict.fromkeys(table.check)]
+    tips: list[str] = []
+    for c in dict.fromkeys(table.check):
+        tip = _ADVICE[c].split(": ", 1)[1]
+        if not any(tip in t for t in tips):  # "draw more" is already in "draw more, or ..."
+            tips.append(tip)
     if flips:
         tips.insert(0, "chains in a reflected (sign-flipped) mode: " + "; ".join(flips) +
                     " - start loadings at positive values / item means, keep marker identification, "
