@@ -25,6 +25,19 @@ def main() -> None:
         print(effects[["lhs", "rhs", "direct", "indirect", "total", "total_se"]].round(3).to_string(index=False))
     print("\nLargest modification indices:")
     print(fit.modindices(sort=True).head(5).round(3).to_string(index=False))
+    _weights(fit)
+
+
+def _weights(fit) -> None:
+    """The answer the package exists for: the respective weights of beliefs and experience."""
+    p = fit.parameters
+    w = p[(p.op == "~") & (p.lhs == "Loyalty")]
+    print("\nRespective weights in loyalty (standardized, lavaan's std.all; 95% delta-method CI):")
+    for row in w.itertuples():
+        lo, hi = row.std_all - 1.96 * row.std_all_se, row.std_all + 1.96 * row.std_all_se
+        print(f"    {row.rhs:<12} {row.std_all:6.3f}  [{lo:6.3f}, {hi:6.3f}]")
+    print(f"    R-squared of Loyalty: {fit.r2.get('Loyalty', float('nan')):.3f}")
+    print("  (Beliefs = brand image items imag1-5; Experience = perceived quality items qual1-5.)")
 
 
 if __name__ == "__main__":
