@@ -1,6 +1,7 @@
 # loyaltymodels: set-up and everyday commands.
 #   make demo   fit the beliefs + experience -> loyalty model on bundled data
 #   make test   the fast test suite (what .ci/run runs)
+#   make notebooks  run notebooks/*.ipynb at full size (executed copies in notebooks/executed/)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
@@ -30,6 +31,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Full size (LOYALTYMODELS_FAST=0); the tests run the same notebooks in fast mode. Notebooks whose
+# package functions have not landed are skipped with the reason.
+notebooks: $(STAMP)
+	$(PY) notebooks/run_notebooks.py --out notebooks/executed
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
