@@ -270,8 +270,10 @@ def _notes(corr, reg, paths, joint, htmt: float, settings, bayes: bool) -> str:
         "Chatelin & Lauro (2005), Computational Statistics & Data Analysis 48, 159-205; the "
         "respondents are NOT the mobile-phone customers analysed in that paper, so the paper's own "
         "tables are not a reference for these data.",
-        "Published numbers: " + published.SOURCES["plspm"] + f". Our PLS paths and R^2 agree with them "
-        f"to {pls_dev:.1e} (the check asks for 1e-6). PLS bootstrap intervals are ours (plspm's "
+        "Published numbers: " + published.SOURCES["plspm"] + ". Our PLS (fit_pls, the package's own "
+        "implementation: plspm 0.5.7 for Python fails under pandas 3 and its bootstrap cannot be "
+        f"seeded) agrees with them to {pls_dev:.1e} on every path and R^2 (the check asks for 1e-6). "
+        "PLS bootstrap intervals are ours (plspm's "
         "reference gives only OLS SEs for the SAT equation). ML and Bayesian estimates have no "
         "published counterpart for these data: their 'published' column is empty.",
         "Why the estimators differ. PLS estimates composites, weighted sums of the observed items, "
