@@ -20,7 +20,7 @@ import pandas as pd
 import typer
 
 from . import __version__
-from .errors import ConvergenceError, ConvergenceWarning, DataError, LoyaltyModelsError, SpecError
+from .errors import ConvergenceError, ConvergenceWarning, LoyaltyModelsError, SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Customer-loyalty models: SEM, Bayesian SEM, loyalty drivers, indices.",
