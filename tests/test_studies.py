@@ -217,6 +217,7 @@ def test_study_is_frozen_and_prints(hs, capsys):
     out = capsys.readouterr().out
     assert "Holzinger" in out and "invariance" in out
     assert "largest deviation" in repr(hs)
+    assert list(hs.frames()) == ["parameters", "fit", "invariance", "configural"]
 
 
 def test_unknown_variant_is_refused():

@@ -102,6 +102,10 @@ class Study:
         """The regression rows (``~``) of :attr:`parameters`."""
         return self.parameters[self.parameters.op == "~"].reset_index(drop=True)
 
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every table of the study by name: ``parameters``, ``fit`` and the ``tables``."""
+        return {"parameters": self.parameters, "fit": self.fit, **dict(self.tables)}
+
     def deviations(self) -> pd.DataFrame:
         """The largest absolute difference from the published numbers, per table, estimator and
         quantity, with the row where it occurs and whether every row is within ``tolerance``."""
