@@ -331,18 +331,11 @@ def study(name: Annotated[str, typer.Argument(help="ecsi, holzinger or poldem.")
             raise typer.BadParameter(f"unknown study {name!r}; choose ecsi, holzinger or poldem")
         from . import studies
         result = getattr(studies, runs[name])(fast=fast)
-        tables = {k: v for k, v in vars(result).items() if isinstance(v, pd.DataFrame)} \
-            if not isinstance(result, dict) else {k: v for k, v in result.items() if isinstance(v, pd.DataFrame)}
-        for key, table in tables.items():
-            _show(table, f"{key}:")
-        notes = getattr(result, "notes", None) or (result.get("notes") if isinstance(result, dict) else None)
-        if notes:
-            typer.echo(f"\n{notes}")
+        result.summary()
         if out:
             out.write_text(json.dumps({k: json.loads(v.to_json(orient="records", double_precision=15))
-                                       for k, v in tables.items()}, indent=1))
+                                       for k, v in result.frames().items()}, indent=1))
             typer.echo(f"wrote {out}")
-
 
 def run() -> None:  # console-script entry point
     app()

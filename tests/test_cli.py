@@ -157,4 +157,7 @@ def test_study_runs_fast(tmp_path):
     out = tmp_path / "s.json"
     res = run("study", "holzinger", "--fast", "--out", out)
     assert res.exit_code == 0, res.output
-    assert json.loads(out.read_text())
+    saved = json.loads(out.read_text())
+    api = lm.studies.holzinger_swineford(fast=True).frames()
+    assert set(saved) == set(api)
+    np.testing.assert_allclose([r["est"] for r in saved["parameters"]], api["parameters"]["est"], rtol=1e-12)
