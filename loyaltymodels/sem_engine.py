@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+
 import numpy as np
 import pandas as pd
 
@@ -330,7 +331,9 @@ def _semopy_estimate(problem, cons, models, frames, theta0) -> Optimum:
                 theta, run = _run_model_means(problem, cons, semopy_means_models(problem, frames), theta0)
             else:
                 theta, run = _run_model(problem, cons, (models or semopy_models(problem))[0], theta0)
-    except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as err:
+    except SpecError:  # semopy's model is not the table's: a bug to report, not a case for the kernel
+        raise
+    except Exception as err:  # whatever semopy raises, the kernel estimates (and info says why)
         return Optimum(theta0, math.inf, np.zeros(problem.npar), 0, False, f"semopy raised {err!r}")
     run["seconds"] = round(time.perf_counter() - started, 6)
     return _check_and_polish(problem, cons, theta, run)
@@ -379,16 +382,18 @@ def _run_model_means(problem: Problem, cons: Constraints, models: list, theta0: 
     from scipy.optimize import minimize
 
     fitted = [_active(m) for m in models]
-    bounds, eqs = _semopy_options(cons, np.arange(problem.npar))
+    if len(set(np.concatenate([idx for _, idx in fitted]))) != problem.npar:
+        raise ValueError("semopy's models do not carry every free parameter")
     if len(models) == 1:
         (model, (names, idx)) = models[0], fitted[0]
-        for name, bound in zip(names, [bounds[k] for k in idx]):
+        bounds, eqs = _semopy_options(cons, idx)
+        for name, bound in zip(names, bounds):
             model.parameters[name].bound = bound
-        model.constraints = _semopy_options(cons, idx)[1]
+        model.constraints = eqs
         model.param_vals = theta0[idx].astype(float)
         # ModelMeans' objective is -2 logL (+ a constant): N times the per-observation scale of FTOL
         res = model.fit(obj="ML", solver=SOLVER, options={"ftol": FTOL * problem.ntotal, "maxiter": MAXITER})
-        theta = theta0.copy()
+        theta = np.empty(problem.npar)
         theta[idx] = res.x
         return theta, dict(model="ModelMeans", objective="FIML", solver=SOLVER, ftol=FTOL * problem.ntotal,
                            iterations=_int(res.n_it), success=bool(res.success), message=str(res.message))
@@ -405,6 +410,7 @@ def _run_model_means(problem: Problem, cons: Constraints, models: list, theta0: 
             grad[idx] += model.grad_fiml(theta[idx])  # idx has no repeats within a group
         return grad / problem.ntotal
 
+    bounds, eqs = _semopy_options(cons, np.arange(problem.npar))
     res = minimize(fun, theta0.astype(float), jac=jac, method=SOLVER, bounds=bounds, constraints=eqs,
                    options={"ftol": FTOL, "maxiter": MAXITER})
     return res.x, dict(model="ModelMeans", objective="FIML (sum over groups)", solver=SOLVER, ftol=FTOL,
