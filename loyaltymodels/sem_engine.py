@@ -37,11 +37,15 @@ __all__ = ["estimate", "semopy_models", "semopy_means_models", "start_values", "
 #: collinear EXPE and QUAL), which the kernel's check then polishes.
 SOLVER = "SLSQP"
 FTOL = 1e-15
-MAXITER = 10_000
+#: converged fits take 15-120 SLSQP iterations here; semopy's default cap (10 000) only makes
+#: hopeless fits (parameters diverging to a Heywood boundary) cost seconds before the fallback
+MAXITER = 2000
 #: semopy's solution is kept as it is when the kernel's Fisher-scoring step there, an estimate of
 #: its distance to the optimum (within 10% of the distance to a Newton-refined optimum on HS,
-#: PolDem, ECSI and beliefs/experience), is below ACCEPT * max(1, |theta|).
+#: PolDem, ECSI and beliefs/experience), is below ACCEPT * max(1, |theta|); up to NEAR, kernel
+#: steps polish it; beyond, semopy did not find the optimum and the kernel starts afresh.
 ACCEPT = 1e-7
+NEAR = 1e-3
 ENGINES = ("auto", "semopy", "kernel")
 
 #: Where ``engine="auto"`` estimates with the kernel instead of semopy, and why (measured on the
@@ -430,6 +434,11 @@ def _check_and_polish(problem: Problem, cons: Constraints, theta: np.ndarray, ru
                    semopy_distance=float(np.abs(step).max(initial=0.0)), polished=False)
     if _close(theta, step, gmax):
         return Optimum(theta, f, g, run["iterations"], True, "converged", details)
+    scale = max(1.0, float(np.abs(theta).max()))
+    if details["semopy_distance"] > NEAR * scale:
+        return Optimum(theta, f, g, run["iterations"], False,
+                       f"it stopped {details['semopy_distance'] / scale:.2g} (relative) from the optimum: "
+                       f"{run['message']}", details)
     polish = _polish(problem, cons, theta, f, g, info)
     if polish is None:  # scoring alone does not get there: the kernel's full optimiser from here
         try:
