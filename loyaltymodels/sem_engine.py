@@ -45,7 +45,7 @@ MAXITER = 2000
 #: PolDem, ECSI and beliefs/experience), is below ACCEPT * max(1, |theta|); up to NEAR, kernel
 #: steps polish it; beyond, semopy did not find the optimum and the kernel starts afresh.
 ACCEPT = 1e-7
-NEAR = 1e-3
+NEAR = 1e-2
 ENGINES = ("auto", "semopy", "kernel")
 
 #: Where ``engine="auto"`` estimates with the kernel instead of semopy, and why (measured on the
@@ -280,17 +280,15 @@ def estimate(problem: Problem, cons: Constraints, models: list | None = None,
     theta0 = start_values(problem)
     reason = "engine='kernel' was requested" if engine == "kernel" else \
         kernel_reason(problem) if engine == "auto" else None
-    semopy_run = None
+    semopy_run = None  # what semopy did, when the kernel had to take over
     if reason is None:
         opt = _semopy_estimate(problem, cons, models, frames, theta0)
         if opt.converged:
             return opt
         reason = f"semopy's optimiser did not reach the optimum ({opt.message})"
-        semopy_run = opt.info.get("semopy")
+        semopy_run = {k: v for k, v in opt.info.items() if k.startswith("semopy")}
     opt = _kernel_estimate(problem, cons, theta0)
-    opt.info.update(engine="kernel", engine_reason=reason)
-    if semopy_run is not None:
-        opt.info["semopy"] = semopy_run
+    opt.info.update(engine="kernel", engine_reason=reason, **(semopy_run or {}))
     return opt
 
 
