@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import sem_engine as engine
+from . import sem_engine
 from .errors import ConvergenceError, DataError, SemWarning, SpecError
 from .fitmeasures import fit_measures
 from .sem_inference import admissibility, parameter_table, r_squared, vcov
@@ -67,7 +67,13 @@ class SemFit:
         ``observed``: enough to rebuild the objective (modification indices after ``from_json``).
     info : dict
         Estimation details: ``estimator``, ``missing``, ``information``, ``iterations``,
-        ``seconds``, ``semopy_check`` (largest difference to semopy's implied covariances).
+        ``seconds``, ``gradient_max`` (largest |dF/dtheta| at the estimates), ``engine``
+        (``"semopy"`` or ``"kernel"``: whose optimiser produced the estimates) with
+        ``engine_reason`` when it is the kernel, ``semopy`` (semopy's run: model class, solver,
+        ``ftol``, iterations, message), ``semopy_gradient_max`` and ``semopy_distance`` (the
+        kernel's gradient and Fisher-scoring step at semopy's solution), ``polished`` (whether
+        kernel steps finished semopy's work; then ``polish_iterations``, ``polish_change``), and
+        ``semopy_check`` (largest difference to semopy's implied covariances).
     bootstrap : dict or None
         ``draws`` (DataFrame, one row per successful replicate), ``failed``, ``B``, ``seed``.
     """
@@ -147,7 +153,7 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
             group_equal: Sequence[str] | str | None = None, group_partial: Sequence[str] | None = None,
             std_lv: bool | None = None, missing: str = "listwise", bootstrap: int = 0,
             seed: int | None = None, n_jobs: int | None = None, meanstructure: bool | None = None,
-            information: str | None = None, **options: Any) -> SemFit:
+            information: str | None = None, engine: str = "auto", **options: Any) -> SemFit:
     """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()`` does.
 
     Parameters
@@ -178,6 +184,12 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
         Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
     information : {"expected", "observed"}, optional
         Information matrix of the standard errors; lavaan's default: expected, observed under FIML.
+    engine : {"auto", "semopy", "kernel"}
+        Who optimises. ``"auto"``: semopy's optimiser for one group with complete data and no mean
+        structure, our kernel (Fisher scoring + BFGS) for means, groups and FIML, where semopy's
+        ``ModelMeans`` is 10-20x slower (measured reasons: ``sem_engine.KERNEL_REASONS``);
+        ``"semopy"``: semopy wherever it can represent the model; ``"kernel"``: never semopy.
+        ``info["engine"]`` says which one produced the estimates.
     **options
         Further :func:`loyaltymodels.parse_model` options (``fixed_x``, ``orthogonal``...).
 
@@ -210,6 +222,8 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
     information = information or ("observed" if fiml else "expected")
     if information not in ("expected", "observed"):
         raise ValueError(f"information={information!r}: choose 'expected' or 'observed'")
+    if engine not in sem_engine.ENGINES:
+        raise ValueError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
     spec_options = dict(options)
     for key, value in (("std_lv", std_lv), ("group_partial", group_partial)):
         if value is not None:
@@ -229,21 +243,21 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
     with _one_blas_thread():
-        return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started)
+        return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine)
 
 
-def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started) -> SemFit:
+def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine) -> SemFit:
     stats = [group_stats(f.to_numpy(dtype=float), fiml) for f in frames]
     problem = Problem(spec, stats, fiml=fiml)
-    models = engine.semopy_models(problem)
-    cons = engine.constraints(problem)
-    opt = engine.estimate(problem, cons)
+    models = sem_engine.semopy_models(problem)
+    cons = sem_engine.constraints(problem)
+    opt = sem_engine.estimate(problem, cons, models, frames, engine)
     if not opt.converged:
         raise ConvergenceError(f"the ML estimation did not converge ({opt.message}). Try start values "
                                "(start(0.7)*x2), std_lv=True, rescaling variables with very different "
                                "variances, or simplifying the model")
     theta = opt.theta
-    check = engine.check_against_semopy(problem, models, theta)
+    check = sem_engine.check_against_semopy(problem, models, theta)
     v, notes = vcov(problem, theta, cons, observed=information == "observed")
     params = parameter_table(problem, theta, v)
     npar = cons.K.shape[1]
@@ -258,7 +272,7 @@ def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, start
     info = dict(estimator="ML", missing="fiml" if fiml else "listwise",
                 information=information, iterations=opt.iterations,
                 gradient_max=float(np.abs(cons.K.T @ opt.grad).max()) if npar else 0.0,
-                semopy_check=check, seconds=time.perf_counter() - started)
+                **opt.info, semopy_check=check, seconds=time.perf_counter() - started)
     fit = SemFit(spec=spec, parameters=params, fit_measures=fm, r2=r_squared(spec, params),
                  warnings=tuple(notes), converged=True, data_report=report,
                  vcov=pd.DataFrame(v, index=names, columns=names), sample=sample, info=info,

@@ -127,8 +127,10 @@ def test_poldem_warns_about_collinear_latents(poldem):
 # -- a second engine: semopy at ftol 1e-12 (FINDINGS: agrees with lavaan to 4e-5) ------------------
 def _semopy_reference(model, data):
     import semopy
+    from threadpoolctl import threadpool_limits
     m = semopy.Model(model)
-    m.fit(data, options={"ftol": 1e-12})
+    with threadpool_limits(1, user_api="blas"):  # BLAS threads: 10x slower on a shared 2-core machine
+        m.fit(data, options={"ftol": 1e-12})
     est = m.inspect()
     return m, est[est.op.isin(["=~", "~", "~~"])]
 
