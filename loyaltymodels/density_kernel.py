@@ -159,7 +159,9 @@ def _spd_inverse(L, q):
 def _inverse(M, n):
     """Inverse by Gauss-Jordan elimination with partial pivoting (ok flag)."""
     a = M.copy()
-    inv = np.eye(n)
+    inv = np.zeros((n, n))
+    for i in range(n):
+        inv[i, i] = 1.0
     for c in range(n):
         piv = c
         for r in range(c + 1, n):
@@ -185,13 +187,52 @@ def _inverse(M, n):
 
 
 @njit(**_OPTS)
+def _mm(a, b, rows, inner, cols):
+    """``a[:rows, :inner] @ b[:inner, :cols]`` (loops: the matrices are tiny, and numba's ``@``
+    costs seconds of compile time)."""
+    out = np.zeros((rows, cols))
+    for i in range(rows):
+        for k in range(inner):
+            aik = a[i, k]
+            if aik != 0.0:
+                for j in range(cols):
+                    out[i, j] += aik * b[k, j]
+    return out
+
+
+@njit(**_OPTS)
+def _mtm(a, b, rows, inner, cols):
+    """``a[:inner, :rows].T @ b[:inner, :cols]``."""
+    out = np.zeros((rows, cols))
+    for k in range(inner):
+        for i in range(rows):
+            aki = a[k, i]
+            if aki != 0.0:
+                for j in range(cols):
+                    out[i, j] += aki * b[k, j]
+    return out
+
+
+@njit(**_OPTS)
+def _mmt(a, b, rows, inner, cols):
+    """``a[:rows, :inner] @ b[:cols, :inner].T``."""
+    out = np.zeros((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            acc = 0.0
+            for k in range(inner):
+                acc += a[i, k] * b[j, k]
+            out[i, j] = acc
+    return out
+
+
+@njit(**_OPTS)
 def constrain_all(x, ib, fb, out):
     """Constrained value of every sampled quantity (what the sampler stores as a draw)."""
     D = ib[H_D]
-    el = ib[ib[O_EL]:ib[O_EL] + EL_INT * D].reshape((D, EL_INT))
-    elf = fb[ib[O_ELF]:ib[O_ELF] + EL_FLOAT * D].reshape((D, EL_FLOAT))
+    el, elf = ib[O_EL], ib[O_ELF]
     for e in range(D):
-        out[e] = _constrain(x[e], el[e, 1], elf[e, 4], elf[e, 5])[0]
+        out[e] = _constrain(x[e], ib[el + EL_INT * e + 1], fb[elf + EL_FLOAT * e + 4], fb[elf + EL_FLOAT * e + 5])[0]
 
 
 @njit(**_OPTS)
@@ -200,56 +241,43 @@ def logp_grad(x, grad, ib, fb):
 
     Returns ``-inf`` (gradient zero) outside the support: a correlation block that is not
     positive definite, an implied covariance matrix that is not, or a singular ``I - A``.
+    (Flat buffers indexed by hand: 2-d views cost compile time and nothing else.)
     """
     D, nrows, n, p, G = ib[H_D], ib[H_NROWS], ib[H_N], ib[H_P], ib[H_G]
     npat, nrho, nblk = ib[H_NPAT], ib[H_NRHO], ib[H_NBLK]
-    el = ib[ib[O_EL]:ib[O_EL] + EL_INT * D].reshape((D, EL_INT))
-    src = ib[ib[O_SRC]:ib[O_SRC] + nrows]
-    src2 = ib[ib[O_SRC2]:ib[O_SRC2] + nrows]
-    rho = ib[ib[O_RHO]:ib[O_RHO] + 3 * nrho].reshape((nrho, 3))
-    oA, oS, oM = ib[ib[O_OA]:ib[O_OA] + G + 1], ib[ib[O_OS]:ib[O_OS] + G + 1], ib[ib[O_OM]:ib[O_OM] + G + 1]
-    cA = ib[ib[O_CA]:ib[O_CA] + 3 * oA[G]].reshape((oA[G], 3))
-    cS = ib[ib[O_CS]:ib[O_CS] + 3 * oS[G]].reshape((oS[G], 3))
-    cM = ib[ib[O_CM]:ib[O_CM] + 2 * oM[G]].reshape((oM[G], 2))
-    pat = ib[ib[O_PAT]:ib[O_PAT] + 4 * npat].reshape((npat, 4))
-    obs_all = ib[ib[O_OBS]:]
-    blk = ib[ib[O_BLK]:ib[O_BLK] + 3 * nblk].reshape((nblk, 3))
-    bidx = ib[ib[O_BIDX]:]
-    elf = fb[ib[O_ELF]:ib[O_ELF] + EL_FLOAT * D].reshape((D, EL_FLOAT))
-    fixed = fb[ib[O_FIXED]:ib[O_FIXED] + nrows]
-    patf = fb[ib[O_PATF]:]
-    for e in range(D):
-        grad[e] = 0.0
+    el, elf, src, src2, rho = ib[O_EL], ib[O_ELF], ib[O_SRC], ib[O_SRC2], ib[O_RHO]
+    oA, oS, oM, cA, cS, cM = ib[O_OA], ib[O_OS], ib[O_OM], ib[O_CA], ib[O_CS], ib[O_CM]
+    pat, obs, blk, bidx = ib[O_PAT], ib[O_OBS], ib[O_BLK], ib[O_BIDX]
+    fixed, patf = ib[O_FIXED], ib[O_PATF]
 
     # sampled quantities -> priors, Jacobians, natural values
     lp = 0.0
     dv = np.empty(D)
     dprior = np.empty(D)
     dnat = np.empty(D)
-    vals = np.empty(D)
     nat = np.empty(nrows + D)
-    nat[:nrows] = fixed
+    for r in range(nrows):
+        nat[r] = fb[fixed + r]
     for e in range(D):
-        v, dv[e], jac, djac = _constrain(x[e], el[e, 1], elf[e, 4], elf[e, 5])
-        lpe, dprior[e] = _prior(el[e, 0], v, elf[e, 0], elf[e, 1], elf[e, 2])
-        lp += lpe + elf[e, 3] + jac
+        i0, f0 = el + EL_INT * e, elf + EL_FLOAT * e
+        v, dv[e], jac, djac = _constrain(x[e], ib[i0 + 1], fb[f0 + 4], fb[f0 + 5])
+        lpe, dprior[e] = _prior(ib[i0], v, fb[f0], fb[f0 + 1], fb[f0 + 2])
+        lp += lpe + fb[f0 + 3] + jac
         grad[e] = djac
-        vals[e] = v
-        nat[nrows + e], dnat[e] = _natural(el[e, 2], v)
+        nat[nrows + e], dnat[e] = _natural(ib[i0 + 2], v)
     if not lp > -np.inf:
         return -np.inf
 
     # natural values -> table rows (covariances from correlations and SDs)
-    rows0 = np.empty(nrows)
+    rows0 = np.empty(nrows + nrho)
     for r in range(nrows):
-        rows0[r] = nat[src[r]]
-    ext = np.empty(nrows + nrho)
-    ext[:nrows] = rows0
+        rows0[r] = nat[ib[src + r]]
     for k in range(nrho):
-        ext[nrows + k] = rows0[rho[k, 0]] * math.sqrt(rows0[rho[k, 1]] * rows0[rho[k, 2]])
+        f, va, vb = ib[rho + 3 * k], ib[rho + 3 * k + 1], ib[rho + 3 * k + 2]
+        rows0[nrows + k] = rows0[f] * math.sqrt(rows0[va] * rows0[vb])
     rows = np.empty(nrows)
     for r in range(nrows):
-        rows[r] = ext[src2[r]] if nrho > 0 else rows0[r]
+        rows[r] = rows0[ib[src2 + r]]
 
     grows = np.zeros(nrows)
     A = np.zeros((n, n))
@@ -259,49 +287,51 @@ def logp_grad(x, grad, ib, fb):
         A[:, :] = 0.0
         S[:, :] = 0.0
         m[:] = 0.0
-        for k in range(oA[g], oA[g + 1]):
-            A[cA[k, 0], cA[k, 1]] = rows[cA[k, 2]]
-        for k in range(oS[g], oS[g + 1]):
-            S[cS[k, 0], cS[k, 1]] = rows[cS[k, 2]]
-        for k in range(oM[g], oM[g + 1]):
-            m[cM[k, 0]] = rows[cM[k, 1]]
+        for k in range(ib[oA + g], ib[oA + g + 1]):
+            A[ib[cA + 3 * k], ib[cA + 3 * k + 1]] = rows[ib[cA + 3 * k + 2]]
+        for k in range(ib[oS + g], ib[oS + g + 1]):
+            S[ib[cS + 3 * k], ib[cS + 3 * k + 1]] = rows[ib[cS + 3 * k + 2]]
+        for k in range(ib[oM + g], ib[oM + g + 1]):
+            m[ib[cM + 2 * k]] = rows[ib[cM + 2 * k + 1]]
         # correlation blocks of three or more must be positive definite (the PyMC model's check)
         for b in range(nblk):
-            if blk[b, 0] != g:
+            if ib[blk + 3 * b] != g:
                 continue
-            q = blk[b, 2] - blk[b, 1]
+            b0, q = ib[blk + 3 * b + 1], ib[blk + 3 * b + 2] - ib[blk + 3 * b + 1]
             W = np.empty((q, q))
             for i in range(q):
                 for j in range(q):
-                    W[i, j] = S[bidx[blk[b, 1] + i], bidx[blk[b, 1] + j]]
+                    W[i, j] = S[ib[bidx + b0 + i], ib[bidx + b0 + j]]
             if not _cholesky(W, q)[1]:
                 return -np.inf
-        M = -A
+        M = np.empty((n, n))
         for i in range(n):
-            M[i, i] += 1.0
+            for j in range(n):
+                M[i, j] = (1.0 if i == j else 0.0) - A[i, j]
         T, ok = _inverse(M, n)
         if not ok:
             return -np.inf
-        Tp = T[:p, :]
-        TS = Tp @ S
-        Sigma = TS @ Tp.T
-        mu = Tp @ m
+        TS = _mm(T, S, p, n, n)              # (T S)[:p]
+        Sigma = _mmt(TS, T, p, n, p)         # T S T' restricted to the observed variables
+        mu = np.zeros(p)
+        for i in range(p):
+            for j in range(n):
+                mu[i] += T[i, j] * m[j]
         Gs = np.zeros((p, p))
         gmu = np.zeros(p)
         for k in range(npat):
-            if pat[k, 0] != g:
+            if ib[pat + 4 * k] != g:
                 continue
-            q, o0, f0 = pat[k, 1], pat[k, 2], pat[k, 3]
-            obs = obs_all[o0:o0 + q]
-            nk = patf[f0]
-            ybar = patf[f0 + 1:f0 + 1 + q]
-            So = patf[f0 + 1 + q:f0 + 1 + q + q * q].reshape((q, q))
+            q, o0, f0 = ib[pat + 4 * k + 1], obs + ib[pat + 4 * k + 2], patf + ib[pat + 4 * k + 3]
+            nk = fb[f0]
             Sig = np.empty((q, q))
+            So = np.empty((q, q))
             d = np.empty(q)
             for i in range(q):
-                d[i] = ybar[i] - mu[obs[i]]
+                d[i] = fb[f0 + 1 + i] - mu[ib[o0 + i]]
                 for j in range(q):
-                    Sig[i, j] = Sigma[obs[i], obs[j]]
+                    Sig[i, j] = Sigma[ib[o0 + i], ib[o0 + j]]
+                    So[i, j] = fb[f0 + 1 + q + i * q + j]
             L, ok = _cholesky(Sig, q)
             if not ok:
                 return -np.inf
@@ -309,7 +339,10 @@ def logp_grad(x, grad, ib, fb):
             logdet = 0.0
             for i in range(q):
                 logdet += 2 * math.log(L[i, i])
-            a = Si @ d
+            a = np.zeros(q)
+            for i in range(q):
+                for j in range(q):
+                    a[i] += Si[i, j] * d[j]
             tr = 0.0
             quad = 0.0
             for i in range(q):
@@ -318,45 +351,45 @@ def logp_grad(x, grad, ib, fb):
                     tr += Si[i, j] * So[j, i]
             lp += -nk / 2 * (q * _LOG2PI + logdet + tr + quad)
             # d/dSigma = -n/2 (Sigma^-1 - Sigma^-1 (S + d d') Sigma^-1), d/dmu = n Sigma^-1 d
-            B = Si @ So @ Si
+            B = _mm(_mm(Si, So, q, q, q), Si, q, q, q)
             for i in range(q):
-                gmu[obs[i]] += nk * a[i]
+                gmu[ib[o0 + i]] += nk * a[i]
                 for j in range(q):
-                    Gs[obs[i], obs[j]] += -nk / 2 * (Si[i, j] - B[i, j] - a[i] * a[j])
-        # back through Sigma = Tp S Tp', mu = Tp m, T = (I - A)^-1
-        dS = Tp.T @ Gs @ Tp
-        dTp = 2.0 * (Gs @ TS)
+                    Gs[ib[o0 + i], ib[o0 + j]] += -nk / 2 * (Si[i, j] - B[i, j] - a[i] * a[j])
+        # back through Sigma = Tp S Tp', mu = Tp m, T = (I - A)^-1 (Tp: the first p rows of T)
+        dS = _mtm(T, _mm(Gs, T, p, p, n), n, p, n)
+        dTp = _mm(Gs, TS, p, p, n)
         for i in range(p):
             for j in range(n):
-                dTp[i, j] += gmu[i] * m[j]
-        dm = Tp.T @ gmu
-        dA = Tp.T @ dTp @ T.T
-        for k in range(oA[g], oA[g + 1]):
-            grows[cA[k, 2]] += dA[cA[k, 0], cA[k, 1]]
-        for k in range(oS[g], oS[g + 1]):
-            grows[cS[k, 2]] += dS[cS[k, 0], cS[k, 1]]
-        for k in range(oM[g], oM[g + 1]):
-            grows[cM[k, 1]] += dm[cM[k, 0]]
+                dTp[i, j] = 2.0 * dTp[i, j] + gmu[i] * m[j]
+        dm = np.zeros(n)
+        for j in range(n):
+            for i in range(p):
+                dm[j] += T[i, j] * gmu[i]
+        dA = _mmt(_mtm(T, dTp, n, p, n), T, n, n, n)
+        for k in range(ib[oA + g], ib[oA + g + 1]):
+            grows[ib[cA + 3 * k + 2]] += dA[ib[cA + 3 * k], ib[cA + 3 * k + 1]]
+        for k in range(ib[oS + g], ib[oS + g + 1]):
+            grows[ib[cS + 3 * k + 2]] += dS[ib[cS + 3 * k], ib[cS + 3 * k + 1]]
+        for k in range(ib[oM + g], ib[oM + g + 1]):
+            grows[ib[cM + 2 * k + 1]] += dm[ib[cM + 2 * k]]
 
     # rows -> natural values -> sampled quantities -> unconstrained
     gext = np.zeros(nrows + nrho)
-    if nrho > 0:
-        for r in range(nrows):
-            gext[src2[r]] += grows[r]
-        for k in range(nrho):
-            gc = gext[nrows + k]
-            if gc == 0.0:
-                continue
-            f, va, vb = rho[k, 0], rho[k, 1], rho[k, 2]
-            sq = math.sqrt(rows0[va] * rows0[vb])
-            gext[f] += gc * sq
-            gext[va] += gc * rows0[f] * rows0[vb] / (2 * sq)
-            gext[vb] += gc * rows0[f] * rows0[va] / (2 * sq)
-    else:
-        gext[:nrows] = grows
+    for r in range(nrows):
+        gext[ib[src2 + r]] += grows[r]
+    for k in range(nrho):
+        gc = gext[nrows + k]
+        if gc == 0.0:
+            continue
+        f, va, vb = ib[rho + 3 * k], ib[rho + 3 * k + 1], ib[rho + 3 * k + 2]
+        sq = math.sqrt(rows0[va] * rows0[vb])
+        gext[f] += gc * sq
+        gext[va] += gc * rows0[f] * rows0[vb] / (2 * sq)
+        gext[vb] += gc * rows0[f] * rows0[va] / (2 * sq)
     gnat = np.zeros(nrows + D)
     for r in range(nrows):
-        gnat[src[r]] += gext[r]
+        gnat[ib[src + r]] += gext[r]
     for e in range(D):
         grad[e] += (dprior[e] + gnat[nrows + e] * dnat[e]) * dv[e]
     return lp

@@ -90,7 +90,15 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
     if density not in DENSITIES:
         raise ValueError(f"density must be one of {DENSITIES}, not {density!r}")
-    why = kernel_unsupported(parts) if sampler == "nutpie" and density != "pytensor" else "not asked for"
+    start = time.perf_counter()  # the kernel's (cached) machine code loads with kernel_unsupported
+    why = "not asked for"
+    if sampler == "nutpie" and density != "pytensor":
+        try:
+            why = kernel_unsupported(parts)
+        except Exception as err:  # noqa: BLE001 - e.g. numba cannot compile here: use the graph
+            if density == "kernel":
+                raise
+            why = _kernel_failed(err)
     if density == "kernel" and why:
         raise ValueError(f"the generic kernel cannot evaluate this model: {why}")
     use_kernel = why is None
@@ -100,7 +108,6 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
         hit = _CACHE[key]
         return dataclasses.replace(hit, parts=dataclasses.replace(hit.parts, summary=parts.summary),
                                    compile_seconds=0.0)
-    start = time.perf_counter()
     compiled = None
     if use_kernel:
         from . import density_program
@@ -111,8 +118,7 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
         except Exception as err:  # noqa: BLE001 - e.g. numba cannot compile here: use the graph
             if density == "kernel":
                 raise
-            warnings.warn(f"the generic density kernel failed ({type(err).__name__}: {err}); compiling "
-                          "the PyMC graph instead", SamplerWarning, stacklevel=3)
+            _kernel_failed(err)
         else:
             out = CompiledSEM(parts, key, sampler, model, time.perf_counter() - start, "kernel", program)
             return _remember(out, cache)
@@ -128,6 +134,12 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
             sampler = "pymc"
     out = CompiledSEM(parts, key, sampler, compiled, time.perf_counter() - start)
     return _remember(out, cache)
+
+
+def _kernel_failed(err: Exception) -> str:
+    warnings.warn(f"the generic density kernel failed ({type(err).__name__}: {err}); compiling the PyMC "
+                  "graph instead", SamplerWarning, stacklevel=4)
+    return f"the kernel failed ({type(err).__name__})"
 
 
 def _remember(out: CompiledSEM, cache: bool) -> CompiledSEM:
@@ -158,7 +170,22 @@ def clear_cache() -> None:
 def run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, chains: int,
         seed: int, cores: int | None, progressbar: bool, target_accept: float | None = None,
         max_treedepth: int = 10):
-    """Sample; returns the sampler's own DataTree (constrained draws of the random variables)."""
+    """Sample; returns the sampler's own DataTree (constrained draws of the random variables).
+
+    BLAS is kept to one thread while sampling: the chains already occupy the cores, and
+    OpenBLAS's own threads beside them made one small triangular solve take 20-30 ms on a
+    2-core machine (PyMC's NUTS forks its chain processes, which inherit the limit).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(compiled, summary, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
+                    progressbar=progressbar, target_accept=target_accept, max_treedepth=max_treedepth)
+
+
+def _run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, chains: int,
+         seed: int, cores: int | None, progressbar: bool, target_accept: float | None,
+         max_treedepth: int):
     parts = compiled.parts
     kwargs = {"target_accept": target_accept} if target_accept else {}
     if compiled.density == "kernel":
