@@ -4,8 +4,10 @@ ArviZ 1.x ``xarray.DataTree`` out (blavaan's ``bsem``/``bcfa`` in R).
 ``build_model`` gives the ``pm.Model`` (inspect or extend it); ``fit_bayes`` samples it and returns
 the posterior laid out as :mod:`loyaltymodels.layout` says; ``bayes_summary`` turns it into the
 parameter table with posterior columns. For many data sets of one structure (calibration, power
-analysis), ``compile_model`` once and ``fit_compiled`` each data set: the compile is the expensive
-part (FINDINGS: 20-50 s cold), sampling a CFA takes about a second.
+analysis), ``compile_model`` once and ``fit_compiled`` each data set. Continuous items in the
+marginal form (the default) need no compile at all: one generic log density, compiled once per
+machine, reads the model's structure as data (:mod:`loyaltymodels.density_kernel`); other forms
+compile the PyMC graph (FINDINGS: 20-50 s cold), then reuse it. Sampling a CFA takes about a second.
 """
 
 from __future__ import annotations

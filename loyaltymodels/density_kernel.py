@@ -29,8 +29,8 @@ from numba.extending import intrinsic
 # -- header of the int buffer: sizes, then offsets (into ib or fb) ---------------------------------
 (H_D, H_NROWS, H_N, H_P, H_G, H_NPAT, H_NRHO, H_NBLK,
  O_EL, O_SRC, O_SRC2, O_RHO, O_CA, O_OA, O_CS, O_OS, O_CM, O_OM, O_PAT, O_OBS, O_BLK, O_BIDX,
- O_ELF, O_FIXED, O_PATF) = range(25)
-HEADER = 25
+ O_ELF, O_FIXED, O_PATF, O_DEPTH) = range(26)
+HEADER = 26
 #: element columns: ib (family, transform, natural), fb (a0, a1, a2, const, lo, hi)
 EL_INT, EL_FLOAT = 3, 6
 FAMILIES = {"normal": 0, "student_t": 1, "cauchy": 2, "uniform": 3, "lognormal": 4, "gamma": 5,
@@ -201,19 +201,6 @@ def _mm(a, b, rows, inner, cols):
 
 
 @njit(**_OPTS)
-def _mtm(a, b, rows, inner, cols):
-    """``a[:inner, :rows].T @ b[:inner, :cols]``."""
-    out = np.zeros((rows, cols))
-    for k in range(inner):
-        for i in range(rows):
-            aki = a[k, i]
-            if aki != 0.0:
-                for j in range(cols):
-                    out[i, j] += aki * b[k, j]
-    return out
-
-
-@njit(**_OPTS)
 def _mmt(a, b, rows, inner, cols):
     """``a[:rows, :inner] @ b[:cols, :inner].T``."""
     out = np.zeros((rows, cols))
@@ -248,7 +235,7 @@ def logp_grad(x, grad, ib, fb):
     el, elf, src, src2, rho = ib[O_EL], ib[O_ELF], ib[O_SRC], ib[O_SRC2], ib[O_RHO]
     oA, oS, oM, cA, cS, cM = ib[O_OA], ib[O_OS], ib[O_OM], ib[O_CA], ib[O_CS], ib[O_CM]
     pat, obs, blk, bidx = ib[O_PAT], ib[O_OBS], ib[O_BLK], ib[O_BIDX]
-    fixed, patf = ib[O_FIXED], ib[O_PATF]
+    fixed, patf, depth = ib[O_FIXED], ib[O_PATF], ib[O_DEPTH]
 
     # sampled quantities -> priors, Jacobians, natural values
     lp = 0.0
@@ -304,13 +291,23 @@ def logp_grad(x, grad, ib, fb):
                     W[i, j] = S[ib[bidx + b0 + i], ib[bidx + b0 + j]]
             if not _cholesky(W, q)[1]:
                 return -np.inf
-        M = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                M[i, j] = (1.0 if i == j else 0.0) - A[i, j]
-        T, ok = _inverse(M, n)
-        if not ok:
-            return -np.inf
+        if ib[depth + g] >= 0:
+            # recursive model: (I - A)^-1 = I + A + ... + A^k, k the longest path (A is sparse)
+            T = np.zeros((n, n))
+            for i in range(n):
+                T[i, i] = 1.0
+            for _ in range(ib[depth + g]):
+                T = _mm(A, T, n, n, n)
+                for i in range(n):
+                    T[i, i] += 1.0
+        else:
+            M = np.empty((n, n))
+            for i in range(n):
+                for j in range(n):
+                    M[i, j] = (1.0 if i == j else 0.0) - A[i, j]
+            T, ok = _inverse(M, n)
+            if not ok:
+                return -np.inf
         TS = _mm(T, S, p, n, n)              # (T S)[:p]
         Sigma = _mmt(TS, T, p, n, p)         # T S T' restricted to the observed variables
         mu = np.zeros(p)
@@ -356,23 +353,34 @@ def logp_grad(x, grad, ib, fb):
                 gmu[ib[o0 + i]] += nk * a[i]
                 for j in range(q):
                     Gs[ib[o0 + i], ib[o0 + j]] += -nk / 2 * (Si[i, j] - B[i, j] - a[i] * a[j])
-        # back through Sigma = Tp S Tp', mu = Tp m, T = (I - A)^-1 (Tp: the first p rows of T)
-        dS = _mtm(T, _mm(Gs, T, p, p, n), n, p, n)
-        dTp = _mm(Gs, TS, p, p, n)
-        for i in range(p):
-            for j in range(n):
-                dTp[i, j] = 2.0 * dTp[i, j] + gmu[i] * m[j]
-        dm = np.zeros(n)
-        for j in range(n):
-            for i in range(p):
-                dm[j] += T[i, j] * gmu[i]
-        dA = _mmt(_mtm(T, dTp, n, p, n), T, n, n, n)
-        for k in range(ib[oA + g], ib[oA + g + 1]):
-            grows[ib[cA + 3 * k + 2]] += dA[ib[cA + 3 * k], ib[cA + 3 * k + 1]]
+        # back through Sigma = Tp S Tp', mu = Tp m, T = (I - A)^-1 (Tp: the first p rows of T),
+        # evaluated only at the cells that hold parameters:
+        # dS = Tp' Gs Tp, dTp = 2 Gs Tp S + gmu m', dA = Tp' dTp T', dm = Tp' gmu
+        H = _mm(Gs, T, p, p, n)
         for k in range(ib[oS + g], ib[oS + g + 1]):
-            grows[ib[cS + 3 * k + 2]] += dS[ib[cS + 3 * k], ib[cS + 3 * k + 1]]
+            i, j = ib[cS + 3 * k], ib[cS + 3 * k + 1]
+            acc = 0.0
+            for l in range(p):
+                acc += T[l, i] * H[l, j]
+            grows[ib[cS + 3 * k + 2]] += acc
+        if ib[oA + g + 1] > ib[oA + g]:
+            dTp = _mm(Gs, TS, p, p, n)
+            for i in range(p):
+                for j in range(n):
+                    dTp[i, j] = 2.0 * dTp[i, j] + gmu[i] * m[j]
+            DT = _mmt(dTp, T, p, n, n)       # dTp T'
+            for k in range(ib[oA + g], ib[oA + g + 1]):
+                i, j = ib[cA + 3 * k], ib[cA + 3 * k + 1]
+                acc = 0.0
+                for l in range(p):
+                    acc += T[l, i] * DT[l, j]
+                grows[ib[cA + 3 * k + 2]] += acc
         for k in range(ib[oM + g], ib[oM + g + 1]):
-            grows[ib[cM + 2 * k + 1]] += dm[ib[cM + 2 * k]]
+            j = ib[cM + 2 * k]
+            acc = 0.0
+            for l in range(p):
+                acc += T[l, j] * gmu[l]
+            grows[ib[cM + 2 * k + 1]] += acc
 
     # rows -> natural values -> sampled quantities -> unconstrained
     gext = np.zeros(nrows + nrho)

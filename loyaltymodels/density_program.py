@@ -113,12 +113,13 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
     for pat in summary.patterns:
         pats.append([pat.group - 1, len(pat.observed), len(obs), 0])
         obs += list(pat.observed)
+    depth = [_depth(lay, g) for g in range(1, G + 1)]
     rho = np.stack([plan.rho_first, plan.rho_var_a, plan.rho_var_b], 1) if len(plan.rho_pars) else np.zeros((0, 3))
     int_parts = [("el", el), ("src", plan.src), ("src2", plan.src2), ("rho", rho), ("cA", cells["A"]),
                  ("oA", offsets["A"]), ("cS", cells["S"]), ("oS", offsets["S"]), ("cM", cells["M"]),
-                 ("oM", offsets["M"]), ("pat", pats), ("obs", obs), ("blk", blocks), ("bidx", bidx)]
+                 ("oM", offsets["M"]), ("pat", pats), ("obs", obs), ("blk", blocks), ("bidx", bidx), ("depth", depth)]
     slots = (K.O_EL, K.O_SRC, K.O_SRC2, K.O_RHO, K.O_CA, K.O_OA, K.O_CS, K.O_OS, K.O_CM, K.O_OM,
-             K.O_PAT, K.O_OBS, K.O_BLK, K.O_BIDX)
+             K.O_PAT, K.O_OBS, K.O_BLK, K.O_BIDX, K.O_DEPTH)
     head = np.zeros(K.HEADER, np.int64)
     head[[K.H_D, K.H_NROWS, K.H_N, K.H_P, K.H_G, K.H_NPAT, K.H_NRHO, K.H_NBLK]] = (
         len(el), nrows, lay.n, lay.n_observed, G, len(pats), len(rho), len(blocks))
@@ -154,6 +155,13 @@ def with_data(program: DensityProgram, plan: Plan, summary: DataSummary, elf=Non
     ib[K.O_PATF] = np.size(elf) + len(fixed)
     fb = np.concatenate([np.ravel(elf), fixed, *patf])
     return replace(program, ib=ib, fb=fb)
+
+
+def _depth(layout, group: int) -> int:
+    """Longest directed path of a recursive model (-1 if the path diagram has a cycle)."""
+    from .parameterization import _acyclic_depth
+    d = _acyclic_depth(layout, group)
+    return -1 if d is None else d
 
 
 def _element(family: str, args, positive: bool) -> tuple[int, float, float, float]:

@@ -259,9 +259,11 @@ def kernel_model(program, plan: Plan):
 
         _lib.LogpFunc, _lib.ExpandFunc, _lib.PyMcModel, _lib.PySampler.from_pymc  # noqa: B018
         cls = _kernel_model_class()
-        return cls(dims=dims, program=program, coords_=coords, logp_address=K.c_logp.address,
-                   expand_address=K.c_expand.address, initial_point_func=None)
-    except (ImportError, AttributeError):
+        model = cls(dims=dims, program=program, coords_=coords, logp_address=K.c_logp.address,
+                    expand_address=K.c_expand.address, initial_point_func=None)
+        model._make_model(None)  # fails here, not in the sampler, if nutpie's internals changed
+        return model
+    except (ImportError, AttributeError, TypeError):
         return _pyfunc_model(program, dims, coords)
 
 

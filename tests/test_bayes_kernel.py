@@ -108,6 +108,14 @@ def test_kernel_equals_pymc_for_every_prior_family(priors):
     _agree(_fixture(PATH, data, priors=priors))
 
 
+def test_kernel_equals_pymc_with_observed_covariates():
+    """fixed.x covariates: their (co)variances and means are fixed rows filled from the data."""
+    data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3\nf ~ 0.4*z1 + 0.3*z2\nx3 ~ 0.2*z1", n=200, seed=12)
+    parts = _fixture("f =~ x1 + x2 + x3\nf ~ z1 + z2\nx3 ~ z1", data)
+    assert parts.plan.table.exo.any()
+    _agree(parts)
+
+
 def test_kernel_equals_pymc_with_std_lv_sign_constraint(hs):
     parts = _fixture(HS_MODEL, hs, options={"std_lv": True})
     assert any(g.positive for g in parts.plan.rvs)  # truncated-normal first loadings
