@@ -116,6 +116,16 @@ def test_kernel_equals_pymc_with_observed_covariates():
     _agree(parts)
 
 
+def test_kernel_equals_pymc_nonrecursive_model():
+    """A feedback loop: (I - A)^-1 by elimination instead of the path series."""
+    model = "f =~ x1 + x2 + x3\ng =~ x4 + x5 + x6\nf ~ g\ng ~ f"
+    data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3\ng =~ 0.8*x4 + 0.7*x5 + 0.6*x6\nf ~~ 0.3*g", n=150, seed=2)
+    parts = _fixture(model, data)
+    from loyaltymodels.parameterization import _acyclic_depth
+    assert _acyclic_depth(parts.plan.layout, 1) is None
+    _agree(parts, scale=0.1)
+
+
 def test_kernel_equals_pymc_with_std_lv_sign_constraint(hs):
     parts = _fixture(HS_MODEL, hs, options={"std_lv": True})
     assert any(g.positive for g in parts.plan.rvs)  # truncated-normal first loadings
