@@ -203,3 +203,26 @@ def test_pyfunc_entry_point_samples(hs):
     a, b = (nutpie.sample(m, draws=200, tune=200, chains=1, seed=3, progress_bar=False) for m in (slow, fast))
     for name in program.names:
         np.testing.assert_allclose(a.posterior[name].values, b.posterior[name].values, rtol=1e-8)
+
+
+def test_kernel_output_layout_and_reproducibility():
+    """The DataTree of a kernel fit has the layout of tests/test_bayes.py::test_layout_contract."""
+    data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.5*x4", n=150, seed=3)
+    fit = lambda seed: lm.fit_bayes("f =~ x1 + x2 + x3 + x4", data, seed=seed, draws=100, tune=100,  # noqa: E731
+                                    chains=2, progressbar=False, posterior_predictive=True,
+                                    prior_predictive=True, check=False)
+    post = fit(1)
+    assert post.attrs["density"] == "kernel" and post.attrs["sampler"] == "nutpie"
+    assert set(post.children) >= {"posterior", "sample_stats", "observed_data", "log_likelihood",
+                                  "posterior_predictive", "prior", "prior_predictive"}
+    param = post["posterior"]["param"]
+    assert param.dims == ("chain", "draw", "parameter") and param.shape[:2] == (2, 100)
+    assert list(param.parameter.values[:4]) == ["f=~x1", "f=~x2", "f=~x3", "f=~x4"]
+    assert float(param.sel(parameter="f=~x1").std()) == 0.0
+    assert post["log_likelihood"]["y"].dims == ("chain", "draw", "respondent")
+    for name in ("diverging", "energy", "tree_depth", "step_size", "lp"):
+        assert name in post["sample_stats"]
+    dims = {d for node in post.subtree for d in node.dims}
+    assert not any(d.endswith("_dim_0") for d in dims)
+    again = fit(1)
+    np.testing.assert_array_equal(post["posterior"]["param"].values, again["posterior"]["param"].values)
