@@ -10,7 +10,9 @@ STAMP  := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-# The venv is rebuilt when pyproject.toml changes. scripts/find-python.sh finds a Python >= 3.12
+# The venv is rebuilt when pyproject.toml changes; the last step compiles the generic Bayesian log
+# density once for this machine (numba keeps it on disk), as blavaan compiles its Stan programs at
+# install time. scripts/find-python.sh finds a Python >= 3.12
 # (python3.12/3.13, then pyenv versions) or says what to install; PYTHON=... overrides it.
 $(STAMP): pyproject.toml
 	@py=$$(sh scripts/find-python.sh) || exit 1; \
@@ -18,6 +20,7 @@ $(STAMP): pyproject.toml
 	rm -rf $(VENV) && $$py -m venv $(VENV) && \
 	$(PY) -m pip install --quiet --upgrade pip && \
 	$(PY) -m pip install --quiet -e '.[test]' && \
+	$(PY) -c "import loyaltymodels.density_kernel" && \
 	touch $(STAMP)
 
 demo: $(STAMP)
