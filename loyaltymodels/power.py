@@ -75,7 +75,7 @@ def run_replication(job: Job, n: int, rep: int) -> list[dict]:
             fit, base["setup"] = fit_model(job.scenario.fitted_model(truth), data, job.estimator,
                                            job.fit_options, seed=int(fit_seq.generate_state(1)[0]),
                                            reuse=job.reuse)
-            converged, notes = fit_status(fit, job.estimator)
+            converged, notes = fit_status(fit, job.estimator, job.fit_options.get("rhat_max"))
         except Exception as err:  # noqa: BLE001 - a failed fit is a result (counted), not a crash
             error = f"{type(err).__name__}: {err}"
         rows, params = [], {}
@@ -149,7 +149,8 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
         size; Bayes 1).
     fit_options : mapping, optional
         Added to the scenario's (``fit_sem``/``compile_model`` options; Bayes also ``draws, tune,
-        chains, cores``: default ``cores=1``, as every worker has one core).
+        chains, cores``: default ``cores=1``, as every worker has one core; and ``rhat_max``, see
+        :func:`loyaltymodels.batch.fit_status`).
     ci : float
         Mass of the Wilson intervals of the detection rates.
     progress : bool
