@@ -7,7 +7,9 @@ time of a Bayesian replication with the compiled model reused.
 2. Task size: replications per Dask task (1, 5, 20) on 2 workers; and per-worker set-up reuse (the
    parsed model kept on the worker) against parsing it in every replication.
 3. False-positive rate at effect 0 (equal weights in both sectors): must stay within the Monte
-   Carlo interval of 5%; and a power curve with a clear effect.
+   Carlo interval of 5%; and a power curve with a clear effect. Also: does a warm start (the
+   previous replication's estimates) save optimiser iterations over fit_sem's covariance-based
+   starting values?
 4. Bayesian replications on one worker: the first (building and compiling the model) against the
    following ones (compiled model reused).
 
@@ -146,6 +148,32 @@ def bayes(say, reps: int) -> None:
         cluster.close()
 
 
+def start_values(say, count: int = 30) -> None:
+    """Does a warm start (the previous replication's estimates) beat fit_sem's own starting values?"""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from loyaltymodels import sem_engine as engine
+    say()
+    say(f"## SEM start values: {count} data sets (2 sectors x n = 200), one BLAS thread, in-process")
+    warm, its, times = None, {"fit_sem starts": [], "warm start": []}, {"fit_sem starts": [], "warm start": []}
+    with threadpool_limits(1, user_api="blas"):
+        for k in range(count):
+            data, truth = SCENARIO.generate(200, np.random.default_rng(k))
+            fit = lm.fit_sem(truth.attrs["model"], data, **SCENARIO.fit_options)
+            problem, cons = fit.problem, engine.constraints(fit.problem)
+            for label, start in (("fit_sem starts", engine.start_values(problem)), ("warm start", warm)):
+                if start is None:
+                    continue
+                t0 = time.perf_counter()
+                opt = engine.optimize(problem, start, cons)
+                times[label].append(time.perf_counter() - t0)
+                its[label].append(opt.iterations)
+            warm = fit.theta
+    for label in its:
+        say(f"{label:<15}: {np.mean(its[label]):5.1f} iterations, median {1000 * np.median(times[label]):.0f} ms")
+
+
 def _noop(fit, truth) -> bool:
     return False
 
@@ -157,6 +185,7 @@ def main() -> None:
     say(f"# benchmarks/power.py, {datetime.date.today()}, {os.cpu_count()}-core shared machine "
         f"(load at start {load})")
     throughput(say, reps)
+    start_values(say)
     false_positives_and_curve(say, reps_null=1000, reps_curve=200)
     bayes(say, reps=6)
     say()

@@ -210,3 +210,15 @@ def test_bayes_power_reuses_one_compiled_model(client):
     rec = res.attrs["records"].drop_duplicates(["n", "rep"])
     assert rec.groupby("worker").setup.sum().max() == 1 and rec.converged.all()
     assert res.query("kind == 'target'").power.item() >= 0.75
+
+
+@pytest.mark.slow
+def test_fit_many_bayes(client):
+    data, truth = lm.loyalty_scenario(150, weights=WEIGHTS, scale=None, seed=4)
+    table = lm.fit_many(truth.attrs["model"], data, by="sector", estimator="bayes", client=client, seed=1,
+                        draws=500, tune=500, chains=2, progress=False)
+    assert list(table.dataset.unique()) == ["retail", "banking"] and table.converged.all()
+    paths = table.query("op == '~'").set_index(["dataset", "rhs"]).std_all_mean
+    assert paths["retail", "Beliefs"] > paths["retail", "Experience"]
+    measures = table.attrs["fit_measures"]
+    assert (measures.max_rhat < 1.05).all() and (measures.divergences == 0).all()
