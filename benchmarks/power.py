@@ -23,6 +23,7 @@ import datetime
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,10 +54,14 @@ def _cluster(workers: int):
     return cluster, Client(cluster)
 
 
-def _timed(**kwargs) -> tuple[pd.DataFrame, float]:
-    start = time.perf_counter()
-    res = lm.power_analysis(progress=False, **kwargs)
-    return res, time.perf_counter() - start
+def _timed(**kwargs) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The result, its records (one row per replication) and the wall time (store writes included)."""
+    with tempfile.TemporaryDirectory() as store:
+        start = time.perf_counter()
+        res = lm.power_analysis(progress=False, store=store, **kwargs)
+        wall = time.perf_counter() - start
+        records = lm.read_power_records(store)
+    return res, records.drop_duplicates(["n", "rep"]), wall
 
 
 def _warm(client, workers: int, estimator: str = "sem", **kw) -> None:
@@ -72,29 +77,28 @@ def throughput(say, reps: int) -> None:
         cluster, client = _cluster(workers)
         try:
             _warm(client, workers)
-            res, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS, client=client)
+            res, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS, client=client)
             rate[workers], tables[workers] = reps / dt, res
-            per_rep = res.attrs["records"].drop_duplicates(["n", "rep"]).elapsed.median()
+            per_rep = rec.elapsed.median()
             say(f"{workers} worker(s): {rate[workers]:6.2f} replications/s  ({dt:5.1f} s wall; median "
                 f"{1000 * per_rep:.0f} ms per replication inside the worker)")
             if workers == 2:
                 for size in (1, 5, 20):
-                    _, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS,
+                    _, _, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS,
                                    client=client, batch_size=size)
                     say(f"   batch_size={size:<3}: {reps / dt:6.2f} replications/s")
             else:
                 small = max(20, reps // 5)
                 for reuse in (True, False):
-                    res, dt = _timed(scenario=SCENARIO, n=[200], reps=small, seed=2, target=TARGETS,
-                                     client=client, reuse=reuse)
-                    per = res.attrs["records"].drop_duplicates(["n", "rep"]).elapsed.median()
+                    _, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=small, seed=2, target=TARGETS,
+                                        client=client, reuse=reuse)
+                    per = rec.elapsed.median()
                     say(f"   model set up once per worker={reuse!s:<5}: median {1000 * per:.0f} ms per "
                         f"replication ({small / dt:.2f} replications/s)")
         finally:
             client.close()
             cluster.close()
-    same = tables[1].equals(tables[2]) and tables[1].attrs["records"].drop(columns=["elapsed", "worker", "setup"]) \
-        .equals(tables[2].attrs["records"].drop(columns=["elapsed", "worker", "setup"]))
+    same = tables[1].equals(tables[2])
     say(f"speed-up 2 workers / 1 worker: {rate[2] / rate[1]:.2f}x (target >= 1.7x); identical results: {same}")
 
 
@@ -105,7 +109,7 @@ def false_positives_and_curve(say, reps_null: int, reps_curve: int) -> None:
         say()
         say(f"## 3. Effect 0: equal weights in both sectors, n = 200 per sector, {reps_null} replications, "
             "two-sided Wald test at 5%")
-        res, dt = _timed(scenario=NULL, n=[200], reps=reps_null, seed=7, target=TARGETS, client=client)
+        res, _, dt = _timed(scenario=NULL, n=[200], reps=reps_null, seed=7, target=TARGETS, client=client)
         cols = ["quantity", "n_per_sector", "reps", "n_failed", "n_detected", "power", "power_lower",
                 "power_upper", "bias", "rmse", "sd", "mean_se"]
         say(res[cols].round(4).to_string(index=False))
@@ -113,7 +117,7 @@ def false_positives_and_curve(say, reps_null: int, reps_curve: int) -> None:
         say(f"5% inside every 95% Wilson interval: {ok}  ({dt:.0f} s)")
         say()
         say(f"## Power curve: retail (0.45, 0.25), banking (0.30, 0.30); {reps_curve} replications per n")
-        res, dt = _timed(scenario=SCENARIO, n=[50, 100, 200, 400], reps=reps_curve, seed=8, target=TARGETS,
+        res, _, dt = _timed(scenario=SCENARIO, n=[50, 100, 200, 400], reps=reps_curve, seed=8, target=TARGETS,
                          client=client)
         say(res.query("kind == 'target'")[cols[:8]].round(3).to_string(index=False))
         say(f"({dt:.0f} s)")
@@ -132,9 +136,8 @@ def bayes(say, reps: int) -> None:
     try:
         lm.power_analysis(SCENARIO, n=[20], reps=1, seed=0, client=client, target=lm.Target.from_callable(
             _noop), progress=False)  # imports only: the Bayesian model is not touched
-        res, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=3, target=TARGETS, client=client,
-                         estimator="bayes", fit_options=opts, batch_size=1)
-        rec = res.attrs["records"].drop_duplicates(["n", "rep"])
+        res, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=3, target=TARGETS, client=client,
+                              estimator="bayes", fit_options=opts, batch_size=1)
         first = rec[rec.setup].elapsed
         reused = rec[~rec.setup].elapsed
         say(f"first replication (build + compile + sample): {first.iloc[0]:.1f} s")

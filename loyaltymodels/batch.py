@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -156,9 +156,9 @@ def fit_status(fit, estimator: str, rhat_max: float | None = None) -> tuple[bool
 
 # -- fit_many --------------------------------------------------------------------------------------
 def _fit_dataset(model: str, name: Any, data: pd.DataFrame, estimator: str, options: dict,
-                 seed: int | None) -> tuple[pd.DataFrame, dict]:
+                 seed: int | None, measures: tuple[str, ...]) -> pd.DataFrame:
     started = time.perf_counter()
-    measures: dict[str, Any] = {"dataset": name, "nobs": len(data)}
+    glance: dict[str, Any] = {}
     try:
         with one_blas_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # recorded in the table, not printed by every worker
@@ -166,21 +166,20 @@ def _fit_dataset(model: str, name: Any, data: pd.DataFrame, estimator: str, opti
             converged, notes = fit_status(fit, estimator, options.get("rhat_max"))
             if estimator == "sem":
                 params = fit.parameters.copy()
-                measures.update(fit.fit_measures.to_dict())
+                glance = {m: fit.fit_measures.get(m, np.nan) for m in measures}
             else:
                 from .bayes import bayes_summary
                 params = bayes_summary(fit)
-                measures.update(max_rhat=float(params.r_hat.max()), min_ess_bulk=float(params.ess_bulk.min()),
-                                divergences=int(fit["sample_stats"]["diverging"].sum()))
+                glance = {"max_rhat": float(params.r_hat.max()), "min_ess_bulk": float(params.ess_bulk.min()),
+                          "divergences": int(fit["sample_stats"]["diverging"].sum())}
         error = ""
     except Exception as err:  # noqa: BLE001 - one failed data set is a result, not a crash
         params, converged, notes, error = pd.DataFrame(index=[0]), False, "", f"{type(err).__name__}: {err}"
-    params.insert(0, "dataset", name)
-    params.insert(1, "converged", converged)
-    params.insert(2, "error", error)
-    measures.update(converged=converged, error=error, warnings=notes,
-                    seconds=time.perf_counter() - started)
-    return params, measures
+    head = {"dataset": name, "converged": converged, "error": error, "nobs": len(data)}
+    tail = {"warnings": notes, "seconds": time.perf_counter() - started, **{f"fit_{k}": v for k, v in glance.items()}}
+    for k, (col, value) in enumerate(head.items()):
+        params.insert(k, col, value)
+    return params.assign(**tail)
 
 
 def _split_datasets(datasets, by: str | None) -> dict:
@@ -195,9 +194,13 @@ def _split_datasets(datasets, by: str | None) -> dict:
     return dict(enumerate(datasets))
 
 
+#: Fit measures copied into every row of :func:`fit_many`'s table (lavaan's names, prefixed ``fit_``).
+FIT_MEASURES = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic")
+
+
 def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "sem", client=None,
              n_workers: int | None = None, seed: int | None = None, progress: bool = True,
-             **fit_options: Any) -> pd.DataFrame:
+             measures: Sequence[str] = FIT_MEASURES, **fit_options: Any) -> pd.DataFrame:
     """Fit one model to many data sets (brands, waves, countries) on Dask; one tidy table out.
 
     Parameters
@@ -207,7 +210,8 @@ def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "s
     datasets : dict name -> DataFrame, list of DataFrames, or one DataFrame with ``by``
         The data sets (a list is named 0, 1, ...).
     by : str, optional
-        Column of a single DataFrame that names the data sets (dropped before fitting).
+        Column of a single DataFrame that names the data sets (in order of appearance; the column
+        is dropped before fitting).
     estimator : {"sem", "bayes"}
         :func:`~loyaltymodels.fit_sem`, or the Bayesian model compiled once per worker
         (:func:`~loyaltymodels.compile_model` / :func:`~loyaltymodels.fit_compiled`).
@@ -215,6 +219,8 @@ def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "s
         Used as is; default: a local cluster with ``n_workers`` (default: one per core).
     seed : int, optional
         Bayes: data set ``k`` samples with a seed from ``SeedSequence(seed, spawn_key=(k,))``.
+    measures : sequence of str
+        SEM fit measures (lavaan's names, see :mod:`loyaltymodels.fitmeasures`) to include.
     **fit_options
         Passed to ``fit_sem`` or ``compile_model`` (``group=``, ``group_equal=``...), and
         ``draws, tune, chains, cores`` to ``fit_compiled``.
@@ -222,11 +228,12 @@ def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "s
     Returns
     -------
     DataFrame
-        ``dataset, converged, error`` then the parameter table of each fit (``fit.parameters``, or
-        :func:`~loyaltymodels.bayes_summary`); a data set that failed has one row with its error and
-        no estimates. The second table, one row per data set (``dataset, nobs, converged, error,
-        warnings, seconds`` and lavaan's fit measures, or ``max_rhat, min_ess_bulk, divergences``),
-        is in ``.attrs["fit_measures"]``.
+        One row per data set and parameter: ``dataset, converged, error, nobs``, the parameter table
+        of that fit (``fit.parameters``, or :func:`~loyaltymodels.bayes_summary`), then the data
+        set's ``warnings, seconds`` and its fit as wide columns: ``fit_chisq, fit_df, fit_pvalue,
+        fit_cfi, ...`` (Bayes: ``fit_max_rhat, fit_min_ess_bulk, fit_divergences``), repeated on its
+        rows so that ``table.drop_duplicates("dataset")`` is the one-row-per-data-set view. A data set
+        that failed has one row with its error and no estimates; none is dropped.
 
     Examples
     --------
@@ -234,7 +241,7 @@ def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "s
     >>> data, _ = lm.loyalty_scenario(150, sectors=["retail", "banking"], seed=1)
     >>> table = lm.fit_many(lm.loyalty_model(), data, by="sector")  # doctest: +SKIP
     >>> table.query("op == '~'")[["dataset", "rhs", "est", "std_all"]]  # doctest: +SKIP
-    >>> table.attrs["fit_measures"][["dataset", "chisq", "cfi", "rmsea"]]  # doctest: +SKIP
+    >>> table.drop_duplicates("dataset")[["dataset", "fit_chisq", "fit_cfi", "fit_rmsea"]]  # doctest: +SKIP
     """
     sets = _split_datasets(datasets, by)
     names = list(sets)
@@ -244,12 +251,10 @@ def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "s
     with dask_client(client, n_workers) as c:
         from distributed import as_completed
         futures = {c.submit(_fit_dataset, model, name, sets[name], estimator, dict(fit_options), s,
-                            pure=False): name for name, s in zip(names, seeds)}
+                            tuple(measures), pure=False): name for name, s in zip(names, seeds)}
         bar = progress_bar(len(futures), "fit_many", progress)
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             bar.update(1)
         bar.close()
-    out = pd.concat([results[k][0] for k in names], ignore_index=True)
-    out.attrs["fit_measures"] = pd.DataFrame([results[k][1] for k in names])
-    return out
+    return pd.concat([results[k] for k in names], ignore_index=True)

@@ -29,7 +29,7 @@ import pandas as pd
 from .batch import dask_client, fit_model, fit_status, one_blas_thread, progress_bar, worker_name
 from .intervals import wilson
 from .power_store import SCHEMA, append, completed, open_store, read_records
-from .power_targets import Scenario, Target, as_targets
+from .power_targets import Scenario, Target, _jsonable, as_targets
 
 __all__ = ["power_analysis", "power_summary", "read_power_records", "plot_power", "replication_seed"]
 
@@ -143,7 +143,7 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
         Directory of the Parquet records and the manifest; rerunning with the same arguments
         resumes (only missing replications run; more ``reps`` or new ``n`` extend the study), with
         different ones raises :class:`~loyaltymodels.errors.StoreError`. Default: a temporary
-        directory, deleted at the end.
+        directory, deleted at the end (pass a store to keep the replications).
     batch_size : int, optional
         Replications per Dask task (default: SEM up to 20, about four tasks per worker and sample
         size; Bayes 1).
@@ -165,7 +165,8 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     DataFrame
         :func:`power_summary` of the stored records: one row per target (``kind="target"``) and key
         parameter (``kind="parameter"``) and sample size. ``attrs``: ``seed``, ``store`` (None when
-        temporary), ``complete`` (False after ``stop_after``), ``records`` (every replication).
+        temporary), ``complete`` (False after ``stop_after``), ``estimator``. Every replication's
+        record: :func:`read_power_records` on the ``store``.
 
     Examples
     --------
@@ -193,7 +194,7 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     from .provenance import package_versions
     manifest = {"kind": "loyaltymodels.power_analysis", "scenario": scenario.describe(),
                 "targets": [t.describe() for t in targets], "estimator": estimator,
-                "fit_options": Scenario(fit_options=options).describe()["fit_options"],
+                "fit_options": _jsonable(options),
                 "seed_entropy": str(entropy), "versions": package_versions()}
     temporary = tempfile.TemporaryDirectory(prefix="power-") if store is None else None
     try:
@@ -212,8 +213,9 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     rank = {name: k for k, name in enumerate(t.name for t in targets)}  # targets in the order asked
     out = out.sort_values(["kind", "quantity"], key=lambda s: s.map(rank).fillna(len(rank)) if s.name == "quantity"
                           else s.map({"target": 0, "parameter": 1}), kind="stable").reset_index(drop=True)
-    out.attrs.update(seed=entropy, store=None if temporary else str(path), records=records,
-                     complete=finished, estimator=estimator)
+    # scalars only: pandas compares attrs with == when concatenating, which a DataFrame cannot answer
+    out.attrs.update(seed=entropy, store=None if temporary else str(path), complete=finished,
+                     estimator=estimator)
     return out
 
 
