@@ -36,6 +36,11 @@ _LAZY: dict[str, str] = {
     # bayes
     "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
     "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
+    # power
+    "power_analysis": "power", "power_summary": "power", "read_power_records": "power",
+    "plot_power": "power", "fit_many": "batch", "Scenario": "power_targets",
+    "loyalty_power_scenario": "power_targets", "model_power_scenario": "power_targets",
+    "Target": "power_targets", "weights_differ": "power_targets", "parameter_nonzero": "power_targets",
 }
 
 

@@ -152,3 +152,47 @@ def admissibility(problem: Problem, theta: np.ndarray, params: pd.DataFrame) -> 
             notes.append(f"the covariance matrix of the latent variables{where(g)} is not positive "
                          f"definite (smallest eigenvalue {ev.min():.3g}); the solution is improper")
     return notes
+
+
+def std_all_vcov(fit, rows=None) -> pd.DataFrame:
+    """Delta-method covariance matrix of the ``std_all`` estimates of a fitted SEM.
+
+    ``parameter_table`` gives each standardized value its own SE (``std_all_se``); a test of a
+    difference or ratio of standardized values (is beliefs' weight larger than experience's?) also
+    needs their covariances: ``J V J'``, with ``J`` the Jacobian of ``std_all`` in the free parameters
+    and ``V`` = ``fit.vcov``. In R: ``lavInspect(fit, "vcov.std.all")``.
+
+    Parameters
+    ----------
+    fit : SemFit
+        A fit from :func:`loyaltymodels.fit_sem`.
+    rows : sequence of int, optional
+        Index labels of ``fit.parameters`` (default: every row).
+
+    Returns
+    -------
+    DataFrame
+        Square, indexed and labelled by ``rows``; its diagonal is ``std_all_se ** 2``.
+
+    Examples
+    --------
+    >>> import numpy as np, loyaltymodels as lm
+    >>> from loyaltymodels.sem_inference import std_all_vcov
+    >>> data, _ = lm.simulate("y ~ 0.4*x1 + 0.3*x2; x1 ~~ 0.5*x2", n=300, seed=1)
+    >>> fit = lm.fit_sem("y ~ x1 + x2", data)
+    >>> rows = fit.parameters.query("op == '~'").index
+    >>> v = std_all_vcov(fit, rows)
+    >>> bool(np.allclose(np.sqrt(np.diag(v)), fit.parameters.loc[rows, "std_all_se"]))
+    True
+    >>> d = np.array([1, -1])   # SE of std(x1) - std(x2)
+    >>> round(float(np.sqrt(d @ v.to_numpy() @ d)), 3)
+    0.099
+    """
+    problem = fit.problem
+    spec = problem.spec
+    keep = np.flatnonzero(~np.isin(spec.table.op.to_numpy(dtype=object), ["==", "<", ">"]))
+    index = fit.parameters.index if rows is None else pd.Index(rows)
+    std_fun = lambda th: standardized(spec, problem.layout, problem.values(th), "std_all")  # noqa: E731
+    J = jacobian(std_fun, fit.theta)[keep[index.to_numpy(dtype=int)]]
+    v = J @ fit.vcov.to_numpy() @ J.T
+    return pd.DataFrame(v, index=index, columns=index)
