@@ -32,13 +32,13 @@ Conventions (R plspm's, and where we differ, why):
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConvergenceError, ConvergenceWarning, DataError, SpecError
+from .errors import ConvergenceError, DataError, SpecError
+from .pls_bootstrap import bootstrap_pls, bootstrap_summaries
 from .pls_algorithm import SCHEMES, estimate, total_effects
 from .spec import ModelSpec, as_spec
 from .validate import validate_data
@@ -274,7 +274,7 @@ class PlsFit:
             ind = tot - self.draws["paths"]
             for name, arr in (("indirect", ind), ("total", tot)):
                 sel = np.stack([arr[:, k, j] for k, j in rows], axis=1)
-                for col, v in zip(("se", "ci_lower", "ci_upper"), _summaries(sel, self.level)):
+                for col, v in zip(("se", "ci_lower", "ci_upper"), bootstrap_summaries(sel, self.level)):
                     out[f"{name}_{col}"] = v
         return out
 
@@ -312,13 +312,6 @@ def _topological(inner: np.ndarray) -> list[int]:
         order += ready
         left = [k for k in left if k not in ready]
     return order
-
-
-def _summaries(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bootstrap SE (SD with n-1, as plspm and seminr) and percentile interval, per column."""
-    a = (1 - level) / 2
-    lo, hi = np.quantile(draws, [a, 1 - a], axis=0)
-    return draws.std(axis=0, ddof=1), lo, hi
 
 
 # -- the user-facing call --------------------------------------------------------------------------
@@ -413,7 +406,7 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
     draws: dict[str, np.ndarray] = {}
     failed = 0
     if bootstrap:
-        draws, failed = _bootstrap(raw, pm, scheme, scaled, tol, max_iter, est.weights, bootstrap, seed)
+        draws, failed = bootstrap_pls(raw, pm, scheme, scaled, tol, max_iter, est.weights, bootstrap, seed)
 
     idx = {c: i for i, c in enumerate(pm.constructs)}
     paths = pd.DataFrame({"lhs": [k for k, _ in pm.path_rows], "op": "~",
@@ -429,9 +422,9 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
                           "redundancy": est.loadings ** 2 * r2_item})
     if draws:
         sel = np.stack([draws["paths"][:, idx[k], idx[j]] for k, j in pm.path_rows], axis=1)
-        paths["se"], paths["ci_lower"], paths["ci_upper"] = _summaries(sel, level)
+        paths["se"], paths["ci_lower"], paths["ci_upper"] = bootstrap_summaries(sel, level)
         for name in ("weight", "loading"):
-            se, lo, hi = _summaries(draws[f"{name}s"], level)
+            se, lo, hi = bootstrap_summaries(draws[f"{name}s"], level)
             outer[f"{name}_se"], outer[f"{name}_ci_lower"], outer[f"{name}_ci_upper"] = se, lo, hi
     endo = [c for c in pm.constructs if pm.inner[idx[c]].any()]
     r2 = pd.Series([est.r2[idx[c]] for c in endo], index=pd.Index(endo, name="construct"), name="r2")
@@ -441,38 +434,6 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
                   model=pm, scheme=scheme, scaled=bool(scaled), iterations=est.iterations,
                   n=len(used), bootstrap=bootstrap, bootstrap_failed=failed, level=level,
                   draws=draws, data=items)
-
-
-def _bootstrap(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: float, max_iter: int,
-               reference: np.ndarray, b: int, seed: int | None) -> tuple[dict[str, np.ndarray], int]:
-    """Re-estimate on ``b`` resamples of the rows; failed resamples are counted and left out."""
-    n = raw.shape[0]
-    block = pm.block
-    keep: dict[str, list[np.ndarray]] = {"paths": [], "weights": [], "loadings": []}
-    failed = 0
-    with np.errstate(all="ignore"):  # a constant item in a resample gives NaN, caught below
-        for child in np.random.SeedSequence(seed).spawn(b):
-            rows = np.random.default_rng(child).integers(0, n, n)
-            try:
-                e = pm.fit_arrays(raw[rows], scheme, scaled, tol, max_iter, reference=reference)
-            except np.linalg.LinAlgError:
-                failed += 1
-                continue
-            w = e.weights[np.arange(len(block)), block]
-            if not e.converged or not all(np.isfinite(a).all() for a in (w, e.paths, e.loadings)):
-                failed += 1
-                continue
-            keep["paths"].append(e.paths)
-            keep["weights"].append(w)
-            keep["loadings"].append(e.loadings)
-    if b - failed < 2:
-        raise ConvergenceError(f"{failed} of {b} bootstrap resamples failed (no convergence or a "
-                               "constant item in the resample); check the data or use more rows")
-    if failed:
-        warnings.warn(f"{failed} of {b} bootstrap resamples failed (no convergence or a constant "
-                      "item) and were left out; see fit.bootstrap_failed", ConvergenceWarning,
-                      stacklevel=3)
-    return {k: np.stack(v) for k, v in keep.items()}, failed
 
 
 __all__ = ["fit_pls", "PlsFit", "PlsModel", "pls_model", "SCHEMES"]
