@@ -34,6 +34,8 @@ _LAZY: dict[str, str] = {
     # bayes
     "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
     "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
+    # loyalty
+    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty_build",
 }
 
 
