@@ -1,6 +1,7 @@
 # loyaltymodels: set-up and everyday commands.
 #   make demo   fit the beliefs + experience -> loyalty model on bundled data
 #   make test   the fast test suite (what .ci/run runs)
+#   make notebooks  run notebooks/*.ipynb at full size (executed copies in notebooks/executed/)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
@@ -9,7 +10,9 @@ STAMP  := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-# The venv is rebuilt when pyproject.toml changes. scripts/find-python.sh finds a Python >= 3.12
+# The venv is rebuilt when pyproject.toml changes; the last step compiles the generic Bayesian log
+# density once for this machine (numba keeps it on disk), as blavaan compiles its Stan programs at
+# install time. scripts/find-python.sh finds a Python >= 3.12
 # (python3.12/3.13, then pyenv versions) or says what to install; PYTHON=... overrides it.
 $(STAMP): pyproject.toml
 	@py=$$(sh scripts/find-python.sh) || exit 1; \
@@ -17,6 +20,7 @@ $(STAMP): pyproject.toml
 	rm -rf $(VENV) && $$py -m venv $(VENV) && \
 	$(PY) -m pip install --quiet --upgrade pip && \
 	$(PY) -m pip install --quiet -e '.[test]' && \
+	$(PY) -c "import loyaltymodels.density_kernel" && \
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,6 +34,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Full size (LOYALTYMODELS_FAST=0); the tests run the same notebooks in fast mode. Notebooks whose
+# package functions have not landed are skipped with the reason.
+notebooks: $(STAMP)
+	$(PY) notebooks/run_notebooks.py --out notebooks/executed
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -31,11 +31,18 @@ _LAZY: dict[str, str] = {
     "check_convergence": "diagnostics", "add_log_likelihood": "diagnostics", "loo": "diagnostics",
     "waic": "diagnostics", "compare": "diagnostics", "ppmc": "fitindices",
     "fit_indices": "fitindices", "factor_scores": "factorscores",
+    # sem
+    "fit_sem": "sem", "SemFit": "sem", "invariance": "sem_invariance", "path_diagram": "plots",
     # bayes
     "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
     "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
     # loyalty
     "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty_build",
+    # power
+    "power_analysis": "power", "power_summary": "power", "read_power_records": "power",
+    "plot_power": "power", "fit_many": "batch", "Scenario": "power_targets",
+    "loyalty_power_scenario": "power_targets", "model_power_scenario": "power_targets",
+    "Target": "power_targets", "weights_differ": "power_targets", "parameter_nonzero": "power_targets",
 }
 
 

@@ -4,8 +4,10 @@ ArviZ 1.x ``xarray.DataTree`` out (blavaan's ``bsem``/``bcfa`` in R).
 ``build_model`` gives the ``pm.Model`` (inspect or extend it); ``fit_bayes`` samples it and returns
 the posterior laid out as :mod:`loyaltymodels.layout` says; ``bayes_summary`` turns it into the
 parameter table with posterior columns. For many data sets of one structure (calibration, power
-analysis), ``compile_model`` once and ``fit_compiled`` each data set: the compile is the expensive
-part (FINDINGS: 20-50 s cold), sampling a CFA takes about a second.
+analysis), ``compile_model`` once and ``fit_compiled`` each data set. Continuous items in the
+marginal form (the default) need no compile at all: one generic log density, compiled once per
+machine, reads the model's structure as data (:mod:`loyaltymodels.density_kernel`); other forms
+compile the PyMC graph (FINDINGS: 20-50 s cold), then reuse it. Sampling a CFA takes about a second.
 """
 
 from __future__ import annotations
@@ -89,11 +91,17 @@ def build_model(model, data: pd.DataFrame, *, priors: pd.DataFrame | Mapping[str
 
 def compile_model(model, data: pd.DataFrame, *, priors=None, group: str | None = None, group_equal=(),
                   ordinal=None, missing: str = "fiml", form: str | None = None, sampler: str = "nutpie",
-                  cache: bool = True, **options) -> CompiledSEM:
+                  cache: bool = True, density: str = "auto", **options) -> CompiledSEM:
     """Build and compile once; fit any data set of the same shape with :func:`fit_compiled`.
 
-    Compiled models are cached in this process by structure (table, priors, form, data shapes), so
-    calling this again for the same structure costs no compile.
+    With nutpie, continuous items and the marginal form (the defaults), nothing is compiled: one
+    generic log density (:mod:`loyaltymodels.density_kernel`, compiled once per machine and
+    cached on disk) reads the model's structure as data, as blavaan's precompiled Stan program
+    does. ``density="pytensor"`` compiles the PyMC graph of :func:`build_model` instead; that is
+    also what happens, automatically, for the other forms, ordinal items and truncated non-normal
+    priors (``std_lv`` with a non-normal loading prior). Compiled models are cached in this
+    process by structure (table, priors, form, data shapes), so calling this again for the same
+    structure costs nothing.
 
     Examples
     --------
@@ -104,7 +112,7 @@ def compile_model(model, data: pd.DataFrame, *, priors=None, group: str | None =
     ...          for s in range(3)]  # doctest: +SKIP
     """
     parts = _parts(model, data, priors, group, group_equal, ordinal, missing, form, options)
-    return compile_parts(parts, sampler=sampler, cache=cache)
+    return compile_parts(parts, sampler=sampler, cache=cache, density=density)
 
 
 def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, draws: int = 1000,
@@ -148,6 +156,7 @@ def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, dra
                     rng=np.random.default_rng(seed), posterior_predictive=posterior_predictive,
                     prior=prior, attrs={"sampler": compiled.sampler, "seed": seed, "draws": draws,
                                         "tune": tune, "chains": chains, "group_column": summary.group_column or "",
+                                        "density": compiled.density,
                                         "compile_seconds": round(compiled.compile_seconds, 3),
                                         "sampling_seconds": round(t1 - t0, 3)})
     post.attrs["postprocess_seconds"] = round(time.perf_counter() - t1, 3)
@@ -175,13 +184,17 @@ def fit_bayes(model, data: pd.DataFrame, *, draws: int = 1000, tune: int = 1000,
               group_equal=(), ordinal=None, missing: str = "fiml", form: str | None = None,
               prior_predictive: bool = False, posterior_predictive: bool = False,
               progressbar: bool = True, cores: int | None = None, target_accept: float | None = None,
-              check: bool = True, **options) -> xr.DataTree:
+              check: bool = True, density: str = "auto", **options) -> xr.DataTree:
     """Fit a model by MCMC: the posterior of every parameter-table row.
 
     In R: ``blavaan::bsem(model, data, ...)``. Same arguments as :func:`build_model`, plus the
     sampler settings. The same ``seed`` gives the same draws. ``sampler="pymc"`` uses PyMC's NUTS
-    (and is used, with a warning, when nutpie cannot compile the model). Convergence is checked
-    (``check=True``) once the diagnostics module provides ``check_convergence``.
+    (and is used, with a warning, when nutpie cannot compile the model). ``density`` as in
+    :func:`compile_model`: by default the marginal form of continuous items needs no compile
+    (the generic kernel); anything else is compiled from the PyMC graph. A ``pm.Model`` that you
+    extend yourself (:func:`build_model`) is sampled with ``pm.sample``, which always uses the
+    graph. Convergence is checked (``check=True``) once the diagnostics module provides
+    ``check_convergence``.
 
     Returns
     -------
@@ -199,7 +212,8 @@ def fit_bayes(model, data: pd.DataFrame, *, draws: int = 1000, tune: int = 1000,
     >>> lm.bayes_summary(post).head()  # doctest: +SKIP
     """
     compiled = compile_model(model, data, priors=priors, group=group, group_equal=group_equal,
-                             ordinal=ordinal, missing=missing, form=form, sampler=sampler, **options)
+                             ordinal=ordinal, missing=missing, form=form, sampler=sampler, density=density,
+                             **options)
     return fit_compiled(compiled, None, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                         progressbar=progressbar, posterior_predictive=posterior_predictive,
                         prior_predictive=prior_predictive, target_accept=target_accept, check=check)

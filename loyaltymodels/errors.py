@@ -54,6 +54,11 @@ class ConvergenceError(LoyaltyModelsError, RuntimeError):
     """An estimation that did not converge, so no result can be trusted."""
 
 
+class StoreError(LoyaltyModelsError, ValueError):
+    """A results directory that holds another run's results (different scenario, seed, versions...)
+    or cannot be read; the message names the difference."""
+
+
 class LoyaltyModelsWarning(UserWarning):
     """Base class of the package's warnings."""
 
@@ -71,6 +76,6 @@ class DataWarning(LoyaltyModelsWarning):
 
 
 __all__ = [
-    "LoyaltyModelsError", "SpecError", "DataError", "ConvergenceError",
+    "LoyaltyModelsError", "SpecError", "DataError", "ConvergenceError", "StoreError",
     "LoyaltyModelsWarning", "SemWarning", "ConvergenceWarning", "DataWarning",
 ]

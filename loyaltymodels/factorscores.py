@@ -24,7 +24,7 @@ from .draws import (_group_labels, implied_draws, model_spec, observed_data, row
 from .errors import DataError
 from .matrices import ram_layout
 from .spec import ModelSpec
-from .validate import _suggest  # the package's "did you mean" for column names
+from .validate import suggest_column  # the package's "did you mean" for column names
 
 __all__ = ["factor_scores"]
 
@@ -194,7 +194,7 @@ def _check_new_rows(spec: ModelSpec, data: pd.DataFrame, group: str) -> pd.DataF
     for item in spec.observed:
         if item not in data.columns:
             raise DataError(f"new data lack the model's observed variable {item!r}"
-                            f"{_suggest(item, cols)}", column=item)
+                            f"{suggest_column(item, cols)}", column=item)
         values = pd.to_numeric(data[item], errors="coerce")
         bad = values.isna() & data[item].notna()
         if bad.any():

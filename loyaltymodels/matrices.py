@@ -161,6 +161,21 @@ def implied_moments(layout: RamLayout, values: np.ndarray, group: int = 1,
     return cov[:p, :p], mean[:p]
 
 
+def _row_arrays(spec: ModelSpec, layout: RamLayout) -> tuple[np.ndarray, ...]:
+    """``op, group, lhs position, rhs position, lhs == rhs`` of every row, cached on the spec
+    (pandas string comparisons would otherwise dominate repeated standardizations)."""
+    key = ("_std_rows", layout.variables)
+    cache = spec.__dict__.setdefault("_matrices_cache", {})  # frozen dataclass: no attribute set
+    if key not in cache:
+        t = spec.table
+        pos = {v: k for k, v in enumerate(layout.variables)}
+        cache[key] = (t.op.to_numpy(dtype=object), t.group.to_numpy(),
+                      np.array([pos.get(v, 0) for v in t.lhs], dtype=int),
+                      np.array([pos.get(v, 0) for v in t.rhs], dtype=int),
+                      np.array([a == b for a, b in zip(t.lhs, t.rhs)], dtype=bool))
+    return cache[key]
+
+
 def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray,
                  kind: str = "std_all") -> np.ndarray:
     """lavaan's ``std.all`` (or ``std.lv``, ``std.nox``) value of every table row.
@@ -170,45 +185,57 @@ def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray,
     ratio of total standard deviations; intercepts and thresholds by the total SD. ``std.lv``
     standardizes latent variables only. Defined parameters are re-evaluated on the standardized
     values, as lavaan does. ``std.nox`` is ``std.all`` leaving exogenous covariates unstandardized.
+
+    ``values`` may also be a ``(batch, rows)`` array (one solution per line, e.g. the perturbed
+    solutions of a delta-method Jacobian); the result then has the same shape.
     """
     if kind not in ("std_all", "std_lv", "std_nox"):
         raise ValueError(f"kind must be 'std_all', 'std_lv' or 'std_nox', not {kind!r}")
     t = spec.table
-    out = np.full(len(t), np.nan)
+    values = np.asarray(values, dtype=float)
+    batch = values.ndim == 2
+    V = values if batch else values[None, :]
+    out = np.full(V.shape, np.nan)
     pos = {v: k for k, v in enumerate(layout.variables)}
     latent = np.zeros(layout.n, bool)
     latent[layout.n_observed:] = True
     nox = np.ones(layout.n, bool)
     nox[[pos[v] for v in spec.covariates]] = False
+    # vectorised over rows and solutions (this runs inside delta-method Jacobians)
+    op, grp, li, ri, same = _row_arrays(spec, layout)
+    n, eye = layout.n, np.eye(layout.n)
     for g in range(1, layout.ngroups + 1):
-        cov, _ = implied_moments(layout, values, g, full=True)
-        _, S, _ = ram_matrices(layout, values, g)
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-        resid_sd = np.sqrt(np.clip(np.diag(S), 0, None))
+        A, S = np.zeros((len(V), n, n)), np.zeros((len(V), n, n))
+        c = layout.A[g]
+        A[:, c.i, c.j] = V[:, c.row]
+        c = layout.S[g]
+        S[:, c.i, c.j] = V[:, c.row]
+        T = np.linalg.inv(eye - A)
+        cov = T @ S @ T.transpose(0, 2, 1)
+        sd = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
+        resid_sd = np.sqrt(np.clip(np.diagonal(S, axis1=1, axis2=2), 0, None))
         if kind == "std_lv":
             scale, rscale = np.where(latent, sd, 1.0), np.where(latent, resid_sd, 1.0)
         elif kind == "std_nox":
             scale, rscale = np.where(nox, sd, 1.0), np.where(nox, resid_sd, 1.0)
         else:
             scale, rscale = sd, resid_sd
+        rows = grp == g
         with np.errstate(divide="ignore", invalid="ignore"):
-            for r in np.flatnonzero(t.group.to_numpy() == g):
-                lhs, op, rhs, v = t.lhs.iat[r], t.op.iat[r], t.rhs.iat[r], values[r]
-                if op == "=~":
-                    out[r] = v * scale[pos[lhs]] / scale[pos[rhs]]
-                elif op in ("~", "<~"):
-                    to, frm = (pos[lhs], pos[rhs])
-                    out[r] = v * scale[frm] / scale[to]
-                elif op == "~~" and lhs == rhs:
-                    out[r] = v / scale[pos[lhs]] ** 2
-                elif op == "~~":
-                    out[r] = v / (rscale[pos[lhs]] * rscale[pos[rhs]])
-                elif op in ("~1", "|"):
-                    out[r] = v / scale[pos[lhs]]
-    defined = t.op == ":="
+            k = rows & (op == "=~")
+            out[:, k] = V[:, k] * scale[:, li[k]] / scale[:, ri[k]]
+            k = rows & ((op == "~") | (op == "<~"))
+            out[:, k] = V[:, k] * scale[:, ri[k]] / scale[:, li[k]]
+            k = rows & (op == "~~") & same
+            out[:, k] = V[:, k] / scale[:, li[k]] ** 2
+            k = rows & (op == "~~") & ~same
+            out[:, k] = V[:, k] / (rscale[:, li[k]] * rscale[:, ri[k]])
+            k = rows & ((op == "~1") | (op == "|"))
+            out[:, k] = V[:, k] / scale[:, li[k]]
+    defined = op == ":="
     if defined.any():
-        out[defined.to_numpy()] = evaluate_defined(t, out)[defined.to_numpy()]
-    return out
+        out[:, defined] = evaluate_defined(t, out.T)[defined].T  # rows x batch: labels -> vectors
+    return out if batch else out[0]
 
 
 # -- defined parameters and constraints: R-style arithmetic on labels ------------------------------
@@ -276,7 +303,9 @@ def label_values(table: pd.DataFrame, values) -> dict[str, Any]:
 
 
 def evaluate_defined(table: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-    """``values`` with the ``:=`` rows filled in, in order (a definition may use earlier ones)."""
+    """``values`` with the ``:=`` rows filled in, in order (a definition may use earlier ones).
+
+    ``values`` may be ``(rows, batch)``: every definition is then evaluated elementwise."""
     values = np.array(values, dtype=float, copy=True)
     env = label_values(table, values)
     for r in np.flatnonzero(table["op"].to_numpy() == ":="):

@@ -112,7 +112,8 @@ def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.
         if data is None:
             raise TypeError(f"{func}: {role}={arg!r} is a column name, so pass data=<DataFrame> too")
         if arg not in data.columns:
-            raise DataError(f"{func}: no column {arg!r} in data (columns: {list(data.columns)})",
+            from .validate import suggest_column
+            raise DataError(f"{func}: column {arg!r} not found{suggest_column(arg, list(map(str, data.columns)))}",
                             column=arg)
         return data[arg]
     if isinstance(arg, pd.Series):

@@ -239,10 +239,10 @@ def _check_columns(data: pd.DataFrame, items: list[str], group: str | None) -> N
     if absent:
         first = absent[0]
         more = f" (also missing: {', '.join(map(repr, absent[1:]))})" if len(absent) > 1 else ""
-        raise DataError(f"column {first!r} not found{_suggest(first, columns)}{more}; rename the "
+        raise DataError(f"column {first!r} not found{suggest_column(first, columns)}{more}; rename the "
                         "column or fix the model syntax", column=first)
     if group is not None and group not in data.columns:
-        raise DataError(f"group column {group!r} not found{_suggest(group, columns)}; "
+        raise DataError(f"group column {group!r} not found{suggest_column(group, columns)}; "
                         "give the name of the column holding the groups", column=group)
     dup = data.columns[data.columns.duplicated()]
     for c in [*items, group]:
@@ -252,7 +252,7 @@ def _check_columns(data: pd.DataFrame, items: list[str], group: str | None) -> N
                             column=c)
 
 
-def _suggest(name: str, columns: list[str]) -> str:
+def suggest_column(name: str, columns: list[str]) -> str:
     """'; did you mean ...?' with the closest column, or the list of columns when none is close."""
     same_case = [c for c in columns if c.lower() == name.lower()]
     if same_case:
@@ -397,7 +397,7 @@ def _check_ordinal(used: pd.DataFrame, items: list[str], ordinal: Iterable[str] 
         unknown = [c for c in chosen if c not in items]
         if unknown:
             raise DataError(f"ordinal item {unknown[0]!r} is not an observed variable of the model"
-                            f"{_suggest(unknown[0], items)}", column=unknown[0])
+                            f"{suggest_column(unknown[0], items)}", column=unknown[0])
     out = {}
     for c in chosen:
         v = used[c]

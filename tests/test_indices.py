@@ -281,7 +281,7 @@ def test_misaligned_or_missing_inputs(survey):
         lm.nps([1, 2, 3], by=["a", "b"])
     with pytest.raises(DataError, match="different indexes"):
         lm.nps(survey.recommend, by=survey.wave.reset_index(drop=True))
-    with pytest.raises(DataError, match="no column 'ltr' in data"):
+    with pytest.raises(DataError, match="column 'ltr' not found"):
         lm.nps("ltr", data=survey)
     with pytest.raises(TypeError, match="pass data="):
         lm.nps("recommend")

@@ -62,7 +62,7 @@ def test_standardized_solution_by_hand():
     t = spec.table
     std = standardized(spec, ram_layout(spec), row_values(t))
     get = lambda l, o, r: std[((t.lhs == l) & (t.op == o) & (t.rhs == r)).to_numpy()][0]  # noqa: E731
-    var_f, var_g = 4.0, 0.36 * 4 + 1
+    var_g = 0.36 * 4 + 1  # var(f) = 4
     assert get("f", "=~", "x2") == pytest.approx(0.5 * 2 / np.sqrt(0.25 * 4 + 2))
     assert get("g", "~", "f") == pytest.approx(0.6 * 2 / np.sqrt(var_g))
     assert get("f", "~~", "f") == pytest.approx(1.0)

@@ -4,6 +4,7 @@ moments and regressions computed here independently of the generator's own formu
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize
 
@@ -60,6 +61,20 @@ def test_satisfied_not_loyal_truth_matches_the_data():
     # switched off: loyalty is experience, so every satisfied customer is loyal
     _, off = lm.loyalty_scenario(10, weights={"x": (0.0, 1.0)}, rho=0.0, scale=None, seed=5)
     assert off.query("parameter == 'satisfied_not_loyal'").value.item() == pytest.approx(0.0, abs=1e-3)
+
+
+def test_satisfied_not_loyal_is_computed_once_per_population():
+    # power analyses draw thousands of data sets from one population: the 200 000-draw truth is cached
+    from loyaltymodels import scenarios
+    scenarios._satisfied_not_loyal.cache_clear()
+    _, first = lm.loyalty_scenario(50, sectors=["retail", "banking"], seed=1)
+    _, again = lm.loyalty_scenario(50, sectors=["retail", "banking"], seed=2)
+    info = scenarios._satisfied_not_loyal.cache_info()
+    assert (info.misses, info.hits) == (2, 2)
+    pd.testing.assert_frame_equal(first, again)
+    uncached = scenarios._satisfied_not_loyal.__wrapped__(0.4, 0.3, 0.4, 0.0, 0.0, 1 - 0.16 - 0.09 - 0.096)
+    assert first.query("sector == 'retail' and parameter == 'satisfied_not_loyal'").value.item() == \
+        pytest.approx(uncached, abs=1e-12)
 
 
 def test_outcome_links_recovered_by_logistic_mle():

@@ -1,0 +1,130 @@
+"""Reports of saved fits: a text summary for the terminal and a self-contained HTML page.
+
+A saved ML fit is the JSON of :meth:`SemFit.to_json`; a saved posterior is the netCDF of
+``post.to_netcdf`` (from ``fit_bayes`` or ``fit_loyalty``). The HTML embeds its figures as PNG, so
+the file can be mailed or archived alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+
+
+def _load(path: Path):
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"result file {str(path)!r} not found; give a .json saved by 'sem --json' "
+                        "or a .nc saved by 'bayes --out' / 'loyalty --out'")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        from .sem import SemFit
+        return "sem", SemFit.from_json(path)
+    if suffix in (".nc", ".netcdf", ".h5"):
+        from .bayes import load_posterior
+        post = load_posterior(path)
+        return ("loyalty" if "posterior" in post and "std_weights" in post["posterior"] else "bayes"), post
+    raise DataError(f"cannot report on {path.name!r}: expected a .json (ML fit) or .nc (posterior) file")
+
+
+def _tables(kind: str, result) -> dict[str, pd.DataFrame]:
+    if kind == "sem":
+        p = result.parameters
+        cols = [c for c in ("lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "ci_lower",
+                            "ci_upper", "std_all") if c in p]
+        return {"Fit measures": result.fit_measures.to_frame("value").reset_index(names="measure"),
+                "Parameter estimates": p[cols]}
+    from .bayes import bayes_summary
+    from .diagnostics import check_convergence
+    tables = {}
+    if kind == "loyalty":
+        import loyaltymodels as lm
+        tables["Standardized driver weights"] = lm.driver_weights(result)
+    summary = bayes_summary(result)
+    cols = [c for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat",
+                        "ess_bulk", "ess_tail") if c in summary]
+    tables["Posterior summary"] = summary[cols]
+    tables["Convergence checks (empty when all pass)"] = check_convergence(result, warn=False)
+    return tables
+
+
+def text_report(path: str | Path) -> str:
+    """A plain-text report of a saved fit (what ``loyaltymodels report`` prints)."""
+    kind, result = _load(Path(path))
+    if kind == "sem":
+        from .sem_report import summary_text
+        return summary_text(result)
+    parts = [f"Saved posterior: {Path(path).name} ({kind})"]
+    with pd.option_context("display.max_rows", 500, "display.width", 160):
+        for title, table in _tables(kind, result).items():
+            parts += ["", title + ":", table.round(3).to_string(index=False) if len(table) else "  (none)"]
+    return "\n".join(parts)
+
+
+def _figures(kind: str, result) -> list[tuple[str, bytes]]:
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figs = []
+    if kind == "sem":
+        from .plots import path_diagram
+        figs.append(("Path diagram (standardized estimates)", path_diagram(result)))
+    else:
+        import numpy as np
+        post = result["posterior"]
+        param = post["param"]
+        sd = param.std(("chain", "draw")).values
+        free = param.isel(parameter=np.flatnonzero(sd > 0))
+        fig, ax = plt.subplots(figsize=(7, max(3, 0.22 * free.sizes["parameter"])))
+        mean = free.mean(("chain", "draw")).values
+        lo, hi = free.quantile([0.05, 0.95], dim=("chain", "draw")).values
+        y = np.arange(len(mean))[::-1]
+        ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="o", ms=3, lw=1)
+        ax.set_yticks(y, [str(v) for v in free["parameter"].values], fontsize=7)
+        ax.set_title("Posterior means with 90% intervals")
+        fig.tight_layout()
+        figs.append(("Posterior forest plot", fig))
+        if kind == "loyalty":
+            import loyaltymodels as lm
+            plot = getattr(lm, "plot_driver_weights", None)
+            if plot is not None:
+                figs.append(("Driver weights by sector", plot(result)))
+    out = []
+    for title, fig in figs:
+        fig = getattr(fig, "figure", fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        out.append((title, buf.getvalue()))
+    return out
+
+
+def html_report(path: str | Path, out: str | Path) -> Path:
+    """Write a self-contained HTML report (tables and figures) of a saved fit."""
+    kind, result = _load(Path(path))
+    from . import __version__
+    body = [f"<h1>loyaltymodels report: {html.escape(Path(path).name)}</h1>",
+            f"<p>Kind: {kind}. Written by loyaltymodels {__version__}.</p>"]
+    if kind == "sem":
+        from .sem_report import summary_text
+        body.append(f"<pre>{html.escape(summary_text(result))}</pre>")
+    for title, table in _tables(kind, result).items():
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        body.append(table.round(4).to_html(index=False, border=0, na_rep="") if len(table) else "<p>(none)</p>")
+    for title, png in _figures(kind, result):
+        data = base64.b64encode(png).decode("ascii")
+        body.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto} table{border-collapse:collapse;"
+             "font-size:0.85em} td,th{padding:2px 8px;text-align:right} pre{font-size:0.8em}")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(Path(path).name)}</title>" \
+           f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    out = Path(out)
+    out.write_text(page, encoding="utf-8")
+    return out

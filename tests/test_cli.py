@@ -1,0 +1,163 @@
+"""The command line through typer's test runner: every command on bundled data, JSON read back
+and compared with the Python API, and bad input giving one line and the documented exit code."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import loyaltymodels as lm
+from loyaltymodels import datasets
+from loyaltymodels.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    (d / "hs.lav").write_text(datasets.HS_MODEL)
+    (d / "be.lav").write_text(datasets.BELIEFS_EXPERIENCE_MODEL)
+    datasets.load_holzinger_swineford().to_csv(d / "hs.csv", index=False)
+    datasets.load_ecsi().to_csv(d / "ecsi.csv", sep=";", index=False)  # a European export
+    return d
+
+
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def one_error_line(result, code):
+    assert result.exit_code == code, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_version_and_help():
+    assert run("--version").output.strip() == f"loyaltymodels {lm.__version__}"
+    for command in ("sem", "bayes", "loyalty", "invariance", "simulate", "indices", "report", "study"):
+        out = run(command, "--help")
+        assert out.exit_code == 0 and "Example: loyaltymodels " + command in out.output
+
+
+def test_sem_json_equals_the_python_api(files, tmp_path):
+    out = tmp_path / "fit.json"
+    res = run("sem", files / "hs.lav", files / "hs.csv", "--json", out, "--csv", tmp_path / "p.csv")
+    assert res.exit_code == 0, res.output
+    assert "85.306" in res.output  # lavaan's chi-square for this model
+    saved = json.loads(out.read_text())
+    assert saved["fit_measures"]["chisq"] == pytest.approx(85.3055, abs=1e-3)
+    api = lm.fit_sem(datasets.HS_MODEL, datasets.load_holzinger_swineford())
+    back = lm.SemFit.from_json(out) if hasattr(lm, "SemFit") else None
+    table = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(table["est"], api.parameters["est"], rtol=1e-9)
+    if back is not None:
+        np.testing.assert_allclose(back.parameters["se"], api.parameters["se"], rtol=1e-9)
+
+
+def test_model_from_stdin_and_semicolon_csv(files):
+    res = run("sem", "-", files / "ecsi.csv", input=datasets.BELIEFS_EXPERIENCE_MODEL)
+    assert res.exit_code == 0, res.output
+    assert "Number of observations" in res.output and "250" in res.output
+
+
+def test_invariance_table(files, tmp_path):
+    out = tmp_path / "inv.json"
+    res = run("invariance", files / "hs.lav", files / "hs.csv", "--group", "school", "--levels",
+              "configural,metric,scalar", "--out", out)
+    assert res.exit_code == 0, res.output
+    rows = json.loads(out.read_text())
+    # lavaan tutorial: configural 115.851 (48), metric 124.044 (54), scalar 164.103 (60)
+    assert [round(r["chisq"], 3) for r in rows] == [115.851, 124.044, 164.103]
+    assert [r["df"] for r in rows] == [48, 54, 60]
+
+
+def test_simulate_is_reproducible(files, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    for out in (a, b):
+        assert run("simulate", files / "be.lav", "--n", 120, "--seed", 3, "--scale", "0-10",
+                   "--out", out, "--truth", tmp_path / "truth.csv").exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    data = pd.read_csv(a)
+    expected, _ = lm.simulate(datasets.BELIEFS_EXPERIENCE_MODEL, 120, seed=3, scale="0-10")
+    pd.testing.assert_frame_equal(data, expected, check_dtype=False)
+
+
+def test_indices_match_the_api(tmp_path):
+    path = "data/synthetic/indices_survey.csv"
+    out = tmp_path / "ix.json"
+    res = run("indices", path, "--nps", "recommend", "--by", "wave", "--csat", "csat", "--out", out)
+    assert res.exit_code == 0, res.output
+    rows = pd.DataFrame(json.loads(out.read_text()))
+    frame = pd.read_csv(path)
+    api = lm.nps("recommend", data=frame, by="wave")
+    got = rows[rows["index"] == "NPS"].reset_index(drop=True)
+    np.testing.assert_allclose(got.estimate, api.estimate)
+    np.testing.assert_allclose(got.ci_lower, api.ci_lower)
+    assert one_error_line(run("indices", path), 2).startswith("error: name at least one index")
+    assert "'recomend' not found" in one_error_line(run("indices", path, "--nps", "recomend"), 2)
+
+
+def test_bayes_exit_code_1_when_not_converged_and_report(files, tmp_path):
+    out = tmp_path / "post.nc"
+    res = run("bayes", files / "hs.lav", files / "hs.csv", "--draws", 60, "--tune", 60, "--chains", 1,
+              "--seed", 1, "--out", out)
+    # 60 draws cannot reach 400 effective draws: the posterior is saved, the exit code says "do not use"
+    assert res.exit_code == 1, res.output
+    assert out.exists() and "did not converge" in res.output
+    rep = run("report", out, "--html", tmp_path / "r.html")
+    assert rep.exit_code == 0, rep.output
+    assert "Posterior summary" in rep.output and (tmp_path / "r.html").read_text().count("<img") >= 1
+
+
+def test_report_of_a_sem_fit(files, tmp_path):
+    out = tmp_path / "fit.json"
+    run("sem", files / "hs.lav", files / "hs.csv", "--json", out)
+    rep = run("report", out, "--html", tmp_path / "r.html")
+    assert rep.exit_code == 0 and "Parameter Estimates" in rep.output
+    page = (tmp_path / "r.html").read_text()
+    assert "Path diagram" in page and "data:image/png;base64" in page
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("sem", "missing.lav", "{d}/hs.csv"), "model file 'missing.lav' not found"),
+    (("sem", "{d}/hs.lav", "{d}/missing.csv"), "missing.csv"),
+    (("sem", "{d}/hs.lav", "{d}/hs.lav"), ".lav"),                       # unreadable format
+    (("sem", "{d}/bad.lav", "{d}/hs.csv"), "line 2, column"),          # bad syntax
+    (("sem", "{d}/typo.lav", "{d}/hs.csv"), "did you mean 'x2'"),      # unknown column
+    (("invariance", "{d}/hs.lav", "{d}/hs.csv", "--group", "shcool"), "shcool"),
+    (("report", "{d}/hs.lav"), "expected a .json"),
+    (("study", "nonsense"), "unknown study"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, args, fragment):
+    (files / "bad.lav").write_text("visual =~ x1 + x2\ntextual =~ x4 + * x5\n")
+    (files / "typo.lav").write_text("visual =~ x1 + X2 + x3\n")
+    line = one_error_line(run(*[a.format(d=files) for a in args]), 2)
+    assert fragment in line
+
+
+def test_usage_error_exit_code_2():
+    assert run("sem").exit_code == 2
+    assert run("simulate", "x.lav", "--n", "many").exit_code == 2
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+@pytest.mark.skipif(not _has_module("loyaltymodels.studies"), reason="loyaltymodels.studies is not on main yet")
+def test_study_runs_fast(tmp_path):
+    out = tmp_path / "s.json"
+    res = run("study", "holzinger", "--fast", "--out", out)
+    assert res.exit_code == 0, res.output
+    saved = json.loads(out.read_text())
+    api = lm.studies.holzinger_swineford(fast=True).frames()
+    assert set(saved) == set(api)
+    np.testing.assert_allclose([r["est"] for r in saved["parameters"]], api["parameters"]["est"], rtol=1e-12)
