@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import DataError, SpecError
 from .spec import ModelSpec
-from .validate import _suggest  # the package's "did you mean" for column names
+from .validate import suggest_column as _suggest  # the package's "did you mean" for columns
 
 #: Fewest respondents a sector (or a sector x segment cell) may have: each cell gets its own latent
 #: means, variances and structural weights, which a few dozen answers cannot pin down.
