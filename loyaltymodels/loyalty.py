@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .loyalty_draws import Draws, LoyaltyInfo
+from .loyalty_draws import LoyaltyInfo
 from .loyalty_build import DEFAULT_INVARIANCE, Design, build_graph, data_values, default_loyalty_priors, \
     make_design
 from .loyalty_cells import respondent_loglik
@@ -31,6 +30,9 @@ __all__ = ["fit_loyalty", "build_loyalty_model", "default_loyalty_priors"]
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 8
+#: Quasi-Monte-Carlo points of the driver scores per respondent in the ``scores`` form's pointwise
+#: log-likelihood (see ``_loglik_draws``).
+SCORE_POINTS = 32
 #: Jitter (SD, unconstrained scale) of each chain's starting point, as the SEM sampler.
 JITTER = 0.05
 #: Posterior variables checked for convergence besides the parameter table.
@@ -108,7 +110,7 @@ def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment
     -------
     xarray.DataTree
         The SEM posterior layout (``param``, ``std_all`` over ``parameter``; ``sample_stats``;
-        ``observed_data``; ``log_likelihood`` per respondent except with interaction/asymmetry),
+        ``observed_data``; ``log_likelihood`` per respondent, every form),
         plus ``weight (cell, driver)`` and the standardized ``std_weight (sector[, segment],
         driver)``, ``std_weight_pooled (driver)``, ``loyalty_sd``, ``satisfied_not_loyal``,
         ``std_interaction``, ``std_asymmetry``, ``outcome_effect (outcome)`` and the hyper-
@@ -247,7 +249,7 @@ def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
         rc = respondent_coords(s)
         groups = {"posterior": posterior, "sample_stats": _sample_stats(trace, shape),
                   "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc)}
-        if design.form == "outcomes":
+        if design.form in ("outcomes", "scores"):
             ll = _loglik_draws(design, rows, ds)
             groups["log_likelihood"] = xr.Dataset(
                 {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
@@ -287,17 +289,46 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
 
 
 def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarray:
-    """Per-respondent log-likelihood ``(draws, respondents)`` of the ``outcomes`` form (exact:
-    nothing is sampled there but the parameters), for LOO."""
+    """Per-respondent marginal log-likelihood ``(draws, respondents)`` of the ``outcomes`` and
+    ``scores`` forms, for LOO.
+
+    ``outcomes``: exact (nothing but the parameters is sampled). ``scores``: the sampled driver
+    scores must be integrated out too, or LOO would score a likelihood conditional on each
+    respondent's own scores. Since ``p(y) = p(y_drivers) E[p(y_loyalty, o | eta)]`` over the
+    drivers' posterior given their items, which is exactly the ``u ~ N(0, I)`` the sampler uses,
+    the expectation is a mean over :data:`SCORE_POINTS` fixed quasi-Monte-Carlo points of ``u``
+    (importance sampling with the optimal-shape proposal), evaluated at once by stacking the
+    points along the chunk axis.
+    """
     extra = {}
-    for name in ("outcome_slope", "outcome_intercept", *(f"cuts_{o.name}" for o in design.outcomes)):
+    for name in ("interaction", "asymmetry", "outcome_slope", "outcome_intercept",
+                 *(f"cuts_{o.name}" for o in design.outcomes)):
         if name in ds:
             v = ds[name].to_numpy()
             extra[name] = v.reshape(-1, *v.shape[2:])
     data = data_values(design)
+    M = 1
+    if design.form == "scores":
+        from scipy.special import logsumexp
+
+        from .loyalty_draws import qmc_normal
+        q = len(design.blocks["drivers"][1])
+        pts = qmc_normal(q, SCORE_POINTS)
+        M = SCORE_POINTS
+        K, B = design.chunks.shape
+        data = {k: (np.repeat(v, M, axis=1) if np.ndim(v) >= 2 and np.shape(v)[:2] == (K, B) else v)
+                for k, v in data.items()}
+        u = np.broadcast_to(np.tile(pts, (B, 1))[None], (K, B * M, q))
     out = np.empty((rows.shape[0], design.summary.n))
     slots = design.chunks >= 0
     who = design.chunks[slots]
     for d in range(rows.shape[0]):
-        out[d, who] = respondent_loglik(design, rows[d], data, {k: v[d] for k, v in extra.items()}, np)[slots]
+        e = {k: v[d] for k, v in extra.items()}
+        if M > 1:
+            e["u"] = u
+            ll = respondent_loglik(design, rows[d], data, e, np)
+            ll = logsumexp(ll.reshape(ll.shape[0], -1, M), axis=-1) - np.log(M)
+        else:
+            ll = respondent_loglik(design, rows[d], data, e, np)
+        out[d, who] = ll[slots]
     return out

@@ -364,7 +364,6 @@ def _centre_intercepts(design: Design, rvs: dict, fixed) -> dict:
     p = lay.n_observed
     sizes = np.bincount(design.summary.group - 1, minlength=lay.ngroups).astype(float)
     mats = [ram_tensors(lay, rows0, g, pt) for g in range(1, lay.ngroups + 1)]
-    q = lay.n - p
     means = [total_effects(A[p:, p:], _acyclic_depth(lay, g + 1), pt) @ m[p:] for g, (A, _, m) in enumerate(mats)]
     mean_bar = sum(w * mu for w, mu in zip(sizes / sizes.sum(), means))
     t, pos = plan.table, {v: k for k, v in enumerate(lay.variables)}
