@@ -18,6 +18,7 @@ from .bayes import CI_MASS
 from .errors import DataError, SpecError
 from .loyalty_draws import Draws, LoyaltyInfo, chunked, driver_points, loyalty_mean_at, loyalty_moments, qmc_normal
 from .loyalty_likelihood import gh_rule
+from .loyalty_spec import CELL_SEP
 
 __all__ = ["driver_weights", "outcome_effects", "invest_where", "balance_effects", "satisfied_not_loyal",
            "POOLED"]
@@ -65,7 +66,8 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
     A weight is the std_all coefficient of ``loyalty ~ driver`` in the sector (latent variances 1,
     as ``fit_sem(...).parameters.std_all``); ``prob_largest`` is the posterior probability that the
     driver has the largest weight in that sector. ``pooled`` rows hold the hierarchical mean weight
-    (a typical sector); with segments, rows ``sector="pooled", segment=<name>`` hold each segment's.
+    (a typical sector); with segments, rows ``sector="pooled | <segment>"`` (``segment`` column set)
+    hold each segment's, and sector rows average the sector's segments by size.
 
     Returns
     -------
@@ -84,7 +86,9 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
     blocks = [(list(info.sectors), [None] * len(info.sectors), _by_sector(post, "std_weight", info)),
               ([POOLED], [None], _draws(ds["std_weight_pooled"])[:, None, :])]
     if info.segments:
-        blocks.append(([POOLED] * len(info.segments), list(info.segments), _draws(ds["std_weight_segment"])))
+        # one row per (sector label, driver), so the table pivots: segments as "pooled | new"
+        blocks.append(([f"{POOLED}{CELL_SEP}{g}" for g in info.segments], list(info.segments),
+                       _draws(ds["std_weight_segment"])))
     rows = []
     for sectors, segments, x in blocks:  # x: (D, rows, K)
         largest = (x == x.max(-1, keepdims=True)).mean(0)
