@@ -17,12 +17,14 @@ from .loyalty_draws import Draws, LoyaltyInfo, chunked, pooled_loyalty_sd, satis
 
 def default_experience(info: LoyaltyInfo) -> str:
     """The experience driver: the asymmetry's or the interaction's when fitted, else the one driver
-    named like 'exp...'/'sat...', else the last driver."""
+    (or other latent) named like 'exp...'/'sat...', else the last driver."""
     if info.asymmetry:
         return info.asymmetry[0]
     if info.interaction:
         return info.interaction[1]
     named = [d for d in info.drivers if d.lower().startswith(("exp", "sat"))]
+    if len(named) != 1:  # e.g. a beliefs-only model: experience may still be in the model
+        named = [v for v in info.latents if v != info.loyalty and v.lower().startswith(("exp", "sat"))]
     return named[0] if len(named) == 1 else info.drivers[-1]
 
 

@@ -2,7 +2,8 @@
 behaviour outcomes; and the checks that turn bad input into clear errors.
 
 Roles come from the table (lavaan's ``~`` rows), not from names: the *loyalty* latent is the
-endogenous latent regressed on at least two latents that predicts no other latent; its *drivers*
+endogenous latent regressed on latents that predicts no other latent (preferring one with two
+drivers or more); its *drivers*
 are the latents on the right of its regression. ``loyalty=`` / ``drivers=`` override when the
 table leaves a choice. Sectors and segments are crossed into *cells* (one group of the multigroup
 machinery per cell), so that per-cell moments stay sufficient statistics.
@@ -71,10 +72,13 @@ def find_roles(spec: ModelSpec, loyalty: str | None = None, drivers: Sequence[st
     reg = t[(t.op == "~") & (t.group <= 1) & t.lhs.isin(lv) & t.rhs.isin(lv)]
     on = {y: list(dict.fromkeys(rows.rhs)) for y, rows in reg.groupby("lhs", sort=False)}
     if loyalty is None:
-        cands = [y for y, xs in on.items() if len(xs) >= 2 and y not in set(reg.rhs)]
+        ends = [y for y in on if y not in set(reg.rhs)]
+        # prefer a latent with two drivers or more; one-driver models (e.g. 'Loyalty ~ Experience',
+        # to compare with the two-driver model by LOO, claim 1) are accepted too
+        cands = [y for y in ends if len(on[y]) >= 2] or ends
         if not cands:
             raise SpecError("the model has no loyalty regression: regress the loyalty latent on its "
-                            "drivers, e.g. 'Loyalty ~ Beliefs + Experience' (a latent on at least two "
+                            "drivers, e.g. 'Loyalty ~ Beliefs + Experience' (a latent regressed on "
                             "latents that predicts no other latent)")
         if len(cands) > 1:
             raise SpecError(f"several latents could be the loyalty latent ({', '.join(cands)}): "
