@@ -36,6 +36,13 @@ _LAZY: dict[str, str] = {
     # bayes
     "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
     "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
+    # loyalty
+    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty_build",
+    "driver_weights": "loyalty_summaries", "outcome_effects": "loyalty_summaries",
+    "invest_where": "loyalty_summaries", "balance_effects": "loyalty_summaries",
+    "satisfied_not_loyal": "loyalty_summaries", "compare_fits": "loyalty_compare",
+    "plot_driver_weights": "loyalty_plots", "plot_balance": "loyalty_plots",
+    "plot_outcome_curves": "loyalty_plots",
     # power
     "power_analysis": "power", "power_summary": "power", "read_power_records": "power",
     "plot_power": "power", "fit_many": "batch", "Scenario": "power_targets",
