@@ -96,7 +96,8 @@ def _semopy(model: str, data: pd.DataFrame) -> None:
     m.inspect(std_est=True)
 
 
-def _median_ms(fun, repeats: int) -> float:
+def median_ms(fun, repeats: int) -> float:
+    """Median wall time (ms) of ``repeats`` calls of ``fun`` after one warm-up call."""
     fun()  # warm-up: imports, caches
     times = []
     for _ in range(repeats):
@@ -128,8 +129,8 @@ def main(repeats: int = 15) -> pd.DataFrame:
         fit = lm.fit_sem(model, data)
         rows.append({"model": name, "n_obs": len(data),
                      "lavaan_ms": statistics.median(r_times),
-                     "fit_sem_ms": _median_ms(lambda: lm.fit_sem(model, data), repeats),
-                     "semopy_ms": _median_ms(lambda: _semopy(model, data), repeats),
+                     "fit_sem_ms": median_ms(lambda: lm.fit_sem(model, data), repeats),
+                     "semopy_ms": median_ms(lambda: _semopy(model, data), repeats),
                      **compare_estimates(fit.parameters, r_est), **versions})
     out = pd.DataFrame(rows)
     out["fit_sem_vs_lavaan"] = out.fit_sem_ms / out.lavaan_ms

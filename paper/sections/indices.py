@@ -2,45 +2,24 @@
 
 Exact coverage (no simulation): for intervals that depend on the data only through counts, the
 probability, summed over every possible sample, that the interval contains the truth; computed
-with the package's interval kernels (``loyaltymodels.intervals``). Answer distributions as in
+with the package's interval kernels (``loyaltymodels.intervals``) by the functions of
+``benchmarks/indices_coverage.py``. Answer distributions as in
 ``benchmarks/indices_coverage.py`` (whose simulated coverage is recorded in
 ``benchmarks/results/indices_coverage.txt``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from scipy import special, stats
 
-from loyaltymodels import intervals as iv
+# The benchmark's exact-coverage functions (the package's interval kernels over every sample).
+from benchmarks.indices_coverage import nps_exact, wilson_exact
 
 from .common import Section, num
 
 NPS_TRUTH = {0: (0.30, 0.40, 0.30), 50: (0.10, 0.30, 0.60), 80: (0.05, 0.10, 0.85)}
 SIZES = (10, 30, 100, 1000)
 CSAT_TRUTH = (0.5, 0.9)
-
-
-def nps_exact(n: int, shares: tuple[float, float, float], method: str) -> float:
-    """Exact coverage of an NPS interval: every trinomial outcome weighted by its probability."""
-    d, p = (a.ravel() for a in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
-    keep = d + p <= n
-    d, p = d[keep], p[keep]
-    logpmf = (special.gammaln(n + 1) - special.gammaln(d + 1) - special.gammaln(p + 1)
-              - special.gammaln(n - d - p + 1) + d * np.log(shares[0]) + p * np.log(shares[2])
-              + (n - d - p) * np.log(shares[1]))
-    kernel = iv.nps_adjusted_wald if method == "adjusted Wald" else iv.nps_wald
-    lo, hi = kernel(p / n, d / n, n)
-    truth = shares[2] - shares[0]  # the kernels work on shares, not points
-    return float(np.exp(logpmf)[(lo <= truth) & (truth <= hi)].sum())
-
-
-def wilson_exact(n: int, p: float) -> float:
-    """Exact coverage of the Wilson interval for a share ``p`` (CSAT, SCI)."""
-    k = np.arange(n + 1)
-    lo, hi = iv.wilson(k / n, n)
-    return float(stats.binom.pmf(k, n, p)[(lo <= p) & (p <= hi)].sum())
 
 
 def coverage_table() -> pd.DataFrame:
@@ -50,7 +29,7 @@ def coverage_table() -> pd.DataFrame:
         row = {"n": n}
         for truth, shares in NPS_TRUTH.items():
             for method in ("adjusted Wald", "Wald"):
-                row[f"NPS {truth}: {method}"] = 100 * nps_exact(n, shares, method)
+                row[f"NPS {truth}: {method}"] = 100 * nps_exact(n, shares, method.replace(" ", "_").lower())
         for p in CSAT_TRUTH:
             row[f"CSAT {100 * p:.0f}%: Wilson"] = 100 * wilson_exact(n, p)
         rows.append(row)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
-import time
 import warnings
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from threadpoolctl import threadpool_limits
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import DataWarning, SemWarning
+
+from benchmarks.against_r import median_ms
 
 from .common import Section, num, word
 from .studies import against_r
@@ -37,16 +37,6 @@ def _semopy(model: str, data: pd.DataFrame) -> None:
         m.inspect(std_est=True)
 
 
-def _median_ms(fun, repeats: int) -> float:
-    fun()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fun()
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
-
-
 def live_sem(repeats: int) -> pd.DataFrame:
     """fit_sem and bare semopy (one BLAS thread), median ms over ``repeats``, in this process."""
     rows = []
@@ -55,8 +45,8 @@ def live_sem(repeats: int) -> pd.DataFrame:
         warnings.simplefilter("ignore", DataWarning)
         for name, model, load in CASES:
             data = load()
-            rows.append({"model": name, "fit_sem ms": _median_ms(lambda: lm.fit_sem(model, data), repeats),
-                         "semopy ms": _median_ms(lambda: _semopy(model, data), repeats)})
+            rows.append({"model": name, "fit_sem ms": median_ms(lambda: lm.fit_sem(model, data), repeats),
+                         "semopy ms": median_ms(lambda: _semopy(model, data), repeats)})
     out = pd.DataFrame(rows)
     out["fit_sem / semopy"] = out["fit_sem ms"] / out["semopy ms"]
     return out
