@@ -4,13 +4,14 @@ One data set carries every effect at once: sector-specific weights, an interacti
 and a churn outcome. The nonlinear terms are centred and uncorrelated with beliefs and experience
 (odd moments of a symmetric distribution), so a linear model still estimates the weights.
 
-Estimators. The weights come from the Bayesian loyalty model (``lm.fit_loyalty`` with
-``lm.driver_weights``) when the package has it, otherwise from the multigroup ML fit
-``lm.fit_sem(model, data, group="sector")`` (std_all paths, 95% Wald intervals). Claims 3-6
-(interaction, asymmetry, satisfied-not-loyal share, churn link) are estimated on standardized
-composite scores (item means), which measurement error biases (the size is approximate): they show the
-direction and detectability of each effect, not an unbiased size. Every table says which
-estimator produced it (``method`` column) and the text quotes that from :data:`numbers`.
+Estimators. The weights (claims 1 and 2) come from the multigroup ML fit
+``lm.fit_sem(model, data, group="sector")`` (std_all paths, 95% Wald intervals), or from the
+Bayesian loyalty model (``lm.fit_loyalty`` with ``lm.driver_weights``) when the package has it,
+and, beside them, from the multigroup Bayesian SEM ``lm.fit_bayes(..., group="sector")``. Claims
+3-6 (interaction, asymmetry, satisfied-not-loyal share, churn link) are estimated on standardized
+composite scores (item means), which measurement error biases: they show the direction and
+detectability of each effect, not an unbiased size. Every table says which estimator produced each
+row, and the text quotes the estimators' descriptions from the generated numbers.
 """
 
 from __future__ import annotations
