@@ -150,7 +150,8 @@ def test_markdown_table_marks_missing_values():
 
 @pytest.mark.slow
 def test_make_paper_builds_the_pdf():
-    """The full build (Python entry of make paper): a PDF of several pages with the title."""
+    """The whole build (make paper's Python entry, in the fast mode conftest sets): a PDF of
+    several pages with the title. It rewrites paper/generated and paper/paper.pdf."""
     pypdf = pytest.importorskip("pypdf")
     pytest.importorskip("weasyprint")
     assert build.main([]) == 0
