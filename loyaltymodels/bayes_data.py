@@ -7,15 +7,15 @@ respondents) goes into :func:`DataSummary.structure_key` so a compiled model can
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .errors import DataError, DataWarning
+from .errors import DataError
 from .spec import ModelSpec, as_spec
+from .validate import validate_data
 
 MISSING = ("fiml", "listwise")
 
@@ -95,13 +95,7 @@ def prepare(model, data: pd.DataFrame, *, group: str | None = None, group_equal=
     options.setdefault("meanstructure", True)
     base = as_spec(model, **options)
     items = list(base.observed)
-    absent = [v for v in items if v not in data.columns]
-    if absent:
-        raise DataError(f"the data have no column {absent[0]!r} (model variables missing: {absent})",
-                        column=absent[0])
-    if group is not None and group not in data.columns:
-        raise DataError(f"the data have no group column {group!r}", column=group)
-    frame = _validated(base, data, group, missing)
+    frame, _report = validate_data(base, data, group=group, missing=missing)
     ords = ordinal_items(frame, items, ordinal)
     categories = {v: np.unique(frame[v].dropna().to_numpy(float)) for v in ords}
     for v, cats in categories.items():
@@ -125,38 +119,6 @@ def prepare(model, data: pd.DataFrame, *, group: str | None = None, group_equal=
     patterns = _patterns(y, gidx, spec.ngroups)
     return spec, DataSummary(tuple(spec.observed), y, gidx, labels, frame.index.to_numpy(), patterns,
                              categories, missing, group)
-
-
-def _validated(spec: ModelSpec, data: pd.DataFrame, group: str | None, missing: str) -> pd.DataFrame:
-    """The data helper's checks when they exist (loyaltymodels.data), else the few we need."""
-    try:
-        from .data import validate_data
-    except ImportError:
-        validate_data = None
-    if validate_data is not None:
-        frame, _report = validate_data(spec, data, group=group, missing=missing)
-        return frame
-    cols = list(spec.observed) + ([group] if group else [])
-    frame = data[cols].copy()
-    for v in spec.observed:
-        converted = pd.to_numeric(frame[v], errors="coerce")
-        bad = converted.isna() & frame[v].notna()
-        if bad.any():
-            row = bad.idxmax()
-            raise DataError(f"column {v!r} has the non-numeric value {frame[v][row]!r} at row {row!r}",
-                            column=v, row=row, value=frame[v][row])
-        frame[v] = converted.astype(float)
-    items = frame[list(spec.observed)]
-    drop = items.isna().all(axis=1) if missing == "fiml" else items.isna().any(axis=1)
-    if group:
-        drop |= frame[group].isna()
-    if drop.any():
-        warnings.warn(f"{int(drop.sum())} row(s) dropped ({'all items missing' if missing == 'fiml' else 'listwise'})",
-                      DataWarning, stacklevel=4)
-        frame = frame[~drop]
-    if not len(frame):
-        raise DataError("no rows left to fit")
-    return frame
 
 
 def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, ...]:

@@ -23,6 +23,7 @@ from .fitmeasures import fit_measures
 from .sem_inference import admissibility, parameter_table, r_squared, vcov
 from .sem_kernel import GroupStats, Problem, group_stats
 from .spec import ModelSpec, as_spec
+from .validate import validate_data
 
 __all__ = ["fit_sem", "SemFit"]
 
@@ -294,45 +295,8 @@ def _check_supported(spec: ModelSpec) -> None:
 
 
 def _validate(spec: ModelSpec, data: pd.DataFrame, group: str | None, policy: str):
-    """Validate with :func:`loyaltymodels.data.validate_data` when available (thin call site)."""
-    try:
-        from .data import validate_data
-    except ImportError:  # the data helper has not landed on this branch yet
-        validate_data = None
-    if validate_data is not None:
-        clean, report = validate_data(spec, data, group=group, missing=policy)
-        return clean, report.to_dict()
-    return _validate_minimal(spec, data, group, policy)
-
-
-def _validate_minimal(spec: ModelSpec, data: pd.DataFrame, group: str | None, policy: str):
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    cols = list(spec.observed)
-    missing_cols = [c for c in cols if c not in data.columns]
-    if missing_cols:
-        raise DataError(f"column {missing_cols[0]!r} of the model is not in the data "
-                        f"(columns: {', '.join(map(str, data.columns[:12]))}...)", column=missing_cols[0])
-    frame = data[cols + ([group] if group else [])].copy()
-    for c in cols:
-        if not pd.api.types.is_numeric_dtype(frame[c]):
-            raise DataError(f"column {c!r} is not numeric", column=c)
-        frame[c] = frame[c].astype(float)
-    n_missing = frame[cols].isna().sum()
-    if policy == "listwise":
-        clean = frame.dropna()
-    else:
-        clean = frame[frame[cols].notna().any(axis=1)]
-        if group:
-            clean = clean[clean[group].notna()]
-    for c in cols:
-        if clean[c].nunique() < 2:
-            raise DataError(f"column {c!r} is constant in the rows used; it cannot be modelled", column=c)
-    sizes = clean[group].value_counts(sort=False).to_dict() if group else {}
-    report = dict(n_total=len(frame), n_used=len(clean), n_dropped=len(frame) - len(clean),
-                  missing={k: int(v) for k, v in n_missing.items()}, policy=policy, group=group,
-                  group_sizes={str(k): int(v) for k, v in sizes.items()})
-    return clean, report
+    clean, report = validate_data(spec, data, group=group, missing=policy)
+    return clean, report.to_dict()
 
 
 def _split(clean: pd.DataFrame, spec: ModelSpec, group: str | None, labels) -> list[pd.DataFrame]:

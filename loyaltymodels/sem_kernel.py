@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConvergenceError
-from .matrices import RamLayout, ram_layout
+from .matrices import RamLayout, ram_layout, ram_matrices
 from .spec import ModelSpec
 
 LOG2PI = math.log(2 * math.pi)
@@ -220,15 +220,7 @@ class Problem:
         return _Cells(A.i[fa], A.j[fa], S.i[fs], S.j[fs], m.i[fm], P_sigma, P_mu)
 
     def matrices(self, values: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lay, n = self.layout, self.nvar
-        A, S, m = np.zeros((n, n)), np.zeros((n, n)), np.zeros(n)
-        c = lay.A[g]
-        A[c.i, c.j] = values[c.row]
-        c = lay.S[g]
-        S[c.i, c.j] = values[c.row]
-        c = lay.m[g]
-        m[c.i] = values[c.row]
-        return A, S, m
+        return ram_matrices(self.layout, values, g)
 
     def moments(self, values: np.ndarray, g: int):
         """``(Sigma, mu, T, S, m)`` of group ``g`` (1-based), ``T = (I - A)^-1``."""

@@ -224,10 +224,10 @@ def test_std_lv_gives_the_same_fit(hs, hs_fit):
 
 
 def test_semopy_may_not_add_parameters(hs, monkeypatch):
-    from loyaltymodels import sem_engine
-    original = sem_engine.semopy_description
+    from loyaltymodels import sem_semopy
+    original = sem_semopy.semopy_description
     # drop a covariance row from the description: semopy then adds its own default
-    monkeypatch.setattr(sem_engine, "semopy_description",
+    monkeypatch.setattr(sem_semopy, "semopy_description",
                         lambda t, g, f: "\n".join(x for x in original(t, g, f).splitlines()
                                                   if not x.startswith("visual ~~ _p") or "textual" not in x))
     with pytest.raises(SpecError, match="added by semopy"):
