@@ -69,7 +69,8 @@ def weights_bayes(data: pd.DataFrame, truth: pd.DataFrame, fast: bool) -> pd.Dat
     """Posterior driver weights of the Bayesian loyalty model beside the true weights."""
     size = dict(draws=300, tune=300, chains=2) if fast else dict(draws=1000, tune=1000, chains=4)
     post = lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", seed=SEED, **size)
-    w = lm.driver_weights(post)
+    w = lm.driver_weights(post, mass=0.95)
+    w = w[w.sector.isin(truth.sector.unique())]  # drop the "pooled" row: it has no single truth
     out = w.rename(columns={"mean": "estimate"})[["sector", "driver", "estimate", "ci_lower", "ci_upper"]]
     return _with_truth(out, truth, "Bayesian loyalty model (posterior mean, 95% interval)")
 
@@ -161,6 +162,7 @@ def make(fast: bool) -> Section:
          "largest_right": count(int(right)), "n_sectors": count(len(wide)),
          "bsem_max_abs_error": num((bsem.estimate - bsem.truth).abs().max(), 3),
          "bsem_covered": count(int(bsem.covered.sum())), "bsem_max_rhat": num(rhat, 3),
+         "weights_label": word(_rounded(weights.head(1)).estimator.iloc[0]),
          "ml_bsem_max_diff": num(_max_diff(weights, bsem), 3), "bsem_method": word(bsem.method.iloc[0]),
          "nonlinear_method": word(nonlin.method.iloc[0]),
          "loyalty_note": word("The package's Bayesian loyalty model (lm.fit_loyalty), which estimates "
