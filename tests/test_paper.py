@@ -14,7 +14,7 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from paper import build, render
-from paper.sections import CHEAP, SECTIONS
+from paper.sections import CHEAP, SECTIONS, claims
 from paper.sections.common import num
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +24,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> tuple[Path, dict]:
-    """Every section generated in fast mode into a temporary directory."""
+    """Every section generated in fast mode into a temporary directory. The claims use their ML and
+    composite-score path even where the package has the Bayesian loyalty model: its fit takes
+    minutes even in fast mode (the slow build test runs it); both paths write the same keys."""
     out = tmp_path_factory.mktemp("generated")
-    return out, build.generate(out, fast=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(claims, "BAYES_AVAILABLE", False)
+        return out, build.generate(out, fast=True)
 
 
 def body_and_references(text: str) -> tuple[str, str]:
