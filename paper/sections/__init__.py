@@ -3,8 +3,9 @@ sampling and take seconds: the fast test regenerates them and checks them agains
 
 from __future__ import annotations
 
-from . import claims, indices, model, repro, speed, studies
+from . import claims, ecsi_bayes, indices, model, repro, speed, studies
 
 SECTIONS = {"model": model.make, "claims": claims.make, "studies": studies.make,
+            "ecsi_bayes": ecsi_bayes.make,
             "indices": indices.make, "speed": speed.make, "repro": repro.make}
 CHEAP = ("model", "studies", "indices", "repro")
