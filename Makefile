@@ -2,9 +2,12 @@
 #   make demo   fit the beliefs + experience -> loyalty model on bundled data
 #   make test   the fast test suite (what .ci/run runs)
 #   make notebooks  run notebooks/*.ipynb at full size (executed copies in notebooks/executed/)
+#   make paper  regenerate paper/generated/ from the package and build paper/paper.pdf
+#               (LOYALTYMODELS_FAST=1 make paper: short chains where anything is sampled)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+PAPER_STAMP := $(VENV)/.paper-stamp
 
 .PHONY: install demo test test-all bench notebooks paper clean
 
@@ -40,5 +43,13 @@ bench: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) notebooks/run_notebooks.py --out notebooks/executed
 
+# The paper's extra (markdown, WeasyPrint, pypdf) is installed here only, so make test and CI stay
+# lean. WeasyPrint needs pango, which Debian-like systems have (apt-get install libpango-1.0-0).
+$(PAPER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,paper]' && touch $(PAPER_STAMP)
+
+paper: $(PAPER_STAMP)
+	$(PY) -m paper.build
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info paper/generated paper/paper.pdf
