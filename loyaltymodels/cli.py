@@ -204,7 +204,7 @@ def loyalty(model: ModelArg, data: DataArg,
             outcomes[name] = column
         post = lm.fit_loyalty(_model(model), _data(data), sector=sector, segment=segment,
                               outcomes=outcomes or None, interaction=interaction, draws=draws, tune=tune,
-                              chains=chains, seed=seed)
+                              chains=chains, seed=seed, progressbar=True, check=False)
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")

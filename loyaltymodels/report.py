@@ -29,7 +29,8 @@ def _load(path: Path):
     if suffix in (".nc", ".netcdf", ".h5"):
         from .bayes import load_posterior
         post = load_posterior(path)
-        return ("loyalty" if "posterior" in post and "std_weights" in post["posterior"] else "bayes"), post
+        # fit_loyalty marks its posteriors with a 'loyalty' attribute (the roles and design it read)
+        return ("loyalty" if "loyalty" in post.attrs else "bayes"), post
     raise DataError(f"cannot report on {path.name!r}: expected a .json (ML fit) or .nc (posterior) file")
 
 
