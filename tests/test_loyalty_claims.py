@@ -108,7 +108,9 @@ def test_claims3_4_near_zero_when_absent(nonlinear_fits):
     print("\nclaims 3-4 absent", table[["mean", "ci_lower", "ci_upper"]].round(3).to_dict("index"))
     for term in ("interaction", "asymmetry"):
         assert covers_zero(table.loc[term]), term
-        assert abs(table.loc[term, "mean"]) < 0.1
+        # near zero on the posterior's own scale: the asymmetry (an |E - B| slope) is the least
+        # determined term (posterior sd ~0.12 at 2 x 400), so a fixed 0.1 would test the noise
+        assert abs(table.loc[term, "mean"]) < 2 * table.loc[term, "sd"], term
 
 
 def test_nonlinear_tables_and_plots(nonlinear_fits):
