@@ -9,7 +9,6 @@ their numbers are checked for shape and sense, not for precision.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import loyaltymodels as lm
