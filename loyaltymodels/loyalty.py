@@ -141,6 +141,7 @@ def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment
     t2 = time.perf_counter()
     post = _assemble(design, trace, seed)
     post.attrs.update(sampler="nutpie", seed=seed, draws=draws, tune=tune, chains=chains,
+                      target_accept=target_accept or TARGET_ACCEPT,
                       compile_seconds=round(compile_s, 3), sampling_seconds=round(t2 - t1, 3),
                       postprocess_seconds=round(time.perf_counter() - t2, 3),
                       total_seconds=round(time.perf_counter() - t0, 3), created_by="loyaltymodels.fit_loyalty")

@@ -118,6 +118,9 @@ def test_netcdf_round_trip(post, tmp_path):
     pd.testing.assert_frame_equal(lm.driver_weights(back), lm.driver_weights(post))
     pd.testing.assert_frame_equal(lm.satisfied_not_loyal(back), lm.satisfied_not_loyal(post))
     assert "log_likelihood" in back.children and "package_versions" in back.attrs
+    # what it takes to redo the fit travels with it
+    assert {k: back.attrs[k] for k in ("seed", "draws", "tune", "chains", "target_accept")} == \
+        {"seed": 3, "draws": SAMPLER["draws"], "tune": SAMPLER["tune"], "chains": SAMPLER["chains"], "target_accept": 0.9}
 
 
 def test_loo_works_on_the_posterior(post):
