@@ -1,6 +1,7 @@
-"""Loyalty indices: hand-computed examples for every index and scale, the interval formulas written
-out independently of the package, input checks, groups, weights, the modelled index from a
-hand-built posterior, and (slow) the coverage of the NPS intervals over simulated samples."""
+"""The Net Promoter Score: hand-computed examples for every scale, the interval formulas written
+out independently of the package, the Bayesian interval, input checks, groups, weights, the
+difference of two NPS and properties. The other indices are tested in test_other_indices.py, the
+modelled index in test_modelled_index.py, the intervals' coverage in test_index_coverage.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -27,13 +27,6 @@ def adjusted_wald_by_hand(pro: float, det: float, n: float, z: float = Z95) -> t
     p, d, m = (pro + 0.75) / (n + 3), (det + 0.75) / (n + 3), n + 3
     se = math.sqrt((p + d - (p - d) ** 2) / m)
     return 100 * (p - d - z * se), 100 * (p - d + z * se)
-
-
-def wilson_by_hand(k: float, n: float, z: float = Z95) -> tuple[float, float]:
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return 100 * (centre - half), 100 * (centre + half)
 
 
 # --- NPS: hand-computed examples -------------------------------------------------------------------
@@ -351,112 +344,6 @@ def test_nps_difference_weighted_and_columns():
     assert (weighted.ci_lower, weighted.n_eff_a, weighted.n_eff_b) == pytest.approx((plain.ci_lower, 6, 6))
 
 
-# --- Secure Customer Index ------------------------------------------------------------------------
-
-def test_sci_segments_by_hand():
-    sat = [5, 5, 5, 4, 4, 3, 5, 2, 5, np.nan]
-    rep = [5, 5, 4, 4, 5, 3, 5, 5, 1, 5]
-    rec = [5, 5, 5, 4, 3, 4, 5, 5, 5, 5]
-    # minimum answer: 5, 5, 4, 4, 3, 3, 5, 2, 1, (missing)
-    # secure 3, favourable 2, vulnerable 2, at risk 2 of n = 9
-    row = lm.secure_customer_index(sat, rep, rec).iloc[0]
-    assert (row.n, row.n_missing, row.method) == (9, 1, "wilson")
-    assert [row.estimate, row.favourable, row.vulnerable, row.at_risk] == pytest.approx(
-        [100 * 3 / 9, 100 * 2 / 9, 100 * 2 / 9, 100 * 2 / 9])
-    assert (row.ci_lower, row.ci_upper) == pytest.approx(wilson_by_hand(3, 9))
-    ref = stats.binomtest(3, 9).proportion_ci(0.95, method="wilson")
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * ref.low, 100 * ref.high))
-
-
-def test_sci_other_scale_and_columns():
-    # 1-7: secure 7, favourable >= 6, vulnerable >= 4 (the middle), at risk below 4
-    df = pd.DataFrame({"s": [7, 7, 6, 4, 3], "r": [7, 6, 7, 7, 7], "c": [7, 7, 7, 5, 7]})
-    row = lm.secure_customer_index("s", "r", "c", scale="1-7", data=df).iloc[0]
-    assert [row.estimate, row.favourable, row.vulnerable, row.at_risk] == pytest.approx([20, 40, 20, 20])
-    with pytest.raises(DataError, match="column 'c' has the value 8 at row 3;"):
-        lm.secure_customer_index("s", "r", df.c.replace(5, 8), scale="1-7", data=df)
-
-
-# --- Customer Loyalty Index -----------------------------------------------------------------------
-
-def test_cli_by_hand():
-    rec = [1, 2, 6, 3]
-    rep = [1, 1, 5, np.nan]
-    oth = [6, 2, 1, 4]
-    # scores: recommend 100, 80, 0; repurchase 100, 100, 20; try others (reversed) 100, 20, 0
-    # respondents: 100, 66.667, 6.667; the fourth is missing a repurchase answer
-    scores = [100.0, 200 / 3, 20 / 3]
-    mean, sd = np.mean(scores), np.std(scores, ddof=1)
-    t2 = 4.302652729749464                                   # t(2) 97.5% quantile
-    row = lm.customer_loyalty_index(rec, rep, oth).iloc[0]
-    assert row.estimate == pytest.approx((100 + 200 / 3 + 20 / 3) / 3)
-    assert row.sd == pytest.approx(sd)
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((mean - t2 * sd / math.sqrt(3),
-                                                          mean + t2 * sd / math.sqrt(3)))
-    assert (row.n, row.n_missing, row.method) == (3, 1, "t")
-    assert (row.recommend_score, row.repurchase_score, row.try_others_score) == pytest.approx(
-        (60.0, 220 / 3, 40.0))
-
-
-def test_cli_reverse_scoring_is_on_try_others_only():
-    # the most loyal answers: very likely to recommend and repurchase, very unlikely to try others
-    assert lm.customer_loyalty_index([1], [1], [6]).estimate.iloc[0] == 100
-    assert lm.customer_loyalty_index([6], [6], [1]).estimate.iloc[0] == 0
-    with pytest.raises(DataError, match="integers 1-6 for scale '1-6'"):
-        lm.customer_loyalty_index([1], [0], [6])
-
-
-# --- CSAT and CES ---------------------------------------------------------------------------------
-
-def test_csat_by_hand():
-    x = [5, 4, 4, 3, 2, 1, 5, np.nan]                        # 4 of 7 answer 4 or 5
-    row = lm.csat(x).iloc[0]
-    assert row.estimate == pytest.approx(100 * 4 / 7)
-    assert (row.ci_lower, row.ci_upper) == pytest.approx(wilson_by_hand(4, 7))
-    assert (row.n, row.n_missing) == (7, 1)
-    assert lm.csat(x, top_box=1).estimate.iloc[0] == pytest.approx(100 * 2 / 7)
-    assert lm.csat([7, 6, 5, 1], scale="1-7").estimate.iloc[0] == pytest.approx(50)
-    # weighted: weights 3, 1 on a satisfied and a dissatisfied answer: 75%, n_eff = 16 / 10
-    w = lm.csat([5, 1], weights=[3, 1]).iloc[0]
-    assert (w.estimate, w.n_eff) == pytest.approx((75.0, 1.6))
-    assert (w.ci_lower, w.ci_upper) == pytest.approx(wilson_by_hand(0.75 * 1.6, 1.6))
-
-
-def test_ces_by_hand():
-    x = [7, 6, 6, 5, 3, np.nan]                              # mean 27/5 = 5.4
-    row = lm.ces(x).iloc[0]
-    sd = math.sqrt(((1.6**2) + 2 * 0.6**2 + 0.4**2 + 2.4**2) / 4)
-    t4 = 2.7764451051977987                                  # t(4) 97.5% quantile
-    assert (row.estimate, row.sd) == pytest.approx((5.4, sd))
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((5.4 - t4 * sd / math.sqrt(5),
-                                                          5.4 + t4 * sd / math.sqrt(5)))
-    assert (row.n, row.n_missing) == (5, 1)
-    assert lm.ces([1, 2, 5], scale="1-5").estimate.iloc[0] == pytest.approx(8 / 3)
-    with pytest.raises(DataError, match="value 6 at row 1"):
-        lm.ces([5, 6], scale="1-5")
-
-
-def test_mean_and_share_indices_by_group():
-    df = pd.DataFrame({"x": [7, 5, 1, 2, 4, np.nan], "g": ["q", "p", "q", "p", "p", "q"]})
-    t = lm.ces("x", data=df, by="g")
-    assert t.g.tolist() == ["q", "p"] and t.n.tolist() == [2, 3] and t.n_missing.tolist() == [1, 0]
-    assert t.estimate.tolist() == pytest.approx([4.0, 11 / 3])
-    c = lm.csat("x", data=df, by="g", scale="1-7")            # top-2 box on 1-7: 6 or 7
-    assert c.estimate.tolist() == pytest.approx([50.0, 0.0])
-    assert (c.ci_lower.iloc[1], c.ci_upper.iloc[1]) == pytest.approx(wilson_by_hand(0, 3))
-
-
-def test_weighted_mean_by_hand():
-    # CES answers 7, 4 with weights 2, 1: mean (14 + 4) / 3 = 6; n_eff = 9 / 5;
-    # weighted variance sum w (x - m)^2 / sum w = (2 + 4) / 3 = 2, times n_eff / (n_eff - 1)
-    row = lm.ces([7, 4], weights=[2, 1]).iloc[0]
-    n_eff = 9 / 5
-    sd = math.sqrt(2 * n_eff / (n_eff - 1))
-    t_q = stats.t.ppf(0.975, n_eff - 1)
-    assert (row.estimate, row.n_eff, row.sd) == pytest.approx((6.0, n_eff, sd))
-    assert row.ci_upper == pytest.approx(6 + t_q * sd / math.sqrt(n_eff))
-
-
 # --- properties -----------------------------------------------------------------------------------
 
 @settings(max_examples=60, deadline=None)
@@ -478,125 +365,3 @@ def test_nps_properties(answers, labels):
         lo, hi = adjusted_wald_by_hand(pro, det, len(given_))
         assert (row.ci_lower, row.ci_upper) == pytest.approx((max(lo, -100), min(hi, 100)))
         assert -100 <= row.ci_lower <= row.ci_upper <= 100
-
-
-# --- the modelled index ---------------------------------------------------------------------------
-
-def _posterior(rows, draws, attrs=None):
-    """A DataTree laid out as loyaltymodels.layout says, from (lhs, op, rhs, group) rows."""
-    from loyaltymodels.layout import param_name
-    names = [param_name(lhs, op, rhs, g) for lhs, op, rhs, g in rows]
-    param = xr.DataArray(draws, dims=("chain", "draw", "parameter"), coords={
-        "parameter": names, "lhs": ("parameter", [r[0] for r in rows]),
-        "op": ("parameter", [r[1] for r in rows]), "rhs": ("parameter", [r[2] for r in rows]),
-        "group": ("parameter", [r[3] for r in rows])})
-    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"param": param})})
-    tree.attrs.update(attrs or {})
-    return tree
-
-
-ROWS = [("Loyalty", "=~", "loy1", 1), ("Loyalty", "=~", "loy2", 1), ("Loyalty", "=~", "loy3", 1),
-        ("loy1", "~1", "", 1), ("loy2", "~1", "", 1), ("loy3", "~1", "", 1), ("Loyalty", "~1", "", 1),
-        ("Loyalty", "=~", "loy1", 2), ("Loyalty", "=~", "loy2", 2), ("Loyalty", "=~", "loy3", 2),
-        ("loy1", "~1", "", 2), ("loy2", "~1", "", 2), ("loy3", "~1", "", 2), ("Loyalty", "~1", "", 2),
-        ("Image", "=~", "img1", 1), ("img1", "~1", "", 1)]
-
-
-def test_latent_index_exact_values():
-    # group 1: loadings 1, .8, 1.2, intercepts 5, 6, 4, latent mean 0 -> implied means 5, 6, 4
-    # group 2: the same with latent mean 0.5 -> 5.5, 6.4, 4.6; mean 5.5 on 1-7 -> (5.5 - 1) / 6 * 100
-    const = [1, .8, 1.2, 5, 6, 4, 0, 1, .8, 1.2, 5, 6, 4, 0.5, 1, 3]
-    post = _posterior(ROWS, np.tile(const, (2, 3, 1)))
-    t = lm.latent_index(post, "Loyalty", items_scale=(1, 7))
-    assert t.group.tolist() == [1, 2]
-    assert t.estimate.tolist() == pytest.approx([(5 - 1) / 6 * 100, 75.0])
-    assert t.ci_lower.tolist() == pytest.approx(t.estimate.tolist())
-    assert t.sd.tolist() == pytest.approx([0, 0], abs=1e-12)
-    assert (t.method == "posterior").all() and (t.n_draws == 6).all()
-    ten = lm.latent_index(post, "Loyalty", scale=(0, 10), items_scale="1-7")
-    assert ten.estimate.iloc[1] == pytest.approx(7.5)
-
-
-def test_latent_index_random_draws_against_names():
-    rng = np.random.default_rng(7)
-    draws = rng.normal(size=(4, 250, len(ROWS))) * 0.3 + np.array(
-        [1, .8, 1.2, 5, 6, 4, 0, 1, .8, 1.2, 5, 6, 4, 0.5, 1, 3])
-    post = _posterior(ROWS, draws, attrs={"items_scale": (0, 10)})
-    t = lm.latent_index(post, "Loyalty", ci=0.9)
-    # reference: look the parameters up by their lavaan names instead of lhs/op/rhs
-    p = post["posterior"]["param"]
-    for g, suffix in ((1, ""), (2, ".g2")):
-        alpha = p.sel(parameter=f"Loyalty~1{suffix}").values
-        implied = [p.sel(parameter=f"loy{j}~1{suffix}").values
-                   + p.sel(parameter=f"Loyalty=~loy{j}{suffix}").values * alpha for j in (1, 2, 3)]
-        index = (implied[0] + implied[1] + implied[2]) / 3 * 10       # 0-10 -> 0-100
-        row = t[t.group == g].iloc[0]
-        assert row.estimate == pytest.approx(index.mean())
-        assert row.sd == pytest.approx(index.std(ddof=1))
-        assert (row.ci_lower, row.ci_upper) == pytest.approx(tuple(np.quantile(index, [0.05, 0.95])))
-
-
-def test_latent_index_scale_sources_and_errors():
-    const = np.tile([1, .8, 1.2, 5, 6, 4, 0, 1, .8, 1.2, 5, 6, 4, 0.5, 1, 3], (1, 2, 1))
-    post = _posterior(ROWS, const)
-    with pytest.raises(ValueError, match="items_scale=\\(lowest, highest answer\\)"):
-        lm.latent_index(post, "Loyalty")
-    post["observed_data"] = xr.DataTree(xr.Dataset(attrs={"items_scale": (1, 7)}))
-    assert lm.latent_index(post, "Loyalty").estimate.iloc[0] == pytest.approx(400 / 6)
-    # a latent without a mean row is at 0; the Dataset of the posterior group works too
-    image = lm.latent_index(post["posterior"].to_dataset(), "Image", items_scale=(1, 5))
-    assert image.estimate.iloc[0] == pytest.approx(50.0)
-    with pytest.raises(DataError, match="no indicators of 'Brand'.*\\['Image', 'Loyalty'\\]"):
-        lm.latent_index(post, "Brand", items_scale=(1, 7))
-    no_means = _posterior(ROWS[:3] + ROWS[4:6], np.ones((1, 2, 5)))
-    with pytest.raises(DataError, match="no intercept of indicator 'loy1' in group 1"):
-        lm.latent_index(no_means, "Loyalty", items_scale=(1, 7))
-
-
-# --- coverage --------------------------------------------------------------------------------------
-
-def exact_nps_coverage(n: int, shares: tuple[float, float, float], method: str) -> float:
-    """Coverage summed over every possible sample of size n (each trinomial outcome once, built
-    as answers 0 / 7 / 10 and passed through lm.nps as one group), weighted by its probability."""
-    outcomes = [(d, p) for d in range(n + 1) for p in range(n + 1 - d)]
-    answers = np.concatenate([np.repeat([0, 7, 10], [d, n - d - p, p]) for d, p in outcomes])
-    t = lm.nps(answers, by=np.repeat(np.arange(len(outcomes)), n), method=method)
-    d, p = np.array(outcomes).T
-    pmf = stats.multinomial.pmf(np.column_stack([d, n - d - p, p]), n, shares)
-    truth = 100 * (shares[2] - shares[0])
-    return float(pmf[(t.ci_lower <= truth) & (truth <= t.ci_upper)].sum())
-
-
-@pytest.mark.parametrize("n", [30, 100])
-@pytest.mark.parametrize("shares", [(0.3, 0.4, 0.3), (0.1, 0.3, 0.6)])   # true NPS 0 and 50
-def test_adjusted_wald_exact_coverage(n, shares):
-    assert 0.94 <= exact_nps_coverage(n, shares, "adjusted_wald") <= 0.96
-
-
-def test_wald_under_covers_where_adjusted_does_not():
-    # n = 10: the plain Wald interval misses its 95% badly, the adjusted one does not
-    for shares in ((0.1, 0.3, 0.6), (0.05, 0.1, 0.85)):                  # NPS 50 and 80
-        assert exact_nps_coverage(10, shares, "wald") < 0.90
-        assert 0.94 <= exact_nps_coverage(10, shares, "adjusted_wald") <= 0.96
-
-
-def test_wilson_exact_coverage():
-    # every binomial outcome of n = 50 at p = 0.3, passed through lm.csat as one group each
-    n, p = 50, 0.3
-    k = np.arange(n + 1)
-    answers = np.concatenate([np.repeat([5, 1], [j, n - j]) for j in k])
-    t = lm.csat(answers, by=np.repeat(k, n))
-    cover = stats.binom.pmf(k, n, p)[(t.ci_lower <= 30) & (30 <= t.ci_upper)].sum()
-    assert 0.93 <= cover <= 0.97
-
-@pytest.mark.slow
-@pytest.mark.parametrize("n", [30, 100, 1000])
-@pytest.mark.parametrize("shares", [(0.3, 0.4, 0.3), (0.1, 0.3, 0.6)])   # true NPS 0 and 50
-def test_adjusted_wald_coverage(n, shares):
-    reps = 2000
-    rng = np.random.default_rng(20261110 + n)
-    answers = rng.choice(np.array([0, 7, 10]), p=shares, size=(reps, n)).ravel()
-    t = lm.nps(answers, by=np.repeat(np.arange(reps), n))
-    truth = 100 * (shares[2] - shares[0])
-    cover = np.mean((t.ci_lower <= truth) & (truth <= t.ci_upper))
-    assert 0.93 <= cover <= 0.97, f"coverage {cover:.3f} at n={n}, NPS {truth:.0f}"
