@@ -26,6 +26,8 @@ from .loyalty_build import DEFAULT_INVARIANCE, Design, build_graph, data_values,
 from .loyalty_cells import respondent_loglik
 from .loyalty_spec import MIN_CELL_SIZE
 
+#: nutpie's 0.8 raised to 0.9: with few sectors the hierarchical scale makes a mild funnel
+#: (benchmarks/loyalty.py: 3-5 divergences per 4000 draws at 0.8, 0-1 at 0.9, for +30% time)
 TARGET_ACCEPT = 0.9
 
 __all__ = ["fit_loyalty", "build_loyalty_model", "default_loyalty_priors"]
@@ -135,13 +137,14 @@ def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment
     model_, compiled, compile_s = _compiled(design)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 31))
+    target_accept = target_accept or TARGET_ACCEPT
     t1 = time.perf_counter()
     trace = _run(design, model_, compiled, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                  progressbar=progressbar, target_accept=target_accept, **sampler_options)
     t2 = time.perf_counter()
     post = _assemble(design, trace, seed)
     post.attrs.update(sampler="nutpie", seed=seed, draws=draws, tune=tune, chains=chains,
-                      target_accept=target_accept or TARGET_ACCEPT,
+                      target_accept=target_accept,
                       compile_seconds=round(compile_s, 3), sampling_seconds=round(t2 - t1, 3),
                       postprocess_seconds=round(time.perf_counter() - t2, 3),
                       total_seconds=round(time.perf_counter() - t0, 3), created_by="loyaltymodels.fit_loyalty")
@@ -230,9 +233,7 @@ def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, p
     known = {var.name for var in compiled.shared_var_keys} if hasattr(compiled, "shared_var_keys") else set(values)
     fitted = compiled.with_data(**{k: v for k, v in values.items() if k in known})
     fitted = dataclasses.replace(fitted, initial_point_func=init)
-    # 0.9, not nutpie's 0.8: with few sectors the hierarchical scale makes a mild funnel
-    # (benchmarks/loyalty.py: 3-5 divergences per 4000 draws at 0.8, 0-1 at 0.9, for +30% time)
-    kwargs = {"target_accept": target_accept or TARGET_ACCEPT} | options
+    kwargs = {"target_accept": target_accept} | options
     return nutpie.sample(fitted, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                          progress_bar=progressbar, save_warmup=False, **kwargs)
 
