@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 
 import matplotlib
+import numpy as np
+import pandas as pd
 import pytest
+
+from survey_support import ITEMS
 
 matplotlib.use("Agg")
 os.environ.setdefault("LOYALTYMODELS_FAST", "1")
@@ -27,3 +31,23 @@ def hs():
 def poldem():
     from loyaltymodels.datasets import load_political_democracy
     return load_political_democracy()
+
+
+@pytest.fixture
+def survey() -> pd.DataFrame:
+    """12 respondents, six 1-5 items, one rating with decimals, a sector."""
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame(rng.integers(1, 6, size=(12, 6)).astype("int64"), columns=ITEMS)
+    df["price"] = np.round(rng.uniform(1, 5, 12), 2)
+    df["sector"] = ["bank", "telecom"] * 6
+    return df
+
+
+@pytest.fixture
+def planted(survey) -> pd.DataFrame:
+    """``survey`` with NaNs at known places: loy2 at rows 3 and 7, sat1 at rows 7 and 11."""
+    df = survey.copy()
+    df[ITEMS] = df[ITEMS].astype(float)
+    df.loc[[3, 7], "loy2"] = np.nan
+    df.loc[[7, 11], "sat1"] = np.nan
+    return df
