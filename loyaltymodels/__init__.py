@@ -37,7 +37,7 @@ _LAZY: dict[str, str] = {
     "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
     "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
     # loyalty
-    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty_build",
+    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty_priors",
     "driver_weights": "loyalty_summaries", "outcome_effects": "loyalty_summaries",
     "invest_where": "loyalty_summaries", "balance_effects": "loyalty_summaries",
     "satisfied_not_loyal": "loyalty_summaries", "compare_fits": "loyalty_compare",

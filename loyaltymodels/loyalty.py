@@ -21,8 +21,8 @@ import pandas as pd
 import xarray as xr
 
 from .loyalty_draws import LoyaltyInfo
-from .loyalty_build import DEFAULT_INVARIANCE, Design, build_graph, data_values, default_loyalty_priors, \
-    make_design
+from .loyalty_priors import default_loyalty_priors
+from .loyalty_build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
 from .loyalty_cells import respondent_loglik
 from .loyalty_spec import MIN_CELL_SIZE
 

@@ -43,32 +43,10 @@ from .loyalty_cells import total_effects
 from .loyalty_spec import CELL_SEP, MIN_CELL_SIZE, Outcome, Roles, cell_labels, check_structure, find_roles, \
     outcome_codes, parse_outcomes
 from .parameterization import Plan, _acyclic_depth, make_plan, ram_tensors, row_values
-from .priors import Prior, parse_prior
+from .loyalty_priors import own_priors, prior_rv, split_priors
 
 CELL_COLUMN = "_loyalty_cell"
-#: Priors of the loyalty-level parameters (Stan parameterisations, as the SEM priors). Weights are
-#: in loyalty residual SDs per driver SD of the reference cell (see the module docstring):
-#: ``normal(0,1)`` lets a weight be large, ``half_normal(0.5)`` on the between-sector SD puts
-#: most mass on differences under 1 without ruling out none; outcome coefficients are on the logit
-#: scale per unit of latent loyalty (``normal(0,2.5)``, as bambi's and rstanarm's defaults).
-LOYALTY_PRIORS: dict[str, str] = {
-    "weight_mu": "normal(0,1)", "weight_tau": "half_normal(0.5)", "segment_shift": "normal(0,0.5)",
-    "interaction": "normal(0,0.5)", "asymmetry": "normal(0,0.5)", "outcome_intercept": "normal(0,2.5)",
-    "outcome_slope": "normal(0,2.5)", "outcome_cut": "normal(0,5)",
-}
 DEFAULT_INVARIANCE = ("loadings", "intercepts")
-
-
-def default_loyalty_priors() -> pd.DataFrame:
-    """The loyalty-level priors (``priors={name: "..."}`` in :func:`fit_loyalty` overrides them;
-    other keys go to the SEM's :func:`~loyaltymodels.default_priors`).
-
-    Examples
-    --------
-    >>> default_loyalty_priors().set_index("name").loc["weight_tau", "prior"]
-    'half_normal(0.5)'
-    """
-    return pd.DataFrame({"name": list(LOYALTY_PRIORS), "prior": list(LOYALTY_PRIORS.values())})
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,7 @@ def make_design(model, data: pd.DataFrame, *, sector=None, segment=None, outcome
     """Check the inputs and fix the model's structure (see :func:`loyaltymodels.fit_loyalty`)."""
     cells, sectors, segments = cell_labels(data, sector, segment, min_size)
     frame = data.assign(**{CELL_COLUMN: cells})
-    sem_priors, own = _split_priors(priors)
+    sem_priors, own = split_priors(priors)
     spec, summary = prepare(model, frame, group=CELL_COLUMN, group_equal=tuple(invariance), ordinal=ordinal,
                             missing=missing, std_lv=True)
     if "regressions" in spec.options.get("group_equal", ()):
@@ -142,30 +120,8 @@ def make_design(model, data: pd.DataFrame, *, sector=None, segment=None, outcome
     codes = np.stack([outcome_codes(o, data.loc[summary.index, o.column]) for o in outs], 1) if outs \
         else np.zeros((summary.n, 0), int)
     design = Design(plan, summary, roles, form, tuple(sectors), tuple(segments), cell_sector, cell_segment,
-                    _weight_pars(plan, roles), outs, codes, _own_priors(own), {}, tuple(invariance))
+                    _weight_pars(plan, roles), outs, codes, own_priors(own), {}, tuple(invariance))
     return _with_blocks(design)
-
-
-def _split_priors(priors) -> tuple:
-    if priors is None or isinstance(priors, pd.DataFrame):
-        return priors, {}
-    own = {k: v for k, v in priors.items() if k in LOYALTY_PRIORS}
-    rest = {k: v for k, v in priors.items() if k not in LOYALTY_PRIORS}
-    return rest or None, own
-
-
-def _own_priors(own: dict) -> dict[str, Prior]:
-    out = {}
-    for name, text in {**LOYALTY_PRIORS, **own}.items():
-        p = parse_prior(text, where=name)
-        positive = name == "weight_tau"
-        support = {"half_normal", "half_cauchy", "exponential", "gamma", "lognormal", "inv_gamma"}
-        if positive != (p.family in support) or (name == "segment_shift" and p.family != "normal"):
-            need = "a positive distribution (half_normal, ...)" if positive else \
-                "normal(0,sd) (a zero-sum normal)" if name == "segment_shift" else "a distribution on the real line"
-            raise SpecError(f"the prior {text!r} for {name} must be {need}")
-        out[name] = p
-    return out
 
 
 def _weight_pars(plan: Plan, roles: Roles) -> np.ndarray:
@@ -277,29 +233,14 @@ def build_graph(design: Design):
     return model
 
 
-def _prior_rv(name: str, prior: Prior, dims=None, shape=None, **kw):
-    import pymc as pm
-    a = prior.args
-    return {"normal": lambda: pm.Normal(name, a[0], a[1], dims=dims, shape=shape, **kw),
-            "student_t": lambda: pm.StudentT(name, nu=a[0], mu=a[1], sigma=a[2], dims=dims, shape=shape, **kw),
-            "cauchy": lambda: pm.Cauchy(name, a[0], a[1], dims=dims, shape=shape, **kw),
-            "half_normal": lambda: pm.HalfNormal(name, a[0], dims=dims, shape=shape),
-            "half_cauchy": lambda: pm.HalfCauchy(name, a[0], dims=dims, shape=shape),
-            "exponential": lambda: pm.Exponential(name, a[0], dims=dims, shape=shape),
-            "gamma": lambda: pm.Gamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
-            "lognormal": lambda: pm.LogNormal(name, a[0], a[1], dims=dims, shape=shape),
-            "inv_gamma": lambda: pm.InverseGamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
-            "uniform": lambda: pm.Uniform(name, a[0], a[1], dims=dims, shape=shape)}[prior.family]()
-
-
 def _weights(design: Design):
     """(G, K) raw weights: mu + tau z[sector] (+ segment shift), non-centred."""
     import pymc as pm
     pr = design.priors
-    mu = _prior_rv("weight_mu", pr["weight_mu"], dims="driver")
+    mu = prior_rv("weight_mu", pr["weight_mu"], dims="driver")
     w = mu[None, :]
     if len(design.sectors) > 1:
-        tau = _prior_rv("weight_tau", pr["weight_tau"], dims="driver")
+        tau = prior_rv("weight_tau", pr["weight_tau"], dims="driver")
         z = pm.Normal("weight_z", 0.0, 1.0, dims=("sector", "driver"))
         w = (mu[None, :] + tau[None, :] * z)[design.cell_sector]
     else:
@@ -380,15 +321,15 @@ def _extra_variables(design: Design) -> dict:
     pr, roles = design.priors, design.roles
     out = {}
     if roles.interaction:
-        out["interaction"] = _prior_rv("interaction", pr["interaction"])
+        out["interaction"] = prior_rv("interaction", pr["interaction"])
     if roles.asymmetry:
-        out["asymmetry"] = _prior_rv("asymmetry", pr["asymmetry"])
+        out["asymmetry"] = prior_rv("asymmetry", pr["asymmetry"])
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     if design.outcomes:
-        out["outcome_slope"] = _prior_rv("outcome_slope", pr["outcome_slope"], dims="outcome")
+        out["outcome_slope"] = prior_rv("outcome_slope", pr["outcome_slope"], dims="outcome")
     if binary:
         pm.modelcontext(None).add_coord("binary_outcome", binary)
-        out["outcome_intercept"] = _prior_rv("outcome_intercept", pr["outcome_intercept"], dims="binary_outcome")
+        out["outcome_intercept"] = prior_rv("outcome_intercept", pr["outcome_intercept"], dims="binary_outcome")
     for o in design.outcomes:
         if o.kind == "ordinal":
             from pymc.distributions import transforms
