@@ -14,7 +14,7 @@ import numpy as np
 from .errors import ConvergenceError, ConvergenceWarning
 
 if TYPE_CHECKING:
-    from .pls import PlsModel
+    from .pls_model import PlsModel
 
 __all__ = ["bootstrap_pls", "bootstrap_summaries"]
 
