@@ -12,7 +12,7 @@ The density is exactly the one of the PyMC model of :func:`loyaltymodels.build_m
 transforms, the positive-definiteness check and the sufficient-statistics likelihood); the tests
 compare value and gradient with PyTensor's at random points. The gradient is written out by hand
 (reverse mode through ``Sigma = F (I-A)^-1 S (I-A)^-T F'``); matrices are small (variables of the
-model), so plain loops beat LAPACK calls here.
+model), so plain loops beat LAPACK calls here (:mod:`loyaltymodels.density_linalg`).
 
 ``ib`` (int64) starts with a header (:data:`HEADER` entries, names below) of sizes and offsets;
 ``fb`` (float64) holds hyperparameters, fixed row values and the pattern statistics.
@@ -26,6 +26,8 @@ import numpy as np
 from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
+from .density_linalg import _OPTS, _cholesky, _inverse, _mm, _mmt, _spd_inverse
+
 # -- header of the int buffer: sizes, then offsets (into ib or fb) ---------------------------------
 (H_D, H_NROWS, H_N, H_P, H_G, H_NPAT, H_NRHO, H_NBLK,
  O_EL, O_SRC, O_SRC2, O_RHO, O_CA, O_OA, O_CS, O_OS, O_CM, O_OM, O_PAT, O_OBS, O_BLK, O_BIDX,
@@ -38,7 +40,6 @@ FAMILIES = {"normal": 0, "student_t": 1, "cauchy": 2, "uniform": 3, "lognormal":
 TRANSFORMS = {"none": 0, "lower": 1, "interval": 2}
 NATURAL = {"identity": 0, "square": 1, "reciprocal": 2, "beta_to_r": 3}
 _LOG2PI = math.log(2 * math.pi)
-_OPTS = dict(cache=True, error_model="numpy", nogil=True)
 
 
 @njit(**_OPTS)
@@ -111,106 +112,6 @@ def _natural(k, v):
     if k == 3:
         return 2 * v - 1, 2.0
     return v, 1.0
-
-
-@njit(**_OPTS)
-def _cholesky(a, q):
-    """Lower Cholesky factor of the leading q x q block of ``a`` (ok flag)."""
-    L = np.zeros((q, q))
-    for j in range(q):
-        s = a[j, j]
-        for k in range(j):
-            s -= L[j, k] * L[j, k]
-        if not s > 0:
-            return L, False
-        d = math.sqrt(s)
-        L[j, j] = d
-        for i in range(j + 1, q):
-            s = a[i, j]
-            for k in range(j):
-                s -= L[i, k] * L[j, k]
-            L[i, j] = s / d
-    return L, True
-
-
-@njit(**_OPTS)
-def _spd_inverse(L, q):
-    """``(L L')^-1`` from the Cholesky factor."""
-    Li = np.zeros((q, q))
-    for j in range(q):
-        Li[j, j] = 1.0 / L[j, j]
-        for i in range(j + 1, q):
-            s = 0.0
-            for k in range(j, i):
-                s -= L[i, k] * Li[k, j]
-            Li[i, j] = s / L[i, i]
-    out = np.zeros((q, q))
-    for i in range(q):
-        for j in range(i + 1):
-            s = 0.0
-            for k in range(i, q):
-                s += Li[k, i] * Li[k, j]
-            out[i, j] = s
-            out[j, i] = s
-    return out
-
-
-@njit(**_OPTS)
-def _inverse(M, n):
-    """Inverse by Gauss-Jordan elimination with partial pivoting (ok flag)."""
-    a = M.copy()
-    inv = np.zeros((n, n))
-    for i in range(n):
-        inv[i, i] = 1.0
-    for c in range(n):
-        piv = c
-        for r in range(c + 1, n):
-            if abs(a[r, c]) > abs(a[piv, c]):
-                piv = r
-        if a[piv, c] == 0.0:
-            return inv, False
-        if piv != c:
-            for k in range(n):
-                a[c, k], a[piv, k] = a[piv, k], a[c, k]
-                inv[c, k], inv[piv, k] = inv[piv, k], inv[c, k]
-        d = a[c, c]
-        for k in range(n):
-            a[c, k] /= d
-            inv[c, k] /= d
-        for r in range(n):
-            if r != c and a[r, c] != 0.0:
-                f = a[r, c]
-                for k in range(n):
-                    a[r, k] -= f * a[c, k]
-                    inv[r, k] -= f * inv[c, k]
-    return inv, True
-
-
-@njit(**_OPTS)
-def _mm(a, b, rows, inner, cols):
-    """``a[:rows, :inner] @ b[:inner, :cols]`` (loops: the matrices are tiny, and numba's ``@``
-    costs seconds of compile time)."""
-    out = np.zeros((rows, cols))
-    for i in range(rows):
-        for k in range(inner):
-            aik = a[i, k]
-            if aik != 0.0:
-                for j in range(cols):
-                    out[i, j] += aik * b[k, j]
-    return out
-
-
-@njit(**_OPTS)
-def _mmt(a, b, rows, inner, cols):
-    """``a[:rows, :inner] @ b[:cols, :inner].T``."""
-    out = np.zeros((rows, cols))
-    for i in range(rows):
-        for j in range(cols):
-            acc = 0.0
-            for k in range(inner):
-                acc += a[i, k] * b[j, k]
-            out[i, j] = acc
-    return out
 
 
 @njit(**_OPTS)
