@@ -29,7 +29,7 @@ _LAZY: dict[str, str] = {
     "fit_pls": "pls", "PlsFit": "pls",
     # diagnostics
     "check_convergence": "diagnostics", "add_log_likelihood": "diagnostics", "loo": "diagnostics",
-    "waic": "diagnostics", "compare": "diagnostics", "ppmc": "fitindices",
+    "waic": "diagnostics", "compare": "diagnostics", "ppmc": "predictive_checks",
     "fit_indices": "fitindices", "factor_scores": "factorscores",
     # sem
     "fit_sem": "sem", "SemFit": "sem", "invariance": "sem_invariance", "path_diagram": "plots",

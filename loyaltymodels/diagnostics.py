@@ -3,9 +3,9 @@
 Small functions on posterior draws laid out as :mod:`loyaltymodels.layout` says. Convergence
 statistics (rank-normalised split R-hat, bulk and tail ESS, E-BFMI) come from ``arviz_stats``
 (Vehtari et al. 2021); this module decides what fails and says what to try. Posterior predictive
-checks and fit indices live in :mod:`loyaltymodels.fitindices`, factor scores in
-:mod:`loyaltymodels.factorscores`, the pointwise log-likelihood (:func:`add_log_likelihood`, re-exported
-here) in :mod:`loyaltymodels.draws`.
+checks live in :mod:`loyaltymodels.predictive_checks`, fit indices in
+:mod:`loyaltymodels.fitindices`, factor scores in :mod:`loyaltymodels.factorscores`, the pointwise
+log-likelihood (:func:`add_log_likelihood`, re-exported here) in :mod:`loyaltymodels.draws`.
 
 In R: ``blavInspect(fit, "rhat")``, ``blavInspect(fit, "neff")``, ``fitMeasures(fit)`` (looic,
 waic), ``blavCompare(fit1, fit2)``.

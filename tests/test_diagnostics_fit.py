@@ -17,6 +17,7 @@ from loyaltymodels import fitindices as fi
 from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.draws import mvn_logpdf, saturated_moments
 from loyaltymodels.errors import DataError
+from loyaltymodels.predictive_checks import ppmc
 
 from diagnostics_support import cached, hs_posterior, ml_fit, normal_posterior, point_posterior
 
@@ -34,7 +35,7 @@ def hs_post():
 def test_chisq_at_the_ml_point_is_lavaans(hs):
     spec = lm.parse_model(HS_MODEL, meanstructure=True)
     theta, _, _ = cached(("hs_fit", True), lambda: ml_fit(spec, hs))
-    out = fi.ppmc(point_posterior(spec, theta, hs), seed=1)
+    out = ppmc(point_posterior(spec, theta, hs), seed=1)
     assert out["discrepancy_obs"] == pytest.approx(85.306, abs=1e-3)
 
 
@@ -52,15 +53,15 @@ def test_discrepancy_equals_twice_the_loglik_ratio():
 def test_replicated_discrepancy_follows_lr_theory(hs_post):
     # Under the model the replicated chi-square is the LR statistic of a saturated model with
     # p(p+1)/2 = 45 moments, so its mean is 45 plus a small-sample (Bartlett) excess
-    out = fi.ppmc(hs_post, seed=3)
+    out = ppmc(hs_post, seed=3)
     assert out["discrepancy_rep"] == pytest.approx(45, rel=0.03)
     assert out["draws"] == 1000 and out["ppp"] < 0.01        # lavaan: p(chisq) < .001 for HS
 
 
 def test_ppp_is_reproducible_with_a_seed(hs_post):
-    a, b = fi.ppmc(hs_post, seed=5), fi.ppmc(hs_post, seed=5)
+    a, b = ppmc(hs_post, seed=5), ppmc(hs_post, seed=5)
     assert a.equals(b)
-    assert not np.array_equal(a.attrs["draws"]["rep"], fi.ppmc(hs_post, seed=6).attrs["draws"]["rep"])
+    assert not np.array_equal(a.attrs["draws"]["rep"], ppmc(hs_post, seed=6).attrs["draws"]["rep"])
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,8 @@ def simulated():
 
 def test_ppp_separates_true_and_misspecified_models(simulated):
     _, right, wrong = simulated
-    assert 0.05 < fi.ppmc(right, seed=1)["ppp"] < 0.95
-    assert fi.ppmc(wrong, seed=1)["ppp"] < 0.01
+    assert 0.05 < ppmc(right, seed=1)["ppp"] < 0.95
+    assert ppmc(wrong, seed=1)["ppp"] < 0.01
 
 
 def test_custom_discrepancy(simulated):
@@ -83,7 +84,7 @@ def test_custom_discrepancy(simulated):
     def max_residual(cov, mean, sigma, mu, n):
         return np.abs(cov - sigma).max(axis=(1, 2))
 
-    out = fi.ppmc(right, max_residual, seed=1)
+    out = ppmc(right, max_residual, seed=1)
     assert 0.05 < out["ppp"] < 0.95 and out["discrepancy_obs"] > 0
 
 
@@ -158,7 +159,7 @@ def test_missing_values_saturated_model_has_zero_discrepancy():
                **{(f"a{k}", "~~", f"a{k}"): theta_[k - 1] for k in (1, 2, 3)},
                **{(f"a{k}", "~1", ""): m[k - 1] for k in (1, 2, 3)}}
     theta = np.array([by_name[(r.lhs, r.op, r.rhs)] for r in free.itertuples()])
-    out = fi.ppmc(point_posterior(spec, theta, data), seed=1)
+    out = ppmc(point_posterior(spec, theta, data), seed=1)
     assert out["discrepancy_obs"] == pytest.approx(0, abs=1e-6)
 
 
@@ -169,15 +170,15 @@ def test_missing_values_ppp_is_plausible_for_the_true_model():
     post = normal_posterior(spec, data, chains=2, draws=50, seed=1)   # around the complete-data fit
     post["observed_data"] = post["observed_data"].to_dataset().assign(
         y=(("respondent", "item"), holes.to_numpy()))
-    out = fi.ppmc(post, seed=2)
+    out = ppmc(post, seed=2)
     assert 0.05 < out["ppp"] < 0.95
     assert out["discrepancy_rep"] == pytest.approx(44, rel=0.15)      # 8 items: 44 moments
 
 
 def test_unsupported_inputs_are_refused(hs, hs_post):
     with pytest.raises(ValueError, match="unknown"):
-        fi.ppmc(hs_post, "srmr")
+        ppmc(hs_post, "srmr")
     spec = lm.parse_model("f =~ x1 + x2 + x3; f ~ x4")
     theta = np.zeros(int(spec.table.par.max()) + 1)
     with pytest.raises(DataError, match="fixed-x"):
-        fi.ppmc(point_posterior(spec, theta, hs))
+        ppmc(point_posterior(spec, theta, hs))
