@@ -23,7 +23,8 @@ from .errors import LoyaltyModelsError, SemWarning
 from .matrices import evaluate_defined, standardized
 from .sem_effects import effect_pairs, effect_values
 from .sem_engine import constraints, optimize
-from .sem_kernel import Problem, group_stats
+from .sem_kernel import Problem
+from .sem_moments import group_stats
 
 _CONTEXT: dict = {}
 

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .sem_kernel import LOG2PI, GroupStats, Problem, em_saturated, fiml_logl, missing_patterns
+from .sem_kernel import Problem
+from .sem_moments import LOG2PI, GroupStats, em_saturated, fiml_logl, missing_patterns
 
 #: Names, in lavaan's order, with ``_`` for ``.``.
 NAMES = ("npar", "ntotal", "chisq", "df", "pvalue", "baseline_chisq", "baseline_df",

@@ -21,7 +21,8 @@ from . import sem_engine
 from .errors import ConvergenceError, DataError, SemWarning, SpecError
 from .fitmeasures import fit_measures
 from .sem_inference import admissibility, parameter_table, r_squared, vcov
-from .sem_kernel import GroupStats, Problem, group_stats
+from .sem_kernel import Problem
+from .sem_moments import GroupStats, group_stats
 from .spec import ModelSpec, as_spec
 from .validate import validate_data
 
@@ -145,7 +146,7 @@ class SemFit:
 
 
 def _logl_h1(n: int, cov: np.ndarray) -> float:
-    from .sem_kernel import LOG2PI
+    from .sem_moments import LOG2PI
     p = cov.shape[0]
     return -n / 2 * (np.linalg.slogdet(cov)[1] + p + p * LOG2PI)
 
