@@ -22,8 +22,9 @@ _LAZY: dict[str, str] = {
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
     "simulate": "synthetic", "loyalty_scenario": "scenarios", "loyalty_model": "scenarios",
     "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
-    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "indices",
-    "customer_loyalty_index": "indices", "csat": "indices", "ces": "indices",
+    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "satisfaction_indices",
+    "customer_loyalty_index": "satisfaction_indices", "csat": "satisfaction_indices",
+    "ces": "satisfaction_indices",
     "latent_index": "modelled_index",
     # pls
     "fit_pls": "pls", "PlsFit": "pls",

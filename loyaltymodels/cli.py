@@ -272,21 +272,21 @@ def indices(data: DataArg,
     Example: loyaltymodels indices survey.csv --nps recommend --scale 0-10 --by wave --csat csat
     """
     with _errors():
-        from . import indices as ix
+        from . import indices as ix, satisfaction_indices as sx
         frame = _data(data)
         tables = []
         if nps:
             tables.append(ix.nps(nps, scale=scale, by=by, method=method, data=frame).assign(index="NPS"))
         if csat:
-            tables.append(ix.csat(csat, scale=csat_scale, by=by, data=frame).assign(index="CSAT"))
+            tables.append(sx.csat(csat, scale=csat_scale, by=by, data=frame).assign(index="CSAT"))
         if ces:
-            tables.append(ix.ces(ces, scale=ces_scale, by=by, data=frame).assign(index="CES"))
+            tables.append(sx.ces(ces, scale=ces_scale, by=by, data=frame).assign(index="CES"))
         if sci:
             cols = _three(sci, "--sci")
-            tables.append(ix.secure_customer_index(*cols, scale=sci_scale, by=by, data=frame).assign(index="SCI"))
+            tables.append(sx.secure_customer_index(*cols, scale=sci_scale, by=by, data=frame).assign(index="SCI"))
         if cli:
             cols = _three(cli, "--cli")
-            tables.append(ix.customer_loyalty_index(*cols, by=by, data=frame).assign(index="CLI"))
+            tables.append(sx.customer_loyalty_index(*cols, by=by, data=frame).assign(index="CLI"))
         if not tables:
             raise typer.BadParameter("name at least one index: --nps COL, --csat COL, --ces COL, --sci A,B,C or --cli A,B,C")
         for t in tables:

@@ -1,4 +1,5 @@
-"""Interval kernels behind :mod:`loyaltymodels.indices`, on plain NumPy arrays.
+"""Interval kernels behind :mod:`loyaltymodels.indices` and :mod:`loyaltymodels.satisfaction_indices`,
+on plain NumPy arrays.
 
 Every kernel works element-wise on arrays (one element per group) and takes the sample size as a
 float, so the same code serves unweighted data (``n``) and survey-weighted data (Kish's effective

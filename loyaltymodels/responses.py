@@ -1,4 +1,5 @@
-"""Survey answers for :mod:`loyaltymodels.indices`: the input checks, in one place, that turn
+"""Survey answers for the indices (:mod:`loyaltymodels.indices`,
+:mod:`loyaltymodels.satisfaction_indices`): the input checks, in one place, that turn
 array-likes or DataFrame columns into validated float arrays, group codes and survey weights; and
 the grouped sums (shares and means per group) that the indices share.
 
