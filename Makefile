@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	rm -rf $(VENV) && $$py -m venv $(VENV) && \
 	$(PY) -m pip install --quiet --upgrade pip && \
 	$(PY) -m pip install --quiet -e '.[test]' && \
-	$(PY) -c "import loyaltymodels.density_kernel" && \
+	$(PY) -c "import loyaltymodels.bayes.density.kernel" && \
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -28,9 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import loyaltymodels as lm  # noqa: E402
-from loyaltymodels.bayes import _parts  # noqa: E402
+from loyaltymodels.bayes.fit import _parts  # noqa: E402
 from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford  # noqa: E402
-from loyaltymodels.sampling import clear_cache, compile_parts  # noqa: E402
+from loyaltymodels.bayes.sampling import clear_cache, compile_parts  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "bayes.txt"
 ROOT = Path(__file__).resolve().parents[1]

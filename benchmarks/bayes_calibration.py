@@ -22,7 +22,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import loyaltymodels as lm  # noqa: E402
-from loyaltymodels.priors import parameter_class  # noqa: E402
+from loyaltymodels.bayes.priors import parameter_class  # noqa: E402
 
 POPULATION = """
 Beliefs =~ 0.8*x1 + 0.7*x2 + 0.6*x3

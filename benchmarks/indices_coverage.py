@@ -26,7 +26,7 @@ import numpy as np
 from scipy import special, stats
 
 import loyaltymodels as lm
-from loyaltymodels import intervals as iv
+from loyaltymodels.indices import intervals as iv
 
 REPS = 2000
 SIZES = (30, 100, 1000)

@@ -156,7 +156,7 @@ def start_values(say, count: int = 30) -> None:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from loyaltymodels import sem_engine as engine
+    from loyaltymodels.sem import engine
     say()
     say(f"## SEM start values: {count} data sets (2 sectors x n = 200), one BLAS thread, in-process")
     warm, its, times = None, {"fit_sem starts": [], "warm start": []}, {"fit_sem starts": [], "warm start": []}

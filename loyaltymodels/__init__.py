@@ -17,38 +17,35 @@ from .errors import (ConvergenceError, ConvergenceWarning, DataError, DataWarnin
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported lazily on first attribute access)
+# public name -> the subpackage (room) that exports it, imported on first attribute access
 _LAZY: dict[str, str] = {
+    # spec: lavaan syntax -> the parameter table
     "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
-    "simulate": "synthetic", "loyalty_scenario": "scenarios", "loyalty_model": "scenarios",
-    "read_survey": "data", "validate_data": "validate", "DataReport": "validate",
-    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "satisfaction_indices",
-    "customer_loyalty_index": "satisfaction_indices", "csat": "satisfaction_indices",
-    "ces": "satisfaction_indices",
-    "latent_index": "modelled_index",
+    # data: survey files in, synthetic data out
+    "read_survey": "data", "validate_data": "data", "DataReport": "data",
+    "simulate": "data", "loyalty_scenario": "data", "loyalty_model": "data",
+    # indices
+    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "indices",
+    "customer_loyalty_index": "indices", "csat": "indices", "ces": "indices", "latent_index": "indices",
     # pls
     "fit_pls": "pls", "PlsFit": "pls",
-    # diagnostics
-    "check_convergence": "diagnostics", "add_log_likelihood": "diagnostics", "loo": "diagnostics",
-    "waic": "diagnostics", "compare": "diagnostics", "ppmc": "predictive_checks",
-    "fit_indices": "fitindices", "factor_scores": "factorscores",
     # sem
-    "fit_sem": "sem", "SemFit": "sem", "invariance": "sem_invariance", "path_diagram": "plots",
+    "fit_sem": "sem", "SemFit": "sem", "invariance": "sem", "path_diagram": "sem",
     # bayes
     "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
-    "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "priors",
+    "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "bayes",
+    "check_convergence": "bayes", "add_log_likelihood": "bayes", "loo": "bayes", "waic": "bayes",
+    "compare": "bayes", "ppmc": "bayes", "fit_indices": "bayes", "factor_scores": "bayes",
     # loyalty
-    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty_priors",
-    "driver_weights": "loyalty_summaries", "outcome_effects": "loyalty_summaries",
-    "invest_where": "loyalty_summaries", "balance_effects": "loyalty_summaries",
-    "satisfied_not_loyal": "loyalty_summaries", "compare_fits": "loyalty_compare",
-    "plot_driver_weights": "loyalty_plots", "plot_balance": "loyalty_plots",
-    "plot_outcome_curves": "loyalty_plots",
+    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty",
+    "driver_weights": "loyalty", "outcome_effects": "loyalty", "invest_where": "loyalty",
+    "balance_effects": "loyalty", "satisfied_not_loyal": "loyalty", "compare_fits": "loyalty",
+    "plot_driver_weights": "loyalty", "plot_balance": "loyalty", "plot_outcome_curves": "loyalty",
     # power
     "power_analysis": "power", "power_summary": "power", "read_power_records": "power",
-    "plot_power": "power", "fit_many": "batch", "Scenario": "power_targets",
-    "loyalty_power_scenario": "power_targets", "model_power_scenario": "power_targets",
-    "Target": "power_targets", "weights_differ": "power_targets", "parameter_nonzero": "power_targets",
+    "plot_power": "power", "fit_many": "power", "Scenario": "power", "loyalty_power_scenario": "power",
+    "model_power_scenario": "power", "Target": "power", "weights_differ": "power",
+    "parameter_nonzero": "power",
 }
 
 

@@ -87,7 +87,7 @@ def _model(source: str) -> str:
 
 
 def _data(path: Path) -> pd.DataFrame:
-    from .data import read_survey
+    from .data.read import read_survey
     return read_survey(path)
 
 
@@ -113,7 +113,7 @@ def _csv_list(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _check(post) -> None:
-    from .diagnostics import check_convergence
+    from .bayes.diagnostics import check_convergence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         problems = check_convergence(post, warn=False)
@@ -138,7 +138,7 @@ def sem(model: ModelArg, data: DataArg,
     Example: loyaltymodels sem model.lav survey.csv --group sector --json fit.json
     """
     with _errors():
-        from .sem import fit_sem
+        from .sem.fit import fit_sem
         fit = fit_sem(_model(model), _data(data), group=group, group_equal=_csv_list(group_equal),
                       std_lv=std_lv, missing=missing, bootstrap=bootstrap, seed=seed)
         fit.summary()
@@ -163,7 +163,7 @@ def bayes(model: ModelArg, data: DataArg,
     Example: loyaltymodels bayes model.lav survey.csv --draws 1000 --chains 4 --seed 1 --out post.nc
     """
     with _errors():
-        from .bayes import bayes_summary, fit_bayes
+        from .bayes.fit import bayes_summary, fit_bayes
         items = ordinal if ordinal in (None, "auto") else list(_csv_list(ordinal))
         post = fit_bayes(_model(model), _data(data), draws=draws, tune=tune, chains=chains, seed=seed,
                          group=group, ordinal=items, check=False)
@@ -226,7 +226,7 @@ def invariance(model: ModelArg, data: DataArg,
     Example: loyaltymodels invariance model.lav survey.sav --group country --out invariance.csv
     """
     with _errors():
-        from .sem_invariance import invariance as run
+        from .sem.invariance_tests import invariance as run
         table = run(_model(model), _data(data), group=group, levels=_csv_list(levels))
         _show(table, "Measurement invariance:")
         _write_table(table, out)
@@ -244,7 +244,7 @@ def simulate(model: ModelArg,
     Example: loyaltymodels simulate model.lav --n 500 --seed 1 --scale 0-10 --out data.csv
     """
     with _errors():
-        from .synthetic import simulate as run
+        from .data.synthetic import simulate as run
         data, table = run(_model(model), n, seed=seed, scale=scale)
         data.to_csv(out, index=False)
         typer.echo(f"wrote {out} ({len(data)} rows, {data.shape[1]} columns)")
@@ -272,7 +272,8 @@ def indices(data: DataArg,
     Example: loyaltymodels indices survey.csv --nps recommend --scale 0-10 --by wave --csat csat
     """
     with _errors():
-        from . import indices as ix, satisfaction_indices as sx
+        from .indices import promoter as ix
+        from .indices import satisfaction as sx
         frame = _data(data)
         tables = []
         if nps:

@@ -10,7 +10,7 @@ from .errors import SemWarning
 
 
 def main() -> None:
-    from .sem import fit_sem
+    from .sem.fit import fit_sem
 
     data = datasets.load_ecsi()
     print("Model (lavaan syntax):", datasets.BELIEFS_EXPERIENCE_MODEL)

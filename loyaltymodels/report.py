@@ -24,10 +24,10 @@ def _load(path: Path):
                         "or a .nc saved by 'bayes --out' / 'loyalty --out'")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        from .sem import SemFit
+        from .sem.fit import SemFit
         return "sem", SemFit.from_json(path)
     if suffix in (".nc", ".netcdf", ".h5"):
-        from .bayes import load_posterior
+        from .bayes.fit import load_posterior
         post = load_posterior(path)
         # fit_loyalty marks its posteriors with a 'loyalty' attribute (the roles and design it read)
         return ("loyalty" if "loyalty" in post.attrs else "bayes"), post
@@ -41,8 +41,8 @@ def _tables(kind: str, result) -> dict[str, pd.DataFrame]:
                             "ci_upper", "std_all") if c in p]
         return {"Fit measures": result.fit_measures.to_frame("value").reset_index(names="measure"),
                 "Parameter estimates": p[cols]}
-    from .bayes import bayes_summary
-    from .diagnostics import check_convergence
+    from .bayes.fit import bayes_summary
+    from .bayes.diagnostics import check_convergence
     tables = {}
     if kind == "loyalty":
         import loyaltymodels as lm
@@ -59,7 +59,7 @@ def text_report(path: str | Path) -> str:
     """A plain-text report of a saved fit (what ``loyaltymodels report`` prints)."""
     kind, result = _load(Path(path))
     if kind == "sem":
-        from .sem_report import summary_text
+        from .sem.report import summary_text
         return summary_text(result)
     parts = [f"Saved posterior: {Path(path).name} ({kind})"]
     with pd.option_context("display.max_rows", 500, "display.width", 160):
@@ -75,7 +75,7 @@ def _figures(kind: str, result) -> list[tuple[str, bytes]]:
 
     figs = []
     if kind == "sem":
-        from .plots import path_diagram
+        from .sem.diagram import path_diagram
         figs.append(("Path diagram (standardized estimates)", path_diagram(result)))
     else:
         import numpy as np
@@ -114,7 +114,7 @@ def html_report(path: str | Path, out: str | Path) -> Path:
     body = [f"<h1>loyaltymodels report: {html.escape(Path(path).name)}</h1>",
             f"<p>Kind: {kind}. Written by loyaltymodels {__version__}.</p>"]
     if kind == "sem":
-        from .sem_report import summary_text
+        from .sem.report import summary_text
         body.append(f"<pre>{html.escape(summary_text(result))}</pre>")
     for title, table in _tables(kind, result).items():
         body.append(f"<h2>{html.escape(title)}</h2>")

@@ -3,7 +3,7 @@
 ``ml_fit`` is a plain ML estimator on the RAM form (scipy, no semopy), checked in the tests against
 lavaan's published Holzinger-Swineford chi-square; ``normal_posterior`` draws "posterior samples" from
 the asymptotic normal approximation ``N(theta_hat, I(theta_hat)^-1)`` around it and lays them out as
-the contract in ``loyaltymodels.layout`` says a Bayesian fit does.
+the contract in ``loyaltymodels.spec.layout`` says a Bayesian fit does.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import scipy.optimize
 import xarray as xr
 from arviz_base import from_dict
 
-from loyaltymodels.layout import parameter_coords, parameter_rows
-from loyaltymodels.matrices import evaluate_defined, implied_moments, ram_layout, row_values
-from loyaltymodels.provenance import spec_attrs
+from loyaltymodels.spec.layout import parameter_coords, parameter_rows
+from loyaltymodels.algebra.matrices import evaluate_defined, implied_moments, ram_layout, row_values
+from loyaltymodels.spec.provenance import spec_attrs
 
 
 def _groups(spec, data, group):

@@ -15,7 +15,7 @@ import xarray as xr
 
 import loyaltymodels as lm
 from loyaltymodels.datasets import HS_MODEL, POLDEM_MODEL
-from loyaltymodels.provenance import spec_from_attrs
+from loyaltymodels.spec.provenance import spec_from_attrs
 
 SMALL = "f =~ x1 + x2 + x3 + x4"
 
@@ -128,7 +128,7 @@ def test_multigroup_missing_defined_and_equal_labels():
 def test_nutpie_failure_falls_back_to_pymc(monkeypatch):
     import nutpie
 
-    from loyaltymodels.sampling import SamplerWarning
+    from loyaltymodels.bayes.sampling import SamplerWarning
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler")

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels.bayes import _parts
-from loyaltymodels.bayes_model import start_point
+from loyaltymodels.bayes.fit import _parts
+from loyaltymodels.bayes.model import start_point
 from loyaltymodels.datasets import HS_MODEL, POLDEM_MODEL
-from loyaltymodels.density_program import make_program, unsupported
-from loyaltymodels.sampling import compile_parts, kernel_unsupported
+from loyaltymodels.bayes.density.program import make_program, unsupported
+from loyaltymodels.bayes.sampling import compile_parts, kernel_unsupported
 
 MULTIGROUP = "f =~ x1 + a*x2 + x3\nf ~~ x4\nd := 2*a"
 PATH = "f =~ x1 + x2 + x3\ng =~ x4 + x5 + x6\ng ~ b*f\nx1 ~~ x4\nx2 ~~ x5\nx1 ~~ x5"
@@ -121,7 +121,7 @@ def test_kernel_equals_pymc_nonrecursive_model():
     model = "f =~ x1 + x2 + x3\ng =~ x4 + x5 + x6\nf ~ g\ng ~ f"
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3\ng =~ 0.8*x4 + 0.7*x5 + 0.6*x6\nf ~~ 0.3*g", n=150, seed=2)
     parts = _fixture(model, data)
-    from loyaltymodels.parameterization import _acyclic_depth
+    from loyaltymodels.bayes.parameterization import _acyclic_depth
     assert _acyclic_depth(parts.plan.layout, 1) is None
     _agree(parts, scale=0.1)
 
@@ -161,8 +161,8 @@ def test_fast_path_is_used_and_falls_back(hs, monkeypatch):
 def test_kernel_failure_falls_back_to_the_graph(monkeypatch, hs):
     import nutpie
 
-    from loyaltymodels import density_program
-    from loyaltymodels.sampling import SamplerWarning
+    from loyaltymodels.bayes.density import program as density_program
+    from loyaltymodels.bayes.sampling import SamplerWarning
 
     def broken(*args, **kwargs):
         raise RuntimeError("no numba")
@@ -191,7 +191,7 @@ def test_pyfunc_entry_point_samples(hs):
     """nutpie's public from_pyfunc interface, used if its C-callback interface changes."""
     import nutpie
 
-    from loyaltymodels.sampling import _PyFuncKernel, kernel_model
+    from loyaltymodels.bayes.sampling import _PyFuncKernel, kernel_model
 
     parts = _fixture("f =~ x1 + x2 + x3", hs)
     program = make_program(parts.plan, parts.summary)

@@ -8,11 +8,11 @@ import pytest
 from scipy import stats
 
 import loyaltymodels as lm
-from loyaltymodels.bayes import _parts
-from loyaltymodels.bayes_model import start_point, unconstrained
-from loyaltymodels.bayes_output import eta_of, rows_of
-from loyaltymodels.likelihoods import loglik_draws
-from loyaltymodels.parameterization import moments
+from loyaltymodels.bayes.fit import _parts
+from loyaltymodels.bayes.model import start_point, unconstrained
+from loyaltymodels.bayes.output import eta_of, rows_of
+from loyaltymodels.bayes.likelihoods import loglik_draws
+from loyaltymodels.bayes.parameterization import moments
 
 MODEL = "f =~ x1 + x2 + x3 + x4\ng =~ x5 + x6 + x7\ng ~ f\nx1 ~~ x5"
 

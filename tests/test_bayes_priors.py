@@ -7,9 +7,9 @@ import pytest
 
 import loyaltymodels as lm
 from loyaltymodels.errors import SpecError
-from loyaltymodels.matrices import ram_layout, standardized
-from loyaltymodels.parameterization import make_plan, row_values, std_all_draws, with_defined
-from loyaltymodels.priors import parse_prior, resolve_priors
+from loyaltymodels.algebra.matrices import ram_layout, standardized
+from loyaltymodels.bayes.parameterization import make_plan, row_values, std_all_draws, with_defined
+from loyaltymodels.bayes.priors import parse_prior, resolve_priors
 
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 

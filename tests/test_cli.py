@@ -164,7 +164,7 @@ def test_study_runs_fast(tmp_path):
 
 
 def test_loyalty_on_bundled_sectors_equals_the_api_and_reports(tmp_path):
-    from loyaltymodels.data import read_survey
+    from loyaltymodels.data.read import read_survey
     model, data = tmp_path / "loyalty.lav", Path(__file__).resolve().parents[1] / "data" / "synthetic" / "sectors.csv"
     model.write_text(lm.loyalty_model())
     out, weights = tmp_path / "post.nc", tmp_path / "weights.json"

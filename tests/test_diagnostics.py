@@ -15,9 +15,9 @@ import pytest
 from scipy.stats import multivariate_normal
 
 import loyaltymodels as lm
-from loyaltymodels import diagnostics as dg
+from loyaltymodels.bayes import diagnostics as dg
 from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.draws import mvn_logpdf, saturated_moments
+from loyaltymodels.bayes.draws import mvn_logpdf, saturated_moments
 from loyaltymodels.errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
 
 from diagnostics_support import (cached, hs_posterior, ml_fit, normal_posterior, point_posterior,

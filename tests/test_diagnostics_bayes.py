@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels import diagnostics as dg
-from loyaltymodels import fitindices as fi
+from loyaltymodels.bayes import diagnostics as dg
+from loyaltymodels.bayes import global_fit as fi
 from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.factorscores import factor_scores
-from loyaltymodels.predictive_checks import ppmc
+from loyaltymodels.bayes.scores import factor_scores
+from loyaltymodels.bayes.predictive_checks import ppmc
 
 from diagnostics_support import normal_posterior
 
 pytestmark = pytest.mark.slow
 needs_bayes = pytest.mark.skipif("fit_bayes" not in dir(lm),
-                                 reason="loyaltymodels.bayes (fit_bayes) is not merged yet")
+                                 reason="loyaltymodels.bayes.fit (fit_bayes) is not merged yet")
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_real_fit_passes_the_checks_and_matches_blavaan(hs_fit):
 
 @needs_bayes
 def test_real_fit_factor_scores_track_the_regression_scores(hs, hs_fit):
-    from loyaltymodels.draws import implied_draws, model_spec, row_draws
-    from loyaltymodels.matrices import ram_layout
+    from loyaltymodels.bayes.draws import implied_draws, model_spec, row_draws
+    from loyaltymodels.algebra.matrices import ram_layout
 
     spec = model_spec(hs_fit)
     values = row_draws(hs_fit, spec).mean(axis=0, keepdims=True)

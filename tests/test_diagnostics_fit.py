@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels import fitindices as fi
+from loyaltymodels.bayes import global_fit as fi
 from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.draws import mvn_logpdf, saturated_moments
+from loyaltymodels.bayes.draws import mvn_logpdf, saturated_moments
 from loyaltymodels.errors import DataError
-from loyaltymodels.predictive_checks import ppmc
+from loyaltymodels.bayes.predictive_checks import ppmc
 
 from diagnostics_support import cached, hs_posterior, ml_fit, normal_posterior, point_posterior
 

@@ -11,7 +11,7 @@ import xarray as xr
 import loyaltymodels as lm
 from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.errors import DataError
-from loyaltymodels.factorscores import factor_scores
+from loyaltymodels.bayes.scores import factor_scores
 
 from diagnostics_support import cached, hs_posterior, ml_fit, point_posterior
 

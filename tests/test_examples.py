@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loyaltymodels.examples import EXAMPLES, load_example, write_example
+from loyaltymodels.data.examples import EXAMPLES, load_example, write_example
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "synthetic"
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import loyaltymodels as lm
-from loyaltymodels import intervals as iv
+from loyaltymodels.indices import intervals as iv
 from loyaltymodels.errors import DataError, DataWarning
 
 Z95 = 1.959963984540054  # standard-normal 97.5% quantile, to 16 digits

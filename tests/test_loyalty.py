@@ -124,7 +124,7 @@ def test_netcdf_round_trip(post, tmp_path):
 
 
 def test_loo_works_on_the_posterior(post):
-    from loyaltymodels.diagnostics import loo
+    from loyaltymodels.bayes.diagnostics import loo
     res = loo(post)
     assert np.isfinite(res.elpd)
 

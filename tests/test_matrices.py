@@ -8,7 +8,7 @@ import pytest
 
 import loyaltymodels as lm
 from loyaltymodels.errors import SpecError
-from loyaltymodels.matrices import (compile_expression, evaluate_defined, implied_moments,
+from loyaltymodels.algebra.matrices import (compile_expression, evaluate_defined, implied_moments,
                                     ram_layout, row_values, standardized)
 
 

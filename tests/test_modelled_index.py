@@ -13,8 +13,8 @@ from loyaltymodels.errors import DataError
 
 
 def _posterior(rows, draws, attrs=None):
-    """A DataTree laid out as loyaltymodels.layout says, from (lhs, op, rhs, group) rows."""
-    from loyaltymodels.layout import param_name
+    """A DataTree laid out as loyaltymodels.spec.layout says, from (lhs, op, rhs, group) rows."""
+    from loyaltymodels.spec.layout import param_name
     names = [param_name(lhs, op, rhs, g) for lhs, op, rhs, g in rows]
     param = xr.DataArray(draws, dims=("chain", "draw", "parameter"), coords={
         "parameter": names, "lhs": ("parameter", [r[0] for r in rows]),

@@ -1,4 +1,4 @@
-"""PLS path modelling (loyaltymodels.pls, pls_quality) against published outputs of other software.
+"""PLS path modelling (loyaltymodels.pls.fit, pls_quality) against published outputs of other software.
 
 References (see tests/data/pls/README.md): R plspm's outputs on the ECSI data as published with
 GoogleCloudPlatform/plspm-python (tests/data/satisfaction.*.csv), R seminr's on the mobi data (idem,
@@ -17,7 +17,7 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels.datasets import ECSI_MODEL, load_ecsi_pls_reference
 from loyaltymodels.errors import ConvergenceError, ConvergenceWarning, DataError, DataWarning, SpecError
-from loyaltymodels.pls_quality import (ave, composite_reliability, cronbach_alpha, htmt_matrix, rho_a,
+from loyaltymodels.pls.quality import (ave, composite_reliability, cronbach_alpha, htmt_matrix, rho_a,
                                        unidimensionality)
 
 REF = Path(__file__).parent / "data" / "pls"

@@ -94,7 +94,7 @@ def test_stopped_run_resumes_to_the_uninterrupted_result(client, reference, tmp_
 
 def test_interrupted_run_resumes(client, reference, tmp_path, monkeypatch):
     # a KeyboardInterrupt while the third batch is being stored (as Ctrl-C or a kill would do)
-    import loyaltymodels.power as power
+    import loyaltymodels.power.analysis as power
     calls = []
 
     def flaky(path, frame):

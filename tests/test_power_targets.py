@@ -14,9 +14,9 @@ from scipy import stats
 
 import loyaltymodels as lm
 from loyaltymodels.errors import DataError
-from loyaltymodels.power import Job, replication_seed, run_replication
-from loyaltymodels.power_targets import as_targets
-from loyaltymodels.sem_inference import std_all_vcov
+from loyaltymodels.power.analysis import Job, replication_seed, run_replication
+from loyaltymodels.power.targets import as_targets
+from loyaltymodels.sem.inference import std_all_vcov
 
 WEIGHTS = {"retail": (0.5, 0.2), "banking": (0.35, 0.35)}
 

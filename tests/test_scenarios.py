@@ -9,7 +9,7 @@ import pytest
 from scipy import optimize
 
 import loyaltymodels as lm
-from loyaltymodels.synthetic import loyalty_scenario as via_synthetic
+from loyaltymodels.data.synthetic import loyalty_scenario as via_synthetic
 
 
 def _ols(y, *cols):
@@ -65,7 +65,7 @@ def test_satisfied_not_loyal_truth_matches_the_data():
 
 def test_satisfied_not_loyal_is_computed_once_per_population():
     # power analyses draw thousands of data sets from one population: the 200 000-draw truth is cached
-    from loyaltymodels import scenarios
+    from loyaltymodels.data import scenarios
     scenarios._satisfied_not_loyal.cache_clear()
     _, first = lm.loyalty_scenario(50, sectors=["retail", "banking"], seed=1)
     _, again = lm.loyalty_scenario(50, sectors=["retail", "banking"], seed=2)

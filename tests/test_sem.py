@@ -224,7 +224,7 @@ def test_std_lv_gives_the_same_fit(hs, hs_fit):
 
 
 def test_semopy_may_not_add_parameters(hs, monkeypatch):
-    from loyaltymodels import sem_semopy
+    from loyaltymodels.sem import semopy_models as sem_semopy
     original = sem_semopy.semopy_description
     # drop a covariance row from the description: semopy then adds its own default
     monkeypatch.setattr(sem_semopy, "semopy_description",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels import sem_engine
+from loyaltymodels.sem import engine as sem_engine
 from loyaltymodels.datasets import BELIEFS_EXPERIENCE_MODEL, ECSI_MODEL, HS_MODEL, POLDEM_MODEL
 from loyaltymodels.errors import SemWarning
 

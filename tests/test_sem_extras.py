@@ -99,7 +99,7 @@ def test_bootstrap_reproducible_and_independent_of_processes(mediation):
 
 
 def test_bootstrap_failures_are_counted(mediation, monkeypatch):
-    from loyaltymodels import bootstrap
+    from loyaltymodels.sem import bootstrap
     data, _ = mediation
     original = bootstrap.optimize
     calls = {"n": 0}

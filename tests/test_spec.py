@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import SpecError
-from loyaltymodels.spec import COLUMNS, SpecWarning, to_syntax
+from loyaltymodels.spec.model import COLUMNS, SpecWarning, to_syntax
 
 # (name, syntax, options, lavaan's npar, lavaan's df). For the HS, Political Democracy, invariance,
 # mediation and growth models the numbers are lavaan's printed output (tutorial pages and the fits

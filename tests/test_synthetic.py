@@ -10,8 +10,8 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import SpecError
-from loyaltymodels.matrices import implied_moments, ram_layout
-from loyaltymodels.spec import SpecWarning
+from loyaltymodels.algebra.matrices import implied_moments, ram_layout
+from loyaltymodels.spec.model import SpecWarning
 
 BE = """
 Beliefs    =~ 0.8*b1 + 0.7*b2 + 0.75*b3

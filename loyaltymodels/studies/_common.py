@@ -225,8 +225,8 @@ def std_all_covariance(fit, rows: list[tuple[str, str, str]]) -> tuple[np.ndarra
     """Standardized (std.all) estimates of ``rows`` of an ML fit and their delta-method covariance
     matrix (``J V J'``, ``J`` the Jacobian of the standardization at the estimates, ``V`` the
     covariance of the free parameters); its diagonal gives the ``std_all_se`` of the fit."""
-    from ..matrices import standardized
-    from ..sem_inference import jacobian
+    from ..algebra.matrices import standardized
+    from ..sem.inference import jacobian
 
     problem, t = fit.problem, fit.spec.table
     idx = []

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..bayes import bayes_summary, fit_bayes
+from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import BELIEFS_EXPERIENCE_MODEL, load_ecsi
-from ..sem import fit_sem
-from ..sem_inference import Z975
+from ..sem.fit import fit_sem
+from ..sem.inference import Z975
 from ._common import Study, collecting, run_settings, std_all_covariance, std_all_draws, wrap
 
 #: Experience read as satisfaction (sat1-4) instead of perceived quality (qual1-5).

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..bayes import bayes_summary, fit_bayes
+from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import ECSI_MODEL, load_ecsi, published
-from ..matrices import implied_moments
-from ..pls import fit_pls
-from ..sem import fit_sem
-from ..sem_inference import Z975
+from ..algebra.matrices import implied_moments
+from ..pls.fit import fit_pls
+from ..sem.fit import fit_sem
+from ..sem.inference import Z975
 from ._common import (Study, collecting, compare_parameters, run_settings, std_all_covariance,
                       std_all_draws, wrap)
 
@@ -82,8 +82,8 @@ def latent_correlations(sem) -> pd.DataFrame:
 
 def _posterior_latent_r(post, pairs, max_draws: int = 400) -> dict[tuple[str, str], float]:
     """Posterior mean of the implied latent correlation of each pair (thinned draws)."""
-    from ..matrices import ram_layout
-    from ..provenance import spec_from_attrs
+    from ..algebra.matrices import ram_layout
+    from ..spec.provenance import spec_from_attrs
 
     spec = spec_from_attrs(post.attrs)  # the posterior's own table (it may hold intercept rows)
     if (spec.table.op.isin(["==", "<", ">"])).any():

@@ -8,8 +8,8 @@ import pandas as pd
 
 from ..datasets import (HS_MODEL, POLDEM_MODEL, load_holzinger_swineford,
                         load_political_democracy, published)
-from ..sem import fit_sem
-from ..sem_invariance import invariance
+from ..sem.fit import fit_sem
+from ..sem.invariance_tests import invariance
 from ._common import Study, collecting, compare_measures, compare_parameters, run_settings, wrap
 
 _COLS = ["lhs", "op", "rhs", "group", "est", "se", "std_all", "std_all_se"]

@@ -2,7 +2,7 @@
 
 Exact coverage (no simulation): for intervals that depend on the data only through counts, the
 probability, summed over every possible sample, that the interval contains the truth; computed
-with the package's interval kernels (``loyaltymodels.intervals``) by the functions of
+with the package's interval kernels (``loyaltymodels.indices.intervals``) by the functions of
 ``benchmarks/indices_coverage.py``. Answer distributions as in
 ``benchmarks/indices_coverage.py`` (whose simulated coverage is recorded in
 ``benchmarks/results/indices_coverage.txt``).

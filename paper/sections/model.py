@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 import loyaltymodels as lm
-from loyaltymodels.scenarios import OUTCOMES, SECTOR_PROFILES
+from loyaltymodels.data.scenarios import OUTCOMES, SECTOR_PROFILES
 
 from .common import Section, count, num
 

@@ -7,13 +7,13 @@ import platform
 
 import pandas as pd
 
-from loyaltymodels.provenance import package_versions
+from loyaltymodels.spec.provenance import package_versions
 
 from .common import Section, num, word
 
 
 def make(fast: bool) -> Section:
-    """Versions table (``loyaltymodels.provenance.package_versions``), date, mode and machine."""
+    """Versions table (``loyaltymodels.spec.provenance.package_versions``), date, mode and machine."""
     versions = package_versions()
     tab = pd.DataFrame({"package": list(versions), "version": list(versions.values())})
     return Section(numbers={"date": word(dt.date.today().isoformat()),

@@ -1,0 +1,171 @@
+"""Data for the Bayesian back end: the model's items per respondent, groups, ordinal codes, and
+the sufficient statistics (per group and missing-data pattern) the marginal likelihood needs.
+
+Everything here is data-valued; what is structural (which items, how many groups, patterns and
+respondents) goes into :func:`DataSummary.structure_key` so a compiled model can be reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from ..errors import DataError
+from ..spec.model import ModelSpec, as_spec
+from ..data.validate import validate_data
+
+MISSING = ("fiml", "listwise")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Respondents of one group who answered the same items."""
+
+    group: int
+    observed: np.ndarray        # indices of the answered items (into DataSummary.items)
+    respondents: np.ndarray     # row positions in DataSummary.y
+    n: int
+    mean: np.ndarray
+    cov: np.ndarray             # ML (1/n) covariance
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """The data as the model sees them (``y`` in ``items`` order, NaN where missing)."""
+
+    items: tuple[str, ...]
+    y: np.ndarray = field(repr=False)
+    group: np.ndarray = field(repr=False)          # 1-based group of each respondent
+    group_labels: tuple = ()
+    index: np.ndarray = field(repr=False, default=None)  # row labels of the input data
+    patterns: tuple[Pattern, ...] = field(repr=False, default=())
+    ordinal: dict = field(default_factory=dict)    # item -> sorted category values
+    missing: str = "fiml"
+    group_column: str | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    def structure_key(self, conditional: bool) -> tuple:
+        pats = tuple((p.group, tuple(p.observed)) for p in self.patterns)
+        sizes = tuple(np.bincount(self.group)[1:]) if conditional else ()
+        return (self.items, pats, sizes, tuple((k, len(v)) for k, v in self.ordinal.items()))
+
+    def codes(self, item: str) -> np.ndarray:
+        """0-based category codes of an ordinal item (-1 where missing)."""
+        j = self.items.index(item)
+        y, cats = self.y[:, j], np.asarray(self.ordinal[item], float)
+        out = np.full(len(y), -1)
+        ok = ~np.isnan(y)
+        out[ok] = np.searchsorted(cats, y[ok])
+        return out
+
+
+def ordinal_items(data: pd.DataFrame, items, ordinal) -> list[str]:
+    """Resolve ``ordinal=`` (None, a list of items, or ``"auto"``: integer-valued items with at most
+    11 categories, i.e. rating scales up to 0-10)."""
+    if ordinal is None or ordinal is False:
+        return []
+    if isinstance(ordinal, str) and ordinal == "auto":
+        out = []
+        for v in items:
+            x = pd.to_numeric(data[v], errors="coerce").dropna().to_numpy()
+            if len(x) and np.all(x == np.round(x)) and 2 <= len(np.unique(x)) <= 11:
+                out.append(v)
+        return out
+    ordinal = [ordinal] if isinstance(ordinal, str) else list(ordinal)
+    unknown = [v for v in ordinal if v not in items]
+    if unknown:
+        raise DataError(f"ordinal items {unknown} are not observed variables of the model ({list(items)})")
+    return ordinal
+
+
+def prepare(model, data: pd.DataFrame, *, group: str | None = None, group_equal=(), ordinal=None,
+            missing: str = "fiml", **options) -> tuple[ModelSpec, DataSummary]:
+    """The spec (with the groups and thresholds the data call for) and the :class:`DataSummary`."""
+    if missing not in MISSING:
+        raise DataError(f"missing must be one of {MISSING}, not {missing!r}")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    # a mean structure always, as blavaan: the likelihood per respondent (LOO) needs the means
+    options.setdefault("meanstructure", True)
+    base = as_spec(model, **options)
+    items = list(base.observed)
+    frame, _report = validate_data(base, data, group=group, missing=missing)
+    ords = ordinal_items(frame, items, ordinal)
+    categories = {v: np.unique(frame[v].dropna().to_numpy(float)) for v in ords}
+    for v, cats in categories.items():
+        if len(cats) < 2:
+            raise DataError(f"ordinal item {v!r} has fewer than two categories in the data", column=v)
+    opts = dict(options)
+    if group is not None:
+        labels = list(pd.unique(frame[group].dropna()))
+        opts.update(ngroups=len(labels), group_labels=labels)
+    if group_equal:
+        opts["group_equal"] = tuple([group_equal] if isinstance(group_equal, str) else group_equal)
+    if ords:
+        opts["ordinal"] = {v: len(c) - 1 for v, c in categories.items()}
+    spec = as_spec(model, **opts)
+    labels = tuple(spec.group_labels)
+    if group is None:
+        gidx = np.ones(len(frame), int)
+    else:
+        gidx = frame[group].map({lab: k + 1 for k, lab in enumerate(labels)}).to_numpy(int)
+    y = frame[list(spec.observed)].to_numpy(float)
+    patterns = _patterns(y, gidx, spec.ngroups)
+    return spec, DataSummary(tuple(spec.observed), y, gidx, labels, frame.index.to_numpy(), patterns,
+                             categories, missing, group)
+
+
+def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, ...]:
+    out = []
+    seen = ~np.isnan(y)
+    for g in range(1, ngroups + 1):
+        rows = np.flatnonzero(group == g)
+        if not len(rows):
+            raise DataError(f"group {g} has no respondents")
+        keys = {}
+        for r in rows:
+            keys.setdefault(seen[r].tobytes(), []).append(r)
+        for key, members in sorted(keys.items(), key=lambda kv: -len(kv[1])):
+            members = np.asarray(members)
+            obs = np.flatnonzero(np.frombuffer(key, dtype=bool))
+            sub = y[np.ix_(members, obs)]
+            mean = sub.mean(axis=0)
+            d = sub - mean
+            out.append(Pattern(g, obs, members, len(members), mean, d.T @ d / len(members)))
+    return tuple(out)
+
+
+def item_stats(spec: ModelSpec, summary: DataSummary) -> dict:
+    """Per (item, group): mean, variance and probit cut points of the margins (starting values,
+    fixed-x moments)."""
+    out = {"mean": {}, "var": {}, "cuts": {}, "cov": {}}
+    for g in range(1, spec.ngroups + 1):
+        y = summary.y[summary.group == g]
+        for j, v in enumerate(summary.items):
+            x = y[:, j][~np.isnan(y[:, j])]
+            out["mean"][(v, g)] = float(x.mean()) if len(x) else 0.0
+            out["var"][(v, g)] = float(x.var()) if len(x) > 1 else 1.0
+            if v in summary.ordinal:
+                cats = summary.ordinal[v]
+                cum = np.array([(x <= c).mean() for c in cats[:-1]])
+                out["cuts"][(v, g)] = ndtri(np.clip(cum, 0.01, 0.99))
+        out["cov"][g] = pd.DataFrame(y, columns=summary.items).cov(ddof=0)
+    return out
+
+
+def fixed_values(spec: ModelSpec, stats: dict) -> np.ndarray:
+    """The table's fixed values, exogenous (fixed.x) rows set to the sample moments of their group;
+    free rows and ``:=`` rows hold 0 (they are filled elsewhere)."""
+    t = spec.table
+    values = t["value"].to_numpy(float).copy()
+    for r in np.flatnonzero(t.exo.to_numpy()):
+        lhs, op, rhs, g = t.lhs.iat[r], t.op.iat[r], t.rhs.iat[r], t.group.iat[r]
+        values[r] = stats["mean"][(lhs, g)] if op == "~1" else float(stats["cov"][g].loc[lhs, rhs])
+    values[np.isnan(values)] = 0.0
+    return values

@@ -1,0 +1,366 @@
+"""One generic log density (and gradient) of the marginal SEM, compiled once per machine.
+
+blavaan ships one precompiled Stan program and passes each model's structure as data, so its users
+never wait for a compile (FINDINGS: a cold PyMC/nutpie compile takes 22-54 s, Stan's 34 s). This is
+the same trick with numba: the kernel below knows nothing about a particular model; the structure
+(RAM cells, prior families and hyperparameters, transforms, missing-data patterns) and the data
+(sufficient statistics) arrive as two flat arrays built by :mod:`loyaltymodels.bayes.density.program`.
+``cache=True`` keeps the machine code on disk, so only the first use on a machine compiles.
+
+The density is exactly the one of the PyMC model of :func:`loyaltymodels.build_model` with
+``form="marginal"`` (priors with their normalising constants, the Jacobians of PyMC's default
+transforms, the positive-definiteness check and the sufficient-statistics likelihood); the tests
+compare value and gradient with PyTensor's at random points. The gradient is written out by hand
+(reverse mode through ``Sigma = F (I-A)^-1 S (I-A)^-T F'``); matrices are small (variables of the
+model), so plain loops beat LAPACK calls here (:mod:`loyaltymodels.bayes.density.linalg`).
+
+``ib`` (int64) starts with a header (:data:`HEADER` entries, names below) of sizes and offsets;
+``fb`` (float64) holds hyperparameters, fixed row values and the pattern statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import carray, cfunc, njit, types
+from numba.extending import intrinsic
+
+from .linalg import _OPTS, _cholesky, _inverse, _mm, _mmt, _spd_inverse
+
+# -- header of the int buffer: sizes, then offsets (into ib or fb) ---------------------------------
+(H_D, H_NROWS, H_N, H_P, H_G, H_NPAT, H_NRHO, H_NBLK,
+ O_EL, O_SRC, O_SRC2, O_RHO, O_CA, O_OA, O_CS, O_OS, O_CM, O_OM, O_PAT, O_OBS, O_BLK, O_BIDX,
+ O_ELF, O_FIXED, O_PATF, O_DEPTH) = range(26)
+HEADER = 26
+#: element columns: ib (family, transform, natural), fb (a0, a1, a2, const, lo, hi)
+EL_INT, EL_FLOAT = 3, 6
+FAMILIES = {"normal": 0, "student_t": 1, "cauchy": 2, "uniform": 3, "lognormal": 4, "gamma": 5,
+            "inv_gamma": 6, "exponential": 7, "half_normal": 8, "half_cauchy": 9, "beta": 10}
+TRANSFORMS = {"none": 0, "lower": 1, "interval": 2}
+NATURAL = {"identity": 0, "square": 1, "reciprocal": 2, "beta_to_r": 3}
+_LOG2PI = math.log(2 * math.pi)
+
+
+@njit(**_OPTS)
+def _softplus(z):
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+@njit(**_OPTS)
+def _sigmoid(y):
+    if y >= 0:
+        return 1.0 / (1.0 + math.exp(-y))
+    e = math.exp(y)
+    return e / (1.0 + e)
+
+
+@njit(**_OPTS)
+def _constrain(y, t, lo, hi):
+    """Value, d value / d y, log Jacobian and its derivative, for PyMC's default transforms."""
+    if t == 1:      # log (shifted by a lower bound)
+        e = math.exp(y)
+        return lo + e, e, y, 1.0
+    if t == 2:      # interval (lo, hi): logistic
+        s = _sigmoid(y)
+        return lo + (hi - lo) * s, (hi - lo) * s * (1 - s), math.log(hi - lo) - 2 * _softplus(-y) - y, 1 - 2 * s
+    return y, 1.0, 0.0, 0.0
+
+
+@njit(**_OPTS)
+def _prior(f, x, a, b, c):
+    """Log density (without the constant, which is precomputed) and its derivative."""
+    if f == 0:      # normal(a, b)
+        z = (x - a) / b
+        return -0.5 * z * z, -z / b
+    if f == 1:      # student_t(nu=a, mu=b, sigma=c)
+        z = (x - b) / c
+        return -(a + 1) / 2 * math.log1p(z * z / a), -(a + 1) * z / (c * (a + z * z))
+    if f == 2:      # cauchy(a, b)
+        z = (x - a) / b
+        return -math.log1p(z * z), -2 * z / (b * (1 + z * z))
+    if f == 3:      # uniform(a, b): constant inside
+        if x < a or x > b:
+            return -np.inf, 0.0
+        return 0.0, 0.0
+    if f == 4:      # lognormal(a, b)
+        lx = math.log(x)
+        z = (lx - a) / b
+        return -0.5 * z * z - lx, (-z / b - 1) / x
+    if f == 5:      # gamma(shape a, rate b)
+        return (a - 1) * math.log(x) - b * x, (a - 1) / x - b
+    if f == 6:      # inv_gamma(a, b)
+        return -(a + 1) * math.log(x) - b / x, -(a + 1) / x + b / (x * x)
+    if f == 7:      # exponential(a)
+        return -a * x, -a
+    if f == 8:      # half_normal(a)
+        return -0.5 * (x / a) ** 2, -x / (a * a)
+    if f == 9:      # half_cauchy(a)
+        z = x / a
+        return -math.log1p(z * z), -2 * z / (a * (1 + z * z))
+    # beta(a, b)
+    return (a - 1) * math.log(x) + (b - 1) * math.log1p(-x), (a - 1) / x - (b - 1) / (1 - x)
+
+
+@njit(**_OPTS)
+def _natural(k, v):
+    """Value of the table row from the sampled quantity (sd -> variance, ...) and its derivative."""
+    if k == 1:
+        return v * v, 2 * v
+    if k == 2:
+        return 1.0 / v, -1.0 / (v * v)
+    if k == 3:
+        return 2 * v - 1, 2.0
+    return v, 1.0
+
+
+@njit(**_OPTS)
+def constrain_all(x, ib, fb, out):
+    """Constrained value of every sampled quantity (what the sampler stores as a draw)."""
+    D = ib[H_D]
+    el, elf = ib[O_EL], ib[O_ELF]
+    for e in range(D):
+        out[e] = _constrain(x[e], ib[el + EL_INT * e + 1], fb[elf + EL_FLOAT * e + 4], fb[elf + EL_FLOAT * e + 5])[0]
+
+
+@njit(**_OPTS)
+def logp_grad(x, grad, ib, fb):
+    """Log density at the unconstrained point ``x``; its gradient goes into ``grad``.
+
+    Returns ``-inf`` (gradient zero) outside the support: a correlation block that is not
+    positive definite, an implied covariance matrix that is not, or a singular ``I - A``.
+    (Flat buffers indexed by hand: 2-d views cost compile time and nothing else.)
+    """
+    D, nrows, n, p, G = ib[H_D], ib[H_NROWS], ib[H_N], ib[H_P], ib[H_G]
+    npat, nrho, nblk = ib[H_NPAT], ib[H_NRHO], ib[H_NBLK]
+    el, elf, src, src2, rho = ib[O_EL], ib[O_ELF], ib[O_SRC], ib[O_SRC2], ib[O_RHO]
+    oA, oS, oM, cA, cS, cM = ib[O_OA], ib[O_OS], ib[O_OM], ib[O_CA], ib[O_CS], ib[O_CM]
+    pat, obs, blk, bidx = ib[O_PAT], ib[O_OBS], ib[O_BLK], ib[O_BIDX]
+    fixed, patf, depth = ib[O_FIXED], ib[O_PATF], ib[O_DEPTH]
+
+    # sampled quantities -> priors, Jacobians, natural values
+    lp = 0.0
+    dv = np.empty(D)
+    dprior = np.empty(D)
+    dnat = np.empty(D)
+    nat = np.empty(nrows + D)
+    for r in range(nrows):
+        nat[r] = fb[fixed + r]
+    for e in range(D):
+        i0, f0 = el + EL_INT * e, elf + EL_FLOAT * e
+        v, dv[e], jac, djac = _constrain(x[e], ib[i0 + 1], fb[f0 + 4], fb[f0 + 5])
+        lpe, dprior[e] = _prior(ib[i0], v, fb[f0], fb[f0 + 1], fb[f0 + 2])
+        lp += lpe + fb[f0 + 3] + jac
+        grad[e] = djac
+        nat[nrows + e], dnat[e] = _natural(ib[i0 + 2], v)
+    if not lp > -np.inf:
+        return -np.inf
+
+    # natural values -> table rows (covariances from correlations and SDs)
+    rows0 = np.empty(nrows + nrho)
+    for r in range(nrows):
+        rows0[r] = nat[ib[src + r]]
+    for k in range(nrho):
+        f, va, vb = ib[rho + 3 * k], ib[rho + 3 * k + 1], ib[rho + 3 * k + 2]
+        rows0[nrows + k] = rows0[f] * math.sqrt(rows0[va] * rows0[vb])
+    rows = np.empty(nrows)
+    for r in range(nrows):
+        rows[r] = rows0[ib[src2 + r]]
+
+    grows = np.zeros(nrows)
+    A = np.zeros((n, n))
+    S = np.zeros((n, n))
+    m = np.zeros(n)
+    for g in range(G):
+        A[:, :] = 0.0
+        S[:, :] = 0.0
+        m[:] = 0.0
+        for k in range(ib[oA + g], ib[oA + g + 1]):
+            A[ib[cA + 3 * k], ib[cA + 3 * k + 1]] = rows[ib[cA + 3 * k + 2]]
+        for k in range(ib[oS + g], ib[oS + g + 1]):
+            S[ib[cS + 3 * k], ib[cS + 3 * k + 1]] = rows[ib[cS + 3 * k + 2]]
+        for k in range(ib[oM + g], ib[oM + g + 1]):
+            m[ib[cM + 2 * k]] = rows[ib[cM + 2 * k + 1]]
+        # correlation blocks of three or more must be positive definite (the PyMC model's check)
+        for b in range(nblk):
+            if ib[blk + 3 * b] != g:
+                continue
+            b0, q = ib[blk + 3 * b + 1], ib[blk + 3 * b + 2] - ib[blk + 3 * b + 1]
+            W = np.empty((q, q))
+            for i in range(q):
+                for j in range(q):
+                    W[i, j] = S[ib[bidx + b0 + i], ib[bidx + b0 + j]]
+            if not _cholesky(W, q)[1]:
+                return -np.inf
+        if ib[depth + g] >= 0:
+            # recursive model: (I - A)^-1 = I + A + ... + A^k, k the longest path (A is sparse)
+            T = np.zeros((n, n))
+            for i in range(n):
+                T[i, i] = 1.0
+            for _ in range(ib[depth + g]):
+                T = _mm(A, T, n, n, n)
+                for i in range(n):
+                    T[i, i] += 1.0
+        else:
+            M = np.empty((n, n))
+            for i in range(n):
+                for j in range(n):
+                    M[i, j] = (1.0 if i == j else 0.0) - A[i, j]
+            T, ok = _inverse(M, n)
+            if not ok:
+                return -np.inf
+        TS = _mm(T, S, p, n, n)              # (T S)[:p]
+        Sigma = _mmt(TS, T, p, n, p)         # T S T' restricted to the observed variables
+        mu = np.zeros(p)
+        for i in range(p):
+            for j in range(n):
+                mu[i] += T[i, j] * m[j]
+        Gs = np.zeros((p, p))
+        gmu = np.zeros(p)
+        for k in range(npat):
+            if ib[pat + 4 * k] != g:
+                continue
+            q, o0, f0 = ib[pat + 4 * k + 1], obs + ib[pat + 4 * k + 2], patf + ib[pat + 4 * k + 3]
+            nk = fb[f0]
+            Sig = np.empty((q, q))
+            So = np.empty((q, q))
+            d = np.empty(q)
+            for i in range(q):
+                d[i] = fb[f0 + 1 + i] - mu[ib[o0 + i]]
+                for j in range(q):
+                    Sig[i, j] = Sigma[ib[o0 + i], ib[o0 + j]]
+                    So[i, j] = fb[f0 + 1 + q + i * q + j]
+            L, ok = _cholesky(Sig, q)
+            if not ok:
+                return -np.inf
+            Si = _spd_inverse(L, q)
+            logdet = 0.0
+            for i in range(q):
+                logdet += 2 * math.log(L[i, i])
+            a = np.zeros(q)
+            for i in range(q):
+                for j in range(q):
+                    a[i] += Si[i, j] * d[j]
+            tr = 0.0
+            quad = 0.0
+            for i in range(q):
+                quad += d[i] * a[i]
+                for j in range(q):
+                    tr += Si[i, j] * So[j, i]
+            lp += -nk / 2 * (q * _LOG2PI + logdet + tr + quad)
+            # d/dSigma = -n/2 (Sigma^-1 - Sigma^-1 (S + d d') Sigma^-1), d/dmu = n Sigma^-1 d
+            B = _mm(_mm(Si, So, q, q, q), Si, q, q, q)
+            for i in range(q):
+                gmu[ib[o0 + i]] += nk * a[i]
+                for j in range(q):
+                    Gs[ib[o0 + i], ib[o0 + j]] += -nk / 2 * (Si[i, j] - B[i, j] - a[i] * a[j])
+        # back through Sigma = Tp S Tp', mu = Tp m, T = (I - A)^-1 (Tp: the first p rows of T),
+        # evaluated only at the cells that hold parameters:
+        # dS = Tp' Gs Tp, dTp = 2 Gs Tp S + gmu m', dA = Tp' dTp T', dm = Tp' gmu
+        H = _mm(Gs, T, p, p, n)
+        for k in range(ib[oS + g], ib[oS + g + 1]):
+            i, j = ib[cS + 3 * k], ib[cS + 3 * k + 1]
+            acc = 0.0
+            for l in range(p):
+                acc += T[l, i] * H[l, j]
+            grows[ib[cS + 3 * k + 2]] += acc
+        if ib[oA + g + 1] > ib[oA + g]:
+            dTp = _mm(Gs, TS, p, p, n)
+            for i in range(p):
+                for j in range(n):
+                    dTp[i, j] = 2.0 * dTp[i, j] + gmu[i] * m[j]
+            DT = _mmt(dTp, T, p, n, n)       # dTp T'
+            for k in range(ib[oA + g], ib[oA + g + 1]):
+                i, j = ib[cA + 3 * k], ib[cA + 3 * k + 1]
+                acc = 0.0
+                for l in range(p):
+                    acc += T[l, i] * DT[l, j]
+                grows[ib[cA + 3 * k + 2]] += acc
+        for k in range(ib[oM + g], ib[oM + g + 1]):
+            j = ib[cM + 2 * k]
+            acc = 0.0
+            for l in range(p):
+                acc += T[l, j] * gmu[l]
+            grows[ib[cM + 2 * k + 1]] += acc
+
+    # rows -> natural values -> sampled quantities -> unconstrained
+    gext = np.zeros(nrows + nrho)
+    for r in range(nrows):
+        gext[ib[src2 + r]] += grows[r]
+    for k in range(nrho):
+        gc = gext[nrows + k]
+        if gc == 0.0:
+            continue
+        f, va, vb = ib[rho + 3 * k], ib[rho + 3 * k + 1], ib[rho + 3 * k + 2]
+        sq = math.sqrt(rows0[va] * rows0[vb])
+        gext[f] += gc * sq
+        gext[va] += gc * rows0[f] * rows0[vb] / (2 * sq)
+        gext[vb] += gc * rows0[f] * rows0[va] / (2 * sq)
+    gnat = np.zeros(nrows + D)
+    for r in range(nrows):
+        gnat[ib[src + r]] += gext[r]
+    for e in range(D):
+        grad[e] += (dprior[e] + gnat[nrows + e] * dnat[e]) * dv[e]
+    return lp
+
+
+# -- entry points for nutpie: C callbacks that read the two buffers from user data ---------------
+@intrinsic
+def _i64_ptr(typingctx, addr):
+    """An address (int64 or void*) as an int64 pointer."""
+    sig = types.CPointer(types.int64)(addr)
+
+    def codegen(context, builder, signature, args):
+        ty = context.get_value_type(signature.return_type)
+        if isinstance(addr, types.Integer):
+            return builder.inttoptr(args[0], ty)
+        return builder.bitcast(args[0], ty)
+    return sig, codegen
+
+
+@intrinsic
+def _f64_ptr(typingctx, addr):
+    """An int64 address as a float64 pointer."""
+    sig = types.CPointer(types.float64)(addr)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+    return sig, codegen
+
+
+_LOGP_SIG = types.int64(types.uint64, types.CPointer(types.float64), types.CPointer(types.float64),
+                        types.CPointer(types.float64), types.voidptr)
+_EXPAND_SIG = types.int64(types.uint64, types.uint64, types.CPointer(types.float64),
+                          types.CPointer(types.float64), types.voidptr)
+
+
+@cfunc(_LOGP_SIG, cache=True, error_model="numpy")
+def c_logp(dim, x_, grad_, logp_, user_data):
+    """nutpie's logp callback; ``user_data`` points to ``[ib address, ib size, fb address, fb size]``."""
+    head = carray(_i64_ptr(user_data), (4,))
+    ib = carray(_i64_ptr(head[0]), (head[1],))
+    fb = carray(_f64_ptr(head[2]), (head[3],))
+    if dim != ib[H_D]:
+        return -1
+    x = carray(x_, (ib[H_D],))
+    grad = carray(grad_, (ib[H_D],))
+    lp = logp_grad(x, grad, ib, fb)
+    logp_[0] = lp
+    if not np.isfinite(lp):
+        return 4      # > 0: recoverable, the sampler treats the step as divergent
+    for e in range(ib[H_D]):
+        if not np.isfinite(grad[e]):
+            return 3
+    return 0
+
+
+@cfunc(_EXPAND_SIG, cache=True, error_model="numpy")
+def c_expand(dim, expanded, x_, out_, user_data):
+    """nutpie's expand callback: the constrained values of the sampled quantities."""
+    head = carray(_i64_ptr(user_data), (4,))
+    ib = carray(_i64_ptr(head[0]), (head[1],))
+    fb = carray(_f64_ptr(head[2]), (head[3],))
+    if dim != ib[H_D] or expanded != ib[H_D]:
+        return -1
+    constrain_all(carray(x_, (ib[H_D],)), ib, fb, carray(out_, (ib[H_D],)))
+    return 0

@@ -1,0 +1,390 @@
+"""Diagnostics of Bayesian fits: convergence, LOO, WAIC, model comparison.
+
+Small functions on posterior draws laid out as :mod:`loyaltymodels.spec.layout` says. Convergence
+statistics (rank-normalised split R-hat, bulk and tail ESS, E-BFMI) come from ``arviz_stats``
+(Vehtari et al. 2021); this module decides what fails and says what to try. Posterior predictive
+checks live in :mod:`loyaltymodels.bayes.predictive_checks`, fit indices in
+:mod:`loyaltymodels.bayes.global_fit`, factor scores in :mod:`loyaltymodels.bayes.scores`, the pointwise
+log-likelihood (:func:`add_log_likelihood`, re-exported here) in :mod:`loyaltymodels.bayes.draws`.
+
+In R: ``blavInspect(fit, "rhat")``, ``blavInspect(fit, "neff")``, ``fitMeasures(fit)`` (looic,
+waic), ``blavCompare(fit1, fit2)``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .draws import add_log_likelihood, model_spec
+from ..errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
+
+__all__ = ["add_log_likelihood", "check_convergence", "compare", "loo", "waic"]
+
+_COLUMNS = ["check", "parameter", "value", "threshold", "advice"]
+_ADVICE = {
+    "rhat": "chains disagree: run longer (more draws and tuning, e.g. tune=2000, draws=2000); if one "
+            "chain sits elsewhere, check identification and sign flips (start values, marker loadings)",
+    "ess_bulk": "too few effective draws for the posterior mean: draw more, or reparameterise",
+    "ess_tail": "too few effective draws in the tails for the intervals: draw more",
+    "divergences": "divergent transitions bias the posterior: raise target_accept (0.95, 0.99), put "
+                   "tighter priors on variances, or reparameterise",
+    "ebfmi": "the sampler explores the energy distribution poorly: more tuning, tighter priors on "
+             "variances, or reparameterise (non-centred latent scores)",
+    "tree_depth": "transitions hit the maximum tree depth (an efficiency problem): raise the maximum "
+                  "tree depth, or rescale items measured on very different scales",
+}
+_DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")  # PyMC, nutpie
+_DEPTH_VARS = ("tree_depth", "depth")
+
+
+# -- convergence -----------------------------------------------------------------------------------
+def check_convergence(post: xr.DataTree, *, rhat_max: float = 1.01, ess_min: float = 400,
+                      ebfmi_min: float = 0.3, var_names: Sequence[str] = ("param",),
+                      max_treedepth: int | None = None, warn: bool = True) -> pd.DataFrame:
+    """Check MCMC draws: R-hat, bulk and tail ESS, divergences, E-BFMI, tree-depth saturation.
+
+    Thresholds follow Vehtari et al. (2021): rank-normalised split R-hat <= 1.01, bulk and tail
+    ESS >= 400 (100 per chain for four chains); E-BFMI >= 0.3 (Betancourt 2016); no divergent
+    transition; no transition at the sampler's maximum tree depth. Parameters that do not vary
+    (fixed rows of the table) are skipped.
+
+    Parameters
+    ----------
+    post : DataTree
+        A posterior with ``posterior[var]`` of dims ``(chain, draw, ...)``; ``sample_stats`` is used
+        when present (``diverging``, ``energy``, and ``reached_max_treedepth`` (PyMC) or
+        ``maxdepth_reached`` (nutpie), else ``tree_depth``/``depth`` against ``max_treedepth``).
+    rhat_max, ess_min, ebfmi_min : float
+        Thresholds.
+    var_names : sequence of str
+        Posterior variables checked for R-hat and ESS (lavaan names along ``parameter``).
+    max_treedepth : int, optional
+        The sampler's maximum tree depth, when ``sample_stats`` has depths but no saturation flag
+        (default: read from nutpie's settings, else 10 as PyMC and Stan).
+    warn : bool
+        Raise a :class:`ConvergenceWarning` naming the worst parameters when a check fails.
+
+    Returns
+    -------
+    DataFrame
+        One row per failed check: ``check`` (``rhat``, ``ess_bulk``, ``ess_tail``, ``divergences``,
+        ``ebfmi``, ``tree_depth``), ``parameter`` (lavaan name; the chain for ``ebfmi``; empty for
+        sampler-wide checks), ``value``, ``threshold``, ``advice``. Empty when all is well.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(4, 500, 2))
+    >>> x[3, :, 1] += 2.0                          # one chain stuck elsewhere
+    >>> post = xr.DataTree.from_dict({"posterior": xr.Dataset(
+    ...     {"param": (("chain", "draw", "parameter"), x)}, coords={"parameter": ["f=~x2", "f=~x3"]})})
+    >>> table = check_convergence(post, warn=False)
+    >>> table[["check", "parameter"]].values.tolist()
+    [['rhat', 'f=~x3'], ['ess_bulk', 'f=~x3'], ['ess_tail', 'f=~x3']]
+
+    References
+    ----------
+    Vehtari, Gelman, Simpson, Carpenter & Buerkner (2021). Rank-normalization, folding, and
+    localization: an improved R-hat for assessing convergence of MCMC. Bayesian Analysis 16(2).
+    Betancourt (2016). Diagnosing suboptimal cotangent disintegrations in Hamiltonian Monte Carlo.
+    arXiv:1604.00695.
+    """
+    import arviz_stats as azs  # noqa: PLC0415 (heavy import, on first use)
+
+    rows: list[dict] = []
+    posterior = post["posterior"].dataset
+    for var in var_names:
+        if var not in posterior:
+            raise DataError(f"the posterior has no variable {var!r} to check (it has "
+                            f"{list(posterior.data_vars)})")
+        da = _flat_entries(posterior[var])
+        varying = (da.max(("chain", "draw")) > da.min(("chain", "draw"))).values
+        da = da.isel(entry=np.flatnonzero(varying))
+        if da.sizes["entry"] == 0:
+            continue
+        stats = {"rhat": azs.rhat(da).values, "ess_bulk": azs.ess(da, method="bulk").values,
+                 "ess_tail": azs.ess(da, method="tail").values}
+        names = [str(n) for n in da["entry"].values]
+        for check, values in stats.items():
+            bad = values > rhat_max if check == "rhat" else values < ess_min
+            bad |= np.isnan(values)
+            threshold = rhat_max if check == "rhat" else ess_min
+            rows += [dict(check=check, parameter=names[k], value=float(values[k]), threshold=threshold,
+                          advice=_ADVICE[check]) for k in np.flatnonzero(bad)]
+    rows += _sampler_checks(post, ebfmi_min, max_treedepth)
+    table = pd.DataFrame(rows, columns=_COLUMNS)
+    table = _worst_first(table)
+    if warn and len(table):
+        warnings.warn(_convergence_message(table, post, rhat_max, ess_min), ConvergenceWarning,
+                      stacklevel=2)
+    return table
+
+
+def _flat_entries(da: xr.DataArray) -> xr.DataArray:
+    """``da`` as ``(chain, draw, entry)``, entries named by the ``parameter`` coordinate (or by
+    variable and index for other dims)."""
+    extra = [d for d in da.dims if d not in ("chain", "draw")]
+    if extra == ["parameter"]:
+        return da.rename(parameter="entry").assign_coords(entry=[str(x) for x in da["parameter"].values])
+    if not extra:
+        return da.expand_dims(entry=[da.name])
+    stacked = da.stack(entry=extra)
+    labels = [f"{da.name}[{', '.join(map(str, np.atleast_1d(k)))}]" for k in stacked["entry"].values]
+    return stacked.drop_vars(["entry", *extra]).assign_coords(entry=labels)
+
+
+def _sampler_checks(post: xr.DataTree, ebfmi_min: float, max_treedepth: int | None) -> list[dict]:
+    if "sample_stats" not in post.children:
+        return []
+    import arviz_stats as azs  # noqa: PLC0415
+
+    ss = post["sample_stats"].dataset
+    if "tuning" in ss:  # nutpie marks warm-up draws when they are stored
+        ss = ss.where(~ss["tuning"].astype(bool), drop=False)
+    rows = []
+    if "diverging" in ss:
+        n_div = int(ss["diverging"].fillna(False).astype(bool).sum())
+        if n_div:
+            share = n_div / ss["diverging"].size
+            rows.append(dict(check="divergences", parameter="", value=float(n_div), threshold=0.0,
+                             advice=f"{_ADVICE['divergences']} ({share:.1%} of transitions)"))
+    if "energy" in ss:
+        values = azs.bfmi(ss["energy"]).values
+        rows += [dict(check="ebfmi", parameter=f"chain {c}", value=float(v), threshold=ebfmi_min,
+                      advice=_ADVICE["ebfmi"]) for c, v in zip(ss["chain"].values, values) if v < ebfmi_min]
+    hit = _tree_depth_hits(post, ss, max_treedepth)
+    if hit is not None and hit > 0:
+        rows.append(dict(check="tree_depth", parameter="", value=float(hit), threshold=0.0,
+                         advice=_ADVICE["tree_depth"] + " (value: share of transitions)"))
+    return rows
+
+
+def _tree_depth_hits(post: xr.DataTree, ss: xr.Dataset, max_treedepth: int | None) -> float | None:
+    """Share of transitions that reached the maximum tree depth (None when nothing says)."""
+    for flag in _DEPTH_FLAGS:
+        if flag in ss:
+            return float(ss[flag].fillna(False).astype(bool).mean())
+    for var in _DEPTH_VARS:
+        if var in ss:
+            limit = max_treedepth or _nutpie_maxdepth(post) or 10
+            return float((ss[var] >= limit).mean())
+    return None
+
+
+def _nutpie_maxdepth(post: xr.DataTree) -> int | None:
+    text = post["sample_stats"].attrs.get("inference_library_settings")
+    try:
+        return int(json.loads(text)["settings"]["maxdepth"]) if text else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _worst_first(table: pd.DataFrame) -> pd.DataFrame:
+    order = {c: k for k, c in enumerate(_ADVICE)}
+    key = table.assign(_o=table.check.map(order),
+                       _v=np.where(table.check == "rhat", -table.value, table.value))
+    return table.loc[key.sort_values(["_o", "_v"], kind="stable").index].reset_index(drop=True)
+
+
+def _convergence_message(table: pd.DataFrame, post: xr.DataTree, rhat_max: float,
+                         ess_min: float) -> str:
+    parts = []
+    for check, grp in table.groupby("check", sort=False):
+        if check in ("rhat", "ess_bulk", "ess_tail"):
+            worst = ", ".join(f"{p} ({v:.3g})" for p, v in zip(grp.parameter[:5], grp.value[:5]))
+            more = f" and {len(grp) - 5} more" if len(grp) > 5 else ""
+            limit = f"<= {rhat_max}" if check == "rhat" else f">= {ess_min:g}"
+            parts.append(f"{len(grp)} parameter(s) fail {check.replace('_', ' ')} {limit}: {worst}{more}")
+        elif check == "divergences":
+            parts.append(f"{int(grp.value.iloc[0])} divergent transition(s)")
+        elif check == "ebfmi":
+            parts.append("E-BFMI below the threshold in " + ", ".join(
+                f"{p} ({v:.2f})" for p, v in zip(grp.parameter, grp.value)))
+        else:
+            parts.append(f"{grp.value.iloc[0]:.1%} of transitions at the maximum tree depth")
+    flips = _sign_flips(post)
+    tips: list[str] = []
+    for c in dict.fromkeys(table.check):
+        tip = _ADVICE[c].split(": ", 1)[1]
+        if not any(tip in t for t in tips):  # "draw more" is already in "draw more, or ..."
+            tips.append(tip)
+    if flips:
+        tips.insert(0, "chains in a reflected (sign-flipped) mode: " + "; ".join(flips) +
+                    " - start loadings at positive values / item means, keep marker identification, "
+                    "or give the loadings priors that exclude the reflection")
+    return "MCMC draws failed convergence checks: " + "; ".join(parts) + ". Try: " + "; ".join(tips) + "."
+
+
+def _sign_flips(post: xr.DataTree) -> list[str]:
+    """'factor F in chain(s) c' for factors whose free loadings have the opposite sign, chain by
+    chain, from the majority of chains (the reflection mode of factor models)."""
+    ds = post["posterior"].dataset
+    if "param" not in ds or "op" not in ds["param"].coords:
+        return []
+    da = ds["param"]
+    out = []
+    loadings = da.isel(parameter=np.flatnonzero(da["op"].values == "=~"))
+    for (lhs, group), idx in pd.Series(range(loadings.sizes["parameter"])).groupby(
+            [loadings["lhs"].values, loadings["group"].values]):
+        block = loadings.isel(parameter=idx.to_numpy())
+        block = block.isel(parameter=np.flatnonzero((block.std(("chain", "draw")) > 0).values))
+        if block.sizes["parameter"] == 0:
+            continue
+        orient = np.sign(np.sign(block.median("draw")).sum("parameter")).values  # per chain
+        majority = np.sign(orient.sum()) or 1.0
+        flipped = [str(c) for c, o in zip(block["chain"].values, orient) if o == -majority]
+        if flipped:
+            name = lhs if group <= 1 else f"{lhs} (group {group})"
+            out.append(f"factor {name} in chain(s) {', '.join(flipped)}")
+    return out
+
+
+# -- pointwise log-likelihood ----------------------------------------------------------------------
+def _with_log_likelihood(post: xr.DataTree) -> xr.DataTree:
+    return post if "log_likelihood" in post.children else add_log_likelihood(post)
+
+
+# -- LOO, WAIC, comparison -------------------------------------------------------------------------
+def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = True):
+    """PSIS-LOO cross-validation (``arviz_stats.loo``), with respondents of high Pareto k named.
+
+    The pointwise log-likelihood is computed by :func:`add_log_likelihood` when the posterior lacks
+    it. ArviZ's generic Pareto-k warning is replaced by a :class:`LoyaltyModelsWarning` naming the
+    respondents whose k exceeds the threshold (``min(1 - 1/log10(S), 0.7)``, Vehtari et al. 2024),
+    since those are the rows to inspect.
+
+    Returns
+    -------
+    arviz_stats.ELPDDataLOO
+        ``elpd``, ``se``, ``p`` (p_loo), ``pareto_k`` per respondent, ...; ``-2 * elpd`` is blavaan's
+        ``looic``.
+    """
+    import arviz_stats as azs  # noqa: PLC0415
+
+    post = _with_log_likelihood(post)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        res = azs.loo(post, pointwise=True, var_name=var_name)
+    if res.warning and res.pareto_k is not None:
+        k = res.pareto_k
+        bad = k.where(k > res.good_k, drop=True).sortby(lambda x: -x)
+        dim = bad.dims[0] if bad.dims else "respondent"
+        named = ", ".join(f"{r} (k={v:.2f})" for r, v in zip(bad[dim].values[:10], bad.values[:10]))
+        more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+        warnings.warn(f"PSIS-LOO is unreliable for {bad.size} respondent(s) with Pareto k > "
+                      f"{res.good_k:.2f}: {named}{more}. These respondents are influential or poorly "
+                      "predicted: inspect them, compare models by K-fold CV, or refit without them.",
+                      LoyaltyModelsWarning, stacklevel=2)
+    if not pointwise:
+        res.elpd_i = res.pareto_k = None
+    return res
+
+
+@dataclass(kw_only=True, repr=False)
+class ELPDDataWAIC:
+    """WAIC results (Watanabe 2010), shaped like ArviZ's ``ELPDData`` (``elpd``, ``se``, ``p``,
+    ``elpd_i``, ``p_waic_i``); ``-2 * elpd`` is blavaan's ``waic``."""
+
+    kind: ClassVar[str] = "waic"
+    elpd: float
+    se: float
+    p: float
+    n_samples: int
+    n_data_points: int
+    warning: bool
+    elpd_i: xr.DataArray
+    p_waic_i: xr.DataArray
+    scale: str = "log"
+
+    def __repr__(self) -> str:
+        return (f"Computed from {self.n_samples} posterior samples and {self.n_data_points} observations"
+                f" log-likelihood matrix.\n\n           Estimate      SE\nelpd_waic  {self.elpd:9.2f} "
+                f"{self.se:7.2f}\np_waic     {self.p:9.2f}        -\n")
+
+
+def waic(post: xr.DataTree, *, var_name: str | None = None) -> ELPDDataWAIC:
+    """The widely applicable information criterion, from the pointwise log-likelihood.
+
+    ``elpd_waic = sum_i [log mean_s p(y_i | theta_s) - var_s log p(y_i | theta_s)]`` with standard
+    error ``sqrt(n var_i(elpd_i))`` (Watanabe 2010; Vehtari, Gelman & Gabry 2017, eq. 11-13).
+    arviz-stats 1.x dropped WAIC in favour of PSIS-LOO, hence this short re-implementation; prefer
+    :func:`loo`. Warns when some ``p_waic_i`` exceeds 0.4, where WAIC is known to be unreliable.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ll = np.log(np.full((2, 100, 3), 0.5))      # every draw gives density 0.5
+    >>> post = xr.DataTree.from_dict({"log_likelihood": xr.Dataset(
+    ...     {"y": (("chain", "draw", "respondent"), ll)})})
+    >>> w = waic(post)
+    >>> round(w.elpd, 4), w.p                        # 3 * log(0.5), no variance
+    (-2.0794, 0.0)
+    """
+    from scipy.special import logsumexp  # noqa: PLC0415
+
+    post = _with_log_likelihood(post)
+    ds = post["log_likelihood"].dataset
+    name = var_name or (list(ds.data_vars)[0] if len(ds.data_vars) == 1 else None)
+    if name is None:
+        raise DataError(f"log_likelihood has several variables {list(ds.data_vars)}; pass var_name")
+    ll = ds[name].stack(__sample__=("chain", "draw")).transpose("__sample__", ...)
+    s = ll.sizes["__sample__"]
+    lppd_i = logsumexp(ll.values, axis=0) - np.log(s)
+    p_i = ll.values.var(axis=0, ddof=1)
+    elpd_i = lppd_i - p_i
+    n = elpd_i.size
+    coords = {k: v for k, v in ll.coords.items() if "__sample__" not in v.dims and k != "__sample__"}
+    dims = ll.dims[1:]
+    warn_ = bool((p_i > 0.4).any())
+    if warn_:
+        warnings.warn(f"{int((p_i > 0.4).sum())} respondent(s) have p_waic > 0.4: WAIC may be "
+                      "unreliable; use loo() instead", LoyaltyModelsWarning, stacklevel=2)
+    return ELPDDataWAIC(elpd=float(elpd_i.sum()), se=float(np.sqrt(n * elpd_i.var())),
+                        p=float(p_i.sum()), n_samples=s, n_data_points=n, warning=warn_,
+                        elpd_i=xr.DataArray(elpd_i.reshape(ll.shape[1:]), dims=dims, coords=coords),
+                        p_waic_i=xr.DataArray(p_i.reshape(ll.shape[1:]), dims=dims, coords=coords))
+
+
+def compare(models: Mapping[str, xr.DataTree], *, method: str = "stacking") -> pd.DataFrame:
+    """Rank models by expected predictive accuracy (PSIS-LOO), with ``arviz_stats.compare``.
+
+    Every posterior gets its pointwise log-likelihood (:func:`add_log_likelihood`) when missing, so
+    all models are scored on the same respondents and items; comparing models fitted to different
+    items (e.g. a model with both beliefs and experience items against one with experience items
+    only) compares different data and is refused.
+
+    Returns
+    -------
+    DataFrame
+        One row per model, best first: ``rank, elpd, p, elpd_diff, weight, se, dse, warning, ...``
+        (see ``arviz_stats.compare``), plus ``looic = -2 * elpd`` as blavaan reports.
+
+    In R: ``blavCompare(fit1, fit2)`` or ``loo::loo_compare``.
+    """
+    import arviz_stats as azs  # noqa: PLC0415
+
+    if len(models) < 2:
+        raise ValueError("compare() needs at least two models, as a dict {name: posterior}")
+    items = {name: tuple(model_spec(p).observed) for name, p in models.items()}
+    if len({frozenset(v) for v in items.values()}) > 1:
+        first = next(iter(items))
+        other = next(n for n in items if set(items[n]) != set(items[first]))
+        raise DataError(f"models {first!r} and {other!r} are fitted to different items "
+                        f"({sorted(set(items[first]) ^ set(items[other]))} differ); LOO compares "
+                        "predictions of the same data: give every model the same observed variables")
+    elpds = {name: loo(p) for name, p in models.items()}
+    table = azs.compare(elpds, method=method, round_to="none")
+    table["looic"] = -2 * table["elpd"]
+    return table
+
+
+__all__ += ["ELPDDataWAIC"]

@@ -1,0 +1,342 @@
+"""The loyalty model: beliefs and experience feeding loyalty, by sector, with behaviour.
+
+``fit_loyalty`` answers, with posterior uncertainty: what weight do beliefs (brand image, the
+promise) and experience (satisfaction from use) carry in loyalty, sector by sector (and segment by
+segment); does an imbalance between them or a shortfall of experience below the promise cost
+loyalty; and does loyalty show in behaviour (churn, repurchase, recommendation)? It is the
+Bayesian SEM of :mod:`loyaltymodels.bayes.fit` (same parameter table, priors, samplers and posterior
+layout) with the loyalty weights made hierarchical across sectors and the nonlinear terms and
+behaviour outcomes added (:mod:`loyaltymodels.loyalty.build` says how and why). Summaries:
+:mod:`loyaltymodels.loyalty.summaries`; plots: :mod:`loyaltymodels.loyalty.plots`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import OrderedDict
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .draws import LoyaltyInfo
+from .priors import default_loyalty_priors
+from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
+from .cells import respondent_loglik
+from .roles import MIN_CELL_SIZE
+
+#: nutpie's 0.8 raised to 0.9: with few sectors the hierarchical scale makes a mild funnel
+#: (benchmarks/loyalty.py: 3-5 divergences per 4000 draws at 0.8, 0-1 at 0.9, for +30% time)
+TARGET_ACCEPT = 0.9
+
+__all__ = ["fit_loyalty", "build_loyalty_model", "default_loyalty_priors"]
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 8
+#: Quasi-Monte-Carlo points of the driver scores per respondent in the ``scores`` form's pointwise
+#: log-likelihood (see ``_loglik_draws``).
+SCORE_POINTS = 32
+#: Jitter (SD, unconstrained scale) of each chain's starting point, as the SEM sampler.
+JITTER = 0.05
+#: Posterior variables checked for convergence besides the parameter table.
+_CHECKED = ("weight_mu", "weight_tau", "segment_shift", "interaction", "asymmetry", "outcome_slope",
+            "outcome_intercept")
+
+
+def build_loyalty_model(model, data: pd.DataFrame, **kwargs):
+    """The ``pm.Model`` that :func:`fit_loyalty` samples (same arguments, no sampler settings).
+
+    Examples
+    --------
+    >>> import loyaltymodels as lm
+    >>> data, _ = lm.loyalty_scenario(40, sectors=["retail", "banking"], seed=1)
+    >>> m = lm.build_loyalty_model(lm.loyalty_model(), data, sector="sector")
+    >>> [v.name for v in m.free_RVs][:3]
+    ['weight_mu', 'weight_tau', 'weight_z']
+    """
+    return build_graph(make_design(model, data, **kwargs))
+
+
+def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment: str | None = None,
+                outcomes=None, interaction=False, asymmetry=None, ordinal=None, priors=None,
+                draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
+                invariance=DEFAULT_INVARIANCE, loyalty: str | None = None, drivers=None,
+                min_size: int = MIN_CELL_SIZE, missing: str = "fiml", cores: int | None = None,
+                target_accept: float | None = None, progressbar: bool = False, check: bool = True,
+                **sampler_options) -> xr.DataTree:
+    """Fit the loyalty model: drivers' weights by sector, imbalance, asymmetry, behaviour.
+
+    Parameters
+    ----------
+    model : str
+        lavaan syntax whose structural part regresses a loyalty latent on its drivers, e.g.
+        :func:`loyaltymodels.loyalty_model`; extra latents and paths are allowed.
+    data : DataFrame
+        One row per respondent: the items, and the sector, segment and outcome columns.
+    sector, segment : str, optional
+        Columns whose levels get their own structural weights, partially pooled (sectors:
+        hierarchical, non-centred; segments: zero-sum shifts of every sector's weights). Sectors
+        and segments are crossed into cells that each get latent means and variances; the
+        measurement model is shared (``invariance``).
+    outcomes : dict, optional
+        Behaviour: ``{"churn": "churn_col"}`` (linked to the loyalty latent),
+        ``{"churn": ("col", "Loyalty")}`` (an explicit latent), ``{"recommend": ("col", "ordinal")}``.
+        0/1 columns get a logistic link, integer ratings (3 to 11 levels) an ordered logistic one,
+        with one intercept (cut points) and one slope per outcome, shared by sectors: behaviour
+        differs between sectors only through loyalty.
+    interaction : bool or (beliefs, experience)
+        Add ``gamma (B E - E[B E])`` to loyalty (claim 3: imbalance costs loyalty when gamma > 0).
+    asymmetry : bool or (experience, promise)
+        Add ``-d/2 (|E - P| - E|E - P|)`` (claim 4: a shortfall costs ``d`` more than a surplus gains).
+    ordinal : list or "auto", optional
+        Ordinal items (ordered probit); only for the linear model without outcomes.
+    priors : dict, optional
+        ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
+        :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names.
+    draws, tune, chains, seed, cores, target_accept, progressbar
+        Sampler settings (nutpie); the same seed gives the same draws. ``target_accept`` defaults
+        to 0.9 (as brms/blavaan users raise ``adapt_delta`` for hierarchical models): at nutpie's
+        0.8 the sector-level scale left 3-5 divergences per 4000 draws on 4 sectors x 300.
+    invariance : sequence of str
+        lavaan ``group.equal`` classes across cells (default loadings and intercepts: scalar
+        invariance, which lets latent means differ by cell).
+    loyalty, drivers : optional
+        The loyalty latent and its drivers when the model leaves a choice.
+    min_size : int
+        Fewest respondents per sector (or sector x segment cell).
+    missing : {"fiml", "listwise"}
+        Missing items: every answered item counts (default), or incomplete rows are dropped.
+    check : bool
+        Warn (``ConvergenceWarning``) when the draws fail R-hat, ESS or divergence checks.
+    **sampler_options
+        Passed to ``nutpie.sample`` (e.g. ``adaptation="low_rank"``).
+
+    Returns
+    -------
+    xarray.DataTree
+        The SEM posterior layout (``param``, ``std_all`` over ``parameter``; ``sample_stats``;
+        ``observed_data``; ``log_likelihood`` per respondent, every form),
+        plus ``weight (cell, driver)`` and the standardized ``std_weight (sector[, segment],
+        driver)``, ``std_weight_pooled (driver)``, ``loyalty_sd``, ``satisfied_not_loyal``,
+        ``std_interaction``, ``std_asymmetry``, ``outcome_effect (outcome)`` and the hyper-
+        parameters; root attr ``loyalty`` (roles, cells, outcomes as JSON).
+
+    Examples
+    --------
+    >>> import loyaltymodels as lm
+    >>> data, truth = lm.loyalty_scenario(300, seed=1)
+    >>> post = lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", seed=1)  # doctest: +SKIP
+    >>> lm.driver_weights(post)  # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    design = make_design(model, data, sector=sector, segment=segment, outcomes=outcomes,
+                         interaction=interaction, asymmetry=asymmetry, ordinal=ordinal, priors=priors,
+                         invariance=invariance, loyalty=loyalty, drivers=drivers, min_size=min_size,
+                         missing=missing)
+    model_, compiled, compile_s = _compiled(design)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2 ** 31))
+    target_accept = target_accept or TARGET_ACCEPT
+    t1 = time.perf_counter()
+    trace = _run(design, model_, compiled, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
+                 progressbar=progressbar, target_accept=target_accept, **sampler_options)
+    t2 = time.perf_counter()
+    post = _assemble(design, trace, seed)
+    post.attrs.update(sampler="nutpie", seed=seed, draws=draws, tune=tune, chains=chains,
+                      target_accept=target_accept,
+                      compile_seconds=round(compile_s, 3), sampling_seconds=round(t2 - t1, 3),
+                      postprocess_seconds=round(time.perf_counter() - t2, 3),
+                      total_seconds=round(time.perf_counter() - t0, 3), created_by="loyaltymodels.fit_loyalty")
+    if check:
+        from ..bayes.diagnostics import check_convergence
+        names = ["param"] + [v for v in _CHECKED if v in post["posterior"].data_vars]
+        check_convergence(post, var_names=names)
+    return post
+
+
+# -- compile and sample ---------------------------------------------------------------------------
+def _compiled(design: Design):
+    """The PyMC model and its nutpie compilation, cached by structure (data values are swapped in)."""
+    key = design.structure_key()
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        model, compiled = _CACHE[key]
+        return model, compiled, 0.0
+    import nutpie
+
+    start = time.perf_counter()
+    model = build_graph(design)
+    compiled = nutpie.compile_pymc_model(model)
+    _CACHE[key] = (model, compiled)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return model, compiled, time.perf_counter() - start
+
+
+def clear_loyalty_cache() -> None:
+    """Forget the compiled loyalty models of this process."""
+    _CACHE.clear()
+
+
+def _start(design: Design, model) -> np.ndarray:
+    """Starting point (unconstrained, flat in ``model.value_vars`` order): the SEM's starts that
+    avoid the sign trap (FINDINGS), weights and nonlinear terms at 0, outcome intercepts at the
+    observed log-odds, cut points at the observed cumulative log-odds, sampled scores at their
+    data-based posterior mean (u = 0)."""
+    from pymc.initial_point import make_initial_point_fn
+
+    from ..bayes.model import start_point
+
+    base = "conditional" if design.form == "conditional" else "marginal"
+    point = start_point(design.plan, design.summary, base)
+    flat = design.weight_pars.ravel()
+    for g in design.plan.rvs:
+        if g.cls == "nu":
+            point[f"{g.name}_centred"] = point[g.name]
+        hit = np.isin(g.pars, flat)
+        if hit.any() and (~hit).any():
+            point[f"{g.name}_other"] = np.asarray(point[g.name])[~hit]
+    K, S = len(design.roles.drivers), len(design.sectors)
+    point.update(weight_mu=np.zeros(K), weight_tau=np.full(K, 0.2), weight_z=np.zeros((S, K)),
+                 segment_shift=np.zeros((max(len(design.segments), 1), K)), interaction=np.array(0.0),
+                 asymmetry=np.array(0.0), outcome_slope=np.zeros(len(design.outcomes)))
+    binary = [k for k, o in enumerate(design.outcomes) if o.kind == "binary"]
+    if binary:
+        rate = [np.clip(design.codes[design.codes[:, k] >= 0, k].mean(), 0.02, 0.98) for k in binary]
+        point["outcome_intercept"] = np.log(np.array(rate) / (1 - np.array(rate)))
+    for k, o in enumerate(design.outcomes):
+        if o.kind == "ordinal":
+            c = design.codes[design.codes[:, k] >= 0, k]
+            cum = np.clip([(c <= j).mean() for j in range(len(o.levels) - 1)], 0.01, 0.99)
+            point[f"cuts_{o.name}"] = np.maximum.accumulate(np.log(cum / (1 - cum)) + np.arange(len(cum)) * 1e-3)
+    if design.form == "scores":
+        point["u"] = np.zeros(design.chunks.shape + (len(design.blocks["drivers"][1]),))
+    free = {rv.name for rv in model.free_RVs}
+    overrides = {k: np.asarray(v, float) for k, v in point.items() if k in free}
+    fn = make_initial_point_fn(model=model, overrides=overrides, jitter_rvs=set(), return_transformed=True)
+    ip = fn(0)
+    return np.concatenate([np.ravel(ip[v.name]) for v in model.value_vars])
+
+
+def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, progressbar, target_accept,
+         **options):
+    import nutpie
+
+    flat = _start(design, model)
+
+    def init(chain_seed):  # nutpie calls this once per chain with a seed derived from `seed`
+        rng = np.random.default_rng(chain_seed)
+        return flat + JITTER * rng.standard_normal(flat.shape)
+
+    values = data_values(design)
+    known = {var.name for var in compiled.shared_var_keys} if hasattr(compiled, "shared_var_keys") else set(values)
+    fitted = compiled.with_data(**{k: v for k, v in values.items() if k in known})
+    fitted = dataclasses.replace(fitted, initial_point_func=init)
+    kwargs = {"target_accept": target_accept} | options
+    return nutpie.sample(fitted, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                         progress_bar=progressbar, save_warmup=False, **kwargs)
+
+
+# -- the posterior ----------------------------------------------------------------------------------
+def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
+    from ..bayes.output import (_sample_stats, assemble, draws_of, parameter_dataset, respondent_coords,
+                               root_attrs, rows_of)
+    from ..bayes.data import fixed_values, item_stats
+
+    plan, s = design.plan, design.summary
+    fixed = fixed_values(plan.spec, item_stats(plan.spec, s))
+    if design.form in ("marginal", "conditional"):
+        post = assemble(plan, s, trace, form=design.form, fixed=fixed, rng=np.random.default_rng(seed),
+                        posterior_predictive=False)
+    else:
+        ds = trace["posterior"].to_dataset()
+        draws, shape = draws_of(ds, plan)
+        rows = rows_of(plan, s, draws, fixed)
+        posterior = parameter_dataset(plan, rows, shape)
+        rc = respondent_coords(s)
+        groups = {"posterior": posterior, "sample_stats": _sample_stats(trace, shape),
+                  "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc)}
+        if design.form in ("outcomes", "scores"):
+            ll = _loglik_draws(design, rows, ds)
+            groups["log_likelihood"] = xr.Dataset(
+                {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
+                coords={"chain": posterior.chain, "draw": posterior.draw, "respondent": rc["respondent"],
+                        "group": rc["group"]})
+        post = xr.DataTree.from_dict(groups)
+        post.attrs.update(root_attrs(plan, s, design.form, {}))
+    info = _info(design)
+    post.attrs["loyalty"] = info.to_json()
+    post.attrs["group_column"] = "sector"
+    own = _own_variables(design, trace["posterior"].to_dataset())
+    post["posterior"] = post["posterior"].to_dataset().assign(own)
+    from .derived import add_derived
+    return add_derived(post)
+
+
+def _info(design: Design) -> LoyaltyInfo:
+    r = design.roles
+    outs = tuple({"name": o.name, "column": o.column, "latent": o.latent, "kind": o.kind, "levels": list(o.levels)}
+                 for o in design.outcomes)
+    return LoyaltyInfo(r.loyalty, r.drivers, r.interaction, r.asymmetry, design.sectors, design.segments,
+                       tuple(design.cells), design.cell_sector, design.cell_segment,
+                       np.bincount(design.summary.group - 1, minlength=len(design.cells)), outs, design.form,
+                       tuple(design.latents))
+
+
+def _own_variables(design: Design, ds: xr.Dataset) -> dict:
+    """The loyalty-level sampled variables, with named dims (the sampled scores ``u`` are left out:
+    they are whitened coordinates, not scores)."""
+    keep = {}
+    for name in ("weight_mu", "weight_tau", "weight_z", "segment_shift", "weight", "interaction", "asymmetry",
+                 "outcome_slope", "outcome_intercept", *(f"cuts_{o.name}" for o in design.outcomes)):
+        if name in ds:
+            v = ds[name]
+            keep[name] = v.assign_coords(chain=np.arange(v.sizes["chain"]), draw=np.arange(v.sizes["draw"]))
+    return keep
+
+
+def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarray:
+    """Per-respondent marginal log-likelihood ``(draws, respondents)`` of the ``outcomes`` and
+    ``scores`` forms, for LOO.
+
+    ``outcomes``: exact (nothing but the parameters is sampled). ``scores``: the sampled driver
+    scores must be integrated out too, or LOO would score a likelihood conditional on each
+    respondent's own scores. Since ``p(y) = p(y_drivers) E[p(y_loyalty, o | eta)]`` over the
+    drivers' posterior given their items, which is exactly the ``u ~ N(0, I)`` the sampler uses,
+    the expectation is a mean over :data:`SCORE_POINTS` fixed quasi-Monte-Carlo points of ``u``
+    (importance sampling with the optimal-shape proposal), evaluated at once by stacking the
+    points along the chunk axis.
+    """
+    extra = {}
+    for name in ("interaction", "asymmetry", "outcome_slope", "outcome_intercept",
+                 *(f"cuts_{o.name}" for o in design.outcomes)):
+        if name in ds:
+            v = ds[name].to_numpy()
+            extra[name] = v.reshape(-1, *v.shape[2:])
+    data = data_values(design)
+    M = 1
+    if design.form == "scores":
+        from scipy.special import logsumexp
+
+        from .draws import qmc_normal
+        q = len(design.blocks["drivers"][1])
+        pts = qmc_normal(q, SCORE_POINTS)
+        M = SCORE_POINTS
+        K, B = design.chunks.shape
+        data = {k: (np.repeat(v, M, axis=1) if np.ndim(v) >= 2 and np.shape(v)[:2] == (K, B) else v)
+                for k, v in data.items()}
+        u = np.broadcast_to(np.tile(pts, (B, 1))[None], (K, B * M, q))
+    out = np.empty((rows.shape[0], design.summary.n))
+    slots = design.chunks >= 0
+    who = design.chunks[slots]
+    for d in range(rows.shape[0]):
+        e = {k: v[d] for k, v in extra.items()}
+        if M > 1:
+            e["u"] = u
+            ll = respondent_loglik(design, rows[d], data, e, np)
+            ll = logsumexp(ll.reshape(ll.shape[0], -1, M), axis=-1) - np.log(M)
+        else:
+            ll = respondent_loglik(design, rows[d], data, e, np)
+        out[d, who] = ll[slots]
+    return out

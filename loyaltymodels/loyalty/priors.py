@@ -1,0 +1,71 @@
+"""The loyalty-level priors of :func:`loyaltymodels.fit_loyalty` (the sector weights' mean and
+spread, segment shifts, interaction, asymmetry, outcome coefficients): their defaults, the user's
+overrides, and their PyMC random variables. The SEM's own priors (loadings, variances, ...) stay
+with :mod:`loyaltymodels.bayes.priors`."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..errors import SpecError
+from ..bayes.priors import Prior, parse_prior
+
+#: Priors of the loyalty-level parameters (Stan parameterisations, as the SEM priors). Weights are
+#: in loyalty residual SDs per driver SD of the reference cell (see :mod:`.loyalty_build`):
+#: ``normal(0,1)`` lets a weight be large, ``half_normal(0.5)`` on the between-sector SD puts
+#: most mass on differences under 1 without ruling out none; outcome coefficients are on the logit
+#: scale per unit of latent loyalty (``normal(0,2.5)``, as bambi's and rstanarm's defaults).
+LOYALTY_PRIORS: dict[str, str] = {
+    "weight_mu": "normal(0,1)", "weight_tau": "half_normal(0.5)", "segment_shift": "normal(0,0.5)",
+    "interaction": "normal(0,0.5)", "asymmetry": "normal(0,0.5)", "outcome_intercept": "normal(0,2.5)",
+    "outcome_slope": "normal(0,2.5)", "outcome_cut": "normal(0,5)",
+}
+
+
+def default_loyalty_priors() -> pd.DataFrame:
+    """The loyalty-level priors (``priors={name: "..."}`` in :func:`fit_loyalty` overrides them;
+    other keys go to the SEM's :func:`~loyaltymodels.default_priors`).
+
+    Examples
+    --------
+    >>> default_loyalty_priors().set_index("name").loc["weight_tau", "prior"]
+    'half_normal(0.5)'
+    """
+    return pd.DataFrame({"name": list(LOYALTY_PRIORS), "prior": list(LOYALTY_PRIORS.values())})
+
+
+def split_priors(priors) -> tuple:
+    if priors is None or isinstance(priors, pd.DataFrame):
+        return priors, {}
+    own = {k: v for k, v in priors.items() if k in LOYALTY_PRIORS}
+    rest = {k: v for k, v in priors.items() if k not in LOYALTY_PRIORS}
+    return rest or None, own
+
+
+def own_priors(own: dict) -> dict[str, Prior]:
+    out = {}
+    for name, text in {**LOYALTY_PRIORS, **own}.items():
+        p = parse_prior(text, where=name)
+        positive = name == "weight_tau"
+        support = {"half_normal", "half_cauchy", "exponential", "gamma", "lognormal", "inv_gamma"}
+        if positive != (p.family in support) or (name == "segment_shift" and p.family != "normal"):
+            need = "a positive distribution (half_normal, ...)" if positive else \
+                "normal(0,sd) (a zero-sum normal)" if name == "segment_shift" else "a distribution on the real line"
+            raise SpecError(f"the prior {text!r} for {name} must be {need}")
+        out[name] = p
+    return out
+
+
+def prior_rv(name: str, prior: Prior, dims=None, shape=None, **kw):
+    import pymc as pm
+    a = prior.args
+    return {"normal": lambda: pm.Normal(name, a[0], a[1], dims=dims, shape=shape, **kw),
+            "student_t": lambda: pm.StudentT(name, nu=a[0], mu=a[1], sigma=a[2], dims=dims, shape=shape, **kw),
+            "cauchy": lambda: pm.Cauchy(name, a[0], a[1], dims=dims, shape=shape, **kw),
+            "half_normal": lambda: pm.HalfNormal(name, a[0], dims=dims, shape=shape),
+            "half_cauchy": lambda: pm.HalfCauchy(name, a[0], dims=dims, shape=shape),
+            "exponential": lambda: pm.Exponential(name, a[0], dims=dims, shape=shape),
+            "gamma": lambda: pm.Gamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
+            "lognormal": lambda: pm.LogNormal(name, a[0], a[1], dims=dims, shape=shape),
+            "inv_gamma": lambda: pm.InverseGamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
+            "uniform": lambda: pm.Uniform(name, a[0], a[1], dims=dims, shape=shape)}[prior.family]()

@@ -1,0 +1,369 @@
+"""Power analysis by simulation: how many respondents does a survey need to detect an effect?
+
+For each sample size, :func:`power_analysis` draws ``reps`` data sets from a :class:`Scenario`
+(known truth), fits the model (ML SEM or Bayesian SEM), asks each :class:`Target` whether it
+detects its effect, and returns the detection rate with its Wilson Monte Carlo interval, the bias
+and RMSE of the key estimates, and the number of failed fits.
+
+Reproducibility: replication ``rep`` at sample size ``n`` draws from
+``SeedSequence(seed, spawn_key=(n, rep))`` -- the stream ``SeedSequence(seed).spawn(n + 1)[n]
+.spawn(rep + 1)[rep]`` -- so its data and fit do not depend on the number of workers, the order in
+which replications finish, a resume, or which other sample sizes are in the study. Replications
+run as Dask tasks (batches of ``batch_size``) and every finished batch is appended to a Parquet
+store (:mod:`loyaltymodels.power.store`), from which a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .batch import dask_client, fit_model, fit_status, one_blas_thread, progress_bar, worker_name
+from ..indices.intervals import wilson
+from .store import SCHEMA, append, completed, open_store, read_records
+from .targets import Scenario, Target, _jsonable, as_targets
+
+__all__ = ["power_analysis", "power_summary", "read_power_records", "plot_power", "replication_seed"]
+
+ESTIMATORS = ("sem", "bayes")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to run replications (shipped with each task; small)."""
+
+    scenario: Scenario
+    targets: tuple[Target, ...]
+    estimator: str
+    fit_options: Mapping[str, Any]
+    entropy: int
+    reuse: bool = True
+
+
+def replication_seed(entropy: int, n: int, rep: int) -> np.random.SeedSequence:
+    """The random stream of replication ``rep`` at sample size ``n``.
+
+    Examples
+    --------
+    >>> a = replication_seed(2026, 300, 7)
+    >>> b = np.random.SeedSequence(2026).spawn(301)[300].spawn(8)[7]
+    >>> bool((a.generate_state(4) == b.generate_state(4)).all())
+    True
+    """
+    return np.random.SeedSequence(entropy, spawn_key=(int(n), int(rep)))
+
+
+def run_replication(job: Job, n: int, rep: int) -> list[dict]:
+    """One replication: draw, fit, evaluate every target; records as in ``power_store.SCHEMA``."""
+    data_seq, fit_seq = replication_seed(job.entropy, n, rep).spawn(2)
+    base = dict(n=int(n), rep=int(rep), seed_entropy=str(job.entropy), spawn_key=f"{n},{rep}",
+                worker=worker_name(), setup=False)
+    started = time.perf_counter()
+    fit, truth, converged, error, notes = None, None, False, "", ""
+    with one_blas_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recorded in the `warnings` column, not printed per worker
+        try:
+            data, truth = job.scenario.generate(n, np.random.default_rng(data_seq))
+            fit, base["setup"] = fit_model(job.scenario.fitted_model(truth), data, job.estimator,
+                                           job.fit_options, seed=int(fit_seq.generate_state(1)[0]),
+                                           reuse=job.reuse)
+            converged, notes = fit_status(fit, job.estimator, job.fit_options.get("rhat_max"))
+        except Exception as err:  # noqa: BLE001 - a failed fit is a result (counted), not a crash
+            error = f"{type(err).__name__}: {err}"
+        rows, params = [], {}
+        for target in job.targets:
+            row = dict(kind="target", quantity=target.name, detected=None, estimate=np.nan, se=np.nan,
+                       truth=np.nan, error=error)
+            if fit is not None:
+                try:
+                    out = target.check(fit, truth, job.estimator)
+                    row.update(detected=bool(out["detected"]), estimate=out["estimate"], se=out["se"],
+                               truth=out["truth"])
+                    for p in out.get("parameters", []):
+                        params.setdefault(p["quantity"], dict(kind="parameter", detected=None, error="", **p))
+                except Exception as err:  # noqa: BLE001
+                    row["error"] = f"target {target.name}: {type(err).__name__}: {err}"
+            rows.append(row)
+    elapsed = time.perf_counter() - started
+    return [{**base, **r, "converged": converged and not r["error"], "warnings": notes, "elapsed": elapsed}
+            for r in rows + list(params.values())]
+
+
+def run_batch(job: Job, keys: Sequence[tuple[int, int]]) -> pd.DataFrame:
+    """A Dask task: several replications (amortises the per-task scheduling cost)."""
+    rows = [r for n, rep in keys for r in run_replication(job, n, rep)]
+    return pd.DataFrame(rows, columns=SCHEMA.names)
+
+
+def _entropy(seed: int | None) -> int:
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return int(seed)
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
+
+
+def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 1000, *,
+                   estimator: str = "sem", target: Target | Callable | Sequence, seed: int | None = None,
+                   client=None, n_workers: int | None = None, store: str | Path | None = None,
+                   batch_size: int | None = None, fit_options: Mapping[str, Any] | None = None,
+                   ci: float = 0.95, progress: bool = True, stop_after: int | None = None,
+                   reuse: bool = True) -> pd.DataFrame:
+    """Detection rate of each target at each sample size, by simulation on Dask.
+
+    Parameters
+    ----------
+    scenario : Scenario or callable
+        What to simulate and fit (:func:`loyalty_power_scenario`, :func:`model_power_scenario`, or a
+        callable ``(n, rng) -> (data, truth)`` whose ``truth.attrs["model"]`` names the model).
+    n : sequence of int
+        Sample sizes (per sector for loyalty scenarios: the column is then ``n_per_sector``).
+    reps : int
+        Replications per sample size.
+    estimator : {"sem", "bayes"}
+        ML SEM (:func:`~loyaltymodels.fit_sem`) or Bayesian SEM, compiled once per worker.
+    target : Target, callable or list
+        :func:`weights_differ`, :func:`parameter_nonzero`, or ``(fit, truth) -> bool``.
+    seed : int, optional
+        Root of every replication's stream (default: fresh entropy, stored in the manifest and in
+        ``result.attrs["seed"]`` so the run can be repeated).
+    client : dask.distributed.Client, optional
+        Used unchanged (and left open). Default: a ``LocalCluster`` of ``n_workers``
+        single-threaded worker processes (one per core), closed at the end. Scripts that start a
+        local cluster need the ``if __name__ == "__main__":`` guard.
+    store : path, optional
+        Directory of the Parquet records and the manifest; rerunning with the same arguments
+        resumes (only missing replications run; more ``reps`` or new ``n`` extend the study), with
+        different ones raises :class:`~loyaltymodels.errors.StoreError`. Default: a temporary
+        directory, deleted at the end (pass a store to keep the replications).
+    batch_size : int, optional
+        Replications per Dask task (default: SEM up to 20, about four tasks per worker and sample
+        size; Bayes 1).
+    fit_options : mapping, optional
+        Added to the scenario's (``fit_sem``/``compile_model`` options; Bayes also ``draws, tune,
+        chains, cores``: default ``cores=1``, as every worker has one core; and ``rhat_max``, see
+        :func:`loyaltymodels.power.batch.fit_status`).
+    ci : float
+        Mass of the Wilson intervals of the detection rates.
+    progress : bool
+        tqdm progress bar over finished replications.
+    stop_after : int, optional
+        Stop after this many finished batches (to run a long study in pieces; resume later).
+    reuse : bool
+        Keep the parsed/compiled model on each worker (False: set up every replication; to measure).
+
+    Returns
+    -------
+    DataFrame
+        :func:`power_summary` of the stored records: one row per target (``kind="target"``) and key
+        parameter (``kind="parameter"``) and sample size. ``attrs``: ``seed``, ``store`` (None when
+        temporary), ``complete`` (False after ``stop_after``), ``estimator``. Every replication's
+        record: :func:`read_power_records` on the ``store``.
+
+    Examples
+    --------
+    >>> import loyaltymodels as lm
+    >>> sc = lm.loyalty_power_scenario(weights={"retail": (0.45, 0.25), "banking": (0.3, 0.3)})
+    >>> res = lm.power_analysis(sc, n=[100, 200, 400], reps=500, seed=1,
+    ...                         target=[lm.weights_differ("retail"), lm.weights_differ("banking")])  # doctest: +SKIP
+    >>> res.query("kind == 'target'")[["quantity", "n_per_sector", "power", "power_lower", "power_upper"]]  # doctest: +SKIP
+    >>> lm.plot_power(res)  # doctest: +SKIP
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r}: choose one of {ESTIMATORS}")
+    if not isinstance(scenario, Scenario):
+        if not callable(scenario):
+            raise TypeError("scenario must be a Scenario or a callable (n, rng) -> (data, truth)")
+        scenario = Scenario(scenario)
+    ns = sorted({int(k) for k in ([n] if np.isscalar(n) else n)})
+    if not ns or ns[0] < 1 or int(reps) < 1:
+        raise ValueError(f"need sample sizes >= 1 and reps >= 1, got n={n}, reps={reps}")
+    targets = tuple(as_targets(target))
+    entropy = _entropy(seed)
+    options = {**scenario.fit_options, **(fit_options or {})}
+    job = Job(scenario, targets, estimator, options, entropy, reuse)
+    _dry_run(scenario, ns[0], entropy)
+    from ..spec.provenance import package_versions
+    manifest = {"kind": "loyaltymodels.power_analysis", "scenario": scenario.describe(),
+                "targets": [t.describe() for t in targets], "estimator": estimator,
+                "fit_options": _jsonable(options),
+                "seed_entropy": str(entropy), "versions": package_versions()}
+    temporary = tempfile.TemporaryDirectory(prefix="power-") if store is None else None
+    try:
+        path = open_store(temporary.name if temporary else store, manifest)
+        done = completed(path)
+        todo = [(k, r) for k in ns for r in range(int(reps)) if (k, r) not in done]
+        finished = _run(job, todo, len(ns) * int(reps) - len(todo), client, n_workers, batch_size,
+                        path, progress, stop_after)
+        records = read_records(path)
+    finally:
+        if temporary:
+            temporary.cleanup()
+    records = records[records.n.isin(ns) & (records.rep < int(reps))].reset_index(drop=True)
+    _raise_if_all_failed(records)
+    out = power_summary(records, ci=ci, n_label=scenario.n_label)
+    rank = {name: k for k, name in enumerate(t.name for t in targets)}  # targets in the order asked
+    out = out.sort_values(["kind", "quantity"], key=lambda s: s.map(rank).fillna(len(rank)) if s.name == "quantity"
+                          else s.map({"target": 0, "parameter": 1}), kind="stable").reset_index(drop=True)
+    # scalars only: pandas compares attrs with == when concatenating, which a DataFrame cannot answer
+    out.attrs.update(seed=entropy, store=None if temporary else str(path), complete=finished,
+                     estimator=estimator)
+    return out
+
+
+def _dry_run(scenario: Scenario, n: int, entropy: int) -> None:
+    """Draw one data set on the client so that a broken scenario fails at once, not in every task."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, truth = scenario.generate(n, np.random.default_rng(replication_seed(entropy, n, 0).spawn(2)[0]))
+    scenario.fitted_model(truth)
+
+
+def _batches(todo: list, size: int) -> list[list]:
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+
+def _run(job, todo, n_done, client, n_workers, batch_size, path, progress, stop_after) -> bool:
+    """Submit the batches, append each finished one to the store; False when stopped early."""
+    if not todo:
+        return True
+    with dask_client(client, n_workers) as c:
+        from distributed import as_completed
+        if batch_size is None:
+            workers = max(1, sum(c.nthreads().values()))
+            per_n = max(1, len(todo) // max(1, len({k for k, _ in todo})))
+            batch_size = 1 if job.estimator == "bayes" else int(np.clip(per_n // (4 * workers), 1, 20))
+        futures = [c.submit(run_batch, job, b, pure=False) for b in _batches(todo, int(batch_size))]
+        bar = progress_bar(n_done + len(todo), "power", progress, initial=n_done)
+        finished = 0
+        try:
+            for fut in as_completed(futures):
+                frame = fut.result()
+                append(path, frame)
+                bar.update(frame[["n", "rep"]].drop_duplicates().shape[0])
+                finished += 1
+                if stop_after is not None and finished >= stop_after:
+                    return finished == len(futures)
+        finally:
+            bar.close()
+            c.cancel([f for f in futures if not f.done()])
+    return True
+
+
+def _raise_if_all_failed(records: pd.DataFrame) -> None:
+    targets = records[records.kind == "target"]
+    if len(targets) and (targets.error != "").all():
+        first = targets.error.iloc[0]
+        raise RuntimeError(f"every replication failed; the first error was: {first}")
+
+
+def read_power_records(store: str | Path) -> pd.DataFrame:
+    """The replications stored by :func:`power_analysis` in ``store`` (one row per replication and
+    target or key parameter): ``n, rep, seed_entropy, spawn_key, kind, quantity, detected,
+    converged, error, warnings, estimate, se, truth, elapsed, setup, worker``."""
+    return read_records(store)
+
+
+def power_summary(records: pd.DataFrame, *, ci: float = 0.95, n_label: str = "n") -> pd.DataFrame:
+    """Detection rates, Monte Carlo intervals, bias and RMSE from replication records.
+
+    Every replication is counted: ``reps`` (all), ``n_failed`` (fit failed, did not converge or
+    the target could not be evaluated), ``n_converged``. Two detection rates are given:
+    ``power = detected / n_converged`` (the rate among usable fits, with the Wilson interval
+    ``power_lower, power_upper``) and ``power_all = detected / reps`` (failures counted as
+    non-detections: what a study that cannot refit would see). Bias, RMSE, the empirical SD and the
+    mean SE use the converged replications; ``bias_mc_se`` is the Monte Carlo SE of the bias.
+
+    Examples
+    --------
+    >>> rec = pd.DataFrame({"n": [50] * 4, "rep": range(4), "kind": "target", "quantity": "t",
+    ...     "detected": [True, False, True, None], "converged": [True, True, True, False],
+    ...     "error": ["", "", "", "ConvergenceError: ..."], "estimate": [0.3, 0.1, 0.2, np.nan],
+    ...     "se": 0.1, "truth": 0.2})
+    >>> s = power_summary(rec)
+    >>> s[["reps", "n_failed", "power", "power_all", "bias"]].round(3).values.tolist()
+    [[4.0, 1.0, 0.667, 0.5, 0.0]]
+    """
+    reps = records.groupby("n").rep.nunique()
+    rows = []
+    for (kind, quantity, n), g in records.groupby(["kind", "quantity", "n"], sort=False):
+        ok = g[g.converged.astype(bool)]
+        est = ok.estimate.dropna()
+        truth = float(g.truth.dropna().iloc[0]) if g.truth.notna().any() else np.nan
+        total = int(reps[n])
+        row = {"kind": kind, "quantity": quantity, n_label: n, "reps": total, "n_converged": len(ok),
+               "n_failed": total - len(ok)}
+        if kind == "target":
+            hits = int(ok.detected.fillna(False).astype(bool).sum())
+            power = hits / len(ok) if len(ok) else np.nan
+            lo, hi = _wilson(hits, len(ok), ci)
+            alo, ahi = _wilson(hits, total, ci)
+            row.update(n_detected=hits, power=power, power_lower=lo, power_upper=hi, power_all=hits / total,
+                       power_all_lower=alo, power_all_upper=ahi)
+        errors = g.error[g.error != ""]
+        row.update(truth=truth, mean=est.mean() if len(est) else np.nan,
+                   bias=est.mean() - truth if len(est) else np.nan,
+                   bias_mc_se=est.std(ddof=1) / np.sqrt(len(est)) if len(est) > 1 else np.nan,
+                   rmse=float(np.sqrt(((est - truth) ** 2).mean())) if len(est) else np.nan,
+                   sd=est.std(ddof=1) if len(est) > 1 else np.nan, mean_se=ok.se.mean(),
+                   failure=errors.value_counts().index[0][:200] if len(errors) else "")
+        rows.append(row)
+    cols = ["kind", "quantity", n_label, "reps", "n_converged", "n_failed", "n_detected", "power",
+            "power_lower", "power_upper", "power_all", "power_all_lower", "power_all_upper", "truth",
+            "mean", "bias", "bias_mc_se", "rmse", "sd", "mean_se", "failure"]
+    out = pd.DataFrame(rows, columns=cols)
+    order = {"target": 0, "parameter": 1}
+    out = out.sort_values(["kind", "quantity", n_label], key=lambda s: s.map(order) if s.name == "kind" else s,
+                          kind="stable").reset_index(drop=True)
+    out.attrs["ci"] = ci
+    return out
+
+
+def _wilson(hits: int, total: int, ci: float) -> tuple[float, float]:
+    if total == 0:
+        return np.nan, np.nan
+    lo, hi = wilson(hits / total, total, ci)
+    # the closed form leaves ~1e-17 at 0 or 1 successes' ends; keep the interval around its estimate
+    return float(min(lo, hits / total)), float(max(hi, hits / total))
+
+
+def plot_power(result: pd.DataFrame, *, level: float | None = 0.8, nominal: float | None = None,
+               targets: Sequence[str] | None = None, ax=None):
+    """Power curves: detection rate against sample size, one line per target, Wilson bands.
+
+    ``level`` draws the planning level (0.8 by default); ``nominal`` another line (e.g. the test's
+    alpha, for a target whose effect is 0). Returns the matplotlib Figure.
+
+    Examples
+    --------
+    >>> res = pd.DataFrame({"kind": "target", "quantity": "t", "n": [50, 100, 200],
+    ...     "power": [0.3, 0.6, 0.9], "power_lower": [0.2, 0.5, 0.85], "power_upper": [0.4, 0.7, 0.94]})
+    >>> fig = plot_power(res, nominal=0.05)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()][:1]
+    ['t']
+    """
+    import matplotlib.pyplot as plt
+
+    tab = result[result["kind"] == "target"]
+    n_col = next(c for c in tab.columns if c == "n" or c.startswith("n_per"))
+    names = list(dict.fromkeys(tab.quantity)) if targets is None else list(targets)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for name in names:
+        g = tab[tab.quantity == name].sort_values(n_col)
+        (line,) = ax.plot(g[n_col], g.power, marker="o", label=name)
+        ax.fill_between(g[n_col], g.power_lower, g.power_upper, color=line.get_color(), alpha=0.2, lw=0)
+    for y, style in ((level, "--"), (nominal, ":")):
+        if y is not None:
+            ax.axhline(y, color="grey", ls=style, lw=1)
+    ax.set(xlabel=n_col.replace("_", " "), ylabel="detection rate", ylim=(0, 1.02))
+    ax.legend(frameon=False, fontsize="small")
+    return ax.figure

@@ -1,0 +1,312 @@
+"""Structural equation models by maximum likelihood that give lavaan's answers.
+
+:func:`fit_sem` fits a lavaan-syntax model (one or several groups, equality constraints across
+groups, complete data or FIML) and returns a :class:`SemFit`: lavaan's parameter table with
+estimates, standard errors and standardized solutions, lavaan's fit measures, R-squared, and the
+warnings a methodologist needs before trusting the numbers.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import engine as sem_engine
+from ..errors import ConvergenceError, DataError, SemWarning, SpecError
+from .measures import fit_measures
+from .inference import admissibility, parameter_table, r_squared, vcov
+from .kernel import Problem
+from ..algebra.moments import GroupStats, group_stats
+from ..spec.model import ModelSpec, as_spec
+from ..data.validate import validate_data
+
+__all__ = ["fit_sem", "SemFit"]
+
+_MISSING = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml"}
+_BLAS = None
+
+
+def _one_blas_thread():
+    """BLAS threads only slow down the small matrices of SEM (20x on a shared 2-core machine)."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+@dataclass(frozen=True)
+class SemFit:
+    """A fitted SEM: lavaan's tables, the fit measures and what to trust.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+        The model as fitted (its parameter table is the spine of ``parameters``).
+    parameters : DataFrame
+        ``spec.partable`` (without ``== < >`` rows) plus ``est se z pvalue ci_lower ci_upper
+        std_lv std_all std_all_se`` (``std_nox`` with covariates; ``boot_*`` columns after a
+        bootstrap); one row per parameter, lavaan's ``parameterEstimates(standardized = TRUE)``.
+    fit_measures : Series
+        lavaan's ``fitMeasures()`` names with ``_`` for ``.`` (see :mod:`loyaltymodels.sem.measures`).
+    r2 : Series
+        R-squared of the endogenous variables (indexed by ``(group, variable)`` when multigroup).
+    warnings : tuple of str
+        Everything that makes the solution doubtful (also emitted as :class:`SemWarning`).
+    converged : bool
+    data_report : dict
+        What data validation did (rows used and dropped, missing values, group sizes).
+    vcov : DataFrame
+        Covariance matrix of the free parameters, labelled by ``par``.
+    sample : dict
+        Per group ``n``, ``cov`` and ``mean`` (1/N; EM estimates under FIML), ``group_labels``,
+        ``observed``: enough to rebuild the objective (modification indices after ``from_json``).
+    info : dict
+        Estimation details: ``estimator``, ``missing``, ``information``, ``iterations``,
+        ``seconds``, ``gradient_max`` (largest |dF/dtheta| at the estimates), ``engine``
+        (``"semopy"`` or ``"kernel"``: whose optimiser produced the estimates) with
+        ``engine_reason`` when it is the kernel, ``semopy`` (semopy's run: model class, solver,
+        ``ftol``, iterations, message), ``semopy_gradient_max`` and ``semopy_distance`` (the
+        kernel's gradient and Fisher-scoring step at semopy's solution), ``polished`` (whether
+        kernel steps finished semopy's work; then ``polish_iterations``, ``polish_change``), and
+        ``semopy_check`` (largest difference to semopy's implied covariances).
+    bootstrap : dict or None
+        ``draws`` (DataFrame, one row per successful replicate), ``failed``, ``B``, ``seed``.
+    """
+
+    spec: ModelSpec = field(repr=False)
+    parameters: pd.DataFrame = field(repr=False)
+    fit_measures: pd.Series = field(repr=False)
+    r2: pd.Series = field(repr=False)
+    warnings: tuple[str, ...]
+    converged: bool
+    data_report: dict = field(repr=False)
+    vcov: pd.DataFrame = field(repr=False)
+    sample: dict = field(repr=False)
+    info: dict = field(repr=False)
+    bootstrap: dict | None = field(default=None, repr=False)
+    _problem: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """The free parameters, numbered by ``par``."""
+        p = self.parameters
+        free = p[p.par >= 0].drop_duplicates("par").sort_values("par")
+        return free["est"].to_numpy(dtype=float)
+
+    @property
+    def problem(self) -> Problem:
+        """The objective of this fit (rebuilt from ``sample`` after :meth:`from_json`)."""
+        if self._problem is None:
+            if self.info.get("missing") == "fiml":
+                raise ValueError("the FIML objective needs the data; refit with fit_sem")
+            stats = [GroupStats(int(n), np.asarray(c), np.asarray(m), _logl_h1(int(n), np.asarray(c)))
+                     for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])]
+            object.__setattr__(self, "_problem", Problem(self.spec, stats))
+        return self._problem
+
+    def summary(self, *, standardized: bool = True, fit_measures: bool = True) -> None:
+        """Print a lavaan-like report (``summary(fit, standardized = TRUE, fit.measures = TRUE)``)."""
+        from .report import summary_text
+        print(summary_text(self, standardized=standardized, fit_measures=fit_measures))
+
+    def effects(self, *, indicators: bool = False) -> pd.DataFrame:
+        """Direct, indirect and total effects between structural variables, with delta-method
+        SEs (and percentile bootstrap CIs after ``bootstrap=B``); see :func:`sem_effects.effects`."""
+        from .effects import effects
+        return effects(self, indicators=indicators)
+
+    def modindices(self, *, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
+        """Modification indices of lavaan's ``modindices()``: ``mi, epc, sepc_lv, sepc_all``."""
+        from .modification import modindices
+        return modindices(self, sort=sort, minimum=minimum)
+
+    def to_json(self, path) -> None:
+        """Save everything (estimates, fit, warnings, sample moments, versions) as JSON."""
+        from .report import to_json
+        to_json(self, path)
+
+    @classmethod
+    def from_json(cls, path) -> SemFit:
+        """Read a fit saved by :meth:`to_json` (the model is rebuilt from its syntax and options)."""
+        from .report import from_json
+        return from_json(path)
+
+    def __repr__(self) -> str:
+        fm = self.fit_measures
+        return (f"SemFit({self.spec!r}, chisq={fm['chisq']:.3f}, df={int(fm['df'])}, "
+                f"cfi={fm['cfi']:.3f}, rmsea={fm['rmsea']:.3f}, converged={self.converged}, "
+                f"{len(self.warnings)} warning(s))")
+
+
+def _logl_h1(n: int, cov: np.ndarray) -> float:
+    from ..algebra.moments import LOG2PI
+    p = cov.shape[0]
+    return -n / 2 * (np.linalg.slogdet(cov)[1] + p + p * LOG2PI)
+
+
+def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = None,
+            group_equal: Sequence[str] | str | None = None, group_partial: Sequence[str] | None = None,
+            std_lv: bool | None = None, missing: str = "listwise", bootstrap: int = 0,
+            seed: int | None = None, n_jobs: int | None = None, meanstructure: bool | None = None,
+            information: str | None = None, engine: str = "auto", **options: Any) -> SemFit:
+    """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()`` does.
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+        lavaan syntax (``=~ ~ ~~ ~1 := ==``, labels, fixed values, ``start()``...).
+    data : DataFrame
+        One row per respondent; never modified.
+    group : str, optional
+        Column defining the groups of a multigroup model (in order of first appearance).
+    group_equal : str or sequence, optional
+        lavaan's ``group.equal``: any of ``loadings, intercepts, residuals, means, lv.variances,
+        lv.covariances, regressions, residual.covariances``.
+    group_partial : sequence of str, optional
+        ``"lhs op rhs"`` parameters exempt from ``group_equal`` (lavaan's ``group.partial``).
+    std_lv : bool, optional
+        Scale latents by fixing their variances to 1 (default: first loading fixed to 1).
+    missing : {"listwise", "fiml"}
+        Listwise deletion, or full-information ML (adds a mean structure, as lavaan does).
+    bootstrap : int
+        Number of nonparametric bootstrap replicates (percentile CIs for every parameter,
+        defined parameter, standardized value and effect); 0 for none.
+    seed : int, optional
+        Seed of the bootstrap: results do not depend on ``n_jobs``.
+    n_jobs : int, optional
+        Processes for the bootstrap (default: all cores).
+    meanstructure : bool, optional
+        Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
+    information : {"expected", "observed"}, optional
+        Information matrix of the standard errors; lavaan's default: expected, observed under FIML.
+    engine : {"auto", "semopy", "kernel"}
+        Who optimises. ``"auto"``: semopy's optimiser for one group with complete data and no mean
+        structure, our kernel (Fisher scoring + BFGS) for means, groups and FIML, where semopy's
+        ``ModelMeans`` is 10-20x slower (measured reasons: ``sem_engine.KERNEL_REASONS``);
+        ``"semopy"``: semopy wherever it can represent the model; ``"kernel"``: never semopy.
+        ``info["engine"]`` says which one produced the estimates.
+    **options
+        Further :func:`loyaltymodels.parse_model` options (``fixed_x``, ``orthogonal``...).
+
+    Returns
+    -------
+    SemFit
+
+    Raises
+    ------
+    ConvergenceError
+        When the optimiser does not converge (the message says what to try).
+    DataError, SpecError
+        For unusable data or models.
+
+    Examples
+    --------
+    >>> import loyaltymodels as lm
+    >>> from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford
+    >>> fit = lm.fit_sem(HS_MODEL, load_holzinger_swineford())  # In R: lavaan::cfa(HS.model, HolzingerSwineford1939)
+    >>> print(fit.fit_measures[["chisq", "df", "cfi", "rmsea"]].round(3).to_dict())
+    {'chisq': 85.306, 'df': 24.0, 'cfi': 0.931, 'rmsea': 0.092}
+    >>> fit.parameters.query("lhs == 'visual' and rhs == 'x2'")[["est", "se"]].round(3).values.tolist()
+    [[0.554, 0.1]]
+    """
+    started = time.perf_counter()
+    policy = _MISSING.get(str(missing).lower())
+    if policy is None:
+        raise DataError(f"missing={missing!r}: choose 'listwise' or 'fiml'")
+    fiml = policy == "fiml"
+    information = information or ("observed" if fiml else "expected")
+    if information not in ("expected", "observed"):
+        raise ValueError(f"information={information!r}: choose 'expected' or 'observed'")
+    if engine not in sem_engine.ENGINES:
+        raise ValueError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
+    spec_options = dict(options)
+    for key, value in (("std_lv", std_lv), ("group_partial", group_partial)):
+        if value is not None:
+            spec_options[key] = tuple(value) if key == "group_partial" else value
+    if group_equal is not None:
+        spec_options["group_equal"] = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal)
+    if meanstructure is not None or fiml:
+        spec_options["meanstructure"] = True if fiml else meanstructure
+    labels = None
+    if group is not None:
+        if not isinstance(data, pd.DataFrame) or group not in data.columns:
+            raise DataError(f"group column {group!r} not found in the data", column=group)
+        labels = list(pd.unique(data[group].dropna()))
+        spec_options.update(ngroups=len(labels), group_labels=tuple(labels))
+    spec = as_spec(model, **spec_options)
+    _check_supported(spec)
+    clean, report = _validate(spec, data, group, policy)
+    frames = _split(clean, spec, group, labels)
+    with _one_blas_thread():
+        return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine)
+
+
+def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine) -> SemFit:
+    stats = [group_stats(f.to_numpy(dtype=float), fiml) for f in frames]
+    problem = Problem(spec, stats, fiml=fiml)
+    models = sem_engine.semopy_models(problem)
+    cons = sem_engine.constraints(problem)
+    opt = sem_engine.estimate(problem, cons, models, frames, engine)
+    if not opt.converged:
+        raise ConvergenceError(f"the ML estimation did not converge ({opt.message}). Try start values "
+                               "(start(0.7)*x2), std_lv=True, rescaling variables with very different "
+                               "variances, or simplifying the model")
+    theta = opt.theta
+    check = sem_engine.check_against_semopy(problem, models, theta)
+    v, notes = vcov(problem, theta, cons, observed=information == "observed")
+    params = parameter_table(problem, theta, v)
+    npar = cons.K.shape[1]
+    fm = fit_measures(problem, theta, npar, spec.ndat - npar)
+    notes += admissibility(problem, theta, params)
+    for note in notes:
+        warnings.warn(note, SemWarning, stacklevel=3)
+    names = [f"p{k}" for k in range(problem.npar)]
+    sample = dict(n=[st.n for st in stats], cov=[st.cov.tolist() for st in stats],
+                  mean=[st.mean.tolist() for st in stats], group_labels=list(spec.group_labels),
+                  observed=list(problem.layout.observed))
+    info = dict(estimator="ML", missing="fiml" if fiml else "listwise",
+                information=information, iterations=opt.iterations,
+                gradient_max=float(np.abs(cons.K.T @ opt.grad).max()) if npar else 0.0,
+                **opt.info, semopy_check=check, seconds=time.perf_counter() - started)
+    fit = SemFit(spec=spec, parameters=params, fit_measures=fm, r2=r_squared(spec, params),
+                 warnings=tuple(notes), converged=True, data_report=report,
+                 vcov=pd.DataFrame(v, index=names, columns=names), sample=sample, info=info,
+                 _problem=problem)
+    if bootstrap:
+        from .bootstrap import attach_bootstrap
+        fit = attach_bootstrap(fit, frames, int(bootstrap), seed, n_jobs)
+    return fit
+
+
+def _check_supported(spec: ModelSpec) -> None:
+    if spec.ordinal:
+        raise SpecError(f"ordinal indicators ({', '.join(spec.ordinal)}) need a categorical estimator "
+                        "(DWLS), which semopy cannot run on NumPy 2; fit them as continuous or use the "
+                        "Bayesian back end")
+    if spec.composites or (spec.table.op.to_numpy(dtype=object) == "<~").any():
+        raise SpecError("composites (<~) are not supported by fit_sem; use PLS or model them as "
+                        "reflective factors (=~)")
+
+
+def _validate(spec: ModelSpec, data: pd.DataFrame, group: str | None, policy: str):
+    clean, report = validate_data(spec, data, group=group, missing=policy)
+    return clean, report.to_dict()
+
+
+def _split(clean: pd.DataFrame, spec: ModelSpec, group: str | None, labels) -> list[pd.DataFrame]:
+    cols = list(spec.observed)
+    if group is None:
+        return [clean[cols]]
+    frames = [clean.loc[clean[group] == lab, cols] for lab in labels]
+    for lab, f in zip(labels, frames):
+        if len(f) <= 1:
+            raise DataError(f"group {lab!r} has {len(f)} usable row(s) after the missing-data policy",
+                            column=group, value=lab)
+    return frames

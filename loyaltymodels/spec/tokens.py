@@ -1,0 +1,192 @@
+"""lavaan model syntax, lexical level: the operator and modifier tables, comments and ``;``
+removed, continued lines joined (:func:`statements`), and tokens with their line and column
+(:func:`tokenize`). :mod:`.syntax` reads the tokens into formulas.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import SpecError
+
+#: Every lavaan operator: symbol -> (meaning, kind). ``kind`` says how the two sides are read:
+#: "model" operators take variable names, "expression" operators take arithmetic on labels.
+#: Longer symbols must be tried first when scanning (``~~`` before ``~``), hence the ordering.
+OPERATORS: dict[str, tuple[str, str]] = {
+    "~*~": ("scale factor of a latent response", "model"),
+    "=~": ("is measured by (reflective)", "model"),
+    "<~": ("is formed by (composite)", "model"),
+    "~~": ("covaries with", "model"),
+    ":=": ("is defined as", "expression"),
+    "==": ("equals (constraint)", "expression"),
+    "<=": ("is at most (constraint)", "expression"),
+    ">=": ("is at least (constraint)", "expression"),
+    "~": ("is regressed on", "model"),
+    "<": ("is less than (constraint)", "expression"),
+    ">": ("is greater than (constraint)", "expression"),
+    "|": ("has thresholds", "model"),
+}
+#: Function-style modifiers allowed before ``*`` in a term (``start(0.5)*x``), with their meaning.
+MODIFIERS: dict[str, str] = {
+    "start": "starting value", "label": "label", "equal": "label shared with another parameter",
+    "lower": "lower bound", "upper": "upper bound", "prior": "prior distribution (blavaan)",
+    "c": "one value per group",
+}
+_UNSUPPORTED_MODIFIERS = {"efa": "EFA blocks (efa(\"set\")*) are not supported yet",
+                          "rv": "random slopes (rv()) are not supported yet"}
+_OPERATOR_LIST = ", ".join(OPERATORS)
+
+_TOKEN_RE = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<op>~\*~|=~|<~|~~|:=|==|<=|>=|~|<|>|\|)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_.][A-Za-z0-9_.]*)
+  | (?P<string>"[^"]*"|'[^']*')
+  | (?P<punct>[-+*/^(),?])
+""", re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # op, number, name, string, punct, end
+    text: str
+    line: int
+    col: int
+
+
+@dataclass
+class Statement:
+    """One formula of the syntax, with the source position of each of its characters."""
+
+    text: str
+    pos: list[tuple[int, int]]  # (line, column) of each character of ``text``
+    lines: dict[int, str]       # original source lines, for error messages
+
+    def error(self, message: str, index: int | None, expected: str | None = None) -> SpecError:
+        if index is None or not self.pos:
+            line, col = (self.pos[0] if self.pos else (None, None))
+        else:
+            line, col = self.pos[min(index, len(self.pos) - 1)]
+            if index >= len(self.pos):  # "at the end": just after the last character
+                col += 1
+        return SpecError(message, line=line, column=col, expected=expected,
+                         source_line=self.lines.get(line) if line is not None else None)
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a ``#`` or ``!`` comment, ignoring comment characters inside quotes."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "#!":
+            return line[:i]
+    return line
+
+
+def _has_operator(text: str) -> bool:
+    return any(kind == "op" for kind, _, _ in _scan(text))
+
+
+def _scan(text: str):
+    """Yield (kind, text, start) for ``text``; unknown characters come back as kind 'bad'."""
+    i = 0
+    while i < len(text):
+        m = _TOKEN_RE.match(text, i)
+        if m is None:
+            yield "bad", text[i], i
+            i += 1
+            continue
+        if m.lastgroup != "ws":
+            yield m.lastgroup, m.group(), i
+        i = m.end()
+
+
+def statements(syntax: str) -> list[Statement]:
+    """Split lavaan syntax into statements: comments removed, ``;`` split, continuations joined.
+
+    A line (or ``;`` piece) without any operator continues the previous formula, as in lavaan,
+    so a long formula may be broken anywhere, e.g. before or after a ``+``.
+    """
+    if not isinstance(syntax, str):
+        raise SpecError(f"model syntax must be a string, got {type(syntax).__name__}")
+    lines = {i + 1: s for i, s in enumerate(syntax.splitlines())}
+    out: list[Statement] = []
+    for lineno, raw in lines.items():
+        body = _strip_comment(raw)
+        start = 0
+        for piece in _split_semicolons(body):
+            text = piece
+            lead = len(text) - len(text.lstrip())
+            text = text.strip()
+            col0 = start + lead + 1
+            start += len(piece) + 1
+            if not text:
+                continue
+            pos = [(lineno, col0 + k) for k in range(len(text))]
+            if out and (not _has_operator(text) or _ends_open(out[-1].text)):
+                prev = out[-1]
+                prev.pos.append(prev.pos[-1])  # the joining space points at the previous end
+                prev.text += " " + text
+                prev.pos.extend(pos)
+            else:
+                out.append(Statement(text, pos, lines))
+    return out
+
+
+def _ends_open(text: str) -> bool:
+    """True when a statement cannot end here (a trailing operator, ``+``, ``*`` or ``(``)."""
+    toks = list(_scan(text))
+    return bool(toks) and (toks[-1][0] == "op" or toks[-1][1] in {"+", "*", "(", ",", "-", "?"})
+
+
+def _split_semicolons(line: str) -> list[str]:
+    parts, quote, cur = [], None, []
+    for ch in line:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ";":
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+#: lavaan syntax that is recognised but not supported yet, with what to do instead.
+UNSUPPORTED: dict[str, str] = {
+    "block": "lavaan's block headers ('group: 1', 'level: 1') are not supported; write one model and "
+             "pass group= to the fit (with c(...) modifiers for group-specific values)",
+    ":": "latent interactions written 'f1:f2' are not supported in the syntax; use "
+         "fit_loyalty(..., interaction=True) for a beliefs x experience interaction",
+    "~*~": "scaling factors ('~*~') are not supported: ordinal items are declared with ordinal=[...]",
+    "%": "the '%' operator (group weights, ...) is not supported",
+}
+
+
+def tokenize(st: Statement) -> list[Token]:
+    """Tokens of one statement, each with its source line and column."""
+    toks = []
+    head = re.match(r"\s*(group|level|block|class)\s*:(?!=)", st.text)
+    if head:
+        raise st.error(UNSUPPORTED["block"], 0, expected="a model formula")
+    for kind, text, i in _scan(st.text):
+        if kind == "op" and text == "~*~":
+            raise st.error(UNSUPPORTED["~*~"], i)
+        if kind == "bad" and text in UNSUPPORTED:
+            raise st.error(UNSUPPORTED[text], i)
+        if kind == "bad":
+            raise st.error(f"unexpected character {text!r}", i,
+                           expected="a variable name, a number, an operator or a modifier")
+        line, col = st.pos[i]
+        toks.append(Token(kind, text, line, col))
+    line, col = st.pos[-1]
+    toks.append(Token("end", "", line, col + 1))
+    return toks
