@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from survey_support import ITEMS
+from tests.survey_support import ITEMS
 
 matplotlib.use("Agg")
 os.environ.setdefault("LOYALTYMODELS_FAST", "1")

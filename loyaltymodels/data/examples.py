@@ -3,7 +3,7 @@
 Each data set is made by the package's own generators from a recorded seed and recorded
 arguments; ``write_example`` writes ``<name>.csv`` and ``<name>.json`` (recipe, seed, arguments,
 package version, and the truth), and regenerating a data set must give identical files
-(``tests/test_examples.py``). Run ``python -m loyaltymodels.data.examples data/synthetic`` to rewrite them.
+(``tests/data/test_examples.py``). Run ``python -m loyaltymodels.data.examples data/synthetic`` to rewrite them.
 """
 
 from __future__ import annotations

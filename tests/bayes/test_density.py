@@ -206,7 +206,7 @@ def test_pyfunc_entry_point_samples(hs):
 
 
 def test_kernel_output_layout_and_reproducibility():
-    """The DataTree of a kernel fit has the layout of tests/test_bayes.py::test_layout_contract."""
+    """The DataTree of a kernel fit has the layout of tests/bayes/test_fit.py::test_layout_contract."""
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.5*x4", n=150, seed=3)
     fit = lambda seed: lm.fit_bayes("f =~ x1 + x2 + x3 + x4", data, seed=seed, draws=100, tune=100,  # noqa: E731
                                     chains=2, progressbar=False, posterior_predictive=True,

@@ -16,7 +16,7 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import DataError
-from survey_support import ITEMS
+from tests.survey_support import ITEMS
 
 def write_bytes(path, text: str, encoding: str) -> str:
     path.write_bytes(text.encode(encoding))

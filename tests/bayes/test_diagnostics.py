@@ -20,7 +20,7 @@ from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.bayes.draws import mvn_logpdf, saturated_moments
 from loyaltymodels.errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
 
-from diagnostics_support import (cached, hs_posterior, ml_fit, normal_posterior, point_posterior,
+from tests.bayes.posteriors import (cached, hs_posterior, ml_fit, normal_posterior, point_posterior,
                                  with_sample_stats)
 
 

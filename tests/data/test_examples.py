@@ -9,7 +9,7 @@ import pytest
 
 from loyaltymodels.data.examples import EXAMPLES, load_example, write_example
 
-COMMITTED = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+COMMITTED = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -16,7 +16,7 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels.errors import ConvergenceWarning
 
-from test_loyalty import truth_weights
+from tests.loyalty.test_fit import truth_weights
 
 pytestmark = pytest.mark.slow
 SAMPLER = dict(draws=500, tune=500, chains=2)

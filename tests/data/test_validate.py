@@ -14,7 +14,7 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import DataError, DataWarning
-from survey_support import ITEMS, TWO_FACTORS
+from tests.survey_support import ITEMS, TWO_FACTORS
 
 
 # -- validation: what passes -----------------------------------------------------------------------

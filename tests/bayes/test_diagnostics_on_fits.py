@@ -13,7 +13,7 @@ from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.bayes.scores import factor_scores
 from loyaltymodels.bayes.predictive_checks import ppmc
 
-from diagnostics_support import normal_posterior
+from tests.bayes.posteriors import normal_posterior
 
 pytestmark = pytest.mark.slow
 needs_bayes = pytest.mark.skipif("fit_bayes" not in dir(lm),

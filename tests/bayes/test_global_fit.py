@@ -19,7 +19,7 @@ from loyaltymodels.bayes.draws import mvn_logpdf, saturated_moments
 from loyaltymodels.errors import DataError
 from loyaltymodels.bayes.predictive_checks import ppmc
 
-from diagnostics_support import cached, hs_posterior, ml_fit, normal_posterior, point_posterior
+from tests.bayes.posteriors import cached, hs_posterior, ml_fit, normal_posterior, point_posterior
 
 pytestmark = pytest.mark.filterwarnings("ignore::loyaltymodels.errors.LoyaltyModelsWarning")
 

