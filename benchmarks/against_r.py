@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+import timeit
 import warnings
 from pathlib import Path
 
@@ -99,12 +99,7 @@ def _semopy(model: str, data: pd.DataFrame) -> None:
 def median_ms(fun, repeats: int) -> float:
     """Median wall time (ms) of ``repeats`` calls of ``fun`` after one warm-up call."""
     fun()  # warm-up: imports, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fun()
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return 1000 * statistics.median(timeit.repeat(fun, number=1, repeat=repeats))
 
 
 def compare_estimates(ours: pd.DataFrame, lavaan: pd.DataFrame) -> dict[str, float]:

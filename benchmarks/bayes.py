@@ -45,7 +45,7 @@ CONFIGS = (("marginal", "nutpie", "auto"), ("marginal", "nutpie", "pytensor"), (
 NOTES = ["Notes: the per-respondent form computes L^-1 (y - mu)' as one matrix product, and BLAS runs",
          "single-threaded while sampling; before, its triangular solve with 301 right-hand sides went",
          "multithreaded in OpenBLAS beside the chains (93 s under nutpie; PyMC NUTS > 4 min).",
-         "The conditional form mixes poorly (R-hat up to 1.03 in 4 x 1000 draws), as FINDINGS found."]
+         "The conditional form mixes poorly (R-hat up to 1.03 in 4 x 1000 draws), as docs/findings.md records."]
 
 
 class _TimeUp(Exception):
@@ -175,7 +175,7 @@ def write(rows, info) -> None:
               f"  fit_compiled on a new (bootstrap) data set of that structure: {med(info['new_data'])}",
               f"  first call in a new process (disk caches warm): {med(info['first'])}",
               f"  cold (new process, empty numba and PyTensor caches): {med(info['cold'])}",
-              "For scale (FINDINGS): Stan (blavaan's engine) 34 s compile + 10 s sampling, 185 ESS/s.", "",
+              "For scale (docs/findings.md): Stan (blavaan's engine) 34 s compile + 10 s sampling, 185 ESS/s.", "",
               *NOTES]
     OUT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -23,10 +23,10 @@ import sys
 import time
 
 import numpy as np
-from scipy import special, stats
+
 
 import loyaltymodels as lm
-from loyaltymodels.indices import intervals as iv
+from loyaltymodels.indices.coverage import nps_exact_coverage, wilson_exact_coverage
 
 REPS = 2000
 SIZES = (30, 100, 1000)
@@ -52,20 +52,6 @@ def coverage(table, truth: float) -> tuple[float, float]:
     return float(hit.mean()), float((table.ci_upper - table.ci_lower).mean())
 
 
-def nps_exact(n: int, shares: tuple[float, float, float], method: str) -> float:
-    """Exact coverage: every trinomial outcome (detractors d, promoters p) weighted by its pmf."""
-    d, p = (a.ravel() for a in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
-    keep = d + p <= n
-    d, p = d[keep], p[keep]
-    logpmf = (special.gammaln(n + 1) - special.gammaln(d + 1) - special.gammaln(p + 1)
-              - special.gammaln(n - d - p + 1) + d * np.log(shares[0]) + p * np.log(shares[2])
-              + (n - d - p) * np.log(shares[1]))
-    kernel = iv.nps_adjusted_wald if method == "adjusted_wald" else iv.nps_wald
-    lo, hi = kernel(p / n, d / n, n)
-    truth = shares[2] - shares[0]
-    return float(np.exp(logpmf)[(lo <= truth) & (truth <= hi)].sum())
-
-
 def nps_rows(rng: np.random.Generator) -> list[str]:
     out = [f"NPS, 95% intervals, {REPS} samples per row: simulated coverage % [exact] (mean width)",
            f"{'n':>5} {'NPS':>4}  {'adjusted Wald':>21}  {'Wald':>21}  {'bayes Dir(1,1,1)':>16}"]
@@ -75,16 +61,10 @@ def nps_rows(rng: np.random.Generator) -> list[str]:
             cells = []
             for method in ("adjusted_wald", "wald", "bayes"):
                 cov, width = coverage(lm.nps(x, by=g, method=method, seed=rng), truth)
-                exact = "" if method == "bayes" else f" [{100 * nps_exact(n, shares, method):4.1f}]"
+                exact = "" if method == "bayes" else f" [{100 * nps_exact_coverage(n, shares, method):4.1f}]"
                 cells.append(f"{100 * cov:5.1f}{exact} ({width:5.1f})")
             out.append(f"{n:>5} {truth:>4}  {cells[0]:>21}  {cells[1]:>21}  {cells[2]:>16}")
     return out
-
-
-def wilson_exact(n: int, p: float) -> float:
-    k = np.arange(n + 1)
-    lo, hi = iv.wilson(k / n, n)
-    return float(stats.binom.pmf(k, n, p)[(lo <= p) & (p <= hi)].sum())
 
 
 def share_rows(rng: np.random.Generator) -> list[str]:
@@ -95,7 +75,7 @@ def share_rows(rng: np.random.Generator) -> list[str]:
         for n in SIZES:
             x, g = simulate(probs, np.arange(1, 6), n, rng)
             cov, width = coverage(lm.csat(x, by=g), 100 * p_top2)
-            exact = 100 * wilson_exact(n, p_top2)
+            exact = 100 * wilson_exact_coverage(n, p_top2)
             out.append(f"{'CSAT':>6} {n:>5} {100 * p_top2:7.1f}  {100 * cov:11.1f} [{exact:4.1f}]  "
                        f"{width:10.1f}")
     # SCI: three independent answers on 1-5 with P(5) = 0.5 each -> P(secure) = 0.125
@@ -103,7 +83,7 @@ def share_rows(rng: np.random.Generator) -> list[str]:
     for n in SIZES:
         (s, g), (r, _), (c, _) = (simulate(probs, np.arange(1, 6), n, rng) for _ in range(3))
         cov, width = coverage(lm.secure_customer_index(s, r, c, by=g), 12.5)
-        exact = 100 * wilson_exact(n, 0.125)
+        exact = 100 * wilson_exact_coverage(n, 0.125)
         out.append(f"{'SCI':>6} {n:>5} {12.5:7.1f}  {100 * cov:11.1f} [{exact:4.1f}]  {width:10.1f}")
     return out
 

@@ -2,7 +2,7 @@
 measures + admissibility checks) against a bare semopy fit of the same model, in one process.
 
 Bare semopy = ``semopy.Model(desc).fit(df, options={"ftol": 1e-12})`` (the tolerance at which it
-agrees with lavaan, see ../shared/FINDINGS.md) + ``semopy.calc_stats`` + ``inspect(std_est=True)``.
+agrees with lavaan, see docs/findings.md) + ``semopy.calc_stats`` + ``inspect(std_est=True)``.
 semopy is timed twice: as users run it (default BLAS threads) and with one BLAS thread, which is
 what fit_sem uses (threads only slow small matrices down on a shared machine). Runs alternate
 between the contenders and the median of the repeats is reported. Target: ratio <= 1.5.

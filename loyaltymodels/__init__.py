@@ -52,7 +52,7 @@ _LAZY: dict[str, str] = {
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        if name in {"studies"}:
+        if name in {"studies", "defaults"}:
             return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'loyaltymodels' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)

@@ -49,7 +49,8 @@ def test_notebook_runs_in_fast_mode(path):
     missing = runner.missing_requirements(path)
     if missing:
         pytest.skip(f"{path.name} needs lm.{', lm.'.join(missing)}, not on this branch yet")
-    nb, seconds = runner.execute(path, fast=True, timeout=900)
+    # No wall-clock assertion: a busy machine must not fail the suite (run times live in
+    # notebooks/README.md and `--durations`); the per-cell timeout only stops a hung kernel.
+    nb, _seconds = runner.execute(path, fast=True, timeout=1800)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    assert seconds < 600, f"{path.name} took {seconds:.0f} s in fast mode"

@@ -121,27 +121,49 @@ def row_values(table: pd.DataFrame, theta: np.ndarray | None = None) -> np.ndarr
 
 
 def ram_matrices(layout: RamLayout, values: np.ndarray, group: int = 1) -> tuple[np.ndarray, ...]:
-    """``(A, S, m)`` of one group, filled from per-row ``values``."""
-    n = layout.n
-    A, S, m = np.zeros((n, n)), np.zeros((n, n)), np.zeros(n)
+    """``(A, S, m)`` of one group, filled from per-row ``values``; leading axes of ``values``
+    (posterior draws) give leading axes of the matrices."""
+    values = np.asarray(values, dtype=float)
+    lead, n = values.shape[:-1], layout.n
+    A, S, m = np.zeros(lead + (n, n)), np.zeros(lead + (n, n)), np.zeros(lead + (n,))
     c = layout.A[group]
-    A[c.i, c.j] = values[c.row]
+    A[..., c.i, c.j] = values[..., c.row]
     c = layout.S[group]
-    S[c.i, c.j] = values[c.row]
+    S[..., c.i, c.j] = values[..., c.row]
     c = layout.m[group]
-    m[c.i] = values[c.row]
+    m[..., c.i] = values[..., c.row]
     return A, S, m
 
 
 def total_effects_matrix(A: np.ndarray) -> np.ndarray:
     """``(I - A)^-1``: total effects of every variable on every other (plus identity)."""
-    return np.linalg.inv(np.eye(A.shape[0]) - A)
+    return np.linalg.inv(np.eye(A.shape[-1]) - A)
+
+
+def acyclic_depth(layout: RamLayout, group: int) -> int | None:
+    """Length of the longest directed path if the path diagram has no cycle, else None."""
+    c = layout.A[group]
+    if not len(c.i):
+        return 0
+    M = np.zeros((layout.n, layout.n), bool)
+    M[c.i, c.j] = True
+    P, depth = M.copy(), 1
+    while P.any():
+        if depth > layout.n:
+            return None
+        P = (P.astype(int) @ M.astype(int)) > 0
+        depth += 1
+    return depth - 1
 
 
 def implied_moments(layout: RamLayout, values: np.ndarray, group: int = 1,
                     full: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Model-implied covariance matrix and mean vector of the observed variables of one group
-    (of all variables, latent included, with ``full=True``).
+    (of all variables, latent included, with ``full=True``):
+    ``Sigma = F (I - A)^-1 S (I - A)^-T F'``, ``mu = F (I - A)^-1 m``.
+
+    ``values`` holds one value per table row; a ``(D, rows)`` array (posterior draws) gives
+    ``(D, p, p)`` and ``(D, p)``.
 
     Examples
     --------
@@ -151,14 +173,20 @@ def implied_moments(layout: RamLayout, values: np.ndarray, group: int = 1,
     >>> sigma
     array([[3. , 1. ],
            [1. , 1.5]])
+    >>> draws = np.stack([row_values(spec.table)] * 2)
+    >>> draws[1, 2] = 4.0  # the second draw has var(f) = 4
+    >>> implied_moments(ram_layout(spec), draws)[0][:, 0, :]
+    array([[3., 1.],
+           [5., 2.]])
     """
     A, S, m = ram_matrices(layout, values, group)
     T = total_effects_matrix(A)
-    cov, mean = T @ S @ T.T, T @ m
+    cov = T @ S @ np.swapaxes(T, -1, -2)
+    mean = np.einsum("...ij,...j->...i", T, m)
     if full:
         return cov, mean
     p = layout.n_observed
-    return cov[:p, :p], mean[:p]
+    return cov[..., :p, :p], mean[..., :p]
 
 
 def _row_arrays(spec: ModelSpec, layout: RamLayout) -> tuple[np.ndarray, ...]:

@@ -13,23 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from ..algebra.moments import Pattern, missing_patterns
 from ..errors import DataError
 from ..spec.model import ModelSpec, as_spec
 from ..data.validate import validate_data
 
 MISSING = ("fiml", "listwise")
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """Respondents of one group who answered the same items."""
-
-    group: int
-    observed: np.ndarray        # indices of the answered items (into DataSummary.items)
-    respondents: np.ndarray     # row positions in DataSummary.y
-    n: int
-    mean: np.ndarray
-    cov: np.ndarray             # ML (1/n) covariance
 
 
 @dataclass(frozen=True)
@@ -51,7 +40,7 @@ class DataSummary:
         return len(self.y)
 
     def structure_key(self, conditional: bool) -> tuple:
-        pats = tuple((p.group, tuple(p.observed)) for p in self.patterns)
+        pats = tuple((p.group, tuple(p.idx)) for p in self.patterns)
         sizes = tuple(np.bincount(self.group)[1:]) if conditional else ()
         return (self.items, pats, sizes, tuple((k, len(v)) for k, v in self.ordinal.items()))
 
@@ -122,22 +111,12 @@ def prepare(model, data: pd.DataFrame, *, group: str | None = None, group_equal=
 
 
 def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, ...]:
-    out = []
-    seen = ~np.isnan(y)
+    out: list[Pattern] = []
     for g in range(1, ngroups + 1):
         rows = np.flatnonzero(group == g)
         if not len(rows):
             raise DataError(f"group {g} has no respondents")
-        keys = {}
-        for r in rows:
-            keys.setdefault(seen[r].tobytes(), []).append(r)
-        for key, members in sorted(keys.items(), key=lambda kv: -len(kv[1])):
-            members = np.asarray(members)
-            obs = np.flatnonzero(np.frombuffer(key, dtype=bool))
-            sub = y[np.ix_(members, obs)]
-            mean = sub.mean(axis=0)
-            d = sub - mean
-            out.append(Pattern(g, obs, members, len(members), mean, d.T @ d / len(members)))
+        out += missing_patterns(y[rows], rows=rows, group=g)
     return tuple(out)
 
 

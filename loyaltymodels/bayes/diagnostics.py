@@ -17,7 +17,7 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ import xarray as xr
 
 from .draws import add_log_likelihood, model_spec
 from ..errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
+
+if TYPE_CHECKING:
+    from arviz_stats.utils import ELPDData
 
 __all__ = ["add_log_likelihood", "check_convergence", "compare", "loo", "waic"]
 
@@ -254,7 +257,7 @@ def _with_log_likelihood(post: xr.DataTree) -> xr.DataTree:
 
 
 # -- LOO, WAIC, comparison -------------------------------------------------------------------------
-def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = True):
+def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = True) -> ELPDData:
     """PSIS-LOO cross-validation (``arviz_stats.loo``), with respondents of high Pareto k named.
 
     The pointwise log-likelihood is computed by :func:`add_log_likelihood` when the posterior lacks

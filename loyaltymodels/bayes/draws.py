@@ -1,10 +1,10 @@
-"""Posterior draws -> the model's implied moments per draw, and the data the draws were fitted to.
+"""Posterior draws and the data they were fitted to, read out of a posterior ``DataTree``.
 
 Everything downstream of a Bayesian fit (log-likelihood, posterior predictive checks, fit indices,
-factor scores) needs the same two things: every draw's implied covariance matrix and mean vector,
-rebuilt in NumPy from the ``param`` draws (see :mod:`loyaltymodels.spec.layout`), and the observed items
-with their groups. The kernels take plain arrays with the draws on the first axis; the
-``DataTree`` readers below them only pull arrays out of a posterior.
+factor scores) needs the same two things: the ``param`` draws of every row of the parameter table
+(laid out as :mod:`loyaltymodels.spec.layout` says), from which
+:func:`loyaltymodels.algebra.matrices.implied_moments` rebuilds every draw's implied moments, and
+the observed items with their groups. The readers here only pull arrays out of a posterior.
 """
 
 from __future__ import annotations
@@ -18,170 +18,13 @@ import xarray as xr
 
 from ..errors import DataError
 from ..spec.layout import parameter_rows
-from ..algebra.matrices import RamLayout, ram_layout
+from ..algebra.matrices import implied_moments, ram_layout
+from ..algebra.moments import saturated_moments
+from ..algebra.normal import mvn_logpdf
 from ..spec.provenance import spec_from_attrs
 from ..spec.model import ModelSpec
 
-__all__ = ["ObservedData", "add_log_likelihood", "implied_draws", "model_spec", "mvn_logpdf",
-           "observed_data", "row_draws",
-           "sample_moments", "saturated_moments"]
-
-_LOG2PI = np.log(2 * np.pi)
-
-
-# -- kernels: arrays with the draws first ----------------------------------------------------------
-def implied_draws(layout: RamLayout, values: np.ndarray, group: int = 1,
-                  full: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Implied covariance ``(D, p, p)`` and mean ``(D, p)`` of every draw of per-row ``values``
-    ``(D, nrows)`` (of all variables, latents last, with ``full=True``).
-
-    The batched form of :func:`loyaltymodels.algebra.matrices.implied_moments`:
-    ``Sigma = F (I - A)^-1 S (I - A)^-T F'``, ``mu = F (I - A)^-1 m``.
-
-    Examples
-    --------
-    >>> import loyaltymodels as lm
-    >>> from loyaltymodels.algebra.matrices import ram_layout, row_values
-    >>> spec = lm.parse_model("f =~ 1*x1 + 0.5*x2; f ~~ 2*f; x1 ~~ 1*x1; x2 ~~ 1*x2")
-    >>> v = np.stack([row_values(spec.table), row_values(spec.table)])
-    >>> v[1, 2] = 4.0  # the second draw has var(f) = 4
-    >>> sigma, mu = implied_draws(ram_layout(spec), v)
-    >>> sigma[:, 0, :]
-    array([[3., 1.],
-           [5., 2.]])
-    """
-    values = np.atleast_2d(np.asarray(values, dtype=float))
-    d, n = values.shape[0], layout.n
-    A, S, m = np.zeros((d, n, n)), np.zeros((d, n, n)), np.zeros((d, n))
-    c = layout.A[group]
-    A[:, c.i, c.j] = values[:, c.row]
-    c = layout.S[group]
-    S[:, c.i, c.j] = values[:, c.row]
-    c = layout.m[group]
-    m[:, c.i] = values[:, c.row]
-    T = np.linalg.inv(np.eye(n) - A)
-    cov = T @ S @ np.swapaxes(T, -1, -2)
-    mean = np.einsum("dij,dj->di", T, m)
-    if full:
-        return cov, mean
-    p = layout.n_observed
-    return cov[:, :p, :p], mean[:, :p]
-
-
-def mvn_logpdf(y: np.ndarray, sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Log density ``(D, N)`` of rows ``y`` ``(N, p)`` under every draw's ``N(mu, sigma)``.
-
-    Missing values (NaN) are integrated out: each row is scored on the marginal density of its
-    observed items, one missing-data pattern at a time (the FIML casewise likelihood). A draw whose
-    covariance is not positive definite gets ``-inf``.
-
-    Examples
-    --------
-    >>> from scipy.stats import multivariate_normal
-    >>> y = np.array([[0.5, -1.0], [1.0, np.nan]])
-    >>> sigma, mu = np.array([[[2.0, 0.5], [0.5, 1.0]]]), np.zeros((1, 2))
-    >>> got = mvn_logpdf(y, sigma, mu)
-    >>> bool(np.isclose(got[0, 0], multivariate_normal([0, 0], sigma[0]).logpdf(y[0])))
-    True
-    >>> bool(np.isclose(got[0, 1], multivariate_normal(0, 2.0).logpdf(1.0)))
-    True
-    """
-    y = np.asarray(y, dtype=float)
-    sigma, mu = np.asarray(sigma, dtype=float), np.asarray(mu, dtype=float)
-    out = np.full((sigma.shape[0], y.shape[0]), -np.inf)
-    observed = ~np.isnan(y)
-    patterns, which = np.unique(observed, axis=0, return_inverse=True)
-    for k, pattern in enumerate(patterns):
-        rows = np.flatnonzero(which.ravel() == k)
-        if not pattern.any():
-            out[:, rows] = 0.0  # an empty row carries no information
-            continue
-        o = np.flatnonzero(pattern)
-        s = sigma[:, o[:, None], o[None, :]]
-        chol, ok = _cholesky(s)
-        # whitened residuals z = L^-1 (y - mu): (D, N_k, p_o)
-        resid = y[np.ix_(rows, o)][None, :, :] - mu[:, None, o]
-        z = np.linalg.solve(chol[ok], np.swapaxes(resid[ok], 1, 2))
-        logdet = 2 * np.log(np.diagonal(chol[ok], axis1=1, axis2=2)).sum(axis=1)
-        out[np.ix_(np.flatnonzero(ok), rows)] = -0.5 * (
-            (z ** 2).sum(axis=1) + logdet[:, None] + len(o) * _LOG2PI)
-    return out
-
-
-def sample_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sample covariance (divided by N, as lavaan's ML) and mean of complete rows ``y`` ``(N, p)``."""
-    y = np.asarray(y, dtype=float)
-    mean = y.mean(axis=0)
-    r = y - mean
-    return r.T @ r / len(y), mean
-
-
-def saturated_moments(y: np.ndarray, *, tol: float = 1e-11,
-                      max_iter: int = 5000) -> tuple[np.ndarray, np.ndarray, float]:
-    """ML estimates of the unrestricted (saturated) model ``(cov, mean, loglik)`` of rows ``y``.
-
-    Complete rows: the sample moments (divided by N). With missing values: the EM algorithm for the
-    multivariate normal (Little & Rubin 2002, sec. 11.2), as lavaan's ``h1`` under ``missing="ml"``.
-
-    Examples
-    --------
-    >>> y = np.random.default_rng(1).normal(size=(200, 3))
-    >>> cov, mean, ll = saturated_moments(y)
-    >>> bool(np.allclose(cov, np.cov(y.T, bias=True)))
-    True
-    >>> y[::4, 0] = np.nan
-    >>> cov2, mean2, ll2 = saturated_moments(y)
-    >>> bool(np.isclose(mean2[1], y[:, 1].mean()))  # complete item: its mean is unchanged
-    True
-    """
-    y = np.asarray(y, dtype=float)
-    miss = np.isnan(y)
-    if not miss.any():
-        cov, mean = sample_moments(y)
-        return cov, mean, float(mvn_logpdf(y, cov[None], mean[None]).sum())
-    # start from the available-case moments
-    mean = np.nanmean(y, axis=0)
-    cov = np.diag(np.nanvar(y, axis=0))
-    patterns, which = np.unique(~miss, axis=0, return_inverse=True)
-    which = which.ravel()
-    n, p = y.shape
-    for _ in range(max_iter):
-        sum_y, sum_yy = np.zeros(p), np.zeros((p, p))
-        for k, pattern in enumerate(patterns):
-            rows = y[which == k]
-            o, m = np.flatnonzero(pattern), np.flatnonzero(~pattern)
-            filled = np.repeat(mean[None, :], len(rows), axis=0)
-            filled[:, o] = rows[:, o]
-            cvar = np.zeros((p, p))
-            if len(m) and len(o):
-                beta = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)])  # regression of m on o
-                filled[:, m] = mean[m] + (rows[:, o] - mean[o]) @ beta
-                cvar[np.ix_(m, m)] = cov[np.ix_(m, m)] - cov[np.ix_(m, o)] @ beta
-            elif len(m):
-                cvar[np.ix_(m, m)] = cov[np.ix_(m, m)]
-            sum_y += filled.sum(axis=0)
-            sum_yy += filled.T @ filled + len(rows) * cvar
-        new_mean = sum_y / n
-        new_cov = sum_yy / n - np.outer(new_mean, new_mean)
-        # EM creeps near the optimum: stop on the parameters, not on the log-likelihood
-        change = max(np.abs(new_mean - mean).max(), np.abs(new_cov - cov).max())
-        mean, cov = new_mean, new_cov
-        if change < tol * (1 + np.abs(cov).max()):
-            break
-    ll = float(mvn_logpdf(y, cov[None], mean[None]).sum())
-    return cov, mean, ll
-
-
-def _cholesky(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Batched Cholesky factors and a mask of the draws where it exists (others get identity)."""
-    try:
-        return np.linalg.cholesky(s), np.ones(len(s), bool)
-    except np.linalg.LinAlgError:
-        ok = np.linalg.eigvalsh(s)[:, 0] > 0
-        chol = np.broadcast_to(np.eye(s.shape[-1]), s.shape).copy()
-        if ok.any():
-            chol[ok] = np.linalg.cholesky(s[ok])
-        return chol, ok
+__all__ = ["ObservedData", "add_log_likelihood", "model_spec", "observed_data", "row_draws"]
 
 
 # -- readers: DataTree -> arrays ------------------------------------------------------------------
@@ -336,7 +179,7 @@ def add_log_likelihood(post: xr.DataTree, *, var_name: str | None = None,
         sat_mean = None if spec.meanstructure else saturated_moments(y)[1]
         step = max(1, int(4e6 // max(1, y.size)))  # bound the (draws, rows, items) temporaries
         for start in range(0, values.shape[0], step):
-            sigma, mu = implied_draws(layout, values[start:start + step], g)
+            sigma, mu = implied_moments(layout, values[start:start + step], g)
             if sat_mean is not None:
                 mu = np.broadcast_to(sat_mean, mu.shape)
             ll[start:start + step, obs.rows[g]] = mvn_logpdf(y, sigma, mu)

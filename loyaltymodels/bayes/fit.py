@@ -7,14 +7,16 @@ parameter table with posterior columns. For many data sets of one structure (cal
 analysis), ``compile_model`` once and ``fit_compiled`` each data set. Continuous items in the
 marginal form (the default) need no compile at all: one generic log density, compiled once per
 machine, reads the model's structure as data (:mod:`loyaltymodels.bayes.density.kernel`); other forms
-compile the PyMC graph (FINDINGS: 20-50 s cold), then reuse it. Sampling a CFA takes about a second.
+compile the PyMC graph (docs/findings.md: 20-50 s cold), then reuse it. Sampling a CFA takes about a second.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,17 +25,19 @@ import xarray as xr
 from .data import prepare
 from .model import choose_form, data_values
 from .output import assemble
+from ..defaults import CI_POSTERIOR, labelled_interval, resolve_seed
 from ..errors import DataError
+from ..spec.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pymc as pm
 from ..spec.layout import parameter_rows
 from .parameterization import make_plan
 from .priors import default_priors
 from .sampling import CompiledSEM, build_parts, clear_cache, compile_parts, run
 
 __all__ = ["build_model", "fit_bayes", "compile_model", "fit_compiled", "bayes_summary",
-           "load_posterior", "default_priors", "clear_cache", "CI_MASS", "CompiledSEM"]
-
-#: Mass of the equal-tailed credible intervals of :func:`bayes_summary` (the one setting).
-CI_MASS = 0.90
+           "load_posterior", "default_priors", "clear_cache", "CompiledSEM"]
 
 
 def _parts(model, data, priors, group, group_equal, ordinal, missing, form, options):
@@ -44,9 +48,10 @@ def _parts(model, data, priors, group, group_equal, ordinal, missing, form, opti
     return build_parts(plan, summary, form)
 
 
-def build_model(model, data: pd.DataFrame, *, priors: pd.DataFrame | Mapping[str, str] | None = None,
-                group: str | None = None, group_equal=(), ordinal=None, missing: str = "fiml",
-                form: str | None = None, **options):
+def build_model(model: str | ModelSpec, data: pd.DataFrame, *,
+                priors: pd.DataFrame | Mapping[str, str] | None = None, group: str | None = None,
+                group_equal: Sequence[str] | str = (), ordinal: str | Sequence[str] | None = None,
+                missing: str = "fiml", form: str | None = None, **options: Any) -> pm.Model:
     """The PyMC model of ``model`` for ``data``, driven by the parameter table.
 
     Parameters
@@ -89,9 +94,11 @@ def build_model(model, data: pd.DataFrame, *, priors: pd.DataFrame | Mapping[str
     return _parts(model, data, priors, group, group_equal, ordinal, missing, form, options).model
 
 
-def compile_model(model, data: pd.DataFrame, *, priors=None, group: str | None = None, group_equal=(),
-                  ordinal=None, missing: str = "fiml", form: str | None = None, sampler: str = "nutpie",
-                  cache: bool = True, density: str = "auto", **options) -> CompiledSEM:
+def compile_model(model: str | ModelSpec, data: pd.DataFrame, *,
+                  priors: pd.DataFrame | Mapping[str, str] | None = None, group: str | None = None,
+                  group_equal: Sequence[str] | str = (), ordinal: str | Sequence[str] | None = None,
+                  missing: str = "fiml", form: str | None = None, sampler: str = "nutpie",
+                  cache: bool = True, density: str = "auto", **options: Any) -> CompiledSEM:
     """Build and compile once; fit any data set of the same shape with :func:`fit_compiled`.
 
     With nutpie, continuous items and the marginal form (the defaults), nothing is compiled: one
@@ -136,8 +143,7 @@ def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, dra
             raise DataError("these data do not have the structure the model was compiled for (items, "
                             "groups, missing-data patterns or sample sizes differ); call compile_model "
                             "on them")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 31))
+    seed = resolve_seed(seed)
     trace = run(compiled, summary, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                 progressbar=progressbar, target_accept=target_accept)
     t1 = time.perf_counter()
@@ -179,12 +185,14 @@ def _check_convergence(post: xr.DataTree) -> None:
     check_convergence(post)
 
 
-def fit_bayes(model, data: pd.DataFrame, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
-              seed: int | None = None, sampler: str = "nutpie", priors=None, group: str | None = None,
-              group_equal=(), ordinal=None, missing: str = "fiml", form: str | None = None,
+def fit_bayes(model: str | ModelSpec, data: pd.DataFrame, *, draws: int = 1000, tune: int = 1000,
+              chains: int = 4, seed: int | None = None, sampler: str = "nutpie",
+              priors: pd.DataFrame | Mapping[str, str] | None = None, group: str | None = None,
+              group_equal: Sequence[str] | str = (), ordinal: str | Sequence[str] | None = None,
+              missing: str = "fiml", form: str | None = None,
               prior_predictive: bool = False, posterior_predictive: bool = False,
               progressbar: bool = True, cores: int | None = None, target_accept: float | None = None,
-              check: bool = True, density: str = "auto", **options) -> xr.DataTree:
+              check: bool = True, density: str = "auto", **options: Any) -> xr.DataTree:
     """Fit a model by MCMC: the posterior of every parameter-table row.
 
     In R: ``blavaan::bsem(model, data, ...)``. Same arguments as :func:`build_model`, plus the
@@ -223,7 +231,7 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     """The parameter table with posterior summaries (blavaan's ``parameterEstimates``).
 
     Columns ``lhs op rhs group label free`` of the table, then ``mean sd median ci_lower ci_upper``
-    (equal-tailed, mass ``ci``, default :data:`CI_MASS`), ``r_hat ess_bulk ess_tail`` (arviz-stats)
+    (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`), ``r_hat ess_bulk ess_tail`` (arviz-stats)
     and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
     ``SemFit.parameters`` on ``lhs, op, rhs, group``.
     """
@@ -231,7 +239,7 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
 
     from ..spec.provenance import spec_from_attrs
 
-    ci = CI_MASS if ci is None else float(ci)
+    ci = CI_POSTERIOR if ci is None else float(ci)
     spec = spec_from_attrs(post.attrs)
     rows = parameter_rows(spec.table).reset_index(drop=True)
     out = rows[["lhs", "op", "rhs", "group", "label", "free", "name"]].copy()
@@ -251,11 +259,10 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
                 out["ess_tail"] = azs.ess(ds[[var]], method="tail")[var].to_numpy()
             constant = (x.max(("chain", "draw")) == x.min(("chain", "draw"))).to_numpy()
             out.loc[constant, ["r_hat", "ess_bulk", "ess_tail"]] = np.nan
-    out.attrs["ci"] = ci
-    return out
+    return labelled_interval(out, ci)
 
 
-def load_posterior(path) -> xr.DataTree:
+def load_posterior(path: str | os.PathLike[str]) -> xr.DataTree:
     """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included)."""
     tree = xr.open_datatree(path, engine="h5netcdf")
     return tree.load()

@@ -19,8 +19,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import (ObservedData, implied_draws, model_spec, mvn_logpdf, observed_data, row_draws,
-                    saturated_moments)
+from ..defaults import CI_POSTERIOR, labelled_interval
+from ..algebra.matrices import implied_moments
+from ..algebra.moments import saturated_moments
+from ..algebra.normal import mvn_logpdf
+from .draws import ObservedData, model_spec, observed_data, row_draws
 from ..errors import DataError
 from ..algebra.matrices import ram_layout
 from ..spec.model import ModelSpec
@@ -120,7 +123,7 @@ def chisq_draws(spec: ModelSpec, values: np.ndarray, obs: ObservedData) -> np.nd
     layout = ram_layout(spec)
     out = np.zeros(values.shape[0])
     for g, (y, cov, mean, ll_sat) in _group_moments(spec, obs).items():
-        sigma, mu = implied_draws(layout, values, g)
+        sigma, mu = implied_moments(layout, values, g)
         if not spec.meanstructure:
             mu = np.broadcast_to(mean, mu.shape)
         if obs.complete:
@@ -143,7 +146,7 @@ def _inputs(post: xr.DataTree, data: pd.DataFrame | None) -> tuple[ModelSpec, np
 
 # -- fit indices -----------------------------------------------------------------------------------
 def fit_indices(post: xr.DataTree, *, baseline: xr.DataTree | None = None, pD: str = "loo",
-                ci: float = 0.9, data: pd.DataFrame | None = None,
+                ci: float = CI_POSTERIOR, data: pd.DataFrame | None = None,
                 per_draw: bool = False) -> pd.DataFrame:
     """Bayesian fit indices BRMSEA, BGammaHat, adjBGammaHat, BMc and, against a baseline, BCFI, BTLI,
     BNFI (Garnier-Villarreal & Jorgensen 2020; blavaan's ``blavFitIndices``, ``rescale = "devM"``).
@@ -223,7 +226,7 @@ def fit_indices(post: xr.DataTree, *, baseline: xr.DataTree | None = None, pD: s
         rows[name] = dict(mean=x.mean(), median=x.median(), sd=x.std(ddof=1), ci_lower=lo, ci_upper=hi)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.attrs.update(attrs)
-    return table
+    return labelled_interval(table, ci)
 
 
 def effective_parameters(post: xr.DataTree, method: str = "loo", *, spec: ModelSpec | None = None,
@@ -247,7 +250,7 @@ def effective_parameters(post: xr.DataTree, method: str = "loo", *, spec: ModelS
     for g in range(1, spec.ngroups + 1):
         y = obs.y[g]
         for v, acc in ((values, "draws"), (mean_values, "mean")):
-            sigma, mu = implied_draws(layout, v, g)
+            sigma, mu = implied_moments(layout, v, g)
             if not spec.meanstructure:
                 mu = np.broadcast_to(saturated_moments(y)[1], mu.shape)
             ll = mvn_logpdf(y, sigma, mu).sum(axis=1)

@@ -11,7 +11,7 @@ Forms (``form=``):
 ``"conditional"``  latent scores sampled as parameters, non-centred (``eta = (I-B)^-1 (alpha + L z)``);
                    items independent given the scores: normal for continuous items, ordered probit
                    (theta parameterisation: unit residual variance) for ordinal ones. Needed for
-                   ordinal items, which have no closed-form marginal; it mixes worse (FINDINGS).
+                   ordinal items, which have no closed-form marginal; it mixes worse (docs/findings.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
+from ..algebra.normal import mvn_logpdf
 from .data import DataSummary
 from ..errors import SpecError
 from .parameterization import Plan, moments, ram_tensors
@@ -58,10 +59,10 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
     if form == "respondent":
         for k, pat in enumerate(summary.patterns):
             sigma, mu = moments(lay, rows, pat.group, pt)
-            idx = pat.observed
+            idx = pat.idx
             if len(idx) < lay.n_observed:
                 sigma, mu = sigma[idx][:, idx], mu[idx]
-            y = pm.Data(f"y_{k}", summary.y[np.ix_(pat.respondents, idx)])
+            y = pm.Data(f"y_{k}", summary.y[np.ix_(pat.rows, idx)])
             # L^-1 (q x q) times the residuals: a triangular solve with one right-hand side per
             # respondent (BLAS trsm) went multithreaded in OpenBLAS and took 20-30 ms per
             # gradient beside nutpie's chains on 2 cores (93 s for HS); pm.MvNormal's logp was
@@ -109,12 +110,12 @@ def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict]:
         st = {"n": np.zeros(K), "q": np.zeros(K), "ybar": np.zeros((K, p)), "s": np.zeros((K, p, p)),
               "mask": np.zeros((K, p))}
         for k, pat in enumerate(pats):
-            o = pat.observed
+            o = pat.idx
             st["n"][k], st["q"][k] = pat.n, len(o)
             st["ybar"][k, o] = pat.mean
             st["s"][k][np.ix_(o, o)] = pat.cov
             st["mask"][k, o] = 1.0
-        st["complete"] = K == 1 and len(pats[0].observed) == p
+        st["complete"] = K == 1 and len(pats[0].idx) == p
         out[g] = st
     return out
 
@@ -208,15 +209,10 @@ def _loglik_chunk(plan, summary, rows, eta):
     lay = plan.layout
     out = np.zeros((rows.shape[0], summary.n))
     if eta is None:
-        for pat in summary.patterns:
-            sigma, mu = moments(lay, rows, pat.group, np)
-            idx = pat.observed
-            sigma, mu = sigma[:, idx][:, :, idx], mu[:, idx]
-            chol = np.linalg.cholesky(sigma)
-            d = summary.y[np.ix_(pat.respondents, idx)][None] - mu[:, None, :]
-            x = np.linalg.solve(chol, np.swapaxes(d, 1, 2))
-            logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)
-            out[:, pat.respondents] = -0.5 * (len(idx) * _LOG2PI + logdet[:, None] + (x ** 2).sum(1))
+        for g in range(1, lay.ngroups + 1):
+            pats = tuple(pat for pat in summary.patterns if pat.group == g)
+            sigma, mu = moments(lay, rows, g, np)
+            out += mvn_logpdf(summary.y, sigma, mu, patterns=pats)  # zero outside group g
         return out
     p = lay.n_observed
     for g in range(1, lay.ngroups + 1):

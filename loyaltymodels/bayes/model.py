@@ -49,15 +49,16 @@ def build_pymc(plan: Plan, summary: DataSummary, form: str):
         coords[f"{g.name}_parameter"] = names.loc[g.pars].tolist()
     stats = item_stats(plan.spec, summary)
     with pm.Model(coords=coords) as model:
-        rvs = {g.name: _random_variable(g) for g in plan.rvs}
+        rvs = {g.name: random_variable(g) for g in plan.rvs}
         fixed = pm.Data("fixed", fixed_values(plan.spec, stats))
         rows = row_values(plan, rvs, fixed, pt)
-        _positive_definite_check(plan, rows)
+        positive_definite_check(plan, rows)
         add_likelihood(plan, summary, rows, form)
     return model
 
 
-def _random_variable(g: RVGroup):
+def random_variable(g: RVGroup):
+    """The PyMC random variable of one prior class (a vector, its prior and PyMC's transform)."""
     import pymc as pm
     from pymc.distributions import transforms
 
@@ -91,7 +92,7 @@ def _dist(f, a):
             "uniform": lambda: pm.Uniform.dist(lower=a[0], upper=a[1])}[f]()
 
 
-def _positive_definite_check(plan: Plan, rows) -> None:
+def positive_definite_check(plan: Plan, rows) -> None:
     """Correlations get independent priors (blavaan's ``rho ~ beta(1,1)``); a block of three or
     more correlated variables must also form a positive-definite matrix, so draws outside that set
     get zero density (Sylvester: every leading minor > 0). For a full block with beta(1,1) this
@@ -105,7 +106,7 @@ def _positive_definite_check(plan: Plan, rows) -> None:
     for g in range(1, lay.ngroups + 1):
         c = lay.S[g]
         off = c.i != c.j
-        for block in _blocks(c.i[off], c.j[off]):
+        for block in correlation_blocks(c.i[off], c.j[off]):
             if len(block) < 3:
                 continue
             S = ram_tensors(lay, rows, g, pt)[1][block][:, block]
@@ -116,7 +117,7 @@ def _positive_definite_check(plan: Plan, rows) -> None:
         pm.Potential("positive_definite", pt.switch(pt.all(pt.stack(conds)), 0.0, -np.inf))
 
 
-def _blocks(i: np.ndarray, j: np.ndarray) -> list[list[int]]:
+def correlation_blocks(i: np.ndarray, j: np.ndarray) -> list[list[int]]:
     """Connected components of the covariance graph (variables linked by a covariance)."""
     parent: dict[int, int] = {}
 
@@ -136,7 +137,7 @@ def _blocks(i: np.ndarray, j: np.ndarray) -> list[list[int]]:
 
 # -- starting values ---------------------------------------------------------------------------
 def start_point(plan: Plan, summary: DataSummary, form: str) -> dict[str, np.ndarray]:
-    """Starting values of the sampled variables (constrained scale), per FINDINGS' sign trap."""
+    """Starting values of the sampled variables (constrained scale), per docs/findings.md's sign trap."""
     stats = item_stats(plan.spec, summary)
     natural = natural_start(plan, stats)
     point = {g.name: sampled_start(g, natural) for g in plan.rvs}
@@ -205,7 +206,7 @@ def data_values(plan: Plan, summary: DataSummary, form: str) -> dict[str, np.nda
         return out
     if form == "respondent":
         for k, pat in enumerate(summary.patterns):
-            out[f"y_{k}"] = summary.y[np.ix_(pat.respondents, pat.observed)]
+            out[f"y_{k}"] = summary.y[np.ix_(pat.rows, pat.idx)]
         return out
     for g, st in pattern_stats(summary, plan.layout.n_observed).items():
         out.update({f"{k}_g{g}": st[k] for k in ("n", "ybar", "s")})

@@ -89,7 +89,7 @@ def assemble(plan: Plan, summary: DataSummary, trace, *, form: str, fixed: np.nd
         eta = eta_of(plan, summary, rows, z)
         posterior["eta"] = (("chain", "draw", "respondent", "factor"), eta.reshape(*shape, *eta.shape[1:]))
         posterior = posterior.assign_coords(respondent=rc["respondent"], factor=list(plan.layout.latents))
-    groups = {"posterior": posterior, "sample_stats": _sample_stats(trace, shape)}
+    groups = {"posterior": posterior, "sample_stats": sample_stats(trace, shape)}
     ll = loglik_draws(plan, summary, rows, eta)
     groups["log_likelihood"] = xr.Dataset({"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
                                           coords={"chain": posterior.chain, "draw": posterior.draw,
@@ -137,7 +137,9 @@ def _psi_ok(plan: Plan, rows: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _sample_stats(trace, shape) -> xr.Dataset:
+def sample_stats(trace, shape) -> xr.Dataset:
+    """The sampler's statistics under ArviZ's names (``diverging``, ``tree_depth``, ...), dims
+    ``(chain, draw)``, from nutpie's or PyMC's trace."""
     ss = trace["sample_stats"].to_dataset() if isinstance(trace, xr.DataTree) else trace.sample_stats
     keep = {}
     for name, new in _STATS.items():

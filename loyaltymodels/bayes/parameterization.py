@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecError
-from ..algebra.matrices import RamLayout, compile_expression, ram_layout
+from ..algebra.matrices import (RamLayout, acyclic_depth, compile_expression, implied_moments, ram_layout,
+                                ram_matrices)
 from .priors import Prior, resolve_priors
 from ..spec.model import ModelSpec
 
@@ -209,7 +210,7 @@ def with_defined(table: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
 
 
 def natural_start(plan: Plan, stats: dict) -> np.ndarray:
-    """Starting value of every free ``par`` (natural scale) that avoids the sign trap (FINDINGS):
+    """Starting value of every free ``par`` (natural scale) that avoids the sign trap (docs/findings.md):
     loadings 1, regressions 0, intercepts at item means, residual variances half the item
     variance, latent variances 1, correlations 0, thresholds from the item margins; a ``start``
     in the syntax wins."""
@@ -258,16 +259,12 @@ def sampled_start(group: RVGroup, natural: np.ndarray) -> np.ndarray:
 # -- rows -> RAM matrices -> moments ----------------------------------------------------------
 def ram_tensors(layout: RamLayout, rows, group: int, xp=np):
     """``(A, S, m)`` of one group from row values, filled at the cells of
-    :func:`loyaltymodels.algebra.matrices.ram_layout` (``set_subtensor`` in PyTensor, batched in NumPy)."""
+    :func:`loyaltymodels.algebra.matrices.ram_layout` (``set_subtensor`` in PyTensor; in NumPy
+    :func:`~loyaltymodels.algebra.matrices.ram_matrices`, batched over leading axes)."""
+    if xp is np:
+        return ram_matrices(layout, rows, group)
     n = layout.n
     cA, cS, cm = layout.A[group], layout.S[group], layout.m[group]
-    if xp is np:
-        lead = rows.shape[:-1]
-        A, S, m = np.zeros(lead + (n, n)), np.zeros(lead + (n, n)), np.zeros(lead + (n,))
-        A[..., cA.i, cA.j] = rows[..., cA.row]
-        S[..., cS.i, cS.j] = rows[..., cS.row]
-        m[..., cm.i] = rows[..., cm.row]
-        return A, S, m
     A = xp.set_subtensor(xp.zeros((n, n))[cA.i, cA.j], rows[cA.row])
     S = xp.set_subtensor(xp.zeros((n, n))[cS.i, cS.j], rows[cS.row])
     m = xp.set_subtensor(xp.zeros(n)[cm.i], rows[cm.row])
@@ -276,45 +273,28 @@ def ram_tensors(layout: RamLayout, rows, group: int, xp=np):
 
 def moments(layout: RamLayout, rows, group: int, xp=np, full: bool = False):
     """Implied covariance and mean of the observed variables (all variables with ``full``):
-    ``Sigma = F (I-A)^-1 S (I-A)^-T F'``, ``mu = F (I-A)^-1 m``; batched over leading dims in NumPy."""
+    :func:`loyaltymodels.algebra.matrices.implied_moments` in NumPy (batched over leading axes),
+    the same algebra as a PyTensor graph otherwise."""
+    if xp is np:
+        return implied_moments(layout, rows, group, full)
+    import pytensor.tensor as pt
+
     A, S, m = ram_tensors(layout, rows, group, xp)
     n = layout.n
-    if xp is np:
-        T = np.linalg.inv(np.eye(n) - A)
-        cov = T @ S @ np.swapaxes(T, -1, -2)
-        mean = np.einsum("...ij,...j->...i", T, m)
+    depth = acyclic_depth(layout, group)
+    if depth is not None:
+        # (I - A)^-1 = I + A + ... + A^k for a recursive model: cheaper than an inverse
+        T = pt.eye(n)
+        for _ in range(depth):
+            T = pt.eye(n) + A @ T
     else:
-        import pytensor.tensor as pt
-
-        if _acyclic_depth(layout, group) is not None:
-            # (I - A)^-1 = I + A + ... + A^k for a recursive model: cheaper than an inverse
-            T = pt.eye(n)
-            for _ in range(_acyclic_depth(layout, group)):
-                T = pt.eye(n) + A @ T
-        else:
-            T = pt.linalg.inv(pt.eye(n) - A)
-        cov = T @ S @ T.T
-        mean = T @ m
+        T = pt.linalg.inv(pt.eye(n) - A)
+    cov = T @ S @ T.T
+    mean = T @ m
     if full:
         return cov, mean
     p = layout.n_observed
-    return cov[..., :p, :p], mean[..., :p]
-
-
-def _acyclic_depth(layout: RamLayout, group: int) -> int | None:
-    """Length of the longest directed path if the path diagram has no cycle, else None."""
-    c = layout.A[group]
-    if not len(c.i):
-        return 0
-    M = np.zeros((layout.n, layout.n), bool)
-    M[c.i, c.j] = True
-    P, depth = M.copy(), 1
-    while P.any():
-        if depth > layout.n:
-            return None
-        P = (P.astype(int) @ M.astype(int)) > 0
-        depth += 1
-    return depth - 1
+    return cov[:p, :p], mean[:p]
 
 
 def std_all_draws(spec: ModelSpec, layout: RamLayout, rows: np.ndarray) -> np.ndarray:

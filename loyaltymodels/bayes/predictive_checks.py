@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import ObservedData, implied_draws, mvn_logpdf, saturated_moments
+from ..algebra.matrices import implied_moments
+from ..algebra.moments import saturated_moments
+from ..algebra.normal import mvn_logpdf
+from .draws import ObservedData
 from ..errors import DataError
 # shared with the fit indices: one chi-square kernel, one input check, one saturated-moment pass
 from .global_fit import _group_moments, _inputs, chisq_draws, ml_discrepancy
@@ -60,7 +63,7 @@ def _replicated_chisq(spec: ModelSpec, values: np.ndarray, obs: ObservedData,
     layout = ram_layout(spec)
     out = np.zeros(values.shape[0])
     for g, (y, cov, mean, _) in _group_moments(spec, obs).items():
-        sigma, mu = implied_draws(layout, values, g)
+        sigma, mu = implied_moments(layout, values, g)
         if not spec.meanstructure:
             mu = np.broadcast_to(mean, mu.shape)
         if obs.complete:
@@ -160,7 +163,7 @@ def _custom_discrepancy(fun: Callable, spec: ModelSpec, values: np.ndarray, obs:
     layout = ram_layout(spec)
     d_obs, d_rep = np.zeros(values.shape[0]), np.zeros(values.shape[0])
     for g, (y, cov, mean, _) in _group_moments(spec, obs).items():
-        sigma, mu = implied_draws(layout, values, g)
+        sigma, mu = implied_moments(layout, values, g)
         if not spec.meanstructure:
             mu = np.broadcast_to(mean, mu.shape)
         cov_r, mean_r = replicate_moments(sigma, mu, len(y), rng)

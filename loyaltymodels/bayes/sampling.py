@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,14 +24,15 @@ import numpy as np
 from .data import DataSummary
 from .model import (ModelParts, build_pymc, constrained, data_values, start_point,
                           unconstrained)
+from ..defaults import ModelCache, one_blas_thread
 from ..errors import LoyaltyModelsWarning
 from .parameterization import Plan
 
 SAMPLERS = ("nutpie", "pymc")
 #: ``density=``: ``"auto"`` (the generic kernel when it covers the model), ``"kernel"``, ``"pytensor"``.
 DENSITIES = ("auto", "kernel", "pytensor")
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 16
+#: Compiled models of this process, by structure.
+_CACHE: ModelCache[CompiledSEM] = ModelCache(maxsize=16)
 #: Jitter (SD, unconstrained scale) added to the starting values of each chain.
 JITTER = 0.05
 
@@ -103,9 +103,8 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
         raise ValueError(f"the generic kernel cannot evaluate this model: {why}")
     use_kernel = why is None
     key = structure_key(parts.plan, parts.summary, parts.form) + (sampler, use_kernel)
-    if cache and key in _CACHE:
-        _CACHE.move_to_end(key)
-        hit = _CACHE[key]
+    hit = _CACHE.get(key) if cache else None
+    if hit is not None:
         return dataclasses.replace(hit, parts=dataclasses.replace(hit.parts, summary=parts.summary),
                                    compile_seconds=0.0)
     compiled = None
@@ -143,11 +142,7 @@ def _kernel_failed(err: Exception) -> str:
 
 
 def _remember(out: CompiledSEM, cache: bool) -> CompiledSEM:
-    if cache:
-        _CACHE[out.key] = out
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return out
+    return _CACHE.put(out.key, out) if cache else out
 
 
 def kernel_unsupported(parts: ModelParts) -> str | None:
@@ -176,9 +171,7 @@ def run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, c
     OpenBLAS's own threads beside them made one small triangular solve take 20-30 ms on a
     2-core machine (PyMC's NUTS forks its chain processes, which inherit the limit).
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _run(compiled, summary, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                     progressbar=progressbar, target_accept=target_accept, max_treedepth=max_treedepth)
 

@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import (_group_labels, implied_draws, model_spec, observed_data, row_draws,
-                    saturated_moments)
+from ..defaults import CI_POSTERIOR, labelled_interval
+from ..algebra.matrices import implied_moments
+from ..algebra.moments import saturated_moments
+from .draws import _group_labels, model_spec, observed_data, row_draws
 from ..errors import DataError
 from ..algebra.matrices import ram_layout
 from ..spec.model import ModelSpec
@@ -33,7 +35,7 @@ _MIN_SAMPLES = 4000  # latent draws per respondent behind each interval (several
                      # when there are few posterior draws)
 
 
-def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: float = 0.9,
+def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: float = CI_POSTERIOR,
                   seed: int | None = None, group: str = "group") -> pd.DataFrame:
     """Posterior means, SDs and equal-tailed intervals of every respondent's latent scores.
 
@@ -83,7 +85,7 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
     ``x2`` missing, ``E[f | x1] = x1 / 2`` and ``Var = 1/2``.
     """
     if "eta" in post["posterior"].data_vars and data is None:
-        return _summarise_sampled(post["posterior"]["eta"], ci)
+        return labelled_interval(_summarise_sampled(post["posterior"]["eta"], ci), ci)
     spec = model_spec(post)
     if spec.ordinal:
         raise DataError(f"ordinal items {spec.ordinal}: factor scores need the sampled latent "
@@ -107,7 +109,7 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
         y = obs.y[g]
         if not len(y):
             continue
-        cov, mean = implied_draws(layout, values, g, full=True)
+        cov, mean = implied_moments(layout, values, g, full=True)
         if fitted is not None:
             mean = mean.copy()
             mean[:, :p] = saturated_moments(fitted.y[g])[1]
@@ -128,7 +130,7 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
             frame.insert(2, "group", _group_labels(post, spec)[g - 1])
         frames.append(frame)
     table = pd.concat(frames).sort_values("_pos", kind="stable").drop(columns="_pos")
-    return table.reset_index(drop=True)
+    return labelled_interval(table.reset_index(drop=True), ci)
 
 
 def _pattern_scores(y: np.ndarray, o: np.ndarray, cov: np.ndarray, mean: np.ndarray, p: int,

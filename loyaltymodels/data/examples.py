@@ -94,7 +94,7 @@ def make_example(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write_example(name: str, directory: str | Path) -> tuple[Path, Path]:
     """Write ``<name>.csv`` and ``<name>.json`` (recipe, seed, description, truth) to ``directory``."""
-    from .. import __version__
+    from ..spec.provenance import package_versions
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,7 @@ def write_example(name: str, directory: str | Path) -> tuple[Path, Path]:
     csv, meta = directory / f"{name}.csv", directory / f"{name}.json"
     data.to_csv(csv, index=False, lineterminator="\n")
     record = {"name": name, "description": description, "recipe": f"loyaltymodels.data.examples.{recipe.__name__}",
-              "seed": seed, "loyaltymodels": __version__, "rows": len(data),
+              "seed": seed, "loyaltymodels": package_versions()["loyaltymodels"], "rows": len(data),
               "truth": json.loads(truth.to_json(orient="records", double_precision=15)),
               "truth_attrs": json.loads(json.dumps(truth.attrs, default=str))}
     meta.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")

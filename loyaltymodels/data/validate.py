@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..errors import DataError, DataWarning
 from ..spec.model import ModelSpec, as_spec
-from .values import _as_float, _check_finite, _fmt, _json_key, _jsonable, _rows, _scalar
+from ..spec.provenance import jsonable
+from .values import _as_float, _check_finite, _fmt, _rows, _scalar
 
 #: missing= value -> policy recorded in the report (lavaan's synonyms: "ml" is "fiml").
 MISSING_POLICIES = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml", "none": "none"}
@@ -79,12 +80,12 @@ class DataReport:
         """
         return {
             "n_total": self.n_total, "n_used": self.n_used, "n_dropped": self.n_dropped,
-            "dropped_rows": [_jsonable(r) for r in self.dropped_rows],
+            "dropped_rows": jsonable(list(self.dropped_rows)),
             "missing": {str(k): int(v) for k, v in self.missing.items()},
             "policy": self.policy, "group": self.group,
-            "group_sizes": {_json_key(k): int(v) for k, v in self.group_sizes.items()},
-            "ordinal": {k: [_jsonable(c) for c in v] for k, v in self.ordinal.items()},
-            "source": _jsonable(self.source), "statement": self.statement,
+            "group_sizes": jsonable({k: int(v) for k, v in self.group_sizes.items()}),
+            "ordinal": jsonable({k: list(v) for k, v in self.ordinal.items()}),
+            "source": jsonable(self.source), "statement": self.statement,
         }
 
     @property

@@ -88,20 +88,3 @@ def _fmt(x: float) -> str:
 
 def _scalar(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
-
-
-def _json_key(x: Any) -> Any:
-    x = _scalar(x)
-    return x if isinstance(x, (str, int, float, bool)) or x is None else str(x)
-
-
-def _jsonable(x: Any) -> Any:
-    """Python scalars, lists and str-keyed dicts from numpy/pandas values (for json.dumps)."""
-    if isinstance(x, dict):
-        return {_json_key(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    x = _scalar(x)
-    if x is None or isinstance(x, (str, int, float, bool)):
-        return x
-    return str(x)  # Timestamp, Path, ...

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..defaults import CI_ML, labelled_interval
 from . import intervals as iv
 from ..errors import DataError
 
@@ -54,7 +55,7 @@ def _one(mask: np.ndarray, what: str, group: int) -> int | None:
 
 def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
                  scale: tuple[float, float] = (0, 100),
-                 items_scale: tuple[float, float] | str | None = None, ci: float = 0.95, *,
+                 items_scale: tuple[float, float] | str | None = None, ci: float = CI_ML, *,
                  var_name: str = "param") -> pd.DataFrame:
     """Posterior of a latent construct's mean, as an index on ``scale``, per group.
 
@@ -148,4 +149,4 @@ def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
         rows.append({"latent": latent, "group": g, "estimate": float(index.mean()),
                      "sd": float(index.std(ddof=1)), "ci_lower": float(lo), "ci_upper": float(hi),
                      "ci": ci, "method": "posterior", "n_draws": index.size})
-    return pd.DataFrame(rows)
+    return labelled_interval(pd.DataFrame(rows), ci)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..defaults import CI_ML, labelled_interval
 from . import intervals as iv
 from .responses import Responses, parse_scale, read_responses
 
@@ -94,7 +95,7 @@ def _check_method(method: str) -> None:
         raise ValueError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
 
 
-def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = 0.95,
+def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = CI_ML,
         method: NpsMethod = "adjusted_wald", by: Any = None, weights: Any = None, *,
         data: pd.DataFrame | None = None, cutoffs: tuple[int, int] | None = None,
         prior: tuple[float, float, float] = (1.0, 1.0, 1.0), ndraws: int = 4000,
@@ -176,7 +177,7 @@ def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = 0.95,
     return r.table(cols, "nps")
 
 
-def nps_difference(a: Any, b: Any, scale: str | tuple[int, int] = "0-10", ci: float = 0.95,
+def nps_difference(a: Any, b: Any, scale: str | tuple[int, int] = "0-10", ci: float = CI_ML,
                    method: NpsMethod = "adjusted_wald", *, weights_a: Any = None,
                    weights_b: Any = None, data: pd.DataFrame | None = None,
                    cutoffs: tuple[int, int] | None = None,
@@ -246,4 +247,4 @@ def nps_difference(a: Any, b: Any, scale: str | tuple[int, int] = "0-10", ci: fl
     if ra.weights is not None or rb.weights is not None:
         row |= {"n_eff_a": ua[0], "n_eff_b": ub[0]}
     row |= {"p_value": p_value, "prob_b_greater": prob}
-    return pd.DataFrame([row])
+    return labelled_interval(pd.DataFrame([row]), ci)

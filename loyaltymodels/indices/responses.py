@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from . import intervals as iv
+from ..defaults import labelled_interval
 from ..errors import DataError, DataWarning
 
 __all__ = ["parse_scale", "Responses", "read_responses", "share_table", "mean_table"]
@@ -88,7 +89,7 @@ class Responses:
                      else "the input")
             warnings.warn(f"{func}: no usable answers in {where} (none given, or all weighted 0); "
                           "the estimate is NaN", DataWarning, stacklevel=3)
-        return out
+        return labelled_interval(out, float(np.asarray(columns["ci"]).ravel()[0]))
 
 
 def _show(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..defaults import CI_ML
 from . import intervals as iv
 from .responses import mean_table, parse_scale, read_responses, share_table
 
@@ -23,7 +24,7 @@ __all__ = ["secure_customer_index", "customer_loyalty_index", "csat", "ces"]
 
 
 def secure_customer_index(satisfaction: Any, repurchase: Any, recommend: Any,
-                          scale: str | tuple[int, int] = "1-5", ci: float = 0.95, by: Any = None,
+                          scale: str | tuple[int, int] = "1-5", ci: float = CI_ML, by: Any = None,
                           weights: Any = None, *, data: pd.DataFrame | None = None,
                           favourable: int | None = None,
                           vulnerable: int | None = None) -> pd.DataFrame:
@@ -82,7 +83,7 @@ def secure_customer_index(satisfaction: Any, repurchase: Any, recommend: Any,
         "vulnerable": (low >= vulnerable) & (low < favourable), "at_risk": low < vulnerable})
 
 
-def customer_loyalty_index(recommend: Any, repurchase: Any, try_others: Any, ci: float = 0.95,
+def customer_loyalty_index(recommend: Any, repurchase: Any, try_others: Any, ci: float = CI_ML,
                            by: Any = None, weights: Any = None, *,
                            data: pd.DataFrame | None = None) -> pd.DataFrame:
     """Customer Loyalty Index (0-100 points) from three questions on 1-6 (1 = very likely).
@@ -126,7 +127,7 @@ def customer_loyalty_index(recommend: Any, repurchase: Any, try_others: Any, ci:
         "recommend_score": rec, "repurchase_score": rep, "try_others_score": oth})
 
 
-def csat(x: Any, scale: str | tuple[int, int] = "1-5", ci: float = 0.95, by: Any = None,
+def csat(x: Any, scale: str | tuple[int, int] = "1-5", ci: float = CI_ML, by: Any = None,
          weights: Any = None, *, data: pd.DataFrame | None = None,
          top_box: int = 2) -> pd.DataFrame:
     """Customer satisfaction score (CSAT): percent of satisfied answers, Wilson interval.
@@ -167,7 +168,7 @@ def csat(x: Any, scale: str | tuple[int, int] = "1-5", ci: float = 0.95, by: Any
     return share_table(r, r.answers[0] > hi - top_box, ci, "csat")
 
 
-def ces(x: Any, scale: str | tuple[int, int] = "1-7", ci: float = 0.95, by: Any = None,
+def ces(x: Any, scale: str | tuple[int, int] = "1-7", ci: float = CI_ML, by: Any = None,
         weights: Any = None, *, data: pd.DataFrame | None = None) -> pd.DataFrame:
     """Customer Effort Score (CES): mean answer on its own scale, Student-t interval.
 

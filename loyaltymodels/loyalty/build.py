@@ -36,13 +36,14 @@ import numpy as np
 import pandas as pd
 
 from ..bayes.data import DataSummary, fixed_values, item_stats, prepare
-from ..bayes.model import _positive_definite_check, _random_variable
+from ..bayes.model import positive_definite_check, random_variable
 from ..errors import SpecError
 from ..bayes.likelihoods import add_likelihood
 from .cells import total_effects
-from .roles import CELL_SEP, MIN_CELL_SIZE, Outcome, Roles, cell_labels, check_structure, find_roles, \
+from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, \
     outcome_codes, parse_outcomes
-from ..bayes.parameterization import Plan, _acyclic_depth, make_plan, ram_tensors, row_values
+from ..algebra.matrices import acyclic_depth
+from ..bayes.parameterization import Plan, make_plan, ram_tensors, row_values
 from .priors import own_priors, prior_rv, split_priors
 
 CELL_COLUMN = "_loyalty_cell"
@@ -70,10 +71,13 @@ class Design:
     chunks: np.ndarray = field(repr=False, default=None)     # (K, B) respondent per slot, -1 = padding
     chunk_group: np.ndarray = field(repr=False, default=None)   # (K,) 0-based group of each chunk
     chunk_observed: np.ndarray = field(repr=False, default=None)  # (K, p) items answered in the chunk
+    sector_column: str | None = None                 # the user's columns, recorded in the posterior
+    segment_column: str | None = None
 
     @property
-    def cells(self) -> list[str]:
-        return [str(c) for c in self.summary.group_labels]
+    def cells(self) -> list[int]:
+        """The cells' integer codes in the order of the model's groups."""
+        return [int(c) for c in self.summary.group_labels]
 
     @property
     def latents(self) -> tuple[str, ...]:
@@ -93,7 +97,7 @@ def make_design(model, data: pd.DataFrame, *, sector=None, segment=None, outcome
                 asymmetry=None, ordinal=None, priors=None, invariance=DEFAULT_INVARIANCE, loyalty=None,
                 drivers=None, min_size: int = MIN_CELL_SIZE, missing: str = "fiml") -> Design:
     """Check the inputs and fix the model's structure (see :func:`loyaltymodels.fit_loyalty`)."""
-    cells, sectors, segments = cell_labels(data, sector, segment, min_size)
+    cells, sectors, segments = cell_codes(data, sector, segment, min_size)
     frame = data.assign(**{CELL_COLUMN: cells})
     sem_priors, own = split_priors(priors)
     spec, summary = prepare(model, frame, group=CELL_COLUMN, group_equal=tuple(invariance), ordinal=ordinal,
@@ -112,15 +116,13 @@ def make_design(model, data: pd.DataFrame, *, sector=None, segment=None, outcome
             "outcomes" if outs else "marginal")
     check_structure(spec, roles, form in ("scores", "outcomes"))
     plan = make_plan(spec, sem_priors)
-    labels = [str(c) for c in summary.group_labels]
-    sec = [lab.split(CELL_SEP)[0] for lab in labels]
-    seg = [lab.split(CELL_SEP)[1] if segments else None for lab in labels]
-    cell_sector = np.array([sectors.index(s) for s in sec])
-    cell_segment = np.array([segments.index(s) if segments else 0 for s in seg])
+    group_cells = np.array([int(c) for c in summary.group_labels])  # the model's groups, in their order
+    cell_sector, cell_segment = np.divmod(group_cells, max(1, len(segments)))
     codes = np.stack([outcome_codes(o, data.loc[summary.index, o.column]) for o in outs], 1) if outs \
         else np.zeros((summary.n, 0), int)
     design = Design(plan, summary, roles, form, tuple(sectors), tuple(segments), cell_sector, cell_segment,
-                    _weight_pars(plan, roles), outs, codes, own_priors(own), {}, tuple(invariance))
+                    _weight_pars(plan, roles), outs, codes, own_priors(own), {}, tuple(invariance),
+                    sector_column=sector, segment_column=segment)
     return _with_blocks(design)
 
 
@@ -223,11 +225,11 @@ def build_graph(design: Design):
         rvs = _centre_intercepts(design, _sem_variables(design, w), fixed)
         rows = row_values(plan, rvs, fixed, pt)
         if design.form in ("marginal", "conditional"):
-            _positive_definite_check(plan, rows)
+            positive_definite_check(plan, rows)
             add_likelihood(plan, s, rows, design.form)
             return model
         data = {k: pm.Data(k, v) for k, v in values.items()}
-        _positive_definite_check(plan, rows)
+        positive_definite_check(plan, rows)
         from .cells import respondent_loglik
         pm.Potential("loglik", pt.sum(respondent_loglik(design, rows, data, _extra_variables(design), pt)))
     return model
@@ -264,10 +266,10 @@ def _sem_variables(design: Design, w) -> dict:
         if g.cls == "nu" and design.plan.layout.ngroups > 1:  # see _centre_intercepts
             model = pm.modelcontext(None)
             model.add_coord(f"{g.name}_centred_parameter", model.coords[f"{g.name}_parameter"])
-            rvs[g.name] = _random_variable(dataclasses.replace(g, name=f"{g.name}_centred"))
+            rvs[g.name] = random_variable(dataclasses.replace(g, name=f"{g.name}_centred"))
             continue
         if not hit.any():
-            rvs[g.name] = _random_variable(g)
+            rvs[g.name] = random_variable(g)
             continue
         parts = [pt.flatten(w)]
         if (~hit).any():
@@ -276,7 +278,7 @@ def _sem_variables(design: Design, w) -> dict:
             model = pm.modelcontext(None)
             model.add_coord(f"{sub.name}_parameter",
                             list(np.asarray(model.coords[f"{g.name}_parameter"], dtype=object)[~hit]))
-            parts.append(_random_variable(sub))
+            parts.append(random_variable(sub))
         pos = {int(p): k for k, p in enumerate(flat_pars)}
         other = {int(p): len(flat_pars) + k for k, p in enumerate(g.pars[~hit])}
         src = np.array([pos.get(int(p), other.get(int(p), -1)) for p in g.pars])
@@ -305,7 +307,7 @@ def _centre_intercepts(design: Design, rvs: dict, fixed) -> dict:
     p = lay.n_observed
     sizes = np.bincount(design.summary.group - 1, minlength=lay.ngroups).astype(float)
     mats = [ram_tensors(lay, rows0, g, pt) for g in range(1, lay.ngroups + 1)]
-    means = [total_effects(A[p:, p:], _acyclic_depth(lay, g + 1), pt) @ m[p:] for g, (A, _, m) in enumerate(mats)]
+    means = [total_effects(A[p:, p:], acyclic_depth(lay, g + 1), pt) @ m[p:] for g, (A, _, m) in enumerate(mats)]
     mean_bar = sum(w * mu for w, mu in zip(sizes / sizes.sum(), means))
     t, pos = plan.table, {v: k for k, v in enumerate(lay.variables)}
     for g in groups:

@@ -38,14 +38,14 @@ def group_matrices(design, rows, xp=np) -> dict:
     """Per group, stacked on the first axis: item intercepts ``nu``, loadings ``lam``, residual
     variances ``theta``, latent intercepts ``alpha``, paths ``beta``, residual covariances ``psi``,
     implied latent ``mean`` and ``cov`` (one set of row values, no draw axis)."""
-    from ..bayes.parameterization import _acyclic_depth
+    from ..algebra.matrices import acyclic_depth
 
     lay = design.plan.layout
     p = lay.n_observed
     out = {k: [] for k in ("nu", "lam", "theta", "alpha", "beta", "psi", "mean", "cov")}
     for g in range(1, lay.ngroups + 1):
         A, S, m = ram_tensors(lay, rows, g, xp)
-        T = total_effects(A[p:, p:], _acyclic_depth(lay, g), xp)
+        T = total_effects(A[p:, p:], acyclic_depth(lay, g), xp)
         for k, v in (("nu", m[:p]), ("lam", A[:p, p:]), ("theta", xp.diagonal(S)[:p]), ("alpha", m[p:]),
                      ("beta", A[p:, p:]), ("psi", S[p:, p:]), ("mean", T @ m[p:]), ("cov", T @ S[p:, p:] @ T.T)):
             out[k].append(v)

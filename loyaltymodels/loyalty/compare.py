@@ -9,15 +9,15 @@ from collections.abc import Mapping
 import pandas as pd
 import xarray as xr
 
+from ..defaults import labelled_interval
 from ..errors import DataError
 from .draws import LoyaltyInfo
-from .roles import CELL_SEP
 from .summaries import POOLED, driver_weights
 
 __all__ = ["compare_fits"]
 
 
-def compare_fits(fits, data: pd.DataFrame | None = None, *, sector: str | None = None,
+def compare_fits(fits: xr.DataTree | Mapping[str, xr.DataTree], data: pd.DataFrame | None = None, *, sector: str | None = None,
                  model: str | None = None, method: str = "stacking") -> pd.DataFrame:
     """Compare loyalty fits.
 
@@ -69,8 +69,8 @@ def _ml_table(post: xr.DataTree, data: pd.DataFrame | None, sector: str | None, 
         obs = post["observed_data"].dataset
         data = obs["y"].to_pandas()
         data.columns = [str(c) for c in data.columns]
-        sector = "_sector"
-        data[sector] = [str(c).split(CELL_SEP)[0] for c in obs["group"].to_numpy()]
+        sector = post.attrs.get("group_column") or "sector"
+        data[sector] = obs["sector"].to_numpy()
     elif sector is None:
         raise DataError("compare_fits(post, data) needs sector= (the sector column of data)")
     fit = fit_sem(model, data, group=sector if len(info.sectors) > 1 else None, missing="fiml")
@@ -86,7 +86,8 @@ def _ml_table(post: xr.DataTree, data: pd.DataFrame | None, sector: str | None, 
     out = bayes.merge(ml, on=["sector", "driver"], how="left")
     out["shrinkage"] = out.bayes_mean - out.ml_est
     out["ml_in_interval"] = (out.ml_est >= out.ci_lower) & (out.ml_est <= out.ci_upper)
-    return out.reset_index(drop=True).astype({"ml_in_interval": bool}).pipe(_finite)
+    out = out.reset_index(drop=True).astype({"ml_in_interval": bool}).pipe(_finite)
+    return labelled_interval(out, bayes.attrs["ci"])  # the Bayesian interval's mass
 
 
 def _finite(df: pd.DataFrame) -> pd.DataFrame:

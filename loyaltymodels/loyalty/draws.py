@@ -30,7 +30,9 @@ _QMC_SEED = 20261124
 
 @dataclass(frozen=True)
 class LoyaltyInfo:
-    """The ``loyalty`` root attribute of a posterior (roles, cells, outcomes), parsed."""
+    """What a loyalty posterior is made of: the roles, outcomes and form (its ``loyalty`` root
+    attribute), and the cells (``constant_data``: each cell's sector and segment codes and size,
+    with the sectors' and segments' labels as the ``sector`` and ``segment`` coords)."""
 
     loyalty: str
     drivers: tuple[str, ...]
@@ -38,7 +40,7 @@ class LoyaltyInfo:
     asymmetry: tuple[str, str] | None
     sectors: tuple[str, ...]
     segments: tuple[str, ...]
-    cells: tuple[str, ...]
+    cells: tuple[int, ...]
     cell_sector: np.ndarray
     cell_segment: np.ndarray
     cell_sizes: np.ndarray
@@ -46,23 +48,38 @@ class LoyaltyInfo:
     form: str
     latents: tuple[str, ...]
 
+    _ROLES = ("loyalty", "drivers", "interaction", "asymmetry", "outcomes", "form", "latents")
+
     def to_json(self) -> str:
-        d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
-        return json.dumps(d)
+        """The roles, outcomes and form as the posterior's ``loyalty`` attribute (the cells are data)."""
+        return json.dumps({k: getattr(self, k) for k in self._ROLES})
+
+    def cell_data(self) -> xr.Dataset:
+        """The cells as the posterior's ``constant_data``: codes, sizes, and labelled sectors/segments."""
+        coords = {"cell": np.asarray(self.cells, int), "sector": list(self.sectors)}
+        if self.segments:
+            coords["segment"] = list(self.segments)
+        return xr.Dataset({"cell_sector": ("cell", np.asarray(self.cell_sector, int)),
+                           "cell_segment": ("cell", np.asarray(self.cell_segment, int)),
+                           "cell_size": ("cell", np.asarray(self.cell_sizes, int))}, coords=coords)
 
     @classmethod
     def from_post(cls, post: xr.DataTree) -> LoyaltyInfo:
         text = post.attrs.get("loyalty")
         if text is None:
             raise DataError("this posterior does not come from fit_loyalty (no 'loyalty' attribute)")
+        if "constant_data" not in post.children or "cell_sector" not in post["constant_data"].data_vars:
+            raise DataError("this loyalty posterior has no cells in its 'constant_data' group (it was saved "
+                            "by an earlier version of loyaltymodels); refit it with fit_loyalty")
         d = json.loads(text)
-        for k in ("interaction", "asymmetry"):
-            d[k] = tuple(d[k]) if d[k] else None
-        for k in ("drivers", "sectors", "segments", "cells", "outcomes", "latents"):
-            d[k] = tuple(d[k])
-        for k in ("cell_sector", "cell_segment", "cell_sizes"):
-            d[k] = np.asarray(d[k], int)
-        return cls(**d)
+        cd = post["constant_data"].dataset
+        return cls(d["loyalty"], tuple(d["drivers"]), tuple(d["interaction"]) if d["interaction"] else None,
+                   tuple(d["asymmetry"]) if d["asymmetry"] else None,
+                   tuple(str(x) for x in cd["sector"].values),
+                   tuple(str(x) for x in cd["segment"].values) if "segment" in cd.coords else (),
+                   tuple(int(c) for c in cd["cell"].values), cd["cell_sector"].values.astype(int),
+                   cd["cell_segment"].values.astype(int), cd["cell_size"].values.astype(int),
+                   tuple(d["outcomes"]), d["form"], tuple(d["latents"]))
 
     @property
     def nonlinear(self) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,11 @@ from .priors import default_loyalty_priors
 from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
 from .roles import MIN_CELL_SIZE
+from ..defaults import ModelCache, resolve_seed
+from ..spec.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 #: nutpie's 0.8 raised to 0.9: with few sectors the hierarchical scale makes a mild funnel
 #: (benchmarks/loyalty.py: 3-5 divergences per 4000 draws at 0.8, 0-1 at 0.9, for +30% time)
@@ -32,8 +38,8 @@ TARGET_ACCEPT = 0.9
 
 __all__ = ["fit_loyalty", "build_loyalty_model", "default_loyalty_priors"]
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
+#: Compiled loyalty models of this process, by structure: ``(pm.Model, nutpie's compiled model)``.
+_CACHE: ModelCache[tuple] = ModelCache(maxsize=8)
 #: Quasi-Monte-Carlo points of the driver scores per respondent in the ``scores`` form's pointwise
 #: log-likelihood (see ``_loglik_draws``).
 SCORE_POINTS = 32
@@ -44,7 +50,7 @@ _CHECKED = ("weight_mu", "weight_tau", "segment_shift", "interaction", "asymmetr
             "outcome_intercept")
 
 
-def build_loyalty_model(model, data: pd.DataFrame, **kwargs):
+def build_loyalty_model(model: str | ModelSpec, data: pd.DataFrame, **kwargs: Any) -> pm.Model:
     """The ``pm.Model`` that :func:`fit_loyalty` samples (same arguments, no sampler settings).
 
     Examples
@@ -58,13 +64,16 @@ def build_loyalty_model(model, data: pd.DataFrame, **kwargs):
     return build_graph(make_design(model, data, **kwargs))
 
 
-def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment: str | None = None,
-                outcomes=None, interaction=False, asymmetry=None, ordinal=None, priors=None,
+def fit_loyalty(model: str | ModelSpec, data: pd.DataFrame, *, sector: str | None = None,
+                segment: str | None = None, outcomes: Mapping[str, Any] | Sequence[str] | None = None,
+                interaction: bool | Sequence[str] = False, asymmetry: bool | Sequence[str] | None = None,
+                ordinal: str | Sequence[str] | None = None, priors: Mapping[str, Any] | None = None,
                 draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
-                invariance=DEFAULT_INVARIANCE, loyalty: str | None = None, drivers=None,
+                invariance: Sequence[str] = DEFAULT_INVARIANCE, loyalty: str | None = None,
+                drivers: Sequence[str] | None = None,
                 min_size: int = MIN_CELL_SIZE, missing: str = "fiml", cores: int | None = None,
                 target_accept: float | None = None, progressbar: bool = False, check: bool = True,
-                **sampler_options) -> xr.DataTree:
+                **sampler_options: Any) -> xr.DataTree:
     """Fit the loyalty model: drivers' weights by sector, imbalance, asymmetry, behaviour.
 
     Parameters
@@ -135,8 +144,7 @@ def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment
                          invariance=invariance, loyalty=loyalty, drivers=drivers, min_size=min_size,
                          missing=missing)
     model_, compiled, compile_s = _compiled(design)
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 31))
+    seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
     t1 = time.perf_counter()
     trace = _run(design, model_, compiled, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
@@ -159,18 +167,16 @@ def fit_loyalty(model, data: pd.DataFrame, *, sector: str | None = None, segment
 def _compiled(design: Design):
     """The PyMC model and its nutpie compilation, cached by structure (data values are swapped in)."""
     key = design.structure_key()
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        model, compiled = _CACHE[key]
+    hit = _CACHE.get(key)
+    if hit is not None:
+        model, compiled = hit
         return model, compiled, 0.0
     import nutpie
 
     start = time.perf_counter()
     model = build_graph(design)
     compiled = nutpie.compile_pymc_model(model)
-    _CACHE[key] = (model, compiled)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    _CACHE.put(key, (model, compiled))
     return model, compiled, time.perf_counter() - start
 
 
@@ -181,7 +187,7 @@ def clear_loyalty_cache() -> None:
 
 def _start(design: Design, model) -> np.ndarray:
     """Starting point (unconstrained, flat in ``model.value_vars`` order): the SEM's starts that
-    avoid the sign trap (FINDINGS), weights and nonlinear terms at 0, outcome intercepts at the
+    avoid the sign trap (docs/findings.md), weights and nonlinear terms at 0, outcome intercepts at the
     observed log-odds, cut points at the observed cumulative log-odds, sampled scores at their
     data-based posterior mean (u = 0)."""
     from pymc.initial_point import make_initial_point_fn
@@ -240,7 +246,7 @@ def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, p
 
 # -- the posterior ----------------------------------------------------------------------------------
 def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
-    from ..bayes.output import (_sample_stats, assemble, draws_of, parameter_dataset, respondent_coords,
+    from ..bayes.output import (sample_stats, assemble, draws_of, parameter_dataset, respondent_coords,
                                root_attrs, rows_of)
     from ..bayes.data import fixed_values, item_stats
 
@@ -255,7 +261,7 @@ def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
         rows = rows_of(plan, s, draws, fixed)
         posterior = parameter_dataset(plan, rows, shape)
         rc = respondent_coords(s)
-        groups = {"posterior": posterior, "sample_stats": _sample_stats(trace, shape),
+        groups = {"posterior": posterior, "sample_stats": sample_stats(trace, shape),
                   "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc)}
         if design.form in ("outcomes", "scores"):
             ll = _loglik_draws(design, rows, ds)
@@ -266,12 +272,26 @@ def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
         post = xr.DataTree.from_dict(groups)
         post.attrs.update(root_attrs(plan, s, design.form, {}))
     info = _info(design)
+    post["constant_data"] = info.cell_data()
     post.attrs["loyalty"] = info.to_json()
-    post.attrs["group_column"] = "sector"
+    post.attrs["group_column"] = design.sector_column or ""
+    post.attrs["segment_column"] = design.segment_column or ""
+    for name in ("observed_data", "log_likelihood"):  # each respondent's sector and segment, by label
+        if name in post.children:
+            post[name] = post[name].to_dataset().assign_coords(_respondent_cells(design))
     own = _own_variables(design, trace["posterior"].to_dataset())
     post["posterior"] = post["posterior"].to_dataset().assign(own)
     from .derived import add_derived
     return add_derived(post)
+
+
+def _respondent_cells(design: Design) -> dict:
+    g = design.summary.group - 1  # each respondent's position among the model's groups
+    out = {"sector": ("respondent", np.asarray(design.sectors, dtype=object)[design.cell_sector[g]].astype(str))}
+    if design.segments:
+        out["segment"] = ("respondent",
+                          np.asarray(design.segments, dtype=object)[design.cell_segment[g]].astype(str))
+    return out
 
 
 def _info(design: Design) -> LoyaltyInfo:

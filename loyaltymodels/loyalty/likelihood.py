@@ -1,6 +1,6 @@
 """Likelihood kernels of the loyalty model beyond the plain marginal SEM, for PyTensor and NumPy.
 
-Why these forms (see also FINDINGS: marginalise whenever items are continuous):
+Why these forms (see also docs/findings.md: marginalise whenever items are continuous):
 
 * **Gaussian blocks in information form.** Given the latent variables of a block, its continuous
   items are independent normals, so the block's items are marginally
@@ -15,7 +15,7 @@ Why these forms (see also FINDINGS: marginalise whenever items are continuous):
   asymmetry, loyalty depends nonlinearly on the drivers, so their scores are sampled. They are
   written ``eta = E[eta | driver items] + chol(Var[eta | driver items]) u`` with ``u ~ N(0, I)``:
   exact (the density of ``u`` is standard normal, the Jacobian cancels the normalising constant),
-  oriented by the data from the first draw (FINDINGS' sign trap), and since the driver items
+  oriented by the data from the first draw (docs/findings.md's sign trap), and since the driver items
   already fix most of each score, the sampler only sees what loyalty's items add: ``u`` stays near
   ``N(0, I)``, which suits NUTS far better than either the centred or the prior-non-centred form.
 * **Loyalty integrated out.** Given the drivers' scores, loyalty's items are a Gaussian block with

@@ -4,10 +4,16 @@ plot), loyalty over the beliefs x experience plane, behaviour against loyalty.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from ..bayes.fit import CI_MASS
+from ..defaults import CI_POSTERIOR
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 from ..errors import SpecError
 from .draws import Draws, loyalty_mean_at, loyalty_moments, pooled_loyalty_sd
 from .summaries import POOLED, _outcome_mean, driver_weights
@@ -22,7 +28,8 @@ def _axes(ax, figsize):
     return ax
 
 
-def plot_driver_weights(post: xr.DataTree, *, truth=None, ax=None):
+def plot_driver_weights(post: xr.DataTree, *, truth: pd.DataFrame | None = None,
+                        ax: Axes | None = None) -> Axes:
     """Forest plot of the standardized weights, one row per sector (and the pooled weight), one
     colour per driver, with 90% intervals; ``truth`` (the generator's truth table) adds crosses.
 
@@ -52,12 +59,13 @@ def plot_driver_weights(post: xr.DataTree, *, truth=None, ax=None):
             ax.scatter(*zip(*pts), marker="x", color="black", zorder=3)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y0, [f"{s} (hierarchical mean)" if s == POOLED else s for s in sectors])
-    ax.set_xlabel(f"standardized weight on loyalty ({CI_MASS:.0%} interval{', x = truth' if true else ''})")
+    ax.set_xlabel(f"standardized weight on loyalty ({CI_POSTERIOR:.0%} interval{', x = truth' if true else ''})")
     ax.legend(loc="best", fontsize=8)
     return ax
 
 
-def plot_balance(post: xr.DataTree, *, sector: str | int = 0, grid: int = 41, ax=None, max_draws: int = 400):
+def plot_balance(post: xr.DataTree, *, sector: str | int = 0, grid: int = 41, ax: Axes | None = None,
+                 max_draws: int = 400) -> Axes:
     """Posterior mean of expected loyalty (in SDs of loyalty) over the plane of the two drivers of
     the interaction/asymmetry (in SDs of each), in one sector, with the line where they are equal:
     an imbalance that costs loyalty bends the contours; an asymmetry puts a ridge on the diagonal.
@@ -94,7 +102,7 @@ def plot_balance(post: xr.DataTree, *, sector: str | int = 0, grid: int = 41, ax
     return ax
 
 
-def plot_outcome_curves(post: xr.DataTree, *, ax=None, max_draws: int = 400):
+def plot_outcome_curves(post: xr.DataTree, *, ax: Axes | None = None, max_draws: int = 400) -> Axes:
     """Expected behaviour (probability of each 0/1 outcome, mean of each rating rescaled to 0-1)
     against latent loyalty in SDs (all respondents), posterior mean and 90% band.
 
@@ -115,7 +123,7 @@ def plot_outcome_curves(post: xr.DataTree, *, ax=None, max_draws: int = 400):
     lat = centre[:, None] + sd[:, None] * z
     extra = dict(dr.extra, _outcomes=info.outcomes)
     ax = _axes(ax, (5.5, 3.8))
-    a = (1 - CI_MASS) / 2
+    a = (1 - CI_POSTERIOR) / 2
     for o in outs:
         y = _outcome_mean(o, extra, lat)
         label = o["name"]

@@ -6,7 +6,7 @@ endogenous latent regressed on latents that predicts no other latent (preferring
 drivers or more); its *drivers*
 are the latents on the right of its regression. ``loyalty=`` / ``drivers=`` override when the
 table leaves a choice. Sectors and segments are crossed into *cells* (one group of the multigroup
-machinery per cell), so that per-cell moments stay sufficient statistics.
+machinery per cell, coded by integers), so that per-cell moments stay sufficient statistics.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ..data.validate import suggest_column as _suggest  # the package's "did you
 MIN_CELL_SIZE = 30
 #: Integer outcomes with more than two and at most this many values are ratings (ordered logit).
 MAX_RATING_LEVELS = 11
-CELL_SEP = " | "
 
 
 @dataclass(frozen=True)
@@ -157,31 +156,37 @@ def check_column(data: pd.DataFrame, column: str, what: str) -> None:
                         column=column, row=row)
 
 
-def cell_labels(data: pd.DataFrame, sector: str | None, segment: str | None,
-                min_size: int = MIN_CELL_SIZE) -> tuple[pd.Series, list[str], list[str]]:
-    """Each row's cell label, the sectors and the segments (order of appearance). Every sector x
-    segment cell must exist and hold at least ``min_size`` respondents."""
+def cell_codes(data: pd.DataFrame, sector: str | None, segment: str | None,
+               min_size: int = MIN_CELL_SIZE) -> tuple[np.ndarray, list[str], list[str]]:
+    """Each row's cell as an integer code (``sector * max(1, #segments) + segment``, 0-based), the
+    sectors and the segments as text (order of appearance). Every sector x segment cell must exist
+    and hold at least ``min_size`` respondents.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"s": ["a", "b", "a", "b"], "g": ["new", "new", "old", "old"]})
+    >>> codes, sectors, segments = cell_codes(df, "s", "g", min_size=1)
+    >>> codes.tolist(), sectors, segments
+    ([0, 2, 1, 3], ['a', 'b'], ['new', 'old'])
+    """
     for col, what in ((sector, "sector"), (segment, "segment")):
         if col is not None:
             check_column(data, col, what)
-    sec = data[sector].astype(str) if sector else pd.Series("all", index=data.index)
-    seg = data[segment].astype(str) if segment else None
-    sectors = list(pd.unique(sec))
-    segments = list(pd.unique(seg)) if seg is not None else []
-    cells = sec if seg is None else sec + CELL_SEP + seg
-    counts = cells.value_counts()
-    for s in sectors:
-        for g in (segments or [None]):
-            key = s if g is None else f"{s}{CELL_SEP}{g}"
-            n = int(counts.get(key, 0))
-            if n < min_size:
-                where = f"sector {s!r}" if sector else "the data"
-                where += f", segment {g!r}" if g is not None else ""
-                raise DataError(f"{where} has {n} respondent(s); the loyalty model needs at least "
-                                f"{min_size} per {'sector x segment cell' if g is not None else 'sector'} "
-                                "(merge small sectors, or pass min_size= at your own risk)",
-                                column=sector or segment, value=n)
-    return cells, sectors, segments
+    sec, sectors = pd.factorize(data[sector].astype(str)) if sector else (np.zeros(len(data), int), ["all"])
+    seg, segments = pd.factorize(data[segment].astype(str)) if segment else (np.zeros(len(data), int), [])
+    width = max(1, len(segments))
+    codes = np.asarray(sec) * width + np.asarray(seg)
+    counts = np.bincount(codes, minlength=len(sectors) * width)
+    for code, n in enumerate(counts):
+        if n < min_size:
+            s, g = list(sectors)[code // width], (list(segments)[code % width] if segment else None)
+            where = f"sector {s!r}" if sector else "the data"
+            where += f", segment {g!r}" if g is not None else ""
+            raise DataError(f"{where} has {n} respondent(s); the loyalty model needs at least "
+                            f"{min_size} per {'sector x segment cell' if g is not None else 'sector'} "
+                            "(merge small sectors, or pass min_size= at your own risk)",
+                            column=sector or segment, value=int(n))
+    return codes, [str(x) for x in sectors], [str(x) for x in segments]
 
 
 # -- outcomes ------------------------------------------------------------------------------------

@@ -4,21 +4,22 @@ satisfied-but-not-loyal customers.
 Every table is read from the posterior alone (the standardized quantities that
 :func:`~loyaltymodels.loyalty.derived.add_derived` stored, or the draws rebuilt by
 :class:`~loyaltymodels.loyalty.draws.Draws`), so a posterior saved with ``to_netcdf`` and read back
-gives the same tables. Intervals are equal-tailed with mass :data:`loyaltymodels.bayes.fit.CI_MASS`
+gives the same tables. Intervals are equal-tailed with mass :data:`loyaltymodels.defaults.CI_POSTERIOR`
 (0.90), as everywhere in the package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..bayes.fit import CI_MASS
+from ..defaults import CI_POSTERIOR, labelled_interval
 from ..errors import DataError, SpecError
 from .draws import Draws, LoyaltyInfo, chunked, driver_points, loyalty_mean_at, loyalty_moments, qmc_normal
 from .likelihood import gh_rule
-from .roles import CELL_SEP
 
 __all__ = ["driver_weights", "outcome_effects", "invest_where", "balance_effects", "satisfied_not_loyal",
            "POOLED"]
@@ -27,7 +28,7 @@ __all__ = ["driver_weights", "outcome_effects", "invest_where", "balance_effects
 POOLED = "pooled"
 
 
-def _interval(x: np.ndarray, axis: int = 0, mass: float = CI_MASS) -> dict[str, np.ndarray]:
+def _interval(x: np.ndarray, axis: int = 0, mass: float = CI_POSTERIOR) -> dict[str, np.ndarray]:
     a = (1 - mass) / 2
     return {"mean": x.mean(axis), "sd": x.std(axis, ddof=1), "ci_lower": np.quantile(x, a, axis=axis),
             "ci_upper": np.quantile(x, 1 - a, axis=axis)}
@@ -60,14 +61,14 @@ def _by_sector(post: xr.DataTree, name: str, info: LoyaltyInfo) -> np.ndarray:
     return np.einsum("dsh...,sh->ds...", np.nan_to_num(x), w)
 
 
-def driver_weights(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
+def driver_weights(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFrame:
     """Standardized weights of the drivers of loyalty, per sector and pooled.
 
     A weight is the std_all coefficient of ``loyalty ~ driver`` in the sector (latent variances 1,
     as ``fit_sem(...).parameters.std_all``); ``prob_largest`` is the posterior probability that the
     driver has the largest weight in that sector. ``pooled`` rows hold the hierarchical mean weight
-    (a typical sector); with segments, rows ``sector="pooled | <segment>"`` (``segment`` column set)
-    hold each segment's, and sector rows average the sector's segments by size.
+    (a typical sector); with segments, ``pooled`` rows with the ``segment`` column set hold each
+    segment's, and sector rows average the sector's segments by size.
 
     Returns
     -------
@@ -86,8 +87,7 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
     blocks = [(list(info.sectors), [None] * len(info.sectors), _by_sector(post, "std_weight", info)),
               ([POOLED], [None], _draws(ds["std_weight_pooled"])[:, None, :])]
     if info.segments:
-        # one row per (sector label, driver), so the table pivots: segments as "pooled | new"
-        blocks.append(([f"{POOLED}{CELL_SEP}{g}" for g in info.segments], list(info.segments),
+        blocks.append(([POOLED] * len(info.segments), list(info.segments),
                        _draws(ds["std_weight_segment"])))
     rows = []
     for sectors, segments, x in blocks:  # x: (D, rows, K)
@@ -98,10 +98,10 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
                 rows.append({"sector": s, "driver": d, **{c: float(v[r, k]) for c, v in stats.items()},
                              "prob_largest": float(largest[r, k]), "segment": g})
     out = pd.DataFrame(rows)
-    return out if info.segments else out.drop(columns="segment")
+    return labelled_interval(out if info.segments else out.drop(columns="segment"), mass)
 
 
-def outcome_effects(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
+def outcome_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFrame:
     """Effect of one standard deviation of latent loyalty (over all respondents) on each behaviour
     outcome: log-odds for 0/1 outcomes, the ordered-logit scale for ratings.
 
@@ -124,9 +124,9 @@ def outcome_effects(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame
                         "outcomes={'churn': 'churn_column', ...}")
     x = _draws(ds["outcome_effect"])
     stats = _interval(x, 0, mass)
-    return pd.DataFrame([{"outcome": o["name"], **{c: float(v[k]) for c, v in stats.items()}, "kind": o["kind"],
+    return labelled_interval(pd.DataFrame([{"outcome": o["name"], **{c: float(v[k]) for c, v in stats.items()}, "kind": o["kind"],
                           "latent": o["latent"], "prob_positive": float((x[:, k] > 0).mean())}
-                         for k, o in enumerate(info.outcomes)])
+                         for k, o in enumerate(info.outcomes)]), mass)
 
 
 def _sector_weights_of(info: LoyaltyInfo) -> np.ndarray:
@@ -184,7 +184,7 @@ def _invest_draws(dr: Draws, size: float) -> dict[str, np.ndarray]:
     return out
 
 
-def invest_where(post: xr.DataTree, *, size: float = 1.0, mass: float = CI_MASS,
+def invest_where(post: xr.DataTree, *, size: float = 1.0, mass: float = CI_POSTERIOR,
                  max_draws: int | None = 1000) -> pd.DataFrame:
     """Expected change in loyalty and in each behaviour outcome from raising beliefs or experience
     by ``size`` standard deviations, per sector and pooled.
@@ -225,10 +225,10 @@ def invest_where(post: xr.DataTree, *, size: float = 1.0, mass: float = CI_MASS,
                 rows.append({"sector": lab, "driver": d, "target": target,
                              "unit": "SD of loyalty" if target == "loyalty" else units[target],
                              **{c: float(v[s, k]) for c, v in stats.items()}, "prob_best": float(best[s, k])})
-    return pd.DataFrame(rows)
+    return labelled_interval(pd.DataFrame(rows), mass)
 
 
-def balance_effects(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame:
+def balance_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFrame:
     """The imbalance (beliefs x experience interaction, claim 3) and asymmetry (a shortfall of
     experience below the promise costs more than a surplus gains, claim 4) terms, standardized, per
     sector and pooled.
@@ -265,11 +265,12 @@ def balance_effects(post: xr.DataTree, *, mass: float = CI_MASS) -> pd.DataFrame
             rows.append({"term": term, "sector": lab, "drivers": " x ".join(pair) if term == "interaction"
                          else f"{pair[0]} - {pair[1]}", **{c: float(v[s]) for c, v in stats.items()},
                          "prob_positive": float((x[:, s] > 0).mean())})
-    return pd.DataFrame(rows)
+    return labelled_interval(pd.DataFrame(rows), mass)
 
 
-def satisfied_not_loyal(source, *, mass: float = CI_MASS, sector: str | None = None, experience=None,
-                        loyalty=None, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
+def satisfied_not_loyal(source: xr.DataTree | pd.DataFrame, *, mass: float = CI_POSTERIOR,
+                        sector: str | None = None, experience: str | Sequence[str] | None = None,
+                        loyalty: str | Sequence[str] | None = None, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
     """Share of satisfied customers (above the median of experience) who are not loyal (below the
     median of loyalty), per sector and pooled, with an interval (claim 5).
 
@@ -299,7 +300,7 @@ def satisfied_not_loyal(source, *, mass: float = CI_MASS, sector: str | None = N
     stats = _interval(x, 0, mass)
     out = pd.DataFrame({"sector": list(info.sectors) + [POOLED], **stats})
     out.attrs["experience"] = ds["satisfied_not_loyal"].attrs.get("experience")
-    return out
+    return labelled_interval(out, mass)
 
 
 def _observed_share(data: pd.DataFrame, sector, experience, loyalty, mass, n_boot, seed) -> pd.DataFrame:
@@ -328,4 +329,4 @@ def _observed_share(data: pd.DataFrame, sector, experience, loyalty, mass, n_boo
         boot = np.array([share(e[b], lo[b]) for b in (rng.choice(idx, len(idx)) for _ in range(n_boot))])
         st = _interval(boot[~np.isnan(boot)], 0, mass)
         rows.append({"sector": lab, **{k: float(v) for k, v in st.items()}, "estimate": share(e[idx], lo[idx])})
-    return pd.DataFrame(rows)
+    return labelled_interval(pd.DataFrame(rows), mass)

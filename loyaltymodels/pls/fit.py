@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..defaults import CI_ML, labelled_interval
 from ..errors import ConvergenceError, DataError
 from .bootstrap import bootstrap_pls, bootstrap_summaries
 from .algorithm import SCHEMES, total_effects
@@ -89,10 +90,15 @@ class PlsFit:
     n: int
     bootstrap: int = 0
     bootstrap_failed: int = 0
-    level: float = 0.95
+    level: float = CI_ML
     #: bootstrap draws: "paths" (B, J, J), "weights" (B, p), "loadings" (B, p); failed ones removed
     draws: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     data: pd.DataFrame | None = field(default=None, repr=False)  # the items used, raw values
+
+    def __post_init__(self) -> None:
+        if self.bootstrap:  # the percentile intervals of paths and outer weights/loadings
+            labelled_interval(self.paths, self.level)
+            labelled_interval(self.outer, self.level)
 
     def effects(self) -> pd.DataFrame:
         """Direct, indirect and total effects between constructs (from the path matrix B:
@@ -135,6 +141,7 @@ class PlsFit:
                 sel = np.stack([arr[:, k, j] for k, j in rows], axis=1)
                 for col, v in zip(("se", "ci_lower", "ci_upper"), bootstrap_summaries(sel, self.level)):
                     out[f"{name}_{col}"] = v
+            labelled_interval(out, self.level)
         return out
 
     def quality(self) -> pd.DataFrame:
@@ -175,7 +182,7 @@ def _topological(inner: np.ndarray) -> list[int]:
 
 # -- the user-facing call --------------------------------------------------------------------------
 def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme: str = "centroid",
-            scaled: bool = True, bootstrap: int = 0, seed: int | None = None, level: float = 0.95,
+            scaled: bool = True, bootstrap: int = 0, seed: int | None = None, level: float = CI_ML,
             tol: float = 1e-6, max_iter: int = 100, missing: str = "listwise") -> PlsFit:
     """PLS path modelling (Wold, Lohmoeller) of a lavaan-syntax model.
 

@@ -21,15 +21,21 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .batch import dask_client, fit_model, fit_status, one_blas_thread, progress_bar, worker_name
+from ..defaults import CI_ML, labelled_interval, one_blas_thread
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+from .batch import dask_client, fit_model, fit_status, progress_bar, worker_name
 from ..indices.intervals import wilson
 from .store import SCHEMA, append, completed, open_store, read_records
-from .targets import Scenario, Target, _jsonable, as_targets
+from ..spec.provenance import jsonable
+from .targets import Scenario, Target, as_targets
 
 __all__ = ["power_analysis", "power_summary", "read_power_records", "plot_power", "replication_seed"]
 
@@ -113,9 +119,9 @@ def _entropy(seed: int | None) -> int:
 
 def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 1000, *,
                    estimator: str = "sem", target: Target | Callable | Sequence, seed: int | None = None,
-                   client=None, n_workers: int | None = None, store: str | Path | None = None,
+                   client: Any = None, n_workers: int | None = None, store: str | Path | None = None,
                    batch_size: int | None = None, fit_options: Mapping[str, Any] | None = None,
-                   ci: float = 0.95, progress: bool = True, stop_after: int | None = None,
+                   ci: float = CI_ML, progress: bool = True, stop_after: int | None = None,
                    reuse: bool = True) -> pd.DataFrame:
     """Detection rate of each target at each sample size, by simulation on Dask.
 
@@ -194,7 +200,7 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     from ..spec.provenance import package_versions
     manifest = {"kind": "loyaltymodels.power_analysis", "scenario": scenario.describe(),
                 "targets": [t.describe() for t in targets], "estimator": estimator,
-                "fit_options": _jsonable(options),
+                "fit_options": jsonable(options),
                 "seed_entropy": str(entropy), "versions": package_versions()}
     temporary = tempfile.TemporaryDirectory(prefix="power-") if store is None else None
     try:
@@ -272,7 +278,7 @@ def read_power_records(store: str | Path) -> pd.DataFrame:
     return read_records(store)
 
 
-def power_summary(records: pd.DataFrame, *, ci: float = 0.95, n_label: str = "n") -> pd.DataFrame:
+def power_summary(records: pd.DataFrame, *, ci: float = CI_ML, n_label: str = "n") -> pd.DataFrame:
     """Detection rates, Monte Carlo intervals, bias and RMSE from replication records.
 
     Every replication is counted: ``reps`` (all), ``n_failed`` (fit failed, did not converge or
@@ -323,8 +329,7 @@ def power_summary(records: pd.DataFrame, *, ci: float = 0.95, n_label: str = "n"
     order = {"target": 0, "parameter": 1}
     out = out.sort_values(["kind", "quantity", n_label], key=lambda s: s.map(order) if s.name == "kind" else s,
                           kind="stable").reset_index(drop=True)
-    out.attrs["ci"] = ci
-    return out
+    return labelled_interval(out, ci)  # power_lower/power_upper are Wilson intervals of this mass
 
 
 def _wilson(hits: int, total: int, ci: float) -> tuple[float, float]:
@@ -336,7 +341,7 @@ def _wilson(hits: int, total: int, ci: float) -> tuple[float, float]:
 
 
 def plot_power(result: pd.DataFrame, *, level: float | None = 0.8, nominal: float | None = None,
-               targets: Sequence[str] | None = None, ax=None):
+               targets: Sequence[str] | None = None, ax: Axes | None = None) -> Figure:
     """Power curves: detection rate against sample size, one line per target, Wilson bands.
 
     ``level`` draws the planning level (0.8 by default); ``nominal`` another line (e.g. the test's

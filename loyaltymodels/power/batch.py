@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..defaults import ModelCache, one_blas_thread
 
 __all__ = ["dask_client", "fit_model", "fit_many", "progress_bar", "SAMPLE_OPTIONS"]
 
@@ -33,8 +34,9 @@ SAMPLE_OPTIONS = ("draws", "tune", "chains", "cores", "target_accept")
 #: ``fit_options={"rhat_max": ...}`` changes it.
 BAYES_RHAT_MAX = 1.05
 
-_CACHE: dict = {}            # structure key -> ModelSpec (SEM) or CompiledSEM (Bayes), per process
-_LOCK = threading.Lock()     # threaded workers share the process and its cache
+#: structure key -> ModelSpec (SEM) or CompiledSEM (Bayes), per process (thread-safe: threaded
+#: workers share the process and its cache)
+_CACHE: ModelCache = ModelCache(maxsize=16)
 
 
 @contextmanager
@@ -71,14 +73,6 @@ def worker_name() -> str:
         return "local"
 
 
-def one_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
 def _key(estimator: str, model: str, data: pd.DataFrame, options: Mapping[str, Any]) -> str:
     group = options.get("group")
     labels = [str(x) for x in pd.unique(data[group].dropna())] if group else []
@@ -104,14 +98,12 @@ def fit_model(model: str, data: pd.DataFrame, estimator: str = "sem", options: M
     """
     options = {k: v for k, v in (options or {}).items() if k != "rhat_max"}
     key = _key(estimator, model, data, options)
-    with _LOCK:
-        cached = _CACHE.get(key) if reuse else None
+    cached = _CACHE.get(key) if reuse else None
     if estimator == "sem":
         from ..sem.fit import fit_sem
         fit = fit_sem(cached if cached is not None else model, data, **options)
         if cached is None and reuse:
-            with _LOCK:
-                _CACHE[key] = fit.spec  # exactly the spec fit_sem builds: passing it back is free
+            _CACHE.put(key, fit.spec)  # exactly the spec fit_sem builds: passing it back is free
         return fit, cached is None
     if estimator != "bayes":
         raise ValueError(f"estimator={estimator!r}: choose 'sem' or 'bayes'")
@@ -126,8 +118,7 @@ def fit_model(model: str, data: pd.DataFrame, estimator: str = "sem", options: M
         compiled, setup = compile_model(model, data, **options), True
         post = fit_compiled(compiled, data, seed=seed, progressbar=False, check=False, **sample)
     if cached is None and reuse:
-        with _LOCK:
-            _CACHE[key] = compiled
+        _CACHE.put(key, compiled)
     return post, setup
 
 
@@ -198,7 +189,8 @@ def _split_datasets(datasets, by: str | None) -> dict:
 FIT_MEASURES = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic")
 
 
-def fit_many(model: str, datasets, *, by: str | None = None, estimator: str = "sem", client=None,
+def fit_many(model: str, datasets: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame], *,
+             by: str | None = None, estimator: str = "sem", client: Any = None,
              n_workers: int | None = None, seed: int | None = None, progress: bool = True,
              measures: Sequence[str] = FIT_MEASURES, **fit_options: Any) -> pd.DataFrame:
     """Fit one model to many data sets (brands, waves, countries) on Dask; one tidy table out.

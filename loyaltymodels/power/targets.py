@@ -24,18 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..spec.provenance import jsonable
+
 __all__ = ["Scenario", "loyalty_power_scenario", "model_power_scenario", "Target", "weights_differ",
            "parameter_nonzero", "as_targets"]
 
 GENERATORS = ("loyalty", "simulate")
-
-
-def _jsonable(x: Any) -> Any:
-    """Plain JSON view of arguments (tuples become lists, callables their import path)."""
-    if callable(x):
-        return f"{getattr(x, '__module__', '?')}:{getattr(x, '__qualname__', repr(x))}"
-    return json.loads(json.dumps(x, default=lambda v: v.item() if hasattr(v, "item") else
-                                 list(v) if isinstance(v, (set, tuple)) else str(v)))
 
 
 @dataclass(frozen=True)
@@ -102,8 +96,8 @@ class Scenario:
 
     def describe(self) -> dict:
         """JSON description (for the manifest of a stored run)."""
-        return {"generator": _jsonable(self.generator), "kwargs": _jsonable(dict(self.kwargs)),
-                "model": self.model, "fit_options": _jsonable(dict(self.fit_options)),
+        return {"generator": jsonable(self.generator), "kwargs": jsonable(dict(self.kwargs)),
+                "model": self.model, "fit_options": jsonable(dict(self.fit_options)),
                 "n_label": self.n_label}
 
 
@@ -173,10 +167,10 @@ class Target:
         True
         """
         return cls(name or getattr(func, "__name__", "custom"), partial(_custom, func),
-                   {"kind": "custom", "function": _jsonable(func)})
+                   {"kind": "custom", "function": jsonable(func)})
 
     def describe(self) -> dict:
-        return {"name": self.name, **_jsonable(dict(self.spec))}
+        return {"name": self.name, **jsonable(dict(self.spec))}
 
 
 def as_targets(target: Target | Callable | Sequence) -> list[Target]:

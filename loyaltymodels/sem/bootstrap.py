@@ -19,6 +19,7 @@ import multiprocessing
 
 import numpy as np
 
+from ..defaults import CI_ML, one_blas_thread
 from ..errors import LoyaltyModelsError, SemWarning
 from ..algebra.matrices import evaluate_defined, standardized
 from .effects import effect_pairs, effect_values
@@ -32,11 +33,7 @@ _CONTEXT: dict = {}
 def _init(context: dict) -> None:
     _CONTEXT.clear()
     _CONTEXT.update(context)
-    try:  # one BLAS thread per process: the processes are the parallelism
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1, user_api="blas")
-    except ImportError:
-        pass
+    one_blas_thread()  # for the life of the worker process: the processes are the parallelism
 
 
 def _replicate(seed_seq: np.random.SeedSequence) -> np.ndarray | None:
@@ -127,10 +124,10 @@ def attach_bootstrap(fit, frames, B: int, seed: int | None, n_jobs: int | None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns when every replicate failed
         params["boot_se"] = np.nanstd(est, axis=0, ddof=1) if len(ok) > 1 else np.nan
-        params["boot_ci_lower"], params["boot_ci_upper"] = np.nanpercentile(est, [2.5, 97.5], axis=0) \
+        params["boot_ci_lower"], params["boot_ci_upper"] = np.nanpercentile(est, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0) \
             if len(ok) else (np.nan, np.nan)
         params["std_all_boot_lower"], params["std_all_boot_upper"] = \
-            np.nanpercentile(std, [2.5, 97.5], axis=0) if len(ok) else (np.nan, np.nan)
+            np.nanpercentile(std, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0) if len(ok) else (np.nan, np.nan)
     notes = list(fit.warnings)
     if failed:
         note = (f"bootstrap: {failed} of {B} replicates failed to converge and are left out of the "

@@ -10,8 +10,15 @@ chain of regressions); each latent's indicators fan out away from the structural
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .fit import SemFit
 
 _BOX_W, _BOX_H = 0.9, 0.45
 _ELL_W, _ELL_H = 1.5, 0.75
@@ -90,8 +97,8 @@ def _edge_point(center, other, latent: bool) -> tuple[float, float]:
     return x + t * dx, y + t * dy
 
 
-def path_diagram(fit, *, standardized: bool = True, group: int = 1, ax=None, decimals: int = 2,
-                 residuals: bool = False, title: str | None = None):
+def path_diagram(fit: SemFit, *, standardized: bool = True, group: int = 1, ax: Axes | None = None,
+                 decimals: int = 2, residuals: bool = False, title: str | None = None) -> Figure:
     """Draw the fitted model with its estimates.
 
     Parameters

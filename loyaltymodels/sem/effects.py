@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .inference import Z975, delta_se, jacobian
+from ..defaults import CI_ML, labelled_interval
+from .inference import Z_ML, delta_se, jacobian
 
 COLUMNS = ["lhs", "rhs", "group", "direct", "indirect", "total"]
 
@@ -113,17 +114,17 @@ def effects(fit, indicators: bool = False) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(s > 0, out[what] / s, np.nan)
         out[f"{what}_pvalue"] = 2 * stats.norm.sf(np.abs(z))
-    out["total_ci_lower"] = out["total"] - Z975 * out["total_se"]
-    out["total_ci_upper"] = out["total"] + Z975 * out["total_se"]
+    out["total_ci_lower"] = out["total"] - Z_ML * out["total_se"]
+    out["total_ci_upper"] = out["total"] + Z_ML * out["total_se"]
     boot = fit.bootstrap
     if boot is not None and "effects" in boot and len(boot["effects"]) and boot.get("effect_pairs") == \
             [list(p) for p in pairs]:
         draws = np.asarray(boot["effects"])
-        lo, hi = np.nanpercentile(draws, [2.5, 97.5], axis=0)
+        lo, hi = np.nanpercentile(draws, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0)
         lo[absent], hi[absent] = 0.0, 0.0
         for j, what in enumerate(("direct", "indirect", "total")):
             out[f"{what}_boot_lower"] = lo[j * k:(j + 1) * k]
             out[f"{what}_boot_upper"] = hi[j * k:(j + 1) * k]
     if problem.ngroups == 1:
         out = out.drop(columns="group")
-    return out
+    return labelled_interval(out, CI_ML)

@@ -30,7 +30,7 @@ from .semopy_models import _active, _quiet, check_against_semopy, semopy_means_m
 __all__ = ["estimate", "semopy_models", "semopy_means_models", "start_values", "constraints",
            "check_against_semopy", "Constraints", "Optimum", "optimize", "GTOL", "XTOL"]
 
-#: semopy's solver (its default) and tolerance. FINDINGS' ftol 1e-12 leaves semopy 1.1e-5 and
+#: semopy's solver (its default) and tolerance. docs/findings.md's ftol 1e-12 leaves semopy 1.1e-5 and
 #: 1.9e-5 from the optimum on Political Democracy and ECSI (inside lavaan's printed precision,
 #: not a match to 1e-6); 1e-15 costs 4-10% more iterations and lands within 4e-9 (HS), 1.4e-8
 #: (PolDem) and 5e-8 (beliefs/experience); ECSI stops 9e-7 short at any tolerance (the nearly

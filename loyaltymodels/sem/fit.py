@@ -18,27 +18,18 @@ import numpy as np
 import pandas as pd
 
 from . import engine as sem_engine
+from ..defaults import CI_ML, labelled_interval, one_blas_thread
 from ..errors import ConvergenceError, DataError, SemWarning, SpecError
 from .measures import fit_measures
 from .inference import admissibility, parameter_table, r_squared, vcov
 from .kernel import Problem
-from ..algebra.moments import GroupStats, group_stats
+from ..algebra.moments import group_stats, moment_stats
 from ..spec.model import ModelSpec, as_spec
 from ..data.validate import validate_data
 
 __all__ = ["fit_sem", "SemFit"]
 
 _MISSING = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml"}
-_BLAS = None
-
-
-def _one_blas_thread():
-    """BLAS threads only slow down the small matrices of SEM (20x on a shared 2-core machine)."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -106,7 +97,7 @@ class SemFit:
         if self._problem is None:
             if self.info.get("missing") == "fiml":
                 raise ValueError("the FIML objective needs the data; refit with fit_sem")
-            stats = [GroupStats(int(n), np.asarray(c), np.asarray(m), _logl_h1(int(n), np.asarray(c)))
+            stats = [moment_stats(int(n), c, m)
                      for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])]
             object.__setattr__(self, "_problem", Problem(self.spec, stats))
         return self._problem
@@ -138,17 +129,14 @@ class SemFit:
         from .report import from_json
         return from_json(path)
 
+    def __post_init__(self) -> None:
+        labelled_interval(self.parameters, CI_ML)  # ci_lower/ci_upper (and boot_ci_*) are 95%
+
     def __repr__(self) -> str:
         fm = self.fit_measures
         return (f"SemFit({self.spec!r}, chisq={fm['chisq']:.3f}, df={int(fm['df'])}, "
                 f"cfi={fm['cfi']:.3f}, rmsea={fm['rmsea']:.3f}, converged={self.converged}, "
                 f"{len(self.warnings)} warning(s))")
-
-
-def _logl_h1(n: int, cov: np.ndarray) -> float:
-    from ..algebra.moments import LOG2PI
-    p = cov.shape[0]
-    return -n / 2 * (np.linalg.slogdet(cov)[1] + p + p * LOG2PI)
 
 
 def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = None,
@@ -244,7 +232,7 @@ def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = N
     _check_supported(spec)
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
-    with _one_blas_thread():
+    with one_blas_thread():
         return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine)
 
 

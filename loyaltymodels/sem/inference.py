@@ -16,10 +16,12 @@ import pandas as pd
 from scipy import stats
 
 from ..algebra.matrices import evaluate_defined, standardized
+from ..defaults import CI_ML
 from .engine import Constraints
 from .kernel import Problem
 
-Z975 = float(stats.norm.ppf(0.975))
+#: The normal quantile of the ML confidence intervals (lavaan's ``parameterEstimates(level = 0.95)``).
+Z_ML = float(stats.norm.ppf(0.5 + CI_ML / 2))
 #: |latent correlation| above which two latents are reported as near-collinear.
 COLLINEAR = 0.95
 
@@ -84,8 +86,8 @@ def parameter_table(problem: Problem, theta: np.ndarray, v: np.ndarray) -> pd.Da
         z = np.where((free | defined) & (se > 0), values / se, np.nan)
     out["z"] = z
     out["pvalue"] = 2 * stats.norm.sf(np.abs(z))
-    out["ci_lower"] = values - Z975 * se
-    out["ci_upper"] = values + Z975 * se
+    out["ci_lower"] = values - Z_ML * se
+    out["ci_upper"] = values + Z_ML * se
     out["std_lv"] = standardized(spec, layout, values, "std_lv")
     out["std_all"] = std_all
     out["std_all_se"] = std_se

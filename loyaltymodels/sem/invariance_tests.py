@@ -10,10 +10,12 @@ regressions).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 from scipy import stats
 
+from ..spec.model import ModelSpec
 from .fit import SemFit, fit_sem
 
 #: group_equal classes added at each level (cumulative).
@@ -27,9 +29,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def invariance(model, data: pd.DataFrame, *, group: str,
+def invariance(model: str | ModelSpec, data: pd.DataFrame, *, group: str,
                levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
-               return_fits: bool = False, **fit_options) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
+               return_fits: bool = False, **fit_options: Any) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
     """Fit each invariance level and compare it with the previous one.
 
     Parameters

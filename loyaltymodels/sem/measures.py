@@ -159,10 +159,8 @@ def independence_logl(st: GroupStats, yi: list[int], xi: list[int]) -> float:
 
 
 def _rows(st: GroupStats) -> np.ndarray:
-    p = len(st.mean)
-    out = np.full((st.n, p), np.nan)
-    start = 0
+    """The group's data matrix (NaN = missing) rebuilt from its patterns."""
+    out = np.full((st.n, len(st.mean)), np.nan)
     for pat in st.patterns:
-        out[start:start + pat.n][:, pat.idx] = pat.rows
-        start += pat.n
+        out[np.ix_(pat.rows, pat.idx)] = pat.y
     return out

@@ -8,6 +8,8 @@ import platform
 from importlib import metadata
 from typing import Any
 
+import numpy as np
+
 from .model import ModelSpec, parse_model
 
 _PACKAGES = ("loyaltymodels", "numpy", "scipy", "pandas", "xarray", "semopy", "pymc", "pytensor",
@@ -35,7 +37,7 @@ def package_versions() -> dict[str, str]:
 def spec_attrs(spec: ModelSpec) -> dict[str, str]:
     """Flat, serialisable attributes that identify ``spec`` (syntax and options, as JSON text)."""
     return {"model_syntax": spec.syntax,
-            "spec_options": json.dumps(dict(spec.options), default=_jsonable, sort_keys=True)}
+            "spec_options": json.dumps(jsonable(dict(spec.options)), sort_keys=True)}
 
 
 def spec_from_attrs(attrs: dict[str, Any]) -> ModelSpec:
@@ -53,9 +55,33 @@ def spec_from_attrs(attrs: dict[str, Any]) -> ModelSpec:
     return parse_model(attrs["model_syntax"], **options)
 
 
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "item"):  # numpy scalars
-        return x.item()
-    if isinstance(x, (set, tuple)):
-        return list(x)
+def jsonable(x: Any) -> Any:
+    """The plain JSON value of ``x``, for every file the package writes: dicts (keys made JSON keys),
+    lists from lists, tuples and sets, Python numbers from NumPy scalars and arrays, callables as
+    their import path (``module:qualname``), anything else (timestamps, paths) as its text.
+
+    Examples
+    --------
+    >>> jsonable({np.int64(1): (np.float64(0.5), {"a"}), "f": np.mean})
+    {1: [0.5, ['a']], 'f': 'numpy:mean'}
+    """
+    if isinstance(x, dict):
+        return {_json_key(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (set, frozenset)):
+        x = sorted(x, key=str)
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    if callable(x):
+        return f"{getattr(x, '__module__', '?')}:{getattr(x, '__qualname__', repr(x))}"
     return str(x)
+
+
+def _json_key(x: Any) -> Any:
+    x = x.item() if isinstance(x, np.generic) else x
+    return x if isinstance(x, (str, int, float, bool)) or x is None else str(x)

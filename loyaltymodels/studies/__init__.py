@@ -1,18 +1,4 @@
-"""Published analyses reproduced: our numbers beside the published ones, and why they differ.
-
-One function per analysis, each returning a :class:`Study` (tidy tables with ``published`` and
-``difference`` columns, fit measures, notes on provenance and interpretation):
-
-- :func:`ecsi`: the European Customer Satisfaction Index model (Tenenhaus et al. 2005) on the bundled
-  bank-customer survey, by PLS path modelling (plspm's published numbers), ML SEM and Bayesian SEM.
-- :func:`holzinger_swineford`: the lavaan tutorial's CFA, and invariance by school.
-- :func:`political_democracy`: the lavaan tutorial's SEM.
-- :func:`beliefs_experience`: beliefs + experience -> loyalty on the ECSI data, ML and Bayesian.
-
-The published numbers live in :mod:`loyaltymodels.datasets.published`, with their sources. Studies
-with a Bayesian or bootstrap part take ``fast=``: small draws and resamples for tests and quick
-looks; by default ``fast`` follows the environment variable ``LOYALTYMODELS_FAST``.
-"""
+"""Published analyses reproduced: our numbers beside the published ones, and why they differ."""
 
 from __future__ import annotations
 

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..defaults import CI_ML, labelled_interval
 from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import BELIEFS_EXPERIENCE_MODEL, load_ecsi
 from ..sem.fit import fit_sem
-from ..sem.inference import Z975
+from ..sem.inference import Z_ML
 from ._common import Study, collecting, run_settings, std_all_covariance, std_all_draws, wrap
 
 #: Experience read as satisfaction (sat1-4) instead of perceived quality (qual1-5).
@@ -27,6 +28,8 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "satisfaction": (BELIEFS_SATISFACTION_MODEL, "satisfaction (sat1-sat4)"),
 }
 _WEIGHTS = [("Loyalty", "~", "Beliefs"), ("Loyalty", "~", "Experience")]
+#: The equal-tailed posterior quantiles beside the ML intervals (the same mass).
+_TAILS = [(1 - CI_ML) / 2, (1 + CI_ML) / 2]
 _FIT = ["npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
         "srmr", "aic", "bic"]
 
@@ -94,10 +97,10 @@ def beliefs_experience(*, fast: bool | None = None, variants: tuple[str, ...] = 
         se = np.sqrt(np.diag(cov))
         for (_, _, who), e, s in zip(_WEIGHTS, est, se):
             weights.append({"variant": variant, "estimator": "ML", "predictor": who, "std_all": e,
-                            "se": s, "ci_lower": e - Z975 * s, "ci_upper": e + Z975 * s})
+                            "se": s, "ci_lower": e - Z_ML * s, "ci_upper": e + Z_ML * s})
         diff, diff_se = est[1] - est[0], float(np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]))
         comparison.append({"variant": variant, "estimator": "ML", "difference": diff, "se": diff_se,
-                           "ci_lower": diff - Z975 * diff_se, "ci_upper": diff + Z975 * diff_se,
+                           "ci_lower": diff - Z_ML * diff_se, "ci_upper": diff + Z_ML * diff_se,
                            "z": diff / diff_se, "pvalue": 2 * stats.norm.sf(abs(diff / diff_se)),
                            "prob_experience_larger": np.nan,
                            "method": "Wald, delta method on the std.all weights (their full covariance)"})
@@ -109,19 +112,19 @@ def beliefs_experience(*, fast: bool | None = None, variants: tuple[str, ...] = 
                 post = fit_bayes(model, data, draws=settings["draws"], tune=settings["tune"],
                                  chains=settings["chains"], seed=seed, progressbar=False)
             fits[f"bayes_{variant}"] = post
-            s = bayes_summary(post, ci=0.95)
+            s = bayes_summary(post, ci=CI_ML)
             params.append(pd.DataFrame({
                 "lhs": s.lhs, "op": s.op, "rhs": s.rhs, "group": s.group, "est": s["mean"], "se": s["sd"],
                 "std_all": s.std_all_mean, "std_all_se": s.std_all_sd, "r_hat": s.r_hat,
                 "ess_bulk": s.ess_bulk}).assign(variant=variant, estimator="Bayes"))
             w = std_all_draws(post, _WEIGHTS)
             for k, (_, _, who) in enumerate(_WEIGHTS):
-                lo, hi = np.quantile(w[:, k], [0.025, 0.975])
+                lo, hi = np.quantile(w[:, k], _TAILS)
                 weights.append({"variant": variant, "estimator": "Bayes", "predictor": who,
                                 "std_all": w[:, k].mean(), "se": w[:, k].std(ddof=1),
                                 "ci_lower": lo, "ci_upper": hi})
             d = w[:, 1] - w[:, 0]
-            lo, hi = np.quantile(d, [0.025, 0.975])
+            lo, hi = np.quantile(d, _TAILS)
             comparison.append({"variant": variant, "estimator": "Bayes", "difference": d.mean(),
                                "se": d.std(ddof=1), "ci_lower": lo, "ci_upper": hi, "z": np.nan,
                                "pvalue": np.nan, "prob_experience_larger": float((d > 0).mean()),
@@ -129,7 +132,8 @@ def beliefs_experience(*, fast: bool | None = None, variants: tuple[str, ...] = 
     parameters = pd.concat(params, ignore_index=True).assign(published=np.nan, difference=np.nan)
     lead = ["variant", "lhs", "op", "rhs", "group", "estimator"]
     parameters = parameters[lead + [c for c in parameters if c not in lead]]
-    weights_t, comparison_t = pd.DataFrame(weights), pd.DataFrame(comparison)
+    weights_t = labelled_interval(pd.DataFrame(weights), CI_ML)
+    comparison_t = labelled_interval(pd.DataFrame(comparison), CI_ML)
     return Study(name="beliefs_experience",
                  title="Beliefs and experience as causes of loyalty (ECSI bank-customer survey)",
                  parameters=parameters, fit=pd.DataFrame(fit_rows),

@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..defaults import CI_ML, labelled_interval
 from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import ECSI_MODEL, load_ecsi, published
 from ..algebra.matrices import implied_moments
 from ..pls.fit import fit_pls
 from ..sem.fit import fit_sem
-from ..sem.inference import Z975
+from ..sem.inference import Z_ML
 from ._common import (Study, collecting, compare_parameters, run_settings, std_all_covariance,
                       std_all_draws, wrap)
 
@@ -50,8 +51,8 @@ def _ml_rows(sem) -> pd.DataFrame:
     p = p[p.op == "~"]
     return pd.DataFrame({"lhs": p.lhs, "op": p.op, "rhs": p.rhs, "group": p.group, "estimator": "ML",
                          "est": p.std_all, "se": p.std_all_se,
-                         "ci_lower": p.std_all - Z975 * p.std_all_se,
-                         "ci_upper": p.std_all + Z975 * p.std_all_se,
+                         "ci_lower": p.std_all - Z_ML * p.std_all_se,
+                         "ci_upper": p.std_all + Z_ML * p.std_all_se,
                          "est_unstd": p.est, "se_unstd": p.se})
 
 
@@ -163,11 +164,11 @@ def ecsi(*, fast: bool | None = None, bootstrap: int | None = None, draws: int |
         with collecting(caught):
             for label, priors in (("Bayes", None), ("Bayes-reg", {"beta": REGULARISING_PRIOR})):
                 post = fit_bayes(ECSI_MODEL, data, priors=priors, **sampler)
-                summaries[label] = bayes_summary(post, ci=0.95)
+                summaries[label] = bayes_summary(post, ci=CI_ML)
                 fits["bayes" if label == "Bayes" else "bayes_reg"] = post
                 rows.append(_bayes_rows(summaries[label], label))
                 r2[label] = _bayes_r2(summaries[label])
-    paths = pd.concat(rows, ignore_index=True)
+    paths = labelled_interval(pd.concat(rows, ignore_index=True), CI_ML)  # PLS, ML and Bayes alike
     for col in ("published", "difference", "tolerance"):
         paths[col] = paths[col] if col in paths else np.nan
 

@@ -2,8 +2,7 @@
 
 Exact coverage (no simulation): for intervals that depend on the data only through counts, the
 probability, summed over every possible sample, that the interval contains the truth; computed
-with the package's interval kernels (``loyaltymodels.indices.intervals``) by the functions of
-``benchmarks/indices_coverage.py``. Answer distributions as in
+with the package's interval kernels by :mod:`loyaltymodels.indices.coverage`. Answer distributions as in
 ``benchmarks/indices_coverage.py`` (whose simulated coverage is recorded in
 ``benchmarks/results/indices_coverage.txt``).
 """
@@ -12,8 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-# The benchmark's exact-coverage functions (the package's interval kernels over every sample).
-from benchmarks.indices_coverage import nps_exact, wilson_exact
+from loyaltymodels.indices.coverage import nps_exact_coverage, wilson_exact_coverage
 
 from .common import Section, num
 
@@ -29,9 +27,9 @@ def coverage_table() -> pd.DataFrame:
         row = {"n": n}
         for truth, shares in NPS_TRUTH.items():
             for method in ("adjusted Wald", "Wald"):
-                row[f"NPS {truth}: {method}"] = 100 * nps_exact(n, shares, method.replace(" ", "_").lower())
+                row[f"NPS {truth}: {method}"] = 100 * nps_exact_coverage(n, shares, method.replace(" ", "_").lower())
         for p in CSAT_TRUTH:
-            row[f"CSAT {100 * p:.0f}%: Wilson"] = 100 * wilson_exact(n, p)
+            row[f"CSAT {100 * p:.0f}%: Wilson"] = 100 * wilson_exact_coverage(n, p)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
+import timeit
 import warnings
 from pathlib import Path
 
@@ -16,8 +18,6 @@ from threadpoolctl import threadpool_limits
 import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import DataWarning, SemWarning
-
-from benchmarks.against_r import median_ms
 
 from .common import Section, num, word
 from .studies import against_r
@@ -35,6 +35,12 @@ def _semopy(model: str, data: pd.DataFrame) -> None:
         m.fit(data, options={"ftol": 1e-12})
         semopy.calc_stats(m)
         m.inspect(std_est=True)
+
+
+def median_ms(fun, repeats: int) -> float:
+    """Median wall time (ms) of ``repeats`` calls of ``fun`` after one warm-up call."""
+    fun()  # warm-up: imports, caches
+    return 1000 * statistics.median(timeit.repeat(fun, number=1, repeat=repeats))
 
 
 def live_sem(repeats: int) -> pd.DataFrame:

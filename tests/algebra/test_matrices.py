@@ -91,3 +91,33 @@ def test_expressions_are_not_eval():
         compile_expression("__import__('os')")({}, np)
     assert compile_expression("-a^2 + exp(0)")({"a": 3.0}, np) == pytest.approx(-8.0)
     assert compile_expression("pnorm(0)")({}, np) == pytest.approx(0.5)
+
+
+def test_batched_implied_moments_equal_the_lisrel_formula_draw_by_draw():
+    # the RAM algebra over a batch of parameter vectors (posterior draws) against LISREL's
+    # Sigma = Lambda (I - B)^-1 Psi (I - B)^-T Lambda' + Theta and mu = nu + Lambda (I - B)^-1 alpha
+    spec = lm.parse_model("f1 =~ x1 + x2 + x3\nf2 =~ x4 + x5\nf2 ~ f1", meanstructure=True)
+    lay = ram_layout(spec)
+    t = spec.table
+    rng = np.random.default_rng(5)
+    draws = np.tile(row_values(t, np.zeros(int(t.par.max()) + 1)), (4, 1))
+    free = t.par.to_numpy() >= 0
+    draws[:, free] = rng.uniform(0.3, 1.2, size=(4, int(free.sum())))
+    sigma, mu = implied_moments(lay, draws)
+    assert sigma.shape == (4, 5, 5) and mu.shape == (4, 5)
+    obs, lat = list(lay.observed), ["f1", "f2"]
+    for d in range(4):
+        v = dict(zip(zip(t.lhs, t.op, t.rhs), draws[d]))
+        L = np.zeros((5, 2))
+        for i, x in enumerate(obs):
+            L[i, 0 if x in ("x1", "x2", "x3") else 1] = v[("f1" if x in ("x1", "x2", "x3") else "f2", "=~", x)]
+        B = np.array([[0, 0], [v[("f2", "~", "f1")], 0]])
+        Psi = np.diag([v[("f1", "~~", "f1")], v[("f2", "~~", "f2")]])
+        Theta = np.diag([v[(x, "~~", x)] for x in obs])
+        nu = np.array([v[(x, "~1", "")] for x in obs])
+        alpha = np.array([v[(f, "~1", "")] for f in lat])
+        T = np.linalg.inv(np.eye(2) - B)
+        np.testing.assert_allclose(sigma[d], L @ T @ Psi @ T.T @ L.T + Theta, rtol=1e-12)
+        np.testing.assert_allclose(mu[d], nu + L @ T @ alpha, rtol=1e-12)
+        single = implied_moments(lay, draws[d])
+        np.testing.assert_array_equal(single[0], sigma[d])

@@ -1,9 +1,8 @@
 """Convergence checks, pointwise log-likelihood, LOO, WAIC and model comparison.
 
-References: lavaan's published Holzinger-Swineford fit (chi-square 85.306, logL -3737.745), scipy's
-multivariate normal density, the closed-form ML of a bivariate normal with monotone missing data
-(Anderson 1957), the E-BFMI formula written out (Betancourt 2016), and constructed chains whose
-failures are known by construction.
+References: lavaan's published Holzinger-Swineford fit (chi-square 85.306, logL -3737.745), the
+E-BFMI formula written out (Betancourt 2016), and constructed chains whose failures are known by
+construction. (The normal density and the saturated EM are pinned in tests/algebra.)
 """
 
 from __future__ import annotations
@@ -12,12 +11,10 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.stats import multivariate_normal
 
 import loyaltymodels as lm
 from loyaltymodels.bayes import diagnostics as dg
 from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.bayes.draws import mvn_logpdf, saturated_moments
 from loyaltymodels.errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
 
 from tests.bayes.posteriors import (cached, hs_posterior, ml_fit, normal_posterior, point_posterior,
@@ -52,40 +49,6 @@ def test_log_likelihood_without_mean_structure_uses_sample_means(hs):
     theta, _, _ = cached(("hs_fit", False), lambda: ml_fit(spec, hs))
     post = dg.add_log_likelihood(point_posterior(spec, theta, hs))
     assert float(post["log_likelihood"]["y"].sum()) == pytest.approx(-3737.745, abs=1e-3)
-
-
-def test_mvn_logpdf_matches_scipy_with_missing_patterns():
-    rng = np.random.default_rng(3)
-    a = rng.normal(size=(3, 4, 4))
-    sigma = a @ np.swapaxes(a, 1, 2) + np.eye(4)
-    mu = rng.normal(size=(3, 4))
-    y = rng.normal(size=(6, 4))
-    y[1, 2] = y[3, [0, 3]] = np.nan
-    y[5] = np.nan
-    got = mvn_logpdf(y, sigma, mu)
-    for d in range(3):
-        for n in range(5):
-            o = ~np.isnan(y[n])
-            ref = multivariate_normal(mu[d, o], sigma[d][np.ix_(o, o)]).logpdf(y[n, o])
-            assert got[d, n] == pytest.approx(ref, rel=1e-10)
-    assert (got[:, 5] == 0).all()                                  # an empty row adds nothing
-
-
-def test_saturated_em_matches_closed_form_monotone_ml():
-    # y1 complete, y2 missing for some rows: ML in closed form (Anderson 1957) by factoring the
-    # likelihood into f(y1) f(y2 | y1)
-    rng = np.random.default_rng(5)
-    y = rng.multivariate_normal([1.0, 2.0], [[1.0, 0.6], [0.6, 2.0]], size=400)
-    y[rng.random(400) < 0.3, 1] = np.nan
-    cc = ~np.isnan(y[:, 1])
-    mu1, s11 = y[:, 0].mean(), y[:, 0].var()
-    x, z = y[cc, 0], y[cc, 1]
-    beta = np.cov(x, z, bias=True)[0, 1] / x.var()
-    resid = z.var() - beta ** 2 * x.var()
-    mu2 = z.mean() + beta * (mu1 - x.mean())
-    cov, mean, _ = saturated_moments(y)
-    np.testing.assert_allclose(mean, [mu1, mu2], rtol=1e-6)
-    np.testing.assert_allclose(cov, [[s11, beta * s11], [beta * s11, resid + beta ** 2 * s11]], rtol=1e-6)
 
 
 # -- convergence -----------------------------------------------------------------------------------

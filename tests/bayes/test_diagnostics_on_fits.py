@@ -42,12 +42,13 @@ def test_real_fit_passes_the_checks_and_matches_blavaan(hs_fit):
 
 @needs_bayes
 def test_real_fit_factor_scores_track_the_regression_scores(hs, hs_fit):
-    from loyaltymodels.bayes.draws import implied_draws, model_spec, row_draws
+    from loyaltymodels.algebra.matrices import implied_moments
+    from loyaltymodels.bayes.draws import model_spec, row_draws
     from loyaltymodels.algebra.matrices import ram_layout
 
     spec = model_spec(hs_fit)
     values = row_draws(hs_fit, spec).mean(axis=0, keepdims=True)
-    cov, mean = implied_draws(ram_layout(spec), values, full=True)
+    cov, mean = implied_moments(ram_layout(spec), values, full=True)
     p = len(spec.observed)
     gain = np.linalg.solve(cov[0, :p, :p], cov[0, :p, p:])
     regression = (hs[spec.observed].to_numpy() - mean[0, :p]) @ gain

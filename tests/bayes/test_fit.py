@@ -45,7 +45,7 @@ def test_same_seed_same_draws_and_cache(hs_compiled, hs):
 
 
 def test_no_chain_falls_into_the_sign_trap(hs_compiled):
-    """FINDINGS: with default starts 1-4 of 4 chains were trapped in a flipped-factor mode."""
+    """docs/findings.md: with default starts 1-4 of 4 chains were trapped in a flipped-factor mode."""
     post = lm.fit_compiled(hs_compiled, draws=300, tune=300, chains=4, seed=3)
     p = post["posterior"]["param"]
     loadings = p.where(p.op == "=~", drop=True).median("draw")
@@ -89,7 +89,7 @@ def test_summary_merges_with_the_parameter_table(small_post):
     for col in ("mean", "sd", "median", "ci_lower", "ci_upper", "r_hat", "ess_bulk", "ess_tail",
                 "std_all_mean", "std_all_ci_lower", "std_all_ci_upper"):
         assert col in s
-    assert s.attrs["ci"] == lm.bayes.CI_MASS == 0.9
+    assert s.attrs["ci"] == lm.defaults.CI_POSTERIOR == 0.9
     table = lm.parse_model(SMALL, meanstructure=True).partable
     merged = table.merge(s, on=["lhs", "op", "rhs", "group"], how="left", validate="1:1")
     assert merged["mean"].notna().all()

@@ -15,7 +15,8 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels.bayes import global_fit as fi
 from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.bayes.draws import mvn_logpdf, saturated_moments
+from loyaltymodels.algebra.moments import saturated_moments
+from loyaltymodels.algebra.normal import mvn_logpdf
 from loyaltymodels.errors import DataError
 from loyaltymodels.bayes.predictive_checks import ppmc
 

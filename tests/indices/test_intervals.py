@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 import loyaltymodels as lm
+from loyaltymodels.indices.coverage import nps_exact_coverage, wilson_exact_coverage
 
 
 def exact_nps_coverage(n: int, shares: tuple[float, float, float], method: str) -> float:
@@ -43,6 +44,13 @@ def test_wilson_exact_coverage():
     t = lm.csat(answers, by=np.repeat(k, n))
     cover = stats.binom.pmf(k, n, p)[(t.ci_lower <= 30) & (30 <= t.ci_upper)].sum()
     assert 0.93 <= cover <= 0.97
+    assert wilson_exact_coverage(n, p) == pytest.approx(cover, abs=1e-12)
+
+
+@pytest.mark.parametrize("n, shares, method", [(10, (0.05, 0.1, 0.85), "wald"), (30, (0.1, 0.3, 0.6), "adjusted_wald")])
+def test_the_packaged_exact_coverage_equals_coverage_through_nps(n, shares, method):
+    # the kernels summed over outcomes (what the paper's table uses) against lm.nps on every sample
+    assert nps_exact_coverage(n, shares, method) == pytest.approx(exact_nps_coverage(n, shares, method), abs=1e-12)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [30, 100, 1000])

@@ -17,6 +17,7 @@ import xarray as xr
 
 import loyaltymodels as lm
 from loyaltymodels.errors import ConvergenceWarning, DataError, SpecError
+from loyaltymodels.loyalty.build import make_design
 
 SAMPLER = dict(draws=300, tune=300, chains=2)
 
@@ -109,6 +110,46 @@ def test_same_seed_same_draws_and_input_untouched(post, scenario):
         again = lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", seed=3, **SAMPLER)
     pd.testing.assert_frame_equal(data, before)
     np.testing.assert_array_equal(again["posterior"]["std_weight"].values, post["posterior"]["std_weight"].values)
+
+
+def test_cells_travel_as_codes_and_labelled_coords(scenario):
+    # the sector and segment columns under the user's own names; the posterior keeps those names,
+    # the cells as integer codes and the labels as coords, each respondent's sector and segment
+    # equal to the data's
+    data, _ = scenario
+    data = data.rename(columns={"sector": "secteur d'activité"}).assign(
+        anciennete=np.where(np.arange(len(data)) % 3 == 0, "nouveau", "ancien"))
+    design = make_design(lm.loyalty_model(), data, sector="secteur d'activité", segment="anciennete")
+    sectors = list(pd.unique(data["secteur d'activité"]))
+    assert list(design.sectors) == sectors and list(design.segments) == ["nouveau", "ancien"]
+    code = design.summary.group_labels  # group g of the model is the cell with this code
+    np.testing.assert_array_equal(np.asarray(code) // 2, design.cell_sector)
+    np.testing.assert_array_equal(np.asarray(code) % 2, design.cell_segment)
+    g = design.summary.group - 1
+    rows = data.loc[design.summary.index]
+    assert (np.asarray(sectors)[design.cell_sector[g]] == rows["secteur d'activité"].to_numpy()).all()
+    assert (np.asarray(["nouveau", "ancien"])[design.cell_segment[g]] == rows["anciennete"].to_numpy()).all()
+
+
+def test_posterior_names_the_user_columns_and_labels_cells(post, scenario):
+    data, _ = scenario
+    assert post.attrs["group_column"] == "sector" and post.attrs["segment_column"] == ""
+    cd = post["constant_data"].dataset
+    assert list(cd["sector"].values) == list(pd.unique(data["sector"]))
+    assert cd["cell_size"].sum() == len(data) and cd["cell"].dtype.kind == "i"
+    obs = post["observed_data"].dataset
+    by_row = pd.Series(obs["sector"].values, index=obs["respondent"].values)
+    assert (by_row.loc[data.index].to_numpy() == data["sector"].to_numpy()).all()
+    assert "|" not in post.attrs["loyalty"]
+
+
+def test_loyalty_tables_say_their_interval_level(post, scenario):
+    data, _ = scenario
+    for name, table in {"driver_weights": lm.driver_weights(post), "invest_where": lm.invest_where(post),
+                        "satisfied_not_loyal": lm.satisfied_not_loyal(post),
+                        "compare_fits": lm.compare_fits(post)}.items():
+        assert table.attrs.get("ci") == lm.defaults.CI_POSTERIOR, name
+    assert lm.driver_weights(post, mass=0.5).attrs["ci"] == 0.5
 
 
 def test_netcdf_round_trip(post, tmp_path):

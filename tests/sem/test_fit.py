@@ -124,7 +124,7 @@ def test_poldem_warns_about_collinear_latents(poldem):
     assert any("dem60 and dem65" in w for w in fit.warnings)
 
 
-# -- a second engine: semopy at ftol 1e-12 (FINDINGS: agrees with lavaan to 4e-5) ------------------
+# -- a second engine: semopy at ftol 1e-12 (docs/findings.md: agrees with lavaan to 4e-5) ------------------
 def _semopy_reference(model, data):
     import semopy
     from threadpoolctl import threadpool_limits
@@ -159,7 +159,7 @@ def test_estimates_and_se_agree_with_semopy(which, hs, ecsi):
     stats = semopy.calc_stats(m).T["Value"]
     assert fit.fit_measures["chisq"] == pytest.approx(stats["chi2"], rel=1e-6)
     n = fit.fit_measures["ntotal"]
-    # semopy's RMSEA uses N - 1 (FINDINGS); lavaan's uses N
+    # semopy's RMSEA uses N - 1 (docs/findings.md); lavaan's uses N
     assert fit.fit_measures["rmsea"] == pytest.approx(stats["RMSEA"] * np.sqrt((n - 1) / n), rel=1e-5)
     assert fit.fit_measures["cfi"] == pytest.approx(stats["CFI"], rel=1e-6)
     assert fit.fit_measures["tli"] == pytest.approx(stats["TLI"], rel=1e-6)
@@ -168,7 +168,7 @@ def test_estimates_and_se_agree_with_semopy(which, hs, ecsi):
 def test_ecsi_collinear_expe_qual_is_flagged(ecsi):
     with pytest.warns(SemWarning, match="EXPE and QUAL are nearly collinear"):
         fit = lm.fit_sem(ECSI_MODEL, ecsi)
-    assert fit.fit_measures["chisq"] == pytest.approx(1165.691, abs=1e-3)  # FINDINGS: = semopy ftol 1e-12
+    assert fit.fit_measures["chisq"] == pytest.approx(1165.691, abs=1e-3)  # docs/findings.md: = semopy ftol 1e-12
 
 
 # -- closed forms ----------------------------------------------------------------------------------

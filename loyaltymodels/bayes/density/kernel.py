@@ -1,7 +1,7 @@
 """One generic log density (and gradient) of the marginal SEM, compiled once per machine.
 
 blavaan ships one precompiled Stan program and passes each model's structure as data, so its users
-never wait for a compile (FINDINGS: a cold PyMC/nutpie compile takes 22-54 s, Stan's 34 s). This is
+never wait for a compile (docs/findings.md: a cold PyMC/nutpie compile takes 22-54 s, Stan's 34 s). This is
 the same trick with numba: the kernel below knows nothing about a particular model; the structure
 (RAM cells, prior families and hyperparameters, transforms, missing-data patterns) and the data
 (sufficient statistics) arrive as two flat arrays built by :mod:`loyaltymodels.bayes.density.program`.

@@ -101,18 +101,18 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
         cells["M"] += list(zip(lay.m[g].i, lay.m[g].row))
         offsets["M"].append(len(cells["M"]))
     blocks, bidx = [], []
-    from ..model import _blocks  # the same blocks as the PyMC model's check
+    from ..model import correlation_blocks  # the same blocks as the PyMC model's check
     for g in range(1, G + 1):
         c = lay.S[g]
         off = c.i != c.j
-        for block in _blocks(c.i[off], c.j[off]):
+        for block in correlation_blocks(c.i[off], c.j[off]):
             if len(block) >= 3:
                 blocks.append((g - 1, len(bidx), len(bidx) + len(block)))
                 bidx += block
     pats, obs = [], []
     for pat in summary.patterns:
-        pats.append([pat.group - 1, len(pat.observed), len(obs), 0])
-        obs += list(pat.observed)
+        pats.append([pat.group - 1, len(pat.idx), len(obs), 0])
+        obs += list(pat.idx)
     depth = [_depth(lay, g) for g in range(1, G + 1)]
     rho = np.stack([plan.rho_first, plan.rho_var_a, plan.rho_var_b], 1) if len(plan.rho_pars) else np.zeros((0, 3))
     int_parts = [("el", el), ("src", plan.src), ("src2", plan.src2), ("rho", rho), ("cA", cells["A"]),
@@ -159,8 +159,8 @@ def with_data(program: DensityProgram, plan: Plan, summary: DataSummary, elf=Non
 
 def _depth(layout, group: int) -> int:
     """Longest directed path of a recursive model (-1 if the path diagram has a cycle)."""
-    from ..parameterization import _acyclic_depth
-    d = _acyclic_depth(layout, group)
+    from ...algebra.matrices import acyclic_depth
+    d = acyclic_depth(layout, group)
     return -1 if d is None else d
 
 
