@@ -42,9 +42,11 @@ from loyaltymodels import datasets
 from loyaltymodels.errors import DataWarning, SemWarning
 
 OUT = Path(__file__).parent / "results" / "against_r.csv"
-CASES = [("HS CFA", datasets.HS_MODEL, datasets.load_holzinger_swineford),
-         ("Political Democracy", datasets.POLDEM_MODEL, datasets.load_political_democracy),
-         ("ECSI", datasets.ECSI_MODEL, datasets.load_ecsi)]
+CASES = [
+    ("HS CFA", datasets.HS_MODEL, datasets.load_holzinger_swineford),
+    ("Political Democracy", datasets.POLDEM_MODEL, datasets.load_political_democracy),
+    ("ECSI", datasets.ECSI_MODEL, datasets.load_ecsi),
+]
 _KEY = ["lhs", "op", "rhs"]
 
 # One fit per call of `full`; the estimates of the last fit are printed as CSV after a marker line.
@@ -80,12 +82,16 @@ def run_lavaan(model: str, data: pd.DataFrame, repeats: int) -> tuple[list[float
         paths[0].write_text(model)
         data.to_csv(paths[1], index=False)
         paths[2].write_text(R_SCRIPT)
-        out = subprocess.run(["Rscript", str(paths[2]), str(paths[0]), str(paths[1]), str(repeats)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["Rscript", str(paths[2]), str(paths[0]), str(paths[1]), str(repeats)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     lines = out.splitlines()
     times = [float(x) for x in next(x for x in lines if x.startswith("TIMES")).split()[1:]]
     ver = next(x for x in lines if x.startswith("VERSION")).split()
-    est = pd.read_csv(io.StringIO("\n".join(lines[lines.index("ESTIMATES") + 1:])))
+    est = pd.read_csv(io.StringIO("\n".join(lines[lines.index("ESTIMATES") + 1 :])))
     return times, est, {"lavaan_version": ver[1], "r_version": f"{ver[2]}.{ver[3]}"}
 
 
@@ -108,8 +114,11 @@ def compare_estimates(ours: pd.DataFrame, lavaan: pd.DataFrame) -> dict[str, flo
     mine = mine[mine.se.notna() & (mine.se > 0)][_KEY + ["est", "se"]]
     theirs = lavaan[lavaan.se > 0]
     both = mine.merge(theirs, on=_KEY, suffixes=("", "_lavaan"))
-    return {"compared": len(both), "max_abs_diff_est": float((both.est - both.est_lavaan).abs().max()),
-            "max_abs_diff_se": float((both.se - both.se_lavaan).abs().max())}
+    return {
+        "compared": len(both),
+        "max_abs_diff_est": float((both.est - both.est_lavaan).abs().max()),
+        "max_abs_diff_se": float((both.se - both.se_lavaan).abs().max()),
+    }
 
 
 def main(repeats: int = 15) -> pd.DataFrame:
@@ -122,19 +131,30 @@ def main(repeats: int = 15) -> pd.DataFrame:
         data = data[list(lm.parse_model(model).observed)]  # only the items: R reads plain numbers
         r_times, r_est, versions = run_lavaan(model, data, repeats)
         fit = lm.fit_sem(model, data)
-        rows.append({"model": name, "n_obs": len(data),
-                     "lavaan_ms": statistics.median(r_times),
-                     "fit_sem_ms": median_ms(lambda: lm.fit_sem(model, data), repeats),
-                     "semopy_ms": median_ms(lambda: _semopy(model, data), repeats),
-                     **compare_estimates(fit.parameters, r_est), **versions})
+        rows.append(
+            {
+                "model": name,
+                "n_obs": len(data),
+                "lavaan_ms": statistics.median(r_times),
+                "fit_sem_ms": median_ms(lambda m=model, d=data: lm.fit_sem(m, d), repeats),
+                "semopy_ms": median_ms(lambda m=model, d=data: _semopy(m, d), repeats),
+                **compare_estimates(fit.parameters, r_est),
+                **versions,
+            }
+        )
     out = pd.DataFrame(rows)
     out["fit_sem_vs_lavaan"] = out.fit_sem_ms / out.lavaan_ms
     out["semopy_vs_lavaan"] = out.semopy_ms / out.lavaan_ms
-    out = out.assign(date=dt.date.today().isoformat(), repeats=repeats, load_before=load_before,
-                     load_after=" ".join(f"{x:.2f}" for x in os.getloadavg()),
-                     machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-                     python=platform.python_version(), semopy_version=semopy.__version__,
-                     loyaltymodels_version=lm.__version__)
+    out = out.assign(
+        date=dt.date.today().isoformat(),
+        repeats=repeats,
+        load_before=load_before,
+        load_after=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+        machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        python=platform.python_version(),
+        semopy_version=semopy.__version__,
+        loyaltymodels_version=lm.__version__,
+    )
     OUT.parent.mkdir(exist_ok=True)
     out.to_csv(OUT, index=False, float_format="%.6g")
     with pd.option_context("display.width", 200, "display.max_columns", 30):

@@ -27,25 +27,33 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import loyaltymodels as lm  # noqa: E402
-from loyaltymodels.bayes.fit import _parts  # noqa: E402
-from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford  # noqa: E402
-from loyaltymodels.bayes.sampling import clear_cache, compile_parts  # noqa: E402
+import loyaltymodels as lm
+from loyaltymodels.bayes.fit import _parts
+from loyaltymodels.bayes.sampling import clear_cache, compile_parts
+from loyaltymodels.datasets import HS_MODEL, load_holzinger_swineford
 
 OUT = Path(__file__).parent / "results" / "bayes.txt"
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(draws=1000, tune=1000, chains=4, cores=2, check=False)
 LIMIT = int(os.environ.get("BENCH_PYMC_LIMIT", 900))
 REPS = int(os.environ.get("BENCH_REPS", 3))
-CONFIGS = (("marginal", "nutpie", "auto"), ("marginal", "nutpie", "pytensor"), ("marginal", "pymc", "auto"),
-           ("respondent", "nutpie", "auto"), ("respondent", "pymc", "auto"), ("conditional", "nutpie", "auto"),
-           ("conditional", "pymc", "auto"))
+CONFIGS = (
+    ("marginal", "nutpie", "auto"),
+    ("marginal", "nutpie", "pytensor"),
+    ("marginal", "pymc", "auto"),
+    ("respondent", "nutpie", "auto"),
+    ("respondent", "pymc", "auto"),
+    ("conditional", "nutpie", "auto"),
+    ("conditional", "pymc", "auto"),
+)
 
 
-NOTES = ["Notes: the per-respondent form computes L^-1 (y - mu)' as one matrix product, and BLAS runs",
-         "single-threaded while sampling; before, its triangular solve with 301 right-hand sides went",
-         "multithreaded in OpenBLAS beside the chains (93 s under nutpie; PyMC NUTS > 4 min).",
-         "The conditional form mixes poorly (R-hat up to 1.03 in 4 x 1000 draws), as docs/findings.md records."]
+NOTES = [
+    "Notes: the per-respondent form computes L^-1 (y - mu)' as one matrix product, and BLAS runs",
+    "single-threaded while sampling; before, its triangular solve with 301 right-hand sides went",
+    "multithreaded in OpenBLAS beside the chains (93 s under nutpie; PyMC NUTS > 4 min).",
+    "The conditional form mixes poorly (R-hat up to 1.03 in 4 x 1000 draws), as docs/findings.md records.",
+]
 
 
 class _TimeUp(Exception):
@@ -79,12 +87,25 @@ def one(form: str, sampler: str, density: str, hs, reps: int) -> dict:
         sample = post.attrs.get("sampler_seconds", post.attrs["sampling_seconds"])
         # PyMC compiles inside pm.sample: its first call's total minus its own sampling time
         compile_s = compiled.compile_seconds if sampler == "nutpie" else post.attrs["sampling_seconds"] - sample
-        runs.append(dict(compile=compile_s, sample=sample, ess=free.ess_bulk.min(),
-                         ess_s=free.ess_bulk.min() / sample, rhat=free.r_hat.max(),
-                         div=int(post["sample_stats"]["diverging"].sum())))
+        runs.append(
+            dict(
+                compile=compile_s,
+                sample=sample,
+                ess=free.ess_bulk.min(),
+                ess_s=free.ess_bulk.min() / sample,
+                rhat=free.r_hat.max(),
+                div=int(post["sample_stats"]["diverging"].sum()),
+            )
+        )
     med = {k: float(np.median([r[k] for r in runs])) for k in ("sample", "ess", "ess_s")}
-    return dict(row, compile=runs[0]["compile"], rhat=max(r["rhat"] for r in runs),
-                div=sum(r["div"] for r in runs), runs=[round(r["ess_s"]) for r in runs], **med)
+    return dict(
+        row,
+        compile=runs[0]["compile"],
+        rhat=max(r["rhat"] for r in runs),
+        div=sum(r["div"] for r in runs),
+        runs=[round(r["ess_s"]) for r in runs],
+        **med,
+    )
 
 
 def fresh_call(cold: bool) -> float:
@@ -94,10 +115,12 @@ def fresh_call(cold: bool) -> float:
         env = dict(os.environ)
         if cold:
             env.update(PYTENSOR_FLAGS=f"compiledir={tmp}/pt", NUMBA_CACHE_DIR=f"{tmp}/nb")
-        code = ("import time, loyaltymodels as lm; from loyaltymodels.datasets import *; "
-                "hs=load_holzinger_swineford(); t=time.perf_counter(); "
-                "lm.fit_bayes(HS_MODEL, hs, seed=1, progressbar=False, check=False); "
-                "print(time.perf_counter()-t)")
+        code = (
+            "import time, loyaltymodels as lm; from loyaltymodels.datasets import *; "
+            "hs=load_holzinger_swineford(); t=time.perf_counter(); "
+            "lm.fit_bayes(HS_MODEL, hs, seed=1, progressbar=False, check=False); "
+            "print(time.perf_counter()-t)"
+        )
         res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
         return float(res.stdout.strip().splitlines()[-1])
 
@@ -110,6 +133,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import nutpie  # noqa: F401 - imported here, so that no row's compile time holds its import
     import pymc  # noqa: F401
+
     hs = load_holzinger_swineford()
     info = {"load_start": load()}
     rows = []
@@ -146,37 +170,48 @@ def main() -> None:
 def write(rows, info) -> None:
     ref = next((r for r in rows if r["form"] == "respondent" and r["sampler"] == "pymc"), None)
     ref_ess = ref.get("ess_s", np.nan) if ref else np.nan
-    lines = ["Holzinger-Swineford CFA (N = 301, 9 items, 30 free parameters with the mean structure),",
-             "4 chains x 1000 draws after 1000 tuning, 2 cores, one process. density: kernel = the generic",
-             "numba log density (compiled once per machine; 'compile' is building its input and loading it),",
-             "pytensor = the PyMC graph compiled by nutpie (numba) or inside pm.sample (PyMC: total minus its",
-             "sampling time). sample: s of sampling incl. warm-up; ESS/s = min bulk ESS over free parameters /",
-             "sample s; x PyMC resp = ESS/s over PyMC NUTS on the per-respondent form. Each row: one",
-             "compile, then medians over seeds 1-3 (PyMC NUTS on the conditional form: seed 1 only); ESS/s of",
-             "each run in the last column; max R-hat and divergences over the runs.",
-             f"Load average (1, 5, 15 min) at the start: {info['load_start']}"
-             + (f"; at the end: {info['load_end']}" if "load_end" in info else ""), "",
-             f"{'form':<12}{'sampler':<8}{'density':<10}{'compile s':>10}{'sample s':>10}{'min ESS':>9}"
-             f"{'ESS/s':>8}{'x PyMC resp':>13}{'max R-hat':>11}{'div':>5}  ESS/s per run"]
+    lines = [
+        "Holzinger-Swineford CFA (N = 301, 9 items, 30 free parameters with the mean structure),",
+        "4 chains x 1000 draws after 1000 tuning, 2 cores, one process. density: kernel = the generic",
+        "numba log density (compiled once per machine; 'compile' is building its input and loading it),",
+        "pytensor = the PyMC graph compiled by nutpie (numba) or inside pm.sample (PyMC: total minus its",
+        "sampling time). sample: s of sampling incl. warm-up; ESS/s = min bulk ESS over free parameters /",
+        "sample s; x PyMC resp = ESS/s over PyMC NUTS on the per-respondent form. Each row: one",
+        "compile, then medians over seeds 1-3 (PyMC NUTS on the conditional form: seed 1 only); ESS/s of",
+        "each run in the last column; max R-hat and divergences over the runs.",
+        f"Load average (1, 5, 15 min) at the start: {info['load_start']}"
+        + (f"; at the end: {info['load_end']}" if "load_end" in info else ""),
+        "",
+        f"{'form':<12}{'sampler':<8}{'density':<10}{'compile s':>10}{'sample s':>10}{'min ESS':>9}"
+        f"{'ESS/s':>8}{'x PyMC resp':>13}{'max R-hat':>11}{'div':>5}  ESS/s per run",
+    ]
     for r in rows:
         head = f"{r['form']:<12}{r['sampler']:<8}{r['density']:<10}"
         if "timeout" in r:
-            lines.append(head + f"{'':>10}{'> ' + str(r['timeout']):>10}   (stopped: not finished after {r['timeout']} s)")
+            lines.append(
+                head + f"{'':>10}{'> ' + str(r['timeout']):>10}   (stopped: not finished after {r['timeout']} s)"
+            )
             continue
-        lines.append(head + f"{r['compile']:>10.1f}{r['sample']:>10.2f}{r['ess']:>9.0f}"
-                     f"{r['ess_s']:>8.0f}{r['ess_s'] / ref_ess:>13.1f}{r['rhat']:>11.3f}{r['div']:>5}  "
-                     + ", ".join(map(str, r["runs"])))
+        lines.append(
+            head + f"{r['compile']:>10.1f}{r['sample']:>10.2f}{r['ess']:>9.0f}"
+            f"{r['ess_s']:>8.0f}{r['ess_s'] / ref_ess:>13.1f}{r['rhat']:>11.3f}{r['div']:>5}  "
+            + ", ".join(map(str, r["runs"]))
+        )
     if "cold" not in info:
         OUT.write_text("\n".join(lines) + "\n(incomplete run)\n")
         return
     med = lambda v: f"{np.median(v):.1f} s (" + ", ".join(f"{x:.1f}" for x in v) + ")"  # noqa: E731
-    lines += ["", "fit_bayes(HS_MODEL, hs) call to posterior (nutpie, marginal form, summary-ready DataTree):",
-              f"  structure already compiled in this process: {med(info['warm'])}",
-              f"  fit_compiled on a new (bootstrap) data set of that structure: {med(info['new_data'])}",
-              f"  first call in a new process (disk caches warm): {med(info['first'])}",
-              f"  cold (new process, empty numba and PyTensor caches): {med(info['cold'])}",
-              "For scale (docs/findings.md): Stan (blavaan's engine) 34 s compile + 10 s sampling, 185 ESS/s.", "",
-              *NOTES]
+    lines += [
+        "",
+        "fit_bayes(HS_MODEL, hs) call to posterior (nutpie, marginal form, summary-ready DataTree):",
+        f"  structure already compiled in this process: {med(info['warm'])}",
+        f"  fit_compiled on a new (bootstrap) data set of that structure: {med(info['new_data'])}",
+        f"  first call in a new process (disk caches warm): {med(info['first'])}",
+        f"  cold (new process, empty numba and PyTensor caches): {med(info['cold'])}",
+        "For scale (docs/findings.md): Stan (blavaan's engine) 34 s compile + 10 s sampling, 185 ESS/s.",
+        "",
+        *NOTES,
+    ]
     OUT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

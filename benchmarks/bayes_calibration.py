@@ -21,8 +21,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import loyaltymodels as lm  # noqa: E402
-from loyaltymodels.bayes.priors import parameter_class  # noqa: E402
+import loyaltymodels as lm
+from loyaltymodels.bayes.priors import parameter_class
 
 POPULATION = """
 Beliefs =~ 0.8*x1 + 0.7*x2 + 0.6*x3
@@ -56,29 +56,48 @@ def main(reps: int = 120) -> None:
         div = int(post["sample_stats"]["diverging"].sum())
         for row in s.itertuples():
             true = truth_value.get((row.lhs, row.op, row.rhs), 0.0)  # intercepts: 0 in simulate()
-            records.append(dict(rep=rep, name=row.name, cls=parameter_class(row.lhs, row.op, row.rhs, latents),
-                                truth=true, mean=row.mean, lower=row.ci_lower, upper=row.ci_upper,
-                                r_hat=row.r_hat, ess_bulk=row.ess_bulk, divergences=div,
-                                covered=bool(row.ci_lower <= true <= row.ci_upper)))
+            records.append(
+                dict(
+                    rep=rep,
+                    name=row.name,
+                    cls=parameter_class(row.lhs, row.op, row.rhs, latents),
+                    truth=true,
+                    mean=row.mean,
+                    lower=row.ci_lower,
+                    upper=row.ci_upper,
+                    r_hat=row.r_hat,
+                    ess_bulk=row.ess_bulk,
+                    divergences=div,
+                    covered=bool(row.ci_lower <= true <= row.ci_upper),
+                )
+            )
     fit_s = time.perf_counter() - t1
     df = pd.DataFrame(records)
     RESULTS.mkdir(exist_ok=True)
     df.to_csv(RESULTS / "bayes_calibration.csv", index=False, float_format="%.5g")
-    by_cls = df.groupby("cls").agg(parameters=("name", "nunique"), intervals=("covered", "size"),
-                                   coverage=("covered", "mean"))
+    by_cls = df.groupby("cls").agg(
+        parameters=("name", "nunique"), intervals=("covered", "size"), coverage=("covered", "mean")
+    )
     by_par = df.groupby("name").covered.mean()
     se = np.sqrt(CI * (1 - CI) / reps)
-    lines = [f"Coverage of {CI:.0%} equal-tailed credible intervals: {reps} data sets (n = {N}) simulated from",
-             "a two-factor SEM with known values, fitted with std_lv on one compiled model (nutpie,",
-             "2 chains x 1000 draws after 1000 tuning, blavaan's default priors).",
-             f"Compile once: {compile_s:.1f} s; {reps} fits: {fit_s:.0f} s ({fit_s / reps:.2f} s per data set incl. summary).",
-             "", by_cls.to_string(float_format=lambda x: f"{x:.3f}"), "",
-             f"overall coverage: {df.covered.mean():.3f} over {len(df)} intervals "
-             f"(expected 0.85-0.95; MC SE per parameter +-{se:.3f})",
-             f"per parameter: min {by_par.min():.3f} ({by_par.idxmin()}), max {by_par.max():.3f} ({by_par.idxmax()})",
-             f"max R-hat over all fits: {df.r_hat.max():.3f}; fits with any divergence: "
-             f"{int((df.groupby('rep').divergences.first() > 0).sum())} of {reps}",
-             "", "per parameter:", by_par.to_string(float_format=lambda x: f"{x:.3f}")]
+    lines = [
+        f"Coverage of {CI:.0%} equal-tailed credible intervals: {reps} data sets (n = {N}) simulated from",
+        "a two-factor SEM with known values, fitted with std_lv on one compiled model (nutpie,",
+        "2 chains x 1000 draws after 1000 tuning, blavaan's default priors).",
+        f"Compile once: {compile_s:.1f} s; {reps} fits: {fit_s:.0f} s "
+        f"({fit_s / reps:.2f} s per data set incl. summary).",
+        "",
+        by_cls.to_string(float_format=lambda x: f"{x:.3f}"),
+        "",
+        f"overall coverage: {df.covered.mean():.3f} over {len(df)} intervals "
+        f"(expected 0.85-0.95; MC SE per parameter +-{se:.3f})",
+        f"per parameter: min {by_par.min():.3f} ({by_par.idxmin()}), max {by_par.max():.3f} ({by_par.idxmax()})",
+        f"max R-hat over all fits: {df.r_hat.max():.3f}; fits with any divergence: "
+        f"{int((df.groupby('rep').divergences.first() > 0).sum())} of {reps}",
+        "",
+        "per parameter:",
+        by_par.to_string(float_format=lambda x: f"{x:.3f}"),
+    ]
     (RESULTS / "bayes_calibration.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

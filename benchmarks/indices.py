@@ -26,8 +26,8 @@ Z95 = 1.959963984540054
 def make_data(seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     recommend = rng.integers(0, 11, N).astype(np.float64)
-    recommend[rng.random(N) < 0.02] = np.nan             # 2% missing answers
-    store = rng.integers(0, GROUPS, N) * 7 + 1000        # 100 store ids, not 0..99
+    recommend[rng.random(N) < 0.02] = np.nan  # 2% missing answers
+    store = rng.integers(0, GROUPS, N) * 7 + 1000  # 100 store ids, not 0..99
     return pd.DataFrame({"recommend": recommend, "store": store})
 
 
@@ -38,9 +38,14 @@ def baseline(df: pd.DataFrame) -> pd.DataFrame:
     n = counts.sum(axis=1)
     p, d = (counts["pro"] + 0.75) / (n + 3), (counts["det"] + 0.75) / (n + 3)
     se = np.sqrt((p + d - (p - d) ** 2) / (n + 3))
-    return pd.DataFrame({"estimate": 100 * (counts["pro"] - counts["det"]) / n,
-                         "ci_lower": 100 * (p - d - Z95 * se).clip(-1, 1),
-                         "ci_upper": 100 * (p - d + Z95 * se).clip(-1, 1), "n": n})
+    return pd.DataFrame(
+        {
+            "estimate": 100 * (counts["pro"] - counts["det"]) / n,
+            "ci_lower": 100 * (p - d - Z95 * se).clip(-1, 1),
+            "ci_upper": 100 * (p - d + Z95 * se).clip(-1, 1),
+            "n": n,
+        }
+    )
 
 
 def best_of(func, repeats: int = REPEATS) -> tuple[float, float, object]:
@@ -54,7 +59,7 @@ def best_of(func, repeats: int = REPEATS) -> tuple[float, float, object]:
 
 def main() -> int:
     df = make_data()
-    lm.nps(df["recommend"].iloc[:1000], by=df["store"].iloc[:1000])   # import and warm up
+    lm.nps(df["recommend"].iloc[:1000], by=df["store"].iloc[:1000])  # import and warm up
     t_lm, med_lm, ours = best_of(lambda: lm.nps("recommend", data=df, by="store"))
     t_pd, med_pd, ref = best_of(lambda: baseline(df))
     ref = ref.loc[ours["store"]]
@@ -62,8 +67,10 @@ def main() -> int:
         if not np.allclose(ours[col].to_numpy(), ref[col].to_numpy(), rtol=1e-12, atol=1e-9):
             print(f"MISMATCH in {col}", file=sys.stderr)
             return 1
-    print(f"lm.nps, {N:,} answers ({int(ours.n_missing.sum()):,} missing), {GROUPS} groups, "
-          f"adjusted Wald, input checks included")
+    print(
+        f"lm.nps, {N:,} answers ({int(ours.n_missing.sum()):,} missing), {GROUPS} groups, "
+        f"adjusted Wald, input checks included"
+    )
     print(f"  lm.nps           best {t_lm:6.3f} s   median {med_lm:6.3f} s   (target < 1 s)")
     print(f"  pandas baseline  best {t_pd:6.3f} s   median {med_pd:6.3f} s   (no checks)")
     print(f"  ratio baseline / lm.nps (best times): {t_pd / t_lm:.1f}x; tables agree")

@@ -24,7 +24,6 @@ import time
 
 import numpy as np
 
-
 import loyaltymodels as lm
 from loyaltymodels.indices.coverage import nps_exact_coverage, wilson_exact_coverage
 
@@ -53,8 +52,10 @@ def coverage(table, truth: float) -> tuple[float, float]:
 
 
 def nps_rows(rng: np.random.Generator) -> list[str]:
-    out = [f"NPS, 95% intervals, {REPS} samples per row: simulated coverage % [exact] (mean width)",
-           f"{'n':>5} {'NPS':>4}  {'adjusted Wald':>21}  {'Wald':>21}  {'bayes Dir(1,1,1)':>16}"]
+    out = [
+        f"NPS, 95% intervals, {REPS} samples per row: simulated coverage % [exact] (mean width)",
+        f"{'n':>5} {'NPS':>4}  {'adjusted Wald':>21}  {'Wald':>21}  {'bayes Dir(1,1,1)':>16}",
+    ]
     for truth, shares in NPS_TRUTH.items():
         for n in NPS_SIZES:
             x, g = simulate(answer_probs(shares), np.arange(11), n, rng)
@@ -68,16 +69,18 @@ def nps_rows(rng: np.random.Generator) -> list[str]:
 
 
 def share_rows(rng: np.random.Generator) -> list[str]:
-    out = ["", "CSAT (top-2 box on 1-5) and Secure Customer Index, Wilson 95% intervals",
-           f"{'index':>6} {'n':>5} {'true %':>7}  {'coverage % [exact]':>18}  {'mean width':>10}"]
+    out = [
+        "",
+        "CSAT (top-2 box on 1-5) and Secure Customer Index, Wilson 95% intervals",
+        f"{'index':>6} {'n':>5} {'true %':>7}  {'coverage % [exact]':>18}  {'mean width':>10}",
+    ]
     for p_top2 in (0.50, 0.90):  # CSAT: P(4 or 5) spread evenly over 4, 5; the rest over 1-3
         probs = np.array([(1 - p_top2) / 3] * 3 + [p_top2 / 2] * 2)
         for n in SIZES:
             x, g = simulate(probs, np.arange(1, 6), n, rng)
             cov, width = coverage(lm.csat(x, by=g), 100 * p_top2)
             exact = 100 * wilson_exact_coverage(n, p_top2)
-            out.append(f"{'CSAT':>6} {n:>5} {100 * p_top2:7.1f}  {100 * cov:11.1f} [{exact:4.1f}]  "
-                       f"{width:10.1f}")
+            out.append(f"{'CSAT':>6} {n:>5} {100 * p_top2:7.1f}  {100 * cov:11.1f} [{exact:4.1f}]  {width:10.1f}")
     # SCI: three independent answers on 1-5 with P(5) = 0.5 each -> P(secure) = 0.125
     probs = np.array([0.05, 0.10, 0.15, 0.20, 0.50])
     for n in SIZES:
@@ -89,9 +92,12 @@ def share_rows(rng: np.random.Generator) -> list[str]:
 
 
 def mean_rows(rng: np.random.Generator) -> list[str]:
-    out = ["", "CES (1-7) and Customer Loyalty Index, t 95% intervals",
-           f"{'index':>6} {'n':>5} {'true':>7}  {'coverage %':>10}  {'mean width':>10}"]
-    ces_probs = np.array([0.02, 0.03, 0.05, 0.10, 0.20, 0.35, 0.25])   # skewed towards easy
+    out = [
+        "",
+        "CES (1-7) and Customer Loyalty Index, t 95% intervals",
+        f"{'index':>6} {'n':>5} {'true':>7}  {'coverage %':>10}  {'mean width':>10}",
+    ]
+    ces_probs = np.array([0.02, 0.03, 0.05, 0.10, 0.20, 0.35, 0.25])  # skewed towards easy
     ces_truth = float(ces_probs @ np.arange(1, 8))
     for n in SIZES:
         x, g = simulate(ces_probs, np.arange(1, 8), n, rng)
@@ -112,9 +118,12 @@ def main() -> int:
     start = time.perf_counter()
     rng = np.random.default_rng(SEED)
     lines = nps_rows(rng) + share_rows(rng) + mean_rows(rng)
-    lines += ["", f"seed {SEED}; Monte Carlo standard error of a 95% coverage: "
-              f"{100 * np.sqrt(0.95 * 0.05 / REPS):.2f} points; "
-              f"run time {time.perf_counter() - start:.0f} s"]
+    lines += [
+        "",
+        f"seed {SEED}; Monte Carlo standard error of a 95% coverage: "
+        f"{100 * np.sqrt(0.95 * 0.05 / REPS):.2f} points; "
+        f"run time {time.perf_counter() - start:.0f} s",
+    ]
     print("\n".join(lines))
     return 0
 

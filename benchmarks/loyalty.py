@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import loyaltymodels as lm  # noqa: E402
+import loyaltymodels as lm
 
 OUT = Path(__file__).parent / "results" / "loyalty.txt"
 SETTINGS = dict(draws=1000, tune=1000, chains=4, cores=2, check=False)
@@ -33,10 +33,17 @@ ALL = os.environ.get("BENCH_LOYALTY_ALL", "1") != "0"
 
 def min_ess_rhat(post) -> tuple[float, float]:
     import arviz_stats as azs
+
     ds = post["posterior"].dataset
     free = ds["param"].isel(parameter=np.flatnonzero(ds["param"].std(("chain", "draw")).values > 0))
-    names = {"param": free, **{v: ds[v] for v in ("weight_mu", "weight_tau", "std_weight", "interaction",
-                                                     "asymmetry", "outcome_slope") if v in ds}}
+    names = {
+        "param": free,
+        **{
+            v: ds[v]
+            for v in ("weight_mu", "weight_tau", "std_weight", "interaction", "asymmetry", "outcome_slope")
+            if v in ds
+        },
+    }
     ess = min(float(np.nanmin(azs.ess(da, method="bulk").values)) for da in names.values())
     rhat = max(float(np.nanmax(azs.rhat(da).values)) for da in names.values())
     return ess, rhat
@@ -50,8 +57,11 @@ def recovery(post, truth) -> str:
     cover = float(((w.ci_lower <= w.value) & (w.value <= w.ci_upper)).mean())
     piv = w.pivot(index="sector", columns="driver", values="value")
     clear = piv[(piv.Beliefs - piv.Experience).abs() >= 0.3 - 1e-9]
-    right = sum(w[(w.sector == s) & (w.driver == ("Beliefs" if r.Beliefs > r.Experience else "Experience"))]
-                .prob_largest.item() > 0.5 for s, r in clear.iterrows())
+    right = sum(
+        w[(w.sector == s) & (w.driver == ("Beliefs" if r.Beliefs > r.Experience else "Experience"))].prob_largest.item()
+        > 0.5
+        for s, r in clear.iterrows()
+    )
     return f"MAE {mae:.3f}, 90% coverage {cover:.0%} ({len(w)} weights), largest right {right}/{len(clear)}"
 
 
@@ -64,16 +74,20 @@ def row(label: str, data, truth, **kw) -> str:
     ess, rhat = min_ess_rhat(post)
     a = post.attrs
     div = int(post["sample_stats"]["diverging"].sum())
-    line = (f"{label:<34} {total:7.1f} {a['compile_seconds']:8.1f} {a['sampling_seconds']:7.1f} "
-            f"{ess:8.0f} {ess / a['sampling_seconds']:7.0f} {rhat:9.3f} {div:4d}  {recovery(post, truth)}")
+    line = (
+        f"{label:<34} {total:7.1f} {a['compile_seconds']:8.1f} {a['sampling_seconds']:7.1f} "
+        f"{ess:8.0f} {ess / a['sampling_seconds']:7.0f} {rhat:9.3f} {div:4d}  {recovery(post, truth)}"
+    )
     print(line, flush=True)
     return line
 
 
 def main() -> None:
     load0 = os.getloadavg()
-    lines = [f"{'scenario (4 sectors x 300, 0-10 items)':<34} {'total s':>7} {'compile':>8} {'sample':>7} "
-             f"{'min ESS':>8} {'ESS/s':>7} {'max R-hat':>9} {'div':>4}  recovery of standardized weights"]
+    lines = [
+        f"{'scenario (4 sectors x 300, 0-10 items)':<34} {'total s':>7} {'compile':>8} {'sample':>7} "
+        f"{'min ESS':>8} {'ESS/s':>7} {'max R-hat':>9} {'div':>4}  recovery of standardized weights"
+    ]
     print(lines[0], flush=True)
     data, truth = lm.loyalty_scenario(300, sectors=4, seed=11)
     lines.append(row("linear, first call (compile)", data, truth))
@@ -85,10 +99,14 @@ def main() -> None:
         d4, t4 = lm.loyalty_scenario(300, sectors=4, outcomes={"churn": -1.2}, seed=14)
         lines.append(row("behaviour (churn)", d4, t4, outcomes={"churn": "churn"}))
     load1 = os.getloadavg()
-    head = [__doc__.strip().splitlines()[0], "",
-            f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) at the start: "
-            f"{' '.join(f'{v:.2f}' for v in load0)}; at the end: {' '.join(f'{v:.2f}' for v in load1)}",
-            f"Settings: {SETTINGS}; the target of the issue: the linear recovery scenario under 60 s.", ""]
+    head = [
+        __doc__.strip().splitlines()[0],
+        "",
+        f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) at the start: "
+        f"{' '.join(f'{v:.2f}' for v in load0)}; at the end: {' '.join(f'{v:.2f}' for v in load1)}",
+        f"Settings: {SETTINGS}; the target of the issue: the linear recovery scenario under 60 s.",
+        "",
+    ]
     OUT.write_text("\n".join(head + lines) + "\n")
     print(f"written to {OUT}")
 

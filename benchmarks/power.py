@@ -49,8 +49,10 @@ class Report:
 
 def _cluster(workers: int):
     from distributed import Client, LocalCluster
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR)
+
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    )
     return cluster, Client(cluster)
 
 
@@ -66,8 +68,18 @@ def _timed(**kwargs) -> tuple[pd.DataFrame, pd.DataFrame, float]:
 
 def _warm(client, workers: int, estimator: str = "sem", **kw) -> None:
     """Import the package and set the model up on every worker before timing."""
-    lm.power_analysis(SCENARIO, n=[200], reps=2 * workers, seed=0, client=client, batch_size=1,
-                      target=TARGETS, estimator=estimator, progress=False, **kw)
+    lm.power_analysis(
+        SCENARIO,
+        n=[200],
+        reps=2 * workers,
+        seed=0,
+        client=client,
+        batch_size=1,
+        target=TARGETS,
+        estimator=estimator,
+        progress=False,
+        **kw,
+    )
 
 
 def throughput(say, reps: int) -> None:
@@ -80,21 +92,27 @@ def throughput(say, reps: int) -> None:
             res, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS, client=client)
             rate[workers], tables[workers] = reps / dt, res
             per_rep = rec.elapsed.median()
-            say(f"{workers} worker(s): {rate[workers]:6.2f} replications/s  ({dt:5.1f} s wall; median "
-                f"{1000 * per_rep:.0f} ms per replication inside the worker)")
+            say(
+                f"{workers} worker(s): {rate[workers]:6.2f} replications/s  ({dt:5.1f} s wall; median "
+                f"{1000 * per_rep:.0f} ms per replication inside the worker)"
+            )
             if workers == 2:
                 for size in (1, 5, 20):
-                    _, _, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS,
-                                   client=client, batch_size=size)
+                    _, _, dt = _timed(
+                        scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS, client=client, batch_size=size
+                    )
                     say(f"   batch_size={size:<3}: {reps / dt:6.2f} replications/s")
             else:
                 small = max(20, reps // 5)
                 for reuse in (True, False):
-                    _, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=small, seed=2, target=TARGETS,
-                                        client=client, reuse=reuse)
+                    _, rec, dt = _timed(
+                        scenario=SCENARIO, n=[200], reps=small, seed=2, target=TARGETS, client=client, reuse=reuse
+                    )
                     per = rec.elapsed.median()
-                    say(f"   model set up once per worker={reuse!s:<5}: median {1000 * per:.0f} ms per "
-                        f"replication ({small / dt:.2f} replications/s)")
+                    say(
+                        f"   model set up once per worker={reuse!s:<5}: median {1000 * per:.0f} ms per "
+                        f"replication ({small / dt:.2f} replications/s)"
+                    )
         finally:
             client.close()
             cluster.close()
@@ -107,18 +125,35 @@ def false_positives_and_curve(say, reps_null: int, reps_curve: int) -> None:
     try:
         _warm(client, 2)
         say()
-        say(f"## 3. Effect 0: equal weights in both sectors, n = 200 per sector, {reps_null} replications, "
-            "two-sided Wald test at 5%")
+        say(
+            f"## 3. Effect 0: equal weights in both sectors, n = 200 per sector, {reps_null} replications, "
+            "two-sided Wald test at 5%"
+        )
         res, _, dt = _timed(scenario=NULL, n=[200], reps=reps_null, seed=7, target=TARGETS, client=client)
-        cols = ["quantity", "n_per_sector", "reps", "n_failed", "n_detected", "power", "power_lower",
-                "power_upper", "bias", "rmse", "sd", "mean_se"]
+        cols = [
+            "quantity",
+            "n_per_sector",
+            "reps",
+            "n_failed",
+            "n_detected",
+            "power",
+            "power_lower",
+            "power_upper",
+            "bias",
+            "rmse",
+            "sd",
+            "mean_se",
+        ]
         say(res[cols].round(4).to_string(index=False))
-        ok = ((res.query("kind == 'target'").power_lower <= 0.05) & (res.query("kind == 'target'").power_upper >= 0.05)).all()
+        ok = (
+            (res.query("kind == 'target'").power_lower <= 0.05) & (res.query("kind == 'target'").power_upper >= 0.05)
+        ).all()
         say(f"5% inside every 95% Wilson interval: {ok}  ({dt:.0f} s)")
         say()
         say(f"## Power curve: retail (0.45, 0.25), banking (0.30, 0.30); {reps_curve} replications per n")
-        res, _, dt = _timed(scenario=SCENARIO, n=[50, 100, 200, 400], reps=reps_curve, seed=8, target=TARGETS,
-                         client=client)
+        res, _, dt = _timed(
+            scenario=SCENARIO, n=[50, 100, 200, 400], reps=reps_curve, seed=8, target=TARGETS, client=client
+        )
         say(res.query("kind == 'target'")[cols[:8]].round(3).to_string(index=False))
         say(f"({dt:.0f} s)")
         fig = lm.plot_power(res, nominal=0.05)
@@ -134,18 +169,33 @@ def bayes(say, reps: int) -> None:
     say(f"## 4. Bayesian replications on 1 worker (nutpie, {opts}, cores=1), {reps} replications, n = 200")
     cluster, client = _cluster(1)
     try:
-        lm.power_analysis(SCENARIO, n=[20], reps=1, seed=0, client=client, target=lm.Target.from_callable(
-            _noop), progress=False)  # imports only: the Bayesian model is not touched
-        res, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=3, target=TARGETS, client=client,
-                              estimator="bayes", fit_options=opts, batch_size=1)
+        lm.power_analysis(
+            SCENARIO, n=[20], reps=1, seed=0, client=client, target=lm.Target.from_callable(_noop), progress=False
+        )  # imports only: the Bayesian model is not touched
+        res, rec, dt = _timed(
+            scenario=SCENARIO,
+            n=[200],
+            reps=reps,
+            seed=3,
+            target=TARGETS,
+            client=client,
+            estimator="bayes",
+            fit_options=opts,
+            batch_size=1,
+        )
         first = rec[rec.setup].elapsed
         reused = rec[~rec.setup].elapsed
         say(f"first replication (build + compile + sample): {first.iloc[0]:.1f} s")
-        say(f"later replications (compiled model reused): median {reused.median():.2f} s, "
-            f"range {reused.min():.2f}-{reused.max():.2f} s ({len(reused)} replications)")
+        say(
+            f"later replications (compiled model reused): median {reused.median():.2f} s, "
+            f"range {reused.min():.2f}-{reused.max():.2f} s ({len(reused)} replications)"
+        )
         say(f"converged {int(rec.converged.sum())}/{len(rec)}; wall {dt:.0f} s")
-        say(res.query("kind == 'target'")[["quantity", "power", "n_failed", "bias", "rmse"]].round(3)
-            .to_string(index=False))
+        say(
+            res.query("kind == 'target'")[["quantity", "power", "n_failed", "bias", "rmse"]]
+            .round(3)
+            .to_string(index=False)
+        )
     finally:
         client.close()
         cluster.close()
@@ -157,6 +207,7 @@ def start_values(say, count: int = 30) -> None:
     from threadpoolctl import threadpool_limits
 
     from loyaltymodels.sem import engine
+
     say()
     say(f"## SEM start values: {count} data sets (2 sectors x n = 200), one BLAS thread, in-process")
     warm, its, times = None, {"fit_sem starts": [], "warm start": []}, {"fit_sem starts": [], "warm start": []}
@@ -185,8 +236,7 @@ def main() -> None:
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     say = Report(RESULTS / "power.txt")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    say(f"# benchmarks/power.py, {datetime.date.today()}, {os.cpu_count()}-core shared machine "
-        f"(load at start {load})")
+    say(f"# benchmarks/power.py, {datetime.date.today()}, {os.cpu_count()}-core shared machine (load at start {load})")
     throughput(say, reps)
     start_values(say)
     false_positives_and_curve(say, reps_null=1000, reps_curve=200)

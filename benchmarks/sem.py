@@ -33,9 +33,11 @@ import loyaltymodels as lm
 from loyaltymodels import datasets
 from loyaltymodels.errors import DataWarning, SemWarning
 
-CASES = [("HS CFA", datasets.HS_MODEL, datasets.load_holzinger_swineford),
-         ("Political Democracy", datasets.POLDEM_MODEL, datasets.load_political_democracy),
-         ("ECSI", datasets.ECSI_MODEL, datasets.load_ecsi)]
+CASES = [
+    ("HS CFA", datasets.HS_MODEL, datasets.load_holzinger_swineford),
+    ("Political Democracy", datasets.POLDEM_MODEL, datasets.load_political_democracy),
+    ("ECSI", datasets.ECSI_MODEL, datasets.load_ecsi),
+]
 
 
 def _ours(model, data, **kw):
@@ -76,8 +78,10 @@ def main(repeats: int = 7) -> None:
     warnings.simplefilter("ignore", DataWarning)
     print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     contenders = {"fit_sem": _ours, "semopy": _semopy, "semopy 1 thread": _semopy_one_thread}
-    print(f"{'model':<21}{'fit_sem ms':>11}{'semopy ms':>11}{'ratio':>7}{'semopy(1t) ms':>15}{'ratio':>7}"
-          f"  {'engine':<14}{'semopy it':>10}")
+    print(
+        f"{'model':<21}{'fit_sem ms':>11}{'semopy ms':>11}{'ratio':>7}{'semopy(1t) ms':>15}{'ratio':>7}"
+        f"  {'engine':<14}{'semopy it':>10}"
+    )
     for name, model, load in CASES:
         data = load()
         for fun in contenders.values():  # warm-up: imports, caches
@@ -88,10 +92,12 @@ def main(repeats: int = 7) -> None:
                 times[key].append(_time(fun, model, data))
         med = {k: statistics.median(v) for k, v in times.items()}
         fit = _ours(model, data)
-        print(f"{name:<21}{med['fit_sem'] * 1e3:11.1f}{med['semopy'] * 1e3:11.1f}"
-              f"{med['fit_sem'] / med['semopy']:7.2f}{med['semopy 1 thread'] * 1e3:15.1f}"
-              f"{med['fit_sem'] / med['semopy 1 thread']:7.2f}  {_engine(fit):<14}"
-              f"{fit.info['semopy']['iterations']:>10}")
+        print(
+            f"{name:<21}{med['fit_sem'] * 1e3:11.1f}{med['semopy'] * 1e3:11.1f}"
+            f"{med['fit_sem'] / med['semopy']:7.2f}{med['semopy 1 thread'] * 1e3:15.1f}"
+            f"{med['fit_sem'] / med['semopy 1 thread']:7.2f}  {_engine(fit):<14}"
+            f"{fit.info['semopy']['iterations']:>10}"
+        )
     engines(max(3, repeats // 2))
     print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
@@ -103,14 +109,23 @@ def engines(repeats: int = 3) -> None:
     fiml_model = "F =~ x1 + x2 + x3 + x4\nG =~ y1 + y2 + y3\nG ~ F"
     sim = lm.simulate(true, n=2000, seed=5)[0]
     holed = sim.mask(np.random.default_rng(6).random(sim.shape) < 0.15)
-    rows = [("HS, mean structure", datasets.HS_MODEL, hs, dict(meanstructure=True), None),
-            ("HS by school, configural", datasets.HS_MODEL, hs, dict(group="school"), "school"),
-            ("HS by school, metric", datasets.HS_MODEL, hs, dict(group="school", group_equal="loadings"), "school"),
-            ("HS by school, scalar", datasets.HS_MODEL, hs,
-             dict(group="school", group_equal=("loadings", "intercepts")), "school"),
-            ("FIML, n=2000, 15% MCAR", fiml_model, holed, dict(missing="fiml"), None)]
-    print(f"\n{'where auto = kernel':<27}{'kernel ms':>10}{'semopy ms':>10}{'x kernel':>9}{'bare semopy ms':>15}"
-          f"{'chisq kernel':>14}{'chisq semopy':>14}")
+    rows = [
+        ("HS, mean structure", datasets.HS_MODEL, hs, dict(meanstructure=True), None),
+        ("HS by school, configural", datasets.HS_MODEL, hs, dict(group="school"), "school"),
+        ("HS by school, metric", datasets.HS_MODEL, hs, dict(group="school", group_equal="loadings"), "school"),
+        (
+            "HS by school, scalar",
+            datasets.HS_MODEL,
+            hs,
+            dict(group="school", group_equal=("loadings", "intercepts")),
+            "school",
+        ),
+        ("FIML, n=2000, 15% MCAR", fiml_model, holed, dict(missing="fiml"), None),
+    ]
+    print(
+        f"\n{'where auto = kernel':<27}{'kernel ms':>10}{'semopy ms':>10}{'x kernel':>9}{'bare semopy ms':>15}"
+        f"{'chisq kernel':>14}{'chisq semopy':>14}"
+    )
     for name, model, data, kw, group in rows:
         slow = "missing" in kw
         runs = 1 if slow else repeats
@@ -124,8 +139,10 @@ def engines(repeats: int = 3) -> None:
             bare = f"{statistics.median(_time(_semopy_groups, model, data, group) for _ in range(runs)) * 1e3:.1f}"
         else:
             bare = f"{statistics.median(_time(_semopy_one_thread, model, data) for _ in range(runs)) * 1e3:.1f}"
-        print(f"{name:<27}{t_auto * 1e3:10.1f}{t_sem * 1e3:10.1f}{t_sem / t_auto:9.1f}{bare:>15}"
-              f"{auto.fit_measures['chisq']:14.4f}{sem.fit_measures['chisq']:14.4f}")
+        print(
+            f"{name:<27}{t_auto * 1e3:10.1f}{t_sem * 1e3:10.1f}{t_sem / t_auto:9.1f}{bare:>15}"
+            f"{auto.fit_measures['chisq']:14.4f}{sem.fit_measures['chisq']:14.4f}"
+        )
 
 
 if __name__ == "__main__":

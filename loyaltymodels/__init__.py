@@ -12,39 +12,87 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import (ConvergenceError, ConvergenceWarning, DataError, DataWarning,
-                     LoyaltyModelsError, SemWarning, SpecError)
+from .errors import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    LoyaltyModelsError,
+    SemWarning,
+    SpecError,
+)
 
 __version__ = "0.1.0"
 
 # public name -> the subpackage (room) that exports it, imported on first attribute access
 _LAZY: dict[str, str] = {
     # spec: lavaan syntax -> the parameter table
-    "parse_model": "spec", "ModelSpec": "spec", "to_syntax": "spec",
+    "parse_model": "spec",
+    "ModelSpec": "spec",
+    "to_syntax": "spec",
     # data: survey files in, synthetic data out
-    "read_survey": "data", "validate_data": "data", "DataReport": "data",
-    "simulate": "data", "loyalty_scenario": "data", "loyalty_model": "data",
+    "read_survey": "data",
+    "validate_data": "data",
+    "DataReport": "data",
+    "simulate": "data",
+    "loyalty_scenario": "data",
+    "loyalty_model": "data",
     # indices
-    "nps": "indices", "nps_difference": "indices", "secure_customer_index": "indices",
-    "customer_loyalty_index": "indices", "csat": "indices", "ces": "indices", "latent_index": "indices",
+    "nps": "indices",
+    "nps_difference": "indices",
+    "secure_customer_index": "indices",
+    "customer_loyalty_index": "indices",
+    "csat": "indices",
+    "ces": "indices",
+    "latent_index": "indices",
     # pls
-    "fit_pls": "pls", "PlsFit": "pls",
+    "fit_pls": "pls",
+    "PlsFit": "pls",
     # sem
-    "fit_sem": "sem", "SemFit": "sem", "invariance": "sem", "path_diagram": "sem",
+    "fit_sem": "sem",
+    "SemFit": "sem",
+    "invariance": "sem",
+    "path_diagram": "sem",
     # bayes
-    "build_model": "bayes", "fit_bayes": "bayes", "compile_model": "bayes", "fit_compiled": "bayes",
-    "bayes_summary": "bayes", "load_posterior": "bayes", "default_priors": "bayes",
-    "check_convergence": "bayes", "add_log_likelihood": "bayes", "loo": "bayes", "waic": "bayes",
-    "compare": "bayes", "ppmc": "bayes", "fit_indices": "bayes", "factor_scores": "bayes",
+    "build_model": "bayes",
+    "fit_bayes": "bayes",
+    "compile_model": "bayes",
+    "fit_compiled": "bayes",
+    "bayes_summary": "bayes",
+    "load_posterior": "bayes",
+    "default_priors": "bayes",
+    "check_convergence": "bayes",
+    "add_log_likelihood": "bayes",
+    "loo": "bayes",
+    "waic": "bayes",
+    "compare": "bayes",
+    "ppmc": "bayes",
+    "fit_indices": "bayes",
+    "factor_scores": "bayes",
     # loyalty
-    "fit_loyalty": "loyalty", "build_loyalty_model": "loyalty", "default_loyalty_priors": "loyalty",
-    "driver_weights": "loyalty", "outcome_effects": "loyalty", "invest_where": "loyalty",
-    "balance_effects": "loyalty", "satisfied_not_loyal": "loyalty", "compare_fits": "loyalty",
-    "plot_driver_weights": "loyalty", "plot_balance": "loyalty", "plot_outcome_curves": "loyalty",
+    "fit_loyalty": "loyalty",
+    "build_loyalty_model": "loyalty",
+    "default_loyalty_priors": "loyalty",
+    "driver_weights": "loyalty",
+    "outcome_effects": "loyalty",
+    "invest_where": "loyalty",
+    "balance_effects": "loyalty",
+    "satisfied_not_loyal": "loyalty",
+    "compare_fits": "loyalty",
+    "plot_driver_weights": "loyalty",
+    "plot_balance": "loyalty",
+    "plot_outcome_curves": "loyalty",
     # power
-    "power_analysis": "power", "power_summary": "power", "read_power_records": "power",
-    "plot_power": "power", "fit_many": "power", "Scenario": "power", "loyalty_power_scenario": "power",
-    "model_power_scenario": "power", "Target": "power", "weights_differ": "power",
+    "power_analysis": "power",
+    "power_summary": "power",
+    "read_power_records": "power",
+    "plot_power": "power",
+    "fit_many": "power",
+    "Scenario": "power",
+    "loyalty_power_scenario": "power",
+    "model_power_scenario": "power",
+    "Target": "power",
+    "weights_differ": "power",
     "parameter_nonzero": "power",
 }
 
@@ -64,5 +112,13 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
-           "LoyaltyModelsError", "SemWarning", "SpecError", *_LAZY]
+__all__ = [
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "DataError",
+    "DataWarning",
+    "LoyaltyModelsError",
+    "SemWarning",
+    "SpecError",
+    *_LAZY,
+]

@@ -14,7 +14,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -22,9 +22,13 @@ import typer
 from . import __version__
 from .errors import ConvergenceError, ConvergenceWarning, LoyaltyModelsError, SpecError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Customer-loyalty models: SEM, Bayesian SEM, loyalty drivers, indices.",
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Customer-loyalty models: SEM, Bayesian SEM, loyalty drivers, indices.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 _STATE = {"debug": False}
 
 ModelArg = Annotated[str, typer.Argument(help="File of lavaan model syntax, or - to read it from stdin.")]
@@ -42,9 +46,12 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="Show the version and exit.")] = False,
-         debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")] = False) -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")] = False,
+) -> None:
     """Fit customer-loyalty models from the shell. Run a command with --help for an example."""
     _STATE["debug"] = debug
 
@@ -59,15 +66,14 @@ def _errors():
     except BrokenPipeError:  # output piped into head & co: not an error
         sys.stderr.close()
         raise typer.Exit(0) from None
-    except Exception as err:  # noqa: BLE001 - every error becomes one line and an exit code
+    except Exception as err:
         if _STATE["debug"]:
             raise
         code = 1 if isinstance(err, (ConvergenceError, NotConverged)) else 2
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             text = f"cannot read {getattr(err, 'filename', '') or text}: {err.strerror or err}"
-        elif not isinstance(err, (LoyaltyModelsError, NotConverged, KeyError, ValueError,
-                                  typer.BadParameter)):
+        elif not isinstance(err, (LoyaltyModelsError, NotConverged, KeyError, ValueError, typer.BadParameter)):
             text = f"{type(err).__name__}: {text} (run with --debug for the traceback)"
         typer.echo(f"error: {text}", err=True)
         raise typer.Exit(code) from None
@@ -88,6 +94,7 @@ def _model(source: str) -> str:
 
 def _data(path: Path) -> pd.DataFrame:
     from .data.read import read_survey
+
     return read_survey(path)
 
 
@@ -98,7 +105,7 @@ def _show(table: pd.DataFrame, title: str | None = None, digits: int = 3) -> Non
         typer.echo(table.round(digits).to_string(index=False))
 
 
-def _write_table(table: pd.DataFrame, out: Optional[Path]) -> None:
+def _write_table(table: pd.DataFrame, out: Path | None) -> None:
     if out is None:
         return
     if out.suffix.lower() == ".json":
@@ -108,39 +115,56 @@ def _write_table(table: pd.DataFrame, out: Optional[Path]) -> None:
     typer.echo(f"wrote {out}")
 
 
-def _csv_list(value: Optional[str]) -> tuple[str, ...]:
+def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
 def _check(post) -> None:
     from .bayes.diagnostics import check_convergence
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         problems = check_convergence(post, warn=False)
     if len(problems):
         _show(problems[["check", "parameter", "value", "threshold"]].head(15), "Convergence problems:")
-        raise NotConverged(f"the sampler did not converge ({len(problems)} failed check(s)); "
-                           "the draws were saved, but rerun with more --draws/--tune before using them")
+        raise NotConverged(
+            f"the sampler did not converge ({len(problems)} failed check(s)); "
+            "the draws were saved, but rerun with more --draws/--tune before using them"
+        )
 
 
 @app.command()
-def sem(model: ModelArg, data: DataArg,
-        group: Annotated[Optional[str], typer.Option(help="Column defining groups (multigroup model).")] = None,
-        group_equal: Annotated[Optional[str], typer.Option(help="Comma-separated: loadings,intercepts,residuals,means,lv.variances,regressions.")] = None,
-        std_lv: Annotated[bool, typer.Option(help="Identify latents by unit variance.")] = False,
-        missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
-        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
-        seed: Annotated[Optional[int], typer.Option(help="Seed for the bootstrap.")] = None,
-        json_out: Annotated[Optional[Path], typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
-        csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Save the parameter table (CSV).")] = None) -> None:
+def sem(
+    model: ModelArg,
+    data: DataArg,
+    group: Annotated[str | None, typer.Option(help="Column defining groups (multigroup model).")] = None,
+    group_equal: Annotated[
+        str | None, typer.Option(help="Comma-separated: loadings,intercepts,residuals,means,lv.variances,regressions.")
+    ] = None,
+    std_lv: Annotated[bool, typer.Option(help="Identify latents by unit variance.")] = False,
+    missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed for the bootstrap.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the parameter table (CSV).")] = None,
+) -> None:
     """Fit a structural-equation model by ML, as lavaan would.
 
     Example: loyaltymodels sem model.lav survey.csv --group sector --json fit.json
     """
     with _errors():
         from .sem.fit import fit_sem
-        fit = fit_sem(_model(model), _data(data), group=group, group_equal=_csv_list(group_equal),
-                      std_lv=std_lv, missing=missing, bootstrap=bootstrap, seed=seed)
+
+        fit = fit_sem(
+            _model(model),
+            _data(data),
+            group=group,
+            group_equal=_csv_list(group_equal),
+            std_lv=std_lv,
+            missing=missing,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
         fit.summary()
         if json_out:
             fit.to_json(json_out)
@@ -149,62 +173,93 @@ def sem(model: ModelArg, data: DataArg,
 
 
 @app.command()
-def bayes(model: ModelArg, data: DataArg,
-          draws: Annotated[int, typer.Option(help="Draws per chain after tuning.")] = 1000,
-          tune: Annotated[int, typer.Option(help="Tuning draws per chain.")] = 1000,
-          chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
-          seed: Annotated[Optional[int], typer.Option(help="Seed: same seed, same draws.")] = None,
-          group: Annotated[Optional[str], typer.Option(help="Column defining groups.")] = None,
-          ordinal: Annotated[Optional[str], typer.Option(help="'auto' or comma-separated ordinal items.")] = None,
-          out: Annotated[Optional[Path], typer.Option(help="Save the posterior (netCDF).")] = None,
-          csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Save the summary table (CSV).")] = None) -> None:
+def bayes(
+    model: ModelArg,
+    data: DataArg,
+    draws: Annotated[int, typer.Option(help="Draws per chain after tuning.")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning draws per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Seed: same seed, same draws.")] = None,
+    group: Annotated[str | None, typer.Option(help="Column defining groups.")] = None,
+    ordinal: Annotated[str | None, typer.Option(help="'auto' or comma-separated ordinal items.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF).")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the summary table (CSV).")] = None,
+) -> None:
     """Fit a Bayesian SEM (blavaan's priors; nutpie) and summarise the posterior.
 
     Example: loyaltymodels bayes model.lav survey.csv --draws 1000 --chains 4 --seed 1 --out post.nc
     """
     with _errors():
         from .bayes.fit import bayes_summary, fit_bayes
+
         items = ordinal if ordinal in (None, "auto") else list(_csv_list(ordinal))
-        post = fit_bayes(_model(model), _data(data), draws=draws, tune=tune, chains=chains, seed=seed,
-                         group=group, ordinal=items, check=False)
+        post = fit_bayes(
+            _model(model),
+            _data(data),
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            group=group,
+            ordinal=items,
+            check=False,
+        )
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
         summary = bayes_summary(post)
-        cols = [c for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat",
-                            "ess_bulk") if c in summary]
+        cols = [
+            c
+            for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk")
+            if c in summary
+        ]
         _show(summary.loc[summary.free if "free" in summary else slice(None), cols], "Posterior summary:")
         _write_table(summary, csv_out)
         _check(post)
 
 
 @app.command()
-def loyalty(model: ModelArg, data: DataArg,
-            sector: Annotated[str, typer.Option(help="Column naming each respondent's sector.")],
-            segment: Annotated[Optional[str], typer.Option(help="Column of customer segments.")] = None,
-            outcome: Annotated[Optional[list[str]], typer.Option(help="Behaviour outcome as name=COLUMN (repeatable).")] = None,
-            interaction: Annotated[bool, typer.Option(help="Add the beliefs x experience interaction.")] = False,
-            draws: Annotated[int, typer.Option(help="Draws per chain.")] = 1000,
-            tune: Annotated[int, typer.Option(help="Tuning draws per chain.")] = 1000,
-            chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
-            seed: Annotated[Optional[int], typer.Option(help="Seed.")] = None,
-            out: Annotated[Optional[Path], typer.Option(help="Save the posterior (netCDF).")] = None,
-            csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Save the driver weights (CSV).")] = None) -> None:
+def loyalty(
+    model: ModelArg,
+    data: DataArg,
+    sector: Annotated[str, typer.Option(help="Column naming each respondent's sector.")],
+    segment: Annotated[str | None, typer.Option(help="Column of customer segments.")] = None,
+    outcome: Annotated[list[str] | None, typer.Option(help="Behaviour outcome as name=COLUMN (repeatable).")] = None,
+    interaction: Annotated[bool, typer.Option(help="Add the beliefs x experience interaction.")] = False,
+    draws: Annotated[int, typer.Option(help="Draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning draws per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF).")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the driver weights (CSV).")] = None,
+) -> None:
     """Fit the hierarchical loyalty model: weights of beliefs and experience by sector.
 
     Example: loyaltymodels loyalty model.lav survey.csv --sector sector --outcome churn=churned --out post.nc
     """
     with _errors():
         import loyaltymodels as lm
+
         outcomes = {}
         for item in outcome or []:
             name, sep, column = item.partition("=")
             if not sep or not name or not column:
                 raise typer.BadParameter(f"--outcome {item!r} should look like name=COLUMN")
             outcomes[name] = column
-        post = lm.fit_loyalty(_model(model), _data(data), sector=sector, segment=segment,
-                              outcomes=outcomes or None, interaction=interaction, draws=draws, tune=tune,
-                              chains=chains, seed=seed, progressbar=True, check=False)
+        post = lm.fit_loyalty(
+            _model(model),
+            _data(data),
+            sector=sector,
+            segment=segment,
+            outcomes=outcomes or None,
+            interaction=interaction,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progressbar=True,
+            check=False,
+        )
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
@@ -217,34 +272,41 @@ def loyalty(model: ModelArg, data: DataArg,
 
 
 @app.command()
-def invariance(model: ModelArg, data: DataArg,
-               group: Annotated[str, typer.Option(help="Column defining the groups to compare.")],
-               levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = "configural,metric,scalar,strict",
-               out: Annotated[Optional[Path], typer.Option(help="Save the table (.csv or .json).")] = None) -> None:
+def invariance(
+    model: ModelArg,
+    data: DataArg,
+    group: Annotated[str, typer.Option(help="Column defining the groups to compare.")],
+    levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = "configural,metric,scalar,strict",
+    out: Annotated[Path | None, typer.Option(help="Save the table (.csv or .json).")] = None,
+) -> None:
     """Measurement invariance across groups, with lavaan's chi-square difference tests.
 
     Example: loyaltymodels invariance model.lav survey.sav --group country --out invariance.csv
     """
     with _errors():
         from .sem.invariance_tests import invariance as run
+
         table = run(_model(model), _data(data), group=group, levels=_csv_list(levels))
         _show(table, "Measurement invariance:")
         _write_table(table, out)
 
 
 @app.command()
-def simulate(model: ModelArg,
-             n: Annotated[int, typer.Option("--n", help="Respondents (per group).")],
-             out: Annotated[Path, typer.Option(help="Where to write the data (.csv).")],
-             seed: Annotated[Optional[int], typer.Option(help="Seed: same seed, same data.")] = None,
-             scale: Annotated[Optional[str], typer.Option(help="Rating scale such as 0-10 (default: continuous).")] = None,
-             truth: Annotated[Optional[Path], typer.Option(help="Also write the true parameter table (.csv).")] = None) -> None:
+def simulate(
+    model: ModelArg,
+    n: Annotated[int, typer.Option("--n", help="Respondents (per group).")],
+    out: Annotated[Path, typer.Option(help="Where to write the data (.csv).")],
+    seed: Annotated[int | None, typer.Option(help="Seed: same seed, same data.")] = None,
+    scale: Annotated[str | None, typer.Option(help="Rating scale such as 0-10 (default: continuous).")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Also write the true parameter table (.csv).")] = None,
+) -> None:
     """Simulate survey data from a model (population values in the syntax, lavaan's defaults).
 
     Example: loyaltymodels simulate model.lav --n 500 --seed 1 --scale 0-10 --out data.csv
     """
     with _errors():
         from .data.synthetic import simulate as run
+
         data, table = run(_model(model), n, seed=seed, scale=scale)
         data.to_csv(out, index=False)
         typer.echo(f"wrote {out} ({len(data)} rows, {data.shape[1]} columns)")
@@ -254,19 +316,25 @@ def simulate(model: ModelArg,
 
 
 @app.command()
-def indices(data: DataArg,
-            nps: Annotated[Optional[str], typer.Option(help="Column of the recommendation question.")] = None,
-            scale: Annotated[str, typer.Option(help="Scale of the NPS question.")] = "0-10",
-            by: Annotated[Optional[str], typer.Option(help="Column to group by (segment, wave...).")] = None,
-            csat: Annotated[Optional[str], typer.Option(help="Column of a satisfaction question (top-2 box).")] = None,
-            csat_scale: Annotated[str, typer.Option(help="Scale of the CSAT question.")] = "1-5",
-            ces: Annotated[Optional[str], typer.Option(help="Column of the customer-effort question.")] = None,
-            ces_scale: Annotated[str, typer.Option(help="Scale of the CES question.")] = "1-7",
-            sci: Annotated[Optional[str], typer.Option(help="Secure Customer Index: satisfaction,repurchase,recommend columns.")] = None,
-            sci_scale: Annotated[str, typer.Option(help="Scale of the SCI questions.")] = "1-5",
-            cli: Annotated[Optional[str], typer.Option(help="Customer Loyalty Index: recommend,repurchase,try_others columns (1-6).")] = None,
-            method: Annotated[str, typer.Option(help="NPS interval: adjusted_wald, wald or bayes.")] = "adjusted_wald",
-            out: Annotated[Optional[Path], typer.Option(help="Save all tables (.csv or .json).")] = None) -> None:
+def indices(
+    data: DataArg,
+    nps: Annotated[str | None, typer.Option(help="Column of the recommendation question.")] = None,
+    scale: Annotated[str, typer.Option(help="Scale of the NPS question.")] = "0-10",
+    by: Annotated[str | None, typer.Option(help="Column to group by (segment, wave...).")] = None,
+    csat: Annotated[str | None, typer.Option(help="Column of a satisfaction question (top-2 box).")] = None,
+    csat_scale: Annotated[str, typer.Option(help="Scale of the CSAT question.")] = "1-5",
+    ces: Annotated[str | None, typer.Option(help="Column of the customer-effort question.")] = None,
+    ces_scale: Annotated[str, typer.Option(help="Scale of the CES question.")] = "1-7",
+    sci: Annotated[
+        str | None, typer.Option(help="Secure Customer Index: satisfaction,repurchase,recommend columns.")
+    ] = None,
+    sci_scale: Annotated[str, typer.Option(help="Scale of the SCI questions.")] = "1-5",
+    cli: Annotated[
+        str | None, typer.Option(help="Customer Loyalty Index: recommend,repurchase,try_others columns (1-6).")
+    ] = None,
+    method: Annotated[str, typer.Option(help="NPS interval: adjusted_wald, wald or bayes.")] = "adjusted_wald",
+    out: Annotated[Path | None, typer.Option(help="Save all tables (.csv or .json).")] = None,
+) -> None:
     """Loyalty indices with intervals: NPS, CSAT, CES, Secure Customer Index, Customer Loyalty Index.
 
     Example: loyaltymodels indices survey.csv --nps recommend --scale 0-10 --by wave --csat csat
@@ -274,6 +342,7 @@ def indices(data: DataArg,
     with _errors():
         from .indices import promoter as ix
         from .indices import satisfaction as sx
+
         frame = _data(data)
         tables = []
         if nps:
@@ -289,7 +358,9 @@ def indices(data: DataArg,
             cols = _three(cli, "--cli")
             tables.append(sx.customer_loyalty_index(*cols, by=by, data=frame).assign(index="CLI"))
         if not tables:
-            raise typer.BadParameter("name at least one index: --nps COL, --csat COL, --ces COL, --sci A,B,C or --cli A,B,C")
+            raise typer.BadParameter(
+                "name at least one index: --nps COL, --csat COL, --ces COL, --sci A,B,C or --cli A,B,C"
+            )
         for t in tables:
             keep = ["index"] + [c for c in t if c != "index"]
             _show(t[keep], f"{t['index'].iloc[0]}:")
@@ -304,14 +375,17 @@ def _three(value: str, option: str) -> tuple[str, str, str]:
 
 
 @app.command()
-def report(result: Annotated[Path, typer.Argument(help="A saved fit: .json (sem) or .nc (bayes, loyalty).")],
-           html: Annotated[Optional[Path], typer.Option(help="Write an HTML report with tables and plots.")] = None) -> None:
+def report(
+    result: Annotated[Path, typer.Argument(help="A saved fit: .json (sem) or .nc (bayes, loyalty).")],
+    html: Annotated[Path | None, typer.Option(help="Write an HTML report with tables and plots.")] = None,
+) -> None:
     """Tables (and, with --html, plots) of a saved fit.
 
     Example: loyaltymodels report fit.json --html report.html
     """
     with _errors():
         from .report import html_report, text_report
+
         typer.echo(text_report(result))
         if html:
             html_report(result, html)
@@ -319,9 +393,11 @@ def report(result: Annotated[Path, typer.Argument(help="A saved fit: .json (sem)
 
 
 @app.command()
-def study(name: Annotated[str, typer.Argument(help="ecsi, holzinger or poldem.")],
-          out: Annotated[Optional[Path], typer.Option(help="Save the comparison tables (.json).")] = None,
-          fast: Annotated[bool, typer.Option(help="Few draws / resamples (a quick look).")] = False) -> None:
+def study(
+    name: Annotated[str, typer.Argument(help="ecsi, holzinger or poldem.")],
+    out: Annotated[Path | None, typer.Option(help="Save the comparison tables (.json).")] = None,
+    fast: Annotated[bool, typer.Option(help="Few draws / resamples (a quick look).")] = False,
+) -> None:
     """Reproduce a published analysis and show our numbers beside the published ones.
 
     Example: loyaltymodels study ecsi --out ecsi.json
@@ -331,12 +407,21 @@ def study(name: Annotated[str, typer.Argument(help="ecsi, holzinger or poldem.")
         if name not in runs:
             raise typer.BadParameter(f"unknown study {name!r}; choose ecsi, holzinger or poldem")
         from . import studies
+
         result = getattr(studies, runs[name])(fast=fast)
         result.summary()
         if out:
-            out.write_text(json.dumps({k: json.loads(v.to_json(orient="records", double_precision=15))
-                                       for k, v in result.frames().items()}, indent=1))
+            out.write_text(
+                json.dumps(
+                    {
+                        k: json.loads(v.to_json(orient="records", double_precision=15))
+                        for k, v in result.frames().items()
+                    },
+                    indent=1,
+                )
+            )
             typer.echo(f"wrote {out}")
+
 
 def run() -> None:  # console-script entry point
     app()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ def resolve_seed(seed: int | np.integer | None) -> int:
     (7, True)
     """
     if seed is None:
-        return int(np.random.SeedSequence().entropy % (2 ** 31))
+        return int(np.random.SeedSequence().entropy % (2**31))
     return int(seed)
 
 
@@ -65,7 +65,7 @@ def one_blas_thread() -> Any:
 V = TypeVar("V")
 
 
-class ModelCache(Generic[V]):
+class ModelCache[V]:
     """The in-process cache of models keyed by their structure: least recently used out first.
 
     One policy for every cache of the package (compiled Bayesian SEMs, compiled loyalty models,

@@ -22,8 +22,15 @@ class SpecError(LoyaltyModelsError, ValueError):
         What the parser expected at that position.
     """
 
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
-                 expected: str | None = None, source_line: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        expected: str | None = None,
+        source_line: str | None = None,
+    ) -> None:
         self.line, self.column, self.expected = line, column, expected
         self.source_line = source_line
         text = message
@@ -44,8 +51,7 @@ class DataError(LoyaltyModelsError, ValueError):
         Where the problem is, when it has a place (``row`` is the index label).
     """
 
-    def __init__(self, message: str, *, column: str | None = None, row: object = None,
-                 value: object = None) -> None:
+    def __init__(self, message: str, *, column: str | None = None, row: object = None, value: object = None) -> None:
         self.column, self.row, self.value = column, row, value
         super().__init__(message)
 
@@ -76,6 +82,13 @@ class DataWarning(LoyaltyModelsWarning):
 
 
 __all__ = [
-    "LoyaltyModelsError", "SpecError", "DataError", "ConvergenceError", "StoreError",
-    "LoyaltyModelsWarning", "SemWarning", "ConvergenceWarning", "DataWarning",
+    "LoyaltyModelsError",
+    "SpecError",
+    "DataError",
+    "ConvergenceError",
+    "StoreError",
+    "LoyaltyModelsWarning",
+    "SemWarning",
+    "ConvergenceWarning",
+    "DataWarning",
 ]

@@ -20,14 +20,18 @@ from .errors import DataError
 def _load(path: Path):
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"result file {str(path)!r} not found; give a .json saved by 'sem --json' "
-                        "or a .nc saved by 'bayes --out' / 'loyalty --out'")
+        raise DataError(
+            f"result file {str(path)!r} not found; give a .json saved by 'sem --json' "
+            "or a .nc saved by 'bayes --out' / 'loyalty --out'"
+        )
     suffix = path.suffix.lower()
     if suffix == ".json":
         from .sem.fit import SemFit
+
         return "sem", SemFit.from_json(path)
     if suffix in (".nc", ".netcdf", ".h5"):
         from .bayes.fit import load_posterior
+
         post = load_posterior(path)
         # fit_loyalty marks its posteriors with a 'loyalty' attribute (the roles and design it read)
         return ("loyalty" if "loyalty" in post.attrs else "bayes"), post
@@ -37,19 +41,42 @@ def _load(path: Path):
 def _tables(kind: str, result) -> dict[str, pd.DataFrame]:
     if kind == "sem":
         p = result.parameters
-        cols = [c for c in ("lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "ci_lower",
-                            "ci_upper", "std_all") if c in p]
-        return {"Fit measures": result.fit_measures.to_frame("value").reset_index(names="measure"),
-                "Parameter estimates": p[cols]}
-    from .bayes.fit import bayes_summary
+        cols = [
+            c
+            for c in (
+                "lhs",
+                "op",
+                "rhs",
+                "group",
+                "label",
+                "est",
+                "se",
+                "z",
+                "pvalue",
+                "ci_lower",
+                "ci_upper",
+                "std_all",
+            )
+            if c in p
+        ]
+        return {
+            "Fit measures": result.fit_measures.to_frame("value").reset_index(names="measure"),
+            "Parameter estimates": p[cols],
+        }
     from .bayes.diagnostics import check_convergence
+    from .bayes.fit import bayes_summary
+
     tables = {}
     if kind == "loyalty":
         import loyaltymodels as lm
+
         tables["Standardized driver weights"] = lm.driver_weights(result)
     summary = bayes_summary(result)
-    cols = [c for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat",
-                        "ess_bulk", "ess_tail") if c in summary]
+    cols = [
+        c
+        for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk", "ess_tail")
+        if c in summary
+    ]
     tables["Posterior summary"] = summary[cols]
     tables["Convergence checks (empty when all pass)"] = check_convergence(result, warn=False)
     return tables
@@ -60,6 +87,7 @@ def text_report(path: str | Path) -> str:
     kind, result = _load(Path(path))
     if kind == "sem":
         from .sem.report import summary_text
+
         return summary_text(result)
     parts = [f"Saved posterior: {Path(path).name} ({kind})"]
     with pd.option_context("display.max_rows", 500, "display.width", 160):
@@ -70,15 +98,18 @@ def text_report(path: str | Path) -> str:
 
 def _figures(kind: str, result) -> list[tuple[str, bytes]]:
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     figs = []
     if kind == "sem":
         from .sem.diagram import path_diagram
+
         figs.append(("Path diagram (standardized estimates)", path_diagram(result)))
     else:
         import numpy as np
+
         post = result["posterior"]
         param = post["param"]
         sd = param.std(("chain", "draw")).values
@@ -94,6 +125,7 @@ def _figures(kind: str, result) -> list[tuple[str, bytes]]:
         figs.append(("Posterior forest plot", fig))
         if kind == "loyalty":
             import loyaltymodels as lm
+
             plot = getattr(lm, "plot_driver_weights", None)
             if plot is not None:
                 figs.append(("Driver weights by sector", plot(result)))
@@ -111,10 +143,14 @@ def html_report(path: str | Path, out: str | Path) -> Path:
     """Write a self-contained HTML report (tables and figures) of a saved fit."""
     kind, result = _load(Path(path))
     from . import __version__
-    body = [f"<h1>loyaltymodels report: {html.escape(Path(path).name)}</h1>",
-            f"<p>Kind: {kind}. Written by loyaltymodels {__version__}.</p>"]
+
+    body = [
+        f"<h1>loyaltymodels report: {html.escape(Path(path).name)}</h1>",
+        f"<p>Kind: {kind}. Written by loyaltymodels {__version__}.</p>",
+    ]
     if kind == "sem":
         from .sem.report import summary_text
+
         body.append(f"<pre>{html.escape(summary_text(result))}</pre>")
     for title, table in _tables(kind, result).items():
         body.append(f"<h2>{html.escape(title)}</h2>")
@@ -122,10 +158,14 @@ def html_report(path: str | Path, out: str | Path) -> Path:
     for title, png in _figures(kind, result):
         data = base64.b64encode(png).decode("ascii")
         body.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto} table{border-collapse:collapse;"
-             "font-size:0.85em} td,th{padding:2px 8px;text-align:right} pre{font-size:0.8em}")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(Path(path).name)}</title>" \
-           f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto} table{border-collapse:collapse;"
+        "font-size:0.85em} td,th{padding:2px 8px;text-align:right} pre{font-size:0.8em}"
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(Path(path).name)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )
     out = Path(out)
     out.write_text(page, encoding="utf-8")
     return out

@@ -46,8 +46,9 @@ def execute(path: Path, *, fast: bool, timeout: int = 3600, out_dir: Path | None
     previous = os.environ.get(FAST_ENV)
     os.environ[FAST_ENV] = "1" if fast else "0"  # the kernel inherits this process's environment
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        )
         started = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - started

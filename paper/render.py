@@ -33,12 +33,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
     | 1.5 | yes |
     | — | no |
     """
+
     def cell(v) -> str:
         if isinstance(v, (bool,)) or type(v).__name__ == "bool_":
             return "yes" if v else "no"
         if isinstance(v, float) and v != v:
             return "—"
         return str(v)
+
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---:|" * frame.shape[1]]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
@@ -65,8 +67,10 @@ def _blocks(text: str, generated: Path) -> tuple[str, dict[str, str]]:
             return f'<p class="caption"><b>{label}.</b> {caption}</p>\n\n{body}\n'
         if not (generated / f"{name}.png").exists():
             raise FileNotFoundError(f"figure {name!r}: {generated / name}.png was not generated")
-        return (f'<figure><img src="{name}.png" alt="{name}"/>'
-                f"<figcaption><b>{label}.</b> {caption}</figcaption></figure>")
+        return (
+            f'<figure><img src="{name}.png" alt="{name}"/><figcaption><b>{label}.</b> {caption}</figcaption></figure>'
+        )
+
     return BLOCK.sub(block, text), refs
 
 
@@ -84,6 +88,7 @@ def expand(text: str, generated: Path, numbers: dict[str, dict] | None = None) -
         if key not in numbers:
             raise KeyError(f"{{{{{key}}}}}: not in numbers.json (sections write <section>.<key>)")
         return numbers[key]["text"]
+
     return PLACEHOLDER.sub(value, text)
 
 
@@ -91,11 +96,14 @@ def render_html(source: Path, generated: Path) -> str:
     """The paper as one HTML document (images relative to ``generated``)."""
     import markdown
 
-    body = markdown.markdown(expand(source.read_text(), generated),
-                             extensions=["tables", "fenced_code", "md_in_html"], output_format="html")
+    body = markdown.markdown(
+        expand(source.read_text(), generated), extensions=["tables", "fenced_code", "md_in_html"], output_format="html"
+    )
     title = source.read_text().splitlines()[0].lstrip("# ").strip()
-    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{CSS.read_text()}</style></head><body>{body}</body></html>")
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{CSS.read_text()}</style></head><body>{body}</body></html>"
+    )
 
 
 def write_pdf(html: str, path: Path, base_url: Path) -> None:

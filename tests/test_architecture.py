@@ -20,7 +20,8 @@ PACKAGE = Path(lm.__file__).parent
 BASE = {"errors", "defaults"}
 #: room -> the rooms it may import (besides itself). Lower rooms never import higher ones.
 ALLOWED = {
-    "errors": set(), "defaults": set(),
+    "errors": set(),
+    "defaults": set(),
     "spec": BASE,
     "algebra": BASE | {"spec"},
     "data": BASE | {"spec", "algebra"},
@@ -33,22 +34,78 @@ ALLOWED = {
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
 }
-APPLICATION = {"__init__", "cli", "report", "demo"}   # the top floor may import any room
+APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
 HEAVY = ("pymc", "pytensor", "nutpie", "semopy", "numba", "arviz", "dask", "distributed", "matplotlib")
 
 #: ``loyaltymodels.__all__`` before the package was laid out in rooms: every name stays.
 PUBLIC_API = [
-    "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning", "LoyaltyModelsError", "SemWarning",
-    "SpecError", "parse_model", "ModelSpec", "to_syntax", "simulate", "loyalty_scenario", "loyalty_model",
-    "read_survey", "validate_data", "DataReport", "nps", "nps_difference", "secure_customer_index",
-    "customer_loyalty_index", "csat", "ces", "latent_index", "fit_pls", "PlsFit", "check_convergence",
-    "add_log_likelihood", "loo", "waic", "compare", "ppmc", "fit_indices", "factor_scores", "fit_sem",
-    "SemFit", "invariance", "path_diagram", "build_model", "fit_bayes", "compile_model", "fit_compiled",
-    "bayes_summary", "load_posterior", "default_priors", "fit_loyalty", "build_loyalty_model",
-    "default_loyalty_priors", "driver_weights", "outcome_effects", "invest_where", "balance_effects",
-    "satisfied_not_loyal", "compare_fits", "plot_driver_weights", "plot_balance", "plot_outcome_curves",
-    "power_analysis", "power_summary", "read_power_records", "plot_power", "fit_many", "Scenario",
-    "loyalty_power_scenario", "model_power_scenario", "Target", "weights_differ", "parameter_nonzero",
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "DataError",
+    "DataWarning",
+    "LoyaltyModelsError",
+    "SemWarning",
+    "SpecError",
+    "parse_model",
+    "ModelSpec",
+    "to_syntax",
+    "simulate",
+    "loyalty_scenario",
+    "loyalty_model",
+    "read_survey",
+    "validate_data",
+    "DataReport",
+    "nps",
+    "nps_difference",
+    "secure_customer_index",
+    "customer_loyalty_index",
+    "csat",
+    "ces",
+    "latent_index",
+    "fit_pls",
+    "PlsFit",
+    "check_convergence",
+    "add_log_likelihood",
+    "loo",
+    "waic",
+    "compare",
+    "ppmc",
+    "fit_indices",
+    "factor_scores",
+    "fit_sem",
+    "SemFit",
+    "invariance",
+    "path_diagram",
+    "build_model",
+    "fit_bayes",
+    "compile_model",
+    "fit_compiled",
+    "bayes_summary",
+    "load_posterior",
+    "default_priors",
+    "fit_loyalty",
+    "build_loyalty_model",
+    "default_loyalty_priors",
+    "driver_weights",
+    "outcome_effects",
+    "invest_where",
+    "balance_effects",
+    "satisfied_not_loyal",
+    "compare_fits",
+    "plot_driver_weights",
+    "plot_balance",
+    "plot_outcome_curves",
+    "power_analysis",
+    "power_summary",
+    "read_power_records",
+    "plot_power",
+    "fit_many",
+    "Scenario",
+    "loyalty_power_scenario",
+    "model_power_scenario",
+    "Target",
+    "weights_differ",
+    "parameter_nonzero",
 ]
 
 
@@ -123,8 +180,13 @@ def test_spec_and_algebra_use_only_numpy_scipy_pandas():
         if _room(rel) not in ("spec", "algebra"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            mods = ([node.module] if isinstance(node, ast.ImportFrom) and not node.level and node.module
-                    else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            mods = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom) and not node.level and node.module
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             for m in mods:
                 top = m.split(".")[0]
                 if top not in stdlib and top not in {"numpy", "scipy", "pandas", "loyaltymodels"}:
@@ -137,9 +199,14 @@ def test_each_room_has_a_short_door():
         tree = ast.parse(init.read_text(encoding="utf-8"))
         doc = ast.get_docstring(tree)
         assert doc and doc.count(".") >= 1 and "\n\n" not in doc.strip(), f"{init}: one-sentence docstring"
-        exported = [n for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
-                    and any(getattr(t, "id", None) == "__all__"
-                            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+        exported = [
+            n
+            for n in tree.body
+            if isinstance(n, (ast.Assign, ast.AnnAssign))
+            and any(
+                getattr(t, "id", None) == "__all__" for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            )
+        ]
         assert exported, f"{init} has no explicit __all__"
         if init.parent.name not in ("studies", "datasets"):
             room = __import__(f"loyaltymodels.{init.parent.name}", fromlist=["__all__"])
@@ -150,14 +217,18 @@ def test_each_room_has_a_short_door():
 
 def test_importing_the_package_and_its_rooms_loads_no_heavy_back_end():
     rooms = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
-    code = ("import sys, loyaltymodels\n" + "".join(f"import loyaltymodels.{r}\n" for r in rooms)
-            + f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    code = (
+        "import sys, loyaltymodels\n"
+        + "".join(f"import loyaltymodels.{r}\n" for r in rooms)
+        + f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
 
 
-@pytest.mark.parametrize("name", sorted(set(PUBLIC_API) - {"Scenario", "Target", "PlsFit", "SemFit", "DataReport",
-                                                          "ModelSpec"}))
+@pytest.mark.parametrize(
+    "name", sorted(set(PUBLIC_API) - {"Scenario", "Target", "PlsFit", "SemFit", "DataReport", "ModelSpec"})
+)
 def test_public_functions_have_typed_signatures_and_examples(name):
     import inspect
 
@@ -165,7 +236,10 @@ def test_public_functions_have_typed_signatures_and_examples(name):
     if inspect.isclass(obj):
         return
     sig = inspect.signature(obj)
-    untyped = [p for p in sig.parameters.values() if p.annotation is inspect.Parameter.empty
-               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    untyped = [
+        p
+        for p in sig.parameters.values()
+        if p.annotation is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     assert not untyped, f"lm.{name}: parameters without a type hint: {[p.name for p in untyped]}"
     assert sig.return_annotation is not inspect.Signature.empty, f"lm.{name} has no return type"

@@ -70,8 +70,17 @@ def test_model_from_stdin_and_semicolon_csv(files):
 
 def test_invariance_table(files, tmp_path):
     out = tmp_path / "inv.json"
-    res = run("invariance", files / "hs.lav", files / "hs.csv", "--group", "school", "--levels",
-              "configural,metric,scalar", "--out", out)
+    res = run(
+        "invariance",
+        files / "hs.lav",
+        files / "hs.csv",
+        "--group",
+        "school",
+        "--levels",
+        "configural,metric,scalar",
+        "--out",
+        out,
+    )
     assert res.exit_code == 0, res.output
     rows = json.loads(out.read_text())
     # lavaan tutorial: configural 115.851 (48), metric 124.044 (54), scalar 164.103 (60)
@@ -82,8 +91,23 @@ def test_invariance_table(files, tmp_path):
 def test_simulate_is_reproducible(files, tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     for out in (a, b):
-        assert run("simulate", files / "be.lav", "--n", 120, "--seed", 3, "--scale", "0-10",
-                   "--out", out, "--truth", tmp_path / "truth.csv").exit_code == 0
+        assert (
+            run(
+                "simulate",
+                files / "be.lav",
+                "--n",
+                120,
+                "--seed",
+                3,
+                "--scale",
+                "0-10",
+                "--out",
+                out,
+                "--truth",
+                tmp_path / "truth.csv",
+            ).exit_code
+            == 0
+        )
     assert a.read_bytes() == b.read_bytes()
     data = pd.read_csv(a)
     expected, _ = lm.simulate(datasets.BELIEFS_EXPERIENCE_MODEL, 120, seed=3, scale="0-10")
@@ -107,8 +131,21 @@ def test_indices_match_the_api(tmp_path):
 
 def test_bayes_exit_code_1_when_not_converged_and_report(files, tmp_path):
     out = tmp_path / "post.nc"
-    res = run("bayes", files / "hs.lav", files / "hs.csv", "--draws", 60, "--tune", 60, "--chains", 1,
-              "--seed", 1, "--out", out)
+    res = run(
+        "bayes",
+        files / "hs.lav",
+        files / "hs.csv",
+        "--draws",
+        60,
+        "--tune",
+        60,
+        "--chains",
+        1,
+        "--seed",
+        1,
+        "--out",
+        out,
+    )
     # 60 draws cannot reach 400 effective draws: the posterior is saved, the exit code says "do not use"
     assert res.exit_code == 1, res.output
     assert out.exists() and "did not converge" in res.output
@@ -126,16 +163,19 @@ def test_report_of_a_sem_fit(files, tmp_path):
     assert "Path diagram" in page and "data:image/png;base64" in page
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (("sem", "missing.lav", "{d}/hs.csv"), "model file 'missing.lav' not found"),
-    (("sem", "{d}/hs.lav", "{d}/missing.csv"), "missing.csv"),
-    (("sem", "{d}/hs.lav", "{d}/hs.lav"), ".lav"),                       # unreadable format
-    (("sem", "{d}/bad.lav", "{d}/hs.csv"), "line 2, column"),          # bad syntax
-    (("sem", "{d}/typo.lav", "{d}/hs.csv"), "did you mean 'x2'"),      # unknown column
-    (("invariance", "{d}/hs.lav", "{d}/hs.csv", "--group", "shcool"), "shcool"),
-    (("report", "{d}/hs.lav"), "expected a .json"),
-    (("study", "nonsense"), "unknown study"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (("sem", "missing.lav", "{d}/hs.csv"), "model file 'missing.lav' not found"),
+        (("sem", "{d}/hs.lav", "{d}/missing.csv"), "missing.csv"),
+        (("sem", "{d}/hs.lav", "{d}/hs.lav"), ".lav"),  # unreadable format
+        (("sem", "{d}/bad.lav", "{d}/hs.csv"), "line 2, column"),  # bad syntax
+        (("sem", "{d}/typo.lav", "{d}/hs.csv"), "did you mean 'x2'"),  # unknown column
+        (("invariance", "{d}/hs.lav", "{d}/hs.csv", "--group", "shcool"), "shcool"),
+        (("report", "{d}/hs.lav"), "expected a .json"),
+        (("study", "nonsense"), "unknown study"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(files, args, fragment):
     (files / "bad.lav").write_text("visual =~ x1 + x2\ntextual =~ x4 + * x5\n")
     (files / "typo.lav").write_text("visual =~ x1 + X2 + x3\n")
@@ -150,6 +190,7 @@ def test_usage_error_exit_code_2():
 
 def _has_module(name: str) -> bool:
     import importlib.util
+
     return importlib.util.find_spec(name) is not None
 
 
@@ -165,6 +206,7 @@ def test_study_runs_fast(tmp_path):
 
 def test_loyalty_on_bundled_sectors_equals_the_api_and_reports(tmp_path):
     from loyaltymodels.data.read import read_survey
+
     model, data = tmp_path / "loyalty.lav", Path(__file__).resolve().parents[1] / "data" / "synthetic" / "sectors.csv"
     model.write_text(lm.loyalty_model())
     out, weights = tmp_path / "post.nc", tmp_path / "weights.json"
@@ -174,8 +216,11 @@ def test_loyalty_on_bundled_sectors_equals_the_api_and_reports(tmp_path):
     assert res.exit_code in (0, 1) and out.exists(), res.output
     assert "Standardized driver weights by sector" in res.output and "Traceback" not in res.output
     saved = pd.DataFrame(json.loads(weights.read_text()))
-    api = lm.driver_weights(lm.fit_loyalty(lm.loyalty_model(), read_survey(data), sector="sector", seed=4,
-                                           draws=150, tune=150, chains=2, check=False))
+    api = lm.driver_weights(
+        lm.fit_loyalty(
+            lm.loyalty_model(), read_survey(data), sector="sector", seed=4, draws=150, tune=150, chains=2, check=False
+        )
+    )
     np.testing.assert_allclose(saved["mean"], api["mean"], rtol=1e-10)
     assert list(saved.sector) == list(api.sector)
     rep = run("report", out)

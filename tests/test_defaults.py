@@ -12,8 +12,7 @@ from loyaltymodels.defaults import CI_ML, CI_POSTERIOR, ModelCache, one_blas_thr
 
 
 @settings(max_examples=200, deadline=None)
-@given(ops=st.lists(st.tuples(st.sampled_from(["get", "put"]), st.integers(0, 6)), max_size=60),
-       size=st.integers(1, 4))
+@given(ops=st.lists(st.tuples(st.sampled_from(["get", "put"]), st.integers(0, 6)), max_size=60), size=st.integers(1, 4))
 def test_cache_keeps_the_most_recently_used_keys(ops, size):
     # reference: a plain list ordered by last use, written without OrderedDict
     cache, order = ModelCache(maxsize=size), []
@@ -54,7 +53,7 @@ def test_one_blas_thread_limits_and_restores():
 def test_seed_policy():
     assert resolve_seed(np.int64(5)) == 5
     fresh = {resolve_seed(None) for _ in range(5)}
-    assert len(fresh) == 5 and all(0 <= s < 2 ** 31 for s in fresh)
+    assert len(fresh) == 5 and all(0 <= s < 2**31 for s in fresh)
 
 
 def test_interval_masses_are_the_documented_ones():
@@ -66,19 +65,28 @@ def test_every_table_with_an_interval_says_its_level():
     # ML and the indices at 95% (lavaan's level), posterior summaries at 90%; the loyalty tables
     # are checked on their fitted posterior in tests/loyalty/test_fit.py
     from loyaltymodels.datasets import HS_MODEL, POLDEM_MODEL, load_holzinger_swineford, load_political_democracy
+
     fit = lm.fit_sem(HS_MODEL, load_holzinger_swineford())
     poldem = lm.fit_sem(POLDEM_MODEL, load_political_democracy())
-    post = lm.fit_bayes(HS_MODEL, load_holzinger_swineford(), draws=100, tune=100, chains=2, seed=1,
-                        progressbar=False, check=False)
+    post = lm.fit_bayes(
+        HS_MODEL, load_holzinger_swineford(), draws=100, tune=100, chains=2, seed=1, progressbar=False, check=False
+    )
     answers = np.array([9, 10, 3, 7, 8, 10, 0, 6])
     tables = {
-        "SemFit.parameters": (fit.parameters, CI_ML), "effects": (poldem.effects(), CI_ML),
-        "nps": (lm.nps(answers), CI_ML), "nps_difference": (lm.nps_difference(answers, answers[::-1]), CI_ML),
-        "csat": (lm.csat([5, 4, 2, 4], ci=0.8), 0.8), "ces": (lm.ces([4, 6, 6, 4]), CI_ML),
+        "SemFit.parameters": (fit.parameters, CI_ML),
+        "effects": (poldem.effects(), CI_ML),
+        "nps": (lm.nps(answers), CI_ML),
+        "nps_difference": (lm.nps_difference(answers, answers[::-1]), CI_ML),
+        "csat": (lm.csat([5, 4, 2, 4], ci=0.8), 0.8),
+        "ces": (lm.ces([4, 6, 6, 4]), CI_ML),
         "bayes_summary": (lm.bayes_summary(post), CI_POSTERIOR),
         "factor_scores": (lm.factor_scores(post), CI_POSTERIOR),
-        "pls": (lm.fit_pls("f =~ x1 + x2 + x3\ng =~ x4 + x5 + x6\ng ~ f", load_holzinger_swineford(),
-                           bootstrap=20, seed=1).paths, CI_ML),
+        "pls": (
+            lm.fit_pls(
+                "f =~ x1 + x2 + x3\ng =~ x4 + x5 + x6\ng ~ f", load_holzinger_swineford(), bootstrap=20, seed=1
+            ).paths,
+            CI_ML,
+        ),
     }
     for name, (table, mass) in tables.items():
         assert any("ci_lower" in c for c in table.columns), name

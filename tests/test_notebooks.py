@@ -15,8 +15,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-EXPECTED = ["01_quickstart", "02_ecsi_reproduction", "03_sectors_and_behaviour", "04_loyalty_indices",
-            "05_power_analysis"]
+EXPECTED = [
+    "01_quickstart",
+    "02_ecsi_reproduction",
+    "03_sectors_and_behaviour",
+    "04_loyalty_indices",
+    "05_power_analysis",
+]
 
 
 def _runner():
@@ -35,8 +40,11 @@ def test_notebook_is_stored_clean(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.nbformat == 4
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-             and (c.get("outputs") or c.get("execution_count") is not None)]
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; clear them before committing"
     source = "\n".join(c.source for c in nb.cells)
     assert "is_fast()" in source, "each notebook reads LOYALTYMODELS_FAST through lm.studies.is_fast()"

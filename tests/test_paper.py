@@ -55,8 +55,10 @@ def literal_numbers(text: str) -> list[str]:
 
 
 def test_rule_catches_typed_numbers():
-    text = ('<p class="a1" x="2">Kept x1 and (Rosseel 2012); typed 0.53, 95%, n = 30, 1999.</p>\n'
-            "## References\nR. (2012). T.")
+    text = (
+        '<p class="a1" x="2">Kept x1 and (Rosseel 2012); typed 0.53, 95%, n = 30, 1999.</p>\n'
+        "## References\nR. (2012). T."
+    )
     assert literal_numbers(text) == ["0.53", "95", "30", "1999"]
 
 
@@ -76,7 +78,7 @@ def test_every_placeholder_resolves(generated):
 
 def test_unknown_placeholder_is_an_error(generated):
     out, numbers = generated
-    with pytest.raises(KeyError, match="studies.nonexistent"):
+    with pytest.raises(KeyError, match=r"studies\.nonexistent"):
         render.expand("x {{studies.nonexistent}}", out, numbers)
 
 

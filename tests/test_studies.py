@@ -47,8 +47,7 @@ def test_fast_mode_follows_the_environment(monkeypatch):
 
 def test_lm_studies_is_lazy_attribute():
     assert lm.studies.ecsi is lm.studies.ecsi
-    assert set(lm.studies.__all__) >= {"ecsi", "holzinger_swineford", "political_democracy",
-                                       "beliefs_experience"}
+    assert set(lm.studies.__all__) >= {"ecsi", "holzinger_swineford", "political_democracy", "beliefs_experience"}
 
 
 # -- lavaan tutorial: Holzinger-Swineford ------------------------------------------------------------
@@ -99,7 +98,10 @@ def test_poldem_parameters_and_fit(poldem):
     assert set(f.measure) == {"npar", "chisq", "df", "pvalue", "logl", "aic", "bic"}
     assert (f.difference.abs() <= f.tolerance + 1e-12).all()
     # measures the tutorial does not print are there, unpublished
-    assert poldem.fit.set_index("measure").loc["cfi", "published"] != poldem.fit.set_index("measure").loc["cfi", "published"]
+    assert (
+        poldem.fit.set_index("measure").loc["cfi", "published"]
+        != poldem.fit.set_index("measure").loc["cfi", "published"]
+    )
 
 
 def test_poldem_reports_the_collinearity_warning(poldem):
@@ -118,6 +120,7 @@ def test_ecsi_pls_paths_and_r2_equal_plspm_to_1e6(ecsi):
 
 def test_ecsi_reference_is_plspm_not_our_code():
     from loyaltymodels.datasets import load_ecsi_pls_reference
+
     ref, raw = published.ecsi_pls(), load_ecsi_pls_reference()
     assert (ref.est.to_numpy() == raw.path_coefficient.to_numpy()).all()  # the CSV, untouched
     # typed here from plspm-python's satisfaction.inner-model.csv: SAT <- VAL
@@ -164,12 +167,14 @@ def test_ecsi_regularising_priors_shrink_the_unstable_paths(ecsi):
 
 def test_ecsi_ml_standardized_se_matches_delta_method_covariance(ecsi):
     from loyaltymodels.studies._common import std_all_covariance
+
     sem = ecsi.fits["sem"]
     est, cov = std_all_covariance(sem, [("SAT", "~", "VAL"), ("LOY", "~", "SAT")])
     ml = ecsi.paths[ecsi.paths.estimator == "ML"].set_index(["lhs", "rhs"])
     assert est == pytest.approx([ml.loc[("SAT", "VAL"), "est"], ml.loc[("LOY", "SAT"), "est"]])
-    assert np.sqrt(np.diag(cov)) == pytest.approx([ml.loc[("SAT", "VAL"), "se"], ml.loc[("LOY", "SAT"), "se"]],
-                                                  rel=1e-6)
+    assert np.sqrt(np.diag(cov)) == pytest.approx(
+        [ml.loc[("SAT", "VAL"), "se"], ml.loc[("LOY", "SAT"), "se"]], rel=1e-6
+    )
 
 
 def test_ecsi_without_bayes_is_quick_and_still_checks_pls():

@@ -17,8 +17,9 @@ from __future__ import annotations
 import ast
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ class RamLayout:
 
     @property
     def latents(self) -> tuple[str, ...]:
-        return self.variables[self.n_observed:]
+        return self.variables[self.n_observed :]
 
     @property
     def n(self) -> int:
@@ -156,8 +157,9 @@ def acyclic_depth(layout: RamLayout, group: int) -> int | None:
     return depth - 1
 
 
-def implied_moments(layout: RamLayout, values: np.ndarray, group: int = 1,
-                    full: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def implied_moments(
+    layout: RamLayout, values: np.ndarray, group: int = 1, full: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Model-implied covariance matrix and mean vector of the observed variables of one group
     (of all variables, latent included, with ``full=True``):
     ``Sigma = F (I - A)^-1 S (I - A)^-T F'``, ``mu = F (I - A)^-1 m``.
@@ -197,15 +199,17 @@ def _row_arrays(spec: ModelSpec, layout: RamLayout) -> tuple[np.ndarray, ...]:
     if key not in cache:
         t = spec.table
         pos = {v: k for k, v in enumerate(layout.variables)}
-        cache[key] = (t.op.to_numpy(dtype=object), t.group.to_numpy(),
-                      np.array([pos.get(v, 0) for v in t.lhs], dtype=int),
-                      np.array([pos.get(v, 0) for v in t.rhs], dtype=int),
-                      np.array([a == b for a, b in zip(t.lhs, t.rhs)], dtype=bool))
+        cache[key] = (
+            t.op.to_numpy(dtype=object),
+            t.group.to_numpy(),
+            np.array([pos.get(v, 0) for v in t.lhs], dtype=int),
+            np.array([pos.get(v, 0) for v in t.rhs], dtype=int),
+            np.array([a == b for a, b in zip(t.lhs, t.rhs)], dtype=bool),
+        )
     return cache[key]
 
 
-def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray,
-                 kind: str = "std_all") -> np.ndarray:
+def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray, kind: str = "std_all") -> np.ndarray:
     """lavaan's ``std.all`` (or ``std.lv``, ``std.nox``) value of every table row.
 
     Variances are divided by total variances; covariances by the square roots of the residual
@@ -226,7 +230,7 @@ def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray,
     out = np.full(V.shape, np.nan)
     pos = {v: k for k, v in enumerate(layout.variables)}
     latent = np.zeros(layout.n, bool)
-    latent[layout.n_observed:] = True
+    latent[layout.n_observed :] = True
     nox = np.ones(layout.n, bool)
     nox[[pos[v] for v in spec.covariates]] = False
     # vectorised over rows and solutions (this runs inside delta-method Jacobians)
@@ -267,8 +271,13 @@ def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray,
 
 
 # -- defined parameters and constraints: R-style arithmetic on labels ------------------------------
-_BINOPS: dict[type, Callable] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-                                 ast.Div: operator.truediv, ast.Pow: operator.pow}
+_BINOPS: dict[type, Callable] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
 
 
 def compile_expression(expr: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -287,8 +296,16 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any], Any], Any]:
         tree = ast.parse(expr.replace("^", "**"), mode="eval")
     except SyntaxError as err:
         raise SpecError(f"cannot read the expression {expr!r}: {err.msg}") from None
-    funcs = {"exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs", "sin": "sin", "cos": "cos",
-             "tan": "tan", "tanh": "tanh"}
+    funcs = {
+        "exp": "exp",
+        "log": "log",
+        "sqrt": "sqrt",
+        "abs": "abs",
+        "sin": "sin",
+        "cos": "cos",
+        "tan": "tan",
+        "tanh": "tanh",
+    }
 
     def ev(node, env, xp):
         if isinstance(node, ast.Expression):
@@ -314,8 +331,10 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any], Any], Any]:
                 return 0.5 * (1 + erf(x / math.sqrt(2)))
             if name == "plogis":
                 return 1 / (1 + xp.exp(-ev(node.args[0], env, xp)))
-        raise SpecError(f"unsupported element in the expression {expr!r}: use labels, numbers, "
-                        "+ - * / ^ and exp, log, sqrt, abs, pnorm, plogis")
+        raise SpecError(
+            f"unsupported element in the expression {expr!r}: use labels, numbers, "
+            "+ - * / ^ and exp, log, sqrt, abs, pnorm, plogis"
+        )
 
     tree_body = tree
     return lambda env, xp=np: ev(tree_body, env, xp)

@@ -17,8 +17,19 @@ import numpy as np
 from ..errors import ConvergenceWarning
 from .normal import LOG2PI, fiml_logl, mvn_logpdf
 
-__all__ = ["LOG2PI", "EM_MAXITER", "EM_TOL", "GroupStats", "Pattern", "em_saturated", "group_stats",
-           "missing_patterns", "moment_stats", "sample_moments", "saturated_moments"]
+__all__ = [
+    "LOG2PI",
+    "EM_MAXITER",
+    "EM_TOL",
+    "GroupStats",
+    "Pattern",
+    "em_saturated",
+    "group_stats",
+    "missing_patterns",
+    "moment_stats",
+    "sample_moments",
+    "saturated_moments",
+]
 
 #: EM stops when no mean or covariance moves by more than ``EM_TOL * (1 + max |cov|)`` in one
 #: step: a relative rule, so rescaling the items does not change when it stops. EM creeps near the
@@ -100,8 +111,9 @@ def missing_patterns(y: np.ndarray, rows: np.ndarray | None = None, group: int =
     return tuple(out)
 
 
-def em_saturated(patterns: tuple[Pattern, ...], p: int, tol: float = EM_TOL,
-                 maxiter: int = EM_MAXITER) -> tuple[np.ndarray, np.ndarray]:
+def em_saturated(
+    patterns: tuple[Pattern, ...], p: int, tol: float = EM_TOL, maxiter: int = EM_MAXITER
+) -> tuple[np.ndarray, np.ndarray]:
     """ML mean and covariance of incomplete normal data by EM (Little & Rubin 2002, sec. 11.2),
     as lavaan's H1 under ``missing = "ml"``; a :class:`ConvergenceWarning` if it has not converged.
 
@@ -142,9 +154,12 @@ def em_saturated(patterns: tuple[Pattern, ...], p: int, tol: float = EM_TOL,
         mu, sigma = new_mu, new_sigma
         if change < tol * (1 + np.abs(sigma).max()):
             return mu, sigma
-    warnings.warn(f"the EM estimate of the saturated model stopped after {maxiter} iterations without "
-                  f"converging (last change {change:.2g}); items with very few joint observations?",
-                  ConvergenceWarning, stacklevel=2)
+    warnings.warn(
+        f"the EM estimate of the saturated model stopped after {maxiter} iterations without "
+        f"converging (last change {change:.2g}); items with very few joint observations?",
+        ConvergenceWarning,
+        stacklevel=2,
+    )
     return mu, sigma
 
 
@@ -184,8 +199,9 @@ def group_stats(x: np.ndarray, fiml: bool = False) -> GroupStats:
     if not fiml or not np.isnan(x).any():
         st = moment_stats(n, *sample_moments(x))
         if fiml:  # one pattern: every variable observed
-            st = GroupStats(n, st.cov, st.mean, st.logl_h1,
-                            (Pattern(np.arange(p), np.arange(n), n, st.mean, st.cov, x),))
+            st = GroupStats(
+                n, st.cov, st.mean, st.logl_h1, (Pattern(np.arange(p), np.arange(n), n, st.mean, st.cov, x),)
+            )
         return st
     pats = missing_patterns(x)
     mean, cov = em_saturated(pats, p)

@@ -48,19 +48,20 @@ def _pattern_logl(pat: Pattern, sigma: np.ndarray, mu: np.ndarray, pointwise: bo
     m = mu[..., o].reshape(-1, len(o))
     if pointwise:
         z = np.linalg.solve(chol, np.swapaxes(pat.y[None] - m[:, None, :], 1, 2))  # L^-1 (y - mu)
-        out = -0.5 * ((z ** 2).sum(axis=1) + logdet[:, None] + len(o) * LOG2PI)
+        out = -0.5 * ((z**2).sum(axis=1) + logdet[:, None] + len(o) * LOG2PI)
     else:
         d = pat.mean[None] - m
         linv = np.linalg.solve(chol, np.broadcast_to(np.eye(len(o)), chol.shape))
-        trace = np.einsum("dij,jk,dik->d", linv, pat.cov, linv)   # tr(Sigma^-1 S)
+        trace = np.einsum("dij,jk,dik->d", linv, pat.cov, linv)  # tr(Sigma^-1 S)
         quad = (np.einsum("dij,dj->di", linv, d) ** 2).sum(axis=1)
         out = -pat.n / 2 * (len(o) * LOG2PI + logdet + trace + quad)
     out[~ok] = -np.inf
     return out
 
 
-def mvn_logpdf(y: np.ndarray, sigma: np.ndarray, mu: np.ndarray,
-               patterns: tuple[Pattern, ...] | None = None) -> np.ndarray:
+def mvn_logpdf(
+    y: np.ndarray, sigma: np.ndarray, mu: np.ndarray, patterns: tuple[Pattern, ...] | None = None
+) -> np.ndarray:
     """Log density of every row of ``y`` ``(N, p)`` (NaN = missing) under ``N(mu, sigma)``.
 
     ``sigma`` ``(..., p, p)`` and ``mu`` ``(..., p)`` may carry leading axes (posterior draws): the
@@ -101,5 +102,4 @@ def fiml_logl(patterns: tuple[Pattern, ...], mu: np.ndarray, sigma: np.ndarray) 
     >>> bool(np.isclose(fiml_logl(missing_patterns(y), mu, sigma), mvn_logpdf(y, sigma, mu).sum()))
     True
     """
-    return float(sum(_pattern_logl(pat, np.asarray(sigma, float), np.asarray(mu, float), False)[0]
-                     for pat in patterns))
+    return float(sum(_pattern_logl(pat, np.asarray(sigma, float), np.asarray(mu, float), False)[0] for pat in patterns))

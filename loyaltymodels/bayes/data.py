@@ -14,9 +14,9 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ..algebra.moments import Pattern, missing_patterns
+from ..data.validate import validate_data
 from ..errors import DataError
 from ..spec.model import ModelSpec, as_spec
-from ..data.validate import validate_data
 
 MISSING = ("fiml", "listwise")
 
@@ -27,11 +27,11 @@ class DataSummary:
 
     items: tuple[str, ...]
     y: np.ndarray = field(repr=False)
-    group: np.ndarray = field(repr=False)          # 1-based group of each respondent
+    group: np.ndarray = field(repr=False)  # 1-based group of each respondent
     group_labels: tuple = ()
     index: np.ndarray = field(repr=False, default=None)  # row labels of the input data
     patterns: tuple[Pattern, ...] = field(repr=False, default=())
-    ordinal: dict = field(default_factory=dict)    # item -> sorted category values
+    ordinal: dict = field(default_factory=dict)  # item -> sorted category values
     missing: str = "fiml"
     group_column: str | None = None
 
@@ -73,8 +73,16 @@ def ordinal_items(data: pd.DataFrame, items, ordinal) -> list[str]:
     return ordinal
 
 
-def prepare(model, data: pd.DataFrame, *, group: str | None = None, group_equal=(), ordinal=None,
-            missing: str = "fiml", **options) -> tuple[ModelSpec, DataSummary]:
+def prepare(
+    model,
+    data: pd.DataFrame,
+    *,
+    group: str | None = None,
+    group_equal=(),
+    ordinal=None,
+    missing: str = "fiml",
+    **options,
+) -> tuple[ModelSpec, DataSummary]:
     """The spec (with the groups and thresholds the data call for) and the :class:`DataSummary`."""
     if missing not in MISSING:
         raise DataError(f"missing must be one of {MISSING}, not {missing!r}")
@@ -106,8 +114,9 @@ def prepare(model, data: pd.DataFrame, *, group: str | None = None, group_equal=
         gidx = frame[group].map({lab: k + 1 for k, lab in enumerate(labels)}).to_numpy(int)
     y = frame[list(spec.observed)].to_numpy(float)
     patterns = _patterns(y, gidx, spec.ngroups)
-    return spec, DataSummary(tuple(spec.observed), y, gidx, labels, frame.index.to_numpy(), patterns,
-                             categories, missing, group)
+    return spec, DataSummary(
+        tuple(spec.observed), y, gidx, labels, frame.index.to_numpy(), patterns, categories, missing, group
+    )
 
 
 def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, ...]:

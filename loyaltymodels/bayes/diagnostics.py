@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import add_log_likelihood, model_spec
 from ..errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
+from .draws import add_log_likelihood, model_spec
 
 if TYPE_CHECKING:
     from arviz_stats.utils import ELPDData
@@ -34,24 +34,31 @@ __all__ = ["add_log_likelihood", "check_convergence", "compare", "loo", "waic"]
 _COLUMNS = ["check", "parameter", "value", "threshold", "advice"]
 _ADVICE = {
     "rhat": "chains disagree: run longer (more draws and tuning, e.g. tune=2000, draws=2000); if one "
-            "chain sits elsewhere, check identification and sign flips (start values, marker loadings)",
+    "chain sits elsewhere, check identification and sign flips (start values, marker loadings)",
     "ess_bulk": "too few effective draws for the posterior mean: draw more, or reparameterise",
     "ess_tail": "too few effective draws in the tails for the intervals: draw more",
     "divergences": "divergent transitions bias the posterior: raise target_accept (0.95, 0.99), put "
-                   "tighter priors on variances, or reparameterise",
+    "tighter priors on variances, or reparameterise",
     "ebfmi": "the sampler explores the energy distribution poorly: more tuning, tighter priors on "
-             "variances, or reparameterise (non-centred latent scores)",
+    "variances, or reparameterise (non-centred latent scores)",
     "tree_depth": "transitions hit the maximum tree depth (an efficiency problem): raise the maximum "
-                  "tree depth, or rescale items measured on very different scales",
+    "tree depth, or rescale items measured on very different scales",
 }
 _DEPTH_FLAGS = ("reached_max_treedepth", "maxdepth_reached")  # PyMC, nutpie
 _DEPTH_VARS = ("tree_depth", "depth")
 
 
 # -- convergence -----------------------------------------------------------------------------------
-def check_convergence(post: xr.DataTree, *, rhat_max: float = 1.01, ess_min: float = 400,
-                      ebfmi_min: float = 0.3, var_names: Sequence[str] = ("param",),
-                      max_treedepth: int | None = None, warn: bool = True) -> pd.DataFrame:
+def check_convergence(
+    post: xr.DataTree,
+    *,
+    rhat_max: float = 1.01,
+    ess_min: float = 400,
+    ebfmi_min: float = 0.3,
+    var_names: Sequence[str] = ("param",),
+    max_treedepth: int | None = None,
+    warn: bool = True,
+) -> pd.DataFrame:
     """Check MCMC draws: R-hat, bulk and tail ESS, divergences, E-BFMI, tree-depth saturation.
 
     Thresholds follow Vehtari et al. (2021): rank-normalised split R-hat <= 1.01, bulk and tail
@@ -101,34 +108,39 @@ def check_convergence(post: xr.DataTree, *, rhat_max: float = 1.01, ess_min: flo
     Betancourt (2016). Diagnosing suboptimal cotangent disintegrations in Hamiltonian Monte Carlo.
     arXiv:1604.00695.
     """
-    import arviz_stats as azs  # noqa: PLC0415 (heavy import, on first use)
+    import arviz_stats as azs
 
     rows: list[dict] = []
     posterior = post["posterior"].dataset
     for var in var_names:
         if var not in posterior:
-            raise DataError(f"the posterior has no variable {var!r} to check (it has "
-                            f"{list(posterior.data_vars)})")
+            raise DataError(f"the posterior has no variable {var!r} to check (it has {list(posterior.data_vars)})")
         da = _flat_entries(posterior[var])
         varying = (da.max(("chain", "draw")) > da.min(("chain", "draw"))).values
         da = da.isel(entry=np.flatnonzero(varying))
         if da.sizes["entry"] == 0:
             continue
-        stats = {"rhat": azs.rhat(da).values, "ess_bulk": azs.ess(da, method="bulk").values,
-                 "ess_tail": azs.ess(da, method="tail").values}
+        stats = {
+            "rhat": azs.rhat(da).values,
+            "ess_bulk": azs.ess(da, method="bulk").values,
+            "ess_tail": azs.ess(da, method="tail").values,
+        }
         names = [str(n) for n in da["entry"].values]
         for check, values in stats.items():
             bad = values > rhat_max if check == "rhat" else values < ess_min
             bad |= np.isnan(values)
             threshold = rhat_max if check == "rhat" else ess_min
-            rows += [dict(check=check, parameter=names[k], value=float(values[k]), threshold=threshold,
-                          advice=_ADVICE[check]) for k in np.flatnonzero(bad)]
+            rows += [
+                dict(
+                    check=check, parameter=names[k], value=float(values[k]), threshold=threshold, advice=_ADVICE[check]
+                )
+                for k in np.flatnonzero(bad)
+            ]
     rows += _sampler_checks(post, ebfmi_min, max_treedepth)
     table = pd.DataFrame(rows, columns=_COLUMNS)
     table = _worst_first(table)
     if warn and len(table):
-        warnings.warn(_convergence_message(table, post, rhat_max, ess_min), ConvergenceWarning,
-                      stacklevel=2)
+        warnings.warn(_convergence_message(table, post, rhat_max, ess_min), ConvergenceWarning, stacklevel=2)
     return table
 
 
@@ -148,7 +160,7 @@ def _flat_entries(da: xr.DataArray) -> xr.DataArray:
 def _sampler_checks(post: xr.DataTree, ebfmi_min: float, max_treedepth: int | None) -> list[dict]:
     if "sample_stats" not in post.children:
         return []
-    import arviz_stats as azs  # noqa: PLC0415
+    import arviz_stats as azs
 
     ss = post["sample_stats"].dataset
     if "tuning" in ss:  # nutpie marks warm-up draws when they are stored
@@ -158,16 +170,33 @@ def _sampler_checks(post: xr.DataTree, ebfmi_min: float, max_treedepth: int | No
         n_div = int(ss["diverging"].fillna(False).astype(bool).sum())
         if n_div:
             share = n_div / ss["diverging"].size
-            rows.append(dict(check="divergences", parameter="", value=float(n_div), threshold=0.0,
-                             advice=f"{_ADVICE['divergences']} ({share:.1%} of transitions)"))
+            rows.append(
+                dict(
+                    check="divergences",
+                    parameter="",
+                    value=float(n_div),
+                    threshold=0.0,
+                    advice=f"{_ADVICE['divergences']} ({share:.1%} of transitions)",
+                )
+            )
     if "energy" in ss:
         values = azs.bfmi(ss["energy"]).values
-        rows += [dict(check="ebfmi", parameter=f"chain {c}", value=float(v), threshold=ebfmi_min,
-                      advice=_ADVICE["ebfmi"]) for c, v in zip(ss["chain"].values, values) if v < ebfmi_min]
+        rows += [
+            dict(check="ebfmi", parameter=f"chain {c}", value=float(v), threshold=ebfmi_min, advice=_ADVICE["ebfmi"])
+            for c, v in zip(ss["chain"].values, values)
+            if v < ebfmi_min
+        ]
     hit = _tree_depth_hits(post, ss, max_treedepth)
     if hit is not None and hit > 0:
-        rows.append(dict(check="tree_depth", parameter="", value=float(hit), threshold=0.0,
-                         advice=_ADVICE["tree_depth"] + " (value: share of transitions)"))
+        rows.append(
+            dict(
+                check="tree_depth",
+                parameter="",
+                value=float(hit),
+                threshold=0.0,
+                advice=_ADVICE["tree_depth"] + " (value: share of transitions)",
+            )
+        )
     return rows
 
 
@@ -193,13 +222,11 @@ def _nutpie_maxdepth(post: xr.DataTree) -> int | None:
 
 def _worst_first(table: pd.DataFrame) -> pd.DataFrame:
     order = {c: k for k, c in enumerate(_ADVICE)}
-    key = table.assign(_o=table.check.map(order),
-                       _v=np.where(table.check == "rhat", -table.value, table.value))
+    key = table.assign(_o=table.check.map(order), _v=np.where(table.check == "rhat", -table.value, table.value))
     return table.loc[key.sort_values(["_o", "_v"], kind="stable").index].reset_index(drop=True)
 
 
-def _convergence_message(table: pd.DataFrame, post: xr.DataTree, rhat_max: float,
-                         ess_min: float) -> str:
+def _convergence_message(table: pd.DataFrame, post: xr.DataTree, rhat_max: float, ess_min: float) -> str:
     parts = []
     for check, grp in table.groupby("check", sort=False):
         if check in ("rhat", "ess_bulk", "ess_tail"):
@@ -210,8 +237,9 @@ def _convergence_message(table: pd.DataFrame, post: xr.DataTree, rhat_max: float
         elif check == "divergences":
             parts.append(f"{int(grp.value.iloc[0])} divergent transition(s)")
         elif check == "ebfmi":
-            parts.append("E-BFMI below the threshold in " + ", ".join(
-                f"{p} ({v:.2f})" for p, v in zip(grp.parameter, grp.value)))
+            parts.append(
+                "E-BFMI below the threshold in " + ", ".join(f"{p} ({v:.2f})" for p, v in zip(grp.parameter, grp.value))
+            )
         else:
             parts.append(f"{grp.value.iloc[0]:.1%} of transitions at the maximum tree depth")
     flips = _sign_flips(post)
@@ -221,9 +249,13 @@ def _convergence_message(table: pd.DataFrame, post: xr.DataTree, rhat_max: float
         if not any(tip in t for t in tips):  # "draw more" is already in "draw more, or ..."
             tips.append(tip)
     if flips:
-        tips.insert(0, "chains in a reflected (sign-flipped) mode: " + "; ".join(flips) +
-                    " - start loadings at positive values / item means, keep marker identification, "
-                    "or give the loadings priors that exclude the reflection")
+        tips.insert(
+            0,
+            "chains in a reflected (sign-flipped) mode: "
+            + "; ".join(flips)
+            + " - start loadings at positive values / item means, keep marker identification, "
+            "or give the loadings priors that exclude the reflection",
+        )
     return "MCMC draws failed convergence checks: " + "; ".join(parts) + ". Try: " + "; ".join(tips) + "."
 
 
@@ -237,7 +269,8 @@ def _sign_flips(post: xr.DataTree) -> list[str]:
     out = []
     loadings = da.isel(parameter=np.flatnonzero(da["op"].values == "=~"))
     for (lhs, group), idx in pd.Series(range(loadings.sizes["parameter"])).groupby(
-            [loadings["lhs"].values, loadings["group"].values]):
+        [loadings["lhs"].values, loadings["group"].values]
+    ):
         block = loadings.isel(parameter=idx.to_numpy())
         block = block.isel(parameter=np.flatnonzero((block.std(("chain", "draw")) > 0).values))
         if block.sizes["parameter"] == 0:
@@ -271,7 +304,7 @@ def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = Tru
         ``elpd``, ``se``, ``p`` (p_loo), ``pareto_k`` per respondent, ...; ``-2 * elpd`` is blavaan's
         ``looic``.
     """
-    import arviz_stats as azs  # noqa: PLC0415
+    import arviz_stats as azs
 
     post = _with_log_likelihood(post)
     with warnings.catch_warnings():
@@ -283,10 +316,13 @@ def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = Tru
         dim = bad.dims[0] if bad.dims else "respondent"
         named = ", ".join(f"{r} (k={v:.2f})" for r, v in zip(bad[dim].values[:10], bad.values[:10]))
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
-        warnings.warn(f"PSIS-LOO is unreliable for {bad.size} respondent(s) with Pareto k > "
-                      f"{res.good_k:.2f}: {named}{more}. These respondents are influential or poorly "
-                      "predicted: inspect them, compare models by K-fold CV, or refit without them.",
-                      LoyaltyModelsWarning, stacklevel=2)
+        warnings.warn(
+            f"PSIS-LOO is unreliable for {bad.size} respondent(s) with Pareto k > "
+            f"{res.good_k:.2f}: {named}{more}. These respondents are influential or poorly "
+            "predicted: inspect them, compare models by K-fold CV, or refit without them.",
+            LoyaltyModelsWarning,
+            stacklevel=2,
+        )
     if not pointwise:
         res.elpd_i = res.pareto_k = None
     return res
@@ -309,9 +345,11 @@ class ELPDDataWAIC:
     scale: str = "log"
 
     def __repr__(self) -> str:
-        return (f"Computed from {self.n_samples} posterior samples and {self.n_data_points} observations"
-                f" log-likelihood matrix.\n\n           Estimate      SE\nelpd_waic  {self.elpd:9.2f} "
-                f"{self.se:7.2f}\np_waic     {self.p:9.2f}        -\n")
+        return (
+            f"Computed from {self.n_samples} posterior samples and {self.n_data_points} observations"
+            f" log-likelihood matrix.\n\n           Estimate      SE\nelpd_waic  {self.elpd:9.2f} "
+            f"{self.se:7.2f}\np_waic     {self.p:9.2f}        -\n"
+        )
 
 
 def waic(post: xr.DataTree, *, var_name: str | None = None) -> ELPDDataWAIC:
@@ -332,11 +370,11 @@ def waic(post: xr.DataTree, *, var_name: str | None = None) -> ELPDDataWAIC:
     >>> round(w.elpd, 4), w.p                        # 3 * log(0.5), no variance
     (-2.0794, 0.0)
     """
-    from scipy.special import logsumexp  # noqa: PLC0415
+    from scipy.special import logsumexp
 
     post = _with_log_likelihood(post)
     ds = post["log_likelihood"].dataset
-    name = var_name or (list(ds.data_vars)[0] if len(ds.data_vars) == 1 else None)
+    name = var_name or (next(iter(ds.data_vars)) if len(ds.data_vars) == 1 else None)
     if name is None:
         raise DataError(f"log_likelihood has several variables {list(ds.data_vars)}; pass var_name")
     ll = ds[name].stack(__sample__=("chain", "draw")).transpose("__sample__", ...)
@@ -349,12 +387,21 @@ def waic(post: xr.DataTree, *, var_name: str | None = None) -> ELPDDataWAIC:
     dims = ll.dims[1:]
     warn_ = bool((p_i > 0.4).any())
     if warn_:
-        warnings.warn(f"{int((p_i > 0.4).sum())} respondent(s) have p_waic > 0.4: WAIC may be "
-                      "unreliable; use loo() instead", LoyaltyModelsWarning, stacklevel=2)
-    return ELPDDataWAIC(elpd=float(elpd_i.sum()), se=float(np.sqrt(n * elpd_i.var())),
-                        p=float(p_i.sum()), n_samples=s, n_data_points=n, warning=warn_,
-                        elpd_i=xr.DataArray(elpd_i.reshape(ll.shape[1:]), dims=dims, coords=coords),
-                        p_waic_i=xr.DataArray(p_i.reshape(ll.shape[1:]), dims=dims, coords=coords))
+        warnings.warn(
+            f"{int((p_i > 0.4).sum())} respondent(s) have p_waic > 0.4: WAIC may be unreliable; use loo() instead",
+            LoyaltyModelsWarning,
+            stacklevel=2,
+        )
+    return ELPDDataWAIC(
+        elpd=float(elpd_i.sum()),
+        se=float(np.sqrt(n * elpd_i.var())),
+        p=float(p_i.sum()),
+        n_samples=s,
+        n_data_points=n,
+        warning=warn_,
+        elpd_i=xr.DataArray(elpd_i.reshape(ll.shape[1:]), dims=dims, coords=coords),
+        p_waic_i=xr.DataArray(p_i.reshape(ll.shape[1:]), dims=dims, coords=coords),
+    )
 
 
 def compare(models: Mapping[str, xr.DataTree], *, method: str = "stacking") -> pd.DataFrame:
@@ -373,7 +420,7 @@ def compare(models: Mapping[str, xr.DataTree], *, method: str = "stacking") -> p
 
     In R: ``blavCompare(fit1, fit2)`` or ``loo::loo_compare``.
     """
-    import arviz_stats as azs  # noqa: PLC0415
+    import arviz_stats as azs
 
     if len(models) < 2:
         raise ValueError("compare() needs at least two models, as a dict {name: posterior}")
@@ -381,9 +428,11 @@ def compare(models: Mapping[str, xr.DataTree], *, method: str = "stacking") -> p
     if len({frozenset(v) for v in items.values()}) > 1:
         first = next(iter(items))
         other = next(n for n in items if set(items[n]) != set(items[first]))
-        raise DataError(f"models {first!r} and {other!r} are fitted to different items "
-                        f"({sorted(set(items[first]) ^ set(items[other]))} differ); LOO compares "
-                        "predictions of the same data: give every model the same observed variables")
+        raise DataError(
+            f"models {first!r} and {other!r} are fitted to different items "
+            f"({sorted(set(items[first]) ^ set(items[other]))} differ); LOO compares "
+            "predictions of the same data: give every model the same observed variables"
+        )
     elpds = {name: loo(p) for name, p in models.items()}
     table = azs.compare(elpds, method=method, round_to="none")
     table["looic"] = -2 * table["elpd"]

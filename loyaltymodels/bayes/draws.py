@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import DataError
-from ..spec.layout import parameter_rows
 from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..algebra.normal import mvn_logpdf
-from ..spec.provenance import spec_from_attrs
+from ..errors import DataError
+from ..spec.layout import parameter_rows
 from ..spec.model import ModelSpec
+from ..spec.provenance import spec_from_attrs
 
 __all__ = ["ObservedData", "add_log_likelihood", "model_spec", "observed_data", "row_draws"]
 
@@ -32,8 +32,10 @@ def model_spec(post: xr.DataTree) -> ModelSpec:
     """The :class:`ModelSpec` a posterior was fitted with, from its root attributes."""
     attrs = dict(post.attrs)
     if "model_syntax" not in attrs:
-        raise DataError("the posterior does not say which model it comes from (no 'model_syntax' in "
-                        "its attributes); store provenance.spec_attrs(spec) in post.attrs")
+        raise DataError(
+            "the posterior does not say which model it comes from (no 'model_syntax' in "
+            "its attributes); store provenance.spec_attrs(spec) in post.attrs"
+        )
     return spec_from_attrs(attrs)
 
 
@@ -47,11 +49,12 @@ def row_draws(post: xr.DataTree, spec: ModelSpec, var_name: str = "param") -> np
     names = [str(x) for x in da["parameter"].values]
     expected = rows["name"].tolist()
     if names != expected:
-        k = next((k for k, (a, b) in enumerate(zip(names, expected)) if a != b),
-                 min(len(names), len(expected)))
+        k = next((k for k, (a, b) in enumerate(zip(names, expected)) if a != b), min(len(names), len(expected)))
         got, want = (names[k] if k < len(names) else None), (expected[k] if k < len(expected) else None)
-        raise DataError(f"posterior[{var_name!r}] does not follow the model's parameter table: entry {k} "
-                        f"is {got!r} where the table has {want!r}; was it fitted with another model?")
+        raise DataError(
+            f"posterior[{var_name!r}] does not follow the model's parameter table: entry {k} "
+            f"is {got!r} where the table has {want!r}; was it fitted with another model?"
+        )
     flat = da.transpose("chain", "draw", "parameter").values.reshape(-1, len(names))
     values = np.full((flat.shape[0], len(spec.table)), np.nan)
     values[:, rows.index.to_numpy()] = flat
@@ -78,8 +81,9 @@ class ObservedData:
         return sum(len(v) for v in self.y.values())
 
 
-def observed_data(post: xr.DataTree, spec: ModelSpec, data: pd.DataFrame | None = None,
-                  group: str = "group") -> ObservedData:
+def observed_data(
+    post: xr.DataTree, spec: ModelSpec, data: pd.DataFrame | None = None, group: str = "group"
+) -> ObservedData:
     """The data a posterior was fitted to (``observed_data``: dims ``(respondent, item)``, a ``group``
     coordinate along ``respondent`` in multigroup fits), or ``data`` given as a DataFrame with the
     model's observed variables (and a ``group`` column for a multigroup model)."""
@@ -92,8 +96,7 @@ def observed_data(post: xr.DataTree, spec: ModelSpec, data: pd.DataFrame | None 
         labels = data.index.to_numpy()
         groups = data[group].to_numpy() if spec.ngroups > 1 else None
         if spec.ngroups > 1 and group not in data.columns:
-            raise DataError(f"a multigroup model needs the group of every row: no column {group!r}",
-                            column=group)
+            raise DataError(f"a multigroup model needs the group of every row: no column {group!r}", column=group)
     else:
         da = _observed_items(post)
         da = da.sel(item=list(items)) if "item" in da.coords else da
@@ -101,12 +104,15 @@ def observed_data(post: xr.DataTree, spec: ModelSpec, data: pd.DataFrame | None 
         labels = da["respondent"].values if "respondent" in da.coords else np.arange(len(y))
         groups = da["group"].values if (spec.ngroups > 1 and "group" in da.coords) else None
         if spec.ngroups > 1 and groups is None:
-            raise DataError("observed_data of a multigroup fit needs a 'group' coordinate along "
-                            "'respondent'")
+            raise DataError("observed_data of a multigroup fit needs a 'group' coordinate along 'respondent'")
     gidx = np.ones(len(y), int) if groups is None else _group_index(groups, _group_labels(post, spec))
     groups_ = range(1, spec.ngroups + 1)
-    return ObservedData(items, {g: y[gidx == g] for g in groups_}, {g: labels[gidx == g] for g in groups_},
-                        {g: np.flatnonzero(gidx == g) for g in groups_})
+    return ObservedData(
+        items,
+        {g: y[gidx == g] for g in groups_},
+        {g: labels[gidx == g] for g in groups_},
+        {g: np.flatnonzero(gidx == g) for g in groups_},
+    )
 
 
 def _observed_items(post: xr.DataTree) -> xr.DataArray:
@@ -115,8 +121,10 @@ def _observed_items(post: xr.DataTree) -> xr.DataArray:
     ds = post["observed_data"].dataset
     cands = [v for v in ds.data_vars.values() if "respondent" in v.dims and "item" in v.dims]
     if len(cands) != 1:
-        raise DataError("observed_data should hold one variable with dims (respondent, item); found "
-                        f"{[(k, v.dims) for k, v in ds.data_vars.items()]}")
+        raise DataError(
+            "observed_data should hold one variable with dims (respondent, item); found "
+            f"{[(k, v.dims) for k, v in ds.data_vars.items()]}"
+        )
     return cands[0]
 
 
@@ -145,8 +153,9 @@ def _group_index(groups: np.ndarray, labels: list) -> np.ndarray:
 
 
 # -- pointwise log-likelihood ----------------------------------------------------------------------
-def add_log_likelihood(post: xr.DataTree, *, var_name: str | None = None,
-                       data: pd.DataFrame | None = None) -> xr.DataTree:
+def add_log_likelihood(
+    post: xr.DataTree, *, var_name: str | None = None, data: pd.DataFrame | None = None
+) -> xr.DataTree:
     """``post`` with a ``log_likelihood`` group: every respondent's log density under every draw.
 
     The density is the marginal multivariate normal of the items, ``N(mu(theta), Sigma(theta))``,
@@ -179,19 +188,24 @@ def add_log_likelihood(post: xr.DataTree, *, var_name: str | None = None,
         sat_mean = None if spec.meanstructure else saturated_moments(y)[1]
         step = max(1, int(4e6 // max(1, y.size)))  # bound the (draws, rows, items) temporaries
         for start in range(0, values.shape[0], step):
-            sigma, mu = implied_moments(layout, values[start:start + step], g)
+            sigma, mu = implied_moments(layout, values[start : start + step], g)
             if sat_mean is not None:
                 mu = np.broadcast_to(sat_mean, mu.shape)
-            ll[start:start + step, obs.rows[g]] = mvn_logpdf(y, sigma, mu)
+            ll[start : start + step, obs.rows[g]] = mvn_logpdf(y, sigma, mu)
         labels[obs.rows[g]] = obs.respondents[g]
     if var_name is None:
         names = list(post["observed_data"].data_vars) if "observed_data" in post.children else []
         var_name = names[0] if len(names) == 1 else "y"
     sizes = post["posterior"].dataset.sizes
-    da = xr.DataArray(ll.reshape(sizes["chain"], sizes["draw"], obs.n),
-                      dims=("chain", "draw", "respondent"),
-                      coords={"chain": post["posterior"]["chain"].values,
-                              "draw": post["posterior"]["draw"].values, "respondent": labels})
+    da = xr.DataArray(
+        ll.reshape(sizes["chain"], sizes["draw"], obs.n),
+        dims=("chain", "draw", "respondent"),
+        coords={
+            "chain": post["posterior"]["chain"].values,
+            "draw": post["posterior"]["draw"].values,
+            "respondent": labels,
+        },
+    )
     out = post.copy()
     out["log_likelihood"] = xr.Dataset({var_name: da})
     return out

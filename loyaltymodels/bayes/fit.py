@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .data import prepare
-from .model import choose_form, data_values
-from .output import assemble
 from ..defaults import CI_POSTERIOR, labelled_interval, resolve_seed
 from ..errors import DataError
 from ..spec.model import ModelSpec
+from .data import prepare
+from .model import choose_form, data_values
+from .output import assemble
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -36,22 +36,40 @@ from .parameterization import make_plan
 from .priors import default_priors
 from .sampling import CompiledSEM, build_parts, clear_cache, compile_parts, run
 
-__all__ = ["build_model", "fit_bayes", "compile_model", "fit_compiled", "bayes_summary",
-           "load_posterior", "default_priors", "clear_cache", "CompiledSEM"]
+__all__ = [
+    "build_model",
+    "fit_bayes",
+    "compile_model",
+    "fit_compiled",
+    "bayes_summary",
+    "load_posterior",
+    "default_priors",
+    "clear_cache",
+    "CompiledSEM",
+]
 
 
 def _parts(model, data, priors, group, group_equal, ordinal, missing, form, options):
-    spec, summary = prepare(model, data, group=group, group_equal=group_equal, ordinal=ordinal,
-                            missing=missing, **options)
+    spec, summary = prepare(
+        model, data, group=group, group_equal=group_equal, ordinal=ordinal, missing=missing, **options
+    )
     plan = make_plan(spec, priors)
     form = choose_form(plan, summary, form)
     return build_parts(plan, summary, form)
 
 
-def build_model(model: str | ModelSpec, data: pd.DataFrame, *,
-                priors: pd.DataFrame | Mapping[str, str] | None = None, group: str | None = None,
-                group_equal: Sequence[str] | str = (), ordinal: str | Sequence[str] | None = None,
-                missing: str = "fiml", form: str | None = None, **options: Any) -> pm.Model:
+def build_model(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    priors: pd.DataFrame | Mapping[str, str] | None = None,
+    group: str | None = None,
+    group_equal: Sequence[str] | str = (),
+    ordinal: str | Sequence[str] | None = None,
+    missing: str = "fiml",
+    form: str | None = None,
+    **options: Any,
+) -> pm.Model:
     """The PyMC model of ``model`` for ``data``, driven by the parameter table.
 
     Parameters
@@ -94,11 +112,21 @@ def build_model(model: str | ModelSpec, data: pd.DataFrame, *,
     return _parts(model, data, priors, group, group_equal, ordinal, missing, form, options).model
 
 
-def compile_model(model: str | ModelSpec, data: pd.DataFrame, *,
-                  priors: pd.DataFrame | Mapping[str, str] | None = None, group: str | None = None,
-                  group_equal: Sequence[str] | str = (), ordinal: str | Sequence[str] | None = None,
-                  missing: str = "fiml", form: str | None = None, sampler: str = "nutpie",
-                  cache: bool = True, density: str = "auto", **options: Any) -> CompiledSEM:
+def compile_model(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    priors: pd.DataFrame | Mapping[str, str] | None = None,
+    group: str | None = None,
+    group_equal: Sequence[str] | str = (),
+    ordinal: str | Sequence[str] | None = None,
+    missing: str = "fiml",
+    form: str | None = None,
+    sampler: str = "nutpie",
+    cache: bool = True,
+    density: str = "auto",
+    **options: Any,
+) -> CompiledSEM:
     """Build and compile once; fit any data set of the same shape with :func:`fit_compiled`.
 
     With nutpie, continuous items and the marginal form (the defaults), nothing is compiled: one
@@ -122,11 +150,21 @@ def compile_model(model: str | ModelSpec, data: pd.DataFrame, *,
     return compile_parts(parts, sampler=sampler, cache=cache, density=density)
 
 
-def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, draws: int = 1000,
-                 tune: int = 1000, chains: int = 4, seed: int | None = None, cores: int | None = None,
-                 progressbar: bool = False, posterior_predictive: bool = False,
-                 prior_predictive: bool = False, target_accept: float | None = None,
-                 check: bool = True) -> xr.DataTree:
+def fit_compiled(
+    compiled: CompiledSEM,
+    data: pd.DataFrame | None = None,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    cores: int | None = None,
+    progressbar: bool = False,
+    posterior_predictive: bool = False,
+    prior_predictive: bool = False,
+    target_accept: float | None = None,
+    check: bool = True,
+) -> xr.DataTree:
     """Sample a compiled model, with new ``data`` of the same structure (or its own data).
 
     Returns the posterior DataTree (see :func:`fit_bayes`).
@@ -135,36 +173,68 @@ def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, dra
     summary = parts.summary
     t0 = time.perf_counter()
     if data is not None:
-        spec, summary = prepare(parts.plan.spec, data, group=parts.summary.group_column,
-                                missing=parts.summary.missing,
-                                ordinal=list(parts.summary.ordinal) or None)
+        _spec, summary = prepare(
+            parts.plan.spec,
+            data,
+            group=parts.summary.group_column,
+            missing=parts.summary.missing,
+            ordinal=list(parts.summary.ordinal) or None,
+        )
         key_new = summary.structure_key(parts.form == "conditional")
         if key_new != parts.summary.structure_key(parts.form == "conditional"):
-            raise DataError("these data do not have the structure the model was compiled for (items, "
-                            "groups, missing-data patterns or sample sizes differ); call compile_model "
-                            "on them")
+            raise DataError(
+                "these data do not have the structure the model was compiled for (items, "
+                "groups, missing-data patterns or sample sizes differ); call compile_model "
+                "on them"
+            )
     seed = resolve_seed(seed)
-    trace = run(compiled, summary, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
-                progressbar=progressbar, target_accept=target_accept)
+    trace = run(
+        compiled,
+        summary,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        cores=cores,
+        progressbar=progressbar,
+        target_accept=target_accept,
+    )
     t1 = time.perf_counter()
     prior = None
     if prior_predictive:
         import pymc as pm
+
         # the likelihood is a Potential, so only the priors are drawn (what is wanted here); the
         # positive-definiteness check is a Potential too, so prior draws may break it (then NaN)
         with parts.model, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The effect of Potentials")
-            prior = pm.sample_prior_predictive(draws=draws, random_seed=seed,
-                                               var_names=[g.name for g in parts.plan.rvs]
-                                               + (["z"] if parts.form == "conditional" else []))
+            prior = pm.sample_prior_predictive(
+                draws=draws,
+                random_seed=seed,
+                var_names=[g.name for g in parts.plan.rvs] + (["z"] if parts.form == "conditional" else []),
+            )
     fixed = data_values(parts.plan, summary, parts.form)["fixed"]
-    post = assemble(parts.plan, summary, trace, form=parts.form, fixed=fixed,
-                    rng=np.random.default_rng(seed), posterior_predictive=posterior_predictive,
-                    prior=prior, attrs={"sampler": compiled.sampler, "seed": seed, "draws": draws,
-                                        "tune": tune, "chains": chains, "group_column": summary.group_column or "",
-                                        "density": compiled.density,
-                                        "compile_seconds": round(compiled.compile_seconds, 3),
-                                        "sampling_seconds": round(t1 - t0, 3)})
+    post = assemble(
+        parts.plan,
+        summary,
+        trace,
+        form=parts.form,
+        fixed=fixed,
+        rng=np.random.default_rng(seed),
+        posterior_predictive=posterior_predictive,
+        prior=prior,
+        attrs={
+            "sampler": compiled.sampler,
+            "seed": seed,
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "group_column": summary.group_column or "",
+            "density": compiled.density,
+            "compile_seconds": round(compiled.compile_seconds, 3),
+            "sampling_seconds": round(t1 - t0, 3),
+        },
+    )
     post.attrs["postprocess_seconds"] = round(time.perf_counter() - t1, 3)
     inner = trace["posterior"].attrs.get("sampling_time") if isinstance(trace, xr.DataTree) else None
     if inner is not None:  # PyMC: its own sampling time, without its compile
@@ -172,8 +242,6 @@ def fit_compiled(compiled: CompiledSEM, data: pd.DataFrame | None = None, *, dra
     if check:
         _check_convergence(post)
     return post
-
-
 
 
 def _check_convergence(post: xr.DataTree) -> None:
@@ -185,14 +253,30 @@ def _check_convergence(post: xr.DataTree) -> None:
     check_convergence(post)
 
 
-def fit_bayes(model: str | ModelSpec, data: pd.DataFrame, *, draws: int = 1000, tune: int = 1000,
-              chains: int = 4, seed: int | None = None, sampler: str = "nutpie",
-              priors: pd.DataFrame | Mapping[str, str] | None = None, group: str | None = None,
-              group_equal: Sequence[str] | str = (), ordinal: str | Sequence[str] | None = None,
-              missing: str = "fiml", form: str | None = None,
-              prior_predictive: bool = False, posterior_predictive: bool = False,
-              progressbar: bool = True, cores: int | None = None, target_accept: float | None = None,
-              check: bool = True, density: str = "auto", **options: Any) -> xr.DataTree:
+def fit_bayes(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    sampler: str = "nutpie",
+    priors: pd.DataFrame | Mapping[str, str] | None = None,
+    group: str | None = None,
+    group_equal: Sequence[str] | str = (),
+    ordinal: str | Sequence[str] | None = None,
+    missing: str = "fiml",
+    form: str | None = None,
+    prior_predictive: bool = False,
+    posterior_predictive: bool = False,
+    progressbar: bool = True,
+    cores: int | None = None,
+    target_accept: float | None = None,
+    check: bool = True,
+    density: str = "auto",
+    **options: Any,
+) -> xr.DataTree:
     """Fit a model by MCMC: the posterior of every parameter-table row.
 
     In R: ``blavaan::bsem(model, data, ...)``. Same arguments as :func:`build_model`, plus the
@@ -219,19 +303,41 @@ def fit_bayes(model: str | ModelSpec, data: pd.DataFrame, *, draws: int = 1000, 
     >>> post = lm.fit_bayes(HS_MODEL, load_holzinger_swineford(), seed=1)  # doctest: +SKIP
     >>> lm.bayes_summary(post).head()  # doctest: +SKIP
     """
-    compiled = compile_model(model, data, priors=priors, group=group, group_equal=group_equal,
-                             ordinal=ordinal, missing=missing, form=form, sampler=sampler, density=density,
-                             **options)
-    return fit_compiled(compiled, None, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
-                        progressbar=progressbar, posterior_predictive=posterior_predictive,
-                        prior_predictive=prior_predictive, target_accept=target_accept, check=check)
+    compiled = compile_model(
+        model,
+        data,
+        priors=priors,
+        group=group,
+        group_equal=group_equal,
+        ordinal=ordinal,
+        missing=missing,
+        form=form,
+        sampler=sampler,
+        density=density,
+        **options,
+    )
+    return fit_compiled(
+        compiled,
+        None,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        cores=cores,
+        progressbar=progressbar,
+        posterior_predictive=posterior_predictive,
+        prior_predictive=prior_predictive,
+        target_accept=target_accept,
+        check=check,
+    )
 
 
 def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     """The parameter table with posterior summaries (blavaan's ``parameterEstimates``).
 
     Columns ``lhs op rhs group label free`` of the table, then ``mean sd median ci_lower ci_upper``
-    (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`), ``r_hat ess_bulk ess_tail`` (arviz-stats)
+    (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`),
+    ``r_hat ess_bulk ess_tail`` (arviz-stats)
     and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
     ``SemFit.parameters`` on ``lhs, op, rhs, group``.
     """

@@ -19,22 +19,28 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import CI_POSTERIOR, labelled_interval
-from ..algebra.matrices import implied_moments
+from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..algebra.normal import mvn_logpdf
-from .draws import ObservedData, model_spec, observed_data, row_draws
+from ..defaults import CI_POSTERIOR, labelled_interval
 from ..errors import DataError
-from ..algebra.matrices import ram_layout
 from ..spec.model import ModelSpec
+from .draws import ObservedData, model_spec, observed_data, row_draws
 
-__all__ = ["bayes_chi_fit", "chisq_draws", "effective_parameters", "fit_indices", "independence_chisq",
-           "ml_discrepancy"]
+__all__ = [
+    "bayes_chi_fit",
+    "chisq_draws",
+    "effective_parameters",
+    "fit_indices",
+    "independence_chisq",
+    "ml_discrepancy",
+]
 
 
 # -- kernels ---------------------------------------------------------------------------------------
-def ml_discrepancy(cov: np.ndarray, mean: np.ndarray | None, sigma: np.ndarray, mu: np.ndarray | None,
-                   n: int) -> np.ndarray:
+def ml_discrepancy(
+    cov: np.ndarray, mean: np.ndarray | None, sigma: np.ndarray, mu: np.ndarray | None, n: int
+) -> np.ndarray:
     """``n F_ML`` of sample moments ``cov`` ``([D,] p, p)``, ``mean`` against implied ``sigma``
     ``(D, p, p)``, ``mu`` (``mean`` or ``mu`` None: no mean term); ``inf`` where ``sigma`` is not
     positive definite.
@@ -54,7 +60,7 @@ def ml_discrepancy(cov: np.ndarray, mean: np.ndarray | None, sigma: np.ndarray, 
     out = np.full(sigma.shape[0], np.inf)
     ok = sign > 0
     inv = np.linalg.inv(sigma[ok])
-    f = (logdet[ok] + np.einsum("dij,dji->d", cov[ok], inv) - np.linalg.slogdet(cov[ok])[1] - p)
+    f = logdet[ok] + np.einsum("dij,dji->d", cov[ok], inv) - np.linalg.slogdet(cov[ok])[1] - p
     if mean is not None and mu is not None:
         r = np.broadcast_to(np.asarray(mean, dtype=float), np.shape(mu))[ok] - np.asarray(mu)[ok]
         f = f + np.einsum("di,dij,dj->d", r, inv, r)
@@ -62,9 +68,17 @@ def ml_discrepancy(cov: np.ndarray, mean: np.ndarray | None, sigma: np.ndarray, 
     return out
 
 
-def bayes_chi_fit(chisq: np.ndarray, pD: float, *, p: int, n: int, nvar: int, ngroups: int = 1,
-                  chisq_null: np.ndarray | float | None = None,
-                  pD_null: float | None = None) -> dict[str, np.ndarray]:
+def bayes_chi_fit(
+    chisq: np.ndarray,
+    pD: float,
+    *,
+    p: int,
+    n: int,
+    nvar: int,
+    ngroups: int = 1,
+    chisq_null: np.ndarray | float | None = None,
+    pD_null: float | None = None,
+) -> dict[str, np.ndarray]:
     """Per-draw Bayesian fit indices from per-draw chi-squares (blavaan's ``BayesChiFit``,
     ``rescale = "devM"``).
 
@@ -96,12 +110,18 @@ def bayes_chi_fit(chisq: np.ndarray, pD: float, *, p: int, n: int, nvar: int, ng
     chisq = np.asarray(chisq, dtype=float)
     df = p - pD
     if df <= 0:
-        raise ValueError(f"pD ({pD:.1f}) is not below the number of sample moments ({p}): the fit "
-                         "indices are undefined (a saturated or over-parameterised model)")
+        raise ValueError(
+            f"pD ({pD:.1f}) is not below the number of sample moments ({p}): the fit "
+            "indices are undefined (a saturated or over-parameterised model)"
+        )
     nonc = np.clip(chisq - p, 0, None)
     gamma = nvar / (nvar + 2 * nonc / n)
-    out = {"BRMSEA": np.sqrt(nonc / (df * n)) * np.sqrt(ngroups), "BGammaHat": gamma,
-           "adjBGammaHat": 1 - p / df * (1 - gamma), "BMc": np.exp(-0.5 * nonc / n)}
+    out = {
+        "BRMSEA": np.sqrt(nonc / (df * n)) * np.sqrt(ngroups),
+        "BGammaHat": gamma,
+        "adjBGammaHat": 1 - p / df * (1 - gamma),
+        "BMc": np.exp(-0.5 * nonc / n),
+    }
     if chisq_null is not None:
         chisq_null = np.broadcast_to(np.asarray(chisq_null, dtype=float), chisq.shape)
         df0 = p - pD_null
@@ -136,18 +156,27 @@ def chisq_draws(spec: ModelSpec, values: np.ndarray, obs: ObservedData) -> np.nd
 def _inputs(post: xr.DataTree, data: pd.DataFrame | None) -> tuple[ModelSpec, np.ndarray, ObservedData]:
     spec = model_spec(post)
     if spec.ordinal:
-        raise DataError(f"ordinal items {spec.ordinal}: the chi-square discrepancy here assumes "
-                        "continuous (normal) items")
+        raise DataError(
+            f"ordinal items {spec.ordinal}: the chi-square discrepancy here assumes continuous (normal) items"
+        )
     if spec.covariates and spec.options.get("fixed_x", True):
-        raise DataError(f"covariates {spec.covariates} are fixed-x: the predictive checks would "
-                        "need replications conditional on them; refit with fixed_x=False")
+        raise DataError(
+            f"covariates {spec.covariates} are fixed-x: the predictive checks would "
+            "need replications conditional on them; refit with fixed_x=False"
+        )
     return spec, row_draws(post, spec), observed_data(post, spec, data)
 
 
 # -- fit indices -----------------------------------------------------------------------------------
-def fit_indices(post: xr.DataTree, *, baseline: xr.DataTree | None = None, pD: str = "loo",
-                ci: float = CI_POSTERIOR, data: pd.DataFrame | None = None,
-                per_draw: bool = False) -> pd.DataFrame:
+def fit_indices(
+    post: xr.DataTree,
+    *,
+    baseline: xr.DataTree | None = None,
+    pD: str = "loo",
+    ci: float = CI_POSTERIOR,
+    data: pd.DataFrame | None = None,
+    per_draw: bool = False,
+) -> pd.DataFrame:
     """Bayesian fit indices BRMSEA, BGammaHat, adjBGammaHat, BMc and, against a baseline, BCFI, BTLI,
     BNFI (Garnier-Villarreal & Jorgensen 2020; blavaan's ``blavFitIndices``, ``rescale = "devM"``).
 
@@ -198,27 +227,28 @@ def fit_indices(post: xr.DataTree, *, baseline: xr.DataTree | None = None, pD: s
     if baseline is None:
         chisq0_ml, npar0 = independence_chisq(spec, obs)
         kwargs = dict(chisq_null=chisq0_ml + npar0, pD_null=float(npar0))
-        note = (f"independence model at its ML solution (chisq {chisq0_ml:.3f}, df "
-                f"{spec.ndat - npar0})")
+        note = f"independence model at its ML solution (chisq {chisq0_ml:.3f}, df {spec.ndat - npar0})"
     else:
         spec0, values0, obs0 = _inputs(baseline, data)
         if values0.shape[0] != values.shape[0]:
-            raise ValueError(f"the baseline posterior has {values0.shape[0]} draws and the model "
-                             f"{values.shape[0]}: draw as many from both (draws are paired)")
+            raise ValueError(
+                f"the baseline posterior has {values0.shape[0]} draws and the model "
+                f"{values.shape[0]}: draw as many from both (draws are paired)"
+            )
         if set(spec0.observed) != set(spec.observed) or obs0.n != obs.n:
             raise DataError("the baseline model must be fitted to the same items and respondents")
-        kwargs = dict(chisq_null=chisq_draws(spec0, values0, obs0),
-                      pD_null=effective_parameters(baseline, pD, spec=spec0, values=values0, obs=obs0))
+        kwargs = dict(
+            chisq_null=chisq_draws(spec0, values0, obs0),
+            pD_null=effective_parameters(baseline, pD, spec=spec0, values=values0, obs=obs0),
+        )
         note = "baseline posterior (draws paired in order)"
-    indices = bayes_chi_fit(chisq, p_d, p=spec.ndat, n=obs.n, nvar=len(spec.observed),
-                            ngroups=spec.ngroups, **kwargs)
+    indices = bayes_chi_fit(chisq, p_d, p=spec.ndat, n=obs.n, nvar=len(spec.observed), ngroups=spec.ngroups, **kwargs)
     draws = pd.DataFrame(indices)
-    attrs = dict(pD=p_d, df=spec.ndat - p_d, p=spec.ndat, baseline=note,
-                 pD_null=kwargs.get("pD_null"), pD_method=pD)
+    attrs = dict(pD=p_d, df=spec.ndat - p_d, p=spec.ndat, baseline=note, pD_null=kwargs.get("pD_null"), pD_method=pD)
     if per_draw:
         draws.attrs.update(attrs, chisq=chisq)
         return draws
-    from arviz_stats.base import array_stats  # noqa: PLC0415
+    from arviz_stats.base import array_stats
 
     rows = {}
     for name, x in draws.items():
@@ -229,11 +259,17 @@ def fit_indices(post: xr.DataTree, *, baseline: xr.DataTree | None = None, pD: s
     return labelled_interval(table, ci)
 
 
-def effective_parameters(post: xr.DataTree, method: str = "loo", *, spec: ModelSpec | None = None,
-                         values: np.ndarray | None = None, obs: ObservedData | None = None) -> float:
+def effective_parameters(
+    post: xr.DataTree,
+    method: str = "loo",
+    *,
+    spec: ModelSpec | None = None,
+    values: np.ndarray | None = None,
+    obs: ObservedData | None = None,
+) -> float:
     """pD: ``p_loo`` (PSIS-LOO), ``p_waic``, or DIC's ``2 [logL(theta_bar) - mean_i logL(theta_i)]``
     (Spiegelhalter et al. 2002; blavaan's ``p_dic``)."""
-    from . import diagnostics  # noqa: PLC0415 (diagnostics imports nothing from here)
+    from . import diagnostics
 
     method = method.lower()
     if method == "loo":

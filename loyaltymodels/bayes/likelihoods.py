@@ -20,8 +20,8 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from ..algebra.normal import mvn_logpdf
-from .data import DataSummary
 from ..errors import SpecError
+from .data import DataSummary
 from .parameterization import Plan, moments, ram_tensors
 
 FORMS = ("marginal", "respondent", "conditional")
@@ -39,11 +39,15 @@ def check_conditional(plan: Plan) -> None:
     for g in range(1, lay.ngroups + 1):
         a, s = lay.A[g], lay.S[g]
         if np.any(a.j < p):
-            raise SpecError("the conditional (latent-score) form does not support paths from observed "
-                            "variables (y ~ x with x observed); use continuous items and form='marginal'")
+            raise SpecError(
+                "the conditional (latent-score) form does not support paths from observed "
+                "variables (y ~ x with x observed); use continuous items and form='marginal'"
+            )
         if np.any((s.i != s.j) & ((s.i < p) | (s.j < p))):
-            raise SpecError("the conditional (latent-score) form does not support residual covariances "
-                            "of observed variables; use continuous items and form='marginal'")
+            raise SpecError(
+                "the conditional (latent-score) form does not support residual covariances "
+                "of observed variables; use continuous items and form='marginal'"
+            )
 
 
 # -- PyMC graph --------------------------------------------------------------------------------
@@ -71,7 +75,7 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
             linv = pt.linalg.solve_triangular(chol, pt.eye(len(idx)), lower=True)
             r = linv @ (y - mu[None]).T
             logdet = 2 * pt.sum(pt.log(pt.diag(chol)))
-            pm.Potential(f"loglik_{k}", -0.5 * (pt.sum(r ** 2) + y.shape[0] * (len(idx) * _LOG2PI + logdet)))
+            pm.Potential(f"loglik_{k}", -0.5 * (pt.sum(r**2) + y.shape[0] * (len(idx) * _LOG2PI + logdet)))
         return
     total = 0.0
     p = lay.n_observed
@@ -83,8 +87,7 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
             chol = pt.linalg.cholesky(sigma)
             linv = pt.linalg.solve_triangular(chol, pt.eye(p), lower=True)
             d = linv @ (ybar[0] - mu)
-            inner = p * _LOG2PI + 2 * pt.sum(pt.log(pt.diag(chol))) + pt.sum((linv @ s[0]) * linv) \
-                + pt.sum(d ** 2)
+            inner = p * _LOG2PI + 2 * pt.sum(pt.log(pt.diag(chol))) + pt.sum((linv @ s[0]) * linv) + pt.sum(d**2)
             total = total - n[0] / 2 * inner
             continue
         # Missing-data patterns, batched: unanswered rows/columns of Sigma replaced by the
@@ -97,7 +100,7 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
         d = (linv @ ((ybar - mu[None]) * o)[:, :, None])[:, :, 0]
         logdet = 2 * pt.sum(pt.log(pt.diagonal(chol, axis1=1, axis2=2)), axis=1)
         trace = pt.sum((linv @ s) * linv, axis=(1, 2))
-        total = total - pt.sum(n / 2 * (q * _LOG2PI + logdet + trace + pt.sum(d ** 2, axis=1)))
+        total = total - pt.sum(n / 2 * (q * _LOG2PI + logdet + trace + pt.sum(d**2, axis=1)))
     pm.Potential("loglik", total)
 
 
@@ -107,8 +110,13 @@ def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict]:
     for g in sorted({pat.group for pat in summary.patterns}):
         pats = [pat for pat in summary.patterns if pat.group == g]
         K = len(pats)
-        st = {"n": np.zeros(K), "q": np.zeros(K), "ybar": np.zeros((K, p)), "s": np.zeros((K, p, p)),
-              "mask": np.zeros((K, p))}
+        st = {
+            "n": np.zeros(K),
+            "q": np.zeros(K),
+            "ybar": np.zeros((K, p)),
+            "s": np.zeros((K, p, p)),
+            "mask": np.zeros((K, p)),
+        }
         for k, pat in enumerate(pats):
             o = pat.idx
             st["n"][k], st["q"][k] = pat.n, len(o)
@@ -145,7 +153,7 @@ def _add_conditional(plan: Plan, summary: DataSummary, rows) -> None:
         if cont:
             sd = pt.sqrt(theta[cont])
             r = (y_c[idx] - mu[:, cont]) / sd
-            total = total + pt.sum(m_c[idx] * (-0.5 * r ** 2 - pt.log(sd) - 0.5 * _LOG2PI))
+            total = total + pt.sum(m_c[idx] * (-0.5 * r**2 - pt.log(sd) - 0.5 * _LOG2PI))
         for k, j in enumerate(ords):
             tau = rows[_threshold_rows(plan, summary.items[j], g)]
             cuts = pt.concatenate([[-_PAD], tau, [_PAD]])
@@ -191,8 +199,9 @@ def item_means(plan: Plan, rows, z, group: int, xp=np, eta=None):
 
 
 # -- after sampling: per respondent, per draw ---------------------------------------------------
-def loglik_draws(plan: Plan, summary: DataSummary, rows: np.ndarray, eta: np.ndarray | None = None,
-                 chunk: int = 500) -> np.ndarray:
+def loglik_draws(
+    plan: Plan, summary: DataSummary, rows: np.ndarray, eta: np.ndarray | None = None, chunk: int = 500
+) -> np.ndarray:
     """Log-likelihood of each respondent for each draw, shape ``(draws, respondents)``.
 
     Marginal forms: the multivariate normal density of the answered items. Conditional form
@@ -234,13 +243,14 @@ def _loglik_chunk(plan, summary, rows, eta):
                 ll = np.where(lo > 0, right, left)  # the tail where the difference is accurate
             else:
                 r = (np.nan_to_num(y[:, j]) - mu[:, :, j]) / sd
-                ll = -0.5 * r ** 2 - np.log(sd) - 0.5 * _LOG2PI
+                ll = -0.5 * r**2 - np.log(sd) - 0.5 * _LOG2PI
             out[:, idx] += np.where(seen, ll, 0.0)
     return out
 
 
-def predictive_draws(plan: Plan, summary: DataSummary, rows: np.ndarray, rng: np.random.Generator,
-                     eta: np.ndarray | None = None) -> np.ndarray:
+def predictive_draws(
+    plan: Plan, summary: DataSummary, rows: np.ndarray, rng: np.random.Generator, eta: np.ndarray | None = None
+) -> np.ndarray:
     """Replicated data ``(draws, respondents, items)`` with the observed missing-data pattern."""
     lay = plan.layout
     D, p = rows.shape[0], lay.n_observed

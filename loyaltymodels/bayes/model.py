@@ -19,7 +19,7 @@ from .parameterization import Plan, RVGroup, natural_start, ram_tensors, row_val
 class ModelParts:
     """A built model with what is needed to feed it data and starting values."""
 
-    model: object                       # pm.Model
+    model: object  # pm.Model
     plan: Plan = field(repr=False)
     summary: DataSummary = field(repr=False)
     form: str = "marginal"
@@ -31,8 +31,11 @@ def choose_form(plan: Plan, summary: DataSummary, form: str | None) -> str:
         form = "conditional" if summary.ordinal else "marginal"
     if summary.ordinal and form != "conditional":
         from ..errors import SpecError
-        raise SpecError(f"ordinal items ({list(summary.ordinal)}) have no closed-form marginal "
-                        "likelihood; use form='conditional' (the default for ordinal data)")
+
+        raise SpecError(
+            f"ordinal items ({list(summary.ordinal)}) have no closed-form marginal "
+            "likelihood; use form='conditional' (the default for ordinal data)"
+        )
     if form == "conditional":
         check_conditional(plan)
     return form
@@ -72,24 +75,29 @@ def random_variable(g: RVGroup):
     extra = {"transform": transforms.ordered} if g.ordered else {}
     if g.ordered:
         extra["initval"] = np.linspace(-1, 1, len(g.pars))
-    return {"normal": lambda: pm.Normal(g.name, mu=a[0], sigma=a[1], dims=dims, **extra),
-            "student_t": lambda: pm.StudentT(g.name, nu=a[0], mu=a[1], sigma=a[2], dims=dims, **extra),
-            "cauchy": lambda: pm.Cauchy(g.name, alpha=a[0], beta=a[1], dims=dims, **extra),
-            "uniform": lambda: pm.Uniform(g.name, lower=a[0], upper=a[1], dims=dims),
-            "lognormal": lambda: pm.LogNormal(g.name, mu=a[0], sigma=a[1], dims=dims),
-            "gamma": lambda: pm.Gamma(g.name, alpha=a[0], beta=a[1], dims=dims),
-            "inv_gamma": lambda: pm.InverseGamma(g.name, alpha=a[0], beta=a[1], dims=dims),
-            "exponential": lambda: pm.Exponential(g.name, lam=a[0], dims=dims),
-            "half_normal": lambda: pm.HalfNormal(g.name, sigma=a[0], dims=dims),
-            "half_cauchy": lambda: pm.HalfCauchy(g.name, beta=a[0], dims=dims),
-            "beta": lambda: pm.Beta(g.name, alpha=a[0], beta=a[1], dims=dims)}[f]()
+    return {
+        "normal": lambda: pm.Normal(g.name, mu=a[0], sigma=a[1], dims=dims, **extra),
+        "student_t": lambda: pm.StudentT(g.name, nu=a[0], mu=a[1], sigma=a[2], dims=dims, **extra),
+        "cauchy": lambda: pm.Cauchy(g.name, alpha=a[0], beta=a[1], dims=dims, **extra),
+        "uniform": lambda: pm.Uniform(g.name, lower=a[0], upper=a[1], dims=dims),
+        "lognormal": lambda: pm.LogNormal(g.name, mu=a[0], sigma=a[1], dims=dims),
+        "gamma": lambda: pm.Gamma(g.name, alpha=a[0], beta=a[1], dims=dims),
+        "inv_gamma": lambda: pm.InverseGamma(g.name, alpha=a[0], beta=a[1], dims=dims),
+        "exponential": lambda: pm.Exponential(g.name, lam=a[0], dims=dims),
+        "half_normal": lambda: pm.HalfNormal(g.name, sigma=a[0], dims=dims),
+        "half_cauchy": lambda: pm.HalfCauchy(g.name, beta=a[0], dims=dims),
+        "beta": lambda: pm.Beta(g.name, alpha=a[0], beta=a[1], dims=dims),
+    }[f]()
 
 
 def _dist(f, a):
     import pymc as pm
-    return {"student_t": lambda: pm.StudentT.dist(nu=a[0], mu=a[1], sigma=a[2]),
-            "cauchy": lambda: pm.Cauchy.dist(alpha=a[0], beta=a[1]),
-            "uniform": lambda: pm.Uniform.dist(lower=a[0], upper=a[1])}[f]()
+
+    return {
+        "student_t": lambda: pm.StudentT.dist(nu=a[0], mu=a[1], sigma=a[2]),
+        "cauchy": lambda: pm.Cauchy.dist(alpha=a[0], beta=a[1]),
+        "uniform": lambda: pm.Uniform.dist(lower=a[0], upper=a[1]),
+    }[f]()
 
 
 def positive_definite_check(plan: Plan, rows) -> None:
@@ -155,8 +163,7 @@ def _score_start(plan: Plan, summary: DataSummary) -> np.ndarray:
         zy = (y - np.nanmean(y, 0)) / np.nanstd(y, 0)
     out = np.zeros((summary.n, len(plan.layout.latents)))
     for k, f in enumerate(plan.layout.latents):
-        items = [summary.items.index(v) for v in t.rhs[(t.op == "=~") & (t.lhs == f)].unique()
-                 if v in summary.items]
+        items = [summary.items.index(v) for v in t.rhs[(t.op == "=~") & (t.lhs == f)].unique() if v in summary.items]
         if items:
             s = np.nan_to_num(np.nanmean(zy[:, items], axis=1)) if len(items) else 0
             out[:, k] = (s - s.mean()) / (s.std() or 1.0)
@@ -200,9 +207,12 @@ def data_values(plan: Plan, summary: DataSummary, form: str) -> dict[str, np.nda
         cont = [j for j, v in enumerate(summary.items) if v not in summary.ordinal]
         ords = [v for v in summary.items if v in summary.ordinal]
         codes = np.stack([summary.codes(v) for v in ords], 1) if ords else np.zeros((summary.n, 0), int)
-        out.update(y_continuous=np.nan_to_num(summary.y[:, cont]),
-                   mask_continuous=(~np.isnan(summary.y[:, cont])).astype(float),
-                   y_ordinal=np.maximum(codes, 0), mask_ordinal=(codes >= 0).astype(float))
+        out.update(
+            y_continuous=np.nan_to_num(summary.y[:, cont]),
+            mask_continuous=(~np.isnan(summary.y[:, cont])).astype(float),
+            y_ordinal=np.maximum(codes, 0),
+            mask_ordinal=(codes >= 0).astype(float),
+        )
         return out
     if form == "respondent":
         for k, pat in enumerate(summary.patterns):

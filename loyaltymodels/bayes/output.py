@@ -18,18 +18,28 @@ import json
 import numpy as np
 import xarray as xr
 
-from .data import DataSummary
 from ..spec.layout import parameter_coords
+from ..spec.provenance import package_versions, spec_attrs
+from .data import DataSummary
 from .likelihoods import latent_scores, loglik_draws, predictive_draws
 from .parameterization import Plan, row_values, std_all_draws, with_defined
-from ..spec.provenance import package_versions, spec_attrs
 
 #: nutpie's and PyMC's sample-stat names -> the names used here (ArviZ's conventions).
-_STATS = {"diverging": "diverging", "energy": "energy", "depth": "tree_depth", "tree_depth": "tree_depth",
-          "maxdepth_reached": "reached_max_treedepth", "reached_max_treedepth": "reached_max_treedepth",
-          "step_size": "step_size", "n_steps": "n_steps", "logp": "lp", "lp": "lp",
-          "mean_tree_accept": "acceptance_rate", "acceptance_rate": "acceptance_rate",
-          "energy_error": "energy_error"}
+_STATS = {
+    "diverging": "diverging",
+    "energy": "energy",
+    "depth": "tree_depth",
+    "tree_depth": "tree_depth",
+    "maxdepth_reached": "reached_max_treedepth",
+    "reached_max_treedepth": "reached_max_treedepth",
+    "step_size": "step_size",
+    "n_steps": "n_steps",
+    "logp": "lp",
+    "lp": "lp",
+    "mean_tree_accept": "acceptance_rate",
+    "acceptance_rate": "acceptance_rate",
+    "energy_error": "energy_error",
+}
 
 
 def draws_of(group: xr.Dataset, plan: Plan) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
@@ -58,9 +68,10 @@ def parameter_dataset(plan: Plan, rows: np.ndarray, shape: tuple[int, int]) -> x
     keep = ~plan.table.op.isin(["==", "<", ">"]).to_numpy()
     std = std_all_draws(plan.spec, plan.layout, rows)
     dims = ("chain", "draw", "parameter")
-    ds = xr.Dataset({"param": (dims, rows[:, keep].reshape(*shape, -1)),
-                     "std_all": (dims, std[:, keep].reshape(*shape, -1))},
-                    coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1]), **coords})
+    ds = xr.Dataset(
+        {"param": (dims, rows[:, keep].reshape(*shape, -1)), "std_all": (dims, std[:, keep].reshape(*shape, -1))},
+        coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1]), **coords},
+    )
     return ds
 
 
@@ -70,13 +81,25 @@ def respondent_coords(summary: DataSummary) -> dict:
         labels = labels.astype(int)
     else:
         labels = labels.astype(str)
-    return {"respondent": ("respondent", np.asarray(summary.index)), "group": ("respondent", labels),
-            "item": ("item", np.asarray(summary.items, dtype=object))}
+    return {
+        "respondent": ("respondent", np.asarray(summary.index)),
+        "group": ("respondent", labels),
+        "item": ("item", np.asarray(summary.items, dtype=object)),
+    }
 
 
-def assemble(plan: Plan, summary: DataSummary, trace, *, form: str, fixed: np.ndarray,
-             rng: np.random.Generator, posterior_predictive: bool, prior=None,
-             attrs: dict | None = None) -> xr.DataTree:
+def assemble(
+    plan: Plan,
+    summary: DataSummary,
+    trace,
+    *,
+    form: str,
+    fixed: np.ndarray,
+    rng: np.random.Generator,
+    posterior_predictive: bool,
+    prior=None,
+    attrs: dict | None = None,
+) -> xr.DataTree:
     """Build the DataTree from a sampler's trace (and optional prior draws)."""
     post = trace["posterior"].to_dataset() if isinstance(trace, xr.DataTree) else trace.posterior
     draws, shape = draws_of(post, plan)
@@ -91,15 +114,17 @@ def assemble(plan: Plan, summary: DataSummary, trace, *, form: str, fixed: np.nd
         posterior = posterior.assign_coords(respondent=rc["respondent"], factor=list(plan.layout.latents))
     groups = {"posterior": posterior, "sample_stats": sample_stats(trace, shape)}
     ll = loglik_draws(plan, summary, rows, eta)
-    groups["log_likelihood"] = xr.Dataset({"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-                                          coords={"chain": posterior.chain, "draw": posterior.draw,
-                                                  "respondent": rc["respondent"], "group": rc["group"]})
+    groups["log_likelihood"] = xr.Dataset(
+        {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
+        coords={"chain": posterior.chain, "draw": posterior.draw, "respondent": rc["respondent"], "group": rc["group"]},
+    )
     groups["observed_data"] = xr.Dataset({"y": (("respondent", "item"), summary.y)}, coords=rc)
     if posterior_predictive:
         yrep = predictive_draws(plan, summary, rows, rng, eta)
         groups["posterior_predictive"] = xr.Dataset(
             {"y": (("chain", "draw", "respondent", "item"), yrep.reshape(*shape, *yrep.shape[1:]))},
-            coords={"chain": posterior.chain, "draw": posterior.draw, **rc})
+            coords={"chain": posterior.chain, "draw": posterior.draw, **rc},
+        )
     if prior is not None:
         groups.update(_prior_groups(plan, summary, prior, fixed, form, rng, rc))
     tree = xr.DataTree.from_dict({k: v for k, v in groups.items()})
@@ -123,13 +148,15 @@ def _prior_groups(plan, summary, prior, fixed, form, rng, rc) -> dict:
         yrep = predictive_draws(plan, summary, rows, rng, eta)
     out["prior_predictive"] = xr.Dataset(
         {"y": (("chain", "draw", "respondent", "item"), yrep.reshape(*shape, *yrep.shape[1:]))},
-        coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1]), **rc})
+        coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1]), **rc},
+    )
     return out
 
 
 def _psi_ok(plan: Plan, rows: np.ndarray) -> np.ndarray:
     """Prior draws whose latent covariance matrices are positive definite in every group."""
     from .parameterization import ram_tensors
+
     p, ok = plan.layout.n_observed, np.ones(len(rows), bool)
     for g in range(1, plan.layout.ngroups + 1):
         S = ram_tensors(plan.layout, rows, g, np)[1][:, p:, p:]
@@ -151,10 +178,15 @@ def sample_stats(trace, shape) -> xr.Dataset:
 
 def root_attrs(plan: Plan, summary: DataSummary, form: str, extra: dict) -> dict:
     labels = [v.item() if hasattr(v, "item") else v for v in summary.group_labels]
-    attrs = {**spec_attrs(plan.spec), "package_versions": json.dumps(package_versions(), sort_keys=True),
-             "missing": summary.missing, "group_labels": json.dumps(labels, default=str),
-             "likelihood_form": form, "priors": json.dumps(list(map(str, plan.priors["prior"]))),
-             "created_by": "loyaltymodels.fit_bayes"}
+    attrs = {
+        **spec_attrs(plan.spec),
+        "package_versions": json.dumps(package_versions(), sort_keys=True),
+        "missing": summary.missing,
+        "group_labels": json.dumps(labels, default=str),
+        "likelihood_form": form,
+        "priors": json.dumps(list(map(str, plan.priors["prior"]))),
+        "created_by": "loyaltymodels.fit_bayes",
+    }
     for k, v in extra.items():
         attrs[k] = v if isinstance(v, (str, int, float)) else json.dumps(v, default=str)
     return attrs

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..algebra.matrices import RamLayout, acyclic_depth, compile_expression, implied_moments, ram_layout, ram_matrices
 from ..errors import SpecError
-from ..algebra.matrices import (RamLayout, acyclic_depth, compile_expression, implied_moments, ram_layout,
-                                ram_matrices)
-from .priors import Prior, resolve_priors
 from ..spec.model import ModelSpec
+from .priors import Prior, resolve_priors
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,10 @@ class RVGroup:
     name: str
     cls: str
     pars: np.ndarray
-    prior: Prior                 # family and scale shared by the group
-    args: np.ndarray             # (k, nargs) hyperparameters, per parameter
-    positive: bool = False       # sign identification (first loading of a std_lv factor > 0)
-    ordered: bool = False        # thresholds of one item
+    prior: Prior  # family and scale shared by the group
+    args: np.ndarray  # (k, nargs) hyperparameters, per parameter
+    positive: bool = False  # sign identification (first loading of a std_lv factor > 0)
+    ordered: bool = False  # thresholds of one item
 
     @property
     def to_natural(self) -> str:
@@ -54,12 +53,12 @@ class Plan:
     layout: RamLayout
     priors: pd.DataFrame = field(repr=False)
     rvs: tuple[RVGroup, ...]
-    src: np.ndarray = field(repr=False)        # row -> index into concat(fixed, natural)
-    rho_pars: np.ndarray = field(repr=False)   # free correlations, with the rows that scale them
+    src: np.ndarray = field(repr=False)  # row -> index into concat(fixed, natural)
+    rho_pars: np.ndarray = field(repr=False)  # free correlations, with the rows that scale them
     rho_first: np.ndarray = field(repr=False)
     rho_var_a: np.ndarray = field(repr=False)
     rho_var_b: np.ndarray = field(repr=False)
-    src2: np.ndarray = field(repr=False)       # row -> index into concat(rows, covariances)
+    src2: np.ndarray = field(repr=False)  # row -> index into concat(rows, covariances)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -76,8 +75,10 @@ def make_plan(spec: ModelSpec, priors=None) -> Plan:
     unsupported = t[t.op.isin(["==", "<", ">"])]
     if len(unsupported):
         r = unsupported.iloc[0]
-        raise SpecError(f"the constraint '{r.lhs} {r.op} {r.rhs}' is not supported by the Bayesian "
-                        "back end; tie parameters with a shared label instead (e.g. 'a*x1 + a*x2')")
+        raise SpecError(
+            f"the constraint '{r.lhs} {r.op} {r.rhs}' is not supported by the Bayesian "
+            "back end; tie parameters with a shared label instead (e.g. 'a*x1 + a*x2')"
+        )
     layout = ram_layout(spec)
     table = resolve_priors(spec, priors)
     positive = _sign_identified(spec)
@@ -89,7 +90,7 @@ def make_plan(spec: ModelSpec, priors=None) -> Plan:
     rvs = []
     count = pd.Series([k[0] for k in keys]).value_counts().to_dict() if keys else {}
     seen: dict[str, int] = {}
-    for (cls, family, scale, pos), idx in keys.items():
+    for (cls, _family, _scale, pos), idx in keys.items():
         n = seen[cls] = seen.get(cls, 0) + 1
         name = cls if count[cls] == 1 else f"{cls}_{n}"
         rvs.append(_group(name, cls, table.iloc[idx], positive=pos))
@@ -103,27 +104,46 @@ def make_plan(spec: ModelSpec, priors=None) -> Plan:
     # correlations: the covariance of every row with par p is r_p times the SDs of p's first row
     first_rows = t[(t.par >= 0) & (t.group > 0)].drop_duplicates("par").set_index("par")
     rho_pars = table.loc[table["class"] == "rho", "par"].to_numpy()
-    var_row = {(lhs, g): r for r, (lhs, op, rhs, g) in enumerate(zip(t.lhs, t.op, t.rhs, t.group))
-               if op == "~~" and lhs == rhs}
+    var_row = {
+        (lhs, g): r for r, (lhs, op, rhs, g) in enumerate(zip(t.lhs, t.op, t.rhs, t.group)) if op == "~~" and lhs == rhs
+    }
     rho_first, va, vb = [], [], []
     for p in rho_pars:
         row = first_rows.loc[p]
-        rho_first.append(int(np.flatnonzero((par == p))[0]))
+        rho_first.append(int(np.flatnonzero(par == p)[0]))
         try:
             va.append(var_row[(row.lhs, row.group)]), vb.append(var_row[(row.rhs, row.group)])
         except KeyError:
-            raise SpecError(f"the covariance '{row.lhs} ~~ {row.rhs}' needs the variances of both "
-                            "variables in the model") from None
+            raise SpecError(
+                f"the covariance '{row.lhs} ~~ {row.rhs}' needs the variances of both variables in the model"
+            ) from None
     rho_index = {p: k for k, p in enumerate(rho_pars)}
     src2 = np.array([nrows + rho_index[p] if p in rho_index else r for r, p in enumerate(par)], int)
-    return Plan(spec, layout, table, tuple(rvs), src, np.asarray(rho_pars, int), np.asarray(rho_first, int),
-                np.asarray(va, int), np.asarray(vb, int), src2)
+    return Plan(
+        spec,
+        layout,
+        table,
+        tuple(rvs),
+        src,
+        np.asarray(rho_pars, int),
+        np.asarray(rho_first, int),
+        np.asarray(va, int),
+        np.asarray(vb, int),
+        src2,
+    )
 
 
 def _group(name: str, cls: str, rows: pd.DataFrame, positive: bool = False, ordered: bool = False) -> RVGroup:
     priors = list(rows["parsed"])
-    return RVGroup(name, cls, rows["par"].to_numpy(int), priors[0], np.array([p.args for p in priors], float),
-                   positive=positive, ordered=ordered)
+    return RVGroup(
+        name,
+        cls,
+        rows["par"].to_numpy(int),
+        priors[0],
+        np.array([p.args for p in priors], float),
+        positive=positive,
+        ordered=ordered,
+    )
 
 
 def _sign_identified(spec: ModelSpec) -> set[int]:
@@ -131,7 +151,7 @@ def _sign_identified(spec: ModelSpec) -> set[int]:
     positive, otherwise the posterior has one mode per sign pattern and chains split between them."""
     t = spec.table
     out = set()
-    for (lv, g), rows in t[(t.op == "=~") & (t.group > 0)].groupby(["lhs", "group"], sort=False):
+    for (_lv, _g), rows in t[(t.op == "=~") & (t.group > 0)].groupby(["lhs", "group"], sort=False):
         if (~rows.free).any() or not rows.free.any():
             continue
         out.add(int(rows.par.iloc[0]))
@@ -167,7 +187,7 @@ def _threshold_groups(spec: ModelSpec, table: pd.DataFrame) -> list[RVGroup]:
 def to_natural(group: RVGroup, value, xp):
     kind = group.to_natural
     if kind == "square":
-        return value ** 2
+        return value**2
     if kind == "reciprocal":
         return 1.0 / value
     if kind == "beta_to_r":

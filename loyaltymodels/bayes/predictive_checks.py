@@ -17,22 +17,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..algebra.matrices import implied_moments
+from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..algebra.normal import mvn_logpdf
-from .draws import ObservedData
 from ..errors import DataError
+from ..spec.model import ModelSpec
+from .draws import ObservedData
+
 # shared with the fit indices: one chi-square kernel, one input check, one saturated-moment pass
 from .global_fit import _group_moments, _inputs, chisq_draws, ml_discrepancy
-from ..algebra.matrices import ram_layout
-from ..spec.model import ModelSpec
 
 __all__ = ["ppmc", "replicate_moments"]
 
 
 # -- replications ----------------------------------------------------------------------------------
-def replicate_moments(sigma: np.ndarray, mu: np.ndarray, n: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def replicate_moments(
+    sigma: np.ndarray, mu: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample covariance (divisor n) and mean of a replicated data set of ``n`` complete rows from
     every draw's ``N(mu, sigma)``, drawn from their exact distributions instead of simulating rows:
     ``n S ~ Wishart(n - 1, Sigma)`` (Bartlett decomposition) independent of
@@ -58,19 +59,19 @@ def replicate_moments(sigma: np.ndarray, mu: np.ndarray, n: int,
     return cov, mean
 
 
-def _replicated_chisq(spec: ModelSpec, values: np.ndarray, obs: ObservedData,
-                      rng: np.random.Generator) -> np.ndarray:
+def _replicated_chisq(spec: ModelSpec, values: np.ndarray, obs: ObservedData, rng: np.random.Generator) -> np.ndarray:
     layout = ram_layout(spec)
     out = np.zeros(values.shape[0])
-    for g, (y, cov, mean, _) in _group_moments(spec, obs).items():
+    for g, (y, _cov, mean, _) in _group_moments(spec, obs).items():
         sigma, mu = implied_moments(layout, values, g)
         if not spec.meanstructure:
             mu = np.broadcast_to(mean, mu.shape)
         if obs.complete:
             cov_r, mean_r = replicate_moments(sigma, mu, len(y), rng)
             # without a mean structure the replicated data's own means are the saturated ones
-            out += ml_discrepancy(cov_r, mean_r if spec.meanstructure else None, sigma,
-                                  mu if spec.meanstructure else None, len(y))
+            out += ml_discrepancy(
+                cov_r, mean_r if spec.meanstructure else None, sigma, mu if spec.meanstructure else None, len(y)
+            )
             continue
         # missing values: simulate rows, blank the same cells as in the data, refit the saturated
         # model by EM for each replicated data set (slow: one EM run per draw)
@@ -85,16 +86,21 @@ def _replicated_chisq(spec: ModelSpec, values: np.ndarray, obs: ObservedData,
 
 
 # -- posterior predictive p-value -------------------------------------------------------------------
-def ppmc(post: xr.DataTree, discrepancy: str | Callable = "chisq", *, seed: int | None = None,
-         data: pd.DataFrame | None = None) -> pd.Series:
+def ppmc(
+    post: xr.DataTree,
+    discrepancy: str | Callable = "chisq",
+    *,
+    seed: int | None = None,
+    data: pd.DataFrame | None = None,
+) -> pd.Series:
     """Posterior predictive model check of the chi-square discrepancy (blavaan's ``ppp``).
 
     For every draw ``theta_i``: simulate a data set of the observed size (per group, same missing
     cells) from ``N(mu(theta_i), Sigma(theta_i))``, and compute the chi-square discrepancy
-    (:mod:`loyaltymodels.bayes.global_fit`) of the observed and of the replicated data against the same implied moments. The
-    posterior predictive p-value is the share of draws where the replicated discrepancy is at least
-    the observed one (Gelman, Meng & Stern 1996; Scheines, Hoijtink & Boomsma 1999). Near 0.5: the
-    data look like the model's; near 0: misfit.
+    (:mod:`loyaltymodels.bayes.global_fit`) of the observed and of the replicated data against the
+    same implied moments. The posterior predictive p-value is the share of draws where the
+    replicated discrepancy is at least the observed one (Gelman, Meng & Stern 1996; Scheines,
+    Hoijtink & Boomsma 1999). Near 0.5: the data look like the model's; near 0: misfit.
 
     Parameters
     ----------
@@ -148,16 +154,24 @@ def ppmc(post: xr.DataTree, discrepancy: str | Callable = "chisq", *, seed: int 
         d_rep = _replicated_chisq(spec, values, obs, rng)
     else:
         d_obs, d_rep = _custom_discrepancy(discrepancy, spec, values, obs, rng)
-    out = pd.Series({"ppp": float(np.mean(d_rep >= d_obs)), "discrepancy_obs": float(np.mean(d_obs)),
-                     "obs_lower": float(np.quantile(d_obs, 0.025)),
-                     "obs_upper": float(np.quantile(d_obs, 0.975)),
-                     "discrepancy_rep": float(np.mean(d_rep)), "draws": int(d_obs.size)}, name="ppmc")
+    out = pd.Series(
+        {
+            "ppp": float(np.mean(d_rep >= d_obs)),
+            "discrepancy_obs": float(np.mean(d_obs)),
+            "obs_lower": float(np.quantile(d_obs, 0.025)),
+            "obs_upper": float(np.quantile(d_obs, 0.975)),
+            "discrepancy_rep": float(np.mean(d_rep)),
+            "draws": int(d_obs.size),
+        },
+        name="ppmc",
+    )
     out.attrs["draws"] = pd.DataFrame({"obs": d_obs, "rep": d_rep})
     return out
 
 
-def _custom_discrepancy(fun: Callable, spec: ModelSpec, values: np.ndarray, obs: ObservedData,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _custom_discrepancy(
+    fun: Callable, spec: ModelSpec, values: np.ndarray, obs: ObservedData, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     if not obs.complete:
         raise DataError("a custom discrepancy needs complete data (drop incomplete rows)")
     layout = ram_layout(spec)
@@ -168,7 +182,9 @@ def _custom_discrepancy(fun: Callable, spec: ModelSpec, values: np.ndarray, obs:
             mu = np.broadcast_to(mean, mu.shape)
         cov_r, mean_r = replicate_moments(sigma, mu, len(y), rng)
         d = values.shape[0]
-        d_obs += np.asarray(fun(np.broadcast_to(cov, sigma.shape), np.broadcast_to(mean, (d, len(mean))),
-                                sigma, mu, len(y)), dtype=float)
+        d_obs += np.asarray(
+            fun(np.broadcast_to(cov, sigma.shape), np.broadcast_to(mean, (d, len(mean))), sigma, mu, len(y)),
+            dtype=float,
+        )
         d_rep += np.asarray(fun(cov_r, mean_r, sigma, mu, len(y)), dtype=float)
     return d_obs, d_rep

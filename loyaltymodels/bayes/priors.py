@@ -35,18 +35,37 @@ from ..spec.model import ModelSpec, as_spec
 
 #: blavaan's default priors (``dpriors(target = "stan")``), by parameter class.
 DEFAULT_PRIORS: dict[str, str] = {
-    "nu": "normal(0,32)", "alpha": "normal(0,10)", "lambda": "normal(0,10)", "beta": "normal(0,10)",
-    "theta": "gamma(1,0.5)[sd]", "psi": "gamma(1,0.5)[sd]", "rho": "beta(1,1)", "tau": "normal(0,1.5)",
+    "nu": "normal(0,32)",
+    "alpha": "normal(0,10)",
+    "lambda": "normal(0,10)",
+    "beta": "normal(0,10)",
+    "theta": "gamma(1,0.5)[sd]",
+    "psi": "gamma(1,0.5)[sd]",
+    "rho": "beta(1,1)",
+    "tau": "normal(0,1.5)",
 }
 #: family -> (number of arguments, support); the support decides which classes may use it.
 FAMILIES: dict[str, tuple[int, str]] = {
-    "normal": (2, "real"), "student_t": (3, "real"), "cauchy": (2, "real"),
-    "uniform": (2, "interval"), "lognormal": (2, "positive"), "gamma": (2, "positive"),
-    "inv_gamma": (2, "positive"), "exponential": (1, "positive"), "half_normal": (1, "positive"),
-    "half_cauchy": (1, "positive"), "beta": (2, "unit"),
+    "normal": (2, "real"),
+    "student_t": (3, "real"),
+    "cauchy": (2, "real"),
+    "uniform": (2, "interval"),
+    "lognormal": (2, "positive"),
+    "gamma": (2, "positive"),
+    "inv_gamma": (2, "positive"),
+    "exponential": (1, "positive"),
+    "half_normal": (1, "positive"),
+    "half_cauchy": (1, "positive"),
+    "beta": (2, "unit"),
 }
-_ALIASES = {"invgamma": "inv_gamma", "inverse_gamma": "inv_gamma", "halfnormal": "half_normal",
-            "halfcauchy": "half_cauchy", "t": "student_t", "studentt": "student_t"}
+_ALIASES = {
+    "invgamma": "inv_gamma",
+    "inverse_gamma": "inv_gamma",
+    "halfnormal": "half_normal",
+    "halfcauchy": "half_cauchy",
+    "t": "student_t",
+    "studentt": "student_t",
+}
 _VARIANCE = ("theta", "psi")
 _PRIOR_RE = re.compile(r"^\s*([a-z_]+)\s*\(([^()]*)\)\s*(?:\[\s*(sd|var|prec)\s*\])?\s*$")
 
@@ -61,8 +80,9 @@ class Prior:
 
     def __str__(self) -> str:
         args = ",".join(f"{a:g}" for a in self.args)
-        return f"{self.family}({args})" + (f"[{self.scale}]" if self.scale != "sd" or
-                                            self.family in ("gamma", "inv_gamma", "lognormal") else "")
+        return f"{self.family}({args})" + (
+            f"[{self.scale}]" if self.scale != "sd" or self.family in ("gamma", "inv_gamma", "lognormal") else ""
+        )
 
 
 def parse_prior(text: str, cls: str | None = None, where: str = "") -> Prior:
@@ -78,17 +98,21 @@ def parse_prior(text: str, cls: str | None = None, where: str = "") -> Prior:
     at = f" for {where}" if where else ""
     m = _PRIOR_RE.match(str(text).lower())
     if not m:
-        raise SpecError(f"cannot read the prior {text!r}{at}: write it as in Stan, e.g. "
-                        "'normal(0,10)' or 'gamma(1,0.5)[sd]' (JAGS's dnorm(...) is not supported)")
+        raise SpecError(
+            f"cannot read the prior {text!r}{at}: write it as in Stan, e.g. "
+            "'normal(0,10)' or 'gamma(1,0.5)[sd]' (JAGS's dnorm(...) is not supported)"
+        )
     family = _ALIASES.get(m.group(1), m.group(1))
     if family not in FAMILIES:
-        raise SpecError(f"unknown prior distribution {m.group(1)!r}{at}; known: {', '.join(FAMILIES)} "
-                        "(Stan's names and parameterisations, as blavaan's target='stan')")
+        raise SpecError(
+            f"unknown prior distribution {m.group(1)!r}{at}; known: {', '.join(FAMILIES)} "
+            "(Stan's names and parameterisations, as blavaan's target='stan')"
+        )
     try:
         args = tuple(float(a) for a in m.group(2).split(",") if a.strip())
     except ValueError:
         raise SpecError(f"the arguments of the prior {text!r}{at} must be numbers") from None
-    nargs, support = FAMILIES[family]
+    nargs, _support = FAMILIES[family]
     if len(args) != nargs:
         raise SpecError(f"{family} takes {nargs} argument(s), the prior {text!r}{at} has {len(args)}")
     prior = Prior(family, args, m.group(3) or "sd")
@@ -137,8 +161,10 @@ def free_rows(spec: ModelSpec) -> pd.DataFrame:
     t = spec.table
     rows = t[(t.par >= 0) & (t.group > 0)].drop_duplicates("par").sort_values("par")
     latents = set(spec.latents)
-    rows = rows.assign(name=[param_name(l, o, r, g) for l, o, r, g in zip(rows.lhs, rows.op, rows.rhs, rows.group)],
-                       **{"class": [parameter_class(l, o, r, latents) for l, o, r in zip(rows.lhs, rows.op, rows.rhs)]})
+    rows = rows.assign(
+        name=[param_name(l, o, r, g) for l, o, r, g in zip(rows.lhs, rows.op, rows.rhs, rows.group)],
+        **{"class": [parameter_class(l, o, r, latents) for l, o, r in zip(rows.lhs, rows.op, rows.rhs)]},
+    )
     return rows.reset_index(drop=True)
 
 
@@ -177,8 +203,9 @@ def resolve_priors(spec: ModelSpec, priors: pd.DataFrame | Mapping[str, str] | N
     if isinstance(priors, pd.DataFrame):
         need = {"lhs", "op", "rhs", "prior"}
         if need - set(priors.columns):
-            raise SpecError(f"a priors table needs the columns {sorted(need)}; "
-                            f"missing {sorted(need - set(priors.columns))}")
+            raise SpecError(
+                f"a priors table needs the columns {sorted(need)}; missing {sorted(need - set(priors.columns))}"
+            )
         key = lambda d: list(zip(d.lhs, d.op, d.rhs, d.get("group", pd.Series(1, index=d.index))))  # noqa: E731
         given = dict(zip(key(priors), priors["prior"]))
         unknown = [k for k in given if k not in set(key(table))]
@@ -197,8 +224,9 @@ def resolve_priors(spec: ModelSpec, priors: pd.DataFrame | Mapping[str, str] | N
                     continue
             table.loc[hit, "prior"] = v
         if unknown:
-            raise SpecError(f"priors: {unknown} are neither parameter classes ({', '.join(DEFAULT_PRIORS)}) "
-                            "nor labels or parameter names of the model (see default_priors(model))")
+            raise SpecError(
+                f"priors: {unknown} are neither parameter classes ({', '.join(DEFAULT_PRIORS)}) "
+                "nor labels or parameter names of the model (see default_priors(model))"
+            )
     table["parsed"] = [parse_prior(p, c, n) for p, c, n in zip(table["prior"], table["class"], table["name"])]
     return table
-

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import DataSummary
-from .model import (ModelParts, build_pymc, constrained, data_values, start_point,
-                          unconstrained)
 from ..defaults import ModelCache, one_blas_thread
 from ..errors import LoyaltyModelsWarning
+from .data import DataSummary
+from .model import ModelParts, build_pymc, constrained, data_values, start_point, unconstrained
 from .parameterization import Plan
 
 SAMPLERS = ("nutpie", "pymc")
@@ -79,8 +78,7 @@ def structure_key(plan: Plan, summary: DataSummary, form: str) -> tuple:
     return (table, fixed, priors, form, summary.structure_key(form == "conditional"))
 
 
-def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True,
-                  density: str = "auto") -> CompiledSEM:
+def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True, density: str = "auto") -> CompiledSEM:
     """Compile (or fetch from the cache) the sampler's function for ``parts``.
 
     With nutpie and ``density="auto"`` the generic kernel is used when it covers the model and
@@ -95,7 +93,7 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
     if sampler == "nutpie" and density != "pytensor":
         try:
             why = kernel_unsupported(parts)
-        except Exception as err:  # noqa: BLE001 - e.g. numba cannot compile here: use the graph
+        except Exception as err:
             if density == "kernel":
                 raise
             why = _kernel_failed(err)
@@ -105,8 +103,9 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
     key = structure_key(parts.plan, parts.summary, parts.form) + (sampler, use_kernel)
     hit = _CACHE.get(key) if cache else None
     if hit is not None:
-        return dataclasses.replace(hit, parts=dataclasses.replace(hit.parts, summary=parts.summary),
-                                   compile_seconds=0.0)
+        return dataclasses.replace(
+            hit, parts=dataclasses.replace(hit.parts, summary=parts.summary), compile_seconds=0.0
+        )
     compiled = None
     if use_kernel:
         from .density import program as density_program
@@ -114,7 +113,7 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
         try:
             program = density_program.make_program(parts.plan, parts.summary)
             model = kernel_model(program, parts.plan)
-        except Exception as err:  # noqa: BLE001 - e.g. numba cannot compile here: use the graph
+        except Exception as err:
             if density == "kernel":
                 raise
             _kernel_failed(err)
@@ -127,17 +126,23 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
             import nutpie
 
             compiled = nutpie.compile_pymc_model(parts.model)
-        except Exception as err:  # noqa: BLE001 - any failure of nutpie means: use PyMC
-            warnings.warn(f"nutpie could not compile the model ({type(err).__name__}: {err}); "
-                          "sampling with PyMC's NUTS instead", SamplerWarning, stacklevel=3)
+        except Exception as err:
+            warnings.warn(
+                f"nutpie could not compile the model ({type(err).__name__}: {err}); sampling with PyMC's NUTS instead",
+                SamplerWarning,
+                stacklevel=3,
+            )
             sampler = "pymc"
     out = CompiledSEM(parts, key, sampler, compiled, time.perf_counter() - start)
     return _remember(out, cache)
 
 
 def _kernel_failed(err: Exception) -> str:
-    warnings.warn(f"the generic density kernel failed ({type(err).__name__}: {err}); compiling the PyMC "
-                  "graph instead", SamplerWarning, stacklevel=4)
+    warnings.warn(
+        f"the generic density kernel failed ({type(err).__name__}: {err}); compiling the PyMC graph instead",
+        SamplerWarning,
+        stacklevel=4,
+    )
     return f"the kernel failed ({type(err).__name__})"
 
 
@@ -151,8 +156,12 @@ def kernel_unsupported(parts: ModelParts) -> str | None:
 
     why = unsupported(parts.plan, parts.summary, parts.form)
     m = parts.model
-    if why is None and ([rv.name for rv in m.free_RVs] != [g.name for g in parts.plan.rvs] or m.observed_RVs
-                        or m.deterministics or not {p.name for p in m.potentials} <= {"loglik", "positive_definite"}):
+    if why is None and (
+        [rv.name for rv in m.free_RVs] != [g.name for g in parts.plan.rvs]
+        or m.observed_RVs
+        or m.deterministics
+        or not {p.name for p in m.potentials} <= {"loglik", "positive_definite"}
+    ):
         why = "the PyMC model has variables or potentials that build_model did not add"
     return why
 
@@ -162,9 +171,19 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, chains: int,
-        seed: int, cores: int | None, progressbar: bool, target_accept: float | None = None,
-        max_treedepth: int = 10):
+def run(
+    compiled: CompiledSEM,
+    summary: DataSummary,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    cores: int | None,
+    progressbar: bool,
+    target_accept: float | None = None,
+    max_treedepth: int = 10,
+):
     """Sample; returns the sampler's own DataTree (constrained draws of the random variables).
 
     BLAS is kept to one thread while sampling: the chains already occupy the cores, and
@@ -172,13 +191,33 @@ def run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, c
     2-core machine (PyMC's NUTS forks its chain processes, which inherit the limit).
     """
     with one_blas_thread():
-        return _run(compiled, summary, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
-                    progressbar=progressbar, target_accept=target_accept, max_treedepth=max_treedepth)
+        return _run(
+            compiled,
+            summary,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            cores=cores,
+            progressbar=progressbar,
+            target_accept=target_accept,
+            max_treedepth=max_treedepth,
+        )
 
 
-def _run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, chains: int,
-         seed: int, cores: int | None, progressbar: bool, target_accept: float | None,
-         max_treedepth: int):
+def _run(
+    compiled: CompiledSEM,
+    summary: DataSummary,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    cores: int | None,
+    progressbar: bool,
+    target_accept: float | None,
+    max_treedepth: int,
+):
     parts = compiled.parts
     kwargs = {"target_accept": target_accept} if target_accept else {}
     if compiled.density == "kernel":
@@ -189,8 +228,18 @@ def _run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, 
         program = with_data(compiled.program, parts.plan, summary)
         flat = program.unconstrain(start_point(parts.plan, summary, parts.form))
         model = compiled.compiled.prepared(program, _jittered(flat))
-        return nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                             progress_bar=progressbar, save_warmup=False, maxdepth=max_treedepth, **kwargs)
+        return nutpie.sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            progress_bar=progressbar,
+            save_warmup=False,
+            maxdepth=max_treedepth,
+            **kwargs,
+        )
     values = data_values(parts.plan, summary, parts.form)
     ustart = unconstrained(parts.model, start_point(parts.plan, summary, parts.form))
     names = [v.name for v in parts.model.value_vars]
@@ -201,8 +250,18 @@ def _run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, 
         known = {var.name for var in compiled.compiled.shared_var_keys}  # nutpie drops unused data
         model = compiled.compiled.with_data(**{k: v for k, v in values.items() if k in known})
         model = dataclasses.replace(model, initial_point_func=_jittered(flat))
-        return nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                             progress_bar=progressbar, save_warmup=False, maxdepth=max_treedepth, **kwargs)
+        return nutpie.sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            progress_bar=progressbar,
+            save_warmup=False,
+            maxdepth=max_treedepth,
+            **kwargs,
+        )
     import pymc as pm
 
     rng = np.random.default_rng(seed)
@@ -211,23 +270,32 @@ def _run(compiled: CompiledSEM, summary: DataSummary, *, draws: int, tune: int, 
         jittered, pos = {}, 0
         for n in names:
             size = np.size(ustart[n])
-            jittered[n] = np.reshape(flat[pos:pos + size] + JITTER * rng.standard_normal(size),
-                                     np.shape(ustart[n]))
+            jittered[n] = np.reshape(flat[pos : pos + size] + JITTER * rng.standard_normal(size), np.shape(ustart[n]))
             pos += size
         inits.append(constrained(parts.model, jittered))
     with parts.model:
         pm.set_data(values)
-        return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores or min(chains, 2),
-                         random_seed=seed, initvals=inits, init="adapt_diag", nuts_sampler="pymc",
-                         progressbar=progressbar, compute_convergence_checks=False,
-                         target_accept=target_accept or 0.8,
-                         nuts={"max_treedepth": max_treedepth})
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores or min(chains, 2),
+            random_seed=seed,
+            initvals=inits,
+            init="adapt_diag",
+            nuts_sampler="pymc",
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            target_accept=target_accept or 0.8,
+            nuts={"max_treedepth": max_treedepth},
+        )
 
 
 def _jittered(flat: np.ndarray):
     def init(chain_seed):  # called by nutpie once per chain with a seed derived from `seed`
         rng = np.random.default_rng(chain_seed)
         return flat + JITTER * rng.standard_normal(flat.shape)
+
     return init
 
 
@@ -252,8 +320,14 @@ def kernel_model(program, plan: Plan):
 
         _lib.LogpFunc, _lib.ExpandFunc, _lib.PyMcModel, _lib.PySampler.from_pymc  # noqa: B018
         cls = _kernel_model_class()
-        model = cls(dims=dims, program=program, coords_=coords, logp_address=K.c_logp.address,
-                    expand_address=K.c_expand.address, initial_point_func=None)
+        model = cls(
+            dims=dims,
+            program=program,
+            coords_=coords,
+            logp_address=K.c_logp.address,
+            expand_address=K.c_expand.address,
+            initial_point_func=None,
+        )
         model._make_model(None)  # fails here, not in the sampler, if nutpie's internals changed
         return model
     except (ImportError, AttributeError, TypeError):
@@ -302,10 +376,10 @@ def _kernel_model_class():
             """This model on the data of ``program``, chains started by ``init(seed)``."""
             return dataclasses.replace(self, program=program, initial_point_func=init)
 
-        def _make_sampler(self, settings, init_mean, cores, progress_type, extra_callback,
-                          extra_callback_rate, store):
-            return _lib.PySampler.from_pymc(settings, cores, self._make_model(init_mean), progress_type,
-                                            extra_callback, extra_callback_rate, store)
+        def _make_sampler(self, settings, init_mean, cores, progress_type, extra_callback, extra_callback_rate, store):
+            return _lib.PySampler.from_pymc(
+                settings, cores, self._make_model(init_mean), progress_type, extra_callback, extra_callback_rate, store
+            )
 
         def _make_model(self, init_mean):
             n = self.n_dim
@@ -313,15 +387,22 @@ def _kernel_model_class():
             logp = _lib.LogpFunc(self.logp_address, ptr, self)  # `self` keeps the buffers alive
             expand = _lib.ExpandFunc(n, n, self.expand_address, ptr, self)
             dim_sizes = {k: len(v) for k, v in self.coords_.items()}
-            variables = _lib.PyVariable.new_variables(list(self.program.names), ["float64"] * len(self.program.names),
-                                                      [(k,) for k in self.program.sizes], dim_sizes, self.dims)
+            variables = _lib.PyVariable.new_variables(
+                list(self.program.names),
+                ["float64"] * len(self.program.names),
+                [(k,) for k in self.program.sizes],
+                dim_sizes,
+                self.dims,
+            )
 
             def make_adapter(*args, **kwargs):
                 from nutpie.transform_adapter import make_transform_adapter
+
                 return make_transform_adapter()(*args, **kwargs, logp_fn=None)
 
-            return _lib.PyMcModel(logp, expand, variables, n, dim_sizes, self.coords_,
-                                  self.initial_point_func, make_adapter)
+            return _lib.PyMcModel(
+                logp, expand, variables, n, dim_sizes, self.coords_, self.initial_point_func, make_adapter
+            )
 
     _KERNEL_CLASS = KernelModel
     return KernelModel
@@ -343,9 +424,17 @@ class _PyFuncKernel:
         def make_expand(seed1, seed2, chain):
             return lambda x, **_: program.constrain(x)
 
-        return from_pyfunc(program.ndim, make_logp, make_expand, [np.dtype("float64")] * len(program.names),
-                           [(k,) for k in program.sizes], list(program.names), coords=self.coords,
-                           dims=self.dims, make_initial_point_fn=init)
+        return from_pyfunc(
+            program.ndim,
+            make_logp,
+            make_expand,
+            [np.dtype("float64")] * len(program.names),
+            [(k,) for k in program.sizes],
+            list(program.names),
+            coords=self.coords,
+            dims=self.dims,
+            make_initial_point_fn=init,
+        )
 
 
 def _pyfunc_model(program, dims, coords):

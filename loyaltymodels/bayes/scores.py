@@ -19,24 +19,29 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import CI_POSTERIOR, labelled_interval
-from ..algebra.matrices import implied_moments
+from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
-from .draws import _group_labels, model_spec, observed_data, row_draws
-from ..errors import DataError
-from ..algebra.matrices import ram_layout
-from ..spec.model import ModelSpec
 from ..data.validate import suggest_column  # the package's "did you mean" for column names
+from ..defaults import CI_POSTERIOR, labelled_interval
+from ..errors import DataError
+from ..spec.model import ModelSpec
+from .draws import _group_labels, model_spec, observed_data, row_draws
 
 __all__ = ["factor_scores"]
 
 _BLOCK = 4_000_000  # draws x respondents x factors held at once
 _MIN_SAMPLES = 4000  # latent draws per respondent behind each interval (several per posterior draw
-                     # when there are few posterior draws)
+# when there are few posterior draws)
 
 
-def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: float = CI_POSTERIOR,
-                  seed: int | None = None, group: str = "group") -> pd.DataFrame:
+def factor_scores(
+    post: xr.DataTree,
+    data: pd.DataFrame | None = None,
+    *,
+    ci: float = CI_POSTERIOR,
+    seed: int | None = None,
+    group: str = "group",
+) -> pd.DataFrame:
     """Posterior means, SDs and equal-tailed intervals of every respondent's latent scores.
 
     Parameters
@@ -88,8 +93,10 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
         return labelled_interval(_summarise_sampled(post["posterior"]["eta"], ci), ci)
     spec = model_spec(post)
     if spec.ordinal:
-        raise DataError(f"ordinal items {spec.ordinal}: factor scores need the sampled latent "
-                        "scores (posterior 'eta') of a conditional model")
+        raise DataError(
+            f"ordinal items {spec.ordinal}: factor scores need the sampled latent "
+            "scores (posterior 'eta') of a conditional model"
+        )
     if not spec.latents:
         raise DataError("the model has no latent variable to score")
     if data is not None:
@@ -97,8 +104,7 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
     obs = observed_data(post, spec, data, group)
     fitted = None
     if not spec.meanstructure:  # item means are then the fitted data's (saturated) means
-        fitted = (obs if data is None else
-                  observed_data(post, spec, None) if "observed_data" in post.children else obs)
+        fitted = obs if data is None else observed_data(post, spec, None) if "observed_data" in post.children else obs
     values = row_draws(post, spec)
     layout = ram_layout(spec)
     rng = np.random.default_rng(seed)
@@ -119,12 +125,17 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
         patterns, which = np.unique(observed, axis=0, return_inverse=True)
         for j, pattern in enumerate(patterns):
             rows = np.flatnonzero(which.ravel() == j)
-            out[rows] = _pattern_scores(y[rows], np.flatnonzero(pattern), cov, mean, p, rng,
-                                        (lo_q, hi_q))
-        frame = pd.DataFrame({
-            "respondent": np.repeat(obs.respondents[g], k), "factor": np.tile(layout.latents, len(y)),
-            "mean": out[:, :, 0].ravel(), "sd": out[:, :, 1].ravel(),
-            "ci_lower": out[:, :, 2].ravel(), "ci_upper": out[:, :, 3].ravel()})
+            out[rows] = _pattern_scores(y[rows], np.flatnonzero(pattern), cov, mean, p, rng, (lo_q, hi_q))
+        frame = pd.DataFrame(
+            {
+                "respondent": np.repeat(obs.respondents[g], k),
+                "factor": np.tile(layout.latents, len(y)),
+                "mean": out[:, :, 0].ravel(),
+                "sd": out[:, :, 1].ravel(),
+                "ci_lower": out[:, :, 2].ravel(),
+                "ci_upper": out[:, :, 3].ravel(),
+            }
+        )
         frame.insert(0, "_pos", np.repeat(obs.rows[g], k))
         if spec.ngroups > 1:
             frame.insert(2, "group", _group_labels(post, spec)[g - 1])
@@ -133,8 +144,15 @@ def factor_scores(post: xr.DataTree, data: pd.DataFrame | None = None, *, ci: fl
     return labelled_interval(table.reset_index(drop=True), ci)
 
 
-def _pattern_scores(y: np.ndarray, o: np.ndarray, cov: np.ndarray, mean: np.ndarray, p: int,
-                    rng: np.random.Generator, q: tuple[float, float]) -> np.ndarray:
+def _pattern_scores(
+    y: np.ndarray,
+    o: np.ndarray,
+    cov: np.ndarray,
+    mean: np.ndarray,
+    p: int,
+    rng: np.random.Generator,
+    q: tuple[float, float],
+) -> np.ndarray:
     """``(rows, factors, [mean, sd, lower, upper])`` for rows sharing the observed items ``o``."""
     d = cov.shape[0]
     lat = np.arange(p, cov.shape[-1])
@@ -171,17 +189,23 @@ def _pattern_scores(y: np.ndarray, o: np.ndarray, cov: np.ndarray, mean: np.ndar
 def _summarise_sampled(eta: xr.DataArray, ci: float) -> pd.DataFrame:
     missing = {"chain", "draw", "respondent", "factor"} - set(eta.dims)
     if missing:
-        raise DataError("posterior 'eta' needs dims (chain, draw, respondent, factor); lacks "
-                        f"{sorted(missing)}")
+        raise DataError(f"posterior 'eta' needs dims (chain, draw, respondent, factor); lacks {sorted(missing)}")
     x = eta.transpose("chain", "draw", "respondent", "factor").values
     x = x.reshape(-1, *x.shape[2:])
     lo, hi = np.quantile(x, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     n, k = x.shape[1:]
     resp = eta["respondent"].values if "respondent" in eta.coords else np.arange(n)
     fac = eta["factor"].values if "factor" in eta.coords else np.arange(k)
-    frame = pd.DataFrame({"respondent": np.repeat(resp, k), "factor": np.tile(fac, n),
-                          "mean": x.mean(0).ravel(), "sd": x.std(0, ddof=1).ravel(),
-                          "ci_lower": lo.ravel(), "ci_upper": hi.ravel()})
+    frame = pd.DataFrame(
+        {
+            "respondent": np.repeat(resp, k),
+            "factor": np.tile(fac, n),
+            "mean": x.mean(0).ravel(),
+            "sd": x.std(0, ddof=1).ravel(),
+            "ci_lower": lo.ravel(),
+            "ci_upper": hi.ravel(),
+        }
+    )
     if "group" in eta.coords and eta["group"].dims == ("respondent",):
         frame.insert(1, "group", np.repeat(eta["group"].values, k))
     return frame
@@ -190,24 +214,27 @@ def _summarise_sampled(eta: xr.DataArray, ci: float) -> pd.DataFrame:
 def _check_new_rows(spec: ModelSpec, data: pd.DataFrame, group: str) -> pd.DataFrame:
     """New rows checked against the model's observed variables: present, numeric, finite."""
     if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame with the model's items as columns, not "
-                        f"{type(data).__name__}")
+        raise DataError(f"data must be a pandas DataFrame with the model's items as columns, not {type(data).__name__}")
     cols = [str(c) for c in data.columns]
     for item in spec.observed:
         if item not in data.columns:
-            raise DataError(f"new data lack the model's observed variable {item!r}"
-                            f"{suggest_column(item, cols)}", column=item)
+            raise DataError(
+                f"new data lack the model's observed variable {item!r}{suggest_column(item, cols)}", column=item
+            )
         values = pd.to_numeric(data[item], errors="coerce")
         bad = values.isna() & data[item].notna()
         if bad.any():
             row = data.index[bad.to_numpy()][0]
-            raise DataError(f"column {item!r} has a non-numeric value {data[item][row]!r} in row {row!r}",
-                            column=item, row=row, value=data[item][row])
+            raise DataError(
+                f"column {item!r} has a non-numeric value {data[item][row]!r} in row {row!r}",
+                column=item,
+                row=row,
+                value=data[item][row],
+            )
         if np.isinf(values.to_numpy(dtype=float)).any():
             raise DataError(f"column {item!r} has an infinite value", column=item)
     if spec.ngroups > 1 and group not in data.columns:
-        raise DataError(f"a multigroup model needs each new row's group: no column {group!r}",
-                        column=group)
+        raise DataError(f"a multigroup model needs each new row's group: no column {group!r}", column=group)
     out = data[list(spec.observed)].apply(pd.to_numeric, errors="coerce").astype(float)
     if spec.ngroups > 1:
         out[group] = data[group]

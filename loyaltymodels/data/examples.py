@@ -45,24 +45,36 @@ _INDEX_OUTCOMES: dict[str, dict[str, Any]] = {
 
 
 def _quickstart(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    data, truth = simulate(QUICKSTART_MODEL, 400, seed=seed, scale=(0, 10), standardized=True,
-                           scale_center=6.5)
+    data, truth = simulate(QUICKSTART_MODEL, 400, seed=seed, scale=(0, 10), standardized=True, scale_center=6.5)
     return data, truth[["lhs", "op", "rhs", "value", "std_all"]]
 
 
 def _sectors(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return loyalty_scenario(300, sectors=["luxury", "retail", "telecom", "banking"], segments=True,
-                            outcomes=["churn", "repurchase", "recommend"], interaction=0.15,
-                            asymmetry=0.3, seed=seed)
+    return loyalty_scenario(
+        300,
+        sectors=["luxury", "retail", "telecom", "banking"],
+        segments=True,
+        outcomes=["churn", "repurchase", "recommend"],
+        interaction=0.15,
+        asymmetry=0.3,
+        seed=seed,
+    )
 
 
 def _indices_survey(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     # Two survey waves of the same three sectors; experience improves in banking in wave 2.
     frames, truths = [], []
-    for wave, weights in (("2025", {"retail": (0.40, 0.30), "telecom": (0.25, 0.45), "banking": (0.20, 0.40)}),
-                          ("2026", {"retail": (0.40, 0.30), "telecom": (0.25, 0.45), "banking": (0.20, 0.60)})):
-        data, truth = loyalty_scenario({"retail": 250, "telecom": 200, "banking": 300}, weights=weights,
-                                       segments=True, outcomes=_INDEX_OUTCOMES, seed=seed + int(wave))
+    for wave, weights in (
+        ("2025", {"retail": (0.40, 0.30), "telecom": (0.25, 0.45), "banking": (0.20, 0.40)}),
+        ("2026", {"retail": (0.40, 0.30), "telecom": (0.25, 0.45), "banking": (0.20, 0.60)}),
+    ):
+        data, truth = loyalty_scenario(
+            {"retail": 250, "telecom": 200, "banking": 300},
+            weights=weights,
+            segments=True,
+            outcomes=_INDEX_OUTCOMES,
+            seed=seed + int(wave),
+        )
         frames.append(data.assign(wave=wave))
         truths.append(truth.assign(wave=wave))
     return pd.concat(frames, ignore_index=True), pd.concat(truths, ignore_index=True)
@@ -71,8 +83,11 @@ def _indices_survey(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 #: name -> (recipe, seed, one-line description)
 EXAMPLES: dict[str, tuple[Callable[[int], tuple[pd.DataFrame, pd.DataFrame]], int, str]] = {
     "quickstart": (_quickstart, 2026, "400 respondents, beliefs + experience -> loyalty, 0-10 items"),
-    "sectors": (_sectors, 11, "4 sectors x 300, new/long-standing segments, imbalance and asymmetry, "
-                              "churn, repurchase and recommendation"),
+    "sectors": (
+        _sectors,
+        11,
+        "4 sectors x 300, new/long-standing segments, imbalance and asymmetry, churn, repurchase and recommendation",
+    ),
     "indices_survey": (_indices_survey, 7, "two waves x 3 sectors: NPS, CSAT, CES, SCI and CLI questions"),
 }
 
@@ -102,10 +117,16 @@ def write_example(name: str, directory: str | Path) -> tuple[Path, Path]:
     recipe, seed, description = EXAMPLES[name]
     csv, meta = directory / f"{name}.csv", directory / f"{name}.json"
     data.to_csv(csv, index=False, lineterminator="\n")
-    record = {"name": name, "description": description, "recipe": f"loyaltymodels.data.examples.{recipe.__name__}",
-              "seed": seed, "loyaltymodels": package_versions()["loyaltymodels"], "rows": len(data),
-              "truth": json.loads(truth.to_json(orient="records", double_precision=15)),
-              "truth_attrs": json.loads(json.dumps(truth.attrs, default=str))}
+    record = {
+        "name": name,
+        "description": description,
+        "recipe": f"loyaltymodels.data.examples.{recipe.__name__}",
+        "seed": seed,
+        "loyaltymodels": package_versions()["loyaltymodels"],
+        "rows": len(data),
+        "truth": json.loads(truth.to_json(orient="records", double_precision=15)),
+        "truth_attrs": json.loads(json.dumps(truth.attrs, default=str)),
+    }
     meta.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return csv, meta
 

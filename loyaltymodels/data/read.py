@@ -30,8 +30,16 @@ from ..errors import DataError
 from .validate import DataReport, validate_data
 
 #: File extension -> reader. ``.txt``/``.tsv`` are read as CSV with the separator sniffed.
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel",
-           ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".sav": "spss",
+    ".zsav": "spss",
+    ".dta": "stata",
+}
 _FORMAT_NAMES = {"csv": "CSV", "excel": "Excel workbook", "spss": "SPSS file", "stata": "Stata file"}
 
 # How much of a CSV file the separator and number-format sniffers look at (whole records).
@@ -48,8 +56,14 @@ _THOUSANDS_DOT = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
 _THOUSANDS_COMMA = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
-def read_survey(path: str | os.PathLike[str], *, sheet: str | int | None = None, sep: str | None = None,
-                decimal: str | None = None, encoding: str | None = None) -> pd.DataFrame:
+def read_survey(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
     """Read a survey file (CSV, Excel, SPSS or Stata) into a DataFrame, codes kept as numbers.
 
     Parameters
@@ -72,8 +86,8 @@ def read_survey(path: str | os.PathLike[str], *, sheet: str | int | None = None,
         One column per variable. SPSS and Stata codes stay numbers (no value labels applied); SPSS
         user-defined missing codes and Stata's ``.a``-``.z`` become NaN. In CSV files empty fields
         and pandas' missing markers (``NA``, ``N/A``, ``n/a``, ``NaN``, ``null``, ``#N/A``...) are
-        NaN; other text is kept as text for :func:`validate_data` to judge. ``attrs`` holds ``source``, ``value_labels`` and
-        ``column_labels`` (see the module's docstring).
+        NaN; other text is kept as text for :func:`validate_data` to judge. ``attrs`` holds
+        ``source``, ``value_labels`` and ``column_labels`` (see the module's docstring).
 
     Raises
     ------
@@ -98,8 +112,9 @@ def read_survey(path: str | os.PathLike[str], *, sheet: str | int | None = None,
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         hint = "; save it as .xlsx" if path.suffix.lower() == ".xls" else ""
-        raise DataError(f"cannot read '{path.name}': unsupported extension '{path.suffix}' "
-                        f"(supported: {', '.join(FORMATS)}){hint}")
+        raise DataError(
+            f"cannot read '{path.name}': unsupported extension '{path.suffix}' (supported: {', '.join(FORMATS)}){hint}"
+        )
     if sheet is not None and fmt != "excel":
         raise DataError(f"sheet= applies to Excel files only, not to '{path.name}'")
     if (sep is not None or decimal is not None) and fmt != "csv":
@@ -124,32 +139,37 @@ def read_survey(path: str | os.PathLike[str], *, sheet: str | int | None = None,
     if df.shape[1] == 0 or len(df) == 0:
         what = "no columns" if df.shape[1] == 0 else "column names but no rows"
         raise DataError(f"'{path}' has {what}; export the survey again with its responses")
-    df.attrs = {"source": {"path": str(path), "format": fmt, **source},
-                "value_labels": value_labels, "column_labels": column_labels}
+    df.attrs = {
+        "source": {"path": str(path), "format": fmt, **source},
+        "value_labels": value_labels,
+        "column_labels": column_labels,
+    }
     return df
 
 
 # -- CSV -------------------------------------------------------------------------------------------
-def _read_csv(path: Path, *, sep: str | None, decimal: str | None,
-              encoding: str | None) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+def _read_csv(
+    path: Path, *, sep: str | None, decimal: str | None, encoding: str | None
+) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
     raw = path.read_bytes()
     text, used = _decode(raw, encoding, path)
     if not text.strip():
         raise DataError(f"'{path}' is empty (only blank lines); export the survey again")
     head = text[:_SNIFF_CHARS]
     if len(text) > _SNIFF_CHARS and "\n" in head:  # whole records only
-        head = head[:head.rindex("\n")]
+        head = head[: head.rindex("\n")]
     if sep is None:
         sep = sniff_separator(head)
     records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(f.strip() for f in r)]
     header = records[0] if records else []
-    dec, thousands = sniff_number_format(records[1:_SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
+    dec, thousands = sniff_number_format(records[1 : _SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=dec, thousands=thousands,
-                         skip_blank_lines=True)
+        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=dec, thousands=thousands, skip_blank_lines=True)
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"'{path}' could not be parsed as CSV with sep={sep!r}, decimal={dec!r} "
-                        f"(pandas: {exc}); pass sep= and decimal= explicitly") from exc
+        raise DataError(
+            f"'{path}' could not be parsed as CSV with sep={sep!r}, decimal={dec!r} "
+            f"(pandas: {exc}); pass sep= and decimal= explicitly"
+        ) from exc
     return df, header, {"sep": sep, "decimal": dec, "thousands": thousands, "encoding": used}
 
 
@@ -158,8 +178,10 @@ def _decode(raw: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
         try:
             return raw.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise DataError(f"'{path}' cannot be decoded as {encoding} ({exc}); leave encoding= "
-                            "unset to detect it, or give the export's encoding") from exc
+            raise DataError(
+                f"'{path}' cannot be decoded as {encoding} ({exc}); leave encoding= "
+                "unset to detect it, or give the export's encoding"
+            ) from exc
     for enc in _ENCODINGS:
         try:
             text = raw.decode(enc)
@@ -187,7 +209,7 @@ def sniff_separator(head: str) -> str:
     """
     best, best_fields = ",", 0
     for cand in ("\t", ";", ","):
-        counts = [len(r) for r in csv.reader(io.StringIO(head), delimiter=cand) if r][:_SNIFF_RECORDS + 1]
+        counts = [len(r) for r in csv.reader(io.StringIO(head), delimiter=cand) if r][: _SNIFF_RECORDS + 1]
         if counts and counts[0] > 1 and all(c == counts[0] for c in counts):
             return cand
         # no consistent split: remember the candidate that splits the header most, as a fallback
@@ -196,8 +218,7 @@ def sniff_separator(head: str) -> str:
     return best
 
 
-def sniff_number_format(records: list[list[str]], decimal: str | None = None,
-                        sep: str = ",") -> tuple[str, str | None]:
+def sniff_number_format(records: list[list[str]], decimal: str | None = None, sep: str = ",") -> tuple[str, str | None]:
     """The decimal mark and thousands separator of the fields of some CSV records.
 
     A decimal comma wins when more fields look like ``3,5`` than like ``3.5``; a thousands separator
@@ -236,22 +257,25 @@ def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException... on bad files
-        raise DataError(f"'{path}' could not be read as an Excel workbook (openpyxl: "
-                        f"{type(exc).__name__}: {exc}); open it in Excel and save it as .xlsx again") from exc
+        raise DataError(
+            f"'{path}' could not be read as an Excel workbook (openpyxl: "
+            f"{type(exc).__name__}: {exc}); open it in Excel and save it as .xlsx again"
+        ) from exc
     with book:
         names = [str(n) for n in book.sheet_names]
         if sheet is None:
             name = names[0]
         elif isinstance(sheet, int) and not isinstance(sheet, bool):
             if not -len(names) <= sheet < len(names):
-                raise DataError(f"'{path.name}' has {len(names)} sheet(s) ({', '.join(map(repr, names))}); "
-                                f"sheet={sheet} is out of range")
+                raise DataError(
+                    f"'{path.name}' has {len(names)} sheet(s) ({', '.join(map(repr, names))}); "
+                    f"sheet={sheet} is out of range"
+                )
             name = names[sheet]
         elif str(sheet) in names:
             name = str(sheet)
         else:
-            raise DataError(f"'{path.name}' has no sheet {sheet!r}; its sheets are "
-                            f"{', '.join(map(repr, names))}")
+            raise DataError(f"'{path.name}' has no sheet {sheet!r}; its sheets are {', '.join(map(repr, names))}")
         # read_excel renames duplicated headers ("a", "a.1"): the raw first row shows them
         first = pd.read_excel(book, sheet_name=name, header=None, nrows=1)
         header = [] if first.empty else ["" if pd.isna(v) else str(v) for v in first.iloc[0]]
@@ -266,17 +290,19 @@ def _read_readstat(path: Path, fmt: str, encoding: str | None):
     reader = pyreadstat.read_sav if fmt == "spss" else pyreadstat.read_dta
     try:
         # user_missing=True keeps SPSS user-missing codes so they can be counted before becoming NaN
-        df, meta = reader(os.fspath(path), apply_value_formats=False, user_missing=fmt == "spss",
-                          encoding=encoding)
+        df, meta = reader(os.fspath(path), apply_value_formats=False, user_missing=fmt == "spss", encoding=encoding)
     except Exception as exc:  # pyreadstat's ReadstatError / PyreadstatError carry the C library's message
-        raise DataError(f"'{path}' could not be read as an {_FORMAT_NAMES[fmt]} (pyreadstat "
-                        f"{reader.__name__}: {exc}); check that the file is complete and not "
-                        "password-protected") from exc
+        raise DataError(
+            f"'{path}' could not be read as an {_FORMAT_NAMES[fmt]} (pyreadstat "
+            f"{reader.__name__}: {exc}); check that the file is complete and not "
+            "password-protected"
+        ) from exc
     source: dict[str, Any] = {"encoding": meta.file_encoding}
     if fmt == "spss":
         source["user_missing"] = _apply_user_missing(df, meta.missing_ranges)
-    value_labels = {col: {_code(k): str(v) for k, v in labels.items()}
-                    for col, labels in (meta.variable_value_labels or {}).items()}
+    value_labels = {
+        col: {_code(k): str(v) for k, v in labels.items()} for col, labels in (meta.variable_value_labels or {}).items()
+    }
     column_labels = {col: lab for col, lab in (meta.column_names_to_labels or {}).items() if lab}
     return df, source, value_labels, column_labels
 
@@ -312,18 +338,20 @@ def _check_header(header: list[str], path: Path) -> None:
     names = [h.strip() for h in header if h.strip()]  # blank headers are not names
     dups = [name for name, n in Counter(names).items() if n > 1]
     if dups:
-        raise DataError(f"'{path.name}' has duplicated column names: "
-                        f"{', '.join(f'{d!r} ({names.count(d)} times)' for d in dups)}; "
-                        "rename them so that each column has its own name",
-                        column=dups[0])
+        raise DataError(
+            f"'{path.name}' has duplicated column names: "
+            f"{', '.join(f'{d!r} ({names.count(d)} times)' for d in dups)}; "
+            "rename them so that each column has its own name",
+            column=dups[0],
+        )
 
 
 def _drop_blank_columns(df: pd.DataFrame, header: list[str]) -> pd.DataFrame:
     """Drop columns with a blank header and no value: the trailing separator of many exports."""
-    blank = [col for i, col in enumerate(df.columns)
-             if i < len(header) and not header[i].strip() and df[col].isna().all()]
+    blank = [
+        col for i, col in enumerate(df.columns) if i < len(header) and not header[i].strip() and df[col].isna().all()
+    ]
     return df.drop(columns=blank) if blank else df
 
 
-__all__ = ["read_survey", "validate_data", "DataReport", "FORMATS", "sniff_separator",
-           "sniff_number_format"]
+__all__ = ["read_survey", "validate_data", "DataReport", "FORMATS", "sniff_separator", "sniff_number_format"]

@@ -45,8 +45,11 @@ OUTCOMES: dict[str, dict[str, Any]] = {
     "repurchase": {"effect": 0.9, "base_rate": 0.55, "type": "binary"},
     "recommend": {"effect": 1.4, "type": "rating", "scale": (0, 10)},
 }
-ITEMS = {"Beliefs": ("bel", (0.80, 0.75, 0.70, 0.78)), "Experience": ("exp", (0.82, 0.76, 0.72, 0.80)),
-         "Loyalty": ("loy", (0.85, 0.80, 0.74, 0.70))}
+ITEMS = {
+    "Beliefs": ("bel", (0.80, 0.75, 0.70, 0.78)),
+    "Experience": ("exp", (0.82, 0.76, 0.72, 0.80)),
+    "Loyalty": ("loy", (0.85, 0.80, 0.74, 0.70)),
+}
 
 
 def loyalty_model(items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS) -> str:
@@ -60,8 +63,7 @@ def loyalty_model(items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS) -> s
     Loyalty =~ loy1 + loy2 + loy3 + loy4
     Loyalty ~ Beliefs + Experience
     """
-    lines = [f"{f} =~ " + " + ".join(f"{prefix}{k + 1}" for k in range(len(lo)))
-             for f, (prefix, lo) in items.items()]
+    lines = [f"{f} =~ " + " + ".join(f"{prefix}{k + 1}" for k in range(len(lo))) for f, (prefix, lo) in items.items()]
     return "\n".join(lines + ["Loyalty ~ Beliefs + Experience"])
 
 
@@ -69,21 +71,31 @@ def _nonlinear_moments(rho: float) -> dict[str, float]:
     """Moments of B*E and |E - B| for standardized bivariate-normal (B, E) with correlation rho
     (closed forms; see the module docstring): needed to keep Var(L) = 1 exactly."""
     s = math.sqrt(1 - rho)  # SD of (E - B)/sqrt(2)
-    return {"var_be": 1 + rho ** 2, "mean_absd": 2 * s / math.sqrt(math.pi),
-            "var_absd": 2 * s ** 2 * (1 - 2 / math.pi), "cov_be_absd": -s ** 3 / math.sqrt(math.pi)}
+    return {
+        "var_be": 1 + rho**2,
+        "mean_absd": 2 * s / math.sqrt(math.pi),
+        "var_absd": 2 * s**2 * (1 - 2 / math.pi),
+        "cov_be_absd": -(s**3) / math.sqrt(math.pi),
+    }
 
 
-def loyalty_scenario(n: int | Mapping[str, int] | Sequence[int] = 300, *,
-                     sectors: int | Sequence[str] | None = None,
-                     weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None = None,
-                     rho: float = 0.4, interaction: float = 0.0, asymmetry: float = 0.0,
-                     segments: Mapping[str, tuple[float, float]] | bool | None = None,
-                     outcomes: Mapping[str, Any] | Sequence[str] | bool | None = None,
-                     scale: str | Sequence[int] | None = (0, 10), scale_center: float | None = None,
-                     scale_sd: float | None = None,
-                     items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS,
-                     latent_scores: bool = False,
-                     seed: int | np.random.Generator | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def loyalty_scenario(
+    n: int | Mapping[str, int] | Sequence[int] = 300,
+    *,
+    sectors: int | Sequence[str] | None = None,
+    weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None = None,
+    rho: float = 0.4,
+    interaction: float = 0.0,
+    asymmetry: float = 0.0,
+    segments: Mapping[str, tuple[float, float]] | bool | None = None,
+    outcomes: Mapping[str, Any] | Sequence[str] | bool | None = None,
+    scale: str | Sequence[int] | None = (0, 10),
+    scale_center: float | None = None,
+    scale_sd: float | None = None,
+    items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS,
+    latent_scores: bool = False,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survey data on beliefs, experience, loyalty and behaviour, with the truth beside them.
 
     Every claim of the loyalty model can be switched on or off: both drivers act (set a weight to 0
@@ -152,8 +164,7 @@ def loyalty_scenario(n: int | Mapping[str, int] | Sequence[int] = 300, *,
         raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
     mom = _nonlinear_moments(rho)
     c = asymmetry / 2
-    nonlinear_var = (interaction ** 2 * mom["var_be"] + c ** 2 * mom["var_absd"]
-                     - 2 * interaction * c * mom["cov_be_absd"])
+    nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
     frames, truth = [], []
     for s in names:
         seg_names = list(segs) or [None]
@@ -161,41 +172,66 @@ def loyalty_scenario(n: int | Mapping[str, int] | Sequence[int] = 300, *,
         counts[: sizes[s] - counts.sum()] += 1
         for g, n_g in zip(seg_names, counts):
             wb, we = np.add(w[s], segs.get(g, (0.0, 0.0)))
-            explained = wb ** 2 + we ** 2 + 2 * rho * wb * we + nonlinear_var
+            explained = wb**2 + we**2 + 2 * rho * wb * we + nonlinear_var
             resid = 1.0 - explained
             if resid < -1e-9:
-                raise ValueError(f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
-                                 f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
-                                 f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them")
+                raise ValueError(
+                    f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
+                    f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
+                    f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them"
+                )
             resid = max(resid, 0.0)  # exactly 0 is allowed: loyalty fully determined by its drivers
             be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=int(n_g), method="cholesky")
             b, e = be[:, 0], be[:, 1]
-            loyal = (wb * b + we * e + interaction * (b * e - rho)
-                     - c * (np.abs(e - b) - mom["mean_absd"]) + rng.normal(0, math.sqrt(resid), int(n_g)))
+            loyal = (
+                wb * b
+                + we * e
+                + interaction * (b * e - rho)
+                - c * (np.abs(e - b) - mom["mean_absd"])
+                + rng.normal(0, math.sqrt(resid), int(n_g))
+            )
             frame = pd.DataFrame({"sector": s} | ({"segment": g} if g is not None else {}), index=range(int(n_g)))
             for factor, scores in (("Beliefs", b), ("Experience", e), ("Loyalty", loyal)):
                 prefix, loads = items[factor]
                 for k, lam in enumerate(loads, start=1):
-                    frame[f"{prefix}{k}"] = lam * scores + rng.normal(0, math.sqrt(1 - lam ** 2), int(n_g))
+                    frame[f"{prefix}{k}"] = lam * scores + rng.normal(0, math.sqrt(1 - lam**2), int(n_g))
             for name, spec in outs.items():
                 frame[name] = _draw_outcome(spec, loyal, rng)
             if latent_scores:
                 frame["Beliefs"], frame["Experience"], frame["Loyalty"] = b, e, loyal
             frames.append(frame)
-            truth += _truth_rows(s, g, wb, we, rho, interaction, asymmetry, resid, items, outs,
-                                 _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid))
+            truth += _truth_rows(
+                s,
+                g,
+                wb,
+                we,
+                rho,
+                interaction,
+                asymmetry,
+                resid,
+                items,
+                outs,
+                _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid),
+            )
     data = pd.concat(frames, ignore_index=True)
     item_cols = [f"{p}{k}" for p, loads in items.values() for k in range(1, len(loads) + 1)]
     if lo_hi is not None:
         lo, hi = lo_hi
         center = lo + 0.65 * (hi - lo) if scale_center is None else scale_center
-        ratings, _ = _to_ratings(data[item_cols], np.zeros(len(item_cols)), np.ones(len(item_cols)),
-                                 lo_hi, center, scale_sd)
+        ratings, _ = _to_ratings(
+            data[item_cols], np.zeros(len(item_cols)), np.ones(len(item_cols)), lo_hi, center, scale_sd
+        )
         data[item_cols] = ratings
     out = pd.DataFrame(truth)
-    out.attrs.update(model=loyalty_model(items), seed=seed if isinstance(seed, (int, type(None))) else "generator",
-                     rho=rho, interaction=interaction, asymmetry=asymmetry, scale=lo_hi,
-                     outcomes={k: dict(v) for k, v in outs.items()})
+    out.attrs.update(
+        model=loyalty_model(items),
+        seed=seed if isinstance(seed, (int, type(None))) else "generator",
+        rho=rho,
+        interaction=interaction,
+        asymmetry=asymmetry,
+        scale=lo_hi,
+        outcomes={k: dict(v) for k, v in outs.items()},
+    )
     return data, out
 
 
@@ -209,16 +245,21 @@ def _sector_weights(sectors, weights) -> tuple[list[str], dict[str, tuple[float,
     if sectors is None:
         sectors = 4
     if isinstance(sectors, int):
-        names = list(SECTOR_PROFILES)[:sectors] if sectors <= len(SECTOR_PROFILES) else \
-            [f"sector{k + 1}" for k in range(sectors)]
+        names = (
+            list(SECTOR_PROFILES)[:sectors]
+            if sectors <= len(SECTOR_PROFILES)
+            else [f"sector{k + 1}" for k in range(sectors)]
+        )
     else:
         names = [str(s) for s in sectors]
     if weights is not None:
         return names, {s: (float(weights[0]), float(weights[1])) for s in names}
     unknown = [s for s in names if s not in SECTOR_PROFILES]
     if unknown:
-        raise ValueError(f"no preset weights for sector(s) {unknown}: presets are "
-                         f"{list(SECTOR_PROFILES)}; pass weights={{sector: (w_beliefs, w_experience)}}")
+        raise ValueError(
+            f"no preset weights for sector(s) {unknown}: presets are "
+            f"{list(SECTOR_PROFILES)}; pass weights={{sector: (w_beliefs, w_experience)}}"
+        )
     return names, {s: SECTOR_PROFILES[s] for s in names}
 
 
@@ -278,15 +319,28 @@ def _satisfied_not_loyal(wb, we, rho, gamma, c, resid, draws: int = 200_000) -> 
     rng = np.random.default_rng(20261124)
     be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=draws, method="cholesky")
     b, e = be[:, 0], be[:, 1]
-    loyal = (wb * b + we * e + gamma * (b * e - rho) - c * (np.abs(e - b) - mom["mean_absd"])
-             + rng.normal(0, math.sqrt(resid), draws))
+    loyal = (
+        wb * b
+        + we * e
+        + gamma * (b * e - rho)
+        - c * (np.abs(e - b) - mom["mean_absd"])
+        + rng.normal(0, math.sqrt(resid), draws)
+    )
     satisfied = e > np.median(e)
     return float(np.mean(loyal[satisfied] < np.median(loyal)))
 
 
 def _truth_rows(s, g, wb, we, rho, gamma, d, resid, items, outs, snl) -> list[dict]:
-    rows = [("w_beliefs", wb), ("w_experience", we), ("largest", float(we > wb)), ("interaction", gamma),
-            ("asymmetry", d), ("rho", rho), ("resid_var", resid), ("satisfied_not_loyal", snl)]
+    rows = [
+        ("w_beliefs", wb),
+        ("w_experience", we),
+        ("largest", float(we > wb)),
+        ("interaction", gamma),
+        ("asymmetry", d),
+        ("rho", rho),
+        ("resid_var", resid),
+        ("satisfied_not_loyal", snl),
+    ]
     rows += [(f"loading:{p}{k}", lam) for p, loads in items.values() for k, lam in enumerate(loads, 1)]
     rows += [(f"effect:{name}", spec["effect"]) for name, spec in outs.items()]
     return [{"sector": s, "segment": g, "parameter": p, "value": float(v)} for p, v in rows]

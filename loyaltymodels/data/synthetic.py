@@ -12,26 +12,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
-
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
-from ..spec.layout import param_name
 from ..algebra.matrices import RamLayout, implied_moments, ram_layout, ram_matrices
 from ..algebra.matrices import standardized as standardized_solution
+from ..errors import SpecError
+from ..spec.layout import param_name
 from ..spec.model import ModelSpec, SpecWarning, as_spec
 
-__all__ = ["simulate", "population_values", "parse_scale", "loyalty_scenario", "loyalty_model"]
-
-
-def __getattr__(name: str):
-    # The loyalty scenarios live in .scenarios (which imports this module); re-exported lazily so
-    # that ``loyaltymodels.data.synthetic.loyalty_scenario`` works without a circular import.
-    if name in ("loyalty_scenario", "loyalty_model", "SECTOR_PROFILES", "SEGMENT_SHIFTS", "OUTCOMES"):
-        from . import scenarios
-        return getattr(scenarios, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["simulate", "population_values", "parse_scale"]
 
 
 def parse_scale(scale: str | Sequence[int] | None) -> tuple[int, int] | None:
@@ -56,8 +46,9 @@ def parse_scale(scale: str | Sequence[int] | None) -> tuple[int, int] | None:
     return lo, hi
 
 
-def population_values(spec: ModelSpec, params: Mapping[str, float] | pd.DataFrame | None = None,
-                      standardized_: bool = False) -> np.ndarray:
+def population_values(
+    spec: ModelSpec, params: Mapping[str, float] | pd.DataFrame | None = None, standardized_: bool = False
+) -> np.ndarray:
     """Population value of every row of ``spec.table`` (simulateData's defaults + ``params``)."""
     t = spec.table
     values = t["value"].to_numpy(dtype=float).copy()
@@ -68,8 +59,7 @@ def population_values(spec: ModelSpec, params: Mapping[str, float] | pd.DataFram
     values[unset & (op == "=~")] = 0.7 if standardized_ else 1.0
     values[unset & (op == "~~") & (lhs == rhs)] = 1.0
     if (unset & (op == "~")).any():
-        warnings.warn("some regression coefficients are unspecified and will be set to zero",
-                      SpecWarning, stacklevel=3)
+        warnings.warn("some regression coefficients are unspecified and will be set to zero", SpecWarning, stacklevel=3)
     values[unset & ~np.isin(op, [":=", "==", "<", ">"]) & np.isnan(values)] = 0.0
     # equal labels mean equal values: the first given (or set) value of a label wins
     for _, idx in t[(t.label != "") & (t.group > 0)].groupby("label").groups.items():
@@ -82,16 +72,20 @@ def _apply_params(t: pd.DataFrame, values: np.ndarray, params) -> np.ndarray:
         return values
     if isinstance(params, pd.DataFrame):
         keys = params.get("group", pd.Series(1, index=params.index))
-        params = {param_name(l, o, r, int(g)): v for l, o, r, g, v in
-                  zip(params.lhs, params.op, params.rhs, keys, params["value"])}
+        params = {
+            param_name(l, o, r, int(g)): v
+            for l, o, r, g, v in zip(params.lhs, params.op, params.rhs, keys, params["value"])
+        }
     names = [param_name(l, o, r, g) for l, o, r, g in zip(t.lhs, t.op, t.rhs, t.group)]
     for key, value in params.items():
         hit = (t.label == key).to_numpy()
         if not hit.any():
             hit = np.array([n == key or (n.split(".g")[0] == key and "." not in key) for n in names])
         if not hit.any():
-            raise SpecError(f"params: {key!r} is neither a label nor a parameter of the model "
-                            f"(names look like {names[1]!r} or a label such as 'a')")
+            raise SpecError(
+                f"params: {key!r} is neither a label nor a parameter of the model "
+                f"(names look like {names[1]!r} or a label such as 'a')"
+            )
         values[hit] = float(value)
     return values
 
@@ -102,9 +96,11 @@ def _standardize_residuals(spec: ModelSpec, layout: RamLayout, values: np.ndarra
     values = values.copy()
     for g in range(1, spec.ngroups + 1):
         # user-written residual variances are kept, as lavaan's simulateData warns it would
-        res_rows = {lhs: r for r, (lhs, op, rhs, grp, user) in enumerate(
-            zip(t.lhs, t.op, t.rhs, t.group, t.user)) if op == "~~" and lhs == rhs and grp == g
-            and not user}
+        res_rows = {
+            lhs: r
+            for r, (lhs, op, rhs, grp, user) in enumerate(zip(t.lhs, t.op, t.rhs, t.group, t.user))
+            if op == "~~" and lhs == rhs and grp == g and not user
+        }
         for _ in range(200):  # fixed point: residual = 1 - explained; exact after a few sweeps
             cov, _ = implied_moments(layout, values, g, full=True)
             _, S, _ = ram_matrices(layout, values, g)
@@ -118,8 +114,10 @@ def _standardize_residuals(spec: ModelSpec, layout: RamLayout, values: np.ndarra
             values = new
         if (values[list(res_rows.values())] <= 0).any():
             bad = [v for v, r in res_rows.items() if values[r] <= 0]
-            raise SpecError(f"standardized=True needs explained variance below 1, but {bad} would get "
-                            "a negative residual variance; lower the loadings or regressions")
+            raise SpecError(
+                f"standardized=True needs explained variance below 1, but {bad} would get "
+                "a negative residual variance; lower the loadings or regressions"
+            )
     return values
 
 
@@ -143,10 +141,17 @@ def marker_values(spec: ModelSpec, layout: RamLayout, values: np.ndarray) -> np.
     return out
 
 
-def simulate(model: str | ModelSpec, n: int | Sequence[int], params: Mapping[str, float] | pd.DataFrame | None = None,
-             seed: int | np.random.Generator | None = None, scale: str | Sequence[int] | None = None, *,
-             standardized: bool = False, scale_center: float | None = None,
-             scale_sd: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate(
+    model: str | ModelSpec,
+    n: int | Sequence[int],
+    params: Mapping[str, float] | pd.DataFrame | None = None,
+    seed: int | np.random.Generator | None = None,
+    scale: str | Sequence[int] | None = None,
+    *,
+    standardized: bool = False,
+    scale_center: float | None = None,
+    scale_sd: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw multivariate-normal survey data implied by a model, and return the truth beside them.
 
     Parameters
@@ -210,14 +215,19 @@ def simulate(model: str | ModelSpec, n: int | Sequence[int], params: Mapping[str
             chol = np.linalg.cholesky(sigma)
         except np.linalg.LinAlgError:
             ev = np.linalg.eigvalsh(sigma).min()
-            raise SpecError(f"the model-implied covariance matrix of group {g} is not positive "
-                            f"definite (smallest eigenvalue {ev:.4g}); change the population values") from None
+            raise SpecError(
+                f"the model-implied covariance matrix of group {g} is not positive "
+                f"definite (smallest eigenvalue {ev:.4g}); change the population values"
+            ) from None
         y = mu + rng.standard_normal((n_g, len(mu))) @ chol.T
         frame = pd.DataFrame(y, columns=list(layout.observed))
         if rng_scale is not None:
             frame, th = _to_ratings(frame, mu, np.sqrt(np.diag(sigma)), rng_scale, scale_center, scale_sd)
-            th_rows += [dict(lhs=v, op="|", rhs=f"t{k + 1}", group=g, value=tau)
-                        for v in frame.columns for k, tau in enumerate(th)]
+            th_rows += [
+                dict(lhs=v, op="|", rhs=f"t{k + 1}", group=g, value=tau)
+                for v in frame.columns
+                for k, tau in enumerate(th)
+            ]
         if spec.ngroups > 1:
             frame["group"] = spec.group_labels[g - 1]
         frames.append(frame)
@@ -229,13 +239,23 @@ def simulate(model: str | ModelSpec, n: int | Sequence[int], params: Mapping[str
     if th_rows:
         extra = pd.DataFrame(th_rows).assign(free=True, user=False, exo=False, label="")
         truth = pd.concat([truth, extra], ignore_index=True)
-    truth.attrs.update(seed=seed if isinstance(seed, (int, type(None))) else "generator", n=ns,
-                       scale=rng_scale, standardized=standardized)
+    truth.attrs.update(
+        seed=seed if isinstance(seed, (int, type(None))) else "generator",
+        n=ns,
+        scale=rng_scale,
+        standardized=standardized,
+    )
     return data, truth
 
 
-def _to_ratings(frame: pd.DataFrame, mu: np.ndarray, sd: np.ndarray, scale: tuple[int, int],
-                center: float | None, spread: float | None) -> tuple[pd.DataFrame, np.ndarray]:
+def _to_ratings(
+    frame: pd.DataFrame,
+    mu: np.ndarray,
+    sd: np.ndarray,
+    scale: tuple[int, int],
+    center: float | None,
+    spread: float | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
     lo, hi = scale
     center = (lo + hi) / 2 if center is None else float(center)
     spread = (hi - lo) / 5 if spread is None else float(spread)

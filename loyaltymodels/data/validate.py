@@ -28,8 +28,11 @@ MISSING_POLICIES = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml", "none"
 #: ordinal="auto" takes integer-valued items with at most this many distinct values (0-10 scales).
 AUTO_ORDINAL_MAX = 11
 
-_POLICY_NAMES = {"listwise": "Listwise deletion", "fiml": "Full-information ML (missing='fiml')",
-                 "none": "No missing values (missing='none')"}
+_POLICY_NAMES = {
+    "listwise": "Listwise deletion",
+    "fiml": "Full-information ML (missing='fiml')",
+    "none": "No missing values (missing='none')",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,13 +82,17 @@ class DataReport:
         {'sat1': 0, 'sat2': 0, 'sat3': 0}
         """
         return {
-            "n_total": self.n_total, "n_used": self.n_used, "n_dropped": self.n_dropped,
+            "n_total": self.n_total,
+            "n_used": self.n_used,
+            "n_dropped": self.n_dropped,
             "dropped_rows": jsonable(list(self.dropped_rows)),
             "missing": {str(k): int(v) for k, v in self.missing.items()},
-            "policy": self.policy, "group": self.group,
+            "policy": self.policy,
+            "group": self.group,
             "group_sizes": jsonable({k: int(v) for k, v in self.group_sizes.items()}),
             "ordinal": jsonable({k: list(v) for k, v in self.ordinal.items()}),
-            "source": jsonable(self.source), "statement": self.statement,
+            "source": jsonable(self.source),
+            "statement": self.statement,
         }
 
     @property
@@ -99,13 +106,14 @@ class DataReport:
         if counts.empty:
             return f"{head}: no missing values, all {self.n_total} rows used."
         if self.policy == "fiml":
-            kept = (f"{self.n_used} of {self.n_total} rows kept, {int(counts.sum())} missing values "
-                    f"left to the estimator ({detail})")
+            kept = (
+                f"{self.n_used} of {self.n_total} rows kept, {int(counts.sum())} missing values "
+                f"left to the estimator ({detail})"
+            )
             if self.n_dropped:
                 kept += f"; {_rows(self.n_dropped)} with no observed value dropped"
             return f"{head}: {kept}."
-        return (f"{head}: {self.n_dropped} of {self.n_total} rows dropped "
-                f"(missing values in {detail}).")
+        return f"{head}: {self.n_dropped} of {self.n_total} rows dropped (missing values in {detail})."
 
     def __str__(self) -> str:
         lines = [self.statement]
@@ -117,19 +125,31 @@ class DataReport:
             lo, hi = min(v[0] for v in cats), max(v[-1] for v in cats)
             k = sorted({len(v) for v in cats})
             count = f"{k[0]}" if len(k) == 1 else f"{k[0]}-{k[-1]}"
-            lines.append(f"Ordinal items ({len(self.ordinal)}; values {lo}-{hi}, {count} categories "
-                         f"observed per item): {', '.join(self.ordinal)}.")
+            lines.append(
+                f"Ordinal items ({len(self.ordinal)}; values {lo}-{hi}, {count} categories "
+                f"observed per item): {', '.join(self.ordinal)}."
+            )
         if self.source:
-            extra = ", ".join(f"{k} {self.source[k]!r}" for k in ("sheet", "sep", "decimal", "encoding")
-                              if self.source.get(k) is not None)
-            lines.append(f"Source: {self.source.get('path')} ({self.source.get('format')}"
-                         f"{', ' + extra if extra else ''}).")
+            extra = ", ".join(
+                f"{k} {self.source[k]!r}"
+                for k in ("sheet", "sep", "decimal", "encoding")
+                if self.source.get(k) is not None
+            )
+            lines.append(
+                f"Source: {self.source.get('path')} ({self.source.get('format')}{', ' + extra if extra else ''})."
+            )
         return "\n".join(lines)
 
 
-def validate_data(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = None,
-                  missing: str = "listwise", ordinal: Sequence[str] | str | None = None,
-                  min_rows: int | None = None) -> tuple[pd.DataFrame, DataReport]:
+def validate_data(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    group: str | None = None,
+    missing: str = "listwise",
+    ordinal: Sequence[str] | str | None = None,
+    min_rows: int | None = None,
+) -> tuple[pd.DataFrame, DataReport]:
     """Check data against a model and apply the missing-data policy (what every fit calls first).
 
     Parameters
@@ -184,15 +204,19 @@ def validate_data(model: str | ModelSpec, data: pd.DataFrame, *, group: str | No
     spec = as_spec(model)
     policy = MISSING_POLICIES.get(str(missing).lower()) if isinstance(missing, str) else None
     if policy is None:
-        raise DataError(f"missing={missing!r} is not a missing-data policy; choose among "
-                        f"{', '.join(map(repr, MISSING_POLICIES))}")
+        raise DataError(
+            f"missing={missing!r} is not a missing-data policy; choose among {', '.join(map(repr, MISSING_POLICIES))}"
+        )
     if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame with named columns, not {type(data).__name__}; "
-                        "e.g. pd.DataFrame(array, columns=[...])")
+        raise DataError(
+            f"data must be a pandas DataFrame with named columns, not {type(data).__name__}; "
+            "e.g. pd.DataFrame(array, columns=[...])"
+        )
     items = list(spec.observed)
     if group is not None and group in items:
-        raise DataError(f"group column {group!r} is also a variable of the model; group by another column",
-                        column=group)
+        raise DataError(
+            f"group column {group!r} is also a variable of the model; group by another column", column=group
+        )
     _check_columns(data, items, group)
     if len(data) == 0:
         raise DataError("the data have no rows; read the survey's responses first")
@@ -205,25 +229,35 @@ def validate_data(model: str | ModelSpec, data: pd.DataFrame, *, group: str | No
     nmiss = frame.isna().sum().astype(int)
     for c in items:
         if nmiss[c] == len(frame):
-            raise DataError(f"column {c!r} has no observed value (all {len(frame)} rows are missing); "
-                            "drop it from the model or check the file", column=c)
+            raise DataError(
+                f"column {c!r} has no observed value (all {len(frame)} rows are missing); "
+                "drop it from the model or check the file",
+                column=c,
+            )
 
     keep = _apply_policy(frame, items, group, policy)
     used = frame.loc[keep]
     dropped = tuple(frame.index[~keep])
     # groups present in the rows used (unused categories of a categorical column are not groups)
-    sizes = ({} if group is None else
-             {_scalar(k): int(v) for k, v in used[group].value_counts(sort=False).items() if v})
+    sizes = {} if group is None else {_scalar(k): int(v) for k, v in used[group].value_counts(sort=False).items() if v}
     _check_groups(spec, group, sizes)
     _check_rows(used, items, group, sizes, min_rows, policy, len(dropped), len(frame))
     _check_constant(used, items, group)
     categories = _check_ordinal(used, items, ordinal, spec)
 
     used.attrs = copy.deepcopy(dict(data.attrs))
-    report = DataReport(n_total=len(frame), n_used=len(used), n_dropped=len(dropped),
-                        dropped_rows=dropped, missing=nmiss.rename("missing"), policy=policy,
-                        group=group, group_sizes=sizes, ordinal=categories,
-                        source=copy.deepcopy(data.attrs.get("source")))
+    report = DataReport(
+        n_total=len(frame),
+        n_used=len(used),
+        n_dropped=len(dropped),
+        dropped_rows=dropped,
+        missing=nmiss.rename("missing"),
+        policy=policy,
+        group=group,
+        group_sizes=sizes,
+        ordinal=categories,
+        source=copy.deepcopy(data.attrs.get("source")),
+    )
     if dropped:
         fix = "; use missing='fiml' to keep them" if policy == "listwise" else ""
         warnings.warn(f"{report.statement.rstrip('.')}{fix}", DataWarning, stacklevel=2)
@@ -237,17 +271,22 @@ def _check_columns(data: pd.DataFrame, items: list[str], group: str | None) -> N
     if absent:
         first = absent[0]
         more = f" (also missing: {', '.join(map(repr, absent[1:]))})" if len(absent) > 1 else ""
-        raise DataError(f"column {first!r} not found{suggest_column(first, columns)}{more}; rename the "
-                        "column or fix the model syntax", column=first)
+        raise DataError(
+            f"column {first!r} not found{suggest_column(first, columns)}{more}; rename the "
+            "column or fix the model syntax",
+            column=first,
+        )
     if group is not None and group not in data.columns:
-        raise DataError(f"group column {group!r} not found{suggest_column(group, columns)}; "
-                        "give the name of the column holding the groups", column=group)
+        raise DataError(
+            f"group column {group!r} not found{suggest_column(group, columns)}; "
+            "give the name of the column holding the groups",
+            column=group,
+        )
     dup = data.columns[data.columns.duplicated()]
     for c in [*items, group]:
         if c is not None and c in dup:
             n = int((data.columns == c).sum())
-            raise DataError(f"column {c!r} appears {n} times in the data; rename or drop the copies",
-                            column=c)
+            raise DataError(f"column {c!r} appears {n} times in the data; rename or drop the copies", column=c)
 
 
 def suggest_column(name: str, columns: list[str]) -> str:
@@ -272,9 +311,13 @@ def _apply_policy(frame: pd.DataFrame, items: list[str], group: str | None, poli
         if cells.any():
             r, c = np.argwhere(cells)[0]
             col = ([*items, group])[c]
-            raise DataError(f"column {col!r}, row {frame.index[r]!r} is missing ({int(cells.sum())} "
-                            "missing values in all) and missing='none'; use missing='listwise' or "
-                            "'fiml', or impute first", column=col, row=frame.index[r])
+            raise DataError(
+                f"column {col!r}, row {frame.index[r]!r} is missing ({int(cells.sum())} "
+                "missing values in all) and missing='none'; use missing='listwise' or "
+                "'fiml', or impute first",
+                column=col,
+                row=frame.index[r],
+            )
         return np.ones(len(frame), dtype=bool)
     if policy == "fiml":
         return ~isna.all(axis=1) & ~group_na
@@ -283,17 +326,27 @@ def _apply_policy(frame: pd.DataFrame, items: list[str], group: str | None, poli
 
 def _check_groups(spec: ModelSpec, group: str | None, sizes: dict) -> None:
     if spec.ngroups > 1 and group is None:
-        raise DataError(f"the model has {spec.ngroups} groups but no group column was given; "
-                        "pass group='column name'")
+        raise DataError(f"the model has {spec.ngroups} groups but no group column was given; pass group='column name'")
     if spec.ngroups > 1 and len(sizes) != spec.ngroups:
-        raise DataError(f"the model has {spec.ngroups} groups but column {group!r} has {len(sizes)} "
-                        f"({', '.join(map(repr, sizes))}); make them agree", column=group)
+        raise DataError(
+            f"the model has {spec.ngroups} groups but column {group!r} has {len(sizes)} "
+            f"({', '.join(map(repr, sizes))}); make them agree",
+            column=group,
+        )
 
 
-def _check_rows(used: pd.DataFrame, items: list[str], group: str | None, sizes: dict,
-                min_rows: int | None, policy: str, n_dropped: int, n_total: int) -> None:
+def _check_rows(
+    used: pd.DataFrame,
+    items: list[str],
+    group: str | None,
+    sizes: dict,
+    min_rows: int | None,
+    policy: str,
+    n_dropped: int,
+    n_total: int,
+) -> None:
     need = len(items) + 1 if min_rows is None else int(min_rows)
-    why = (f"{len(items)} observed variables" if min_rows is None else f"min_rows={min_rows}")
+    why = f"{len(items)} observed variables" if min_rows is None else f"min_rows={min_rows}"
     after = f" after dropping {n_dropped} of {n_total} rows ({policy})" if n_dropped else ""
     fix = "; collect more responses"
     if policy == "listwise" and n_dropped:
@@ -302,19 +355,25 @@ def _check_rows(used: pd.DataFrame, items: list[str], group: str | None, sizes: 
         raise DataError(f"only {len(used)} usable rows{after} for {why}; at least {need} are needed{fix}")
     for g, n in sizes.items():
         if n < need:
-            raise DataError(f"group {g!r} has only {n} usable rows{after} for {why}; at least {need} are "
-                            f"needed per group{fix}, or merge groups", column=group)
+            raise DataError(
+                f"group {g!r} has only {n} usable rows{after} for {why}; at least {need} are "
+                f"needed per group{fix}, or merge groups",
+                column=group,
+            )
 
 
 def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> None:
     for c in items:
         values = used[c].dropna()
         if values.empty:
-            raise DataError(f"column {c!r} has no observed value in the rows used; drop it from the model",
-                            column=c)
+            raise DataError(f"column {c!r} has no observed value in the rows used; drop it from the model", column=c)
         if values.nunique() == 1:
-            raise DataError(f"column {c!r} is constant (every used row has {_fmt(values.iloc[0])}), so it "
-                            "carries no information; drop it from the model", column=c, value=values.iloc[0])
+            raise DataError(
+                f"column {c!r} is constant (every used row has {_fmt(values.iloc[0])}), so it "
+                "carries no information; drop it from the model",
+                column=c,
+                value=values.iloc[0],
+            )
     if group is None:
         return
     for g, rows in used.groupby(group, sort=False, observed=True):
@@ -322,34 +381,48 @@ def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> 
             values = rows[c].dropna()
             if values.nunique() <= 1:
                 value = _fmt(values.iloc[0]) if len(values) else "nothing observed"
-                raise DataError(f"column {c!r} is constant in group {_scalar(g)!r} (every row has {value}); "
-                                "a multigroup fit needs variation in every group: drop the item or merge "
-                                "groups", column=c, value=values.iloc[0] if len(values) else None)
+                raise DataError(
+                    f"column {c!r} is constant in group {_scalar(g)!r} (every row has {value}); "
+                    "a multigroup fit needs variation in every group: drop the item or merge "
+                    "groups",
+                    column=c,
+                    value=values.iloc[0] if len(values) else None,
+                )
 
 
-def _check_ordinal(used: pd.DataFrame, items: list[str], ordinal: Iterable[str] | str | None,
-                   spec: ModelSpec) -> dict[str, list]:
+def _check_ordinal(
+    used: pd.DataFrame, items: list[str], ordinal: Iterable[str] | str | None, spec: ModelSpec
+) -> dict[str, list]:
     if isinstance(ordinal, str) and ordinal == "auto":
+
         def integer(c: str) -> bool:
             v = used[c].dropna().to_numpy()
             return bool(np.all(v == np.round(v))) and len(np.unique(v)) <= AUTO_ORDINAL_MAX
+
         chosen = [c for c in items if integer(c)]
     else:
-        chosen = (list(spec.ordinal) if ordinal is None else
-                  [ordinal] if isinstance(ordinal, str) else list(ordinal))
+        chosen = list(spec.ordinal) if ordinal is None else [ordinal] if isinstance(ordinal, str) else list(ordinal)
         unknown = [c for c in chosen if c not in items]
         if unknown:
-            raise DataError(f"ordinal item {unknown[0]!r} is not an observed variable of the model"
-                            f"{suggest_column(unknown[0], items)}", column=unknown[0])
+            raise DataError(
+                f"ordinal item {unknown[0]!r} is not an observed variable of the model"
+                f"{suggest_column(unknown[0], items)}",
+                column=unknown[0],
+            )
     out = {}
     for c in chosen:
         v = used[c]
         frac = (v.notna() & (v != np.round(v))).to_numpy()
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
-            raise DataError(f"ordinal column {c!r}, row {v.index[pos]!r}: {_fmt(v.iloc[pos])} is not a whole "
-                            "number; ordinal items take integer categories (recode it, or treat the item "
-                            "as continuous)", column=c, row=v.index[pos], value=v.iloc[pos])
+            raise DataError(
+                f"ordinal column {c!r}, row {v.index[pos]!r}: {_fmt(v.iloc[pos])} is not a whole "
+                "number; ordinal items take integer categories (recode it, or treat the item "
+                "as continuous)",
+                column=c,
+                row=v.index[pos],
+                value=v.iloc[pos],
+            )
         out[c] = sorted(int(x) for x in v.dropna().unique())
     return out
 

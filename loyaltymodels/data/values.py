@@ -31,9 +31,12 @@ def _as_float(s: pd.Series, name: str) -> np.ndarray:
         if dtype.ordered and pd.api.types.is_numeric_dtype(cats.dtype):
             return s.astype(float).to_numpy(copy=True)  # the category values themselves
         kind = "ordered" if dtype.ordered else "unordered"
-        raise DataError(f"column {name!r} is categorical ({kind}, categories "
-                        f"{', '.join(map(repr, list(cats)[:5]))}{', ...' if len(cats) > 5 else ''}); "
-                        f"give numbers, e.g. df[{name!r}].cat.codes (with -1 set to NaN)", column=name)
+        raise DataError(
+            f"column {name!r} is categorical ({kind}, categories "
+            f"{', '.join(map(repr, list(cats)[:5]))}{', ...' if len(cats) > 5 else ''}); "
+            f"give numbers, e.g. df[{name!r}].cat.codes (with -1 set to NaN)",
+            column=name,
+        )
     if pd.api.types.is_bool_dtype(dtype):
         return s.to_numpy(dtype=float, na_value=np.nan, copy=True)  # True/False -> 1/0
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
@@ -41,9 +44,13 @@ def _as_float(s: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
         return _parse_numbers(s, name)
     pos = int(np.flatnonzero(s.notna().to_numpy())[0]) if s.notna().any() else 0
-    raise DataError(f"column {name!r}, row {s.index[pos]!r}: {s.iloc[pos]!r} is not a number "
-                    f"(the column is {dtype}); give the model numeric items",
-                    column=name, row=s.index[pos], value=s.iloc[pos])
+    raise DataError(
+        f"column {name!r}, row {s.index[pos]!r}: {s.iloc[pos]!r} is not a number "
+        f"(the column is {dtype}); give the model numeric items",
+        column=name,
+        row=s.index[pos],
+        value=s.iloc[pos],
+    )
 
 
 def _parse_numbers(s: pd.Series, name: str) -> np.ndarray:
@@ -57,8 +64,12 @@ def _parse_numbers(s: pd.Series, name: str) -> np.ndarray:
         pos = int(np.flatnonzero(bad)[0])
         others = sorted({str(v) for v in s[bad].iloc[1:4]} - {str(s.iloc[pos])})
         also = f" (also {', '.join(map(repr, others))}{' ...' if bad.sum() > 4 else ''})" if others else ""
-        raise DataError(f"column {name!r}, row {s.index[pos]!r}: {s.iloc[pos]!r} is not a number{also}; "
-                        "recode it or set it to NaN", column=name, row=s.index[pos], value=s.iloc[pos])
+        raise DataError(
+            f"column {name!r}, row {s.index[pos]!r}: {s.iloc[pos]!r} is not a number{also}; recode it or set it to NaN",
+            column=name,
+            row=s.index[pos],
+            value=s.iloc[pos],
+        )
     values = np.full(len(s), np.nan)
     numeric = ~blank
     # decimal comma: drop "." thousands groups, then the comma becomes the decimal point
@@ -73,8 +84,12 @@ def _check_finite(frame: pd.DataFrame, items: list[str]) -> None:
         if inf.any():
             pos = int(np.flatnonzero(inf)[0])
             row, value = frame.index[pos], frame[c].iloc[pos]
-            raise DataError(f"column {c!r}, row {row!r}: {value} is infinite; recode it or set it to NaN",
-                            column=c, row=row, value=value)
+            raise DataError(
+                f"column {c!r}, row {row!r}: {value} is infinite; recode it or set it to NaN",
+                column=c,
+                row=row,
+                value=value,
+            )
 
 
 # -- small helpers ---------------------------------------------------------------------------------

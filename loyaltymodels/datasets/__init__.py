@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["BELIEFS_EXPERIENCE_MODEL", "ECSI_MODEL", "HS_MODEL", "POLDEM_MODEL", "ecsi_path", "load_ecsi",
-           "load_ecsi_pls_reference", "load_holzinger_swineford", "load_political_democracy"]
+__all__ = [
+    "BELIEFS_EXPERIENCE_MODEL",
+    "ECSI_MODEL",
+    "HS_MODEL",
+    "POLDEM_MODEL",
+    "ecsi_path",
+    "load_ecsi",
+    "load_ecsi_pls_reference",
+    "load_holzinger_swineford",
+    "load_political_democracy",
+]
 
 _HERE = Path(__file__).parent
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 
-
 import pandas as pd
 
 #: Where every number comes from.
@@ -28,46 +27,63 @@ SOURCES: dict[str, str] = {
         "lavaan tutorial, 'A CFA example' (https://lavaan.ugent.be/tutorial/cfa.html): "
         "cfa(HS.model, data = HolzingerSwineford1939); estimates, SEs and fit measures as printed by "
         "summary(fit, fit.measures = TRUE); the Std.all column as printed by lavaan 0.6-19 for "
-        "summary(fit, standardized = TRUE, fit.measures = TRUE) on the same model and data"),
+        "summary(fit, standardized = TRUE, fit.measures = TRUE) on the same model and data"
+    ),
     "lavaan-sem": (
         "lavaan tutorial, 'A SEM example' (https://lavaan.ugent.be/tutorial/sem.html): "
         "sem(model, data = PoliticalDemocracy); summary(fit, standardized = TRUE), as printed by "
-        "lavaan 0.6-2 for the tutorial's code (estimates, SEs, Std.all, chi-square 38.125 on 35 df)"),
+        "lavaan 0.6-2 for the tutorial's code (estimates, SEs, Std.all, chi-square 38.125 on 35 df)"
+    ),
     "lavaan-sem-fit": (
         "lavaan's summary(fit, fit.measures = TRUE) for the tutorial's Political Democracy model: "
         "loglikelihood, AIC and BIC (-1547.791, 3157.582, 3229.424); not printed on the tutorial page, "
-        "typed from lavaan output as already used in tests/sem/test_fit.py (and in semopy's tests)"),
+        "typed from lavaan output as already used in tests/sem/test_fit.py (and in semopy's tests)"
+    ),
     "lavaan-groups": (
         "lavaan tutorial, 'Multiple groups' (https://lavaan.ugent.be/tutorial/groups.html): "
         "cfa(HS.model, data = HolzingerSwineford1939, group = 'school') printed by lavaan 0.5-16 "
         "(per-school estimates), semTools::measurementInvariance() (chisq, df, cfi, rmsea, bic of "
         "each model and the chi-square differences) and lavTestLRT(fit.configural, fit.metric, "
-        "fit.scalar) (AIC, BIC to 1 decimal; p-values of the differences)"),
+        "fit.scalar) (AIC, BIC to 1 decimal; p-values of the differences)"
+    ),
     "plspm": (
         "R package plspm (Sanchez, Trinchera & Russolillo), plspm(satisfaction, ..., modes = "
         "rep('A', 6), scheme = 'centroid', scaled = FALSE): paths and R^2 as used by "
         "GoogleCloudPlatform/plspm-python's regression tests (tests/data/satisfaction.*.csv); "
-        "bundled as loyaltymodels/datasets/ecsi_pls_reference.csv"),
+        "bundled as loyaltymodels/datasets/ecsi_pls_reference.csv"
+    ),
 }
 
 
 def _table(text: str, source: str, decimals: int = 3) -> pd.DataFrame:
     """Whitespace-separated rows ``lhs op rhs est se std_all`` (``-``: not printed, e.g. the SE of a
     fixed loading) into a DataFrame with the source and the printed precision."""
-    t = pd.read_csv(io.StringIO(text.strip()), sep=r"\s+", header=None, na_values="-",
-                    names=["lhs", "op", "rhs", "est", "se", "std_all"], dtype={"rhs": str})
+    t = pd.read_csv(
+        io.StringIO(text.strip()),
+        sep=r"\s+",
+        header=None,
+        na_values="-",
+        names=["lhs", "op", "rhs", "est", "se", "std_all"],
+        dtype={"rhs": str},
+    )
     return t.assign(group=1, source=source, decimals=decimals)[
-        ["lhs", "op", "rhs", "group", "est", "se", "std_all", "source", "decimals"]]
+        ["lhs", "op", "rhs", "group", "est", "se", "std_all", "source", "decimals"]
+    ]
 
 
 def _measures(values: dict[str, tuple[float, int]], source: str, model: str) -> pd.DataFrame:
     """``{measure: (value, decimals printed)}`` into rows ``model measure published decimals``."""
-    return pd.DataFrame([{"model": model, "measure": k, "published": float(v), "decimals": d,
-                          "source": source} for k, (v, d) in values.items()])
+    return pd.DataFrame(
+        [
+            {"model": model, "measure": k, "published": float(v), "decimals": d, "source": source}
+            for k, (v, d) in values.items()
+        ]
+    )
 
 
 # -- Holzinger-Swineford CFA (lavaan-cfa) ----------------------------------------------------------
-HS_CFA = _table("""
+HS_CFA = _table(
+    """
 visual  =~ x1       1.000 -     0.772
 visual  =~ x2       0.554 0.100 0.424
 visual  =~ x3       0.729 0.109 0.581
@@ -92,29 +108,77 @@ x9      ~~ x9       0.566 0.071 0.558
 visual  ~~ visual   0.809 0.145 1.000
 textual ~~ textual  0.979 0.112 1.000
 speed   ~~ speed    0.384 0.086 1.000
-""", "lavaan-cfa")
+""",
+    "lavaan-cfa",
+)
 
-HS_FIT = _measures({
-    "npar": (21, 0), "chisq": (85.306, 3), "df": (24, 0), "pvalue": (0.000, 3),
-    "baseline_chisq": (918.852, 3), "baseline_df": (36, 0), "cfi": (0.931, 3), "tli": (0.896, 3),
-    "logl": (-3737.745, 3), "unrestricted_logl": (-3695.092, 3), "aic": (7517.490, 3),
-    "bic": (7595.339, 3), "bic2": (7528.739, 3), "rmsea": (0.092, 3), "rmsea_ci_lower": (0.071, 3),
-    "rmsea_ci_upper": (0.114, 3), "rmsea_pvalue": (0.001, 3), "srmr": (0.065, 3),
-}, "lavaan-cfa", "cfa")
+HS_FIT = _measures(
+    {
+        "npar": (21, 0),
+        "chisq": (85.306, 3),
+        "df": (24, 0),
+        "pvalue": (0.000, 3),
+        "baseline_chisq": (918.852, 3),
+        "baseline_df": (36, 0),
+        "cfi": (0.931, 3),
+        "tli": (0.896, 3),
+        "logl": (-3737.745, 3),
+        "unrestricted_logl": (-3695.092, 3),
+        "aic": (7517.490, 3),
+        "bic": (7595.339, 3),
+        "bic2": (7528.739, 3),
+        "rmsea": (0.092, 3),
+        "rmsea_ci_lower": (0.071, 3),
+        "rmsea_ci_upper": (0.114, 3),
+        "rmsea_pvalue": (0.001, 3),
+        "srmr": (0.065, 3),
+    },
+    "lavaan-cfa",
+    "cfa",
+)
 
 # -- Holzinger-Swineford by school (lavaan-groups) --------------------------------------------------
 _INV = {  # level: {measure: (value, decimals)}
-    "configural": {"chisq": (115.851, 3), "df": (48, 0), "cfi": (0.923, 3), "rmsea": (0.097, 3),
-                   "aic": (7484.4, 1), "bic": (7706.822, 3)},
-    "metric": {"chisq": (124.044, 3), "df": (54, 0), "cfi": (0.921, 3), "rmsea": (0.093, 3),
-               "aic": (7480.6, 1), "bic": (7680.771, 3), "chisq_diff": (8.192, 3), "df_diff": (6, 0),
-               "pvalue_diff": (0.2244, 4)},
-    "scalar": {"chisq": (164.103, 3), "df": (60, 0), "cfi": (0.882, 3), "rmsea": (0.107, 3),
-               "aic": (7508.6, 1), "bic": (7686.588, 3), "chisq_diff": (40.059, 3), "df_diff": (6, 0),
-               "pvalue_diff": (4.435e-07, 9)},
+    "configural": {
+        "chisq": (115.851, 3),
+        "df": (48, 0),
+        "cfi": (0.923, 3),
+        "rmsea": (0.097, 3),
+        "aic": (7484.4, 1),
+        "bic": (7706.822, 3),
+    },
+    "metric": {
+        "chisq": (124.044, 3),
+        "df": (54, 0),
+        "cfi": (0.921, 3),
+        "rmsea": (0.093, 3),
+        "aic": (7480.6, 1),
+        "bic": (7680.771, 3),
+        "chisq_diff": (8.192, 3),
+        "df_diff": (6, 0),
+        "pvalue_diff": (0.2244, 4),
+    },
+    "scalar": {
+        "chisq": (164.103, 3),
+        "df": (60, 0),
+        "cfi": (0.882, 3),
+        "rmsea": (0.107, 3),
+        "aic": (7508.6, 1),
+        "bic": (7686.588, 3),
+        "chisq_diff": (40.059, 3),
+        "df_diff": (6, 0),
+        "pvalue_diff": (4.435e-07, 9),
+    },
     # semTools' "equal loadings + intercepts + means", compared with the scalar model
-    "means": {"chisq": (204.605, 3), "df": (63, 0), "cfi": (0.840, 3), "rmsea": (0.122, 3),
-              "bic": (7709.969, 3), "chisq_diff": (40.502, 3), "df_diff": (3, 0)},
+    "means": {
+        "chisq": (204.605, 3),
+        "df": (63, 0),
+        "cfi": (0.840, 3),
+        "rmsea": (0.122, 3),
+        "bic": (7709.969, 3),
+        "chisq_diff": (40.502, 3),
+        "df_diff": (3, 0),
+    },
 }
 HS_INVARIANCE = pd.concat([_measures(v, "lavaan-groups", k) for k, v in _INV.items()], ignore_index=True)
 
@@ -140,15 +204,21 @@ speed =~ x9 1.058 0.165
 visual ~~ textual 0.408 0.098
 visual ~~ speed 0.276 0.076
 textual ~~ speed 0.222 0.073
-"""}
-HS_CONFIGURAL = pd.concat([
-    pd.read_csv(io.StringIO(text.strip()), sep=r"\s+", header=None,
-                names=["lhs", "op", "rhs", "est", "se"]).assign(school=school, group=g)
-    for g, (school, text) in enumerate(_CONFIGURAL.items(), start=1)], ignore_index=True
+""",
+}
+HS_CONFIGURAL = pd.concat(
+    [
+        pd.read_csv(io.StringIO(text.strip()), sep=r"\s+", header=None, names=["lhs", "op", "rhs", "est", "se"]).assign(
+            school=school, group=g
+        )
+        for g, (school, text) in enumerate(_CONFIGURAL.items(), start=1)
+    ],
+    ignore_index=True,
 ).assign(source="lavaan-groups", decimals=3)
 
 # -- Political Democracy (lavaan-sem) ---------------------------------------------------------------
-POLDEM_SEM = _table("""
+POLDEM_SEM = _table(
+    """
 ind60 =~ x1     1.000 -     0.920
 ind60 =~ x2     2.180 0.139 0.973
 ind60 =~ x3     1.819 0.152 0.872
@@ -183,13 +253,17 @@ y8    ~~ y8     3.254 0.695 0.315
 ind60 ~~ ind60  0.448 0.087 1.000
 dem60 ~~ dem60  3.956 0.921 0.800
 dem65 ~~ dem65  0.172 0.215 0.039
-""", "lavaan-sem")
+""",
+    "lavaan-sem",
+)
 
-POLDEM_FIT = pd.concat([
-    _measures({"npar": (31, 0), "chisq": (38.125, 3), "df": (35, 0), "pvalue": (0.329, 3)},
-              "lavaan-sem", "sem"),
-    _measures({"logl": (-1547.791, 3), "aic": (3157.582, 3), "bic": (3229.424, 3)},
-              "lavaan-sem-fit", "sem")], ignore_index=True)
+POLDEM_FIT = pd.concat(
+    [
+        _measures({"npar": (31, 0), "chisq": (38.125, 3), "df": (35, 0), "pvalue": (0.329, 3)}, "lavaan-sem", "sem"),
+        _measures({"logl": (-1547.791, 3), "aic": (3157.582, 3), "bic": (3229.424, 3)}, "lavaan-sem-fit", "sem"),
+    ],
+    ignore_index=True,
+)
 
 
 def ecsi_pls() -> pd.DataFrame:
@@ -206,9 +280,19 @@ def ecsi_pls() -> pd.DataFrame:
     from . import load_ecsi_pls_reference
 
     ref = load_ecsi_pls_reference()
-    return pd.DataFrame({"lhs": ref["to"], "op": "~", "rhs": ref["from"], "group": 1,
-                         "est": ref["path_coefficient"], "r2": ref["r_squared_to"],
-                         "ols_se": ref["std_error"], "source": "plspm", "file": ref["source"]})
+    return pd.DataFrame(
+        {
+            "lhs": ref["to"],
+            "op": "~",
+            "rhs": ref["from"],
+            "group": 1,
+            "est": ref["path_coefficient"],
+            "r2": ref["r_squared_to"],
+            "ols_se": ref["std_error"],
+            "source": "plspm",
+            "file": ref["source"],
+        }
+    )
 
 
 def table(name: str) -> pd.DataFrame:
@@ -221,6 +305,14 @@ def table(name: str) -> pd.DataFrame:
     return tables[name].copy()
 
 
-__all__ = ["SOURCES", "HS_CFA", "HS_FIT", "HS_INVARIANCE", "HS_CONFIGURAL", "POLDEM_SEM",
-           "POLDEM_FIT", "ecsi_pls", "table"]
-
+__all__ = [
+    "SOURCES",
+    "HS_CFA",
+    "HS_FIT",
+    "HS_INVARIANCE",
+    "HS_CONFIGURAL",
+    "POLDEM_SEM",
+    "POLDEM_FIT",
+    "ecsi_pls",
+    "table",
+]

@@ -4,5 +4,4 @@ from .modelled import latent_index
 from .promoter import nps, nps_difference
 from .satisfaction import ces, csat, customer_loyalty_index, secure_customer_index
 
-__all__ = ["ces", "csat", "customer_loyalty_index", "latent_index", "nps", "nps_difference",
-           "secure_customer_index"]
+__all__ = ["ces", "csat", "customer_loyalty_index", "latent_index", "nps", "nps_difference", "secure_customer_index"]

@@ -30,9 +30,15 @@ def nps_exact_coverage(n: int, shares: tuple[float, float, float], method: str =
     keep = d + p <= n
     d, p = d[keep], p[keep]
     with np.errstate(divide="ignore"):
-        logpmf = (special.gammaln(n + 1) - special.gammaln(d + 1) - special.gammaln(p + 1)
-                  - special.gammaln(n - d - p + 1) + special.xlogy(d, shares[0]) + special.xlogy(p, shares[2])
-                  + special.xlogy(n - d - p, shares[1]))
+        logpmf = (
+            special.gammaln(n + 1)
+            - special.gammaln(d + 1)
+            - special.gammaln(p + 1)
+            - special.gammaln(n - d - p + 1)
+            + special.xlogy(d, shares[0])
+            + special.xlogy(p, shares[2])
+            + special.xlogy(n - d - p, shares[1])
+        )
     kernel = {"adjusted_wald": iv.nps_adjusted_wald, "wald": iv.nps_wald}[method]
     lo, hi = kernel(p / n, d / n, n)
     truth = shares[2] - shares[0]

@@ -13,8 +13,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-__all__ = ["z_value", "kish_n_eff", "nps_centre_var", "nps_wald", "nps_adjusted_wald", "nps_dirichlet_draws",
-           "equal_tailed", "wilson", "t_interval"]
+__all__ = [
+    "z_value",
+    "kish_n_eff",
+    "nps_centre_var",
+    "nps_wald",
+    "nps_adjusted_wald",
+    "nps_dirichlet_draws",
+    "equal_tailed",
+    "wilson",
+    "t_interval",
+]
 
 
 def z_value(ci: float) -> float:
@@ -48,8 +57,9 @@ def kish_n_eff(sum_w: ArrayLike, sum_w2: ArrayLike) -> NDArray[np.float64]:
         return np.where(sum_w2 > 0, sum_w**2 / sum_w2, np.nan)
 
 
-def nps_centre_var(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike, adjusted: bool = True
-                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def nps_centre_var(
+    promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike, adjusted: bool = True
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Centre and sampling variance of the NPS (on -1..1), adjusted as Rocks (2016) or plain.
 
     Plain: ``p - d`` and ``[p + d - (p - d)^2] / n``. Adjusted: the same with ``p' = (np + 3/4) /
@@ -73,8 +83,9 @@ def _nps_normal(centre, var, ci):
     return np.clip(centre - half, -1.0, 1.0), np.clip(centre + half, -1.0, 1.0)
 
 
-def nps_wald(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
-             ci: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def nps_wald(
+    promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike, ci: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Plain Wald interval of the NPS (on -1..1) from the shares of promoters and detractors.
 
     The multinomial variance of ``p - d`` is ``[p + d - (p - d)^2] / n``. This interval collapses to
@@ -90,8 +101,9 @@ def nps_wald(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
     return _nps_normal(*nps_centre_var(promoters, detractors, n, adjusted=False), ci)
 
 
-def nps_adjusted_wald(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
-                      ci: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def nps_adjusted_wald(
+    promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike, ci: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Adjusted Wald interval of the NPS (on -1..1) of Rocks (2016).
 
     Adds 3/4 of a respondent to the promoters, 3/4 to the detractors and 3/2 to the passives
@@ -123,8 +135,12 @@ def nps_adjusted_wald(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
     return _nps_normal(*nps_centre_var(promoters, detractors, n, adjusted=True), ci)
 
 
-def nps_dirichlet_draws(counts: ArrayLike, prior: ArrayLike = (1.0, 1.0, 1.0), ndraws: int = 4000,
-                        rng: np.random.Generator | int | None = None) -> NDArray[np.float64]:
+def nps_dirichlet_draws(
+    counts: ArrayLike,
+    prior: ArrayLike = (1.0, 1.0, 1.0),
+    ndraws: int = 4000,
+    rng: np.random.Generator | int | None = None,
+) -> NDArray[np.float64]:
     """Posterior draws of the NPS (on -1..1) under a Dirichlet-multinomial model.
 
     Parameters
@@ -159,8 +175,7 @@ def nps_dirichlet_draws(counts: ArrayLike, prior: ArrayLike = (1.0, 1.0, 1.0), n
     return (g[..., 2] - g[..., 0]) / g.sum(axis=-1)
 
 
-def equal_tailed(draws: ArrayLike, ci: float = 0.95,
-                 axis: int = -1) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def equal_tailed(draws: ArrayLike, ci: float = 0.95, axis: int = -1) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Equal-tailed interval of mass ``ci`` from draws along ``axis`` (linear quantiles).
 
     Examples
@@ -174,8 +189,7 @@ def equal_tailed(draws: ArrayLike, ci: float = 0.95,
     return lo, hi
 
 
-def wilson(share: ArrayLike, n: ArrayLike,
-           ci: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def wilson(share: ArrayLike, n: ArrayLike, ci: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Wilson score interval of a proportion, for a possibly non-integer (effective) ``n``.
 
     Written out because scipy's ``binomtest(...).proportion_ci("wilson")`` takes one integer
@@ -197,8 +211,9 @@ def wilson(share: ArrayLike, n: ArrayLike,
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
-def t_interval(mean: ArrayLike, sd: ArrayLike, n: ArrayLike,
-               ci: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def t_interval(
+    mean: ArrayLike, sd: ArrayLike, n: ArrayLike, ci: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Student-t interval of a mean: ``mean -/+ t(n - 1) * sd / sqrt(n)``.
 
     ``n`` may be an effective sample size (then ``n - 1`` degrees of freedom is Kish's

@@ -14,8 +14,8 @@ import pandas as pd
 import xarray as xr
 
 from ..defaults import CI_ML, labelled_interval
-from . import intervals as iv
 from ..errors import DataError
+from . import intervals as iv
 
 __all__ = ["latent_index"]
 
@@ -25,38 +25,52 @@ def _range(value: Any, what: str) -> tuple[float, float]:
         parts = value.replace(" ", "").split("-")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             value = (int(parts[0]), int(parts[1]))
-    if not (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, numbers.Real) for v in value) and value[0] < value[1]):
+    if not (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, numbers.Real) for v in value)
+        and value[0] < value[1]
+    ):
         raise ValueError(f"latent_index: {what} must be (low, high) with low < high; got {value!r}")
     return float(value[0]), float(value[1])
 
 
 def _items_scale(post: Any, items_scale: Any) -> tuple[float, float]:
     if items_scale is None:
-        for node in (post, post["observed_data"] if isinstance(post, xr.DataTree)
-                     and "observed_data" in post.children else None):
+        for node in (
+            post,
+            post["observed_data"] if isinstance(post, xr.DataTree) and "observed_data" in post.children else None,
+        ):
             if node is not None and node.attrs.get("items_scale") is not None:
                 items_scale = node.attrs["items_scale"]
                 break
         else:
             # the observed minimum and maximum are not the response range, so they are not used
-            raise ValueError("latent_index: the items' response range is unknown; pass "
-                             "items_scale=(lowest, highest answer), e.g. items_scale=(0, 10)")
+            raise ValueError(
+                "latent_index: the items' response range is unknown; pass "
+                "items_scale=(lowest, highest answer), e.g. items_scale=(0, 10)"
+            )
     return _range(items_scale, "items_scale")
 
 
 def _one(mask: np.ndarray, what: str, group: int) -> int | None:
     hits = np.flatnonzero(mask)
     if hits.size > 1:
-        raise DataError(f"latent_index: {hits.size} posterior rows for {what} in group {group}; "
-                        "expected one per group", value=what)
+        raise DataError(
+            f"latent_index: {hits.size} posterior rows for {what} in group {group}; expected one per group", value=what
+        )
     return int(hits[0]) if hits.size else None
 
 
-def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
-                 scale: tuple[float, float] = (0, 100),
-                 items_scale: tuple[float, float] | str | None = None, ci: float = CI_ML, *,
-                 var_name: str = "param") -> pd.DataFrame:
+def latent_index(
+    post: xr.DataTree | xr.Dataset,
+    latent: str,
+    scale: tuple[float, float] = (0, 100),
+    items_scale: tuple[float, float] | str | None = None,
+    ci: float = CI_ML,
+    *,
+    var_name: str = "param",
+) -> pd.DataFrame:
     """Posterior of a latent construct's mean, as an index on ``scale``, per group.
 
     For latent ``L`` in group ``g``, each draw gives the model-implied mean of every indicator
@@ -112,25 +126,30 @@ def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
     i_lo, i_hi = _items_scale(post, items_scale)
     if isinstance(post, xr.DataTree):
         if "posterior" not in post.children:
-            raise DataError("latent_index: post has no 'posterior' group (expected posterior draws "
-                            "laid out as in loyaltymodels.spec.layout)")
+            raise DataError(
+                "latent_index: post has no 'posterior' group (expected posterior draws "
+                "laid out as in loyaltymodels.spec.layout)"
+            )
         ds = post["posterior"].to_dataset()
     elif isinstance(post, xr.Dataset):
         ds = post
     else:
-        raise TypeError("latent_index: post must be an xarray DataTree or Dataset; "
-                        f"got {type(post).__name__}")
+        raise TypeError(f"latent_index: post must be an xarray DataTree or Dataset; got {type(post).__name__}")
     if var_name not in ds.data_vars:
-        raise DataError(f"latent_index: no variable {var_name!r} in the posterior "
-                        f"(variables: {list(ds.data_vars)})", column=var_name)
+        raise DataError(
+            f"latent_index: no variable {var_name!r} in the posterior (variables: {list(ds.data_vars)})",
+            column=var_name,
+        )
     param = ds[var_name].transpose("chain", "draw", "parameter")
     lhs, op, rhs = (np.asarray(param[c].values, dtype=object) for c in ("lhs", "op", "rhs"))
     group = np.asarray(param["group"].values).astype(int)
     loads = (op == "=~") & (lhs == latent)
     if not loads.any():
         known = sorted(set(lhs[op == "=~"]))
-        raise DataError(f"latent_index: no indicators of {latent!r} (=~ rows) in the posterior; "
-                        f"latent constructs: {known}", value=latent)
+        raise DataError(
+            f"latent_index: no indicators of {latent!r} (=~ rows) in the posterior; latent constructs: {known}",
+            value=latent,
+        )
     values = param.values
     rows = []
     for g in sorted(set(group[loads])):
@@ -140,13 +159,26 @@ def latent_index(post: xr.DataTree | xr.Dataset, latent: str,
         for j in np.flatnonzero(loads & (group == g)):
             nu_at = _one((lhs == rhs[j]) & (op == "~1") & (group == g), f"{rhs[j]}~1", g)
             if nu_at is None:
-                raise DataError(f"latent_index: no intercept of indicator {rhs[j]!r} in group {g} "
-                                "in the posterior; the model needs a mean structure (intercepts) "
-                                "for an index on the response scale", value=f"{rhs[j]}~1")
+                raise DataError(
+                    f"latent_index: no intercept of indicator {rhs[j]!r} in group {g} "
+                    "in the posterior; the model needs a mean structure (intercepts) "
+                    "for an index on the response scale",
+                    value=f"{rhs[j]}~1",
+                )
             implied.append(values[:, :, nu_at] + values[:, :, j] * alpha)
         index = (np.mean(implied, axis=0) - i_lo) / (i_hi - i_lo) * (s_hi - s_lo) + s_lo
         lo, hi = iv.equal_tailed(index.ravel(), ci)
-        rows.append({"latent": latent, "group": g, "estimate": float(index.mean()),
-                     "sd": float(index.std(ddof=1)), "ci_lower": float(lo), "ci_upper": float(hi),
-                     "ci": ci, "method": "posterior", "n_draws": index.size})
+        rows.append(
+            {
+                "latent": latent,
+                "group": g,
+                "estimate": float(index.mean()),
+                "sd": float(index.std(ddof=1)),
+                "ci_lower": float(lo),
+                "ci_upper": float(hi),
+                "ci": ci,
+                "method": "posterior",
+                "n_draws": index.size,
+            }
+        )
     return labelled_interval(pd.DataFrame(rows), ci)

@@ -19,6 +19,7 @@ effective sample size ``n_eff = (sum w)^2 / sum w^2`` in place of ``n`` (reporte
 The coverage of the intervals is measured in ``benchmarks/indices_coverage.py`` (committed output
 in ``benchmarks/results/indices_coverage.txt``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -44,13 +45,16 @@ def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None):
     lo, hi, name = parse_scale(scale)
     if cutoffs is None:
         if name not in NPS_CUTOFFS:
-            raise ValueError(f"nps: no standard cut-offs for scale '{name}'; pass cutoffs=(highest "
-                             f"detractor answer, lowest promoter answer), e.g. cutoffs=(6, 9)")
+            raise ValueError(
+                f"nps: no standard cut-offs for scale '{name}'; pass cutoffs=(highest "
+                f"detractor answer, lowest promoter answer), e.g. cutoffs=(6, 9)"
+            )
         cutoffs = NPS_CUTOFFS[name]
     d_max, p_min = cutoffs
     if not lo <= d_max < p_min <= hi:
-        raise ValueError(f"nps: cutoffs {cutoffs!r} must satisfy {lo} <= highest detractor answer "
-                         f"< lowest promoter answer <= {hi}")
+        raise ValueError(
+            f"nps: cutoffs {cutoffs!r} must satisfy {lo} <= highest detractor answer < lowest promoter answer <= {hi}"
+        )
     return (lo, hi, name), d_max, p_min
 
 
@@ -84,7 +88,7 @@ def _nps_interval(shares, n_used, ci, method, prior, ndraws, rng, keep_draws=Fal
     draws = np.full((len(shares), ndraws), np.nan)
     fine = np.flatnonzero(n_used > 0)
     for start in range(0, fine.size, 256):  # bounded memory: 256 groups of draws at a time
-        rows = fine[start:start + 256]
+        rows = fine[start : start + 256]
         draws[rows] = iv.nps_dirichlet_draws(shares[rows] * n_used[rows, None], prior, ndraws, rng)
     lo, hi = iv.equal_tailed(draws, ci, axis=1)
     return lo, hi, draws if keep_draws else None
@@ -95,11 +99,20 @@ def _check_method(method: str) -> None:
         raise ValueError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
 
 
-def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = CI_ML,
-        method: NpsMethod = "adjusted_wald", by: Any = None, weights: Any = None, *,
-        data: pd.DataFrame | None = None, cutoffs: tuple[int, int] | None = None,
-        prior: tuple[float, float, float] = (1.0, 1.0, 1.0), ndraws: int = 4000,
-        seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+def nps(
+    x: Any,
+    scale: str | tuple[int, int] = "0-10",
+    ci: float = CI_ML,
+    method: NpsMethod = "adjusted_wald",
+    by: Any = None,
+    weights: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+    cutoffs: tuple[int, int] | None = None,
+    prior: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    ndraws: int = 4000,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
     """Net Promoter Score with an interval, overall or by group.
 
     Respondents are detractors, passives or promoters by their answer to "How likely are you to
@@ -168,21 +181,36 @@ def nps(x: Any, scale: str | tuple[int, int] = "0-10", ci: float = CI_ML,
     r = read_responses("nps", {"x": x}, scale=scale_t, data=data, by=by, weights=weights)
     shares, n, n_missing, n_used = _nps_shares(r, d_max, p_min)
     lo, hi, _ = _nps_interval(shares, n_used, ci, method, prior, ndraws, np.random.default_rng(seed))
-    cols = {"estimate": 100 * (shares[:, 2] - shares[:, 0]), "ci_lower": 100 * lo,
-            "ci_upper": 100 * hi, "ci": ci, "method": method, "n": n, "n_missing": n_missing}
+    cols = {
+        "estimate": 100 * (shares[:, 2] - shares[:, 0]),
+        "ci_lower": 100 * lo,
+        "ci_upper": 100 * hi,
+        "ci": ci,
+        "method": method,
+        "n": n,
+        "n_missing": n_missing,
+    }
     if r.weights is not None:
         cols["n_eff"] = n_used
-    cols |= {"promoters": 100 * shares[:, 2], "passives": 100 * shares[:, 1],
-             "detractors": 100 * shares[:, 0]}
+    cols |= {"promoters": 100 * shares[:, 2], "passives": 100 * shares[:, 1], "detractors": 100 * shares[:, 0]}
     return r.table(cols, "nps")
 
 
-def nps_difference(a: Any, b: Any, scale: str | tuple[int, int] = "0-10", ci: float = CI_ML,
-                   method: NpsMethod = "adjusted_wald", *, weights_a: Any = None,
-                   weights_b: Any = None, data: pd.DataFrame | None = None,
-                   cutoffs: tuple[int, int] | None = None,
-                   prior: tuple[float, float, float] = (1.0, 1.0, 1.0), ndraws: int = 4000,
-                   seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+def nps_difference(
+    a: Any,
+    b: Any,
+    scale: str | tuple[int, int] = "0-10",
+    ci: float = CI_ML,
+    method: NpsMethod = "adjusted_wald",
+    *,
+    weights_a: Any = None,
+    weights_b: Any = None,
+    data: pd.DataFrame | None = None,
+    cutoffs: tuple[int, int] | None = None,
+    prior: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    ndraws: int = 4000,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
     """Difference ``NPS(b) - NPS(a)`` between two independent samples (two groups or two waves).
 
     Parameters
@@ -235,15 +263,27 @@ def nps_difference(a: Any, b: Any, scale: str | tuple[int, int] = "0-10", ci: fl
         lo, hi = iv.equal_tailed(db - da, ci)
         prob = float(np.mean(db > da))
     else:
-        (ca, va), (cb, vb) = (iv.nps_centre_var(s[0, 2], s[0, 0], u[0], method == "adjusted_wald")
-                              for s, u in ((sa, ua), (sb, ub)))
+        (ca, va), (cb, vb) = (
+            iv.nps_centre_var(s[0, 2], s[0, 0], u[0], method == "adjusted_wald") for s, u in ((sa, ua), (sb, ub))
+        )
         half = iv.z_value(ci) * np.sqrt(va + vb)
         lo, hi = max(cb - ca - half, -2.0), min(cb - ca + half, 2.0)
         p_value = float(2 * stats.norm.sf(abs(cb - ca) / np.sqrt(va + vb)))
-    row = {"estimate": 100 * (nps_b - nps_a), "ci_lower": 100 * float(lo),
-           "ci_upper": 100 * float(hi), "ci": ci, "method": method, "n": na[0] + nb[0],
-           "n_missing": ma[0] + mb[0], "nps_a": 100 * nps_a, "nps_b": 100 * nps_b,
-           "n_a": na[0], "n_b": nb[0], "n_missing_a": ma[0], "n_missing_b": mb[0]}
+    row = {
+        "estimate": 100 * (nps_b - nps_a),
+        "ci_lower": 100 * float(lo),
+        "ci_upper": 100 * float(hi),
+        "ci": ci,
+        "method": method,
+        "n": na[0] + nb[0],
+        "n_missing": ma[0] + mb[0],
+        "nps_a": 100 * nps_a,
+        "nps_b": 100 * nps_b,
+        "n_a": na[0],
+        "n_b": nb[0],
+        "n_missing_a": ma[0],
+        "n_missing_b": mb[0],
+    }
     if ra.weights is not None or rb.weights is not None:
         row |= {"n_eff_a": ua[0], "n_eff_b": ub[0]}
     row |= {"p_value": p_value, "prob_b_greater": prob}

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import intervals as iv
 from ..defaults import labelled_interval
 from ..errors import DataError, DataWarning
+from . import intervals as iv
 
 __all__ = ["parse_scale", "Responses", "read_responses", "share_table", "mean_table"]
 
@@ -40,8 +40,7 @@ def parse_scale(scale: str | tuple[int, int]) -> tuple[int, int, str]:
     """
     if isinstance(scale, str) and (m := _SCALE.match(scale)):
         lo, hi = int(m.group(1)), int(m.group(2))
-    elif (isinstance(scale, (tuple, list)) and len(scale) == 2
-          and all(isinstance(v, numbers.Integral) for v in scale)):
+    elif isinstance(scale, (tuple, list)) and len(scale) == 2 and all(isinstance(v, numbers.Integral) for v in scale):
         lo, hi = int(scale[0]), int(scale[1])
     else:
         raise ValueError(f"scale must look like '1-5' or (1, 5); got {scale!r}")
@@ -85,10 +84,12 @@ class Responses:
             out.insert(0, self.by_name, self.groups)
         empty = np.flatnonzero(np.isnan(np.asarray(columns["estimate"], dtype=float)))
         if empty.size:
-            where = (f"groups {list(self.groups[empty])}" if self.by_name is not None
-                     else "the input")
-            warnings.warn(f"{func}: no usable answers in {where} (none given, or all weighted 0); "
-                          "the estimate is NaN", DataWarning, stacklevel=3)
+            where = f"groups {list(self.groups[empty])}" if self.by_name is not None else "the input"
+            warnings.warn(
+                f"{func}: no usable answers in {where} (none given, or all weighted 0); the estimate is NaN",
+                DataWarning,
+                stacklevel=3,
+            )
         return labelled_interval(out, float(np.asarray(columns["ci"]).ravel()[0]))
 
 
@@ -100,13 +101,16 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def _fail(func: str, name: str, what: str, labels: pd.Index, bad: NDArray, value: Any,
-          expected: str) -> DataError:
+def _fail(func: str, name: str, what: str, labels: pd.Index, bad: NDArray, value: Any, expected: str) -> DataError:
     label, value = labels[int(bad[0])], value.item() if isinstance(value, np.generic) else value
     label = label.item() if isinstance(label, np.generic) else label
     more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
-    return DataError(f"{func}: column {name!r} has {what} {_show(value)} at row {label!r}{more}; "
-                     f"expected {expected}", column=name, row=label, value=value)
+    return DataError(
+        f"{func}: column {name!r} has {what} {_show(value)} at row {label!r}{more}; expected {expected}",
+        column=name,
+        row=label,
+        value=value,
+    )
 
 
 def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.Series:
@@ -115,18 +119,28 @@ def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.
             raise TypeError(f"{func}: {role}={arg!r} is a column name, so pass data=<DataFrame> too")
         if arg not in data.columns:
             from ..data.validate import suggest_column
-            raise DataError(f"{func}: column {arg!r} not found{suggest_column(arg, list(map(str, data.columns)))}",
-                            column=arg)
+
+            raise DataError(
+                f"{func}: column {arg!r} not found{suggest_column(arg, list(map(str, data.columns)))}", column=arg
+            )
         return data[arg]
     if isinstance(arg, pd.Series):
         return arg
-    if (data is not None and isinstance(arg, (list, tuple)) and arg
-            and all(isinstance(a, str) and a in data.columns for a in arg)):
-        raise TypeError(f"{func}: {role} takes one column; to group by several, combine them first "
-                        f"(e.g. data[{list(arg)!r}].astype(str).agg(' / '.join, axis=1))")
+    if (
+        data is not None
+        and isinstance(arg, (list, tuple))
+        and arg
+        and all(isinstance(a, str) and a in data.columns for a in arg)
+    ):
+        raise TypeError(
+            f"{func}: {role} takes one column; to group by several, combine them first "
+            f"(e.g. data[{list(arg)!r}].astype(str).agg(' / '.join, axis=1))"
+        )
     if isinstance(arg, pd.DataFrame) or np.ndim(arg) != 1:
-        raise TypeError(f"{func}: {role} must be one-dimensional (a list, array, Series or a "
-                        f"column name with data=); got {type(arg).__name__}")
+        raise TypeError(
+            f"{func}: {role} must be one-dimensional (a list, array, Series or a "
+            f"column name with data=); got {type(arg).__name__}"
+        )
     return pd.Series(arg, copy=False)
 
 
@@ -136,19 +150,28 @@ def _numbers(s: pd.Series, name: str, func: str, expected: str) -> NDArray[np.fl
         return s.to_numpy(dtype=np.float64, na_value=np.nan)
     values = s.to_numpy(dtype=object)
     missing = pd.isna(values)
-    numeric = np.fromiter((isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
-                           for v in values), dtype=bool, count=values.size)
+    numeric = np.fromiter(
+        (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values),
+        dtype=bool,
+        count=values.size,
+    )
     bad = np.flatnonzero(~(numeric | missing))
     if bad.size:
-        raise _fail(func, name, "the non-numeric value", s.index, bad, values[bad[0]],
-                    expected + " (convert the column with pd.to_numeric or recode the value)")
+        raise _fail(
+            func,
+            name,
+            "the non-numeric value",
+            s.index,
+            bad,
+            values[bad[0]],
+            expected + " (convert the column with pd.to_numeric or recode the value)",
+        )
     out = np.full(values.size, np.nan)
     out[~missing] = values[~missing].astype(np.float64)
     return out
 
 
-def _answers(s: pd.Series, name: str, func: str, lo: int, hi: int,
-             scale: str) -> NDArray[np.float64]:
+def _answers(s: pd.Series, name: str, func: str, lo: int, hi: int, scale: str) -> NDArray[np.float64]:
     expected = f"integers {lo}-{hi} for scale '{scale}', NaN for a missing answer"
     x = _numbers(s, name, func, expected)
     # NaN fails every comparison, so `ok` is False for it; it is put back through `isnan`.
@@ -158,8 +181,7 @@ def _answers(s: pd.Series, name: str, func: str, lo: int, hi: int,
         ok |= np.isnan(x)
     bad = np.flatnonzero(~ok)
     if bad.size:
-        raise _fail(func, name, "the value", s.index, bad, x[bad[0]],
-                    expected + " (recode the value or set it to NaN)")
+        raise _fail(func, name, "the value", s.index, bad, x[bad[0]], expected + " (recode the value or set it to NaN)")
     return x
 
 
@@ -185,9 +207,16 @@ def _weights(s: pd.Series, func: str, name: str) -> NDArray[np.float64]:
     w = _numbers(s, name, func, "non-negative finite survey weights")
     bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
     if bad.size:
-        raise _fail(func, name, "the weight", s.index, bad, w[bad[0]],
-                    "non-negative finite survey weights (a respondent without a weight "
-                    "cannot be counted: impute the weight or drop the row)")
+        raise _fail(
+            func,
+            name,
+            "the weight",
+            s.index,
+            bad,
+            w[bad[0]],
+            "non-negative finite survey weights (a respondent without a weight "
+            "cannot be counted: impute the weight or drop the row)",
+        )
     return w
 
 
@@ -197,9 +226,15 @@ def _name(arg: Any, s: pd.Series, default: str) -> str:
     return str(s.name) if s.name is not None else default
 
 
-def read_responses(func: str, questions: dict[str, Any], *, scale: tuple[int, int, str],
-                   data: pd.DataFrame | None = None, by: Any = None,
-                   weights: Any = None) -> Responses:
+def read_responses(
+    func: str,
+    questions: dict[str, Any],
+    *,
+    scale: tuple[int, int, str],
+    data: pd.DataFrame | None = None,
+    by: Any = None,
+    weights: Any = None,
+) -> Responses:
     """Validate the answers to ``questions`` (role -> array-like or column name), ``by`` and
     ``weights``, all of one length and, for Series, on one index.
 
@@ -214,22 +249,25 @@ def read_responses(func: str, questions: dict[str, Any], *, scale: tuple[int, in
     if data is not None and not isinstance(data, pd.DataFrame):
         raise TypeError(f"{func}: data must be a pandas DataFrame; got {type(data).__name__}")
     arg_of = dict(questions) | {"by": by, "weights": weights}
-    series = {role: _to_series(arg, data, role, func) for role, arg in arg_of.items()
-              if arg is not None or role in questions}
+    series = {
+        role: _to_series(arg, data, role, func) for role, arg in arg_of.items() if arg is not None or role in questions
+    }
     first_role, first = next(iter(series.items()))
     # Series and columns carry row labels that must agree; lists and arrays are read position by
     # position and take those labels (or data's) for the messages.
-    labelled = {role: s for role, s in series.items()
-                if isinstance(arg_of[role], (str, pd.Series))}
+    labelled = {role: s for role, s in series.items() if isinstance(arg_of[role], (str, pd.Series))}
     ref_role, ref = next(iter(labelled.items()), (None, None))
     index = data.index if ref is None and data is not None else None if ref is None else ref.index
     for role, s in series.items():
         if len(s) != len(first):
-            raise DataError(f"{func}: {role} has {len(s)} values but {first_role} has {len(first)}; "
-                            "pass one value per respondent")
+            raise DataError(
+                f"{func}: {role} has {len(s)} values but {first_role} has {len(first)}; pass one value per respondent"
+            )
         if role in labelled and not s.index.equals(ref.index):
-            raise DataError(f"{func}: {role} and {ref_role} have different indexes; align them "
-                            "(e.g. take both from one DataFrame) or pass NumPy arrays")
+            raise DataError(
+                f"{func}: {role} and {ref_role} have different indexes; align them "
+                "(e.g. take both from one DataFrame) or pass NumPy arrays"
+            )
         if role not in labelled and index is not None and len(s) == len(index):
             series[role] = s.set_axis(index)  # a new Series: the caller's object is untouched
     names = {role: _name(arg, series[role], role) for role, arg in questions.items()}
@@ -242,12 +280,12 @@ def read_responses(func: str, questions: dict[str, Any], *, scale: tuple[int, in
     else:
         codes, groups = _groups(series["by"])
         by_name = _name(by, series["by"], "group")
-    w = None if weights is None else _weights(series["weights"], func,
-                                              _name(weights, series["weights"], "weights"))
+    w = None if weights is None else _weights(series["weights"], func, _name(weights, series["weights"], "weights"))
     return Responses(answers, complete, codes, groups, by_name, w)
 
 
 # --- grouped sums shared by the indices -------------------------------------------------------
+
 
 def _totals(r: Responses):
     """Complete answers' group codes and weights, with per group the total weight, the count,
@@ -257,28 +295,41 @@ def _totals(r: Responses):
     w = np.ones(codes.size) if r.weights is None else r.weights[ok]
     total = np.bincount(codes, weights=w, minlength=r.ngroups)
     n = np.bincount(codes, minlength=r.ngroups)
-    n_used = n.astype(float) if r.weights is None else iv.kish_n_eff(
-        total, np.bincount(codes, weights=w * w, minlength=r.ngroups))
+    n_used = (
+        n.astype(float)
+        if r.weights is None
+        else iv.kish_n_eff(total, np.bincount(codes, weights=w * w, minlength=r.ngroups))
+    )
     counts = {"n": n, "n_missing": r.count() - n} | ({} if r.weights is None else {"n_eff": n_used})
     return ok, codes, w, total, n_used, counts
 
 
-def share_table(r: Responses, hit: np.ndarray, ci: float, func: str,
-                extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def share_table(
+    r: Responses, hit: np.ndarray, ci: float, func: str, extra: dict[str, np.ndarray] | None = None
+) -> pd.DataFrame:
     """Weighted share (percent) of ``hit`` among complete answers, per group, Wilson interval;
     ``extra`` shares (percent) as further columns."""
     ok, codes, w, total, n_used, counts = _totals(r)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = {name: np.bincount(codes, weights=w * v[ok], minlength=r.ngroups) / total
-                 for name, v in {"estimate": hit, **(extra or {})}.items()}
+        share = {
+            name: np.bincount(codes, weights=w * v[ok], minlength=r.ngroups) / total
+            for name, v in {"estimate": hit, **(extra or {})}.items()
+        }
     lo, hi = iv.wilson(share["estimate"], n_used, ci)
-    cols = {"estimate": 100 * share.pop("estimate"), "ci_lower": 100 * lo, "ci_upper": 100 * hi,
-            "ci": ci, "method": "wilson", **counts}
+    cols = {
+        "estimate": 100 * share.pop("estimate"),
+        "ci_lower": 100 * lo,
+        "ci_upper": 100 * hi,
+        "ci": ci,
+        "method": "wilson",
+        **counts,
+    }
     return r.table(cols | {name: 100 * v for name, v in share.items()}, func)
 
 
-def mean_table(r: Responses, score: np.ndarray, ci: float, func: str,
-               extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def mean_table(
+    r: Responses, score: np.ndarray, ci: float, func: str, extra: dict[str, np.ndarray] | None = None
+) -> pd.DataFrame:
     """Weighted mean of ``score`` among complete answers, per group, with a t interval; the
     weighted means of ``extra`` as further columns."""
     ok, codes, w, total, n_used, counts = _totals(r)
@@ -288,9 +339,10 @@ def mean_table(r: Responses, score: np.ndarray, ci: float, func: str,
         # two passes (mean, then squared deviations) rather than sum(x^2) - n mean^2
         ss = np.bincount(codes, weights=w * (x - mean[codes]) ** 2, minlength=r.ngroups) / total
         sd = np.sqrt(ss * n_used / (n_used - 1))
-        means = {name: np.bincount(codes, weights=w * v[ok], minlength=r.ngroups) / total
-                 for name, v in (extra or {}).items()}
+        means = {
+            name: np.bincount(codes, weights=w * v[ok], minlength=r.ngroups) / total
+            for name, v in (extra or {}).items()
+        }
     lo, hi = iv.t_interval(mean, sd, n_used, ci)
-    cols = {"estimate": mean, "ci_lower": lo, "ci_upper": hi, "ci": ci, "method": "t", **counts,
-            "sd": sd}
+    cols = {"estimate": mean, "ci_lower": lo, "ci_upper": hi, "ci": ci, "method": "t", **counts, "sd": sd}
     return r.table(cols | means, func)

@@ -23,11 +23,19 @@ from .responses import mean_table, parse_scale, read_responses, share_table
 __all__ = ["secure_customer_index", "customer_loyalty_index", "csat", "ces"]
 
 
-def secure_customer_index(satisfaction: Any, repurchase: Any, recommend: Any,
-                          scale: str | tuple[int, int] = "1-5", ci: float = CI_ML, by: Any = None,
-                          weights: Any = None, *, data: pd.DataFrame | None = None,
-                          favourable: int | None = None,
-                          vulnerable: int | None = None) -> pd.DataFrame:
+def secure_customer_index(
+    satisfaction: Any,
+    repurchase: Any,
+    recommend: Any,
+    scale: str | tuple[int, int] = "1-5",
+    ci: float = CI_ML,
+    by: Any = None,
+    weights: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+    favourable: int | None = None,
+    vulnerable: int | None = None,
+) -> pd.DataFrame:
     """Burke's Secure Customer Index: share giving the top answer on all three questions.
 
     The three questions are overall satisfaction, likelihood to repurchase (or continue) and
@@ -72,20 +80,41 @@ def secure_customer_index(satisfaction: Any, repurchase: Any, recommend: Any,
     favourable = hi - 1 if favourable is None else favourable
     vulnerable = -(-(lo + hi) // 2) if vulnerable is None else vulnerable
     if not lo < vulnerable <= favourable < hi:
-        raise ValueError(f"secure_customer_index: need {lo} < vulnerable ({vulnerable}) <= "
-                         f"favourable ({favourable}) < {hi}")
-    r = read_responses("secure_customer_index", {"satisfaction": satisfaction,
-                       "repurchase": repurchase, "recommend": recommend},
-                       scale=(lo, hi, name), data=data, by=by, weights=weights)
+        raise ValueError(
+            f"secure_customer_index: need {lo} < vulnerable ({vulnerable}) <= favourable ({favourable}) < {hi}"
+        )
+    r = read_responses(
+        "secure_customer_index",
+        {"satisfaction": satisfaction, "repurchase": repurchase, "recommend": recommend},
+        scale=(lo, hi, name),
+        data=data,
+        by=by,
+        weights=weights,
+    )
     low = np.fmin(np.fmin(r.answers[0], r.answers[1]), r.answers[2])
-    return share_table(r, low >= hi, ci, "secure_customer_index", {
-        "favourable": (low >= favourable) & (low < hi),
-        "vulnerable": (low >= vulnerable) & (low < favourable), "at_risk": low < vulnerable})
+    return share_table(
+        r,
+        low >= hi,
+        ci,
+        "secure_customer_index",
+        {
+            "favourable": (low >= favourable) & (low < hi),
+            "vulnerable": (low >= vulnerable) & (low < favourable),
+            "at_risk": low < vulnerable,
+        },
+    )
 
 
-def customer_loyalty_index(recommend: Any, repurchase: Any, try_others: Any, ci: float = CI_ML,
-                           by: Any = None, weights: Any = None, *,
-                           data: pd.DataFrame | None = None) -> pd.DataFrame:
+def customer_loyalty_index(
+    recommend: Any,
+    repurchase: Any,
+    try_others: Any,
+    ci: float = CI_ML,
+    by: Any = None,
+    weights: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Customer Loyalty Index (0-100 points) from three questions on 1-6 (1 = very likely).
 
     The questions are the likelihood to recommend, to buy again, and to try other brands. Answers
@@ -119,17 +148,34 @@ def customer_loyalty_index(recommend: Any, repurchase: Any, try_others: Any, ci:
     0     66.67  2             80.0              50.0
     """
     iv.check_ci(ci)
-    r = read_responses("customer_loyalty_index", {"recommend": recommend, "repurchase": repurchase,
-                       "try_others": try_others}, scale=(1, 6, "1-6"), data=data, by=by,
-                       weights=weights)
+    r = read_responses(
+        "customer_loyalty_index",
+        {"recommend": recommend, "repurchase": repurchase, "try_others": try_others},
+        scale=(1, 6, "1-6"),
+        data=data,
+        by=by,
+        weights=weights,
+    )
     rec, rep, oth = (6 - r.answers[0]) * 20, (6 - r.answers[1]) * 20, (r.answers[2] - 1) * 20
-    return mean_table(r, (rec + rep + oth) / 3, ci, "customer_loyalty_index", {
-        "recommend_score": rec, "repurchase_score": rep, "try_others_score": oth})
+    return mean_table(
+        r,
+        (rec + rep + oth) / 3,
+        ci,
+        "customer_loyalty_index",
+        {"recommend_score": rec, "repurchase_score": rep, "try_others_score": oth},
+    )
 
 
-def csat(x: Any, scale: str | tuple[int, int] = "1-5", ci: float = CI_ML, by: Any = None,
-         weights: Any = None, *, data: pd.DataFrame | None = None,
-         top_box: int = 2) -> pd.DataFrame:
+def csat(
+    x: Any,
+    scale: str | tuple[int, int] = "1-5",
+    ci: float = CI_ML,
+    by: Any = None,
+    weights: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+    top_box: int = 2,
+) -> pd.DataFrame:
     """Customer satisfaction score (CSAT): percent of satisfied answers, Wilson interval.
 
     Satisfied = one of the ``top_box`` highest answers (top-2 box: 4-5 on 1-5, 6-7 on 1-7).
@@ -168,8 +214,15 @@ def csat(x: Any, scale: str | tuple[int, int] = "1-5", ci: float = CI_ML, by: An
     return share_table(r, r.answers[0] > hi - top_box, ci, "csat")
 
 
-def ces(x: Any, scale: str | tuple[int, int] = "1-7", ci: float = CI_ML, by: Any = None,
-        weights: Any = None, *, data: pd.DataFrame | None = None) -> pd.DataFrame:
+def ces(
+    x: Any,
+    scale: str | tuple[int, int] = "1-7",
+    ci: float = CI_ML,
+    by: Any = None,
+    weights: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Customer Effort Score (CES): mean answer on its own scale, Student-t interval.
 
     The direction is that of the question: with the CES 2.0 wording ("The company made it easy
@@ -202,6 +255,5 @@ def ces(x: Any, scale: str | tuple[int, int] = "1-7", ci: float = CI_ML, by: Any
     0       5.0    3.1626    6.8374  1.1547
     """
     iv.check_ci(ci)
-    r = read_responses("ces", {"x": x}, scale=parse_scale(scale), data=data, by=by,
-                       weights=weights)
+    r = read_responses("ces", {"x": x}, scale=parse_scale(scale), data=data, by=by, weights=weights)
     return mean_table(r, r.answers[0], ci, "ces")

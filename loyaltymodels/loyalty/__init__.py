@@ -4,9 +4,19 @@ from .compare import compare_fits
 from .fit import build_loyalty_model, fit_loyalty
 from .plots import plot_balance, plot_driver_weights, plot_outcome_curves
 from .priors import default_loyalty_priors
-from .summaries import (balance_effects, driver_weights, invest_where, outcome_effects,
-                        satisfied_not_loyal)
+from .summaries import balance_effects, driver_weights, invest_where, outcome_effects, satisfied_not_loyal
 
-__all__ = ["balance_effects", "build_loyalty_model", "compare_fits", "default_loyalty_priors",
-           "driver_weights", "fit_loyalty", "invest_where", "outcome_effects", "plot_balance",
-           "plot_driver_weights", "plot_outcome_curves", "satisfied_not_loyal"]
+__all__ = [
+    "balance_effects",
+    "build_loyalty_model",
+    "compare_fits",
+    "default_loyalty_priors",
+    "driver_weights",
+    "fit_loyalty",
+    "invest_where",
+    "outcome_effects",
+    "plot_balance",
+    "plot_driver_weights",
+    "plot_outcome_curves",
+    "satisfied_not_loyal",
+]

@@ -35,16 +35,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..bayes.data import DataSummary, fixed_values, item_stats, prepare
-from ..bayes.model import positive_definite_check, random_variable
-from ..errors import SpecError
-from ..bayes.likelihoods import add_likelihood
-from .cells import total_effects
-from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, \
-    outcome_codes, parse_outcomes
 from ..algebra.matrices import acyclic_depth
+from ..bayes.data import DataSummary, fixed_values, item_stats, prepare
+from ..bayes.likelihoods import add_likelihood
+from ..bayes.model import positive_definite_check, random_variable
 from ..bayes.parameterization import Plan, make_plan, ram_tensors, row_values
+from ..errors import SpecError
+from .cells import total_effects
 from .priors import own_priors, prior_rv, split_priors
+from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, outcome_codes, parse_outcomes
 
 CELL_COLUMN = "_loyalty_cell"
 DEFAULT_INVARIANCE = ("loadings", "intercepts")
@@ -60,18 +59,18 @@ class Design:
     form: str
     sectors: tuple[str, ...]
     segments: tuple[str, ...]
-    cell_sector: np.ndarray = field(repr=False)      # (G,) sector index of each cell
-    cell_segment: np.ndarray = field(repr=False)     # (G,) segment index (0 without segments)
-    weight_pars: np.ndarray = field(repr=False)      # (G, K) par of loyalty ~ driver k in cell g
+    cell_sector: np.ndarray = field(repr=False)  # (G,) sector index of each cell
+    cell_segment: np.ndarray = field(repr=False)  # (G,) segment index (0 without segments)
+    weight_pars: np.ndarray = field(repr=False)  # (G, K) par of loyalty ~ driver k in cell g
     outcomes: tuple[Outcome, ...] = ()
-    codes: np.ndarray = field(repr=False, default=None)   # (N, n_outcomes), -1 when missing
+    codes: np.ndarray = field(repr=False, default=None)  # (N, n_outcomes), -1 when missing
     priors: dict = field(repr=False, default_factory=dict)
-    blocks: dict = field(repr=False, default_factory=dict)   # name -> (item indices, latent indices)
+    blocks: dict = field(repr=False, default_factory=dict)  # name -> (item indices, latent indices)
     invariance: tuple[str, ...] = DEFAULT_INVARIANCE
-    chunks: np.ndarray = field(repr=False, default=None)     # (K, B) respondent per slot, -1 = padding
-    chunk_group: np.ndarray = field(repr=False, default=None)   # (K,) 0-based group of each chunk
+    chunks: np.ndarray = field(repr=False, default=None)  # (K, B) respondent per slot, -1 = padding
+    chunk_group: np.ndarray = field(repr=False, default=None)  # (K,) 0-based group of each chunk
     chunk_observed: np.ndarray = field(repr=False, default=None)  # (K, p) items answered in the chunk
-    sector_column: str | None = None                 # the user's columns, recorded in the posterior
+    sector_column: str | None = None  # the user's columns, recorded in the posterior
     segment_column: str | None = None
 
     @property
@@ -85,44 +84,100 @@ class Design:
 
     def structure_key(self) -> tuple:
         from ..bayes.sampling import structure_key
+
         blocks = tuple((k, tuple(it), tuple(lv)) for k, (it, lv) in self.blocks.items())
-        cells = () if self.chunks is None else (self.chunks.shape, self.chunk_group.tobytes(),
-                                                 self.chunk_observed.tobytes())
-        return (structure_key(self.plan, self.summary, "conditional" if self.form == "conditional" else "marginal"),
-                self.roles, self.form, self.sectors, self.segments, self.outcomes, blocks, cells,
-                tuple(np.bincount(self.summary.group)), tuple(sorted(self.priors.items())))
+        cells = (
+            ()
+            if self.chunks is None
+            else (self.chunks.shape, self.chunk_group.tobytes(), self.chunk_observed.tobytes())
+        )
+        return (
+            structure_key(self.plan, self.summary, "conditional" if self.form == "conditional" else "marginal"),
+            self.roles,
+            self.form,
+            self.sectors,
+            self.segments,
+            self.outcomes,
+            blocks,
+            cells,
+            tuple(np.bincount(self.summary.group)),
+            tuple(sorted(self.priors.items())),
+        )
 
 
-def make_design(model, data: pd.DataFrame, *, sector=None, segment=None, outcomes=None, interaction=False,
-                asymmetry=None, ordinal=None, priors=None, invariance=DEFAULT_INVARIANCE, loyalty=None,
-                drivers=None, min_size: int = MIN_CELL_SIZE, missing: str = "fiml") -> Design:
+def make_design(
+    model,
+    data: pd.DataFrame,
+    *,
+    sector=None,
+    segment=None,
+    outcomes=None,
+    interaction=False,
+    asymmetry=None,
+    ordinal=None,
+    priors=None,
+    invariance=DEFAULT_INVARIANCE,
+    loyalty=None,
+    drivers=None,
+    min_size: int = MIN_CELL_SIZE,
+    missing: str = "fiml",
+) -> Design:
     """Check the inputs and fix the model's structure (see :func:`loyaltymodels.fit_loyalty`)."""
     cells, sectors, segments = cell_codes(data, sector, segment, min_size)
     frame = data.assign(**{CELL_COLUMN: cells})
     sem_priors, own = split_priors(priors)
-    spec, summary = prepare(model, frame, group=CELL_COLUMN, group_equal=tuple(invariance), ordinal=ordinal,
-                            missing=missing, std_lv=True)
+    spec, summary = prepare(
+        model, frame, group=CELL_COLUMN, group_equal=tuple(invariance), ordinal=ordinal, missing=missing, std_lv=True
+    )
     if "regressions" in spec.options.get("group_equal", ()):
-        raise SpecError("invariance must not include 'regressions': the loyalty weights are the part "
-                        "that varies by sector (their pooling is the hierarchical prior)")
+        raise SpecError(
+            "invariance must not include 'regressions': the loyalty weights are the part "
+            "that varies by sector (their pooling is the hierarchical prior)"
+        )
     roles = find_roles(spec, loyalty, drivers, interaction, asymmetry)
     outs = parse_outcomes(outcomes, data, spec, roles.loyalty)
     if summary.ordinal and (roles.nonlinear or outs):
-        raise SpecError(f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry or "
-                        "outcomes are not supported; treat the rating items as continuous (ordinal=None, "
-                        "the usual choice for 0-10 scales)")
-    form = ("conditional" if summary.ordinal else
-            "scores" if roles.nonlinear or any(o.latent != roles.loyalty for o in outs) else
-            "outcomes" if outs else "marginal")
+        raise SpecError(
+            f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry or "
+            "outcomes are not supported; treat the rating items as continuous (ordinal=None, "
+            "the usual choice for 0-10 scales)"
+        )
+    form = (
+        "conditional"
+        if summary.ordinal
+        else "scores"
+        if roles.nonlinear or any(o.latent != roles.loyalty for o in outs)
+        else "outcomes"
+        if outs
+        else "marginal"
+    )
     check_structure(spec, roles, form in ("scores", "outcomes"))
     plan = make_plan(spec, sem_priors)
     group_cells = np.array([int(c) for c in summary.group_labels])  # the model's groups, in their order
     cell_sector, cell_segment = np.divmod(group_cells, max(1, len(segments)))
-    codes = np.stack([outcome_codes(o, data.loc[summary.index, o.column]) for o in outs], 1) if outs \
+    codes = (
+        np.stack([outcome_codes(o, data.loc[summary.index, o.column]) for o in outs], 1)
+        if outs
         else np.zeros((summary.n, 0), int)
-    design = Design(plan, summary, roles, form, tuple(sectors), tuple(segments), cell_sector, cell_segment,
-                    _weight_pars(plan, roles), outs, codes, own_priors(own), {}, tuple(invariance),
-                    sector_column=sector, segment_column=segment)
+    )
+    design = Design(
+        plan,
+        summary,
+        roles,
+        form,
+        tuple(sectors),
+        tuple(segments),
+        cell_sector,
+        cell_segment,
+        _weight_pars(plan, roles),
+        outs,
+        codes,
+        own_priors(own),
+        {},
+        tuple(invariance),
+        sector_column=sector,
+        segment_column=segment,
+    )
     return _with_blocks(design)
 
 
@@ -134,12 +189,16 @@ def _weight_pars(plan: Plan, roles: Roles) -> np.ndarray:
         for k, d in enumerate(roles.drivers):
             row = t[(t.lhs == roles.loyalty) & (t.op == "~") & (t.rhs == d) & (t.group == g)]
             if not len(row) or not bool(row.free.iloc[0]):
-                raise SpecError(f"the weight '{roles.loyalty} ~ {d}' must be a free parameter (remove its "
-                                "fixed value) to be estimated by sector")
+                raise SpecError(
+                    f"the weight '{roles.loyalty} ~ {d}' must be a free parameter (remove its "
+                    "fixed value) to be estimated by sector"
+                )
             out[g - 1, k] = int(row.par.iloc[0])
     if len(np.unique(out)) != out.size:
-        raise SpecError(f"the weights of {roles.loyalty!r} share labels across cells or drivers; remove the "
-                        "labels: the hierarchical prior is what pools them")
+        raise SpecError(
+            f"the weights of {roles.loyalty!r} share labels across cells or drivers; remove the "
+            "labels: the hierarchical prior is what pools them"
+        )
     return out
 
 
@@ -156,8 +215,10 @@ def _with_blocks(design: Design) -> Design:
     else:
         own = [items.index(v) for v in load.rhs[load.lhs == L]]
         rest = [j for j in range(len(items)) if j not in own]
-        blocks = {"drivers": (np.array(rest, int), np.array([k for k, v in enumerate(lat) if v != L])),
-                  "loyalty": (np.array(own, int), np.array([lat.index(L)]))}
+        blocks = {
+            "drivers": (np.array(rest, int), np.array([k for k, v in enumerate(lat) if v != L])),
+            "loyalty": (np.array(own, int), np.array([lat.index(L)])),
+        }
     return dataclasses.replace(design, blocks=blocks, **chunk_layout(s.group - 1, ~np.isnan(s.y)))
 
 
@@ -175,18 +236,18 @@ def chunk_layout(group0: np.ndarray, observed: np.ndarray, max_chunk: int = 128)
     rows, groups, obs = [], [], []
     for u, m in zip(uniq, members):
         for a in range(0, len(m), size):
-            part = m[a:a + size]
+            part = m[a : a + size]
             rows.append(np.concatenate([part, np.full(size - len(part), -1)]))
             groups.append(u[0])
             obs.append(u[1:])
-    return {"chunks": np.array(rows, int), "chunk_group": np.array(groups, int),
-            "chunk_observed": np.array(obs, float)}
+    return {"chunks": np.array(rows, int), "chunk_group": np.array(groups, int), "chunk_observed": np.array(obs, float)}
 
 
 # -- the PyMC graph ---------------------------------------------------------------------------------
 def data_values(design: Design) -> dict[str, np.ndarray]:
     """Values of the graph's ``pm.Data`` for the design's data (swapped in by ``with_data``)."""
     from ..bayes.model import data_values as sem_values
+
     s = design.summary
     base = "conditional" if design.form == "conditional" else "marginal"
     if design.form in ("marginal", "conditional"):
@@ -194,8 +255,11 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
     idx, pad = np.maximum(design.chunks, 0), design.chunks < 0
     y = np.nan_to_num(s.y)[idx]
     y[pad] = 0.0
-    out = {"fixed": fixed_values(design.plan.spec, item_stats(design.plan.spec, s)), "y": y,
-           "valid": (~pad).astype(float)}
+    out = {
+        "fixed": fixed_values(design.plan.spec, item_stats(design.plan.spec, s)),
+        "y": y,
+        "valid": (~pad).astype(float),
+    }
     for k, o in enumerate(design.outcomes):
         code = design.codes[idx, k]
         out[f"code_{o.name}"] = np.where(pad, 0, np.maximum(code, 0))
@@ -209,8 +273,13 @@ def build_graph(design: Design):
     import pytensor.tensor as pt
 
     plan, s, roles = design.plan, design.summary, design.roles
-    coords = {"factor": list(design.latents), "respondent": np.arange(s.n), "driver": list(roles.drivers),
-              "sector": list(design.sectors), "cell": design.cells}
+    coords = {
+        "factor": list(design.latents),
+        "respondent": np.arange(s.n),
+        "driver": list(roles.drivers),
+        "sector": list(design.sectors),
+        "cell": design.cells,
+    }
     names = plan.priors.set_index("par")["name"]
     for g in plan.rvs:
         coords[f"{g.name}_parameter"] = names.loc[g.pars].tolist()
@@ -231,6 +300,7 @@ def build_graph(design: Design):
         data = {k: pm.Data(k, v) for k, v in values.items()}
         positive_definite_check(plan, rows)
         from .cells import respondent_loglik
+
         pm.Potential("loglik", pt.sum(respondent_loglik(design, rows, data, _extra_variables(design), pt)))
     return model
 
@@ -238,6 +308,7 @@ def build_graph(design: Design):
 def _weights(design: Design):
     """(G, K) raw weights: mu + tau z[sector] (+ segment shift), non-centred."""
     import pymc as pm
+
     pr = design.priors
     mu = prior_rv("weight_mu", pr["weight_mu"], dims="driver")
     w = mu[None, :]
@@ -274,10 +345,12 @@ def _sem_variables(design: Design, w) -> dict:
         parts = [pt.flatten(w)]
         if (~hit).any():
             from ..bayes.parameterization import RVGroup
+
             sub = RVGroup(f"{g.name}_other", g.cls, g.pars[~hit], g.prior, g.args[~hit])
             model = pm.modelcontext(None)
-            model.add_coord(f"{sub.name}_parameter",
-                            list(np.asarray(model.coords[f"{g.name}_parameter"], dtype=object)[~hit]))
+            model.add_coord(
+                f"{sub.name}_parameter", list(np.asarray(model.coords[f"{g.name}_parameter"], dtype=object)[~hit])
+            )
             parts.append(random_variable(sub))
         pos = {int(p): k for k, p in enumerate(flat_pars)}
         other = {int(p): len(flat_pars) + k for k, p in enumerate(g.pars[~hit])}
@@ -320,6 +393,7 @@ def _centre_intercepts(design: Design, rvs: dict, fixed) -> dict:
 def _extra_variables(design: Design) -> dict:
     """Interaction, asymmetry, outcome coefficients and sampled scores."""
     import pymc as pm
+
     pr, roles = design.priors, design.roles
     out = {}
     if roles.interaction:
@@ -335,10 +409,12 @@ def _extra_variables(design: Design) -> dict:
     for o in design.outcomes:
         if o.kind == "ordinal":
             from pymc.distributions import transforms
+
             k = len(o.levels) - 1
             a = pr["outcome_cut"].args
-            out[f"cuts_{o.name}"] = pm.Normal(f"cuts_{o.name}", a[0], a[1], shape=k, transform=transforms.ordered,
-                                             initval=np.linspace(-1, 1, k))
+            out[f"cuts_{o.name}"] = pm.Normal(
+                f"cuts_{o.name}", a[0], a[1], shape=k, transform=transforms.ordered, initval=np.linspace(-1, 1, k)
+            )
     if design.form == "scores":
         # padded slots get a u too (standard normal, untouched by the data): a fixed layout is
         # what keeps the graph small (see loyalty_likelihood)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .likelihood import folded_mean, gaussian_block, nonlinear_terms, outcome_loglik
 from ..bayes.parameterization import ram_tensors
+from .likelihood import folded_mean, gaussian_block, nonlinear_terms, outcome_loglik
 
 
 def _inv(x, xp):
     if xp is np:
         return np.linalg.inv(x)
     import pytensor.tensor as pt
+
     return pt.linalg.inv(x)
 
 
@@ -46,16 +47,33 @@ def group_matrices(design, rows, xp=np) -> dict:
     for g in range(1, lay.ngroups + 1):
         A, S, m = ram_tensors(lay, rows, g, xp)
         T = total_effects(A[p:, p:], acyclic_depth(lay, g), xp)
-        for k, v in (("nu", m[:p]), ("lam", A[:p, p:]), ("theta", xp.diagonal(S)[:p]), ("alpha", m[p:]),
-                     ("beta", A[p:, p:]), ("psi", S[p:, p:]), ("mean", T @ m[p:]), ("cov", T @ S[p:, p:] @ T.T)):
+        for k, v in (
+            ("nu", m[:p]),
+            ("lam", A[:p, p:]),
+            ("theta", xp.diagonal(S)[:p]),
+            ("alpha", m[p:]),
+            ("beta", A[p:, p:]),
+            ("psi", S[p:, p:]),
+            ("mean", T @ m[p:]),
+            ("cov", T @ S[p:, p:] @ T.T),
+        ):
             out[k].append(v)
     return {k: xp.stack(v) for k, v in out.items()}
 
 
 def _block(data, mats: dict, observed, items: np.ndarray, latents: np.ndarray, mean, cov, xp):
     lam = mats["lam"][:, items][:, :, latents]
-    return gaussian_block(data["y"][:, :, items], data["valid"], observed[:, items], mats["nu"][:, items], lam,
-                          mats["theta"][:, items], mean, cov, xp)
+    return gaussian_block(
+        data["y"][:, :, items],
+        data["valid"],
+        observed[:, items],
+        mats["nu"][:, items],
+        lam,
+        mats["theta"][:, items],
+        mean,
+        cov,
+        xp,
+    )
 
 
 def respondent_loglik(design, rows, data: dict, extra: dict, xp=np):
@@ -74,14 +92,16 @@ def respondent_loglik(design, rows, data: dict, extra: dict, xp=np):
         known = {L: (m[..., iL], v[:, iL, iL][:, None])}
     else:
         it_d, lv_d = design.blocks["drivers"]
-        ll_d, m_d, _, root = _block(data, mats, observed, it_d, lv_d, mats["mean"][:, lv_d],
-                                    mats["cov"][:, lv_d][:, :, lv_d], xp)
+        ll_d, m_d, _, root = _block(
+            data, mats, observed, it_d, lv_d, mats["mean"][:, lv_d], mats["cov"][:, lv_d][:, :, lv_d], xp
+        )
         # driver scores around their posterior given the driver items (see loyalty_likelihood)
         eta = m_d + extra["u"] @ root
         mu_l = loyalty_mean(design, mats, eta, extra, xp)
         it_l, lv_l = design.blocks["loyalty"]
-        ll_l, m_l, v_l, _ = _block(data, mats, observed, it_l, lv_l, mu_l[..., None],
-                                   mats["psi"][:, lv_l][:, :, lv_l], xp)
+        ll_l, m_l, v_l, _ = _block(
+            data, mats, observed, it_l, lv_l, mu_l[..., None], mats["psi"][:, lv_l][:, :, lv_l], xp
+        )
         ll = ll_d + ll_l
         known = {lat[k]: (eta[..., j], None) for j, k in enumerate(lv_d)}
         known[L] = (m_l[..., 0], v_l[:, 0, 0][:, None])
@@ -122,8 +142,14 @@ def outcome_terms(design, latent: dict, data: dict, extra: dict, xp=np):
         mine = [o for o in design.outcomes if o.latent == lv]
         mean, var = latent[lv]
         total = total + outcome_loglik(
-            mean, var, [data[f"code_{o.name}"] for o in mine], [data[f"mask_{o.name}"] for o in mine],
+            mean,
+            var,
+            [data[f"code_{o.name}"] for o in mine],
+            [data[f"mask_{o.name}"] for o in mine],
             [extra["outcome_intercept"][binary.index(o.name)] if o.kind == "binary" else None for o in mine],
             [extra["outcome_slope"][names.index(o.name)] for o in mine],
-            [extra.get(f"cuts_{o.name}") for o in mine], [o.kind for o in mine], xp)
+            [extra.get(f"cuts_{o.name}") for o in mine],
+            [o.kind for o in mine],
+            xp,
+        )
     return total

@@ -17,8 +17,14 @@ from .summaries import POOLED, driver_weights
 __all__ = ["compare_fits"]
 
 
-def compare_fits(fits: xr.DataTree | Mapping[str, xr.DataTree], data: pd.DataFrame | None = None, *, sector: str | None = None,
-                 model: str | None = None, method: str = "stacking") -> pd.DataFrame:
+def compare_fits(
+    fits: xr.DataTree | Mapping[str, xr.DataTree],
+    data: pd.DataFrame | None = None,
+    *,
+    sector: str | None = None,
+    model: str | None = None,
+    method: str = "stacking",
+) -> pd.DataFrame:
     """Compare loyalty fits.
 
     * ``compare_fits(post)``: the hierarchical (partially pooled) standardized weights of each
@@ -55,8 +61,10 @@ def _loo_table(fits: Mapping[str, xr.DataTree], method: str) -> pd.DataFrame:
 
     for name, post in fits.items():
         if "log_likelihood" not in post.children:
-            raise DataError(f"fit {name!r} has no log_likelihood group, which LOO needs; refit it with the "
-                            "current fit_loyalty (every likelihood form stores one)")
+            raise DataError(
+                f"fit {name!r} has no log_likelihood group, which LOO needs; refit it with the "
+                "current fit_loyalty (every likelihood form stores one)"
+            )
     return compare(dict(fits), method=method)
 
 
@@ -77,12 +85,23 @@ def _ml_table(post: xr.DataTree, data: pd.DataFrame | None, sector: str | None, 
     labels = list(pd.unique(data[sector].astype(str))) if len(info.sectors) > 1 else list(info.sectors)
     par = fit.parameters
     ml = par[(par.op == "~") & (par.lhs == info.loyalty) & par.rhs.isin(info.drivers)]
-    ml = pd.DataFrame({"sector": [labels[int(g) - 1] for g in ml.group], "driver": ml.rhs.to_numpy(),
-                       "ml_est": ml.std_all.to_numpy(float), "ml_se": ml.std_all_se.to_numpy(float)})
+    ml = pd.DataFrame(
+        {
+            "sector": [labels[int(g) - 1] for g in ml.group],
+            "driver": ml.rhs.to_numpy(),
+            "ml_est": ml.std_all.to_numpy(float),
+            "ml_se": ml.std_all_se.to_numpy(float),
+        }
+    )
     bayes = driver_weights(post)
-    bayes = bayes[bayes.sector != POOLED] if "segment" not in bayes else bayes[bayes.segment.isna() & (bayes.sector != POOLED)]
+    bayes = (
+        bayes[bayes.sector != POOLED]
+        if "segment" not in bayes
+        else bayes[bayes.segment.isna() & (bayes.sector != POOLED)]
+    )
     bayes = bayes.rename(columns={"mean": "bayes_mean", "sd": "bayes_sd"})[
-        ["sector", "driver", "bayes_mean", "bayes_sd", "ci_lower", "ci_upper"]]
+        ["sector", "driver", "bayes_mean", "bayes_sd", "ci_lower", "ci_upper"]
+    ]
     out = bayes.merge(ml, on=["sector", "driver"], how="left")
     out["shrinkage"] = out.bayes_mean - out.ml_est
     out["ml_in_interval"] = (out.ml_est >= out.ci_lower) & (out.ml_est <= out.ci_upper)
@@ -93,6 +112,8 @@ def _ml_table(post: xr.DataTree, data: pd.DataFrame | None, sector: str | None, 
 def _finite(df: pd.DataFrame) -> pd.DataFrame:
     if df.ml_est.isna().any():
         missing = df.loc[df.ml_est.isna(), "sector"].unique().tolist()
-        raise DataError(f"the ML fit has no weights for sector(s) {missing}; check that the sector labels of "
-                        "the data match the posterior's")
+        raise DataError(
+            f"the ML fit has no weights for sector(s) {missing}; check that the sector labels of "
+            "the data match the posterior's"
+        )
     return df

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .draws import Draws, LoyaltyInfo, chunked, pooled_loyalty_sd, satisfied_not_loyal_share, \
-    standardized
+from .draws import Draws, LoyaltyInfo, chunked, pooled_loyalty_sd, satisfied_not_loyal_share, standardized
 
 
 def default_experience(info: LoyaltyInfo) -> str:
@@ -32,8 +31,9 @@ def cell_dims(info: LoyaltyInfo) -> tuple[str, ...]:
     return ("sector", "segment") if info.segments else ("sector",)
 
 
-def to_cells(x: np.ndarray, info: LoyaltyInfo, shape: tuple[int, int], dims: tuple[str, ...] = (),
-             coords: dict | None = None) -> xr.DataArray:
+def to_cells(
+    x: np.ndarray, info: LoyaltyInfo, shape: tuple[int, int], dims: tuple[str, ...] = (), coords: dict | None = None
+) -> xr.DataArray:
     """``(D, G, ...)`` per cell -> DataArray ``(chain, draw, sector[, segment], ...)``."""
     S, H = len(info.sectors), max(len(info.segments), 1)
     out = np.full((x.shape[0], S, H) + x.shape[2:], np.nan)
@@ -62,34 +62,42 @@ def add_derived(post: xr.DataTree) -> xr.DataTree:
     std = chunked(standardized, dr)
     sizes = info.cell_sizes.astype(float)
     drv = {"driver": list(info.drivers)}
-    new = {"std_weight": to_cells(std["weight"], info, shape, ("driver",), drv),
-           "loyalty_sd": to_cells(std["loyalty_sd"], info, shape)}
+    new = {
+        "std_weight": to_cells(std["weight"], info, shape, ("driver",), drv),
+        "loyalty_sd": to_cells(std["loyalty_sd"], info, shape),
+    }
     iL = info.index(info.loyalty)
     sd = np.sqrt(np.diagonal(dr.mats["cov"], axis1=-2, axis2=-1))
     ratio = sd[..., [info.index(d) for d in info.drivers]] / std["loyalty_sd"][..., None]
     ds = post["posterior"].dataset
     mu = ds["weight_mu"].to_numpy().reshape(-1, len(info.drivers))
-    new["std_weight_pooled"] = xr.DataArray(_flat(mu * _size_mean(ratio, sizes), shape),
-                                            dims=("chain", "draw", "driver"), coords=drv)
+    new["std_weight_pooled"] = xr.DataArray(
+        _flat(mu * _size_mean(ratio, sizes), shape), dims=("chain", "draw", "driver"), coords=drv
+    )
     if info.segments:
         by_sector = np.zeros((dr.n, len(info.sectors), len(info.drivers)))
         for s in range(len(info.sectors)):
             cells = info.cell_sector == s
             by_sector[:, s] = _size_mean(std["weight"][:, cells], sizes[cells])
-        new["std_weight_sector"] = xr.DataArray(_flat(by_sector, shape), dims=("chain", "draw", "sector", "driver"),
-                                                coords={"sector": list(info.sectors), **drv})
+        new["std_weight_sector"] = xr.DataArray(
+            _flat(by_sector, shape),
+            dims=("chain", "draw", "sector", "driver"),
+            coords={"sector": list(info.sectors), **drv},
+        )
         shift = ds["segment_shift"].to_numpy().reshape(dr.n, len(info.segments), -1)
         seg = np.zeros_like(shift)
         for h in range(len(info.segments)):
             cells = info.cell_segment == h
             seg[:, h] = (mu + shift[:, h]) * _size_mean(ratio[:, cells], sizes[cells])
-        new["std_weight_segment"] = xr.DataArray(_flat(seg, shape), dims=("chain", "draw", "segment", "driver"),
-                                                 coords={"segment": list(info.segments), **drv})
+        new["std_weight_segment"] = xr.DataArray(
+            _flat(seg, shape),
+            dims=("chain", "draw", "segment", "driver"),
+            coords={"segment": list(info.segments), **drv},
+        )
     for term in ("interaction", "asymmetry"):
         if term in std:
             new[f"std_{term}"] = to_cells(std[term], info, shape)
-            new[f"std_{term}_pooled"] = xr.DataArray(_flat(_size_mean(std[term], sizes), shape),
-                                                     dims=("chain", "draw"))
+            new[f"std_{term}_pooled"] = xr.DataArray(_flat(_size_mean(std[term], sizes), shape), dims=("chain", "draw"))
     exp = default_experience(info)
     snl = chunked(satisfied_not_loyal_share, dr, exp)
     new["satisfied_not_loyal"] = to_cells(snl, info, shape)
@@ -116,5 +124,6 @@ def _outcome_effects(dr: Draws, ds: xr.Dataset, iL: int, shape) -> xr.DataArray:
             grand = m @ w
             sd = np.sqrt((v + (m - grand[:, None]) ** 2) @ w)
         out[:, k] = slope[:, k] * sd
-    return xr.DataArray(_flat(out, shape), dims=("chain", "draw", "outcome"),
-                        coords={"outcome": [o["name"] for o in info.outcomes]})
+    return xr.DataArray(
+        _flat(out, shape), dims=("chain", "draw", "outcome"), coords={"outcome": [o["name"] for o in info.outcomes]}
+    )

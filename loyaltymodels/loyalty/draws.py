@@ -18,11 +18,11 @@ import numpy as np
 import xarray as xr
 from scipy.special import ndtr, ndtri
 
+from ..algebra.matrices import ram_layout
 from ..bayes.draws import model_spec, row_draws
+from ..bayes.parameterization import ram_tensors
 from ..errors import DataError
 from .likelihood import folded_mean
-from ..algebra.matrices import ram_layout
-from ..bayes.parameterization import ram_tensors
 
 QMC_POINTS = 1024
 _QMC_SEED = 20261124
@@ -59,9 +59,14 @@ class LoyaltyInfo:
         coords = {"cell": np.asarray(self.cells, int), "sector": list(self.sectors)}
         if self.segments:
             coords["segment"] = list(self.segments)
-        return xr.Dataset({"cell_sector": ("cell", np.asarray(self.cell_sector, int)),
-                           "cell_segment": ("cell", np.asarray(self.cell_segment, int)),
-                           "cell_size": ("cell", np.asarray(self.cell_sizes, int))}, coords=coords)
+        return xr.Dataset(
+            {
+                "cell_sector": ("cell", np.asarray(self.cell_sector, int)),
+                "cell_segment": ("cell", np.asarray(self.cell_segment, int)),
+                "cell_size": ("cell", np.asarray(self.cell_sizes, int)),
+            },
+            coords=coords,
+        )
 
     @classmethod
     def from_post(cls, post: xr.DataTree) -> LoyaltyInfo:
@@ -69,17 +74,27 @@ class LoyaltyInfo:
         if text is None:
             raise DataError("this posterior does not come from fit_loyalty (no 'loyalty' attribute)")
         if "constant_data" not in post.children or "cell_sector" not in post["constant_data"].data_vars:
-            raise DataError("this loyalty posterior has no cells in its 'constant_data' group (it was saved "
-                            "by an earlier version of loyaltymodels); refit it with fit_loyalty")
+            raise DataError(
+                "this loyalty posterior has no cells in its 'constant_data' group (it was saved "
+                "by an earlier version of loyaltymodels); refit it with fit_loyalty"
+            )
         d = json.loads(text)
         cd = post["constant_data"].dataset
-        return cls(d["loyalty"], tuple(d["drivers"]), tuple(d["interaction"]) if d["interaction"] else None,
-                   tuple(d["asymmetry"]) if d["asymmetry"] else None,
-                   tuple(str(x) for x in cd["sector"].values),
-                   tuple(str(x) for x in cd["segment"].values) if "segment" in cd.coords else (),
-                   tuple(int(c) for c in cd["cell"].values), cd["cell_sector"].values.astype(int),
-                   cd["cell_segment"].values.astype(int), cd["cell_size"].values.astype(int),
-                   tuple(d["outcomes"]), d["form"], tuple(d["latents"]))
+        return cls(
+            d["loyalty"],
+            tuple(d["drivers"]),
+            tuple(d["interaction"]) if d["interaction"] else None,
+            tuple(d["asymmetry"]) if d["asymmetry"] else None,
+            tuple(str(x) for x in cd["sector"].values),
+            tuple(str(x) for x in cd["segment"].values) if "segment" in cd.coords else (),
+            tuple(int(c) for c in cd["cell"].values),
+            cd["cell_sector"].values.astype(int),
+            cd["cell_segment"].values.astype(int),
+            cd["cell_size"].values.astype(int),
+            tuple(d["outcomes"]),
+            d["form"],
+            tuple(d["latents"]),
+        )
 
     @property
     def nonlinear(self) -> bool:
@@ -115,7 +130,7 @@ class Draws:
 
     info: LoyaltyInfo
     mats: dict
-    extra: dict            # interaction, asymmetry, outcome_slope, outcome_intercept, cuts_<name>: (D, ...)
+    extra: dict  # interaction, asymmetry, outcome_slope, outcome_intercept, cuts_<name>: (D, ...)
     shape: tuple[int, int]
 
     @classmethod
@@ -139,8 +154,9 @@ class Draws:
 
     def take(self, idx) -> Draws:
         """The same quantities for the draws ``idx`` only."""
-        return Draws(self.info, {k: v[idx] for k, v in self.mats.items()},
-                     {k: v[idx] for k, v in self.extra.items()}, self.shape)
+        return Draws(
+            self.info, {k: v[idx] for k, v in self.mats.items()}, {k: v[idx] for k, v in self.extra.items()}, self.shape
+        )
 
 
 def chunked(fn, dr: Draws, *args, size: int = 128):
@@ -164,6 +180,7 @@ def _thin(n: int, max_draws: int | None) -> np.ndarray:
 def qmc_normal(dim: int, n: int = QMC_POINTS) -> np.ndarray:
     """A fixed scrambled Sobol' sample of ``n`` standard normal points in ``dim`` dimensions."""
     from scipy.stats import qmc
+
     u = qmc.Sobol(dim, scramble=True, seed=_QMC_SEED).random(n)
     return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
 
@@ -234,7 +251,7 @@ def loyalty_moments(dr: Draws) -> tuple[np.ndarray, np.ndarray]:
         f = nonlinear_at(dr, pts)
         lin = loyalty_mean_at(dr, pts) - f
         fc, lc = f - f.mean(-1, keepdims=True), lin - lin.mean(-1, keepdims=True)
-        var = var + (fc ** 2).mean(-1) + 2 * (fc * lc).mean(-1)
+        var = var + (fc**2).mean(-1) + 2 * (fc * lc).mean(-1)
     return mean, np.sqrt(var)
 
 
@@ -262,7 +279,7 @@ def pooled_loyalty_sd(dr: Draws) -> np.ndarray:
     mean, sd = loyalty_moments(dr)
     w = dr.info.cell_sizes / dr.info.cell_sizes.sum()
     grand = mean @ w
-    return np.sqrt((sd ** 2 + (mean - grand[:, None]) ** 2) @ w)
+    return np.sqrt((sd**2 + (mean - grand[:, None]) ** 2) @ w)
 
 
 def satisfied_not_loyal_share(dr: Draws, experience: str) -> np.ndarray:

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .draws import LoyaltyInfo
-from .priors import default_loyalty_priors
-from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
-from .cells import respondent_loglik
-from .roles import MIN_CELL_SIZE
 from ..defaults import ModelCache, resolve_seed
 from ..spec.model import ModelSpec
+from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
+from .cells import respondent_loglik
+from .draws import LoyaltyInfo
+from .priors import default_loyalty_priors
+from .roles import MIN_CELL_SIZE
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -46,8 +46,15 @@ SCORE_POINTS = 32
 #: Jitter (SD, unconstrained scale) of each chain's starting point, as the SEM sampler.
 JITTER = 0.05
 #: Posterior variables checked for convergence besides the parameter table.
-_CHECKED = ("weight_mu", "weight_tau", "segment_shift", "interaction", "asymmetry", "outcome_slope",
-            "outcome_intercept")
+_CHECKED = (
+    "weight_mu",
+    "weight_tau",
+    "segment_shift",
+    "interaction",
+    "asymmetry",
+    "outcome_slope",
+    "outcome_intercept",
+)
 
 
 def build_loyalty_model(model: str | ModelSpec, data: pd.DataFrame, **kwargs: Any) -> pm.Model:
@@ -64,16 +71,32 @@ def build_loyalty_model(model: str | ModelSpec, data: pd.DataFrame, **kwargs: An
     return build_graph(make_design(model, data, **kwargs))
 
 
-def fit_loyalty(model: str | ModelSpec, data: pd.DataFrame, *, sector: str | None = None,
-                segment: str | None = None, outcomes: Mapping[str, Any] | Sequence[str] | None = None,
-                interaction: bool | Sequence[str] = False, asymmetry: bool | Sequence[str] | None = None,
-                ordinal: str | Sequence[str] | None = None, priors: Mapping[str, Any] | None = None,
-                draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
-                invariance: Sequence[str] = DEFAULT_INVARIANCE, loyalty: str | None = None,
-                drivers: Sequence[str] | None = None,
-                min_size: int = MIN_CELL_SIZE, missing: str = "fiml", cores: int | None = None,
-                target_accept: float | None = None, progressbar: bool = False, check: bool = True,
-                **sampler_options: Any) -> xr.DataTree:
+def fit_loyalty(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    sector: str | None = None,
+    segment: str | None = None,
+    outcomes: Mapping[str, Any] | Sequence[str] | None = None,
+    interaction: bool | Sequence[str] = False,
+    asymmetry: bool | Sequence[str] | None = None,
+    ordinal: str | Sequence[str] | None = None,
+    priors: Mapping[str, Any] | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    invariance: Sequence[str] = DEFAULT_INVARIANCE,
+    loyalty: str | None = None,
+    drivers: Sequence[str] | None = None,
+    min_size: int = MIN_CELL_SIZE,
+    missing: str = "fiml",
+    cores: int | None = None,
+    target_accept: float | None = None,
+    progressbar: bool = False,
+    check: bool = True,
+    **sampler_options: Any,
+) -> xr.DataTree:
     """Fit the loyalty model: drivers' weights by sector, imbalance, asymmetry, behaviour.
 
     Parameters
@@ -139,25 +162,57 @@ def fit_loyalty(model: str | ModelSpec, data: pd.DataFrame, *, sector: str | Non
     >>> lm.driver_weights(post)  # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    design = make_design(model, data, sector=sector, segment=segment, outcomes=outcomes,
-                         interaction=interaction, asymmetry=asymmetry, ordinal=ordinal, priors=priors,
-                         invariance=invariance, loyalty=loyalty, drivers=drivers, min_size=min_size,
-                         missing=missing)
+    design = make_design(
+        model,
+        data,
+        sector=sector,
+        segment=segment,
+        outcomes=outcomes,
+        interaction=interaction,
+        asymmetry=asymmetry,
+        ordinal=ordinal,
+        priors=priors,
+        invariance=invariance,
+        loyalty=loyalty,
+        drivers=drivers,
+        min_size=min_size,
+        missing=missing,
+    )
     model_, compiled, compile_s = _compiled(design)
     seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
     t1 = time.perf_counter()
-    trace = _run(design, model_, compiled, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
-                 progressbar=progressbar, target_accept=target_accept, **sampler_options)
+    trace = _run(
+        design,
+        model_,
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        cores=cores,
+        progressbar=progressbar,
+        target_accept=target_accept,
+        **sampler_options,
+    )
     t2 = time.perf_counter()
     post = _assemble(design, trace, seed)
-    post.attrs.update(sampler="nutpie", seed=seed, draws=draws, tune=tune, chains=chains,
-                      target_accept=target_accept,
-                      compile_seconds=round(compile_s, 3), sampling_seconds=round(t2 - t1, 3),
-                      postprocess_seconds=round(time.perf_counter() - t2, 3),
-                      total_seconds=round(time.perf_counter() - t0, 3), created_by="loyaltymodels.fit_loyalty")
+    post.attrs.update(
+        sampler="nutpie",
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        target_accept=target_accept,
+        compile_seconds=round(compile_s, 3),
+        sampling_seconds=round(t2 - t1, 3),
+        postprocess_seconds=round(time.perf_counter() - t2, 3),
+        total_seconds=round(time.perf_counter() - t0, 3),
+        created_by="loyaltymodels.fit_loyalty",
+    )
     if check:
         from ..bayes.diagnostics import check_convergence
+
         names = ["param"] + [v for v in _CHECKED if v in post["posterior"].data_vars]
         check_convergence(post, var_names=names)
     return post
@@ -204,9 +259,15 @@ def _start(design: Design, model) -> np.ndarray:
         if hit.any() and (~hit).any():
             point[f"{g.name}_other"] = np.asarray(point[g.name])[~hit]
     K, S = len(design.roles.drivers), len(design.sectors)
-    point.update(weight_mu=np.zeros(K), weight_tau=np.full(K, 0.2), weight_z=np.zeros((S, K)),
-                 segment_shift=np.zeros((max(len(design.segments), 1), K)), interaction=np.array(0.0),
-                 asymmetry=np.array(0.0), outcome_slope=np.zeros(len(design.outcomes)))
+    point.update(
+        weight_mu=np.zeros(K),
+        weight_tau=np.full(K, 0.2),
+        weight_z=np.zeros((S, K)),
+        segment_shift=np.zeros((max(len(design.segments), 1), K)),
+        interaction=np.array(0.0),
+        asymmetry=np.array(0.0),
+        outcome_slope=np.zeros(len(design.outcomes)),
+    )
     binary = [k for k, o in enumerate(design.outcomes) if o.kind == "binary"]
     if binary:
         rate = [np.clip(design.codes[design.codes[:, k] >= 0, k].mean(), 0.02, 0.98) for k in binary]
@@ -225,8 +286,7 @@ def _start(design: Design, model) -> np.ndarray:
     return np.concatenate([np.ravel(ip[v.name]) for v in model.value_vars])
 
 
-def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, progressbar, target_accept,
-         **options):
+def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, progressbar, target_accept, **options):
     import nutpie
 
     flat = _start(design, model)
@@ -240,35 +300,60 @@ def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, p
     fitted = compiled.with_data(**{k: v for k, v in values.items() if k in known})
     fitted = dataclasses.replace(fitted, initial_point_func=init)
     kwargs = {"target_accept": target_accept} | options
-    return nutpie.sample(fitted, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                         progress_bar=progressbar, save_warmup=False, **kwargs)
+    return nutpie.sample(
+        fitted,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=seed,
+        progress_bar=progressbar,
+        save_warmup=False,
+        **kwargs,
+    )
 
 
 # -- the posterior ----------------------------------------------------------------------------------
 def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
-    from ..bayes.output import (sample_stats, assemble, draws_of, parameter_dataset, respondent_coords,
-                               root_attrs, rows_of)
     from ..bayes.data import fixed_values, item_stats
+    from ..bayes.output import (
+        assemble,
+        draws_of,
+        parameter_dataset,
+        respondent_coords,
+        root_attrs,
+        rows_of,
+        sample_stats,
+    )
 
     plan, s = design.plan, design.summary
     fixed = fixed_values(plan.spec, item_stats(plan.spec, s))
     if design.form in ("marginal", "conditional"):
-        post = assemble(plan, s, trace, form=design.form, fixed=fixed, rng=np.random.default_rng(seed),
-                        posterior_predictive=False)
+        post = assemble(
+            plan, s, trace, form=design.form, fixed=fixed, rng=np.random.default_rng(seed), posterior_predictive=False
+        )
     else:
         ds = trace["posterior"].to_dataset()
         draws, shape = draws_of(ds, plan)
         rows = rows_of(plan, s, draws, fixed)
         posterior = parameter_dataset(plan, rows, shape)
         rc = respondent_coords(s)
-        groups = {"posterior": posterior, "sample_stats": sample_stats(trace, shape),
-                  "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc)}
+        groups = {
+            "posterior": posterior,
+            "sample_stats": sample_stats(trace, shape),
+            "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
+        }
         if design.form in ("outcomes", "scores"):
             ll = _loglik_draws(design, rows, ds)
             groups["log_likelihood"] = xr.Dataset(
                 {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-                coords={"chain": posterior.chain, "draw": posterior.draw, "respondent": rc["respondent"],
-                        "group": rc["group"]})
+                coords={
+                    "chain": posterior.chain,
+                    "draw": posterior.draw,
+                    "respondent": rc["respondent"],
+                    "group": rc["group"],
+                },
+            )
         post = xr.DataTree.from_dict(groups)
         post.attrs.update(root_attrs(plan, s, design.form, {}))
     info = _info(design)
@@ -282,6 +367,7 @@ def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
     own = _own_variables(design, trace["posterior"].to_dataset())
     post["posterior"] = post["posterior"].to_dataset().assign(own)
     from .derived import add_derived
+
     return add_derived(post)
 
 
@@ -289,27 +375,49 @@ def _respondent_cells(design: Design) -> dict:
     g = design.summary.group - 1  # each respondent's position among the model's groups
     out = {"sector": ("respondent", np.asarray(design.sectors, dtype=object)[design.cell_sector[g]].astype(str))}
     if design.segments:
-        out["segment"] = ("respondent",
-                          np.asarray(design.segments, dtype=object)[design.cell_segment[g]].astype(str))
+        out["segment"] = ("respondent", np.asarray(design.segments, dtype=object)[design.cell_segment[g]].astype(str))
     return out
 
 
 def _info(design: Design) -> LoyaltyInfo:
     r = design.roles
-    outs = tuple({"name": o.name, "column": o.column, "latent": o.latent, "kind": o.kind, "levels": list(o.levels)}
-                 for o in design.outcomes)
-    return LoyaltyInfo(r.loyalty, r.drivers, r.interaction, r.asymmetry, design.sectors, design.segments,
-                       tuple(design.cells), design.cell_sector, design.cell_segment,
-                       np.bincount(design.summary.group - 1, minlength=len(design.cells)), outs, design.form,
-                       tuple(design.latents))
+    outs = tuple(
+        {"name": o.name, "column": o.column, "latent": o.latent, "kind": o.kind, "levels": list(o.levels)}
+        for o in design.outcomes
+    )
+    return LoyaltyInfo(
+        r.loyalty,
+        r.drivers,
+        r.interaction,
+        r.asymmetry,
+        design.sectors,
+        design.segments,
+        tuple(design.cells),
+        design.cell_sector,
+        design.cell_segment,
+        np.bincount(design.summary.group - 1, minlength=len(design.cells)),
+        outs,
+        design.form,
+        tuple(design.latents),
+    )
 
 
 def _own_variables(design: Design, ds: xr.Dataset) -> dict:
     """The loyalty-level sampled variables, with named dims (the sampled scores ``u`` are left out:
     they are whitened coordinates, not scores)."""
     keep = {}
-    for name in ("weight_mu", "weight_tau", "weight_z", "segment_shift", "weight", "interaction", "asymmetry",
-                 "outcome_slope", "outcome_intercept", *(f"cuts_{o.name}" for o in design.outcomes)):
+    for name in (
+        "weight_mu",
+        "weight_tau",
+        "weight_z",
+        "segment_shift",
+        "weight",
+        "interaction",
+        "asymmetry",
+        "outcome_slope",
+        "outcome_intercept",
+        *(f"cuts_{o.name}" for o in design.outcomes),
+    ):
         if name in ds:
             v = ds[name]
             keep[name] = v.assign_coords(chain=np.arange(v.sizes["chain"]), draw=np.arange(v.sizes["draw"]))
@@ -329,8 +437,13 @@ def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarra
     points along the chunk axis.
     """
     extra = {}
-    for name in ("interaction", "asymmetry", "outcome_slope", "outcome_intercept",
-                 *(f"cuts_{o.name}" for o in design.outcomes)):
+    for name in (
+        "interaction",
+        "asymmetry",
+        "outcome_slope",
+        "outcome_intercept",
+        *(f"cuts_{o.name}" for o in design.outcomes),
+    ):
         if name in ds:
             v = ds[name].to_numpy()
             extra[name] = v.reshape(-1, *v.shape[2:])
@@ -340,12 +453,15 @@ def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarra
         from scipy.special import logsumexp
 
         from .draws import qmc_normal
+
         q = len(design.blocks["drivers"][1])
         pts = qmc_normal(q, SCORE_POINTS)
         M = SCORE_POINTS
         K, B = design.chunks.shape
-        data = {k: (np.repeat(v, M, axis=1) if np.ndim(v) >= 2 and np.shape(v)[:2] == (K, B) else v)
-                for k, v in data.items()}
+        data = {
+            k: (np.repeat(v, M, axis=1) if np.ndim(v) >= 2 and np.shape(v)[:2] == (K, B) else v)
+            for k, v in data.items()
+        }
         u = np.broadcast_to(np.tile(pts, (B, 1))[None], (K, B * M, q))
     out = np.empty((rows.shape[0], design.summary.n))
     slots = design.chunks >= 0

@@ -64,6 +64,7 @@ class _Ops:
             self.erf = _np_erf
         else:
             import pytensor.tensor as pt
+
             self.softplus, self.log1mexp, self.erf = pt.softplus, pt.log1mexp, pt.erf
             self.logsumexp = lambda x, axis: pt.logsumexp(x, axis=axis)
 
@@ -214,7 +215,8 @@ def outcome_loglik(mean, var, codes, masks, intercepts, slopes, cuts, kinds, xp=
     Examples
     --------
     >>> from scipy import integrate, stats
-    >>> got = outcome_loglik(np.array([0.3]), np.array(0.2), [np.array([1])], [np.ones(1)], [-0.5], [1.2], [None], ["binary"])
+    >>> got = outcome_loglik(np.array([0.3]), np.array(0.2), [np.array([1])], [np.ones(1)], [-0.5], [1.2],
+    ...                      [None], ["binary"])
     >>> f = lambda l: stats.norm(0.3, 0.2 ** 0.5).pdf(l) / (1 + np.exp(0.5 - 1.2 * l))
     >>> bool(np.isclose(np.exp(got[0]), integrate.quad(f, -10, 10)[0], atol=1e-8))
     True

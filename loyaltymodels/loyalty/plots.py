@@ -23,13 +23,13 @@ __all__ = ["plot_driver_weights", "plot_balance", "plot_outcome_curves"]
 
 def _axes(ax, figsize):
     import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
-def plot_driver_weights(post: xr.DataTree, *, truth: pd.DataFrame | None = None,
-                        ax: Axes | None = None) -> Axes:
+def plot_driver_weights(post: xr.DataTree, *, truth: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
     """Forest plot of the standardized weights, one row per sector (and the pooled weight), one
     colour per driver, with 90% intervals; ``truth`` (the generator's truth table) adds crosses.
 
@@ -51,8 +51,14 @@ def plot_driver_weights(post: xr.DataTree, *, truth: pd.DataFrame | None = None,
     for k, d in enumerate(drivers):
         part = table[table.driver == d].set_index("sector").loc[sectors]
         y = y0 + (k - (len(drivers) - 1) / 2) * 0.25
-        ax.errorbar(part["mean"], y, xerr=[part["mean"] - part.ci_lower, part.ci_upper - part["mean"]],
-                    fmt="o", capsize=3, label=d)
+        ax.errorbar(
+            part["mean"],
+            y,
+            xerr=[part["mean"] - part.ci_lower, part.ci_upper - part["mean"]],
+            fmt="o",
+            capsize=3,
+            label=d,
+        )
         key = f"w_{d.lower()}"
         pts = [(true.get((s, key)), yy) for s, yy in zip(sectors, y) if (s, key) in true]
         if pts:
@@ -64,8 +70,9 @@ def plot_driver_weights(post: xr.DataTree, *, truth: pd.DataFrame | None = None,
     return ax
 
 
-def plot_balance(post: xr.DataTree, *, sector: str | int = 0, grid: int = 41, ax: Axes | None = None,
-                 max_draws: int = 400) -> Axes:
+def plot_balance(
+    post: xr.DataTree, *, sector: str | int = 0, grid: int = 41, ax: Axes | None = None, max_draws: int = 400
+) -> Axes:
     """Posterior mean of expected loyalty (in SDs of loyalty) over the plane of the two drivers of
     the interaction/asymmetry (in SDs of each), in one sector, with the line where they are equal:
     an imbalance that costs loyalty bends the contours; an asymmetry puts a ridge on the diagonal.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import SpecError
 from ..bayes.priors import Prior, parse_prior
+from ..errors import SpecError
 
 #: Priors of the loyalty-level parameters (Stan parameterisations, as the SEM priors). Weights are
 #: in loyalty residual SDs per driver SD of the reference cell (see :mod:`.loyalty_build`):
@@ -16,9 +16,14 @@ from ..bayes.priors import Prior, parse_prior
 #: most mass on differences under 1 without ruling out none; outcome coefficients are on the logit
 #: scale per unit of latent loyalty (``normal(0,2.5)``, as bambi's and rstanarm's defaults).
 LOYALTY_PRIORS: dict[str, str] = {
-    "weight_mu": "normal(0,1)", "weight_tau": "half_normal(0.5)", "segment_shift": "normal(0,0.5)",
-    "interaction": "normal(0,0.5)", "asymmetry": "normal(0,0.5)", "outcome_intercept": "normal(0,2.5)",
-    "outcome_slope": "normal(0,2.5)", "outcome_cut": "normal(0,5)",
+    "weight_mu": "normal(0,1)",
+    "weight_tau": "half_normal(0.5)",
+    "segment_shift": "normal(0,0.5)",
+    "interaction": "normal(0,0.5)",
+    "asymmetry": "normal(0,0.5)",
+    "outcome_intercept": "normal(0,2.5)",
+    "outcome_slope": "normal(0,2.5)",
+    "outcome_cut": "normal(0,5)",
 }
 
 
@@ -49,8 +54,13 @@ def own_priors(own: dict) -> dict[str, Prior]:
         positive = name == "weight_tau"
         support = {"half_normal", "half_cauchy", "exponential", "gamma", "lognormal", "inv_gamma"}
         if positive != (p.family in support) or (name == "segment_shift" and p.family != "normal"):
-            need = "a positive distribution (half_normal, ...)" if positive else \
-                "normal(0,sd) (a zero-sum normal)" if name == "segment_shift" else "a distribution on the real line"
+            need = (
+                "a positive distribution (half_normal, ...)"
+                if positive
+                else "normal(0,sd) (a zero-sum normal)"
+                if name == "segment_shift"
+                else "a distribution on the real line"
+            )
             raise SpecError(f"the prior {text!r} for {name} must be {need}")
         out[name] = p
     return out
@@ -58,14 +68,17 @@ def own_priors(own: dict) -> dict[str, Prior]:
 
 def prior_rv(name: str, prior: Prior, dims=None, shape=None, **kw):
     import pymc as pm
+
     a = prior.args
-    return {"normal": lambda: pm.Normal(name, a[0], a[1], dims=dims, shape=shape, **kw),
-            "student_t": lambda: pm.StudentT(name, nu=a[0], mu=a[1], sigma=a[2], dims=dims, shape=shape, **kw),
-            "cauchy": lambda: pm.Cauchy(name, a[0], a[1], dims=dims, shape=shape, **kw),
-            "half_normal": lambda: pm.HalfNormal(name, a[0], dims=dims, shape=shape),
-            "half_cauchy": lambda: pm.HalfCauchy(name, a[0], dims=dims, shape=shape),
-            "exponential": lambda: pm.Exponential(name, a[0], dims=dims, shape=shape),
-            "gamma": lambda: pm.Gamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
-            "lognormal": lambda: pm.LogNormal(name, a[0], a[1], dims=dims, shape=shape),
-            "inv_gamma": lambda: pm.InverseGamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
-            "uniform": lambda: pm.Uniform(name, a[0], a[1], dims=dims, shape=shape)}[prior.family]()
+    return {
+        "normal": lambda: pm.Normal(name, a[0], a[1], dims=dims, shape=shape, **kw),
+        "student_t": lambda: pm.StudentT(name, nu=a[0], mu=a[1], sigma=a[2], dims=dims, shape=shape, **kw),
+        "cauchy": lambda: pm.Cauchy(name, a[0], a[1], dims=dims, shape=shape, **kw),
+        "half_normal": lambda: pm.HalfNormal(name, a[0], dims=dims, shape=shape),
+        "half_cauchy": lambda: pm.HalfCauchy(name, a[0], dims=dims, shape=shape),
+        "exponential": lambda: pm.Exponential(name, a[0], dims=dims, shape=shape),
+        "gamma": lambda: pm.Gamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
+        "lognormal": lambda: pm.LogNormal(name, a[0], a[1], dims=dims, shape=shape),
+        "inv_gamma": lambda: pm.InverseGamma(name, alpha=a[0], beta=a[1], dims=dims, shape=shape),
+        "uniform": lambda: pm.Uniform(name, a[0], a[1], dims=dims, shape=shape),
+    }[prior.family]()

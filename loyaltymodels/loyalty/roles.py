@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..data.validate import suggest_column as _suggest  # the package's "did you mean" for columns
 from ..errors import DataError, SpecError
 from ..spec.model import ModelSpec
-from ..data.validate import suggest_column as _suggest  # the package's "did you mean" for columns
 
 #: Fewest respondents a sector (or a sector x segment cell) may have: each cell gets its own latent
 #: means, variances and structural weights, which a few dozen answers cannot pin down.
@@ -56,8 +56,9 @@ class Outcome:
     levels: tuple[float, ...] = ()
 
 
-def find_roles(spec: ModelSpec, loyalty: str | None = None, drivers: Sequence[str] | None = None,
-               interaction=False, asymmetry=None) -> Roles:
+def find_roles(
+    spec: ModelSpec, loyalty: str | None = None, drivers: Sequence[str] | None = None, interaction=False, asymmetry=None
+) -> Roles:
     """Loyalty latent and drivers from the structural rows of ``spec`` (see the module docstring).
 
     Examples
@@ -76,12 +77,15 @@ def find_roles(spec: ModelSpec, loyalty: str | None = None, drivers: Sequence[st
         # to compare with the two-driver model by LOO, claim 1) are accepted too
         cands = [y for y in ends if len(on[y]) >= 2] or ends
         if not cands:
-            raise SpecError("the model has no loyalty regression: regress the loyalty latent on its "
-                            "drivers, e.g. 'Loyalty ~ Beliefs + Experience' (a latent regressed on "
-                            "latents that predicts no other latent)")
+            raise SpecError(
+                "the model has no loyalty regression: regress the loyalty latent on its "
+                "drivers, e.g. 'Loyalty ~ Beliefs + Experience' (a latent regressed on "
+                "latents that predicts no other latent)"
+            )
         if len(cands) > 1:
-            raise SpecError(f"several latents could be the loyalty latent ({', '.join(cands)}): "
-                            f"say which with loyalty='{cands[0]}'")
+            raise SpecError(
+                f"several latents could be the loyalty latent ({', '.join(cands)}): say which with loyalty='{cands[0]}'"
+            )
         loyalty = cands[0]
     if loyalty not in lv:
         raise SpecError(f"loyalty={loyalty!r} is not a latent variable of the model ({', '.join(lv)})")
@@ -91,13 +95,14 @@ def find_roles(spec: ModelSpec, loyalty: str | None = None, drivers: Sequence[st
     drivers = tuple(drivers)
     missing = [d for d in drivers if d not in regressed]
     if missing or len(drivers) < 1:
-        raise SpecError(f"drivers {missing or list(drivers)} are not regressors of {loyalty!r} in the "
-                        f"model (it is regressed on {regressed or 'nothing'}); write "
-                        f"'{loyalty} ~ {' + '.join(drivers or ['Beliefs', 'Experience'])}'")
+        raise SpecError(
+            f"drivers {missing or list(drivers)} are not regressors of {loyalty!r} in the "
+            f"model (it is regressed on {regressed or 'nothing'}); write "
+            f"'{loyalty} ~ {' + '.join(drivers or ['Beliefs', 'Experience'])}'"
+        )
     if len(drivers) < 2 and (interaction is not False or asymmetry not in (None, False)):
         raise SpecError(f"{loyalty!r} needs two drivers for an interaction or an asymmetry")
-    return Roles(loyalty, drivers, _pair(interaction, drivers, "interaction"),
-                 _pair(asymmetry, drivers, "asymmetry"))
+    return Roles(loyalty, drivers, _pair(interaction, drivers, "interaction"), _pair(asymmetry, drivers, "asymmetry"))
 
 
 def _pair(value, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:
@@ -105,17 +110,20 @@ def _pair(value, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:
         return None
     if value is True:
         if len(drivers) != 2:
-            example = f"('{drivers[1]}', '{drivers[0]}')" if what == "asymmetry" else f"('{drivers[0]}', '{drivers[1]}')"
-            raise SpecError(f"{what}=True is ambiguous with {len(drivers)} drivers ({', '.join(drivers)}): "
-                            f"name the pair, e.g. {what}={example}")
+            example = (
+                f"('{drivers[1]}', '{drivers[0]}')" if what == "asymmetry" else f"('{drivers[0]}', '{drivers[1]}')"
+            )
+            raise SpecError(
+                f"{what}=True is ambiguous with {len(drivers)} drivers ({', '.join(drivers)}): "
+                f"name the pair, e.g. {what}={example}"
+            )
         # the asymmetry is experience relative to the promise: by convention the model lists
         # beliefs (the promise) first, as in 'Loyalty ~ Beliefs + Experience'
         return (drivers[1], drivers[0]) if what == "asymmetry" else (drivers[0], drivers[1])
     pair = tuple(value)
     if len(pair) != 2 or pair[0] == pair[1] or any(p not in drivers for p in pair):
         hint = "(experience, promise)" if what == "asymmetry" else "(beliefs, experience)"
-        raise SpecError(f"{what}={value!r} must name two different drivers {hint} among "
-                        f"{', '.join(drivers)}")
+        raise SpecError(f"{what}={value!r} must name two different drivers {hint} among {', '.join(drivers)}")
     return pair  # type: ignore[return-value]
 
 
@@ -132,32 +140,42 @@ def check_structure(spec: ModelSpec, roles: Roles, latent_form: bool) -> None:
     items_L = set(load.rhs[load.lhs == L])
     shared = items_L & set(load.rhs[load.lhs != L])
     if shared:
-        raise SpecError(f"items {sorted(shared)} load on {L!r} and on another latent; with interaction, "
-                        "asymmetry or outcomes, loyalty's items must measure loyalty only")
+        raise SpecError(
+            f"items {sorted(shared)} load on {L!r} and on another latent; with interaction, "
+            "asymmetry or outcomes, loyalty's items must measure loyalty only"
+        )
     cov = t[(t.op == "~~") & (t.lhs != t.rhs) & ((t.lhs == L) | (t.rhs == L))]
     if len(cov):
         r = cov.iloc[0]
-        raise SpecError(f"'{r.lhs} ~~ {r.rhs}': with interaction, asymmetry or outcomes the loyalty "
-                        "latent cannot have residual covariances")
+        raise SpecError(
+            f"'{r.lhs} ~~ {r.rhs}': with interaction, asymmetry or outcomes the loyalty "
+            "latent cannot have residual covariances"
+        )
     obs = set(spec.observed)
     if ((t.op == "~") & t.rhs.isin(obs)).any() or ((t.op == "~~") & (t.lhs != t.rhs) & t.lhs.isin(obs)).any():
-        raise SpecError("with interaction, asymmetry or outcomes the model cannot have paths from "
-                        "observed variables or residual covariances between items")
+        raise SpecError(
+            "with interaction, asymmetry or outcomes the model cannot have paths from "
+            "observed variables or residual covariances between items"
+        )
 
 
 # -- cells: sector x segment ---------------------------------------------------------------------
 def check_column(data: pd.DataFrame, column: str, what: str) -> None:
     if column not in data.columns:
-        raise DataError(f"the data have no {what} column {column!r}{_suggest(column, [str(c) for c in data.columns])}",
-                        column=column)
+        raise DataError(
+            f"the data have no {what} column {column!r}{_suggest(column, [str(c) for c in data.columns])}",
+            column=column,
+        )
     if data[column].isna().any():
         row = data.index[data[column].isna().to_numpy()][0]
-        raise DataError(f"the {what} column {column!r} is missing at row {row!r}; drop or label those rows",
-                        column=column, row=row)
+        raise DataError(
+            f"the {what} column {column!r} is missing at row {row!r}; drop or label those rows", column=column, row=row
+        )
 
 
-def cell_codes(data: pd.DataFrame, sector: str | None, segment: str | None,
-               min_size: int = MIN_CELL_SIZE) -> tuple[np.ndarray, list[str], list[str]]:
+def cell_codes(
+    data: pd.DataFrame, sector: str | None, segment: str | None, min_size: int = MIN_CELL_SIZE
+) -> tuple[np.ndarray, list[str], list[str]]:
     """Each row's cell as an integer code (``sector * max(1, #segments) + segment``, 0-based), the
     sectors and the segments as text (order of appearance). Every sector x segment cell must exist
     and hold at least ``min_size`` respondents.
@@ -182,10 +200,13 @@ def cell_codes(data: pd.DataFrame, sector: str | None, segment: str | None,
             s, g = list(sectors)[code // width], (list(segments)[code % width] if segment else None)
             where = f"sector {s!r}" if sector else "the data"
             where += f", segment {g!r}" if g is not None else ""
-            raise DataError(f"{where} has {n} respondent(s); the loyalty model needs at least "
-                            f"{min_size} per {'sector x segment cell' if g is not None else 'sector'} "
-                            "(merge small sectors, or pass min_size= at your own risk)",
-                            column=sector or segment, value=int(n))
+            raise DataError(
+                f"{where} has {n} respondent(s); the loyalty model needs at least "
+                f"{min_size} per {'sector x segment cell' if g is not None else 'sector'} "
+                "(merge small sectors, or pass min_size= at your own risk)",
+                column=sector or segment,
+                value=int(n),
+            )
     return codes, [str(x) for x in sectors], [str(x) for x in segments]
 
 
@@ -201,8 +222,11 @@ def parse_outcomes(outcomes: Mapping | None, data: pd.DataFrame, spec: ModelSpec
     for name, spec_ in outcomes.items():
         column, latent, kind = _outcome_parts(name, spec_, spec, loyalty)
         if column not in data.columns:
-            raise DataError(f"outcome {name!r}: the data have no column {column!r}"
-                            f"{_suggest(column, [str(c) for c in data.columns])}", column=column)
+            raise DataError(
+                f"outcome {name!r}: the data have no column {column!r}"
+                f"{_suggest(column, [str(c) for c in data.columns])}",
+                column=column,
+            )
         out.append(_typed_outcome(name, column, latent, kind, data[column]))
     return tuple(out)
 
@@ -222,8 +246,10 @@ def _outcome_parts(name, value, spec: ModelSpec, loyalty: str) -> tuple[str, str
             else:
                 latent = extra
     if latent not in spec.latents:
-        raise SpecError(f"outcome {name!r} is linked to {latent!r}, which is not a latent variable of "
-                        f"the model ({', '.join(spec.latents)})")
+        raise SpecError(
+            f"outcome {name!r} is linked to {latent!r}, which is not a latent variable of "
+            f"the model ({', '.join(spec.latents)})"
+        )
     if kind not in (None, "binary", "ordinal"):
         raise SpecError(f"outcome {name!r}: kind must be 'binary' or 'ordinal', not {kind!r}")
     return str(column), str(latent), kind
@@ -234,29 +260,50 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
     bad = x.isna() & values.notna()
     if bad.any():
         row = values.index[bad.to_numpy()][0]
-        raise DataError(f"outcome {name!r} (column {column!r}) has the non-numeric value "
-                        f"{values[row]!r} at row {row!r}", column=column, row=row, value=values[row])
+        raise DataError(
+            f"outcome {name!r} (column {column!r}) has the non-numeric value {values[row]!r} at row {row!r}",
+            column=column,
+            row=row,
+            value=values[row],
+        )
     seen = np.unique(x.dropna().to_numpy(float))
     if len(seen) < 2:
-        raise DataError(f"outcome {name!r} (column {column!r}) takes {len(seen)} distinct value(s); "
-                        "a behaviour outcome must vary", column=column)
+        raise DataError(
+            f"outcome {name!r} (column {column!r}) takes {len(seen)} distinct value(s); a behaviour outcome must vary",
+            column=column,
+        )
     integer = bool(np.all(seen == np.round(seen)))
     if kind is None:
-        kind = "binary" if set(seen) <= {0.0, 1.0} else \
-            "ordinal" if integer and len(seen) <= MAX_RATING_LEVELS else None
+        kind = (
+            "binary" if set(seen) <= {0.0, 1.0} else "ordinal" if integer and len(seen) <= MAX_RATING_LEVELS else None
+        )
         if kind is None:
             row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
-            raise DataError(f"outcome {name!r} (column {column!r}) is neither 0/1 nor an integer rating "
-                            f"with at most {MAX_RATING_LEVELS} levels: first value outside 0/1 is "
-                            f"{values[row]!r} at row {row!r}", column=column, row=row, value=values[row])
+            raise DataError(
+                f"outcome {name!r} (column {column!r}) is neither 0/1 nor an integer rating "
+                f"with at most {MAX_RATING_LEVELS} levels: first value outside 0/1 is "
+                f"{values[row]!r} at row {row!r}",
+                column=column,
+                row=row,
+                value=values[row],
+            )
     if kind == "binary" and not set(seen) <= {0.0, 1.0}:
         row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
-        raise DataError(f"outcome {name!r} (column {column!r}) must be 0/1: row {row!r} holds "
-                        f"{values[row]!r}", column=column, row=row, value=values[row])
+        raise DataError(
+            f"outcome {name!r} (column {column!r}) must be 0/1: row {row!r} holds {values[row]!r}",
+            column=column,
+            row=row,
+            value=values[row],
+        )
     if kind == "ordinal" and not integer:
         row = values.index[(x != np.round(x)).to_numpy()][0]
-        raise DataError(f"outcome {name!r} (column {column!r}) is an ordinal rating but row {row!r} "
-                        f"holds the non-integer {values[row]!r}", column=column, row=row, value=values[row])
+        raise DataError(
+            f"outcome {name!r} (column {column!r}) is an ordinal rating but row {row!r} "
+            f"holds the non-integer {values[row]!r}",
+            column=column,
+            row=row,
+            value=values[row],
+        )
     return Outcome(name, column, latent, kind, tuple(float(v) for v in seen) if kind == "ordinal" else ())
 
 

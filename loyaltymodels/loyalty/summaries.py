@@ -21,8 +21,7 @@ from ..errors import DataError, SpecError
 from .draws import Draws, LoyaltyInfo, chunked, driver_points, loyalty_mean_at, loyalty_moments, qmc_normal
 from .likelihood import gh_rule
 
-__all__ = ["driver_weights", "outcome_effects", "invest_where", "balance_effects", "satisfied_not_loyal",
-           "POOLED"]
+__all__ = ["driver_weights", "outcome_effects", "invest_where", "balance_effects", "satisfied_not_loyal", "POOLED"]
 
 #: Label of the rows that summarise all sectors at once.
 POOLED = "pooled"
@@ -30,8 +29,12 @@ POOLED = "pooled"
 
 def _interval(x: np.ndarray, axis: int = 0, mass: float = CI_POSTERIOR) -> dict[str, np.ndarray]:
     a = (1 - mass) / 2
-    return {"mean": x.mean(axis), "sd": x.std(axis, ddof=1), "ci_lower": np.quantile(x, a, axis=axis),
-            "ci_upper": np.quantile(x, 1 - a, axis=axis)}
+    return {
+        "mean": x.mean(axis),
+        "sd": x.std(axis, ddof=1),
+        "ci_lower": np.quantile(x, a, axis=axis),
+        "ci_upper": np.quantile(x, 1 - a, axis=axis),
+    }
 
 
 def _draws(da: xr.DataArray) -> np.ndarray:
@@ -42,8 +45,10 @@ def _draws(da: xr.DataArray) -> np.ndarray:
 
 def _posterior(post: xr.DataTree) -> xr.Dataset:
     if "posterior" not in post.children or "loyalty" not in post.attrs:
-        raise DataError("this is not a posterior from lm.fit_loyalty (no 'loyalty' attribute); fit the model "
-                        "with lm.fit_loyalty(...) or load a saved one with xr.open_datatree(path)")
+        raise DataError(
+            "this is not a posterior from lm.fit_loyalty (no 'loyalty' attribute); fit the model "
+            "with lm.fit_loyalty(...) or load a saved one with xr.open_datatree(path)"
+        )
     return post["posterior"].dataset
 
 
@@ -84,19 +89,27 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataF
     ['sector', 'driver', 'mean', 'sd', 'ci_lower', 'ci_upper', 'prob_largest', 'segment']
     """
     ds, info = _posterior(post), LoyaltyInfo.from_post(post)
-    blocks = [(list(info.sectors), [None] * len(info.sectors), _by_sector(post, "std_weight", info)),
-              ([POOLED], [None], _draws(ds["std_weight_pooled"])[:, None, :])]
+    blocks = [
+        (list(info.sectors), [None] * len(info.sectors), _by_sector(post, "std_weight", info)),
+        ([POOLED], [None], _draws(ds["std_weight_pooled"])[:, None, :]),
+    ]
     if info.segments:
-        blocks.append(([POOLED] * len(info.segments), list(info.segments),
-                       _draws(ds["std_weight_segment"])))
+        blocks.append(([POOLED] * len(info.segments), list(info.segments), _draws(ds["std_weight_segment"])))
     rows = []
     for sectors, segments, x in blocks:  # x: (D, rows, K)
         largest = (x == x.max(-1, keepdims=True)).mean(0)
         stats = _interval(x, 0, mass)
         for r, (s, g) in enumerate(zip(sectors, segments)):
             for k, d in enumerate(info.drivers):
-                rows.append({"sector": s, "driver": d, **{c: float(v[r, k]) for c, v in stats.items()},
-                             "prob_largest": float(largest[r, k]), "segment": g})
+                rows.append(
+                    {
+                        "sector": s,
+                        "driver": d,
+                        **{c: float(v[r, k]) for c, v in stats.items()},
+                        "prob_largest": float(largest[r, k]),
+                        "segment": g,
+                    }
+                )
     out = pd.DataFrame(rows)
     return labelled_interval(out if info.segments else out.drop(columns="segment"), mass)
 
@@ -120,13 +133,26 @@ def outcome_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.Data
     """
     ds, info = _posterior(post), LoyaltyInfo.from_post(post)
     if not info.outcomes:
-        raise SpecError("the model was fitted without behaviour outcomes; refit with "
-                        "outcomes={'churn': 'churn_column', ...}")
+        raise SpecError(
+            "the model was fitted without behaviour outcomes; refit with outcomes={'churn': 'churn_column', ...}"
+        )
     x = _draws(ds["outcome_effect"])
     stats = _interval(x, 0, mass)
-    return labelled_interval(pd.DataFrame([{"outcome": o["name"], **{c: float(v[k]) for c, v in stats.items()}, "kind": o["kind"],
-                          "latent": o["latent"], "prob_positive": float((x[:, k] > 0).mean())}
-                         for k, o in enumerate(info.outcomes)]), mass)
+    return labelled_interval(
+        pd.DataFrame(
+            [
+                {
+                    "outcome": o["name"],
+                    **{c: float(v[k]) for c, v in stats.items()},
+                    "kind": o["kind"],
+                    "latent": o["latent"],
+                    "prob_positive": float((x[:, k] > 0).mean()),
+                }
+                for k, o in enumerate(info.outcomes)
+            ]
+        ),
+        mass,
+    )
 
 
 def _sector_weights_of(info: LoyaltyInfo) -> np.ndarray:
@@ -148,8 +174,9 @@ def _outcome_mean(o: dict, extra: dict, lat: np.ndarray) -> np.ndarray:
         a = extra["outcome_intercept"][:, binary.index(o["name"])].reshape(b.shape)
         return 1 / (1 + np.exp(-(a + b * lat)))
     cuts = extra[f"cuts_{o['name']}"]  # (D, C)
-    cum = 1 / (1 + np.exp(-(cuts.reshape(cuts.shape[:1] + (1,) * (lat.ndim - 1) + cuts.shape[1:])
-                            - (b * lat)[..., None])))
+    cum = 1 / (
+        1 + np.exp(-(cuts.reshape(cuts.shape[:1] + (1,) * (lat.ndim - 1) + cuts.shape[1:]) - (b * lat)[..., None]))
+    )
     probs = np.diff(np.concatenate([np.zeros(cum.shape[:-1] + (1,)), cum, np.ones(cum.shape[:-1] + (1,))], -1), axis=-1)
     return probs @ np.asarray(o["levels"])
 
@@ -184,8 +211,9 @@ def _invest_draws(dr: Draws, size: float) -> dict[str, np.ndarray]:
     return out
 
 
-def invest_where(post: xr.DataTree, *, size: float = 1.0, mass: float = CI_POSTERIOR,
-                 max_draws: int | None = 1000) -> pd.DataFrame:
+def invest_where(
+    post: xr.DataTree, *, size: float = 1.0, mass: float = CI_POSTERIOR, max_draws: int | None = 1000
+) -> pd.DataFrame:
     """Expected change in loyalty and in each behaviour outcome from raising beliefs or experience
     by ``size`` standard deviations, per sector and pooled.
 
@@ -222,9 +250,16 @@ def invest_where(post: xr.DataTree, *, size: float = 1.0, mass: float = CI_POSTE
         stats = _interval(by, 0, mass)
         for s, lab in enumerate(labels):
             for k, d in enumerate(info.drivers):
-                rows.append({"sector": lab, "driver": d, "target": target,
-                             "unit": "SD of loyalty" if target == "loyalty" else units[target],
-                             **{c: float(v[s, k]) for c, v in stats.items()}, "prob_best": float(best[s, k])})
+                rows.append(
+                    {
+                        "sector": lab,
+                        "driver": d,
+                        "target": target,
+                        "unit": "SD of loyalty" if target == "loyalty" else units[target],
+                        **{c: float(v[s, k]) for c, v in stats.items()},
+                        "prob_best": float(best[s, k]),
+                    }
+                )
     return labelled_interval(pd.DataFrame(rows), mass)
 
 
@@ -253,8 +288,10 @@ def balance_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.Data
     """
     ds, info = _posterior(post), LoyaltyInfo.from_post(post)
     if not info.nonlinear:
-        raise SpecError("the model was fitted without interaction or asymmetry terms; refit with "
-                        "interaction=True and/or asymmetry=True to estimate them")
+        raise SpecError(
+            "the model was fitted without interaction or asymmetry terms; refit with "
+            "interaction=True and/or asymmetry=True to estimate them"
+        )
     rows = []
     for term, pair in (("interaction", info.interaction), ("asymmetry", info.asymmetry)):
         if pair is None:
@@ -262,15 +299,28 @@ def balance_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.Data
         x = np.column_stack([_by_sector(post, f"std_{term}", info), _draws(ds[f"std_{term}_pooled"])])
         stats = _interval(x, 0, mass)
         for s, lab in enumerate(list(info.sectors) + [POOLED]):
-            rows.append({"term": term, "sector": lab, "drivers": " x ".join(pair) if term == "interaction"
-                         else f"{pair[0]} - {pair[1]}", **{c: float(v[s]) for c, v in stats.items()},
-                         "prob_positive": float((x[:, s] > 0).mean())})
+            rows.append(
+                {
+                    "term": term,
+                    "sector": lab,
+                    "drivers": " x ".join(pair) if term == "interaction" else f"{pair[0]} - {pair[1]}",
+                    **{c: float(v[s]) for c, v in stats.items()},
+                    "prob_positive": float((x[:, s] > 0).mean()),
+                }
+            )
     return labelled_interval(pd.DataFrame(rows), mass)
 
 
-def satisfied_not_loyal(source: xr.DataTree | pd.DataFrame, *, mass: float = CI_POSTERIOR,
-                        sector: str | None = None, experience: str | Sequence[str] | None = None,
-                        loyalty: str | Sequence[str] | None = None, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
+def satisfied_not_loyal(
+    source: xr.DataTree | pd.DataFrame,
+    *,
+    mass: float = CI_POSTERIOR,
+    sector: str | None = None,
+    experience: str | Sequence[str] | None = None,
+    loyalty: str | Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+) -> pd.DataFrame:
     """Share of satisfied customers (above the median of experience) who are not loyal (below the
     median of loyalty), per sector and pooled, with an interval (claim 5).
 
@@ -305,13 +355,14 @@ def satisfied_not_loyal(source: xr.DataTree | pd.DataFrame, *, mass: float = CI_
 
 def _observed_share(data: pd.DataFrame, sector, experience, loyalty, mass, n_boot, seed) -> pd.DataFrame:
     if not experience or not loyalty:
-        raise DataError("satisfied_not_loyal(data, ...) needs experience=[item columns] and "
-                        "loyalty=[item columns]")
+        raise DataError("satisfied_not_loyal(data, ...) needs experience=[item columns] and loyalty=[item columns]")
     for col in [*experience, *loyalty, *([sector] if sector else [])]:
         if col not in data.columns:
             from ..data.validate import suggest_column
-            raise DataError(f"the data have no column {col!r}{suggest_column(col, [str(c) for c in data.columns])}",
-                            column=col)
+
+            raise DataError(
+                f"the data have no column {col!r}{suggest_column(col, [str(c) for c in data.columns])}", column=col
+            )
     e = data[list(experience)].apply(pd.to_numeric, errors="coerce").mean(axis=1).to_numpy()
     lo = data[list(loyalty)].apply(pd.to_numeric, errors="coerce").mean(axis=1).to_numpy()
     groups = data[sector].astype(str).to_numpy() if sector else np.full(len(data), POOLED)

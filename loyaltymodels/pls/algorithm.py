@@ -46,9 +46,15 @@ def _inner_weights(y: np.ndarray, inner: np.ndarray, scheme: str) -> np.ndarray:
     return e
 
 
-def outer_weights(x: np.ndarray, block: np.ndarray, modes: list[str], inner: np.ndarray,
-                  scheme: str = "centroid", tol: float = 1e-6, max_iter: int = 100
-                  ) -> tuple[np.ndarray, int, bool]:
+def outer_weights(
+    x: np.ndarray,
+    block: np.ndarray,
+    modes: list[str],
+    inner: np.ndarray,
+    scheme: str = "centroid",
+    tol: float = 1e-6,
+    max_iter: int = 100,
+) -> tuple[np.ndarray, int, bool]:
     """Lohmoeller's iteration for the outer weights (R plspm's ``get_weights``, step for step).
 
     Parameters
@@ -78,7 +84,7 @@ def outer_weights(x: np.ndarray, block: np.ndarray, modes: list[str], inner: np.
     w_old = w.sum(axis=1)
     cols = [np.flatnonzero(block == j) for j in range(nlv)]
     converged = False
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count of iterations is returned
         y = _standardize(x @ w) * sdv
         z = y @ _inner_weights(y, inner, scheme)
         for j, idx in enumerate(cols):
@@ -105,7 +111,7 @@ def orient(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ac, bc = a - a.mean(axis=0), b - b.mean(axis=0)
-    return (ac.T @ bc) / np.outer(np.sqrt((ac ** 2).sum(axis=0)), np.sqrt((bc ** 2).sum(axis=0)))
+    return (ac.T @ bc) / np.outer(np.sqrt((ac**2).sum(axis=0)), np.sqrt((bc**2).sum(axis=0)))
 
 
 def inner_ols(scores: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,19 +134,27 @@ def inner_ols(scores: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.nda
 class Estimate:
     """Arrays of one fit (constructs in the order of ``inner``, items in the order of ``block``)."""
 
-    weights: np.ndarray      # (p, J), zero outside each block, oriented
-    scores: np.ndarray       # (n, J)
-    paths: np.ndarray        # (J, J)
-    r2: np.ndarray           # (J,)
-    loadings: np.ndarray     # (p,) item's correlation with its own construct
+    weights: np.ndarray  # (p, J), zero outside each block, oriented
+    scores: np.ndarray  # (n, J)
+    paths: np.ndarray  # (J, J)
+    r2: np.ndarray  # (J,)
+    loadings: np.ndarray  # (p,) item's correlation with its own construct
     crossloadings: np.ndarray  # (p, J)
     iterations: int
     converged: bool
 
 
-def estimate(raw: np.ndarray, block: np.ndarray, modes: list[str], inner: np.ndarray,
-             scheme: str = "centroid", scaled: bool = True, tol: float = 1e-6, max_iter: int = 100,
-             reference: np.ndarray | None = None) -> Estimate:
+def estimate(
+    raw: np.ndarray,
+    block: np.ndarray,
+    modes: list[str],
+    inner: np.ndarray,
+    scheme: str = "centroid",
+    scaled: bool = True,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+    reference: np.ndarray | None = None,
+) -> Estimate:
     """One PLS fit on raw item values (n, p); arguments as :func:`outer_weights`.
 
     ``reference`` (full-sample weights) orients each construct like it instead of by the majority
@@ -157,9 +171,16 @@ def estimate(raw: np.ndarray, block: np.ndarray, modes: list[str], inner: np.nda
     scores = x @ w
     paths, r2 = inner_ols(scores, inner)
     cross = _corr(x, scores)
-    return Estimate(weights=w, scores=scores, paths=paths, r2=r2,
-                     loadings=cross[np.arange(len(block)), block], crossloadings=cross,
-                     iterations=it, converged=ok)
+    return Estimate(
+        weights=w,
+        scores=scores,
+        paths=paths,
+        r2=r2,
+        loadings=cross[np.arange(len(block)), block],
+        crossloadings=cross,
+        iterations=it,
+        converged=ok,
+    )
 
 
 def total_effects(b: np.ndarray) -> np.ndarray:
@@ -168,5 +189,4 @@ def total_effects(b: np.ndarray) -> np.ndarray:
     return np.linalg.solve(eye - b, eye) - eye
 
 
-__all__ = ["SCHEMES", "treat", "outer_weights", "orient", "inner_ols", "estimate", "Estimate",
-           "total_effects"]
+__all__ = ["SCHEMES", "treat", "outer_weights", "orient", "inner_ols", "estimate", "Estimate", "total_effects"]

@@ -19,8 +19,17 @@ if TYPE_CHECKING:
 __all__ = ["bootstrap_pls", "bootstrap_summaries"]
 
 
-def bootstrap_pls(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol: float, max_iter: int,
-               reference: np.ndarray, b: int, seed: int | None) -> tuple[dict[str, np.ndarray], int]:
+def bootstrap_pls(
+    raw: np.ndarray,
+    pm: PlsModel,
+    scheme: str,
+    scaled: bool,
+    tol: float,
+    max_iter: int,
+    reference: np.ndarray,
+    b: int,
+    seed: int | None,
+) -> tuple[dict[str, np.ndarray], int]:
     """Re-estimate on ``b`` resamples of the rows; failed resamples are counted and left out."""
     n = raw.shape[0]
     block = pm.block
@@ -42,12 +51,17 @@ def bootstrap_pls(raw: np.ndarray, pm: PlsModel, scheme: str, scaled: bool, tol:
             keep["weights"].append(w)
             keep["loadings"].append(e.loadings)
     if b - failed < 2:
-        raise ConvergenceError(f"{failed} of {b} bootstrap resamples failed (no convergence or a "
-                               "constant item in the resample); check the data or use more rows")
+        raise ConvergenceError(
+            f"{failed} of {b} bootstrap resamples failed (no convergence or a "
+            "constant item in the resample); check the data or use more rows"
+        )
     if failed:
-        warnings.warn(f"{failed} of {b} bootstrap resamples failed (no convergence or a constant "
-                      "item) and were left out; see fit.bootstrap_failed", ConvergenceWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{failed} of {b} bootstrap resamples failed (no convergence or a constant "
+            "item) and were left out; see fit.bootstrap_failed",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     return {k: np.stack(v) for k, v in keep.items()}, failed
 
 

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval
 from ..errors import ConvergenceError, DataError
-from .bootstrap import bootstrap_pls, bootstrap_summaries
-from .algorithm import SCHEMES, total_effects
-from .model import PlsModel, pls_model
 from ..spec.model import ModelSpec, as_spec
-from ..data.validate import validate_data
+from .algorithm import SCHEMES, total_effects
+from .bootstrap import bootstrap_pls, bootstrap_summaries
+from .model import PlsModel, pls_model
 
 
 # -- results ---------------------------------------------------------------------------------------
@@ -128,12 +128,17 @@ class PlsFit:
         reach = total_effects(pm.inner) > 0  # structural: a directed path from j to k exists
         order = _topological(pm.inner)
         rows = [(k, j) for j in order for k in order if reach[k, j]]  # causes first, as plspm
-        out = pd.DataFrame({
-            "lhs": [pm.constructs[k] for k, _ in rows], "op": "~",
-            "rhs": [pm.constructs[j] for _, j in rows], "group": 1,
-            "direct": [b[k, j] for k, j in rows],
-            "indirect": [total[k, j] - b[k, j] for k, j in rows],
-            "total": [total[k, j] for k, j in rows]})
+        out = pd.DataFrame(
+            {
+                "lhs": [pm.constructs[k] for k, _ in rows],
+                "op": "~",
+                "rhs": [pm.constructs[j] for _, j in rows],
+                "group": 1,
+                "direct": [b[k, j] for k, j in rows],
+                "indirect": [total[k, j] - b[k, j] for k, j in rows],
+                "total": [total[k, j] for k, j in rows],
+            }
+        )
         if self.draws:
             tot = np.stack([total_effects(d) for d in self.draws["paths"]])
             ind = tot - self.draws["paths"]
@@ -148,18 +153,22 @@ class PlsFit:
         """Reliability and validity per construct: Cronbach's alpha, rho_A, rho_C, AVE, plspm's
         Dillon-Goldstein rho and first two eigenvalues (see :func:`loyaltymodels.pls.quality.quality`)."""
         from .quality import quality
+
         return quality(self)
 
     def htmt(self) -> pd.DataFrame:
         """Heterotrait-monotrait ratios between the reflective constructs (Henseler et al. 2015),
         see :func:`loyaltymodels.pls.quality.htmt`."""
         from .quality import htmt
+
         return htmt(self)
 
     def __repr__(self) -> str:
         boot = f", bootstrap={self.bootstrap} ({self.bootstrap_failed} failed)" if self.bootstrap else ""
-        return (f"PlsFit({len(self.model.constructs)} constructs, {len(self.paths)} paths, n={self.n}, "
-                f"scheme={self.scheme!r}, scaled={self.scaled}, iterations={self.iterations}{boot})")
+        return (
+            f"PlsFit({len(self.model.constructs)} constructs, {len(self.paths)} paths, n={self.n}, "
+            f"scheme={self.scheme!r}, scaled={self.scaled}, iterations={self.iterations}{boot})"
+        )
 
 
 def _path_matrix(paths: pd.DataFrame, constructs: list[str]) -> np.ndarray:
@@ -181,9 +190,19 @@ def _topological(inner: np.ndarray) -> list[int]:
 
 
 # -- the user-facing call --------------------------------------------------------------------------
-def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme: str = "centroid",
-            scaled: bool = True, bootstrap: int = 0, seed: int | None = None, level: float = CI_ML,
-            tol: float = 1e-6, max_iter: int = 100, missing: str = "listwise") -> PlsFit:
+def fit_pls(
+    model: str | ModelSpec | pd.DataFrame,
+    data: pd.DataFrame,
+    *,
+    scheme: str = "centroid",
+    scaled: bool = True,
+    bootstrap: int = 0,
+    seed: int | None = None,
+    level: float = CI_ML,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+    missing: str = "listwise",
+) -> PlsFit:
     """PLS path modelling (Wold, Lohmoeller) of a lavaan-syntax model.
 
     ``=~`` blocks are estimated in Mode A (reflective), ``<~`` blocks in Mode B (formative, as cSEM),
@@ -249,14 +268,18 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
     if scheme not in SCHEMES:
         raise ValueError(f"scheme={scheme!r}; choose among {', '.join(map(repr, SCHEMES))}")
     if missing not in ("listwise", "none"):
-        raise DataError(f"missing={missing!r}: PLS path modelling needs complete rows; use "
-                        "'listwise' (drop incomplete rows) or 'none' (raise), or impute first")
+        raise DataError(
+            f"missing={missing!r}: PLS path modelling needs complete rows; use "
+            "'listwise' (drop incomplete rows) or 'none' (raise), or impute first"
+        )
     if not 0 < level < 1:
         raise ValueError(f"level={level} must lie between 0 and 1, e.g. 0.95")
     bootstrap = int(bootstrap)
     if bootstrap < 0 or bootstrap == 1:
-        raise ValueError(f"bootstrap={bootstrap}: give 0 (no bootstrap) or a number of resamples "
-                         "(e.g. 1000 or more for percentile intervals)")
+        raise ValueError(
+            f"bootstrap={bootstrap}: give 0 (no bootstrap) or a number of resamples "
+            "(e.g. 1000 or more for percentile intervals)"
+        )
     spec = as_spec(model)
     pm = pls_model(spec)
     modeb = [len(pm.blocks[c]) for c in pm.constructs if pm.modes[c] == "B"]
@@ -265,9 +288,11 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
     raw = items.to_numpy(dtype=float)
     est = pm.fit_arrays(raw, scheme, scaled, tol, max_iter)
     if not est.converged:
-        raise ConvergenceError(f"the PLS weights did not converge in {max_iter} iterations "
-                               f"(scheme={scheme!r}); raise max_iter, try another scheme, or check "
-                               "for blocks whose items do not correlate")
+        raise ConvergenceError(
+            f"the PLS weights did not converge in {max_iter} iterations "
+            f"(scheme={scheme!r}); raise max_iter, try another scheme, or check "
+            "for blocks whose items do not correlate"
+        )
 
     draws: dict[str, np.ndarray] = {}
     failed = 0
@@ -275,17 +300,29 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
         draws, failed = bootstrap_pls(raw, pm, scheme, scaled, tol, max_iter, est.weights, bootstrap, seed)
 
     idx = {c: i for i, c in enumerate(pm.constructs)}
-    paths = pd.DataFrame({"lhs": [k for k, _ in pm.path_rows], "op": "~",
-                          "rhs": [j for _, j in pm.path_rows], "group": 1,
-                          "est": [est.paths[idx[k], idx[j]] for k, j in pm.path_rows]})
+    paths = pd.DataFrame(
+        {
+            "lhs": [k for k, _ in pm.path_rows],
+            "op": "~",
+            "rhs": [j for _, j in pm.path_rows],
+            "group": 1,
+            "est": [est.paths[idx[k], idx[j]] for k, j in pm.path_rows],
+        }
+    )
     block = pm.block
     r2_item = np.nan_to_num(est.r2[block])
-    outer = pd.DataFrame({"lhs": [pm.constructs[b] for b in block],
-                          "op": [pm.outer_ops[pm.constructs[b]] for b in block],
-                          "rhs": pm.items, "group": 1,
-                          "weight": est.weights[np.arange(len(block)), block],
-                          "loading": est.loadings, "communality": est.loadings ** 2,
-                          "redundancy": est.loadings ** 2 * r2_item})
+    outer = pd.DataFrame(
+        {
+            "lhs": [pm.constructs[b] for b in block],
+            "op": [pm.outer_ops[pm.constructs[b]] for b in block],
+            "rhs": pm.items,
+            "group": 1,
+            "weight": est.weights[np.arange(len(block)), block],
+            "loading": est.loadings,
+            "communality": est.loadings**2,
+            "redundancy": est.loadings**2 * r2_item,
+        }
+    )
     if draws:
         sel = np.stack([draws["paths"][:, idx[k], idx[j]] for k, j in pm.path_rows], axis=1)
         paths["se"], paths["ci_lower"], paths["ci_upper"] = bootstrap_summaries(sel, level)
@@ -296,10 +333,24 @@ def fit_pls(model: str | ModelSpec | pd.DataFrame, data: pd.DataFrame, *, scheme
     r2 = pd.Series([est.r2[idx[c]] for c in endo], index=pd.Index(endo, name="construct"), name="r2")
     scores = pd.DataFrame(est.scores, index=used.index, columns=pm.constructs)
     cross = pd.DataFrame(est.crossloadings, index=pm.items, columns=pm.constructs)
-    return PlsFit(paths=paths, outer=outer, r2=r2, scores=scores, crossloadings=cross, spec=spec,
-                  model=pm, scheme=scheme, scaled=bool(scaled), iterations=est.iterations,
-                  n=len(used), bootstrap=bootstrap, bootstrap_failed=failed, level=level,
-                  draws=draws, data=items)
+    return PlsFit(
+        paths=paths,
+        outer=outer,
+        r2=r2,
+        scores=scores,
+        crossloadings=cross,
+        spec=spec,
+        model=pm,
+        scheme=scheme,
+        scaled=bool(scaled),
+        iterations=est.iterations,
+        n=len(used),
+        bootstrap=bootstrap,
+        bootstrap_failed=failed,
+        level=level,
+        draws=draws,
+        data=items,
+    )
 
 
 __all__ = ["fit_pls", "PlsFit", "SCHEMES"]

@@ -45,12 +45,12 @@ def cronbach_alpha(r: np.ndarray) -> float:
 def composite_reliability(loadings: np.ndarray) -> float:
     """rho_C = (sum l)^2 / ((sum l)^2 + sum(1 - l^2)), with standardized loadings ``l``."""
     s = np.sum(loadings) ** 2
-    return float(s / (s + np.sum(1 - loadings ** 2)))
+    return float(s / (s + np.sum(1 - loadings**2)))
 
 
 def ave(loadings: np.ndarray) -> float:
     """Average variance extracted: the mean squared standardized loading."""
-    return float(np.mean(loadings ** 2))
+    return float(np.mean(loadings**2))
 
 
 def rho_a(weights: np.ndarray, r: np.ndarray) -> float:
@@ -129,11 +129,17 @@ def quality(fit: PlsFit) -> pd.DataFrame:
         row = dict(construct=c, mode=pm.modes[c], items=len(idx))
         if pm.modes[c] == "A":
             dg, e1, e2 = unidimensionality(rb)
-            row.update(alpha=cronbach_alpha(rb), rho_a=rho_a(w, rb), rho_c=composite_reliability(lam),
-                       ave=ave(lam), dg_rho=dg, eig1=e1, eig2=e2)
+            row.update(
+                alpha=cronbach_alpha(rb),
+                rho_a=rho_a(w, rb),
+                rho_c=composite_reliability(lam),
+                ave=ave(lam),
+                dg_rho=dg,
+                eig1=e1,
+                eig2=e2,
+            )
         else:
-            row.update(alpha=np.nan, rho_a=np.nan, rho_c=np.nan, ave=np.nan, dg_rho=np.nan,
-                       eig1=np.nan, eig2=np.nan)
+            row.update(alpha=np.nan, rho_a=np.nan, rho_c=np.nan, ave=np.nan, dg_rho=np.nan, eig1=np.nan, eig2=np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -161,5 +167,13 @@ def htmt(fit: PlsFit) -> pd.DataFrame:
     return pd.DataFrame(htmt_matrix(r, blocks), index=pd.Index(keep, name="construct"), columns=keep)
 
 
-__all__ = ["quality", "htmt", "cronbach_alpha", "composite_reliability", "ave", "rho_a",
-           "unidimensionality", "htmt_matrix"]
+__all__ = [
+    "quality",
+    "htmt",
+    "cronbach_alpha",
+    "composite_reliability",
+    "ave",
+    "rho_a",
+    "unidimensionality",
+    "htmt_matrix",
+]

@@ -31,10 +31,10 @@ from ..defaults import CI_ML, labelled_interval, one_blas_thread
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-from .batch import dask_client, fit_model, fit_status, progress_bar, worker_name
 from ..indices.intervals import wilson
-from .store import SCHEMA, append, completed, open_store, read_records
 from ..spec.provenance import jsonable
+from .batch import dask_client, fit_model, fit_status, progress_bar, worker_name
+from .store import SCHEMA, append, completed, open_store, read_records
 from .targets import Scenario, Target, as_targets
 
 __all__ = ["power_analysis", "power_summary", "read_power_records", "plot_power", "replication_seed"]
@@ -70,37 +70,53 @@ def replication_seed(entropy: int, n: int, rep: int) -> np.random.SeedSequence:
 def run_replication(job: Job, n: int, rep: int) -> list[dict]:
     """One replication: draw, fit, evaluate every target; records as in ``power_store.SCHEMA``."""
     data_seq, fit_seq = replication_seed(job.entropy, n, rep).spawn(2)
-    base = dict(n=int(n), rep=int(rep), seed_entropy=str(job.entropy), spawn_key=f"{n},{rep}",
-                worker=worker_name(), setup=False)
+    base = dict(
+        n=int(n), rep=int(rep), seed_entropy=str(job.entropy), spawn_key=f"{n},{rep}", worker=worker_name(), setup=False
+    )
     started = time.perf_counter()
     fit, truth, converged, error, notes = None, None, False, "", ""
     with one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # recorded in the `warnings` column, not printed per worker
         try:
             data, truth = job.scenario.generate(n, np.random.default_rng(data_seq))
-            fit, base["setup"] = fit_model(job.scenario.fitted_model(truth), data, job.estimator,
-                                           job.fit_options, seed=int(fit_seq.generate_state(1)[0]),
-                                           reuse=job.reuse)
+            fit, base["setup"] = fit_model(
+                job.scenario.fitted_model(truth),
+                data,
+                job.estimator,
+                job.fit_options,
+                seed=int(fit_seq.generate_state(1)[0]),
+                reuse=job.reuse,
+            )
             converged, notes = fit_status(fit, job.estimator, job.fit_options.get("rhat_max"))
-        except Exception as err:  # noqa: BLE001 - a failed fit is a result (counted), not a crash
+        except Exception as err:
             error = f"{type(err).__name__}: {err}"
         rows, params = [], {}
         for target in job.targets:
-            row = dict(kind="target", quantity=target.name, detected=None, estimate=np.nan, se=np.nan,
-                       truth=np.nan, error=error)
+            row = dict(
+                kind="target",
+                quantity=target.name,
+                detected=None,
+                estimate=np.nan,
+                se=np.nan,
+                truth=np.nan,
+                error=error,
+            )
             if fit is not None:
                 try:
                     out = target.check(fit, truth, job.estimator)
-                    row.update(detected=bool(out["detected"]), estimate=out["estimate"], se=out["se"],
-                               truth=out["truth"])
+                    row.update(
+                        detected=bool(out["detected"]), estimate=out["estimate"], se=out["se"], truth=out["truth"]
+                    )
                     for p in out.get("parameters", []):
                         params.setdefault(p["quantity"], dict(kind="parameter", detected=None, error="", **p))
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:
                     row["error"] = f"target {target.name}: {type(err).__name__}: {err}"
             rows.append(row)
     elapsed = time.perf_counter() - started
-    return [{**base, **r, "converged": converged and not r["error"], "warnings": notes, "elapsed": elapsed}
-            for r in rows + list(params.values())]
+    return [
+        {**base, **r, "converged": converged and not r["error"], "warnings": notes, "elapsed": elapsed}
+        for r in rows + list(params.values())
+    ]
 
 
 def run_batch(job: Job, keys: Sequence[tuple[int, int]]) -> pd.DataFrame:
@@ -117,12 +133,24 @@ def _entropy(seed: int | None) -> int:
     raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
 
 
-def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 1000, *,
-                   estimator: str = "sem", target: Target | Callable | Sequence, seed: int | None = None,
-                   client: Any = None, n_workers: int | None = None, store: str | Path | None = None,
-                   batch_size: int | None = None, fit_options: Mapping[str, Any] | None = None,
-                   ci: float = CI_ML, progress: bool = True, stop_after: int | None = None,
-                   reuse: bool = True) -> pd.DataFrame:
+def power_analysis(
+    scenario: Scenario | Callable,
+    n: Sequence[int],
+    reps: int = 1000,
+    *,
+    estimator: str = "sem",
+    target: Target | Callable | Sequence,
+    seed: int | None = None,
+    client: Any = None,
+    n_workers: int | None = None,
+    store: str | Path | None = None,
+    batch_size: int | None = None,
+    fit_options: Mapping[str, Any] | None = None,
+    ci: float = CI_ML,
+    progress: bool = True,
+    stop_after: int | None = None,
+    reuse: bool = True,
+) -> pd.DataFrame:
     """Detection rate of each target at each sample size, by simulation on Dask.
 
     Parameters
@@ -180,7 +208,8 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     >>> sc = lm.loyalty_power_scenario(weights={"retail": (0.45, 0.25), "banking": (0.3, 0.3)})
     >>> res = lm.power_analysis(sc, n=[100, 200, 400], reps=500, seed=1,
     ...                         target=[lm.weights_differ("retail"), lm.weights_differ("banking")])  # doctest: +SKIP
-    >>> res.query("kind == 'target'")[["quantity", "n_per_sector", "power", "power_lower", "power_upper"]]  # doctest: +SKIP
+    >>> cols = ["quantity", "n_per_sector", "power", "power_lower", "power_upper"]
+    >>> res.query("kind == 'target'")[cols]  # doctest: +SKIP
     >>> lm.plot_power(res)  # doctest: +SKIP
     """
     if estimator not in ESTIMATORS:
@@ -198,17 +227,24 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     job = Job(scenario, targets, estimator, options, entropy, reuse)
     _dry_run(scenario, ns[0], entropy)
     from ..spec.provenance import package_versions
-    manifest = {"kind": "loyaltymodels.power_analysis", "scenario": scenario.describe(),
-                "targets": [t.describe() for t in targets], "estimator": estimator,
-                "fit_options": jsonable(options),
-                "seed_entropy": str(entropy), "versions": package_versions()}
+
+    manifest = {
+        "kind": "loyaltymodels.power_analysis",
+        "scenario": scenario.describe(),
+        "targets": [t.describe() for t in targets],
+        "estimator": estimator,
+        "fit_options": jsonable(options),
+        "seed_entropy": str(entropy),
+        "versions": package_versions(),
+    }
     temporary = tempfile.TemporaryDirectory(prefix="power-") if store is None else None
     try:
         path = open_store(temporary.name if temporary else store, manifest)
         done = completed(path)
         todo = [(k, r) for k in ns for r in range(int(reps)) if (k, r) not in done]
-        finished = _run(job, todo, len(ns) * int(reps) - len(todo), client, n_workers, batch_size,
-                        path, progress, stop_after)
+        finished = _run(
+            job, todo, len(ns) * int(reps) - len(todo), client, n_workers, batch_size, path, progress, stop_after
+        )
         records = read_records(path)
     finally:
         if temporary:
@@ -217,11 +253,13 @@ def power_analysis(scenario: Scenario | Callable, n: Sequence[int], reps: int = 
     _raise_if_all_failed(records)
     out = power_summary(records, ci=ci, n_label=scenario.n_label)
     rank = {name: k for k, name in enumerate(t.name for t in targets)}  # targets in the order asked
-    out = out.sort_values(["kind", "quantity"], key=lambda s: s.map(rank).fillna(len(rank)) if s.name == "quantity"
-                          else s.map({"target": 0, "parameter": 1}), kind="stable").reset_index(drop=True)
+    out = out.sort_values(
+        ["kind", "quantity"],
+        key=lambda s: s.map(rank).fillna(len(rank)) if s.name == "quantity" else s.map({"target": 0, "parameter": 1}),
+        kind="stable",
+    ).reset_index(drop=True)
     # scalars only: pandas compares attrs with == when concatenating, which a DataFrame cannot answer
-    out.attrs.update(seed=entropy, store=None if temporary else str(path), complete=finished,
-                     estimator=estimator)
+    out.attrs.update(seed=entropy, store=None if temporary else str(path), complete=finished, estimator=estimator)
     return out
 
 
@@ -234,7 +272,7 @@ def _dry_run(scenario: Scenario, n: int, entropy: int) -> None:
 
 
 def _batches(todo: list, size: int) -> list[list]:
-    return [todo[i:i + size] for i in range(0, len(todo), size)]
+    return [todo[i : i + size] for i in range(0, len(todo), size)]
 
 
 def _run(job, todo, n_done, client, n_workers, batch_size, path, progress, stop_after) -> bool:
@@ -243,6 +281,7 @@ def _run(job, todo, n_done, client, n_workers, batch_size, path, progress, stop_
         return True
     with dask_client(client, n_workers) as c:
         from distributed import as_completed
+
         if batch_size is None:
             workers = max(1, sum(c.nthreads().values()))
             per_n = max(1, len(todo) // max(1, len({k for k, _ in todo})))
@@ -305,30 +344,68 @@ def power_summary(records: pd.DataFrame, *, ci: float = CI_ML, n_label: str = "n
         est = ok.estimate.dropna()
         truth = float(g.truth.dropna().iloc[0]) if g.truth.notna().any() else np.nan
         total = int(reps[n])
-        row = {"kind": kind, "quantity": quantity, n_label: n, "reps": total, "n_converged": len(ok),
-               "n_failed": total - len(ok)}
+        row = {
+            "kind": kind,
+            "quantity": quantity,
+            n_label: n,
+            "reps": total,
+            "n_converged": len(ok),
+            "n_failed": total - len(ok),
+        }
         if kind == "target":
             hits = int(ok.detected.fillna(False).astype(bool).sum())
             power = hits / len(ok) if len(ok) else np.nan
             lo, hi = _wilson(hits, len(ok), ci)
             alo, ahi = _wilson(hits, total, ci)
-            row.update(n_detected=hits, power=power, power_lower=lo, power_upper=hi, power_all=hits / total,
-                       power_all_lower=alo, power_all_upper=ahi)
+            row.update(
+                n_detected=hits,
+                power=power,
+                power_lower=lo,
+                power_upper=hi,
+                power_all=hits / total,
+                power_all_lower=alo,
+                power_all_upper=ahi,
+            )
         errors = g.error[g.error != ""]
-        row.update(truth=truth, mean=est.mean() if len(est) else np.nan,
-                   bias=est.mean() - truth if len(est) else np.nan,
-                   bias_mc_se=est.std(ddof=1) / np.sqrt(len(est)) if len(est) > 1 else np.nan,
-                   rmse=float(np.sqrt(((est - truth) ** 2).mean())) if len(est) else np.nan,
-                   sd=est.std(ddof=1) if len(est) > 1 else np.nan, mean_se=ok.se.mean(),
-                   failure=errors.value_counts().index[0][:200] if len(errors) else "")
+        row.update(
+            truth=truth,
+            mean=est.mean() if len(est) else np.nan,
+            bias=est.mean() - truth if len(est) else np.nan,
+            bias_mc_se=est.std(ddof=1) / np.sqrt(len(est)) if len(est) > 1 else np.nan,
+            rmse=float(np.sqrt(((est - truth) ** 2).mean())) if len(est) else np.nan,
+            sd=est.std(ddof=1) if len(est) > 1 else np.nan,
+            mean_se=ok.se.mean(),
+            failure=errors.value_counts().index[0][:200] if len(errors) else "",
+        )
         rows.append(row)
-    cols = ["kind", "quantity", n_label, "reps", "n_converged", "n_failed", "n_detected", "power",
-            "power_lower", "power_upper", "power_all", "power_all_lower", "power_all_upper", "truth",
-            "mean", "bias", "bias_mc_se", "rmse", "sd", "mean_se", "failure"]
+    cols = [
+        "kind",
+        "quantity",
+        n_label,
+        "reps",
+        "n_converged",
+        "n_failed",
+        "n_detected",
+        "power",
+        "power_lower",
+        "power_upper",
+        "power_all",
+        "power_all_lower",
+        "power_all_upper",
+        "truth",
+        "mean",
+        "bias",
+        "bias_mc_se",
+        "rmse",
+        "sd",
+        "mean_se",
+        "failure",
+    ]
     out = pd.DataFrame(rows, columns=cols)
     order = {"target": 0, "parameter": 1}
-    out = out.sort_values(["kind", "quantity", n_label], key=lambda s: s.map(order) if s.name == "kind" else s,
-                          kind="stable").reset_index(drop=True)
+    out = out.sort_values(
+        ["kind", "quantity", n_label], key=lambda s: s.map(order) if s.name == "kind" else s, kind="stable"
+    ).reset_index(drop=True)
     return labelled_interval(out, ci)  # power_lower/power_upper are Wilson intervals of this mass
 
 
@@ -340,8 +417,14 @@ def _wilson(hits: int, total: int, ci: float) -> tuple[float, float]:
     return float(min(lo, hits / total)), float(max(hi, hits / total))
 
 
-def plot_power(result: pd.DataFrame, *, level: float | None = 0.8, nominal: float | None = None,
-               targets: Sequence[str] | None = None, ax: Axes | None = None) -> Figure:
+def plot_power(
+    result: pd.DataFrame,
+    *,
+    level: float | None = 0.8,
+    nominal: float | None = None,
+    targets: Sequence[str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """Power curves: detection rate against sample size, one line per target, Wilson bands.
 
     ``level`` draws the planning level (0.8 by default); ``nominal`` another line (e.g. the test's

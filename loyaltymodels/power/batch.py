@@ -50,8 +50,13 @@ def dask_client(client=None, n_workers: int | None = None, processes: bool = Tru
     from distributed import Client, LocalCluster
 
     # ":0": the scheduler always serves HTTP; a random port never collides with another cluster
-    cluster = LocalCluster(n_workers=n_workers or CPU_COUNT, threads_per_worker=1, processes=processes,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=n_workers or CPU_COUNT,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
     local = Client(cluster)
     try:
         yield local
@@ -62,12 +67,14 @@ def dask_client(client=None, n_workers: int | None = None, processes: bool = Tru
 
 def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0):
     from tqdm.auto import tqdm
+
     return tqdm(total=total, initial=initial, desc=desc, unit="fit", disable=not enabled)
 
 
 def worker_name() -> str:
     try:
         from distributed import get_worker
+
         return str(get_worker().name)
     except (ImportError, ValueError):
         return "local"
@@ -80,8 +87,14 @@ def _key(estimator: str, model: str, data: pd.DataFrame, options: Mapping[str, A
     return json.dumps([estimator, model, labels, opts], sort_keys=True, default=str)
 
 
-def fit_model(model: str, data: pd.DataFrame, estimator: str = "sem", options: Mapping[str, Any] | None = None,
-              seed: int | None = None, reuse: bool = True) -> tuple[Any, bool]:
+def fit_model(
+    model: str,
+    data: pd.DataFrame,
+    estimator: str = "sem",
+    options: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    reuse: bool = True,
+) -> tuple[Any, bool]:
     """Fit ``model`` to ``data``, reusing this process's parsed or compiled model of the structure.
 
     Returns ``(fit, setup)``: a :class:`~loyaltymodels.SemFit` or a posterior DataTree, and whether
@@ -101,6 +114,7 @@ def fit_model(model: str, data: pd.DataFrame, estimator: str = "sem", options: M
     cached = _CACHE.get(key) if reuse else None
     if estimator == "sem":
         from ..sem.fit import fit_sem
+
         fit = fit_sem(cached if cached is not None else model, data, **options)
         if cached is None and reuse:
             _CACHE.put(key, fit.spec)  # exactly the spec fit_sem builds: passing it back is free
@@ -109,6 +123,7 @@ def fit_model(model: str, data: pd.DataFrame, estimator: str = "sem", options: M
         raise ValueError(f"estimator={estimator!r}: choose 'sem' or 'bayes'")
     from ..bayes.fit import compile_model, fit_compiled
     from ..errors import DataError
+
     sample = {"cores": 1, **{k: options.pop(k) for k in SAMPLE_OPTIONS if k in options}}
     setup = cached is None
     compiled = cached if cached is not None else compile_model(model, data, cache=reuse, **options)
@@ -135,19 +150,29 @@ def fit_status(fit, estimator: str, rhat_max: float | None = None) -> tuple[bool
     if estimator == "sem":
         return bool(fit.converged), " | ".join(fit.warnings)
     from ..bayes.diagnostics import check_convergence
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = check_convergence(fit, warn=False)
     limit = BAYES_RHAT_MAX if rhat_max is None else float(rhat_max)
     failed = bool(((table.check == "rhat") & (table.value > limit)).any() or (table.check == "divergences").any())
-    notes = [f"{check}: {len(g)} flagged (worst {g.value.iloc[0]:.4g}{' at ' + g.parameter.iloc[0] if g.parameter.iloc[0] else ''})"
-             for check, g in table.groupby("check", sort=False)]
+    notes = []
+    for check, g in table.groupby("check", sort=False):
+        where = f" at {g.parameter.iloc[0]}" if g.parameter.iloc[0] else ""
+        notes.append(f"{check}: {len(g)} flagged (worst {g.value.iloc[0]:.4g}{where})")
     return not failed, " | ".join(notes)
 
 
 # -- fit_many --------------------------------------------------------------------------------------
-def _fit_dataset(model: str, name: Any, data: pd.DataFrame, estimator: str, options: dict,
-                 seed: int | None, measures: tuple[str, ...]) -> pd.DataFrame:
+def _fit_dataset(
+    model: str,
+    name: Any,
+    data: pd.DataFrame,
+    estimator: str,
+    options: dict,
+    seed: int | None,
+    measures: tuple[str, ...],
+) -> pd.DataFrame:
     started = time.perf_counter()
     glance: dict[str, Any] = {}
     try:
@@ -160,11 +185,15 @@ def _fit_dataset(model: str, name: Any, data: pd.DataFrame, estimator: str, opti
                 glance = {m: fit.fit_measures.get(m, np.nan) for m in measures}
             else:
                 from ..bayes.fit import bayes_summary
+
                 params = bayes_summary(fit)
-                glance = {"max_rhat": float(params.r_hat.max()), "min_ess_bulk": float(params.ess_bulk.min()),
-                          "divergences": int(fit["sample_stats"]["diverging"].sum())}
+                glance = {
+                    "max_rhat": float(params.r_hat.max()),
+                    "min_ess_bulk": float(params.ess_bulk.min()),
+                    "divergences": int(fit["sample_stats"]["diverging"].sum()),
+                }
         error = ""
-    except Exception as err:  # noqa: BLE001 - one failed data set is a result, not a crash
+    except Exception as err:
         params, converged, notes, error = pd.DataFrame(index=[0]), False, "", f"{type(err).__name__}: {err}"
     head = {"dataset": name, "converged": converged, "error": error, "nobs": len(data)}
     tail = {"warnings": notes, "seconds": time.perf_counter() - started, **{f"fit_{k}": v for k, v in glance.items()}}
@@ -189,10 +218,19 @@ def _split_datasets(datasets, by: str | None) -> dict:
 FIT_MEASURES = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic")
 
 
-def fit_many(model: str, datasets: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame], *,
-             by: str | None = None, estimator: str = "sem", client: Any = None,
-             n_workers: int | None = None, seed: int | None = None, progress: bool = True,
-             measures: Sequence[str] = FIT_MEASURES, **fit_options: Any) -> pd.DataFrame:
+def fit_many(
+    model: str,
+    datasets: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame],
+    *,
+    by: str | None = None,
+    estimator: str = "sem",
+    client: Any = None,
+    n_workers: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    measures: Sequence[str] = FIT_MEASURES,
+    **fit_options: Any,
+) -> pd.DataFrame:
     """Fit one model to many data sets (brands, waves, countries) on Dask; one tidy table out.
 
     Parameters
@@ -242,8 +280,13 @@ def fit_many(model: str, datasets: pd.DataFrame | Mapping[str, pd.DataFrame] | S
     results: dict = {}
     with dask_client(client, n_workers) as c:
         from distributed import as_completed
-        futures = {c.submit(_fit_dataset, model, name, sets[name], estimator, dict(fit_options), s,
-                            tuple(measures), pure=False): name for name, s in zip(names, seeds)}
+
+        futures = {
+            c.submit(
+                _fit_dataset, model, name, sets[name], estimator, dict(fit_options), s, tuple(measures), pure=False
+            ): name
+            for name, s in zip(names, seeds)
+        }
         bar = progress_bar(len(futures), "fit_many", progress)
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()

@@ -32,12 +32,26 @@ MANIFEST = "_manifest.json"  # leading "_": pyarrow's dataset discovery skips it
 COMPARED = ("kind", "scenario", "targets", "estimator", "fit_options", "seed_entropy", "versions")
 
 #: One row per replication and quantity (a target or a key parameter).
-SCHEMA = pa.schema([
-    ("n", pa.int64()), ("rep", pa.int64()), ("seed_entropy", pa.string()), ("spawn_key", pa.string()),
-    ("kind", pa.string()), ("quantity", pa.string()), ("detected", pa.bool_()), ("converged", pa.bool_()),
-    ("error", pa.string()), ("warnings", pa.string()), ("estimate", pa.float64()), ("se", pa.float64()),
-    ("truth", pa.float64()), ("elapsed", pa.float64()), ("setup", pa.bool_()), ("worker", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("n", pa.int64()),
+        ("rep", pa.int64()),
+        ("seed_entropy", pa.string()),
+        ("spawn_key", pa.string()),
+        ("kind", pa.string()),
+        ("quantity", pa.string()),
+        ("detected", pa.bool_()),
+        ("converged", pa.bool_()),
+        ("error", pa.string()),
+        ("warnings", pa.string()),
+        ("estimate", pa.float64()),
+        ("se", pa.float64()),
+        ("truth", pa.float64()),
+        ("elapsed", pa.float64()),
+        ("setup", pa.bool_()),
+        ("worker", pa.string()),
+    ]
+)
 KEY = ["n", "rep", "kind", "quantity"]
 
 
@@ -50,15 +64,17 @@ def open_store(path: str | os.PathLike, manifest: dict[str, Any]) -> Path:
         try:
             old = json.loads(file.read_text())
         except json.JSONDecodeError as err:
-            raise StoreError(f"{file} is not valid JSON ({err}); delete the directory or choose another "
-                             "store") from None
+            raise StoreError(
+                f"{file} is not valid JSON ({err}); delete the directory or choose another store"
+            ) from None
         for key in COMPARED:
             if old.get(key) != manifest.get(key):
                 where, was, now = _first_difference(old.get(key), manifest.get(key), key)
                 raise StoreError(
                     f"{path} holds results of another run: its {key!r} differs, at {where}: stored "
                     f"{_show(was)}, asked {_show(now)}. Use another store directory (or delete this "
-                    "one) to run the new question; results are never mixed.")
+                    "one) to run the new question; results are never mixed."
+                )
     else:
         _atomic_write(file, json.dumps(manifest, indent=2, sort_keys=True).encode())
     for stale in path.glob("*.tmp"):  # a run killed while writing

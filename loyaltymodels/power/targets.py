@@ -26,8 +26,15 @@ from scipy import stats
 
 from ..spec.provenance import jsonable
 
-__all__ = ["Scenario", "loyalty_power_scenario", "model_power_scenario", "Target", "weights_differ",
-           "parameter_nonzero", "as_targets"]
+__all__ = [
+    "Scenario",
+    "loyalty_power_scenario",
+    "model_power_scenario",
+    "Target",
+    "weights_differ",
+    "parameter_nonzero",
+    "as_targets",
+]
 
 GENERATORS = ("loyalty", "simulate")
 
@@ -70,8 +77,9 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, str) and self.generator not in GENERATORS:
-            raise ValueError(f"generator {self.generator!r}: choose one of {GENERATORS} or pass a "
-                             "callable (n, rng) -> (data, truth)")
+            raise ValueError(
+                f"generator {self.generator!r}: choose one of {GENERATORS} or pass a callable (n, rng) -> (data, truth)"
+            )
         if self.generator == "simulate" and "model" not in self.kwargs:
             raise ValueError("a 'simulate' scenario needs kwargs={'model': '<lavaan syntax>', ...}")
 
@@ -79,9 +87,11 @@ class Scenario:
         """One data set of size ``n`` drawn with ``rng``, and its truth."""
         if self.generator == "loyalty":
             from ..data.scenarios import loyalty_scenario
+
             return loyalty_scenario(int(n), seed=rng, **self.kwargs)
         if self.generator == "simulate":
             from ..data.synthetic import simulate
+
             kw = dict(self.kwargs)
             return simulate(kw.pop("model"), int(n), seed=rng, **kw)
         return self.generator(int(n), rng)
@@ -90,22 +100,32 @@ class Scenario:
         """The lavaan syntax fitted to every replication."""
         model = self.model or truth.attrs.get("model") or self.kwargs.get("model")
         if not model:
-            raise ValueError("the scenario names no model to fit: pass Scenario(model=...) or return "
-                             "truth with truth.attrs['model'] from the generator")
+            raise ValueError(
+                "the scenario names no model to fit: pass Scenario(model=...) or return "
+                "truth with truth.attrs['model'] from the generator"
+            )
         return model
 
     def describe(self) -> dict:
         """JSON description (for the manifest of a stored run)."""
-        return {"generator": jsonable(self.generator), "kwargs": jsonable(dict(self.kwargs)),
-                "model": self.model, "fit_options": jsonable(dict(self.fit_options)),
-                "n_label": self.n_label}
+        return {
+            "generator": jsonable(self.generator),
+            "kwargs": jsonable(dict(self.kwargs)),
+            "model": self.model,
+            "fit_options": jsonable(dict(self.fit_options)),
+            "n_label": self.n_label,
+        }
 
 
-def loyalty_power_scenario(sectors: int | Sequence[str] | None = None,
-                           weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None = None,
-                           *, rho: float = 0.4, scale: str | Sequence[int] | None = (0, 10),
-                           group_equal: Sequence[str] = ("loadings", "intercepts"),
-                           **kwargs: Any) -> Scenario:
+def loyalty_power_scenario(
+    sectors: int | Sequence[str] | None = None,
+    weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None = None,
+    *,
+    rho: float = 0.4,
+    scale: str | Sequence[int] | None = (0, 10),
+    group_equal: Sequence[str] = ("loadings", "intercepts"),
+    **kwargs: Any,
+) -> Scenario:
     """A :func:`loyaltymodels.loyalty_scenario` to power: the beliefs + experience -> loyalty model
     fitted by sector, with loadings and intercepts equal across sectors (metric + scalar invariance).
 
@@ -121,12 +141,14 @@ def loyalty_power_scenario(sectors: int | Sequence[str] | None = None,
     """
     kw = {"sectors": sectors, "weights": weights, "rho": rho, "scale": scale, **kwargs}
     kw = {k: v for k, v in kw.items() if v is not None or k == "scale"}
-    return Scenario("loyalty", kw, fit_options={"group": "sector", "group_equal": tuple(group_equal)},
-                    n_label="n_per_sector")
+    return Scenario(
+        "loyalty", kw, fit_options={"group": "sector", "group_equal": tuple(group_equal)}, n_label="n_per_sector"
+    )
 
 
-def model_power_scenario(model: str, params: Mapping[str, float] | None = None, *,
-                         fit_model: str | None = None, **kwargs: Any) -> Scenario:
+def model_power_scenario(
+    model: str, params: Mapping[str, float] | None = None, *, fit_model: str | None = None, **kwargs: Any
+) -> Scenario:
     """A :func:`loyaltymodels.simulate` scenario: data drawn from ``model`` (numbers in the syntax
     are population values), ``fit_model`` (default: ``model`` itself) fitted to each draw.
 
@@ -136,8 +158,7 @@ def model_power_scenario(model: str, params: Mapping[str, float] | None = None, 
     >>> sc.generator, sc.model
     ('simulate', 'y ~ x')
     """
-    return Scenario("simulate", {"model": model, "params": dict(params or {}), **kwargs},
-                    model=fit_model or model)
+    return Scenario("simulate", {"model": model, "params": dict(params or {}), **kwargs}, model=fit_model or model)
 
 
 # -- targets ---------------------------------------------------------------------------------------
@@ -166,8 +187,11 @@ class Target:
         >>> t.check(None, None, "sem")["detected"]
         True
         """
-        return cls(name or getattr(func, "__name__", "custom"), partial(_custom, func),
-                   {"kind": "custom", "function": jsonable(func)})
+        return cls(
+            name or getattr(func, "__name__", "custom"),
+            partial(_custom, func),
+            {"kind": "custom", "function": jsonable(func)},
+        )
 
     def describe(self) -> dict:
         return {"name": self.name, **jsonable(dict(self.spec))}
@@ -184,13 +208,19 @@ def as_targets(target: Target | Callable | Sequence) -> list[Target]:
 
 
 def _custom(func, fit, truth, estimator) -> dict:
-    return {"detected": bool(func(fit, truth)), "estimate": np.nan, "se": np.nan, "truth": np.nan,
-            "parameters": []}
+    return {"detected": bool(func(fit, truth)), "estimate": np.nan, "se": np.nan, "truth": np.nan, "parameters": []}
 
 
-def weights_differ(sector: str | None = None, alpha: float = 0.05, *, beliefs: str = "Beliefs",
-                   experience: str = "Experience", outcome: str = "Loyalty",
-                   bayes_rule: str = "interval", probability: float = 0.95) -> Target:
+def weights_differ(
+    sector: str | None = None,
+    alpha: float = 0.05,
+    *,
+    beliefs: str = "Beliefs",
+    experience: str = "Experience",
+    outcome: str = "Loyalty",
+    bayes_rule: str = "interval",
+    probability: float = 0.95,
+) -> Target:
     """Target: the standardized weights of beliefs and experience on loyalty differ (in ``sector``).
 
     SEM: Wald test of ``d = std_all(beliefs) - std_all(experience)``, two-sided at ``alpha``,
@@ -209,14 +239,23 @@ def weights_differ(sector: str | None = None, alpha: float = 0.05, *, beliefs: s
         raise ValueError(f"bayes_rule={bayes_rule!r}: choose 'interval' or 'probability'")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    spec = dict(kind="weights_differ", sector=sector, alpha=alpha, beliefs=beliefs,
-                experience=experience, outcome=outcome, bayes_rule=bayes_rule, probability=probability)
+    spec = dict(
+        kind="weights_differ",
+        sector=sector,
+        alpha=alpha,
+        beliefs=beliefs,
+        experience=experience,
+        outcome=outcome,
+        bayes_rule=bayes_rule,
+        probability=probability,
+    )
     name = "weights_differ" + (f"[{sector}]" if sector is not None else "")
     return Target(name, partial(_weights_differ, **spec), spec)
 
 
-def parameter_nonzero(lhs: str, op: str, rhs: str, group: int | str = 1, alpha: float = 0.05, *,
-                      standardized: bool = False) -> Target:
+def parameter_nonzero(
+    lhs: str, op: str, rhs: str, group: int | str = 1, alpha: float = 0.05, *, standardized: bool = False
+) -> Target:
     """Target: one parameter differs from 0 (two-sided at ``alpha``; Bayes: its ``1 - alpha``
     equal-tailed interval excludes 0). ``group`` is a group's number or label (a sector);
     ``standardized`` tests ``std_all``. The truth is read from ``simulate``'s table
@@ -227,8 +266,7 @@ def parameter_nonzero(lhs: str, op: str, rhs: str, group: int | str = 1, alpha: 
     >>> parameter_nonzero("Loyalty", "~", "Beliefs", group="retail", standardized=True).name
     'Loyalty~Beliefs[retail] std_all'
     """
-    spec = dict(kind="parameter_nonzero", lhs=lhs, op=op, rhs=rhs, group=group, alpha=alpha,
-                standardized=standardized)
+    spec = dict(kind="parameter_nonzero", lhs=lhs, op=op, rhs=rhs, group=group, alpha=alpha, standardized=standardized)
     name = f"{lhs}{op}{rhs}" + (f"[{group}]" if group != 1 else "") + (" std_all" if standardized else "")
     return Target(name, partial(_parameter_nonzero, **spec), spec)
 
@@ -286,8 +324,16 @@ def _interval_excludes_zero(d: np.ndarray, alpha: float) -> bool:
     return bool(lo > 0 or hi < 0)
 
 
-def _truth_value(truth: pd.DataFrame, lhs: str, op: str, rhs: str, label, g: int, standardized: bool,
-                 factors: Mapping[str, str] | None = None) -> float:
+def _truth_value(
+    truth: pd.DataFrame,
+    lhs: str,
+    op: str,
+    rhs: str,
+    label,
+    g: int,
+    standardized: bool,
+    factors: Mapping[str, str] | None = None,
+) -> float:
     """The population value of one parameter, from either kind of truth table (NaN if unknown)."""
     if truth is None:
         return np.nan
@@ -306,17 +352,18 @@ def _truth_value(truth: pd.DataFrame, lhs: str, op: str, rhs: str, label, g: int
     return np.nan
 
 
-def _weights_differ(fit, truth, estimator, *, sector, alpha, beliefs, experience, outcome,
-                    bayes_rule, probability, **_) -> dict:
+def _weights_differ(
+    fit, truth, estimator, *, sector, alpha, beliefs, experience, outcome, bayes_rule, probability, **_
+) -> dict:
     g = group_number(fit, sector)
     label = group_labels(fit)[g - 1]
     keys = [(outcome, "~", beliefs), (outcome, "~", experience)]
-    true = [_truth_value(truth, *k, label, g, True, {beliefs: "w_beliefs", experience: "w_experience"})
-            for k in keys]
+    true = [_truth_value(truth, *k, label, g, True, {beliefs: "w_beliefs", experience: "w_experience"}) for k in keys]
     suffix = f"[{sector}]" if sector is not None else ""
     names = [f"{outcome}~{beliefs}{suffix} std_all", f"{outcome}~{experience}{suffix} std_all"]
     if estimator == "sem":
         from ..sem.inference import std_all_vcov
+
         rows = _rows(fit, keys, g)
         est = fit.parameters.loc[rows, "std_all"].to_numpy(float)
         v = std_all_vcov(fit, rows).to_numpy()
@@ -325,6 +372,7 @@ def _weights_differ(fit, truth, estimator, *, sector, alpha, beliefs, experience
         se = np.sqrt(np.clip(np.diag(v), 0, None))
     else:
         from ..spec.layout import param_name
+
         x = _draws(fit, "std_all", [param_name(*k, g) for k in keys])
         diff = x[:, 0] - x[:, 1]
         est, se, d, se_d = x.mean(0), x.std(0, ddof=1), float(diff.mean()), float(diff.std(ddof=1))
@@ -332,9 +380,16 @@ def _weights_differ(fit, truth, estimator, *, sector, alpha, beliefs, experience
             detected = _interval_excludes_zero(diff, alpha)
         else:
             detected = bool(max((diff > 0).mean(), (diff < 0).mean()) > probability)
-    return {"detected": detected, "estimate": float(d), "se": se_d, "truth": true[0] - true[1],
-            "parameters": [{"quantity": n, "estimate": float(e), "se": float(s), "truth": t}
-                           for n, e, s, t in zip(names, est, se, true)]}
+    return {
+        "detected": detected,
+        "estimate": float(d),
+        "se": se_d,
+        "truth": true[0] - true[1],
+        "parameters": [
+            {"quantity": n, "estimate": float(e), "se": float(s), "truth": t}
+            for n, e, s, t in zip(names, est, se, true)
+        ],
+    }
 
 
 def _parameter_nonzero(fit, truth, estimator, *, lhs, op, rhs, group, alpha, standardized, **_) -> dict:
@@ -347,6 +402,7 @@ def _parameter_nonzero(fit, truth, estimator, *, lhs, op, rhs, group, alpha, sta
         detected = bool(se > 0 and 2 * stats.norm.sf(abs(est) / se) < alpha)
     else:
         from ..spec.layout import param_name
+
         x = _draws(fit, "std_all" if standardized else "param", [param_name(lhs, op, rhs, g)])[:, 0]
         est, se, detected = x.mean(), x.std(ddof=1), _interval_excludes_zero(x, alpha)
     return {"detected": detected, "estimate": float(est), "se": float(se), "truth": true, "parameters": []}

@@ -10,22 +10,21 @@ full-sample estimates; one that fails to converge is counted and reported, not s
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 
-import multiprocessing
-
 import numpy as np
 
+from ..algebra.matrices import evaluate_defined, standardized
+from ..algebra.moments import group_stats
 from ..defaults import CI_ML, one_blas_thread
 from ..errors import LoyaltyModelsError, SemWarning
-from ..algebra.matrices import evaluate_defined, standardized
 from .effects import effect_pairs, effect_values
 from .engine import constraints, optimize
 from .kernel import Problem
-from ..algebra.moments import group_stats
 
 _CONTEXT: dict = {}
 
@@ -75,7 +74,7 @@ def run(context: dict, B: int, seed: int | None, n_jobs: int | None = None) -> l
         progress.close()
         return out
     size = max(1, B // (8 * n_jobs))
-    chunks = [seeds[i:i + size] for i in range(0, B, size)]
+    chunks = [seeds[i : i + size] for i in range(0, B, size)]
     # fork: workers inherit the imported modules (no re-import, no __main__ guard needed)
     ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
     out = []
@@ -101,6 +100,7 @@ def _progress(total: int):
     if not sys.stderr.isatty():
         return _NoProgress()
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc="bootstrap", unit="fit")
 
 
@@ -112,30 +112,47 @@ def attach_bootstrap(fit, frames, B: int, seed: int | None, n_jobs: int | None):
     spec = fit.spec
     keep = ~np.isin(spec.table.op.to_numpy(dtype=object), ["==", "<", ">"])
     pairs = effect_pairs(fit)
-    context = dict(spec=spec, data=[f.to_numpy(dtype=float) for f in frames],
-                   fiml=fit.info["missing"] == "fiml", theta=fit.theta, keep=keep, pairs=pairs)
+    context = dict(
+        spec=spec,
+        data=[f.to_numpy(dtype=float) for f in frames],
+        fiml=fit.info["missing"] == "fiml",
+        theta=fit.theta,
+        keep=keep,
+        pairs=pairs,
+    )
     results = run(context, B, seed, n_jobs)
     ok = [r for r in results if r is not None]
     failed = B - len(ok)
     nrow = int(keep.sum())
     draws = np.array(ok).reshape(len(ok), -1) if ok else np.empty((0, 2 * nrow + 3 * len(pairs)))
     params = fit.parameters.copy()
-    est, std, eff = draws[:, :nrow], draws[:, nrow:2 * nrow], draws[:, 2 * nrow:]
+    est, std, eff = draws[:, :nrow], draws[:, nrow : 2 * nrow], draws[:, 2 * nrow :]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns when every replicate failed
         params["boot_se"] = np.nanstd(est, axis=0, ddof=1) if len(ok) > 1 else np.nan
-        params["boot_ci_lower"], params["boot_ci_upper"] = np.nanpercentile(est, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0) \
-            if len(ok) else (np.nan, np.nan)
-        params["std_all_boot_lower"], params["std_all_boot_upper"] = \
+        params["boot_ci_lower"], params["boot_ci_upper"] = (
+            np.nanpercentile(est, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0) if len(ok) else (np.nan, np.nan)
+        )
+        params["std_all_boot_lower"], params["std_all_boot_upper"] = (
             np.nanpercentile(std, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0) if len(ok) else (np.nan, np.nan)
+        )
     notes = list(fit.warnings)
     if failed:
-        note = (f"bootstrap: {failed} of {B} replicates failed to converge and are left out of the "
-                "intervals; many failures mean the model is fragile (few indicators, near-Heywood "
-                "solutions)")
+        note = (
+            f"bootstrap: {failed} of {B} replicates failed to converge and are left out of the "
+            "intervals; many failures mean the model is fragile (few indicators, near-Heywood "
+            "solutions)"
+        )
         warnings.warn(note, SemWarning, stacklevel=4)
         notes.append(note)
-    boot = dict(B=B, seed=seed, failed=failed, succeeded=len(ok), estimates=est.tolist(),
-                std_all=std.tolist(), effects=eff.tolist(), effect_pairs=[list(p) for p in pairs])
-    return dataclasses.replace(fit, parameters=params, bootstrap=boot, warnings=tuple(notes),
-                               _problem=fit._problem)
+    boot = dict(
+        B=B,
+        seed=seed,
+        failed=failed,
+        succeeded=len(ok),
+        estimates=est.tolist(),
+        std_all=std.tolist(),
+        effects=eff.tolist(),
+        effect_pairs=[list(p) for p in pairs],
+    )
+    return dataclasses.replace(fit, parameters=params, bootstrap=boot, warnings=tuple(notes), _problem=fit._problem)

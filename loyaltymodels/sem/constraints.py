@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SpecError
 from ..algebra.matrices import compile_expression, evaluate_defined, label_values
+from ..errors import SpecError
 from .kernel import Problem
 
 __all__ = ["Constraints", "constraints", "equalities"]
@@ -74,8 +74,10 @@ def constraints(problem: Problem) -> Constraints:
         x0 = rng.normal(size=k)
         j0, j1 = _num_grad(f, x0), _num_grad(f, x0 + rng.normal(size=k))
         if not np.allclose(j0, j1, atol=1e-6) or np.allclose(j0, 0):
-            raise SpecError(f"the constraint '{text}' is not linear in the parameters; fit_sem handles "
-                            "linear equality constraints (a == b, a + b == 1, a == 2*b)")
+            raise SpecError(
+                f"the constraint '{text}' is not linear in the parameters; fit_sem handles "
+                "linear equality constraints (a == b, a + b == 1, a == 2*b)"
+            )
         C.append(j0)
         d.append(j0 @ x0 - f(x0))
     C, d = np.array(C), np.array(d)
@@ -94,6 +96,7 @@ def _constraint_function(problem: Problem, lhs: str, rhs: str):
         env = label_values(t, values)
         env.update({t.lhs.iat[r]: values[r] for r in np.flatnonzero(t.op.to_numpy() == ":=")})
         return fl(env, np) - fr(env, np)
+
     return f
 
 
@@ -112,13 +115,16 @@ def _inequality(lhs, op, rhs, label_par, lower, upper):
             return float(s)
         except ValueError:
             return None
+
     if lhs in label_par and num(rhs) is not None:
         (lower if op == ">" else upper)[label_par[lhs]] = num(rhs)
     elif rhs in label_par and num(lhs) is not None:
         (upper if op == ">" else lower)[label_par[rhs]] = num(lhs)
     else:
-        raise SpecError(f"the constraint '{lhs} {op} {rhs}' is not supported; fit_sem handles a "
-                        "label against a number (a > 0) or lower()/upper() modifiers")
+        raise SpecError(
+            f"the constraint '{lhs} {op} {rhs}' is not supported; fit_sem handles a "
+            "label against a number (a > 0) or lower()/upper() modifiers"
+        )
 
 
 def equalities(cons: Constraints) -> tuple[np.ndarray, np.ndarray] | None:

@@ -76,8 +76,12 @@ def _positions(spec) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
         n = len(items)
         for j, v in enumerate(items):
             off = (j - (n - 1) / 2) * (0.65 if side[f] in ("left", "right") else 1.1)
-            pos[v] = {"left": (x0 - 2.3, y0 - off), "right": (x0 + 2.3, y0 - off),
-                      "up": (x0 + off, y0 + 1.9), "down": (x0 + off, y0 - 1.9)}[side[f]]
+            pos[v] = {
+                "left": (x0 - 2.3, y0 - off),
+                "right": (x0 + 2.3, y0 - off),
+                "up": (x0 + off, y0 + 1.9),
+                "down": (x0 + off, y0 - 1.9),
+            }[side[f]]
     for v in spec.observed:  # observed variables outside the measurement model
         pos.setdefault(v, (0.0, -len(pos) * 0.8))
     return pos, side
@@ -97,8 +101,16 @@ def _edge_point(center, other, latent: bool) -> tuple[float, float]:
     return x + t * dx, y + t * dy
 
 
-def path_diagram(fit: SemFit, *, standardized: bool = True, group: int = 1, ax: Axes | None = None,
-                 decimals: int = 2, residuals: bool = False, title: str | None = None) -> Figure:
+def path_diagram(
+    fit: SemFit,
+    *,
+    standardized: bool = True,
+    group: int = 1,
+    ax: Axes | None = None,
+    decimals: int = 2,
+    residuals: bool = False,
+    title: str | None = None,
+) -> Figure:
     """Draw the fitted model with its estimates.
 
     Parameters
@@ -144,10 +156,26 @@ def path_diagram(fit: SemFit, *, standardized: bool = True, group: int = 1, ax: 
         if v in latents:
             ax.add_patch(Ellipse((x, y), _ELL_W, _ELL_H, fc="#dbe9f6", ec="#1f4e79", lw=1.4))
         else:
-            ax.add_patch(FancyBboxPatch((x - _BOX_W / 2, y - _BOX_H / 2), _BOX_W, _BOX_H,
-                                        boxstyle="square,pad=0", fc="white", ec="#333333", lw=1.1))
-        ax.annotate(v, (x, y), ha="center", va="center", fontsize=9, annotation_clip=False,
-                    fontweight="bold" if v in latents else "normal")
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - _BOX_W / 2, y - _BOX_H / 2),
+                    _BOX_W,
+                    _BOX_H,
+                    boxstyle="square,pad=0",
+                    fc="white",
+                    ec="#333333",
+                    lw=1.1,
+                )
+            )
+        ax.annotate(
+            v,
+            (x, y),
+            ha="center",
+            va="center",
+            fontsize=9,
+            annotation_clip=False,
+            fontweight="bold" if v in latents else "normal",
+        )
     fmt = f"{{:.{decimals}f}}"
     for r in params.itertuples():
         if r.op in ("=~", "~"):
@@ -159,40 +187,78 @@ def path_diagram(fit: SemFit, *, standardized: bool = True, group: int = 1, ax: 
             # a regression that skips a layer bends below the nodes it would cross
             skip = r.op == "~" and abs(layer.get(dst, 0) - layer.get(src, 0)) > 1
             rad = 0.25 if skip else 0.0
-            ax.add_patch(FancyArrowPatch(p0, p1, arrowstyle="-|>", mutation_scale=12, lw=1.1,
-                                         connectionstyle=f"arc3,rad={rad}",
-                                         color="#1f4e79" if r.op == "~" else "#555555"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    p0,
+                    p1,
+                    arrowstyle="-|>",
+                    mutation_scale=12,
+                    lw=1.1,
+                    connectionstyle=f"arc3,rad={rad}",
+                    color="#1f4e79" if r.op == "~" else "#555555",
+                )
+            )
             mx = (p0[0] + p1[0]) / 2 + rad * (p1[1] - p0[1]) / 2
             my = (p0[1] + p1[1]) / 2 - rad * (p1[0] - p0[0]) / 2
             star = "*" if np.isfinite(r.pvalue) and r.pvalue < 0.05 else ""
-            ax.text(mx, my, fmt.format(getattr(r, col)) + star, fontsize=8, ha="center", va="center",
-                    bbox=dict(fc="white", ec="none", pad=0.5))
+            ax.text(
+                mx,
+                my,
+                fmt.format(getattr(r, col)) + star,
+                fontsize=8,
+                ha="center",
+                va="center",
+                bbox=dict(fc="white", ec="none", pad=0.5),
+            )
         elif r.op == "~~" and r.lhs != r.rhs and r.lhs in pos and r.rhs in pos:
             p0, p1 = pos[r.lhs], pos[r.rhs]
             # arc3 bends to the right of p0 -> p1 for rad > 0: keep arcs above rows, left of columns
             rad = -0.35 if p0[0] < p1[0] or (p0[0] == p1[0] and p0[1] > p1[1]) else 0.35
-            ax.add_patch(FancyArrowPatch(_edge_point(p0, p1, r.lhs in latents),
-                                         _edge_point(p1, p0, r.rhs in latents), arrowstyle="<|-|>",
-                                         connectionstyle=f"arc3,rad={rad}", mutation_scale=10,
-                                         lw=0.9, color="#8c2d04", ls="--"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    _edge_point(p0, p1, r.lhs in latents),
+                    _edge_point(p1, p0, r.rhs in latents),
+                    arrowstyle="<|-|>",
+                    connectionstyle=f"arc3,rad={rad}",
+                    mutation_scale=10,
+                    lw=0.9,
+                    color="#8c2d04",
+                    ls="--",
+                )
+            )
             mx, my = (p0[0] + p1[0]) / 2, (p0[1] + p1[1]) / 2
-            ax.text(mx + rad * (p1[1] - p0[1]) / 2, my - rad * (p1[0] - p0[0]) / 2,
-                    fmt.format(getattr(r, col)), fontsize=8, color="#8c2d04", ha="center", va="center",
-                    bbox=dict(fc="white", ec="none", pad=0.5))
+            ax.text(
+                mx + rad * (p1[1] - p0[1]) / 2,
+                my - rad * (p1[0] - p0[0]) / 2,
+                fmt.format(getattr(r, col)),
+                fontsize=8,
+                color="#8c2d04",
+                ha="center",
+                va="center",
+                bbox=dict(fc="white", ec="none", pad=0.5),
+            )
         elif residuals and r.op == "~~" and r.lhs == r.rhs and r.lhs in pos and r.lhs not in latents:
             x, y = pos[r.lhs]
-            ax.text(x, y - _BOX_H / 2 - 0.18, fmt.format(getattr(r, col)), fontsize=7, ha="center",
-                    va="top", color="#666666")
+            ax.text(
+                x,
+                y - _BOX_H / 2 - 0.18,
+                fmt.format(getattr(r, col)),
+                fontsize=7,
+                ha="center",
+                va="top",
+                color="#666666",
+            )
     xs, ys = zip(*pos.values())
     ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
     ax.set_ylim(min(ys) - 1.2, max(ys) + (2.2 if (params.op == "~~").any() else 1.2))
     ax.set_aspect("equal")
     ax.axis("off")
     fm = fit.fit_measures
-    subtitle = (f"chi2({int(fm['df'])}) = {fm['chisq']:.2f}, CFI = {fm['cfi']:.3f}, "
-                f"RMSEA = {fm['rmsea']:.3f}, SRMR = {fm['srmr']:.3f}")
+    subtitle = (
+        f"chi2({int(fm['df'])}) = {fm['chisq']:.2f}, CFI = {fm['cfi']:.3f}, "
+        f"RMSEA = {fm['rmsea']:.3f}, SRMR = {fm['srmr']:.3f}"
+    )
     what = "standardized (std.all)" if standardized else "unstandardized"
-    ax.set_title((title + "\n" if title else "") + f"{subtitle}; {what} estimates, * p < .05",
-                 fontsize=9)
+    ax.set_title((title + "\n" if title else "") + f"{subtitle}; {what} estimates, * p < .05", fontsize=9)
     fig.tight_layout()
     return fig

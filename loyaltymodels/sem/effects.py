@@ -104,12 +104,17 @@ def effects(fit, indicators: bool = False) -> pd.DataFrame:
     has_direct, has_indirect = _structure(problem, pairs)
     absent = np.r_[~has_direct, ~has_indirect, np.zeros(k, bool)]  # structural zeros are exact
     est[absent], se[absent] = 0.0, 0.0
-    out = pd.DataFrame({"lhs": [names[t] for _, t, _ in pairs], "rhs": [names[f] for _, _, f in pairs],
-                        "group": [g for g, _, _ in pairs]})
+    out = pd.DataFrame(
+        {
+            "lhs": [names[t] for _, t, _ in pairs],
+            "rhs": [names[f] for _, _, f in pairs],
+            "group": [g for g, _, _ in pairs],
+        }
+    )
     for j, what in enumerate(("direct", "indirect", "total")):
-        out[what] = est[j * k:(j + 1) * k]
+        out[what] = est[j * k : (j + 1) * k]
     for j, what in enumerate(("direct", "indirect", "total")):
-        s = se[j * k:(j + 1) * k]
+        s = se[j * k : (j + 1) * k]
         out[f"{what}_se"] = s
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(s > 0, out[what] / s, np.nan)
@@ -117,14 +122,18 @@ def effects(fit, indicators: bool = False) -> pd.DataFrame:
     out["total_ci_lower"] = out["total"] - Z_ML * out["total_se"]
     out["total_ci_upper"] = out["total"] + Z_ML * out["total_se"]
     boot = fit.bootstrap
-    if boot is not None and "effects" in boot and len(boot["effects"]) and boot.get("effect_pairs") == \
-            [list(p) for p in pairs]:
+    if (
+        boot is not None
+        and "effects" in boot
+        and len(boot["effects"])
+        and boot.get("effect_pairs") == [list(p) for p in pairs]
+    ):
         draws = np.asarray(boot["effects"])
         lo, hi = np.nanpercentile(draws, [50 * (1 - CI_ML), 50 * (1 + CI_ML)], axis=0)
         lo[absent], hi[absent] = 0.0, 0.0
         for j, what in enumerate(("direct", "indirect", "total")):
-            out[f"{what}_boot_lower"] = lo[j * k:(j + 1) * k]
-            out[f"{what}_boot_upper"] = hi[j * k:(j + 1) * k]
+            out[f"{what}_boot_lower"] = lo[j * k : (j + 1) * k]
+            out[f"{what}_boot_upper"] = hi[j * k : (j + 1) * k]
     if problem.ngroups == 1:
         out = out.drop(columns="group")
     return labelled_interval(out, CI_ML)

@@ -27,8 +27,19 @@ from .constraints import Constraints, constraints, equalities
 from .kernel import GTOL, XTOL, Optimum, Problem, _solve, optimize
 from .semopy_models import _active, _quiet, check_against_semopy, semopy_means_models, semopy_models
 
-__all__ = ["estimate", "semopy_models", "semopy_means_models", "start_values", "constraints",
-           "check_against_semopy", "Constraints", "Optimum", "optimize", "GTOL", "XTOL"]
+__all__ = [
+    "estimate",
+    "semopy_models",
+    "semopy_means_models",
+    "start_values",
+    "constraints",
+    "check_against_semopy",
+    "Constraints",
+    "Optimum",
+    "optimize",
+    "GTOL",
+    "XTOL",
+]
 
 #: semopy's solver (its default) and tolerance. docs/findings.md's ftol 1e-12 leaves semopy 1.1e-5 and
 #: 1.9e-5 from the optimum on Political Democracy and ECSI (inside lavaan's printed precision,
@@ -54,16 +65,22 @@ ENGINES = ("auto", "semopy", "kernel")
 #: ``engine="semopy"`` uses it (one joint SLSQP over the groups' summed objectives), with the same
 #: answers as the kernel but at 10-20x its time, beyond the 1.5x-of-bare-semopy budget:
 KERNEL_REASONS = {
-    "fiml": ("FIML: semopy's Model.obj_fiml ignores the means; ModelMeans' FIML agrees with ours (7e-8, "
-             "n = 2000, 15% MCAR) but loops over rows, patterns and parameters in Python: 2.8 s against "
-             "0.13 s for the kernel"),
-    "groups": ("multigroup: one joint optimisation over semopy's per-group ModelMeans objectives "
-               "reproduces lavaan's invariance chi-squares (115.851, 124.044, 164.103) but takes 270-365 ms "
-               "per level on HS by school against 18-24 ms for the kernel and 43 ms for a bare "
-               "semopy.multigroup fit (which can neither tie parameters nor fit means)"),
-    "means": ("mean structure: semopy's Model has none; ModelMeans agrees with ours (5e-8 on HS) but its "
-              "per-row FIML objective takes 132 ms against 10 ms for the kernel, 3x a bare semopy fit of "
-              "the covariance model (41 ms)"),
+    "fiml": (
+        "FIML: semopy's Model.obj_fiml ignores the means; ModelMeans' FIML agrees with ours (7e-8, "
+        "n = 2000, 15% MCAR) but loops over rows, patterns and parameters in Python: 2.8 s against "
+        "0.13 s for the kernel"
+    ),
+    "groups": (
+        "multigroup: one joint optimisation over semopy's per-group ModelMeans objectives "
+        "reproduces lavaan's invariance chi-squares (115.851, 124.044, 164.103) but takes 270-365 ms "
+        "per level on HS by school against 18-24 ms for the kernel and 43 ms for a bare "
+        "semopy.multigroup fit (which can neither tie parameters nor fit means)"
+    ),
+    "means": (
+        "mean structure: semopy's Model has none; ModelMeans agrees with ours (5e-8 on HS) but its "
+        "per-row FIML objective takes 132 ms against 10 ms for the kernel, 3x a bare semopy fit of "
+        "the covariance model (41 ms)"
+    ),
 }
 
 
@@ -132,7 +149,7 @@ def _factor_guess(problem, lhs_col, op_col, rhs_col, grp, pos) -> dict:
             base = values[first] if problem.par[first] < 0 and np.isfinite(values[first]) else 1.0
             for r, lj in zip(rows, lam):
                 out[(g, lhs_col[r], "=~", rhs_col[r])] = lj * base * unit
-            out[(g, f, "~~", f)] = psi / base ** 2 if not fixed_var else values[var_row[0]]
+            out[(g, f, "~~", f)] = psi / base**2 if not fixed_var else values[var_row[0]]
             scale[f] = (m, base * unit)
         for a, b in ((a, b) for a in scale for b in scale if a < b):
             (ma, sa), (mb, sb) = scale[a], scale[b]
@@ -153,8 +170,13 @@ def kernel_reason(problem: Problem) -> str | None:
     return None
 
 
-def estimate(problem: Problem, cons: Constraints, models: list | None = None,
-             frames: list[pd.DataFrame] | None = None, engine: str = "auto") -> Optimum:
+def estimate(
+    problem: Problem,
+    cons: Constraints,
+    models: list | None = None,
+    frames: list[pd.DataFrame] | None = None,
+    engine: str = "auto",
+) -> Optimum:
     """The ML estimates, from semopy's optimiser where it serves, else from the kernel's.
 
     ``engine``: ``"auto"`` (semopy for one group, complete data and no mean structure; the
@@ -167,8 +189,9 @@ def estimate(problem: Problem, cons: Constraints, models: list | None = None,
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
     theta0 = start_values(problem)
-    reason = "engine='kernel' was requested" if engine == "kernel" else \
-        kernel_reason(problem) if engine == "auto" else None
+    reason = (
+        "engine='kernel' was requested" if engine == "kernel" else kernel_reason(problem) if engine == "auto" else None
+    )
     semopy_run = None  # what semopy did, when the kernel had to take over
     if reason is None:
         opt = _semopy_estimate(problem, cons, models, frames, theta0)
@@ -234,8 +257,10 @@ def _semopy_options(cons: Constraints, idx: np.ndarray) -> tuple[list, list]:
     """Bounds (lavaan's: none, unless the table has lower()/upper() or ``a > 0``; semopy's own
     keep variances >= 0, which would hide Heywood cases) and equality constraints, in semopy's
     parameter order."""
-    bounds = [(None if not np.isfinite(lo) else float(lo), None if not np.isfinite(hi) else float(hi))
-              for lo, hi in zip(cons.lower[idx], cons.upper[idx])]
+    bounds = [
+        (None if not np.isfinite(lo) else float(lo), None if not np.isfinite(hi) else float(hi))
+        for lo, hi in zip(cons.lower[idx], cons.upper[idx])
+    ]
     eq = equalities(cons)
     if eq is None:
         return bounds, []
@@ -261,8 +286,15 @@ def _run_model(problem: Problem, cons: Constraints, model, theta0: np.ndarray):
     res = model.fit(obj="MLW", solver=SOLVER, options={"ftol": FTOL, "maxiter": MAXITER})
     theta = np.empty(problem.npar)
     theta[idx] = res.x
-    return theta, dict(model="Model", objective="MLW", solver=SOLVER, ftol=FTOL, iterations=_int(res.n_it),
-                       success=bool(res.success), message=str(res.message))
+    return theta, dict(
+        model="Model",
+        objective="MLW",
+        solver=SOLVER,
+        ftol=FTOL,
+        iterations=_int(res.n_it),
+        success=bool(res.success),
+        message=str(res.message),
+    )
 
 
 def _run_model_means(problem: Problem, cons: Constraints, models: list, theta0: np.ndarray):
@@ -286,8 +318,15 @@ def _run_model_means(problem: Problem, cons: Constraints, models: list, theta0: 
         res = model.fit(obj="ML", solver=SOLVER, options={"ftol": FTOL * problem.ntotal, "maxiter": MAXITER})
         theta = np.empty(problem.npar)
         theta[idx] = res.x
-        return theta, dict(model="ModelMeans", objective="FIML", solver=SOLVER, ftol=FTOL * problem.ntotal,
-                           iterations=_int(res.n_it), success=bool(res.success), message=str(res.message))
+        return theta, dict(
+            model="ModelMeans",
+            objective="FIML",
+            solver=SOLVER,
+            ftol=FTOL * problem.ntotal,
+            iterations=_int(res.n_it),
+            success=bool(res.success),
+            message=str(res.message),
+        )
 
     def fun(theta):
         total = 0.0
@@ -302,10 +341,24 @@ def _run_model_means(problem: Problem, cons: Constraints, models: list, theta0: 
         return grad / problem.ntotal
 
     bounds, eqs = _semopy_options(cons, np.arange(problem.npar))
-    res = minimize(fun, theta0.astype(float), jac=jac, method=SOLVER, bounds=bounds, constraints=eqs,
-                   options={"ftol": FTOL, "maxiter": MAXITER})
-    return res.x, dict(model="ModelMeans", objective="FIML (sum over groups)", solver=SOLVER, ftol=FTOL,
-                       iterations=_int(res.nit), success=bool(res.success), message=str(res.message))
+    res = minimize(
+        fun,
+        theta0.astype(float),
+        jac=jac,
+        method=SOLVER,
+        bounds=bounds,
+        constraints=eqs,
+        options={"ftol": FTOL, "maxiter": MAXITER},
+    )
+    return res.x, dict(
+        model="ModelMeans",
+        objective="FIML (sum over groups)",
+        solver=SOLVER,
+        ftol=FTOL,
+        iterations=_int(res.nit),
+        success=bool(res.success),
+        message=str(res.message),
+    )
 
 
 def _check_and_polish(problem: Problem, cons: Constraints, theta: np.ndarray, run: dict) -> Optimum:
@@ -313,19 +366,36 @@ def _check_and_polish(problem: Problem, cons: Constraints, theta: np.ndarray, ru
     steps only if the step says semopy stopped short (more than ACCEPT from the optimum)."""
     f, g, info = problem.evaluate(theta) if np.isfinite(theta).all() else (math.inf, None, None)
     if not math.isfinite(f):
-        return Optimum(theta, math.inf, np.zeros(problem.npar), run["iterations"], False,
-                       "its solution has an implied covariance matrix that is not positive definite",
-                       dict(semopy=run))
+        return Optimum(
+            theta,
+            math.inf,
+            np.zeros(problem.npar),
+            run["iterations"],
+            False,
+            "its solution has an implied covariance matrix that is not positive definite",
+            dict(semopy=run),
+        )
     step, gmax = _scoring_step(cons, theta, g, info)
-    details = dict(engine="semopy", semopy=run, semopy_gradient_max=gmax,
-                   semopy_distance=float(np.abs(step).max(initial=0.0)), polished=False)
+    details = dict(
+        engine="semopy",
+        semopy=run,
+        semopy_gradient_max=gmax,
+        semopy_distance=float(np.abs(step).max(initial=0.0)),
+        polished=False,
+    )
     if _close(theta, step, gmax):
         return Optimum(theta, f, g, run["iterations"], True, "converged", details)
     scale = max(1.0, float(np.abs(theta).max()))
     if details["semopy_distance"] > NEAR * scale:
-        return Optimum(theta, f, g, run["iterations"], False,
-                       f"it stopped {details['semopy_distance'] / scale:.2g} (relative) from the optimum: "
-                       f"{run['message']}", details)
+        return Optimum(
+            theta,
+            f,
+            g,
+            run["iterations"],
+            False,
+            f"it stopped {details['semopy_distance'] / scale:.2g} (relative) from the optimum: {run['message']}",
+            details,
+        )
     polish = _polish(problem, cons, theta, f, g, info)
     if polish is None:  # scoring alone does not get there: the kernel's full optimiser from here
         try:
@@ -334,10 +404,12 @@ def _check_and_polish(problem: Problem, cons: Constraints, theta: np.ndarray, ru
             return Optimum(theta, f, g, run["iterations"], False, f"polishing failed: {err}", details)
         if not polish.converged:
             return Optimum(theta, f, g, run["iterations"], False, f"polishing failed: {polish.message}", details)
-    details.update(polished=True, polish_iterations=polish.iterations,
-                   polish_change=float(np.abs(polish.theta - theta).max()))
-    return Optimum(polish.theta, polish.f, polish.grad, run["iterations"] + polish.iterations, True,
-                   "converged", details)
+    details.update(
+        polished=True, polish_iterations=polish.iterations, polish_change=float(np.abs(polish.theta - theta).max())
+    )
+    return Optimum(
+        polish.theta, polish.f, polish.grad, run["iterations"] + polish.iterations, True, "converged", details
+    )
 
 
 def _scoring_step(cons: Constraints, theta: np.ndarray, g: np.ndarray, info: np.ndarray):

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import engine as sem_engine
+from ..algebra.moments import group_stats, moment_stats
+from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval, one_blas_thread
 from ..errors import ConvergenceError, DataError, SemWarning, SpecError
-from .measures import fit_measures
+from ..spec.model import ModelSpec, as_spec
+from . import engine as sem_engine
 from .inference import admissibility, parameter_table, r_squared, vcov
 from .kernel import Problem
-from ..algebra.moments import group_stats, moment_stats
-from ..spec.model import ModelSpec, as_spec
-from ..data.validate import validate_data
+from .measures import fit_measures
 
 __all__ = ["fit_sem", "SemFit"]
 
@@ -97,36 +97,42 @@ class SemFit:
         if self._problem is None:
             if self.info.get("missing") == "fiml":
                 raise ValueError("the FIML objective needs the data; refit with fit_sem")
-            stats = [moment_stats(int(n), c, m)
-                     for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])]
+            stats = [
+                moment_stats(int(n), c, m) for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])
+            ]
             object.__setattr__(self, "_problem", Problem(self.spec, stats))
         return self._problem
 
     def summary(self, *, standardized: bool = True, fit_measures: bool = True) -> None:
         """Print a lavaan-like report (``summary(fit, standardized = TRUE, fit.measures = TRUE)``)."""
         from .report import summary_text
+
         print(summary_text(self, standardized=standardized, fit_measures=fit_measures))
 
     def effects(self, *, indicators: bool = False) -> pd.DataFrame:
         """Direct, indirect and total effects between structural variables, with delta-method
         SEs (and percentile bootstrap CIs after ``bootstrap=B``); see :func:`sem_effects.effects`."""
         from .effects import effects
+
         return effects(self, indicators=indicators)
 
     def modindices(self, *, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
         """Modification indices of lavaan's ``modindices()``: ``mi, epc, sepc_lv, sepc_all``."""
         from .modification import modindices
+
         return modindices(self, sort=sort, minimum=minimum)
 
     def to_json(self, path) -> None:
         """Save everything (estimates, fit, warnings, sample moments, versions) as JSON."""
         from .report import to_json
+
         to_json(self, path)
 
     @classmethod
     def from_json(cls, path) -> SemFit:
         """Read a fit saved by :meth:`to_json` (the model is rebuilt from its syntax and options)."""
         from .report import from_json
+
         return from_json(path)
 
     def __post_init__(self) -> None:
@@ -134,16 +140,30 @@ class SemFit:
 
     def __repr__(self) -> str:
         fm = self.fit_measures
-        return (f"SemFit({self.spec!r}, chisq={fm['chisq']:.3f}, df={int(fm['df'])}, "
-                f"cfi={fm['cfi']:.3f}, rmsea={fm['rmsea']:.3f}, converged={self.converged}, "
-                f"{len(self.warnings)} warning(s))")
+        return (
+            f"SemFit({self.spec!r}, chisq={fm['chisq']:.3f}, df={int(fm['df'])}, "
+            f"cfi={fm['cfi']:.3f}, rmsea={fm['rmsea']:.3f}, converged={self.converged}, "
+            f"{len(self.warnings)} warning(s))"
+        )
 
 
-def fit_sem(model: str | ModelSpec, data: pd.DataFrame, *, group: str | None = None,
-            group_equal: Sequence[str] | str | None = None, group_partial: Sequence[str] | None = None,
-            std_lv: bool | None = None, missing: str = "listwise", bootstrap: int = 0,
-            seed: int | None = None, n_jobs: int | None = None, meanstructure: bool | None = None,
-            information: str | None = None, engine: str = "auto", **options: Any) -> SemFit:
+def fit_sem(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    group: str | None = None,
+    group_equal: Sequence[str] | str | None = None,
+    group_partial: Sequence[str] | None = None,
+    std_lv: bool | None = None,
+    missing: str = "listwise",
+    bootstrap: int = 0,
+    seed: int | None = None,
+    n_jobs: int | None = None,
+    meanstructure: bool | None = None,
+    information: str | None = None,
+    engine: str = "auto",
+    **options: Any,
+) -> SemFit:
     """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()`` does.
 
     Parameters
@@ -243,9 +263,11 @@ def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, start
     cons = sem_engine.constraints(problem)
     opt = sem_engine.estimate(problem, cons, models, frames, engine)
     if not opt.converged:
-        raise ConvergenceError(f"the ML estimation did not converge ({opt.message}). Try start values "
-                               "(start(0.7)*x2), std_lv=True, rescaling variables with very different "
-                               "variances, or simplifying the model")
+        raise ConvergenceError(
+            f"the ML estimation did not converge ({opt.message}). Try start values "
+            "(start(0.7)*x2), std_lv=True, rescaling variables with very different "
+            "variances, or simplifying the model"
+        )
     theta = opt.theta
     check = sem_engine.check_against_semopy(problem, models, theta)
     v, notes = vcov(problem, theta, cons, observed=information == "observed")
@@ -256,31 +278,54 @@ def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, start
     for note in notes:
         warnings.warn(note, SemWarning, stacklevel=3)
     names = [f"p{k}" for k in range(problem.npar)]
-    sample = dict(n=[st.n for st in stats], cov=[st.cov.tolist() for st in stats],
-                  mean=[st.mean.tolist() for st in stats], group_labels=list(spec.group_labels),
-                  observed=list(problem.layout.observed))
-    info = dict(estimator="ML", missing="fiml" if fiml else "listwise",
-                information=information, iterations=opt.iterations,
-                gradient_max=float(np.abs(cons.K.T @ opt.grad).max()) if npar else 0.0,
-                **opt.info, semopy_check=check, seconds=time.perf_counter() - started)
-    fit = SemFit(spec=spec, parameters=params, fit_measures=fm, r2=r_squared(spec, params),
-                 warnings=tuple(notes), converged=True, data_report=report,
-                 vcov=pd.DataFrame(v, index=names, columns=names), sample=sample, info=info,
-                 _problem=problem)
+    sample = dict(
+        n=[st.n for st in stats],
+        cov=[st.cov.tolist() for st in stats],
+        mean=[st.mean.tolist() for st in stats],
+        group_labels=list(spec.group_labels),
+        observed=list(problem.layout.observed),
+    )
+    info = dict(
+        estimator="ML",
+        missing="fiml" if fiml else "listwise",
+        information=information,
+        iterations=opt.iterations,
+        gradient_max=float(np.abs(cons.K.T @ opt.grad).max()) if npar else 0.0,
+        **opt.info,
+        semopy_check=check,
+        seconds=time.perf_counter() - started,
+    )
+    fit = SemFit(
+        spec=spec,
+        parameters=params,
+        fit_measures=fm,
+        r2=r_squared(spec, params),
+        warnings=tuple(notes),
+        converged=True,
+        data_report=report,
+        vcov=pd.DataFrame(v, index=names, columns=names),
+        sample=sample,
+        info=info,
+        _problem=problem,
+    )
     if bootstrap:
         from .bootstrap import attach_bootstrap
+
         fit = attach_bootstrap(fit, frames, int(bootstrap), seed, n_jobs)
     return fit
 
 
 def _check_supported(spec: ModelSpec) -> None:
     if spec.ordinal:
-        raise SpecError(f"ordinal indicators ({', '.join(spec.ordinal)}) need a categorical estimator "
-                        "(DWLS), which semopy cannot run on NumPy 2; fit them as continuous or use the "
-                        "Bayesian back end")
+        raise SpecError(
+            f"ordinal indicators ({', '.join(spec.ordinal)}) need a categorical estimator "
+            "(DWLS), which semopy cannot run on NumPy 2; fit them as continuous or use the "
+            "Bayesian back end"
+        )
     if spec.composites or (spec.table.op.to_numpy(dtype=object) == "<~").any():
-        raise SpecError("composites (<~) are not supported by fit_sem; use PLS or model them as "
-                        "reflective factors (=~)")
+        raise SpecError(
+            "composites (<~) are not supported by fit_sem; use PLS or model them as reflective factors (=~)"
+        )
 
 
 def _validate(spec: ModelSpec, data: pd.DataFrame, group: str | None, policy: str):
@@ -295,6 +340,7 @@ def _split(clean: pd.DataFrame, spec: ModelSpec, group: str | None, labels) -> l
     frames = [clean.loc[clean[group] == lab, cols] for lab in labels]
     for lab, f in zip(labels, frames):
         if len(f) <= 1:
-            raise DataError(f"group {lab!r} has {len(f)} usable row(s) after the missing-data policy",
-                            column=group, value=lab)
+            raise DataError(
+                f"group {lab!r} has {len(f)} usable row(s) after the missing-data policy", column=group, value=lab
+            )
     return frames

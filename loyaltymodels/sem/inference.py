@@ -26,25 +26,30 @@ Z_ML = float(stats.norm.ppf(0.5 + CI_ML / 2))
 COLLINEAR = 0.95
 
 
-def vcov(problem: Problem, theta: np.ndarray, cons: Constraints, observed: bool = False
-         ) -> tuple[np.ndarray, list[str]]:
+def vcov(
+    problem: Problem, theta: np.ndarray, cons: Constraints, observed: bool = False
+) -> tuple[np.ndarray, list[str]]:
     """Covariance matrix of ``theta`` (``K (K' I K)^-1 K' / N``) and problems found on the way."""
     info = problem.observed_information(theta) if observed else problem.evaluate(theta)[2]
     iz = cons.K.T @ info @ cons.K
     notes: list[str] = []
     eig = np.linalg.eigvalsh(iz) if iz.size else np.ones(1)
     if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
-        notes.append(f"the information matrix is singular (smallest eigenvalue {eig.min():.3g}): the model "
-                     "may not be identified; standard errors cannot be trusted. Check that every latent "
-                     "has a scale (a fixed loading or variance) and enough indicators")
+        notes.append(
+            f"the information matrix is singular (smallest eigenvalue {eig.min():.3g}): the model "
+            "may not be identified; standard errors cannot be trusted. Check that every latent "
+            "has a scale (a fixed loading or variance) and enough indicators"
+        )
         vz = np.linalg.pinv(iz)
     else:
         vz = np.linalg.inv(iz)
     v = cons.K @ vz @ cons.K.T / problem.ntotal
     ev = np.linalg.eigvalsh(vz) if vz.size else np.ones(1)
     if not notes and ev.min() <= 1e-12 * ev.max():
-        notes.append(f"the covariance matrix of the estimates is not positive definite (smallest "
-                     f"eigenvalue {ev.min():.3g}); the model may be empirically under-identified")
+        notes.append(
+            f"the covariance matrix of the estimates is not positive definite (smallest "
+            f"eigenvalue {ev.min():.3g}); the model may be empirically under-identified"
+        )
     return v, notes
 
 
@@ -101,15 +106,17 @@ def r_squared(spec, params: pd.DataFrame) -> pd.Series:
     """R-squared of every endogenous variable (lavaan's ``inspect(fit, "r2")``): 1 minus the
     standardized residual variance, for indicators, regressed observed variables and latents."""
     t = spec.table
-    endo = set(spec.indicators) | set(spec.endogenous_latents) | \
-        {lhs for lhs, op in zip(t.lhs, t.op) if op == "~" and lhs in set(spec.observed)}
+    endo = (
+        set(spec.indicators)
+        | set(spec.endogenous_latents)
+        | {lhs for lhs, op in zip(t.lhs, t.op) if op == "~" and lhs in set(spec.observed)}
+    )
     lhs, rhs, op = (params[c].to_numpy(dtype=object) for c in ("lhs", "rhs", "op"))
     keep = (op == "~~") & (lhs == rhs) & np.isin(lhs, list(endo))
     r2 = 1 - params["std_all"].to_numpy()[keep]
     if spec.ngroups == 1:
         return pd.Series(r2, index=pd.Index(lhs[keep], name="variable"), name="r2")
-    index = pd.MultiIndex.from_arrays([params["group"].to_numpy()[keep], lhs[keep]],
-                                      names=["group", "variable"])
+    index = pd.MultiIndex.from_arrays([params["group"].to_numpy()[keep], lhs[keep]], names=["group", "variable"])
     return pd.Series(r2, index=index, name="r2")
 
 
@@ -118,15 +125,20 @@ def admissibility(problem: Problem, theta: np.ndarray, params: pd.DataFrame) -> 
     notes = []
     lv = set(problem.spec.latents)
     multi = problem.ngroups > 1
-    where = (lambda g: f" in group {problem.spec.group_labels[g - 1]!r}" if multi else "")
+
+    def where(g: int) -> str:
+        return f" in group {problem.spec.group_labels[g - 1]!r}" if multi else ""
+
     lhs, rhs, op = (params[c].to_numpy(dtype=object) for c in ("lhs", "rhs", "op"))
     est, grp = params["est"].to_numpy(), params["group"].to_numpy()
     for k in np.flatnonzero((op == "~~") & (lhs == rhs) & (est < 0)):
         what = "variance of the latent" if lhs[k] in lv else "residual variance of"
-        notes.append(f"Heywood case: the {what} {lhs[k]}{where(grp[k])} is negative ({est[k]:.4g}); "
-                     "the solution is improper. Check for an indicator that belongs elsewhere, too few "
-                     "indicators or a misspecified path; fixing it to a small positive value hides "
-                     "rather than solves the problem")
+        notes.append(
+            f"Heywood case: the {what} {lhs[k]}{where(grp[k])} is negative ({est[k]:.4g}); "
+            "the solution is improper. Check for an indicator that belongs elsewhere, too few "
+            "indicators or a misspecified path; fixing it to a small positive value hides "
+            "rather than solves the problem"
+        )
     values = problem.values(theta)
     latents = problem.layout.latents
     k0 = problem.layout.n_observed
@@ -142,17 +154,23 @@ def admissibility(problem: Problem, theta: np.ndarray, params: pd.DataFrame) -> 
         for i, j in itertools.combinations(range(len(latents)), 2):
             r = corr[i, j]
             if abs(r) > 1:
-                notes.append(f"the correlation between latents {latents[i]} and {latents[j]}{where(g)} is "
-                             f"{r:.3f}, outside [-1, 1]: the solution is improper. The two constructs "
-                             "are not distinguished by these data; merge them or revise their indicators")
+                notes.append(
+                    f"the correlation between latents {latents[i]} and {latents[j]}{where(g)} is "
+                    f"{r:.3f}, outside [-1, 1]: the solution is improper. The two constructs "
+                    "are not distinguished by these data; merge them or revise their indicators"
+                )
             elif abs(r) > COLLINEAR:
-                notes.append(f"latents {latents[i]} and {latents[j]}{where(g)} are nearly collinear "
-                             f"(r = {r:.3f}): their separate effects are poorly determined (large SEs, "
-                             "unstable signs); consider merging them or a higher-order factor")
+                notes.append(
+                    f"latents {latents[i]} and {latents[j]}{where(g)} are nearly collinear "
+                    f"(r = {r:.3f}): their separate effects are poorly determined (large SEs, "
+                    "unstable signs); consider merging them or a higher-order factor"
+                )
         ev = np.linalg.eigvalsh(lcov)
         if ev.min() < 0 and not any("outside [-1, 1]" in n for n in notes):
-            notes.append(f"the covariance matrix of the latent variables{where(g)} is not positive "
-                         f"definite (smallest eigenvalue {ev.min():.3g}); the solution is improper")
+            notes.append(
+                f"the covariance matrix of the latent variables{where(g)} is not positive "
+                f"definite (smallest eigenvalue {ev.min():.3g}); the solution is improper"
+            )
     return notes
 
 

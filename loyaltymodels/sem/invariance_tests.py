@@ -29,9 +29,15 @@ LEVELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def invariance(model: str | ModelSpec, data: pd.DataFrame, *, group: str,
-               levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
-               return_fits: bool = False, **fit_options: Any) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
+def invariance(
+    model: str | ModelSpec,
+    data: pd.DataFrame,
+    *,
+    group: str,
+    levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
+    return_fits: bool = False,
+    **fit_options: Any,
+) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
     """Fit each invariance level and compare it with the previous one.
 
     Parameters
@@ -79,9 +85,20 @@ def invariance(model: str | ModelSpec, data: pd.DataFrame, *, group: str,
         fit = fit_sem(model, data, group=group, group_equal=equal, **fit_options)
         fits[level] = fit
         fm = fit.fit_measures
-        row = {"level": level, "group_equal": ", ".join(equal) or "-", "npar": fm["npar"],
-               "chisq": fm["chisq"], "df": fm["df"], "pvalue": fm["pvalue"], "cfi": fm["cfi"],
-               "tli": fm["tli"], "rmsea": fm["rmsea"], "srmr": fm["srmr"], "aic": fm["aic"], "bic": fm["bic"]}
+        row = {
+            "level": level,
+            "group_equal": ", ".join(equal) or "-",
+            "npar": fm["npar"],
+            "chisq": fm["chisq"],
+            "df": fm["df"],
+            "pvalue": fm["pvalue"],
+            "cfi": fm["cfi"],
+            "tli": fm["tli"],
+            "rmsea": fm["rmsea"],
+            "srmr": fm["srmr"],
+            "aic": fm["aic"],
+            "bic": fm["bic"],
+        }
         if rows:
             prev = rows[-1]
             row.update(lrt(prev["chisq"], prev["df"], fm["chisq"], fm["df"]))

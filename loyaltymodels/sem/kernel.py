@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import ConvergenceError
 from ..algebra.matrices import RamLayout, ram_layout, ram_matrices
 from ..algebra.moments import LOG2PI, GroupStats
+from ..errors import ConvergenceError
 from ..spec.model import ModelSpec
 
 #: Convergence: largest |dF/dtheta| accepted (F per observation, as lavaan's objective).
@@ -50,7 +50,7 @@ class _Cells:
     sj: np.ndarray
     mi: np.ndarray
     P_sigma: np.ndarray  # npar x (nA + nS): which parameter each covariance-derivative cell adds to
-    P_mu: np.ndarray     # npar x (nA + nm)
+    P_mu: np.ndarray  # npar x (nA + nm)
 
 
 @dataclass
@@ -191,9 +191,9 @@ class Problem:
             _, _, T, S, m = self.moments(values, g)
         c, p = self.cells[g - 1], self.p
         G = T[:p]
-        K = T @ S @ G.T        # cov(every variable, observed)
+        K = T @ S @ G.T  # cov(every variable, observed)
         Tm = T @ m
-        Ga = G[:, c.ai].T      # nA x p
+        Ga = G[:, c.ai].T  # nA x p
         dA = Ga[:, :, None] * K[c.aj][:, None, :]
         dA = dA + dA.transpose(0, 2, 1)
         dS = G[:, c.si].T[:, :, None] * G[:, c.sj].T[:, None, :]
@@ -229,8 +229,9 @@ class Problem:
                 if self.fiml:  # expected information of each pattern's marginal (lavaan "structured")
                     for pat in st.patterns:
                         o = pat.idx
-                        info += w * pat.n / st.n * self._information(
-                            sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
+                        info += (
+                            w * pat.n / st.n * self._information(sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
+                        )
                 else:
                     info += w * self._information(sigma, Jsig, Jmu)
         return float(f), grad, info
@@ -283,8 +284,7 @@ class Optimum:
     info: dict = field(default_factory=dict)
 
 
-def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000,
-             gtol: float = GTOL) -> Optimum:
+def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000, gtol: float = GTOL) -> Optimum:
     """Minimise F over ``z`` (``theta = c0 + K z``, ``cons`` a :class:`sem_engine.Constraints`):
     Fisher scoring with backtracking until the gradient is small, then BFGS started from the
     Fisher information (superlinear near the optimum, where Fisher scoring alone converges only
@@ -299,9 +299,11 @@ def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000,
     theta = clip(cons.theta(z))
     f, g, info = problem.evaluate(theta)
     if not math.isfinite(f):
-        raise ConvergenceError("the starting values give an implied covariance matrix that is not "
-                               "positive definite; give start values (start(0.5)*x2), try "
-                               "std_lv=True, or check the scaling of the variables")
+        raise ConvergenceError(
+            "the starting values give an implied covariance matrix that is not "
+            "positive definite; give start values (start(0.5)*x2), try "
+            "std_lv=True, or check the scaling of the variables"
+        )
     H_inv = None
     for it in range(1, maxiter + 1):
         gz = K.T @ g
@@ -329,8 +331,14 @@ def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000,
             step /= 2
         else:
             ok = newton < 1e-6 * max(1.0, np.abs(z).max())
-            return Optimum(theta, f, g, it, ok, "converged" if ok else
-                           f"line search failed with largest gradient {np.abs(gz).max():.2g}")
+            return Optimum(
+                theta,
+                f,
+                g,
+                it,
+                ok,
+                "converged" if ok else f"line search failed with largest gradient {np.abs(gz).max():.2g}",
+            )
         if f_new >= f and newton < 1e-6 * max(1.0, np.abs(z).max()):
             return Optimum(theta, f, g, it, True, "converged (F at rounding precision)")
         need_info = H_inv is None
@@ -346,7 +354,6 @@ def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000,
         if need_info:
             info = info_new
     return Optimum(theta, f, g, maxiter, False, f"no convergence after {maxiter} iterations")
-
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -15,13 +15,32 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .kernel import Problem
 from ..algebra.moments import LOG2PI, GroupStats, em_saturated, fiml_logl, missing_patterns
+from .kernel import Problem
 
 #: Names, in lavaan's order, with ``_`` for ``.``.
-NAMES = ("npar", "ntotal", "chisq", "df", "pvalue", "baseline_chisq", "baseline_df",
-         "baseline_pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
-         "rmsea_pvalue", "srmr", "logl", "unrestricted_logl", "aic", "bic", "bic2")
+NAMES = (
+    "npar",
+    "ntotal",
+    "chisq",
+    "df",
+    "pvalue",
+    "baseline_chisq",
+    "baseline_df",
+    "baseline_pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea_ci_lower",
+    "rmsea_ci_upper",
+    "rmsea_pvalue",
+    "srmr",
+    "logl",
+    "unrestricted_logl",
+    "aic",
+    "bic",
+    "bic2",
+)
 
 
 def fit_measures(problem: Problem, theta: np.ndarray, npar: int, df: int) -> pd.Series:
@@ -32,16 +51,29 @@ def fit_measures(problem: Problem, theta: np.ndarray, npar: int, df: int) -> pd.
     base_chisq, base_df = baseline(problem, df + npar)
     logl = problem.logl(theta)
     h1 = float(sum(st.logl_h1 for st in problem.stats))
-    out = dict(npar=npar, ntotal=int(n), chisq=chisq, df=df, pvalue=_pchisq_upper(chisq, df),
-               baseline_chisq=base_chisq, baseline_df=base_df,
-               baseline_pvalue=_pchisq_upper(base_chisq, base_df),
-               cfi=cfi(chisq, df, base_chisq, base_df), tli=tli(chisq, df, base_chisq, base_df),
-               rmsea=rmsea(chisq, df, n, g))
+    out = dict(
+        npar=npar,
+        ntotal=int(n),
+        chisq=chisq,
+        df=df,
+        pvalue=_pchisq_upper(chisq, df),
+        baseline_chisq=base_chisq,
+        baseline_df=base_df,
+        baseline_pvalue=_pchisq_upper(base_chisq, base_df),
+        cfi=cfi(chisq, df, base_chisq, base_df),
+        tli=tli(chisq, df, base_chisq, base_df),
+        rmsea=rmsea(chisq, df, n, g),
+    )
     out["rmsea_ci_lower"], out["rmsea_ci_upper"] = rmsea_ci(chisq, df, n, g)
     out["rmsea_pvalue"] = rmsea_closefit(chisq, df, n, g)
     out["srmr"] = srmr(problem, theta)
-    out.update(logl=logl, unrestricted_logl=h1, aic=-2 * logl + 2 * npar,
-               bic=-2 * logl + npar * math.log(n), bic2=-2 * logl + npar * math.log((n + 2) / 24))
+    out.update(
+        logl=logl,
+        unrestricted_logl=h1,
+        aic=-2 * logl + 2 * npar,
+        bic=-2 * logl + npar * math.log(n),
+        bic2=-2 * logl + npar * math.log((n + 2) / 24),
+    )
     return pd.Series(out, name="fit_measures", dtype=float)[list(NAMES)]
 
 
@@ -98,7 +130,7 @@ def rmsea_closefit(x2: float, df: float, n: float, g: int = 1, h0: float = 0.05)
     """p-value of H0: RMSEA <= 0.05 (lav_fit_rmsea_closefit, Dudgeon's G correction)."""
     if df <= 0:
         return math.nan
-    return float(stats.ncx2.sf(x2, df, n * df * h0 ** 2 / g))
+    return float(stats.ncx2.sf(x2, df, n * df * h0**2 / g))
 
 
 def srmr(problem: Problem, theta: np.ndarray) -> float:

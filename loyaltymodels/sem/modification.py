@@ -58,8 +58,11 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
     free_keys = {(_key(l, o, r), g) for l, o, r, g, p in zip(t.lhs, t.op, t.rhs, t.group, t.par) if p >= 0}
     rows = []
     for g in range(1, problem.ngroups + 1):  # fixed rows of the model first, then new ones (lavaan)
-        fixed = [(l, o, r) for l, o, r, gg, p, e in zip(t.lhs, t.op, t.rhs, t.group, t.par, t.exo)
-                 if gg == g and p < 0 and not e and o in ("=~", "~", "~~", "~1")]
+        fixed = [
+            (l, o, r)
+            for l, o, r, gg, p, e in zip(t.lhs, t.op, t.rhs, t.group, t.par, t.exo)
+            if gg == g and p < 0 and not e and o in ("=~", "~", "~~", "~1")
+        ]
         seen = {_key(*k) for k in fixed} | {k for (k, gg) in free_keys if gg == g}
         seen |= {_key(l, o, r) for l, o, r, gg in zip(t.lhs, t.op, t.rhs, t.group) if gg == g}
         rows += [(g, *k) for k in fixed]
@@ -88,10 +91,15 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
             a = _sub(Csig, sub)
             b = _sub(Jsig, sub)
             left = (si @ a @ si).reshape(len(idx), -1)
-            i_cc[idx] += w * weight * (0.5 * np.einsum("ij,ij->i", left, a.reshape(len(idx), -1))
-                                       + np.einsum("ip,pq,iq->i", Cmu[:, sub], si, Cmu[:, sub]))
-            i_cm[idx] += w * weight * (0.5 * left @ b.reshape(problem.npar, -1).T
-                                       + Cmu[:, sub] @ si @ Jmu[:, sub].T)
+            i_cc[idx] += (
+                w
+                * weight
+                * (
+                    0.5 * np.einsum("ij,ij->i", left, a.reshape(len(idx), -1))
+                    + np.einsum("ip,pq,iq->i", Cmu[:, sub], si, Cmu[:, sub])
+                )
+            )
+            i_cm[idx] += w * weight * (0.5 * left @ b.reshape(problem.npar, -1).T + Cmu[:, sub] @ si @ Jmu[:, sub].T)
             info += w * weight * problem._information(sigma[np.ix_(sub, sub)], b, Jmu[:, sub])
         full = T @ S @ T.T
         scale[g] = (np.sqrt(np.clip(np.diag(full), 0, None)), np.sqrt(np.clip(np.diag(S), 0, None)), S)
@@ -99,7 +107,7 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
     inv = cons_K @ np.linalg.pinv(izz) @ cons_K.T
     V = i_cc - np.einsum("ij,jk,ik->i", i_cm, inv, i_cm)
     V[V < _EPS3] = np.nan
-    mi = n * score ** 2 / V
+    mi = n * score**2 / V
     epc = score / V
     out = pd.DataFrame(rows, columns=["group", "lhs", "op", "rhs"])[["lhs", "op", "rhs", "group"]]
     out["mi"], out["epc"] = mi, epc
@@ -116,6 +124,7 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
 
 def _constraint_basis(fit, problem) -> np.ndarray:
     from .engine import constraints
+
     return constraints(problem).K
 
 

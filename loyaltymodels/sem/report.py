@@ -25,10 +25,15 @@ def _line(label: str, value: Any, fmt: str = "{:.3f}") -> str:
 def summary_text(fit, standardized: bool = True, fit_measures: bool = True) -> str:
     """The report printed by :meth:`SemFit.summary`."""
     fm, info, spec = fit.fit_measures, fit.info, fit.spec
-    out = [f"loyaltymodels {package_versions().get('loyaltymodels', '')} (lavaan conventions) "
-           f"{'ended normally' if fit.converged else 'did NOT converge'} after {info['iterations']} iterations",
-           "", _line("Estimator", "ML"), _line("Optimization method", "FISHER-BFGS"),
-           _line("Number of model parameters", int(fm["npar"]), "{:d}"), ""]
+    out = [
+        f"loyaltymodels {package_versions().get('loyaltymodels', '')} (lavaan conventions) "
+        f"{'ended normally' if fit.converged else 'did NOT converge'} after {info['iterations']} iterations",
+        "",
+        _line("Estimator", "ML"),
+        _line("Optimization method", "FISHER-BFGS"),
+        _line("Number of model parameters", int(fm["npar"]), "{:d}"),
+        "",
+    ]
     if spec.ngroups > 1:
         out.append(_line("Number of observations per group:", ""))
         for lab, n in zip(spec.group_labels, fit.sample["n"]):
@@ -37,30 +42,60 @@ def summary_text(fit, standardized: bool = True, fit_measures: bool = True) -> s
         out.append(_line("Number of observations", int(fm["ntotal"]), "{:d}"))
     if info.get("missing") == "fiml":
         out.append(_line("Number of missing patterns", sum(_npatterns(fit)), "{:d}"))
-    out += ["", "Model Test User Model:", "", _line("Test statistic", fm["chisq"]),
-            _line("Degrees of freedom", int(fm["df"]), "{:d}"), _line("P-value (Chi-square)", fm["pvalue"])]
+    out += [
+        "",
+        "Model Test User Model:",
+        "",
+        _line("Test statistic", fm["chisq"]),
+        _line("Degrees of freedom", int(fm["df"]), "{:d}"),
+        _line("P-value (Chi-square)", fm["pvalue"]),
+    ]
     if spec.ngroups > 1 and fit._problem is not None:
         out.append(_line("Test statistic for each group:", ""))
         for lab, n, f in zip(spec.group_labels, fit.sample["n"], fit._problem.group_objectives(fit.theta)):
             out.append(_line(f"  {lab}", n * f))
     if fit_measures:
-        out += ["", "Model Test Baseline Model:", "", _line("Test statistic", fm["baseline_chisq"]),
-                _line("Degrees of freedom", int(fm["baseline_df"]), "{:d}"),
-                _line("P-value", fm["baseline_pvalue"]), "", "User Model versus Baseline Model:", "",
-                _line("Comparative Fit Index (CFI)", fm["cfi"]), _line("Tucker-Lewis Index (TLI)", fm["tli"]),
-                "", "Loglikelihood and Information Criteria:", "",
-                _line("Loglikelihood user model (H0)", fm["logl"]),
-                _line("Loglikelihood unrestricted model (H1)", fm["unrestricted_logl"]), "",
-                _line("Akaike (AIC)", fm["aic"]), _line("Bayesian (BIC)", fm["bic"]),
-                _line("Sample-size adjusted Bayesian (SABIC)", fm["bic2"]), "",
-                "Root Mean Square Error of Approximation:", "", _line("RMSEA", fm["rmsea"]),
-                _line("90 Percent confidence interval - lower", fm["rmsea_ci_lower"]),
-                _line("90 Percent confidence interval - upper", fm["rmsea_ci_upper"]),
-                _line("P-value H_0: RMSEA <= 0.050", fm["rmsea_pvalue"]), "",
-                "Standardized Root Mean Square Residual:", "", _line("SRMR", fm["srmr"])]
-    out += ["", "Parameter Estimates:", "", _line("Standard errors", "Standard"),
-            _line("Information", info.get("information", "expected").capitalize()),
-            _line("Information saturated (h1) model", "Structured")]
+        out += [
+            "",
+            "Model Test Baseline Model:",
+            "",
+            _line("Test statistic", fm["baseline_chisq"]),
+            _line("Degrees of freedom", int(fm["baseline_df"]), "{:d}"),
+            _line("P-value", fm["baseline_pvalue"]),
+            "",
+            "User Model versus Baseline Model:",
+            "",
+            _line("Comparative Fit Index (CFI)", fm["cfi"]),
+            _line("Tucker-Lewis Index (TLI)", fm["tli"]),
+            "",
+            "Loglikelihood and Information Criteria:",
+            "",
+            _line("Loglikelihood user model (H0)", fm["logl"]),
+            _line("Loglikelihood unrestricted model (H1)", fm["unrestricted_logl"]),
+            "",
+            _line("Akaike (AIC)", fm["aic"]),
+            _line("Bayesian (BIC)", fm["bic"]),
+            _line("Sample-size adjusted Bayesian (SABIC)", fm["bic2"]),
+            "",
+            "Root Mean Square Error of Approximation:",
+            "",
+            _line("RMSEA", fm["rmsea"]),
+            _line("90 Percent confidence interval - lower", fm["rmsea_ci_lower"]),
+            _line("90 Percent confidence interval - upper", fm["rmsea_ci_upper"]),
+            _line("P-value H_0: RMSEA <= 0.050", fm["rmsea_pvalue"]),
+            "",
+            "Standardized Root Mean Square Residual:",
+            "",
+            _line("SRMR", fm["srmr"]),
+        ]
+    out += [
+        "",
+        "Parameter Estimates:",
+        "",
+        _line("Standard errors", "Standard"),
+        _line("Information", info.get("information", "expected").capitalize()),
+        _line("Information saturated (h1) model", "Structured"),
+    ]
     params = fit.parameters
     for g in range(1, spec.ngroups + 1):
         if spec.ngroups > 1:
@@ -98,22 +133,35 @@ def _row(name: str, r, standardized: bool) -> str:
     label = f" ({r.label})" if isinstance(r.label, str) and r.label else ""
     text = f"{name + label:<19.19}"[:19]
     free = r.par >= 0 or r.op == ":="
-    cells = [_num(r.est), _num(r.se) if free else " " * 9, _num(r.z) if free else " " * 9,
-             _num(r.pvalue) if free else " " * 9]
+    cells = [
+        _num(r.est),
+        _num(r.se) if free else " " * 9,
+        _num(r.z) if free else " " * 9,
+        _num(r.pvalue) if free else " " * 9,
+    ]
     if standardized:
         cells += [_num(r.std_lv), _num(r.std_all)]
     return text + "".join(cells)
 
 
-_SECTIONS = [("=~", "Latent Variables"), ("<~", "Composites"), ("~", "Regressions"),
-             ("~~cov", "Covariances"), ("~1", "Intercepts"), ("~~var", "Variances")]
+_SECTIONS = [
+    ("=~", "Latent Variables"),
+    ("<~", "Composites"),
+    ("~", "Regressions"),
+    ("~~cov", "Covariances"),
+    ("~1", "Intercepts"),
+    ("~~var", "Variances"),
+]
 
 
 def _parameter_blocks(rows: pd.DataFrame, spec, standardized: bool) -> list[str]:
     out = []
     # lavaan marks endogenous variables' residual (co)variances and intercepts with a dot
-    dotted = set(spec.indicators) | set(spec.endogenous_latents) | \
-        {v for v in spec.observed if v in set(spec.table.loc[spec.table.op == "~", "lhs"])}
+    dotted = (
+        set(spec.indicators)
+        | set(spec.endogenous_latents)
+        | {v for v in spec.observed if v in set(spec.table.loc[spec.table.op == "~", "lhs"])}
+    )
     for key, title in _SECTIONS:
         if key == "~~cov":
             sel = rows[(rows.op == "~~") & (rows.lhs != rows.rhs)]
@@ -165,8 +213,11 @@ def _unclean_float(v):
 
 
 def frame_to_json(df: pd.DataFrame) -> dict:
-    return {"columns": list(df.columns), "dtypes": {c: str(df[c].dtype) for c in df.columns},
-            "data": {c: _clean(df[c].tolist()) for c in df.columns}}
+    return {
+        "columns": list(df.columns),
+        "dtypes": {c: str(df[c].dtype) for c in df.columns},
+        "data": {c: _clean(df[c].tolist()) for c in df.columns},
+    }
 
 
 def frame_from_json(d: dict) -> pd.DataFrame:
@@ -185,15 +236,24 @@ def frame_from_json(d: dict) -> pd.DataFrame:
 def to_json(fit, path) -> None:
     r2 = fit.r2
     doc = {
-        "format": FORMAT, "format_version": 1, "package_versions": package_versions(),
-        "spec": spec_attrs(fit.spec), "parameters": frame_to_json(fit.parameters),
+        "format": FORMAT,
+        "format_version": 1,
+        "package_versions": package_versions(),
+        "spec": spec_attrs(fit.spec),
+        "parameters": frame_to_json(fit.parameters),
         "fit_measures": _clean(fit.fit_measures.to_dict()),
-        "r2": {"index": _clean([list(k) if isinstance(k, tuple) else k for k in r2.index]),
-               "names": list(r2.index.names), "values": _clean(r2.to_numpy())},
-        "warnings": list(fit.warnings), "converged": bool(fit.converged),
-        "data_report": _clean(fit.data_report), "vcov": {"names": list(fit.vcov.index),
-                                                         "values": _clean(fit.vcov.to_numpy())},
-        "sample": _clean(fit.sample), "info": _clean(fit.info), "bootstrap": _clean(fit.bootstrap),
+        "r2": {
+            "index": _clean([list(k) if isinstance(k, tuple) else k for k in r2.index]),
+            "names": list(r2.index.names),
+            "values": _clean(r2.to_numpy()),
+        },
+        "warnings": list(fit.warnings),
+        "converged": bool(fit.converged),
+        "data_report": _clean(fit.data_report),
+        "vcov": {"names": list(fit.vcov.index), "values": _clean(fit.vcov.to_numpy())},
+        "sample": _clean(fit.sample),
+        "info": _clean(fit.info),
+        "bootstrap": _clean(fit.bootstrap),
     }
     Path(path).write_text(json.dumps(doc, indent=1))
 
@@ -206,6 +266,7 @@ def _floats(x):
 
 def from_json(path):
     from .fit import SemFit
+
     doc = json.loads(Path(path).read_text())
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path} is not a saved SemFit (format {doc.get('format')!r})")
@@ -222,10 +283,17 @@ def from_json(path):
         for key in ("estimates", "std_all", "effects"):
             boot[key] = _floats(boot[key])
     return SemFit(
-        spec=spec, parameters=frame_from_json(doc["parameters"]),
-        fit_measures=pd.Series({k: _unclean_float(v) for k, v in doc["fit_measures"].items()},
-                               name="fit_measures", dtype=float),
-        r2=r2, warnings=tuple(doc["warnings"]), converged=doc["converged"], data_report=doc["data_report"],
+        spec=spec,
+        parameters=frame_from_json(doc["parameters"]),
+        fit_measures=pd.Series(
+            {k: _unclean_float(v) for k, v in doc["fit_measures"].items()}, name="fit_measures", dtype=float
+        ),
+        r2=r2,
+        warnings=tuple(doc["warnings"]),
+        converged=doc["converged"],
+        data_report=doc["data_report"],
         vcov=pd.DataFrame(_floats(doc["vcov"]["values"]), index=names, columns=names, dtype=float),
         sample={k: _floats(v) if k in ("cov", "mean") else v for k, v in doc["sample"].items()},
-        info=doc["info"], bootstrap=boot)
+        info=doc["info"],
+        bootstrap=boot,
+    )

@@ -16,8 +16,7 @@ import pandas as pd
 from ..errors import SpecError
 from .kernel import Problem
 
-__all__ = ["semopy_description", "semopy_mean_lines", "semopy_models", "semopy_means_models",
-           "check_against_semopy"]
+__all__ = ["semopy_description", "semopy_mean_lines", "semopy_models", "semopy_means_models", "check_against_semopy"]
 
 
 def semopy_description(table: pd.DataFrame, group: int, fixed: np.ndarray) -> str:
@@ -67,12 +66,13 @@ def _build(problem: Problem, cls, description, ops: tuple[str, ...]) -> list:
         models = [cls(description(g)) for g in range(1, problem.ngroups + 1)]
     for g, model in enumerate(models, start=1):
         active = {name for name, p in model.parameters.items() if p.active}
-        expected = {f"_p{k}" for k, grp, op in zip(problem.par, t.group, t.op)
-                    if k >= 0 and grp == g and op in ops}
+        expected = {f"_p{k}" for k, grp, op in zip(problem.par, t.group, t.op) if k >= 0 and grp == g and op in ops}
         if active != expected:
             extra, lost = sorted(active - expected), sorted(expected - active)
-            raise SpecError(f"semopy's model of group {g} does not have the table's parameters "
-                            f"(added by semopy: {extra}; missing: {lost}); please report this model")
+            raise SpecError(
+                f"semopy's model of group {g} does not have the table's parameters "
+                f"(added by semopy: {extra}; missing: {lost}); please report this model"
+            )
         for p in model.parameters.values():
             if not p.active:  # fixed values (what semopy's load_starting_values would write)
                 for loc in p.locations:
@@ -97,9 +97,12 @@ def semopy_means_models(problem: Problem, frames: list[pd.DataFrame]) -> list:
     import semopy
 
     t, fixed = problem.spec.table, problem.fixed
-    models = _build(problem, semopy.ModelMeans,
-                    lambda g: semopy_description(t, g, fixed) + "\n" + semopy_mean_lines(t, g, fixed),
-                    ("=~", "~", "~~", "~1"))
+    models = _build(
+        problem,
+        semopy.ModelMeans,
+        lambda g: semopy_description(t, g, fixed) + "\n" + semopy_mean_lines(t, g, fixed),
+        ("=~", "~", "~~", "~1"),
+    )
     for model, frame in zip(models, frames):
         data = frame[list(problem.layout.observed)].astype(float).assign(**{"1": 1.0})
         model.load_data(data)  # not model.load(): that would run semopy's start rules
@@ -125,6 +128,8 @@ def check_against_semopy(problem: Problem, models: list, theta: np.ndarray, tol:
         diff = float(np.abs(sig_semopy[np.ix_(order, order)] - sig).max())
         worst = max(worst, diff)
         if diff > tol * max(1.0, float(np.abs(sig).max())):
-            raise SpecError(f"group {g}: semopy's implied covariance matrix differs from the table's "
-                            f"by {diff:.3g}; please report this model")
+            raise SpecError(
+                f"group {g}: semopy's implied covariance matrix differs from the table's "
+                f"by {diff:.3g}; please report this model"
+            )
     return worst

@@ -44,8 +44,7 @@ def param_name(lhs: str, op: str, rhs: str, group: int = 1) -> str:
 def parameter_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``table`` that become entries of the ``parameter`` dim, with a ``name`` column."""
     rows = table[~table.op.isin(["==", "<", ">"])].copy()
-    rows["name"] = [param_name(lhs, op, rhs, g) for lhs, op, rhs, g in
-                    zip(rows.lhs, rows.op, rows.rhs, rows.group)]
+    rows["name"] = [param_name(lhs, op, rhs, g) for lhs, op, rhs, g in zip(rows.lhs, rows.op, rows.rhs, rows.group)]
     return rows
 
 

@@ -23,18 +23,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import syntax as _syntax
 from ..errors import SpecError
-from .partable import (COLUMNS, CONSTRAINT_OPS, EQUALITY_CLASSES, SpecWarning, _build_table,
-                       _unique, _vnames)
+from . import syntax as _syntax
+from .partable import COLUMNS, CONSTRAINT_OPS, EQUALITY_CLASSES, SpecWarning, _build_table, _unique, _vnames
 
-__all__ = ["COLUMNS", "CONSTRAINT_OPS", "EQUALITY_CLASSES", "ModelSpec", "SpecWarning", "as_spec",
-           "from_partable", "parse_model", "to_syntax"]
+__all__ = [
+    "COLUMNS",
+    "CONSTRAINT_OPS",
+    "EQUALITY_CLASSES",
+    "ModelSpec",
+    "SpecWarning",
+    "as_spec",
+    "from_partable",
+    "parse_model",
+    "to_syntax",
+]
 
 _DEFAULT_OPTIONS: dict[str, Any] = dict(
-    std_lv=False, auto=True, auto_fix_first=None, auto_fix_single=True, auto_cov_lv_x=True,
-    auto_cov_y=True, fixed_x=True, orthogonal=False, meanstructure=None, int_ov_free=True,
-    int_lv_free=False, ngroups=None, group_labels=None, group_equal=(), group_partial=(),
+    std_lv=False,
+    auto=True,
+    auto_fix_first=None,
+    auto_fix_single=True,
+    auto_cov_lv_x=True,
+    auto_cov_y=True,
+    fixed_x=True,
+    orthogonal=False,
+    meanstructure=None,
+    int_ov_free=True,
+    int_lv_free=False,
+    ngroups=None,
+    group_labels=None,
+    group_equal=(),
+    group_partial=(),
     ordinal=None,
 )
 
@@ -118,8 +138,10 @@ class ModelSpec:
         return to_syntax(self.table, self.options)
 
     def __repr__(self) -> str:
-        return (f"ModelSpec({len(self.latents)} latent, {len(self.observed)} observed, "
-                f"{self.ngroups} group{'s' if self.ngroups > 1 else ''}, npar={self.npar})")
+        return (
+            f"ModelSpec({len(self.latents)} latent, {len(self.observed)} observed, "
+            f"{self.ngroups} group{'s' if self.ngroups > 1 else ''}, npar={self.npar})"
+        )
 
 
 def parse_model(model: str | ModelSpec | pd.DataFrame, *, std_lv: bool = False, **options: Any) -> ModelSpec:
@@ -164,14 +186,14 @@ def parse_model(model: str | ModelSpec | pd.DataFrame, *, std_lv: bool = False, 
     3 textual  =~  x4  False    1.0
     """
     if isinstance(model, ModelSpec):
-        return model if not options and std_lv == model.options["std_lv"] else \
-            model.with_options(std_lv=std_lv, **options)
+        return (
+            model if not options and std_lv == model.options["std_lv"] else model.with_options(std_lv=std_lv, **options)
+        )
     if isinstance(model, pd.DataFrame):
         return from_partable(model, std_lv=std_lv, **options)
     unknown = set(options) - set(_DEFAULT_OPTIONS)
     if unknown:
-        raise TypeError(f"parse_model() got unknown option(s) {sorted(unknown)}; "
-                        f"known: {sorted(_DEFAULT_OPTIONS)}")
+        raise TypeError(f"parse_model() got unknown option(s) {sorted(unknown)}; known: {sorted(_DEFAULT_OPTIONS)}")
     opts = {**_DEFAULT_OPTIONS, **options, "std_lv": bool(std_lv)}
     opts["group_equal"] = _check_group_equal(opts["group_equal"])
     opts["group_partial"] = tuple(opts["group_partial"] or ())
@@ -252,6 +274,7 @@ def _term_line(k: tuple[str, str, str], mods: str) -> str:
 
 def _modifiers(rows: pd.DataFrame, ref: pd.DataFrame | None, ngroups: int) -> str:
     """The ``mod*`` prefix of one term: only what differs from what the defaults would give."""
+
     def vec(values: list[str]) -> str:
         return values[0] if len(set(values)) == 1 else f"c({', '.join(values)})"
 
@@ -291,8 +314,18 @@ def from_partable(table: pd.DataFrame, **options: Any) -> ModelSpec:
     if missing:
         raise SpecError(f"a parameter table needs the columns lhs, op, rhs; missing {sorted(missing)}")
     t = table.copy()
-    defaults = dict(group=1, label="", free=True, value=math.nan, start=math.nan, lower=math.nan,
-                    upper=math.nan, prior="", user=True, exo=False)
+    defaults = dict(
+        group=1,
+        label="",
+        free=True,
+        value=math.nan,
+        start=math.nan,
+        lower=math.nan,
+        upper=math.nan,
+        prior="",
+        user=True,
+        exo=False,
+    )
     for col, val in defaults.items():
         if col not in t:
             t[col] = val

@@ -14,22 +14,45 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import syntax as _syntax
 from ..errors import LoyaltyModelsWarning, SpecError
+from . import syntax as _syntax
 
-COLUMNS = ["id", "lhs", "op", "rhs", "group", "label", "free", "value", "start", "lower", "upper",
-           "prior", "user", "exo", "plabel", "par"]
+COLUMNS = [
+    "id",
+    "lhs",
+    "op",
+    "rhs",
+    "group",
+    "label",
+    "free",
+    "value",
+    "start",
+    "lower",
+    "upper",
+    "prior",
+    "user",
+    "exo",
+    "plabel",
+    "par",
+]
 CONSTRAINT_OPS = (":=", "==", "<", ">")
 #: group_equal classes, as lavaan names them (``group.equal``).
-EQUALITY_CLASSES = ("loadings", "composite.loadings", "intercepts", "means", "thresholds",
-                    "regressions", "residuals", "residual.covariances", "lv.variances",
-                    "lv.covariances")
+EQUALITY_CLASSES = (
+    "loadings",
+    "composite.loadings",
+    "intercepts",
+    "means",
+    "thresholds",
+    "regressions",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+)
 
 
 class SpecWarning(LoyaltyModelsWarning):
     """A specification that works but is probably not what was meant (duplicated formula, ...)."""
-
-
 
 
 # -- variable roles --------------------------------------------------------------------------------
@@ -50,16 +73,21 @@ def _vnames(rows: pd.DataFrame | list, ordinal: Mapping[str, int] | None = None)
     ov_ind = [v for v in v_ind if v not in lv]
     ov_y = [v for v in eqs_y if v not in lv and v not in ov_ind]
     ov_x = [v for v in eqs_x if v not in lv and v not in ov_ind and v not in ov_y]
-    extra = [r[0] for r in rows if r[1] in ("~~", "~1", "|", "~*~") and r[0] not in lv] + \
-            [r[2] for r in rows if r[1] == "~~" and r[2] not in lv]
+    extra = [r[0] for r in rows if r[1] in ("~~", "~1", "|", "~*~") and r[0] not in lv] + [
+        r[2] for r in rows if r[1] == "~~" and r[2] not in lv
+    ]
     ov = _unique(ov_ind + ov_y + ov_x + extra)
     # an x mentioned by the user in a variance, covariance or intercept is modelled, not fixed
-    mentioned = {r[0] for r in rows if r[1] in ("~~", "~1") and r[3]} | \
-                {r[2] for r in rows if r[1] == "~~" and r[3]}
+    mentioned = {r[0] for r in rows if r[1] in ("~~", "~1") and r[3]} | {r[2] for r in rows if r[1] == "~~" and r[3]}
     ov_x = [v for v in ov_x if v not in mentioned]
     ov_ord = [v for v in ov if v in set(lhs_of("|")) | set(ordinal or {})]
     return dict(
-        lv=lv, lv_composite=lv_composite, ov=ov, ov_ind=ov_ind, ov_x=ov_x, ov_ord=ov_ord,
+        lv=lv,
+        lv_composite=lv_composite,
+        ov=ov,
+        ov_ind=ov_ind,
+        ov_x=ov_x,
+        ov_ord=ov_ord,
         ov_nox=[v for v in ov if v not in ov_x],
         ov_y=[v for v in ov if v in eqs_y and v not in v_ind and v not in eqs_x and v not in lv],
         lv_x=[v for v in lv if v not in v_ind and v not in eqs_y],
@@ -68,8 +96,9 @@ def _vnames(rows: pd.DataFrame | list, ordinal: Mapping[str, int] | None = None)
 
 
 # -- building the table ----------------------------------------------------------------------------
-def _default_rows(names: dict[str, list[str]], opts: dict, meanstructure: bool,
-                  ordinal: Mapping[str, int]) -> list[tuple[str, str, str]]:
+def _default_rows(
+    names: dict[str, list[str]], opts: dict, meanstructure: bool, ordinal: Mapping[str, int]
+) -> list[tuple[str, str, str]]:
     """The rows lavaan adds for one group, in lavaan's order (lav_partable_flat)."""
     rows: list[tuple[str, str, str]] = []
     for v in names["ov_ord"]:
@@ -100,8 +129,12 @@ def _build_table(formulas: list[_syntax.Formula], opts: dict) -> pd.DataFrame:
     constraints = [f for f in formulas if f.op in CONSTRAINT_OPS]
     if not model:
         f = formulas[0]
-        raise SpecError("the model has no =~, ~ or ~~ formula, only constraints or definitions",
-                        line=f.line, column=f.col, expected="at least one model formula")
+        raise SpecError(
+            "the model has no =~, ~ or ~~ formula, only constraints or definitions",
+            line=f.line,
+            column=f.col,
+            expected="at least one model formula",
+        )
     model = _drop_duplicates(model)
     ngroups = _ngroups(model, opts)
     ordinal = dict(opts["ordinal"] or {})
@@ -111,8 +144,9 @@ def _build_table(formulas: list[_syntax.Formula], opts: dict) -> pd.DataFrame:
     if meanstructure is None:
         meanstructure = ngroups > 1 or any(f.op == "~1" for f in model)
     seen = {_key(f.lhs, f.op, f.rhs) for f in model}
-    defaults = [r for r in _default_rows(names, opts, meanstructure, ordinal) if _key(*r) not in seen] \
-        if opts["auto"] else []
+    defaults = (
+        [r for r in _default_rows(names, opts, meanstructure, ordinal) if _key(*r) not in seen] if opts["auto"] else []
+    )
 
     base = _base_status(model, defaults, names, opts, meanstructure)
     records = []
@@ -129,10 +163,26 @@ def _build_table(formulas: list[_syntax.Formula], opts: dict) -> pd.DataFrame:
     if opts["group_equal"]:
         _apply_group_equal(table, names, opts)
     if constraints:
-        extra = pd.DataFrame.from_records([
-            dict(lhs=f.lhs, op=f.op, rhs=f.rhs, group=0, label="", free=False, value=math.nan,
-                 start=math.nan, lower=math.nan, upper=math.nan, prior="", user=True, exo=False)
-            for f in constraints])
+        extra = pd.DataFrame.from_records(
+            [
+                dict(
+                    lhs=f.lhs,
+                    op=f.op,
+                    rhs=f.rhs,
+                    group=0,
+                    label="",
+                    free=False,
+                    value=math.nan,
+                    start=math.nan,
+                    lower=math.nan,
+                    upper=math.nan,
+                    prior="",
+                    user=True,
+                    exo=False,
+                )
+                for f in constraints
+            ]
+        )
         table = pd.concat([table, extra], ignore_index=True)
     _check_constraints(table, constraints)
     return _finish(table)
@@ -144,8 +194,12 @@ def _drop_duplicates(model: list[_syntax.Formula]) -> list[_syntax.Formula]:
     for f in model:
         k = _key(f.lhs, f.op, f.rhs)
         if k in seen:
-            warnings.warn(f"line {f.line}: '{f.lhs} {f.op} {f.rhs}' repeats line {seen[k].line}; "
-                          "the repeat is ignored (as lavaan does)", SpecWarning, stacklevel=4)
+            warnings.warn(
+                f"line {f.line}: '{f.lhs} {f.op} {f.rhs}' repeats line {seen[k].line}; "
+                "the repeat is ignored (as lavaan does)",
+                SpecWarning,
+                stacklevel=4,
+            )
             continue
         seen[k] = f
         out.append(f)
@@ -153,8 +207,9 @@ def _drop_duplicates(model: list[_syntax.Formula]) -> list[_syntax.Formula]:
 
 
 def _ngroups(model: list[_syntax.Formula], opts: dict) -> int:
-    lengths = {len(v) for f in model for v in (f.fixed, f.label, f.start, f.lower, f.upper)
-               if v is not None and len(v) > 1}
+    lengths = {
+        len(v) for f in model for v in (f.fixed, f.label, f.start, f.lower, f.upper) if v is not None and len(v) > 1
+    }
     ngroups = opts["ngroups"]
     if opts["group_labels"] is not None:
         ngroups = ngroups or len(opts["group_labels"])
@@ -163,9 +218,12 @@ def _ngroups(model: list[_syntax.Formula], opts: dict) -> int:
     for f in model:
         for v in (f.fixed, f.label, f.start, f.lower, f.upper):
             if v is not None and len(v) not in (1, ngroups):
-                raise SpecError(f"c(...) on '{f.lhs} {f.op} {f.rhs}' has {len(v)} values but the "
-                                f"model has {ngroups} group(s)", line=f.line, column=f.col,
-                                expected=f"{ngroups} values, one per group")
+                raise SpecError(
+                    f"c(...) on '{f.lhs} {f.op} {f.rhs}' has {len(v)} values but the model has {ngroups} group(s)",
+                    line=f.line,
+                    column=f.col,
+                    expected=f"{ngroups} values, one per group",
+                )
     return int(ngroups)
 
 
@@ -173,18 +231,21 @@ def _base_status(model, defaults, names, opts, meanstructure) -> list[dict]:
     """Free/fixed status of every row of one group before user modifiers (lavaan's rules)."""
     std_lv = opts["std_lv"]
     auto_fix_first = (not std_lv) if opts["auto_fix_first"] is None else opts["auto_fix_first"]
-    rows = [dict(lhs=f.lhs, op=f.op, rhs=f.rhs, user=True, _formula=f) for f in model] + \
-           [dict(lhs=l, op=o, rhs=r, user=False) for (l, o, r) in defaults]
+    rows = [dict(lhs=f.lhs, op=f.op, rhs=f.rhs, user=True, _formula=f) for f in model] + [
+        dict(lhs=l, op=o, rhs=r, user=False) for (l, o, r) in defaults
+    ]
     lv, ov_x, ov_ord = set(names["lv"]), set(names["ov_x"]), set(names["ov_ord"])
     composites = set(names["lv_composite"])
     first_seen: set[str] = set()
     n_ind = pd.Series([f.lhs for f in model if f.op == "=~"]).value_counts().to_dict()
     all_ind = [f.rhs for f in model if f.op == "=~"]
-    single = {f.rhs for f in model if f.op == "=~" and n_ind.get(f.lhs) == 1 and f.rhs not in lv
-              and all_ind.count(f.rhs) == 1}
+    single = {
+        f.rhs for f in model if f.op == "=~" and n_ind.get(f.lhs) == 1 and f.rhs not in lv and all_ind.count(f.rhs) == 1
+    }
     for r in rows:
-        r.update(free=True, value=math.nan, exo=False, label="", start=math.nan, lower=math.nan,
-                 upper=math.nan, prior="")
+        r.update(
+            free=True, value=math.nan, exo=False, label="", start=math.nan, lower=math.nan, upper=math.nan, prior=""
+        )
         lhs, op, rhs = r["lhs"], r["op"], r["rhs"]
         fix = None
         if op in ("=~", "<~") and lhs not in first_seen:
@@ -209,8 +270,11 @@ def _base_status(model, defaults, names, opts, meanstructure) -> list[dict]:
                 fix = 0.0
         if fix is not None:
             r.update(free=False, value=fix)
-        if not r["user"] and opts["fixed_x"] and (
-                (op == "~~" and lhs in ov_x and rhs in ov_x) or (op == "~1" and lhs in ov_x)):
+        if (
+            not r["user"]
+            and opts["fixed_x"]
+            and ((op == "~~" and lhs in ov_x and rhs in ov_x) or (op == "~1" and lhs in ov_x))
+        ):
             r.update(free=False, value=math.nan, exo=True)  # fixed to the sample statistic
     return rows
 
@@ -291,9 +355,13 @@ def _check_constraints(t: pd.DataFrame, constraints: list[_syntax.Formula]) -> N
         for name in f.names:
             if name not in known:
                 hint = ", ".join(sorted(n for n in known if not n.startswith("."))) or "none yet"
-                raise SpecError(f"'{name}' in '{f.lhs} {f.op} {f.rhs}' is not a parameter label; "
-                                f"label a parameter first, e.g. 'y ~ {name}*x' (labels: {hint})",
-                                line=f.line, column=f.col, expected="a label defined in the model")
+                raise SpecError(
+                    f"'{name}' in '{f.lhs} {f.op} {f.rhs}' is not a parameter label; "
+                    f"label a parameter first, e.g. 'y ~ {name}*x' (labels: {hint})",
+                    line=f.line,
+                    column=f.col,
+                    expected="a label defined in the model",
+                )
         if f.op == ":=":
             known.add(f.lhs)
 
@@ -306,8 +374,10 @@ def _finish(t: pd.DataFrame) -> pd.DataFrame:
         if len(fixed):
             values = fixed.value.dropna().unique()
             if len(values) > 1:
-                raise SpecError(f"label {label!r} is shared by parameters fixed to different "
-                                f"values {sorted(values)}; use one value or different labels")
+                raise SpecError(
+                    f"label {label!r} is shared by parameters fixed to different "
+                    f"values {sorted(values)}; use one value or different labels"
+                )
             t.loc[rows.index, ["free", "value"]] = [False, float(values[0]) if len(values) else math.nan]
     t["id"] = np.arange(1, len(t) + 1)
     t["plabel"] = [f".p{i}." if g > 0 else "" for i, g in zip(t.id, t.group)]
@@ -321,6 +391,17 @@ def _finish(t: pd.DataFrame) -> pd.DataFrame:
             ids[key] = len(ids)
         par.append(ids[key])
     t["par"] = par
-    t = t.astype({"group": int, "free": bool, "user": bool, "exo": bool, "value": float,
-                  "start": float, "lower": float, "upper": float, "par": int})
+    t = t.astype(
+        {
+            "group": int,
+            "free": bool,
+            "user": bool,
+            "exo": bool,
+            "value": float,
+            "start": float,
+            "lower": float,
+            "upper": float,
+            "par": int,
+        }
+    )
     return t[COLUMNS].reset_index(drop=True)

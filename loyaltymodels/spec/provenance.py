@@ -12,8 +12,21 @@ import numpy as np
 
 from .model import ModelSpec, parse_model
 
-_PACKAGES = ("loyaltymodels", "numpy", "scipy", "pandas", "xarray", "semopy", "pymc", "pytensor",
-             "nutpie", "arviz", "arviz-base", "arviz-stats", "dask")
+_PACKAGES = (
+    "loyaltymodels",
+    "numpy",
+    "scipy",
+    "pandas",
+    "xarray",
+    "semopy",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "arviz",
+    "arviz-base",
+    "arviz-stats",
+    "dask",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -36,8 +49,7 @@ def package_versions() -> dict[str, str]:
 
 def spec_attrs(spec: ModelSpec) -> dict[str, str]:
     """Flat, serialisable attributes that identify ``spec`` (syntax and options, as JSON text)."""
-    return {"model_syntax": spec.syntax,
-            "spec_options": json.dumps(jsonable(dict(spec.options)), sort_keys=True)}
+    return {"model_syntax": spec.syntax, "spec_options": json.dumps(jsonable(dict(spec.options)), sort_keys=True)}
 
 
 def spec_from_attrs(attrs: dict[str, Any]) -> ModelSpec:

@@ -15,8 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import SpecError
-from .tokens import (_OPERATOR_LIST, _UNSUPPORTED_MODIFIERS, MODIFIERS, OPERATORS, Statement, Token,
-                     statements, tokenize)
+from .tokens import _OPERATOR_LIST, _UNSUPPORTED_MODIFIERS, MODIFIERS, OPERATORS, Statement, Token, statements, tokenize
 
 __all__ = ["Formula", "parse", "OPERATORS", "MODIFIERS", "statements", "tokenize"]
 
@@ -28,8 +27,8 @@ class Formula:
     lhs: str
     op: str
     rhs: str
-    fixed: list[float] | None = None       # numeric values (NaN = NA = free); len 1 or ngroups
-    label: list[str] | None = None         # labels ("" = none)
+    fixed: list[float] | None = None  # numeric values (NaN = NA = free); len 1 or ngroups
+    label: list[str] | None = None  # labels ("" = none)
     start: list[float] | None = None
     lower: list[float] | None = None
     upper: list[float] | None = None
@@ -57,8 +56,13 @@ class _Reader:
     def fail(self, expected: str, tok: Token | None = None) -> SpecError:
         tok = tok or self.tok
         found = "the end of the formula" if tok.kind == "end" else repr(tok.text)
-        return SpecError(f"expected {expected}, found {found}", line=tok.line, column=tok.col,
-                         expected=expected, source_line=self.st.lines.get(tok.line))
+        return SpecError(
+            f"expected {expected}, found {found}",
+            line=tok.line,
+            column=tok.col,
+            expected=expected,
+            source_line=self.st.lines.get(tok.line),
+        )
 
     def expect(self, text: str, what: str) -> Token:
         if self.tok.text != text:
@@ -94,18 +98,26 @@ def _parse_statement(st: Statement) -> list[Formula]:
             op_at = k
             break
     if op_at is None:
-        raise SpecError(f"no operator in {st.text!r}", line=st.pos[0][0], column=st.pos[0][1],
-                        expected=f"one of {_OPERATOR_LIST}", source_line=st.lines.get(st.pos[0][0]))
+        raise SpecError(
+            f"no operator in {st.text!r}",
+            line=st.pos[0][0],
+            column=st.pos[0][1],
+            expected=f"one of {_OPERATOR_LIST}",
+            source_line=st.lines.get(st.pos[0][0]),
+        )
     op_tok = toks[op_at]
-    lhs_toks, rhs_toks = toks[:op_at], toks[op_at + 1:]
+    lhs_toks, rhs_toks = toks[:op_at], toks[op_at + 1 :]
     if OPERATORS[op_tok.text][1] == "expression":
         return [_parse_expression_statement(st, op_tok, lhs_toks, rhs_toks)]
     r = _Reader(st, lhs_toks + [Token("end", "", op_tok.line, op_tok.col)])
     lhs_names = _read_lhs(r, op_tok.text)
     r = _Reader(st, rhs_toks)
     terms = _read_terms(r, op_tok)
-    return [Formula(lhs=name, op=op, rhs=rhs, line=op_tok.line, col=op_tok.col, **mods)
-            for name in lhs_names for (op, rhs, mods) in terms]
+    return [
+        Formula(lhs=name, op=op, rhs=rhs, line=op_tok.line, col=op_tok.col, **mods)
+        for name in lhs_names
+        for (op, rhs, mods) in terms
+    ]
 
 
 def _read_lhs(r: _Reader, op: str) -> list[str]:
@@ -126,9 +138,13 @@ def _read_terms(r: _Reader, op_tok: Token) -> list[tuple[str, str, dict]]:
     op = op_tok.text
     terms = []
     if r.tok.kind == "end":
-        what = {"=~": "at least one indicator", "<~": "at least one indicator",
-                "~": "at least one predictor (or 1 for an intercept)", "~~": "a variable name",
-                "|": "thresholds t1, t2, ..."}.get(op, "a term")
+        what = {
+            "=~": "at least one indicator",
+            "<~": "at least one indicator",
+            "~": "at least one predictor (or 1 for an intercept)",
+            "~~": "a variable name",
+            "|": "thresholds t1, t2, ...",
+        }.get(op, "a term")
         raise r.fail(f"{what} after '{op}'")
     while True:
         mods = _read_modifiers(r)
@@ -157,9 +173,13 @@ def _read_modifiers(r: _Reader) -> dict:
 
     def put(key: str, value, tok: Token):
         if key in mods:
-            raise SpecError(f"two {key} modifiers on one term", line=tok.line, column=tok.col,
-                            expected=f"at most one {key} modifier per term",
-                            source_line=r.st.lines.get(tok.line))
+            raise SpecError(
+                f"two {key} modifiers on one term",
+                line=tok.line,
+                column=tok.col,
+                expected=f"at most one {key} modifier per term",
+                source_line=r.st.lines.get(tok.line),
+            )
         mods[key] = value
 
     while _looks_like_modifier(r):
@@ -174,8 +194,9 @@ def _read_modifiers(r: _Reader) -> dict:
         elif t.kind == "name" and r.toks[r.i + 1].text == "(":
             fname = t.text
             if fname in _UNSUPPORTED_MODIFIERS:
-                raise SpecError(_UNSUPPORTED_MODIFIERS[fname], line=t.line, column=t.col,
-                                source_line=r.st.lines.get(t.line))
+                raise SpecError(
+                    _UNSUPPORTED_MODIFIERS[fname], line=t.line, column=t.col, source_line=r.st.lines.get(t.line)
+                )
             if fname not in MODIFIERS:
                 raise r.fail(f"a modifier ({', '.join(m + '()' for m in MODIFIERS)}), a number, NA or a label")
             r.next()
@@ -219,7 +240,7 @@ def _read_modifiers(r: _Reader) -> dict:
 def _looks_like_modifier(r: _Reader) -> bool:
     """A modifier is whatever stands before a top-level ``*`` or ``?`` in the current term."""
     depth = 0
-    for t in r.toks[r.i:]:
+    for t in r.toks[r.i :]:
         if t.text == "(":
             depth += 1
         elif t.text == ")":
@@ -273,49 +294,64 @@ def _read_vector(r: _Reader) -> tuple[str, list]:
     return "fixed", [float(v) for v in values]
 
 
-_FUNCTIONS = {"exp", "log", "sqrt", "abs", "sin", "cos", "tan", "tanh", "pnorm", "plogis",
-              "min", "max", "pow"}
+_FUNCTIONS = {"exp", "log", "sqrt", "abs", "sin", "cos", "tan", "tanh", "pnorm", "plogis", "min", "max", "pow"}
 
 
-def _parse_expression_statement(st: Statement, op_tok: Token, lhs: list[Token],
-                                rhs: list[Token]) -> Formula:
+def _parse_expression_statement(st: Statement, op_tok: Token, lhs: list[Token], rhs: list[Token]) -> Formula:
     op = op_tok.text
     if not lhs:
-        raise SpecError(f"expected a name before '{op}'", line=op_tok.line, column=op_tok.col,
-                        expected="a parameter name or expression", source_line=st.lines.get(op_tok.line))
+        raise SpecError(
+            f"expected a name before '{op}'",
+            line=op_tok.line,
+            column=op_tok.col,
+            expected="a parameter name or expression",
+            source_line=st.lines.get(op_tok.line),
+        )
     if len(rhs) <= 1:  # only the end token
         end = rhs[0]
-        raise SpecError(f"expected an expression after '{op}', found the end of the formula",
-                        line=end.line, column=end.col, expected="an expression of labels",
-                        source_line=st.lines.get(end.line))
+        raise SpecError(
+            f"expected an expression after '{op}', found the end of the formula",
+            line=end.line,
+            column=end.col,
+            expected="an expression of labels",
+            source_line=st.lines.get(end.line),
+        )
     if op == ":=" and (len(lhs) != 1 or lhs[0].kind != "name"):
-        raise SpecError("expected one new parameter name before ':='", line=lhs[0].line,
-                        column=lhs[0].col, expected="a name", source_line=st.lines.get(lhs[0].line))
+        raise SpecError(
+            "expected one new parameter name before ':='",
+            line=lhs[0].line,
+            column=lhs[0].col,
+            expected="a name",
+            source_line=st.lines.get(lhs[0].line),
+        )
     for side in (lhs, rhs):
         _check_expression(st, side)
     names = [t.text for t in lhs + rhs if t.kind == "name" and t.text not in _FUNCTIONS]
     if op == ":=":
         names = names[1:]
     text = {"<=": "<", ">=": ">"}.get(op, op)
-    return Formula(lhs=_join(lhs), op=text, rhs=_join(rhs[:-1]), line=op_tok.line,
-                   col=op_tok.col, names=names)
+    return Formula(lhs=_join(lhs), op=text, rhs=_join(rhs[:-1]), line=op_tok.line, col=op_tok.col, names=names)
 
 
 def _check_expression(st: Statement, toks: list[Token]) -> None:
     depth = 0
     for t in toks:
         if t.kind == "op":
-            raise SpecError(f"a second operator {t.text!r} in one formula", line=t.line,
-                            column=t.col, expected="one operator per formula (use ';' or a new line)",
-                            source_line=st.lines.get(t.line))
+            raise SpecError(
+                f"a second operator {t.text!r} in one formula",
+                line=t.line,
+                column=t.col,
+                expected="one operator per formula (use ';' or a new line)",
+                source_line=st.lines.get(t.line),
+            )
         depth += (t.text == "(") - (t.text == ")")
         if depth < 0:
-            raise SpecError("unbalanced ')'", line=t.line, column=t.col, expected="'(' before ')'",
-                            source_line=st.lines.get(t.line))
+            raise SpecError(
+                "unbalanced ')'", line=t.line, column=t.col, expected="'(' before ')'", source_line=st.lines.get(t.line)
+            )
     if depth:
         t = toks[-1]
-        raise SpecError("unbalanced '('", line=t.line, column=t.col, expected="')'",
-                        source_line=st.lines.get(t.line))
+        raise SpecError("unbalanced '('", line=t.line, column=t.col, expected="')'", source_line=st.lines.get(t.line))
 
 
 def _join(toks: list[Token]) -> str:

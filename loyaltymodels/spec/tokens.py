@@ -29,22 +29,31 @@ OPERATORS: dict[str, tuple[str, str]] = {
 }
 #: Function-style modifiers allowed before ``*`` in a term (``start(0.5)*x``), with their meaning.
 MODIFIERS: dict[str, str] = {
-    "start": "starting value", "label": "label", "equal": "label shared with another parameter",
-    "lower": "lower bound", "upper": "upper bound", "prior": "prior distribution (blavaan)",
+    "start": "starting value",
+    "label": "label",
+    "equal": "label shared with another parameter",
+    "lower": "lower bound",
+    "upper": "upper bound",
+    "prior": "prior distribution (blavaan)",
     "c": "one value per group",
 }
-_UNSUPPORTED_MODIFIERS = {"efa": "EFA blocks (efa(\"set\")*) are not supported yet",
-                          "rv": "random slopes (rv()) are not supported yet"}
+_UNSUPPORTED_MODIFIERS = {
+    "efa": 'EFA blocks (efa("set")*) are not supported yet',
+    "rv": "random slopes (rv()) are not supported yet",
+}
 _OPERATOR_LIST = ", ".join(OPERATORS)
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<op>~\*~|=~|<~|~~|:=|==|<=|>=|~|<|>|\|)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_.][A-Za-z0-9_.]*)
   | (?P<string>"[^"]*"|'[^']*')
   | (?P<punct>[-+*/^(),?])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 @dataclass(frozen=True)
@@ -61,17 +70,22 @@ class Statement:
 
     text: str
     pos: list[tuple[int, int]]  # (line, column) of each character of ``text``
-    lines: dict[int, str]       # original source lines, for error messages
+    lines: dict[int, str]  # original source lines, for error messages
 
     def error(self, message: str, index: int | None, expected: str | None = None) -> SpecError:
         if index is None or not self.pos:
-            line, col = (self.pos[0] if self.pos else (None, None))
+            line, col = self.pos[0] if self.pos else (None, None)
         else:
             line, col = self.pos[min(index, len(self.pos) - 1)]
             if index >= len(self.pos):  # "at the end": just after the last character
                 col += 1
-        return SpecError(message, line=line, column=col, expected=expected,
-                         source_line=self.lines.get(line) if line is not None else None)
+        return SpecError(
+            message,
+            line=line,
+            column=col,
+            expected=expected,
+            source_line=self.lines.get(line) if line is not None else None,
+        )
 
 
 def _strip_comment(line: str) -> str:
@@ -163,9 +177,9 @@ def _split_semicolons(line: str) -> list[str]:
 #: lavaan syntax that is recognised but not supported yet, with what to do instead.
 UNSUPPORTED: dict[str, str] = {
     "block": "lavaan's block headers ('group: 1', 'level: 1') are not supported; write one model and "
-             "pass group= to the fit (with c(...) modifiers for group-specific values)",
+    "pass group= to the fit (with c(...) modifiers for group-specific values)",
     ":": "latent interactions written 'f1:f2' are not supported in the syntax; use "
-         "fit_loyalty(..., interaction=True) for a beliefs x experience interaction",
+    "fit_loyalty(..., interaction=True) for a beliefs x experience interaction",
     "~*~": "scaling factors ('~*~') are not supported: ordinal items are declared with ordinal=[...]",
     "%": "the '%' operator (group weights, ...) is not supported",
 }
@@ -183,8 +197,9 @@ def tokenize(st: Statement) -> list[Token]:
         if kind == "bad" and text in UNSUPPORTED:
             raise st.error(UNSUPPORTED[text], i)
         if kind == "bad":
-            raise st.error(f"unexpected character {text!r}", i,
-                           expected="a variable name, a number, an operator or a modifier")
+            raise st.error(
+                f"unexpected character {text!r}", i, expected="a variable name, a number, an operator or a modifier"
+            )
         line, col = st.pos[i]
         toks.append(Token(kind, text, line, col))
     line, col = st.pos[-1]

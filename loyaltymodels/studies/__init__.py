@@ -7,5 +7,13 @@ from .beliefs_experience import beliefs_experience
 from .ecsi import ecsi
 from .lavaan_tutorial import holzinger_swineford, political_democracy
 
-__all__ = ["Study", "ecsi", "holzinger_swineford", "political_democracy", "beliefs_experience",
-           "is_fast", "FAST_ENV", "MODES"]
+__all__ = [
+    "Study",
+    "ecsi",
+    "holzinger_swineford",
+    "political_democracy",
+    "beliefs_experience",
+    "is_fast",
+    "FAST_ENV",
+    "MODES",
+]

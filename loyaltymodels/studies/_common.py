@@ -123,10 +123,15 @@ class Study:
     def deviations(self) -> pd.DataFrame:
         """The largest absolute difference from the published numbers, per table, estimator and
         quantity, with the row where it occurs and whether every row is within ``tolerance``."""
-        checks = [("parameters", self.parameters, q, c) for q, c in
-                  (("est", "difference"), ("se", "se_difference"), ("std_all", "std_all_difference"))]
-        checks += [(name, frame, "value", "difference") for name, frame in
-                   {"fit": self.fit, **self.tables}.items() if name != "parameters"]
+        checks = [
+            ("parameters", self.parameters, q, c)
+            for q, c in (("est", "difference"), ("se", "se_difference"), ("std_all", "std_all_difference"))
+        ]
+        checks += [
+            (name, frame, "value", "difference")
+            for name, frame in {"fit": self.fit, **self.tables}.items()
+            if name != "parameters"
+        ]
         rows = []
         for table, frame, quantity, col in checks:
             if col not in frame:
@@ -135,24 +140,40 @@ class Study:
             for who, part in frame.dropna(subset=[col]).groupby(by, sort=False):
                 r = part.loc[part[col].abs().idxmax()]
                 tol = part["tolerance"] if "tolerance" in part else pd.Series(np.nan, part.index)
-                rows.append({"table": table, "estimator": who, "quantity": quantity,
-                             "compared": len(part), "max_abs_difference": abs(r[col]), "at": _label(r),
-                             "within_tolerance": bool((part[col].abs() <= tol + 1e-12).all())})
-        return pd.DataFrame(rows, columns=["table", "estimator", "quantity", "compared",
-                                           "max_abs_difference", "at", "within_tolerance"])
+                rows.append(
+                    {
+                        "table": table,
+                        "estimator": who,
+                        "quantity": quantity,
+                        "compared": len(part),
+                        "max_abs_difference": abs(r[col]),
+                        "at": _label(r),
+                        "within_tolerance": bool((part[col].abs() <= tol + 1e-12).all()),
+                    }
+                )
+        return pd.DataFrame(
+            rows, columns=["table", "estimator", "quantity", "compared", "max_abs_difference", "at", "within_tolerance"]
+        )
 
     def summary(self, digits: int = 3) -> None:
         """Print the notes, the comparison tables and the warnings."""
         print(f"{self.title}\n{'=' * len(self.title)}")
-        print(textwrap.fill(f"Mode: {self.settings.get('mode')} "
-                            f"({', '.join(f'{k}={v}' for k, v in self.settings.items() if k != 'mode')})", 100))
+        print(
+            textwrap.fill(
+                f"Mode: {self.settings.get('mode')} "
+                f"({', '.join(f'{k}={v}' for k, v in self.settings.items() if k != 'mode')})",
+                100,
+            )
+        )
         print("\n" + self.notes + "\n")
-        cols = [c for c in ["lhs", "op", "rhs", "group", "estimator", "est", "se", "published",
-                            "difference"] if c in self.parameters]
+        cols = [
+            c
+            for c in ["lhs", "op", "rhs", "group", "estimator", "est", "se", "published", "difference"]
+            if c in self.parameters
+        ]
         print(self.parameters[cols].round(digits).to_string(index=False))
         print("\nFit measures:")
-        print(self.fit.drop(columns=["tolerance", "source"], errors="ignore").round(digits)
-              .to_string(index=False))
+        print(self.fit.drop(columns=["tolerance", "source"], errors="ignore").round(digits).to_string(index=False))
         for name, tab in self.tables.items():
             print(f"\n{name}:")
             print(tab.round(digits).to_string(index=False))
@@ -164,8 +185,7 @@ class Study:
     def __repr__(self) -> str:
         d = self.deviations()
         worst = "" if d.empty else f", largest deviation {d.max_abs_difference.max():.2g}"
-        return (f"Study({self.name!r}, {len(self.parameters)} parameter rows, "
-                f"mode={self.settings.get('mode')!r}{worst})")
+        return f"Study({self.name!r}, {len(self.parameters)} parameter rows, mode={self.settings.get('mode')!r}{worst})"
 
 
 def _label(r: pd.Series) -> str:
@@ -177,8 +197,9 @@ def _label(r: pd.Series) -> str:
     return f"{r['lhs']} {r['op']} {r['rhs']}{grp}"
 
 
-def compare_parameters(ours: pd.DataFrame, published: pd.DataFrame | None,
-                       tolerance: float | None = None) -> pd.DataFrame:
+def compare_parameters(
+    ours: pd.DataFrame, published: pd.DataFrame | None, tolerance: float | None = None
+) -> pd.DataFrame:
     """Add ``published difference`` (and ``_se``/``_std_all`` pairs where published) to ``ours``.
 
     ``ours`` has ``lhs op rhs group est`` (``se``, ``std_all`` optional); ``published`` the same
@@ -193,7 +214,8 @@ def compare_parameters(ours: pd.DataFrame, published: pd.DataFrame | None,
     pub = published.copy()
     keep = [c for c in ("est", "se", "std_all") if c in pub]
     pub = pub[_KEY + keep + (["decimals"] if "decimals" in pub else [])].rename(
-        columns={"est": "published", "se": "published_se", "std_all": "published_std_all"})
+        columns={"est": "published", "se": "published_se", "std_all": "published_std_all"}
+    )
     out = out.merge(pub, on=_KEY, how="left")
     out["difference"] = out["est"] - out["published"]
     if "published_se" in out and "se" in out:
@@ -207,8 +229,14 @@ def compare_parameters(ours: pd.DataFrame, published: pd.DataFrame | None,
     return out.drop(columns=["decimals"], errors="ignore")
 
 
-def compare_measures(values: Mapping[str, float], published: pd.DataFrame | None, *, model: str,
-                     estimator: str = "ML", measures: list[str] | None = None) -> pd.DataFrame:
+def compare_measures(
+    values: Mapping[str, float],
+    published: pd.DataFrame | None,
+    *,
+    model: str,
+    estimator: str = "ML",
+    measures: list[str] | None = None,
+) -> pd.DataFrame:
     """Fit measures as rows ``model estimator measure value published difference tolerance``.
 
     The measures are those published for ``model`` plus ``measures``; a measure we do not
@@ -224,9 +252,18 @@ def compare_measures(values: Mapping[str, float], published: pd.DataFrame | None
         p = float(hit["published"].iloc[0]) if len(hit) else np.nan
         dec = hit["decimals"].iloc[0] if len(hit) else np.nan
         v = float(values.get(m, np.nan))
-        rows.append({"model": model, "estimator": estimator, "measure": m, "value": v, "published": p,
-                     "difference": v - p, "tolerance": 0.5 * 10.0 ** -dec if pd.notna(dec) else np.nan,
-                     "source": hit["source"].iloc[0] if len(hit) else ""})
+        rows.append(
+            {
+                "model": model,
+                "estimator": estimator,
+                "measure": m,
+                "value": v,
+                "published": p,
+                "difference": v - p,
+                "tolerance": 0.5 * 10.0**-dec if pd.notna(dec) else np.nan,
+                "source": hit["source"].iloc[0] if len(hit) else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -245,8 +282,9 @@ def std_all_covariance(fit, rows: list[tuple[str, str, str]]) -> tuple[np.ndarra
     problem, t = fit.problem, fit.spec.table
     idx = []
     for lhs, op, rhs in rows:
-        hit = np.flatnonzero((t.lhs == lhs).to_numpy() & (t.op == op).to_numpy()
-                             & (t.rhs == rhs).to_numpy() & (t.group == 1).to_numpy())
+        hit = np.flatnonzero(
+            (t.lhs == lhs).to_numpy() & (t.op == op).to_numpy() & (t.rhs == rhs).to_numpy() & (t.group == 1).to_numpy()
+        )
         if len(hit) != 1:
             raise KeyError(f"'{lhs} {op} {rhs}' is not a row of the model")
         idx.append(int(hit[0]))

@@ -12,16 +12,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..defaults import CI_ML, labelled_interval
 from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import BELIEFS_EXPERIENCE_MODEL, load_ecsi
+from ..defaults import CI_ML, labelled_interval
 from ..sem.fit import fit_sem
 from ..sem.inference import Z_ML
 from ._common import Study, collecting, run_settings, std_all_covariance, std_all_draws, wrap
 
 #: Experience read as satisfaction (sat1-4) instead of perceived quality (qual1-5).
 BELIEFS_SATISFACTION_MODEL = BELIEFS_EXPERIENCE_MODEL.replace(
-    "Experience =~ qual1 + qual2 + qual3 + qual4 + qual5", "Experience =~ sat1 + sat2 + sat3 + sat4")
+    "Experience =~ qual1 + qual2 + qual3 + qual4 + qual5", "Experience =~ sat1 + sat2 + sat3 + sat4"
+)
 #: variant name -> (model, what "Experience" is)
 VARIANTS: dict[str, tuple[str, str]] = {
     "quality": (BELIEFS_EXPERIENCE_MODEL, "perceived quality (qual1-qual5)"),
@@ -30,13 +31,32 @@ VARIANTS: dict[str, tuple[str, str]] = {
 _WEIGHTS = [("Loyalty", "~", "Beliefs"), ("Loyalty", "~", "Experience")]
 #: The equal-tailed posterior quantiles beside the ML intervals (the same mass).
 _TAILS = [(1 - CI_ML) / 2, (1 + CI_ML) / 2]
-_FIT = ["npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
-        "srmr", "aic", "bic"]
+_FIT = [
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea_ci_lower",
+    "rmsea_ci_upper",
+    "srmr",
+    "aic",
+    "bic",
+]
 
 
-def beliefs_experience(*, fast: bool | None = None, variants: tuple[str, ...] = ("quality", "satisfaction"),
-                       draws: int | None = None, tune: int | None = None, chains: int | None = None,
-                       seed: int = 7, bayes: bool = True) -> Study:
+def beliefs_experience(
+    *,
+    fast: bool | None = None,
+    variants: tuple[str, ...] = ("quality", "satisfaction"),
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int = 7,
+    bayes: bool = True,
+) -> Study:
     """Beliefs (image) and experience (quality, or satisfaction) as causes of loyalty, ECSI data.
 
     ``Beliefs =~ imag1-5``, ``Experience =~ qual1-5`` (or ``sat1-4``), ``Loyalty =~ loy1-4``,
@@ -91,55 +111,127 @@ def beliefs_experience(*, fast: bool | None = None, variants: tuple[str, ...] = 
             sem = fit_sem(model, data)
         fits[f"sem_{variant}"] = sem
         p = sem.parameters
-        params.append(p[["lhs", "op", "rhs", "group", "est", "se", "std_all", "std_all_se"]]
-                      .assign(variant=variant, estimator="ML"))
+        params.append(
+            p[["lhs", "op", "rhs", "group", "est", "se", "std_all", "std_all_se"]].assign(
+                variant=variant, estimator="ML"
+            )
+        )
         est, cov = std_all_covariance(sem, _WEIGHTS)
         se = np.sqrt(np.diag(cov))
         for (_, _, who), e, s in zip(_WEIGHTS, est, se):
-            weights.append({"variant": variant, "estimator": "ML", "predictor": who, "std_all": e,
-                            "se": s, "ci_lower": e - Z_ML * s, "ci_upper": e + Z_ML * s})
+            weights.append(
+                {
+                    "variant": variant,
+                    "estimator": "ML",
+                    "predictor": who,
+                    "std_all": e,
+                    "se": s,
+                    "ci_lower": e - Z_ML * s,
+                    "ci_upper": e + Z_ML * s,
+                }
+            )
         diff, diff_se = est[1] - est[0], float(np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]))
-        comparison.append({"variant": variant, "estimator": "ML", "difference": diff, "se": diff_se,
-                           "ci_lower": diff - Z_ML * diff_se, "ci_upper": diff + Z_ML * diff_se,
-                           "z": diff / diff_se, "pvalue": 2 * stats.norm.sf(abs(diff / diff_se)),
-                           "prob_experience_larger": np.nan,
-                           "method": "Wald, delta method on the std.all weights (their full covariance)"})
+        comparison.append(
+            {
+                "variant": variant,
+                "estimator": "ML",
+                "difference": diff,
+                "se": diff_se,
+                "ci_lower": diff - Z_ML * diff_se,
+                "ci_upper": diff + Z_ML * diff_se,
+                "z": diff / diff_se,
+                "pvalue": 2 * stats.norm.sf(abs(diff / diff_se)),
+                "prob_experience_larger": np.nan,
+                "method": "Wald, delta method on the std.all weights (their full covariance)",
+            }
+        )
         fm = sem.fit_measures
-        fit_rows += [{"model": variant, "estimator": "ML", "measure": m, "value": fm[m],
-                      "published": np.nan, "difference": np.nan} for m in _FIT]
+        fit_rows += [
+            {
+                "model": variant,
+                "estimator": "ML",
+                "measure": m,
+                "value": fm[m],
+                "published": np.nan,
+                "difference": np.nan,
+            }
+            for m in _FIT
+        ]
         if bayes:
             with collecting(caught):
-                post = fit_bayes(model, data, draws=settings["draws"], tune=settings["tune"],
-                                 chains=settings["chains"], seed=seed, progressbar=False)
+                post = fit_bayes(
+                    model,
+                    data,
+                    draws=settings["draws"],
+                    tune=settings["tune"],
+                    chains=settings["chains"],
+                    seed=seed,
+                    progressbar=False,
+                )
             fits[f"bayes_{variant}"] = post
             s = bayes_summary(post, ci=CI_ML)
-            params.append(pd.DataFrame({
-                "lhs": s.lhs, "op": s.op, "rhs": s.rhs, "group": s.group, "est": s["mean"], "se": s["sd"],
-                "std_all": s.std_all_mean, "std_all_se": s.std_all_sd, "r_hat": s.r_hat,
-                "ess_bulk": s.ess_bulk}).assign(variant=variant, estimator="Bayes"))
+            params.append(
+                pd.DataFrame(
+                    {
+                        "lhs": s.lhs,
+                        "op": s.op,
+                        "rhs": s.rhs,
+                        "group": s.group,
+                        "est": s["mean"],
+                        "se": s["sd"],
+                        "std_all": s.std_all_mean,
+                        "std_all_se": s.std_all_sd,
+                        "r_hat": s.r_hat,
+                        "ess_bulk": s.ess_bulk,
+                    }
+                ).assign(variant=variant, estimator="Bayes")
+            )
             w = std_all_draws(post, _WEIGHTS)
             for k, (_, _, who) in enumerate(_WEIGHTS):
                 lo, hi = np.quantile(w[:, k], _TAILS)
-                weights.append({"variant": variant, "estimator": "Bayes", "predictor": who,
-                                "std_all": w[:, k].mean(), "se": w[:, k].std(ddof=1),
-                                "ci_lower": lo, "ci_upper": hi})
+                weights.append(
+                    {
+                        "variant": variant,
+                        "estimator": "Bayes",
+                        "predictor": who,
+                        "std_all": w[:, k].mean(),
+                        "se": w[:, k].std(ddof=1),
+                        "ci_lower": lo,
+                        "ci_upper": hi,
+                    }
+                )
             d = w[:, 1] - w[:, 0]
             lo, hi = np.quantile(d, _TAILS)
-            comparison.append({"variant": variant, "estimator": "Bayes", "difference": d.mean(),
-                               "se": d.std(ddof=1), "ci_lower": lo, "ci_upper": hi, "z": np.nan,
-                               "pvalue": np.nan, "prob_experience_larger": float((d > 0).mean()),
-                               "method": "posterior draws of the std.all weights"})
+            comparison.append(
+                {
+                    "variant": variant,
+                    "estimator": "Bayes",
+                    "difference": d.mean(),
+                    "se": d.std(ddof=1),
+                    "ci_lower": lo,
+                    "ci_upper": hi,
+                    "z": np.nan,
+                    "pvalue": np.nan,
+                    "prob_experience_larger": float((d > 0).mean()),
+                    "method": "posterior draws of the std.all weights",
+                }
+            )
     parameters = pd.concat(params, ignore_index=True).assign(published=np.nan, difference=np.nan)
     lead = ["variant", "lhs", "op", "rhs", "group", "estimator"]
     parameters = parameters[lead + [c for c in parameters if c not in lead]]
     weights_t = labelled_interval(pd.DataFrame(weights), CI_ML)
     comparison_t = labelled_interval(pd.DataFrame(comparison), CI_ML)
-    return Study(name="beliefs_experience",
-                 title="Beliefs and experience as causes of loyalty (ECSI bank-customer survey)",
-                 parameters=parameters, fit=pd.DataFrame(fit_rows),
-                 notes=_notes(weights_t, comparison_t, parameters, variants, settings),
-                 tables={"weights": weights_t, "comparison": comparison_t},
-                 fits=fits, settings=settings, warnings=tuple(caught))
+    return Study(
+        name="beliefs_experience",
+        title="Beliefs and experience as causes of loyalty (ECSI bank-customer survey)",
+        parameters=parameters,
+        fit=pd.DataFrame(fit_rows),
+        notes=_notes(weights_t, comparison_t, parameters, variants, settings),
+        tables={"weights": weights_t, "comparison": comparison_t},
+        fits=fits,
+        settings=settings,
+        warnings=tuple(caught),
+    )
 
 
 def _verdict(difference: float, p: float) -> str:
@@ -148,19 +240,24 @@ def _verdict(difference: float, p: float) -> str:
     return f"the data say {'experience' if difference > 0 else 'beliefs'} weigh{'s' if difference > 0 else ''} more"
 
 
-def _notes(weights: pd.DataFrame, comparison: pd.DataFrame, parameters: pd.DataFrame, variants,
-           settings) -> str:
+def _notes(weights: pd.DataFrame, comparison: pd.DataFrame, parameters: pd.DataFrame, variants, settings) -> str:
     w = weights[weights.estimator == "ML"].set_index(["variant", "predictor"]).std_all
     c = comparison.set_index(["variant", "estimator"])
-    ml = parameters[(parameters.estimator == "ML") & (parameters.lhs == "Beliefs")
-                    & (parameters.op == "~~") & (parameters.rhs == "Experience")].set_index("variant")
+    ml = parameters[
+        (parameters.estimator == "ML")
+        & (parameters.lhs == "Beliefs")
+        & (parameters.op == "~~")
+        & (parameters.rhs == "Experience")
+    ].set_index("variant")
     lines = []
     for v in variants:
         p = c.loc[(v, "ML"), "pvalue"]
-        line = (f"With experience read as {VARIANTS[v][1]} (latent correlation with beliefs "
-                f"{ml.loc[v, 'std_all']:.2f}): beliefs {w[(v, 'Beliefs')]:.2f}, experience "
-                f"{w[(v, 'Experience')]:.2f} (ML, standardized); experience minus beliefs "
-                f"{c.loc[(v, 'ML'), 'difference']:.2f} (Wald p = {p:.3f})")
+        line = (
+            f"With experience read as {VARIANTS[v][1]} (latent correlation with beliefs "
+            f"{ml.loc[v, 'std_all']:.2f}): beliefs {w[(v, 'Beliefs')]:.2f}, experience "
+            f"{w[(v, 'Experience')]:.2f} (ML, standardized); experience minus beliefs "
+            f"{c.loc[(v, 'ML'), 'difference']:.2f} (Wald p = {p:.3f})"
+        )
         if (v, "Bayes") in c.index:
             line += f", P(experience outweighs beliefs) = {c.loc[(v, 'Bayes'), 'prob_experience_larger']:.2f}"
         lines.append(line + f": {_verdict(c.loc[(v, 'ML'), 'difference'], p)}.")

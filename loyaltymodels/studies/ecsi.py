@@ -8,15 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..defaults import CI_ML, labelled_interval
+from ..algebra.matrices import implied_moments
 from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import ECSI_MODEL, load_ecsi, published
-from ..algebra.matrices import implied_moments
+from ..defaults import CI_ML, labelled_interval
 from ..pls.fit import fit_pls
 from ..sem.fit import fit_sem
 from ..sem.inference import Z_ML
-from ._common import (Study, collecting, compare_parameters, run_settings, std_all_covariance,
-                      std_all_draws, wrap)
+from ._common import Study, collecting, compare_parameters, run_settings, std_all_covariance, std_all_draws, wrap
 
 CONSTRUCTS = ["IMAG", "EXPE", "QUAL", "VAL", "SAT", "LOY"]
 #: The paths that EXPE and QUAL, nearly collinear, make unstable in the common-factor fits.
@@ -28,40 +27,75 @@ REGULARISING_PRIOR = "normal(0,1)"
 #: Estimator labels, in table order, and what each one is.
 ESTIMATORS = {
     "PLS": "PLS path modelling: Mode A, centroid scheme, items centred not scaled (as plspm's reference); "
-           "standardized composite scores, OLS paths; bootstrap SEs and 95% percentile intervals",
+    "standardized composite scores, OLS paths; bootstrap SEs and 95% percentile intervals",
     "ML": "covariance-based ML SEM (fit_sem, lavaan's numbers): common factors, std.all paths with "
-          "delta-method SEs and 95% Wald intervals",
+    "delta-method SEs and 95% Wald intervals",
     "Bayes": "Bayesian SEM with blavaan's default priors (paths normal(0,10)): posterior mean and SD "
-             "of the std.all paths, 95% equal-tailed intervals",
+    "of the std.all paths, 95% equal-tailed intervals",
     "Bayes-reg": f"the same Bayesian SEM with regularising priors {REGULARISING_PRIOR} on the paths",
 }
-_FIT = ["npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
-        "srmr", "logl", "aic", "bic"]
+_FIT = [
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea_ci_lower",
+    "rmsea_ci_upper",
+    "srmr",
+    "logl",
+    "aic",
+    "bic",
+]
 _PLS_TOLERANCE = 1e-6  # the issue's check: plspm's full-precision reference to 1e-6
 
 
 def _pls_rows(pls) -> pd.DataFrame:
     p = pls.paths
-    return p.assign(estimator="PLS")[["lhs", "op", "rhs", "group", "estimator", "est", "se",
-                                      "ci_lower", "ci_upper"]]
+    return p.assign(estimator="PLS")[["lhs", "op", "rhs", "group", "estimator", "est", "se", "ci_lower", "ci_upper"]]
 
 
 def _ml_rows(sem) -> pd.DataFrame:
     p = sem.parameters
     p = p[p.op == "~"]
-    return pd.DataFrame({"lhs": p.lhs, "op": p.op, "rhs": p.rhs, "group": p.group, "estimator": "ML",
-                         "est": p.std_all, "se": p.std_all_se,
-                         "ci_lower": p.std_all - Z_ML * p.std_all_se,
-                         "ci_upper": p.std_all + Z_ML * p.std_all_se,
-                         "est_unstd": p.est, "se_unstd": p.se})
+    return pd.DataFrame(
+        {
+            "lhs": p.lhs,
+            "op": p.op,
+            "rhs": p.rhs,
+            "group": p.group,
+            "estimator": "ML",
+            "est": p.std_all,
+            "se": p.std_all_se,
+            "ci_lower": p.std_all - Z_ML * p.std_all_se,
+            "ci_upper": p.std_all + Z_ML * p.std_all_se,
+            "est_unstd": p.est,
+            "se_unstd": p.se,
+        }
+    )
 
 
 def _bayes_rows(summary: pd.DataFrame, label: str) -> pd.DataFrame:
     s = summary[summary.op == "~"]
-    return pd.DataFrame({"lhs": s.lhs, "op": s.op, "rhs": s.rhs, "group": s.group, "estimator": label,
-                         "est": s.std_all_mean, "se": s.std_all_sd, "ci_lower": s.std_all_ci_lower,
-                         "ci_upper": s.std_all_ci_upper, "est_unstd": s["mean"], "se_unstd": s["sd"],
-                         "r_hat": s.r_hat, "ess_bulk": s.ess_bulk})
+    return pd.DataFrame(
+        {
+            "lhs": s.lhs,
+            "op": s.op,
+            "rhs": s.rhs,
+            "group": s.group,
+            "estimator": label,
+            "est": s.std_all_mean,
+            "se": s.std_all_sd,
+            "ci_lower": s.std_all_ci_lower,
+            "ci_upper": s.std_all_ci_upper,
+            "est_unstd": s["mean"],
+            "se_unstd": s["sd"],
+            "r_hat": s.r_hat,
+            "ess_bulk": s.ess_bulk,
+        }
+    )
 
 
 def _bayes_r2(summary: pd.DataFrame) -> dict[str, float]:
@@ -103,9 +137,16 @@ def _posterior_latent_r(post, pairs, max_draws: int = 400) -> dict[tuple[str, st
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
-def ecsi(*, fast: bool | None = None, bootstrap: int | None = None, draws: int | None = None,
-         tune: int | None = None, chains: int | None = None, seed: int = 2005,
-         bayes: bool = True) -> Study:
+def ecsi(
+    *,
+    fast: bool | None = None,
+    bootstrap: int | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int = 2005,
+    bayes: bool = True,
+) -> Study:
     """The European Customer Satisfaction Index model on the bundled survey, three estimators.
 
     IMAG -> EXPE; EXPE -> QUAL; EXPE, QUAL -> VAL; IMAG, EXPE, QUAL, VAL -> SAT; IMAG, SAT -> LOY
@@ -149,18 +190,20 @@ def ecsi(*, fast: bool | None = None, bootstrap: int | None = None, draws: int |
     data = load_ecsi()
     caught: list[str] = []
     with collecting(caught):
-        pls = fit_pls(ECSI_MODEL, data, scheme="centroid", scaled=False,
-                      bootstrap=settings["bootstrap"], seed=seed)
+        pls = fit_pls(ECSI_MODEL, data, scheme="centroid", scaled=False, bootstrap=settings["bootstrap"], seed=seed)
         sem = fit_sem(ECSI_MODEL, data)
     ref = published.ecsi_pls()
-    rows = [compare_parameters(_pls_rows(pls), ref[["lhs", "op", "rhs", "group", "est"]],
-                               tolerance=_PLS_TOLERANCE), _ml_rows(sem)]
+    rows = [
+        compare_parameters(_pls_rows(pls), ref[["lhs", "op", "rhs", "group", "est"]], tolerance=_PLS_TOLERANCE),
+        _ml_rows(sem),
+    ]
     r2 = {"PLS": pls.r2.to_dict(), "ML": {c: sem.r2[c] for c in CONSTRUCTS if c in sem.r2}}
     fits: dict = {"pls": pls, "sem": sem}
     summaries = {}
     if bayes:
-        sampler = dict(draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
-                       seed=seed, progressbar=False)
+        sampler = dict(
+            draws=settings["draws"], tune=settings["tune"], chains=settings["chains"], seed=seed, progressbar=False
+        )
         with collecting(caught):
             for label, priors in (("Bayes", None), ("Bayes-reg", {"beta": REGULARISING_PRIOR})):
                 post = fit_bayes(ECSI_MODEL, data, priors=priors, **sampler)
@@ -177,20 +220,40 @@ def ecsi(*, fast: bool | None = None, bootstrap: int | None = None, draws: int |
     cor_tab = _correlation_table(corr, pls, fits, sem)
     reg = _regularisation(paths)
     fm = sem.fit_measures[_FIT]
-    fit = pd.DataFrame({"model": "ECSI", "estimator": "ML", "measure": list(fm.index),
-                        "value": fm.to_numpy(), "published": np.nan, "difference": np.nan})
+    fit = pd.DataFrame(
+        {
+            "model": "ECSI",
+            "estimator": "ML",
+            "measure": list(fm.index),
+            "value": fm.to_numpy(),
+            "published": np.nan,
+            "difference": np.nan,
+        }
+    )
     joint = _joint_effects(pls, sem, fits)
     est_tab = pd.DataFrame({"estimator": list(ESTIMATORS), "what": list(ESTIMATORS.values())})
     est_tab = est_tab[est_tab.estimator.isin(paths.estimator.unique())]
     htmt = pls.htmt()
     notes = _notes(corr, reg, paths, joint, htmt.loc["EXPE", "QUAL"], settings, bayes)
-    return Study(name="ecsi", title="ECSI model on the bank-customer survey: PLS, ML and Bayesian SEM",
-                 parameters=paths, fit=fit, notes=notes,
-                 tables={"r2": r2_tab, "latent_correlations": cor_tab, "regularisation": reg,
-                         "joint_effects": joint,
-                         "estimators": est_tab, "pls_quality": pls.quality(),
-                         "htmt": htmt.reset_index()},
-                 fits=fits, settings=settings, warnings=tuple(caught))
+    return Study(
+        name="ecsi",
+        title="ECSI model on the bank-customer survey: PLS, ML and Bayesian SEM",
+        parameters=paths,
+        fit=fit,
+        notes=notes,
+        tables={
+            "r2": r2_tab,
+            "latent_correlations": cor_tab,
+            "regularisation": reg,
+            "joint_effects": joint,
+            "estimators": est_tab,
+            "pls_quality": pls.quality(),
+            "htmt": htmt.reset_index(),
+        },
+        fits=fits,
+        settings=settings,
+        warnings=tuple(caught),
+    )
 
 
 def _r2_table(r2: dict[str, dict[str, float]], ref: pd.DataFrame) -> pd.DataFrame:
@@ -200,17 +263,30 @@ def _r2_table(r2: dict[str, dict[str, float]], ref: pd.DataFrame) -> pd.DataFram
         for construct in CONSTRUCTS[1:]:
             p = pub.get(construct, np.nan) if estimator == "PLS" else np.nan
             v = values.get(construct, np.nan)
-            rows.append({"construct": construct, "estimator": estimator, "r2": v, "published": p,
-                         "difference": v - p, "tolerance": _PLS_TOLERANCE if estimator == "PLS" else np.nan})
+            rows.append(
+                {
+                    "construct": construct,
+                    "estimator": estimator,
+                    "r2": v,
+                    "published": p,
+                    "difference": v - p,
+                    "tolerance": _PLS_TOLERANCE if estimator == "PLS" else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _correlation_table(corr: pd.DataFrame, pls, fits: dict, sem) -> pd.DataFrame:
-    pairs = [(a, b) for i, a in enumerate(CONSTRUCTS) for b in CONSTRUCTS[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(CONSTRUCTS) for b in CONSTRUCTS[i + 1 :]]
     scores = pls.scores.corr()
-    out = pd.DataFrame({"construct_a": [a for a, _ in pairs], "construct_b": [b for _, b in pairs],
-                        "ML": [corr.loc[a, b] for a, b in pairs],
-                        "PLS_scores": [scores.loc[a, b] for a, b in pairs]})
+    out = pd.DataFrame(
+        {
+            "construct_a": [a for a, _ in pairs],
+            "construct_b": [b for _, b in pairs],
+            "ML": [corr.loc[a, b] for a, b in pairs],
+            "PLS_scores": [scores.loc[a, b] for a, b in pairs],
+        }
+    )
     for key, label in (("bayes", "Bayes"), ("bayes_reg", "Bayes-reg")):
         if key in fits:
             r = _posterior_latent_r(fits[key], pairs)
@@ -220,8 +296,9 @@ def _correlation_table(corr: pd.DataFrame, pls, fits: dict, sem) -> pd.DataFrame
 
 def _regularisation(paths: pd.DataFrame) -> pd.DataFrame:
     """Posterior SDs against ML SEs (unstandardized and std.all) on every path."""
-    wide = paths[paths.estimator != "PLS"].pivot_table(index=["lhs", "rhs"], columns="estimator",
-                                                        values=["se_unstd", "se", "est"], sort=False)
+    wide = paths[paths.estimator != "PLS"].pivot_table(
+        index=["lhs", "rhs"], columns="estimator", values=["se_unstd", "se", "est"], sort=False
+    )
     out = pd.DataFrame(index=wide.index)
     for label in [c for c in ("ML", "Bayes", "Bayes-reg") if ("se", c) in wide]:
         out[f"est_{label}"] = wide[("est", label)]
@@ -241,18 +318,28 @@ def _joint_effects(pls, sem, fits: dict) -> pd.DataFrame:
     idx = {c: i for i, c in enumerate(pls.model.constructs)}
     for outcome in ("VAL", "SAT"):
         pair = [(outcome, "~", "EXPE"), (outcome, "~", "QUAL")]
-        boot = pls.draws["paths"][:, idx[outcome], [idx["EXPE"], idx["QUAL"]]].sum(axis=1) \
-            if pls.draws else np.array([np.nan])
+        boot = (
+            pls.draws["paths"][:, idx[outcome], [idx["EXPE"], idx["QUAL"]]].sum(axis=1)
+            if pls.draws
+            else np.array([np.nan])
+        )
         b = pls.paths.set_index(["lhs", "rhs"]).est
-        rows.append({"outcome": outcome, "estimator": "PLS", "est": b[(outcome, "EXPE")] + b[(outcome, "QUAL")],
-                     "se": float(np.std(boot, ddof=1)) if boot.size > 1 else np.nan})
+        rows.append(
+            {
+                "outcome": outcome,
+                "estimator": "PLS",
+                "est": b[(outcome, "EXPE")] + b[(outcome, "QUAL")],
+                "se": float(np.std(boot, ddof=1)) if boot.size > 1 else np.nan,
+            }
+        )
         est, cov = std_all_covariance(sem, pair)
         rows.append({"outcome": outcome, "estimator": "ML", "est": est.sum(), "se": float(np.sqrt(cov.sum()))})
         for key, label in (("bayes", "Bayes"), ("bayes_reg", "Bayes-reg")):
             if key in fits:
                 total = std_all_draws(fits[key], pair).sum(axis=1)
-                rows.append({"outcome": outcome, "estimator": label, "est": float(total.mean()),
-                             "se": float(total.std(ddof=1))})
+                rows.append(
+                    {"outcome": outcome, "estimator": label, "est": float(total.mean()), "se": float(total.std(ddof=1))}
+                )
     return pd.DataFrame(rows).assign(effect="EXPE + QUAL")[["outcome", "effect", "estimator", "est", "se"]]
 
 
@@ -291,12 +378,17 @@ def _notes(corr, reg, paths, joint, htmt: float, settings, bayes: bool) -> str:
         "joint_effects). fit_sem warns about the collinearity (see warnings).",
     ]
     if bayes:
+
         def span(label):
             col = unstable[f"sd_ratio_{label}"]
             return f"{col.min():.2f}-{col.max():.2f} (median {col.median():.2f})"
+
         med = unstable["sd_ratio_Bayes"].median()
-        verdict = ("so these vague priors regularise little" if med > 0.6 else
-                   "so even these vague priors regularise them somewhat")
+        verdict = (
+            "so these vague priors regularise little"
+            if med > 0.6
+            else "so even these vague priors regularise them somewhat"
+        )
         worst = paths.loc[paths.estimator == "Bayes", "r_hat"].max()
         determined = np.array([(a, b) in _DETERMINED for a, b in zip(paths.lhs, paths.rhs)])
         common = paths[(paths.estimator != "PLS").to_numpy() & determined]
@@ -312,8 +404,11 @@ def _notes(corr, reg, paths, joint, htmt: float, settings, bayes: bool) -> str:
             f"is the same in every common-factor fit (ML {j.loc[('VAL', 'ML'), 'est']:.3f}, Bayes "
             f"{j.loc[('VAL', 'Bayes'), 'est']:.3f}, Bayes-reg {j.loc[('VAL', 'Bayes-reg'), 'est']:.3f}), "
             "and the well-determined paths (from IMAG, and LOY ~ SAT) differ by at most "
-            f"{spread.max():.3f} between ML and the Bayesian fits.")
+            f"{spread.max():.3f} between ML and the Bayesian fits."
+        )
     if settings["mode"] == "fast":
-        text.append("Fast mode: short chains and a small bootstrap; Bayesian and bootstrap figures are "
-                    "rough and the convergence warnings expected. Run with fast=False for the real thing.")
+        text.append(
+            "Fast mode: short chains and a small bootstrap; Bayesian and bootstrap figures are "
+            "rough and the convergence warnings expected. Run with fast=False for the real thing."
+        )
     return wrap(*text)

@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..datasets import (HS_MODEL, POLDEM_MODEL, load_holzinger_swineford,
-                        load_political_democracy, published)
+from ..datasets import HS_MODEL, POLDEM_MODEL, load_holzinger_swineford, load_political_democracy, published
 from ..sem.fit import fit_sem
 from ..sem.invariance_tests import invariance
 from ._common import Study, collecting, compare_measures, compare_parameters, run_settings, wrap
 
 _COLS = ["lhs", "op", "rhs", "group", "est", "se", "std_all", "std_all_se"]
-_FIT = ["npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
-        "srmr", "logl", "aic", "bic"]
+_FIT = [
+    "npar",
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "rmsea_ci_lower",
+    "rmsea_ci_upper",
+    "srmr",
+    "logl",
+    "aic",
+    "bic",
+]
 #: Invariance levels of the tutorial; "means" adds equal latent means to the scalar model
 #: (semTools' fourth model), so it is fitted as its own sequence configural -> metric -> scalar -> means.
 _LEVELS = ("configural", "metric", "scalar", "means")
@@ -63,14 +75,14 @@ def holzinger_swineford(*, fast: bool | None = None) -> Study:
     params = compare_parameters(_ml_rows(cfa), published.HS_CFA)
     fit = compare_measures(cfa.fit_measures, published.HS_FIT, model="cfa", measures=_FIT)
 
-    inv_rows = [compare_measures(inv.loc[level].to_dict(), published.HS_INVARIANCE, model=level)
-                for level in _LEVELS]
+    inv_rows = [compare_measures(inv.loc[level].to_dict(), published.HS_INVARIANCE, model=level) for level in _LEVELS]
     inv_long = pd.concat(inv_rows, ignore_index=True)
     conf = fits["configural"].parameters
     conf = conf[conf.op.isin(["=~", "~~"])][["lhs", "op", "rhs", "group", "est", "se"]]
     labels = dict(enumerate(fits["configural"].spec.group_labels, start=1))
-    conf = compare_parameters(conf.assign(school=conf.group.map(labels)),
-                              published.HS_CONFIGURAL.drop(columns=["school"]))
+    conf = compare_parameters(
+        conf.assign(school=conf.group.map(labels)), published.HS_CONFIGURAL.drop(columns=["school"])
+    )
     conf = conf[conf.published.notna()].assign(estimator="ML").reset_index(drop=True)
 
     lrt = inv.loc["metric"]
@@ -78,8 +90,11 @@ def holzinger_swineford(*, fast: bool | None = None) -> Study:
         "Data: Holzinger & Swineford (1939), 301 seventh- and eighth-grade pupils of two schools "
         "(Pasteur, Grant-White), nine mental-ability tests x1-x9, as shipped with lavaan "
         "(HolzingerSwineford1939) and semopy.",
-        "Published numbers: " + published.SOURCES["lavaan-cfa"] + ". Invariance: "
-        + published.SOURCES["lavaan-groups"] + ".",
+        "Published numbers: "
+        + published.SOURCES["lavaan-cfa"]
+        + ". Invariance: "
+        + published.SOURCES["lavaan-groups"]
+        + ".",
         "All published figures are rounded to the printed decimals, so agreement means a difference "
         "within half a unit of the last digit (the 'tolerance' column). Both programs maximise the "
         "same normal likelihood with expected-information standard errors; the remaining "
@@ -88,12 +103,19 @@ def holzinger_swineford(*, fast: bool | None = None) -> Study:
         f"(p = {lrt.pvalue_diff:.3f}), so metric invariance holds; equal intercepts cost "
         f"{inv.loc['scalar', 'chisq_diff']:.3f} on {inv.loc['scalar', 'df_diff']:.0f} df "
         f"(p = {inv.loc['scalar', 'pvalue_diff']:.2g}): scalar invariance fails, and latent means "
-        "cannot be compared across the two schools without freeing some intercepts.")
-    return Study(name="holzinger_swineford",
-                 title="Holzinger-Swineford CFA and invariance by school (lavaan tutorial)",
-                 parameters=params, fit=fit, notes=notes,
-                 tables={"invariance": inv_long, "configural": conf},
-                 fits={"cfa": cfa, **fits}, settings=settings, warnings=tuple(caught))
+        "cannot be compared across the two schools without freeing some intercepts.",
+    )
+    return Study(
+        name="holzinger_swineford",
+        title="Holzinger-Swineford CFA and invariance by school (lavaan tutorial)",
+        parameters=params,
+        fit=fit,
+        notes=notes,
+        tables={"invariance": inv_long, "configural": conf},
+        fits={"cfa": cfa, **fits},
+        settings=settings,
+        warnings=tuple(caught),
+    )
 
 
 def political_democracy(*, fast: bool | None = None) -> Study:
@@ -134,12 +156,23 @@ def political_democracy(*, fast: bool | None = None) -> Study:
         "indicators of political democracy in 1960 (y1-y4) and 1965 (y5-y8), as shipped with lavaan "
         "(PoliticalDemocracy) and semopy. Residual covariances link the same indicator in 1960 and "
         "1965 and the indicators from the same source.",
-        "Published numbers: " + published.SOURCES["lavaan-sem"] + "; "
-        + published.SOURCES["lavaan-sem-fit"] + ". The tutorial prints no CFI, TLI, RMSEA or SRMR "
+        "Published numbers: "
+        + published.SOURCES["lavaan-sem"]
+        + "; "
+        + published.SOURCES["lavaan-sem-fit"]
+        + ". The tutorial prints no CFI, TLI, RMSEA or SRMR "
         "for this model: those rows have no published value.",
         f"Democracy is very stable over five years (standardized dem65 ~ dem60 = {r:.3f}); the "
         "collinearity warning on dem60 and dem65 says exactly that, and is why the dem65 residual "
-        "variance is small and imprecise (0.172, SE 0.215).")
-    return Study(name="political_democracy", title="Political Democracy SEM (lavaan tutorial)",
-                 parameters=params, fit=fit, notes=notes, fits={"sem": sem}, settings=settings,
-                 warnings=tuple(caught))
+        "variance is small and imprecise (0.172, SE 0.215).",
+    )
+    return Study(
+        name="political_democracy",
+        title="Political Democracy SEM (lavaan tutorial)",
+        parameters=params,
+        fit=fit,
+        notes=notes,
+        fits={"sem": sem},
+        settings=settings,
+        warnings=tuple(caught),
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from . import claims, ecsi_bayes, indices, model, repro, speed, studies
 
-SECTIONS = {"model": model.make, "claims": claims.make, "studies": studies.make,
-            "ecsi_bayes": ecsi_bayes.make,
-            "indices": indices.make, "speed": speed.make, "repro": repro.make}
+SECTIONS = {
+    "model": model.make,
+    "claims": claims.make,
+    "studies": studies.make,
+    "ecsi_bayes": ecsi_bayes.make,
+    "indices": indices.make,
+    "speed": speed.make,
+    "repro": repro.make,
+}
 CHEAP = ("model", "studies", "indices", "repro")

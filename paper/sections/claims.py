@@ -28,12 +28,13 @@ SEED = 20261124
 TRUE = {"interaction": 0.15, "asymmetry": 0.3}
 Z = stats.norm.ppf(0.975)
 #: What the text says about the estimator of claims 3, 4 and 6.
-CAVEATS = {"composite": "These are regressions on standardized composite scores (item means): measurement "
-                        "error in the composites biases their size (it attenuates the churn effect towards "
-                        "zero, for one), so the table shows direction and detectability rather than an "
-                        "unbiased estimate.",
-           "bayes": "These terms are estimated on the latent constructs, with the items' measurement "
-                    "error in the model."}
+CAVEATS = {
+    "composite": "These are regressions on standardized composite scores (item means): measurement "
+    "error in the composites biases their size (it attenuates the churn effect towards "
+    "zero, for one), so the table shows direction and detectability rather than an "
+    "unbiased estimate.",
+    "bayes": "These terms are estimated on the latent constructs, with the items' measurement error in the model.",
+}
 BAYES_AVAILABLE = hasattr(lm, "fit_loyalty") and hasattr(lm, "driver_weights")
 
 
@@ -51,10 +52,15 @@ def weights_ml(data: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     fit = lm.fit_sem(lm.loyalty_model(), data, group="sector")
     labels = dict(enumerate(fit.spec.group_labels, start=1))
     p = fit.parameters.query("op == '~' and lhs == 'Loyalty'")
-    out = pd.DataFrame({"sector": p.group.map(labels).to_numpy(), "driver": p.rhs.to_numpy(),
-                        "estimate": p.std_all.to_numpy(),
-                        "ci_lower": (p.std_all - Z * p.std_all_se).to_numpy(),
-                        "ci_upper": (p.std_all + Z * p.std_all_se).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "sector": p.group.map(labels).to_numpy(),
+            "driver": p.rhs.to_numpy(),
+            "estimate": p.std_all.to_numpy(),
+            "ci_lower": (p.std_all - Z * p.std_all_se).to_numpy(),
+            "ci_upper": (p.std_all + Z * p.std_all_se).to_numpy(),
+        }
+    )
     return _with_truth(out, truth, "ML SEM by sector (std_all, 95% Wald)")
 
 
@@ -65,17 +71,24 @@ def weights_bayes_sem(data: pd.DataFrame, truth: pd.DataFrame, fast: bool) -> tu
     post = lm.fit_bayes(lm.loyalty_model(), data, group="sector", seed=SEED, progressbar=False, **size)
     s = lm.bayes_summary(post, ci=0.95).query("op == '~' and lhs == 'Loyalty'")
     labels = dict(enumerate(sorted(data.sector.unique(), key=list(data.sector.unique()).index), start=1))
-    out = pd.DataFrame({"sector": s.group.map(labels).to_numpy(), "driver": s.rhs.to_numpy(),
-                        "estimate": s.std_all_mean.to_numpy(), "ci_lower": s.std_all_ci_lower.to_numpy(),
-                        "ci_upper": s.std_all_ci_upper.to_numpy()})
-    return (_with_truth(out, truth, "Bayesian SEM by sector (std_all posterior mean, 95% interval)"),
-            float(s.r_hat.max()))
+    out = pd.DataFrame(
+        {
+            "sector": s.group.map(labels).to_numpy(),
+            "driver": s.rhs.to_numpy(),
+            "estimate": s.std_all_mean.to_numpy(),
+            "ci_lower": s.std_all_ci_lower.to_numpy(),
+            "ci_upper": s.std_all_ci_upper.to_numpy(),
+        }
+    )
+    return (
+        _with_truth(out, truth, "Bayesian SEM by sector (std_all posterior mean, 95% interval)"),
+        float(s.r_hat.max()),
+    )
 
 
 def _with_truth(out: pd.DataFrame, truth: pd.DataFrame, method: str) -> pd.DataFrame:
     true = {"bel": _truth(truth, "w_beliefs"), "exp": _truth(truth, "w_experience")}
-    out = out.assign(driver=out.driver.map(lambda d: "Beliefs" if str(d).lower().startswith("bel")
-                                           else "Experience"))
+    out = out.assign(driver=out.driver.map(lambda d: "Beliefs" if str(d).lower().startswith("bel") else "Experience"))
     out = out.assign(truth=[true[d[:3].lower()][s] for s, d in zip(out.sector, out.driver)])
     out["covered"] = (out.ci_lower <= out.truth) & (out.truth <= out.ci_upper)
     return out.assign(method=method)
@@ -104,6 +117,7 @@ def _logit(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     def nll(b):  # Bernoulli log-likelihood of a logistic regression, written out (no statsmodels)
         eta = X @ b
         return np.sum(np.logaddexp(0, eta)) - y @ eta
+
     b = optimize.minimize(nll, np.zeros(2), method="BFGS").x
     p = 1 / (1 + np.exp(-X @ b))
     cov = np.linalg.inv(X.T @ (X * (p * (1 - p))[:, None]))
@@ -116,11 +130,12 @@ def nonlinear_claims(data: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     (_, _, g), (_, _, gse) = _ols(c["L"], np.column_stack([c["B"], c["E"], c["B"] * c["E"]]))
     (_, _, a), (_, _, ase) = _ols(c["L"], np.column_stack([c["B"], c["E"], np.abs(c["E"] - c["B"])]))
     churn, churn_se = _logit(data["churn"].to_numpy(float), c["L"])
-    rows = [("interaction", "beliefs × experience", g, gse, TRUE["interaction"]),
-            # the |E - B| coefficient is -d/2 (scenarios module docstring): report d = -2 coef
-            ("asymmetry", "shortfall minus surplus slope", -2 * a, 2 * ase, TRUE["asymmetry"]),
-            ("churn", "log-odds of churn per SD of loyalty", churn, churn_se,
-             float(_truth(truth, "effect:churn").iloc[0]))]
+    rows = [
+        ("interaction", "beliefs × experience", g, gse, TRUE["interaction"]),
+        # the |E - B| coefficient is -d/2 (scenarios module docstring): report d = -2 coef
+        ("asymmetry", "shortfall minus surplus slope", -2 * a, 2 * ase, TRUE["asymmetry"]),
+        ("churn", "log-odds of churn per SD of loyalty", churn, churn_se, float(_truth(truth, "effect:churn").iloc[0])),
+    ]
     out = pd.DataFrame(rows, columns=["claim", "quantity", "estimate", "se", "truth"])
     out["ci_lower"], out["ci_upper"] = out.estimate - Z * out.se, out.estimate + Z * out.se
     return out.assign(method="composite scores (approximate)")
@@ -135,9 +150,15 @@ def satisfied_not_loyal(data: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame
         sat = e > np.median(e)
         share = float(np.mean(lo[sat] < np.median(lo)))
         se = np.sqrt(share * (1 - share) / sat.sum())
-        rows.append({"sector": sector, "estimate": share, "ci_lower": share - Z * se,
-                     "ci_upper": share + Z * se,
-                     "truth": float(_truth(truth, "satisfied_not_loyal")[sector])})
+        rows.append(
+            {
+                "sector": sector,
+                "estimate": share,
+                "ci_lower": share - Z * se,
+                "ci_upper": share + Z * se,
+                "truth": float(_truth(truth, "satisfied_not_loyal")[sector]),
+            }
+        )
     return pd.DataFrame(rows).assign(method="composite scores")
 
 
@@ -149,28 +170,44 @@ def make(fast: bool) -> Section:
     wide = weights.pivot(index="sector", columns="driver", values="estimate")
     true_wide = weights.pivot(index="sector", columns="driver", values="truth")
     right = ((wide.Experience > wide.Beliefs) == (true_wide.Experience > true_wide.Beliefs)).sum()
-    n = {"n_per_sector": count(len(data) // data.sector.nunique()), "n_total": count(len(data)),
-         "weights_method": word(weights.method.iloc[0]),
-         "weights_max_abs_error": num((weights.estimate - weights.truth).abs().max(), 3),
-         "weights_mean_error": num((weights.estimate - weights.truth).mean(), 3),
-         "weights_covered": count(int(weights.covered.sum())), "weights_n": count(len(weights)),
-         "largest_right": count(int(right)), "n_sectors": count(len(wide)),
-         "bsem_max_abs_error": num((bsem.estimate - bsem.truth).abs().max(), 3),
-         "bsem_covered": count(int(bsem.covered.sum())), "bsem_max_rhat": num(rhat, 3),
-         "weights_label": word(_rounded(weights.head(1)).estimator.iloc[0]),
-         "ml_bsem_max_diff": num(_max_diff(weights, bsem), 3), "bsem_method": word(bsem.method.iloc[0]),
-         "nonlinear_method": word(nonlin.method.iloc[0]),
-         "snl_method": word(snl.method.iloc[0]),
-         "nonlinear_caveat": word(CAVEATS["bayes" if nonlin.method.iloc[0].startswith("Bayes") else "composite"]),
-         "snl_max_abs_error": num((snl.estimate - snl.truth).abs().max(), 3),
-         "seed": count(SEED)}
+    n = {
+        "n_per_sector": count(len(data) // data.sector.nunique()),
+        "n_total": count(len(data)),
+        "weights_method": word(weights.method.iloc[0]),
+        "weights_max_abs_error": num((weights.estimate - weights.truth).abs().max(), 3),
+        "weights_mean_error": num((weights.estimate - weights.truth).mean(), 3),
+        "weights_covered": count(int(weights.covered.sum())),
+        "weights_n": count(len(weights)),
+        "largest_right": count(int(right)),
+        "n_sectors": count(len(wide)),
+        "bsem_max_abs_error": num((bsem.estimate - bsem.truth).abs().max(), 3),
+        "bsem_covered": count(int(bsem.covered.sum())),
+        "bsem_max_rhat": num(rhat, 3),
+        "weights_label": word(_rounded(weights.head(1)).estimator.iloc[0]),
+        "ml_bsem_max_diff": num(_max_diff(weights, bsem), 3),
+        "bsem_method": word(bsem.method.iloc[0]),
+        "nonlinear_method": word(nonlin.method.iloc[0]),
+        "snl_method": word(snl.method.iloc[0]),
+        "nonlinear_caveat": word(CAVEATS["bayes" if nonlin.method.iloc[0].startswith("Bayes") else "composite"]),
+        "snl_max_abs_error": num((snl.estimate - snl.truth).abs().max(), 3),
+        "seed": count(SEED),
+    }
     for r in nonlin.itertuples():
-        n |= {f"{r.claim}_est": num(r.estimate, 2), f"{r.claim}_lo": num(r.ci_lower, 2),
-              f"{r.claim}_hi": num(r.ci_upper, 2), f"{r.claim}_truth": num(r.truth, 2)}
-    return Section(numbers=n, tables={"claims_weights": _rounded(pd.concat([weights, bsem], ignore_index=True)),
-                                      "claims_nonlinear": _rounded(nonlin.drop(columns="se")),
-                                      "claims_snl": _rounded(snl)},
-                   figures={"claims_weights_fig": weights_figure(weights)})
+        n |= {
+            f"{r.claim}_est": num(r.estimate, 2),
+            f"{r.claim}_lo": num(r.ci_lower, 2),
+            f"{r.claim}_hi": num(r.ci_upper, 2),
+            f"{r.claim}_truth": num(r.truth, 2),
+        }
+    return Section(
+        numbers=n,
+        tables={
+            "claims_weights": _rounded(pd.concat([weights, bsem], ignore_index=True)),
+            "claims_nonlinear": _rounded(nonlin.drop(columns="se")),
+            "claims_snl": _rounded(snl),
+        },
+        figures={"claims_weights_fig": weights_figure(weights)},
+    )
 
 
 def estimates(data: pd.DataFrame, truth: pd.DataFrame, fast: bool):
@@ -184,14 +221,19 @@ def estimates(data: pd.DataFrame, truth: pd.DataFrame, fast: bool):
         try:
             post = cl.fit(data, fast, SEED)
             churn = float(_truth(truth, "effect:churn").iloc[0])
-            return (_with_truth(cl.weights(post, truth.sector.unique()), truth, cl.METHOD),
-                    cl.nonlinear(post, TRUE | {"churn": churn}),
-                    cl.satisfied_not_loyal(post, _truth(truth, "satisfied_not_loyal")))
-        except Exception as err:  # noqa: BLE001 -- reported in the paper's text, not swallowed
+            return (
+                _with_truth(cl.weights(post, truth.sector.unique()), truth, cl.METHOD),
+                cl.nonlinear(post, TRUE | {"churn": churn}),
+                cl.satisfied_not_loyal(post, _truth(truth, "satisfied_not_loyal")),
+            )
+        except Exception as err:
             reason = f"the Bayesian loyalty model failed ({type(err).__name__}: {err})"
     ml = weights_ml(data, truth)
-    return (ml.assign(method=f"{ml.method.iloc[0]}; {reason}"), nonlinear_claims(data, truth),
-            satisfied_not_loyal(data, truth))
+    return (
+        ml.assign(method=f"{ml.method.iloc[0]}; {reason}"),
+        nonlinear_claims(data, truth),
+        satisfied_not_loyal(data, truth),
+    )
 
 
 def _max_diff(a: pd.DataFrame, b: pd.DataFrame) -> float:
@@ -217,10 +259,15 @@ def weights_figure(weights: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for k, (driver, part) in enumerate(weights.groupby("driver", sort=False)):
         x = np.arange(len(part)) + (k - 0.5) * 0.3
-        ax.errorbar(x, part.estimate, yerr=[part.estimate - part.ci_lower, part.ci_upper - part.estimate],
-                    fmt="o", capsize=3, label=f"{driver}: estimate")
-        ax.scatter(x, part.truth, marker="x", color="black", zorder=3,
-                   label="truth" if k == 0 else None)
+        ax.errorbar(
+            x,
+            part.estimate,
+            yerr=[part.estimate - part.ci_lower, part.ci_upper - part.estimate],
+            fmt="o",
+            capsize=3,
+            label=f"{driver}: estimate",
+        )
+        ax.scatter(x, part.truth, marker="x", color="black", zorder=3, label="truth" if k == 0 else None)
     ax.set_xticks(np.arange(len(part)), part.sector)
     ax.set_ylabel("standardized weight")
     ax.legend(fontsize=8, frameon=False)

@@ -15,8 +15,16 @@ MASS = 0.95
 def fit(data: pd.DataFrame, fast: bool, seed: int):
     """One posterior with every claim's term: sectors, interaction, asymmetry, churn."""
     size = dict(draws=300, tune=300, chains=2) if fast else dict(draws=1000, tune=1000, chains=4)
-    return lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", outcomes={"churn": "churn"},
-                          interaction=True, asymmetry=True, seed=seed, **size)
+    return lm.fit_loyalty(
+        lm.loyalty_model(),
+        data,
+        sector="sector",
+        outcomes={"churn": "churn"},
+        interaction=True,
+        asymmetry=True,
+        seed=seed,
+        **size,
+    )
 
 
 def weights(post, sectors) -> pd.DataFrame:
@@ -33,18 +41,39 @@ def nonlinear(post, true: dict[str, float]) -> pd.DataFrame:
     bal = lm.balance_effects(post, mass=MASS)
     bal = bal[bal.sector == "pooled"].set_index("term")
     out = lm.outcome_effects(post, mass=MASS).set_index("outcome")
-    rows = [("interaction", "beliefs × experience", bal.loc["interaction"]),
-            ("asymmetry", "shortfall minus surplus slope", bal.loc["asymmetry"]),
-            ("churn", "log-odds of churn per SD of loyalty", out.loc["churn"])]
-    return pd.DataFrame([{"claim": c, "quantity": q, "estimate": r["mean"], "se": r["sd"], "truth": true[c],
-                          "ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "method": METHOD}
-                         for c, q, r in rows])
+    rows = [
+        ("interaction", "beliefs × experience", bal.loc["interaction"]),
+        ("asymmetry", "shortfall minus surplus slope", bal.loc["asymmetry"]),
+        ("churn", "log-odds of churn per SD of loyalty", out.loc["churn"]),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "claim": c,
+                "quantity": q,
+                "estimate": r["mean"],
+                "se": r["sd"],
+                "truth": true[c],
+                "ci_lower": r.ci_lower,
+                "ci_upper": r.ci_upper,
+                "method": METHOD,
+            }
+            for c, q, r in rows
+        ]
+    )
 
 
 def satisfied_not_loyal(post, truth_by_sector: pd.Series) -> pd.DataFrame:
     """Per-sector latent share of satisfied customers who are not loyal, beside the truth."""
     s = lm.satisfied_not_loyal(post, mass=MASS)
     s = s[s.sector.isin(truth_by_sector.index)]
-    return pd.DataFrame({"sector": s.sector.to_numpy(), "estimate": s["mean"].to_numpy(),
-                         "ci_lower": s.ci_lower.to_numpy(), "ci_upper": s.ci_upper.to_numpy(),
-                         "truth": truth_by_sector[s.sector].to_numpy(), "method": METHOD})
+    return pd.DataFrame(
+        {
+            "sector": s.sector.to_numpy(),
+            "estimate": s["mean"].to_numpy(),
+            "ci_lower": s.ci_lower.to_numpy(),
+            "ci_upper": s.ci_upper.to_numpy(),
+            "truth": truth_by_sector[s.sector].to_numpy(),
+            "method": METHOD,
+        }
+    )

@@ -73,7 +73,7 @@ def sci(value: float, digits: int = 1) -> dict[str, Any]:
     if value == 0:
         return {"value": 0.0, "text": "0"}
     exp = math.floor(math.log10(abs(value)))
-    mant = value / 10 ** exp
+    mant = value / 10**exp
     return {"value": value, "text": f"{mant:.{digits}f} × 10<sup>{str(exp).replace('-', '−')}</sup>"}
 
 

@@ -34,16 +34,22 @@ def make(fast: bool) -> Section:
     unstable = ["SAT ← EXPE", "SAT ← QUAL", "VAL ← EXPE", "VAL ← QUAL"]
     bayes_rows = study.paths[study.paths.estimator.isin(["Bayes", "Bayes-reg"])]
     s = study.settings
-    n = {"draws": count(s["draws"]), "tune": count(s["tune"]), "chains": count(s["chains"]),
-         "prior": word(REGULARISING_PRIOR),
-         "max_rhat": num(bayes_rows.r_hat.max(), 2),
-         "max_rhat_reg": num(bayes_rows[bayes_rows.estimator == "Bayes-reg"].r_hat.max(), 2),
-         "sat_expe_ml": num(row.loc["SAT ← EXPE", "ML"], 2), "sat_expe_ml_se": num(row.loc["SAT ← EXPE", "ML se"], 2),
-         "sat_expe_bayes_sd": num(row.loc["SAT ← EXPE", "Bayes sd"], 2),
-         "sat_expe_reg": num(row.loc["SAT ← EXPE", "Bayes-reg"], 2),
-         "sat_expe_reg_sd": num(row.loc["SAT ← EXPE", "Bayes-reg sd"], 2),
-         "unstable_ml_se_min": num(row.loc[unstable, "ML se"].min(), 2),
-         "unstable_reg_sd_max": num(row.loc[unstable, "Bayes-reg sd"].max(), 2),
-         "sat_loy_bayes": num(row.loc["LOY ← SAT", "Bayes"]), "sat_loy_reg": num(row.loc["LOY ← SAT", "Bayes-reg"]),
-         "sat_loy_ml": num(row.loc["LOY ← SAT", "ML"])}
+    n = {
+        "draws": count(s["draws"]),
+        "tune": count(s["tune"]),
+        "chains": count(s["chains"]),
+        "prior": word(REGULARISING_PRIOR),
+        "max_rhat": num(bayes_rows.r_hat.max(), 2),
+        "max_rhat_reg": num(bayes_rows[bayes_rows.estimator == "Bayes-reg"].r_hat.max(), 2),
+        "sat_expe_ml": num(row.loc["SAT ← EXPE", "ML"], 2),
+        "sat_expe_ml_se": num(row.loc["SAT ← EXPE", "ML se"], 2),
+        "sat_expe_bayes_sd": num(row.loc["SAT ← EXPE", "Bayes sd"], 2),
+        "sat_expe_reg": num(row.loc["SAT ← EXPE", "Bayes-reg"], 2),
+        "sat_expe_reg_sd": num(row.loc["SAT ← EXPE", "Bayes-reg sd"], 2),
+        "unstable_ml_se_min": num(row.loc[unstable, "ML se"].min(), 2),
+        "unstable_reg_sd_max": num(row.loc[unstable, "Bayes-reg sd"].max(), 2),
+        "sat_loy_bayes": num(row.loc["LOY ← SAT", "Bayes"]),
+        "sat_loy_reg": num(row.loc["LOY ← SAT", "Bayes-reg"]),
+        "sat_loy_ml": num(row.loc["LOY ← SAT", "ML"]),
+    }
     return Section(numbers=n, tables={"ecsi_bayes": tab})

@@ -40,10 +40,14 @@ def make(fast: bool) -> Section:
     adj = tab.filter(like="adjusted Wald")
     wald = tab[[c for c in tab if c.endswith(": Wald")]]
     wilson = tab.filter(like="Wilson")
-    n = {"adj_min": num(adj.min().min(), 1), "adj_max": num(adj.max().max(), 1),
-         "wald_min": num(wald.min().min(), 1),
-         "wald_min_n": num(tab.n[wald.min(axis=1).idxmin()], 0),
-         "wald_n80_small": num(tab.loc[tab.n == 10, "NPS 80: Wald"].iloc[0], 1),
-         "adj_n80_small": num(tab.loc[tab.n == 10, "NPS 80: adjusted Wald"].iloc[0], 1),
-         "wilson_min": num(wilson.min().min(), 1), "wilson_max": num(wilson.max().max(), 1)}
+    n = {
+        "adj_min": num(adj.min().min(), 1),
+        "adj_max": num(adj.max().max(), 1),
+        "wald_min": num(wald.min().min(), 1),
+        "wald_min_n": num(tab.n[wald.min(axis=1).idxmin()], 0),
+        "wald_n80_small": num(tab.loc[tab.n == 10, "NPS 80: Wald"].iloc[0], 1),
+        "adj_n80_small": num(tab.loc[tab.n == 10, "NPS 80: adjusted Wald"].iloc[0], 1),
+        "wilson_min": num(wilson.min().min(), 1),
+        "wilson_max": num(wilson.max().max(), 1),
+    }
     return Section(numbers=n, tables={"index_coverage": tab.round(1)})

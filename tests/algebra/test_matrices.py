@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
+from loyaltymodels.algebra.matrices import (
+    compile_expression,
+    evaluate_defined,
+    implied_moments,
+    ram_layout,
+    row_values,
+    standardized,
+)
 from loyaltymodels.errors import SpecError
-from loyaltymodels.algebra.matrices import (compile_expression, evaluate_defined, implied_moments,
-                                    ram_layout, row_values, standardized)
 
 
 def test_sem_matches_lisrel_formula():
@@ -66,7 +72,7 @@ def test_standardized_solution_by_hand():
     assert get("f", "=~", "x2") == pytest.approx(0.5 * 2 / np.sqrt(0.25 * 4 + 2))
     assert get("g", "~", "f") == pytest.approx(0.6 * 2 / np.sqrt(var_g))
     assert get("f", "~~", "f") == pytest.approx(1.0)
-    assert get("g", "~~", "g") == pytest.approx(1 / var_g)        # unexplained share
+    assert get("g", "~~", "g") == pytest.approx(1 / var_g)  # unexplained share
     assert get("x1", "~~", "x1") == pytest.approx(1 / (4 + 1))
     assert get("x1", "~~", "z1") == pytest.approx(0.5 / np.sqrt(1 * 1))  # residual correlation
     std_lv = standardized(spec, ram_layout(spec), row_values(t), kind="std_lv")

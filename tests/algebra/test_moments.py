@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from loyaltymodels.algebra.moments import (em_saturated, group_stats, missing_patterns, moment_stats,
-                                           saturated_moments)
+from loyaltymodels.algebra.moments import em_saturated, group_stats, missing_patterns, moment_stats, saturated_moments
 from loyaltymodels.errors import ConvergenceWarning
 
 
@@ -22,11 +21,11 @@ def test_saturated_em_matches_closed_form_monotone_ml():
     mu1, s11 = y[:, 0].mean(), y[:, 0].var()
     x, z = y[cc, 0], y[cc, 1]
     beta = np.cov(x, z, bias=True)[0, 1] / x.var()
-    resid = z.var() - beta ** 2 * x.var()
+    resid = z.var() - beta**2 * x.var()
     mu2 = z.mean() + beta * (mu1 - x.mean())
     cov, mean, _ = saturated_moments(y)
     np.testing.assert_allclose(mean, [mu1, mu2], rtol=1e-6)
-    np.testing.assert_allclose(cov, [[s11, beta * s11], [beta * s11, resid + beta ** 2 * s11]], rtol=1e-6)
+    np.testing.assert_allclose(cov, [[s11, beta * s11], [beta * s11, resid + beta**2 * s11]], rtol=1e-6)
 
 
 def test_em_is_the_maximum_of_the_fiml_likelihood():

@@ -25,7 +25,7 @@ def test_mvn_logpdf_matches_scipy_with_missing_patterns():
             o = ~np.isnan(y[n])
             ref = multivariate_normal(mu[d, o], sigma[d][np.ix_(o, o)]).logpdf(y[n, o])
             assert got[d, n] == pytest.approx(ref, rel=1e-10)
-    assert (got[:, 5] == 0).all()                                  # an empty row adds nothing
+    assert (got[:, 5] == 0).all()  # an empty row adds nothing
 
 
 def _scipy_total(y, sigma, mu):

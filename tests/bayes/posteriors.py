@@ -14,8 +14,8 @@ import scipy.optimize
 import xarray as xr
 from arviz_base import from_dict
 
-from loyaltymodels.spec.layout import parameter_coords, parameter_rows
 from loyaltymodels.algebra.matrices import evaluate_defined, implied_moments, ram_layout, row_values
+from loyaltymodels.spec.layout import parameter_coords, parameter_rows
 from loyaltymodels.spec.provenance import spec_attrs
 
 
@@ -23,8 +23,7 @@ def _groups(spec, data, group):
     if spec.ngroups == 1:
         return {1: data[spec.observed].to_numpy(float)}
     labels = spec.group_labels
-    return {g: data.loc[data[group] == lab, spec.observed].to_numpy(float)
-            for g, lab in enumerate(labels, start=1)}
+    return {g: data.loc[data[group] == lab, spec.observed].to_numpy(float) for g, lab in enumerate(labels, start=1)}
 
 
 def ml_fit(spec, data, group="group"):
@@ -61,8 +60,7 @@ def ml_fit(spec, data, group="group"):
         if r.op == "=~":
             start[par] = 1.0
         elif r.op == "~~" and r.lhs == r.rhs:
-            start[par] = (0.5 * mom[r.group][0][spec.observed.index(r.lhs)].mean()
-                          if r.lhs in spec.observed else 0.5)
+            start[par] = 0.5 * mom[r.group][0][spec.observed.index(r.lhs)].mean() if r.lhs in spec.observed else 0.5
         elif r.op == "~1" and r.lhs in spec.observed:
             start[par] = mom[r.group][1][spec.observed.index(r.lhs)]
     res = scipy.optimize.minimize(fml, start, method="BFGS", options={"gtol": 1e-9, "maxiter": 5000})
@@ -73,8 +71,9 @@ def ml_fit(spec, data, group="group"):
     for i in range(npar):
         for j in range(i, npar):
             e_i, e_j = np.eye(npar)[i] * h, np.eye(npar)[j] * h
-            H[i, j] = H[j, i] = (fml(theta + e_i + e_j) - fml(theta + e_i - e_j)
-                                 - fml(theta - e_i + e_j) + fml(theta - e_i - e_j)) / (4 * h * h)
+            H[i, j] = H[j, i] = (
+                fml(theta + e_i + e_j) - fml(theta + e_i - e_j) - fml(theta - e_i + e_j) + fml(theta - e_i - e_j)
+            ) / (4 * h * h)
     cov = np.linalg.inv(ntot / 2 * H)
     return theta, cov, ntot * res.fun
 
@@ -88,16 +87,18 @@ def draws_to_posterior(spec, theta_draws, data, group="group", chains=4, extra=N
     coords = parameter_coords(t)
     items = list(spec.observed)
     obs = data[items].to_numpy(float)
-    post = from_dict({"posterior": {"param": param, **(extra or {})},
-                      "observed_data": {"y": obs}},
-                     dims={"param": ["parameter"], "y": ["respondent", "item"]},
-                     coords={"parameter": coords["parameter"][1], "item": items,
-                             "respondent": data.index.to_numpy()})
-    post["posterior"] = post["posterior"].to_dataset().assign_coords(
-        {k: v for k, v in coords.items() if k != "parameter"})
+    post = from_dict(
+        {"posterior": {"param": param, **(extra or {})}, "observed_data": {"y": obs}},
+        dims={"param": ["parameter"], "y": ["respondent", "item"]},
+        coords={"parameter": coords["parameter"][1], "item": items, "respondent": data.index.to_numpy()},
+    )
+    post["posterior"] = (
+        post["posterior"].to_dataset().assign_coords({k: v for k, v in coords.items() if k != "parameter"})
+    )
     if spec.ngroups > 1:
-        post["observed_data"] = post["observed_data"].to_dataset().assign_coords(
-            group=("respondent", data[group].to_numpy()))
+        post["observed_data"] = (
+            post["observed_data"].to_dataset().assign_coords(group=("respondent", data[group].to_numpy()))
+        )
     post.attrs.update(spec_attrs(spec))
     return post
 
@@ -123,8 +124,10 @@ def with_sample_stats(post, **stats):
     """``post`` with a ``sample_stats`` group holding ``stats`` (arrays of shape (chain, draw))."""
     out = post.copy()
     chain, draw = post["posterior"].dataset.sizes["chain"], post["posterior"].dataset.sizes["draw"]
-    ds = xr.Dataset({k: (("chain", "draw"), np.asarray(v)) for k, v in stats.items()},
-                    coords={"chain": np.arange(chain), "draw": np.arange(draw)})
+    ds = xr.Dataset(
+        {k: (("chain", "draw"), np.asarray(v)) for k, v in stats.items()},
+        coords={"chain": np.arange(chain), "draw": np.arange(draw)},
+    )
     out["sample_stats"] = ds
     return out
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
+from loyaltymodels.bayes.density.program import make_program, unsupported
 from loyaltymodels.bayes.fit import _parts
 from loyaltymodels.bayes.model import start_point
-from loyaltymodels.datasets import HS_MODEL, POLDEM_MODEL
-from loyaltymodels.bayes.density.program import make_program, unsupported
 from loyaltymodels.bayes.sampling import compile_parts, kernel_unsupported
+from loyaltymodels.datasets import HS_MODEL, POLDEM_MODEL
 
 MULTIGROUP = "f =~ x1 + a*x2 + x3\nf ~~ x4\nd := 2*a"
 PATH = "f =~ x1 + x2 + x3\ng =~ x4 + x5 + x6\ng ~ b*f\nx1 ~~ x4\nx2 ~~ x5\nx1 ~~ x5"
@@ -34,7 +34,7 @@ def _reference(parts):
         out, pos = {}, 0
         for name, shape in shapes:
             size = int(np.prod(shape))
-            out[name] = x[pos:pos + size].reshape(shape)
+            out[name] = x[pos : pos + size].reshape(shape)
             pos += size
         return out
 
@@ -65,8 +65,17 @@ def _fixture(model, data, **kw):
     args = dict(priors=None, group=None, group_equal=(), ordinal=None, missing="fiml", form=None)
     args.update(kw)
     opts = args.pop("options", {})
-    return _parts(model, data, args["priors"], args["group"], args["group_equal"], args["ordinal"],
-                  args["missing"], args["form"], opts)
+    return _parts(
+        model,
+        data,
+        args["priors"],
+        args["group"],
+        args["group_equal"],
+        args["ordinal"],
+        args["missing"],
+        args["form"],
+        opts,
+    )
 
 
 def test_kernel_equals_pymc_on_holzinger_swineford(hs):
@@ -96,13 +105,27 @@ def test_kernel_equals_pymc_missing_data_on_hs(hs):
     _agree(parts)
 
 
-@pytest.mark.parametrize("priors", [
-    {"lambda": "student_t(4,0,5)", "nu": "cauchy(0,10)", "theta": "lognormal(0,1)[sd]",
-     "psi": "exponential(1)[var]", "rho": "uniform(-0.9,0.9)", "beta": "normal(0,1)"},
-    {"lambda": "uniform(-5,5)", "theta": "inv_gamma(2,1)[var]", "psi": "half_normal(2)[prec]",
-     "rho": "beta(2,2)", "beta": "cauchy(0,1)"},
-    {"theta": "half_cauchy(1)[sd]", "psi": "gamma(2,1)[var]", "nu": "student_t(3,1,20)"},
-])
+@pytest.mark.parametrize(
+    "priors",
+    [
+        {
+            "lambda": "student_t(4,0,5)",
+            "nu": "cauchy(0,10)",
+            "theta": "lognormal(0,1)[sd]",
+            "psi": "exponential(1)[var]",
+            "rho": "uniform(-0.9,0.9)",
+            "beta": "normal(0,1)",
+        },
+        {
+            "lambda": "uniform(-5,5)",
+            "theta": "inv_gamma(2,1)[var]",
+            "psi": "half_normal(2)[prec]",
+            "rho": "beta(2,2)",
+            "beta": "cauchy(0,1)",
+        },
+        {"theta": "half_cauchy(1)[sd]", "psi": "gamma(2,1)[var]", "nu": "student_t(3,1,20)"},
+    ],
+)
 def test_kernel_equals_pymc_for_every_prior_family(priors):
     data, _ = lm.simulate(PATH.replace("b*f", "0.5*f"), n=150, seed=9)
     _agree(_fixture(PATH, data, priors=priors))
@@ -122,6 +145,7 @@ def test_kernel_equals_pymc_nonrecursive_model():
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3\ng =~ 0.8*x4 + 0.7*x5 + 0.6*x6\nf ~~ 0.3*g", n=150, seed=2)
     parts = _fixture(model, data)
     from loyaltymodels.algebra.matrices import acyclic_depth
+
     assert acyclic_depth(parts.plan.layout, 1) is None
     _agree(parts, scale=0.1)
 
@@ -178,8 +202,10 @@ def test_kernel_failure_falls_back_to_the_graph(monkeypatch, hs):
 @pytest.mark.slow
 def test_kernel_and_graph_sample_the_same_posterior():
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.7*x4", n=200, seed=21)
-    posts = [lm.fit_bayes("f =~ x1 + x2 + x3 + x4", data, seed=5, draws=1000, density=d, progressbar=False,
-                          check=False) for d in ("kernel", "pytensor")]
+    posts = [
+        lm.fit_bayes("f =~ x1 + x2 + x3 + x4", data, seed=5, draws=1000, density=d, progressbar=False, check=False)
+        for d in ("kernel", "pytensor")
+    ]
     assert [p.attrs["density"] for p in posts] == ["kernel", "pytensor"]
     s = [lm.bayes_summary(p).set_index("name") for p in posts]
     free = s[0].index[s[0].free]
@@ -208,13 +234,32 @@ def test_pyfunc_entry_point_samples(hs):
 def test_kernel_output_layout_and_reproducibility():
     """The DataTree of a kernel fit has the layout of tests/bayes/test_fit.py::test_layout_contract."""
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.5*x4", n=150, seed=3)
-    fit = lambda seed: lm.fit_bayes("f =~ x1 + x2 + x3 + x4", data, seed=seed, draws=100, tune=100,  # noqa: E731
-                                    chains=2, progressbar=False, posterior_predictive=True,
-                                    prior_predictive=True, check=False)
+
+    def fit(seed):
+        return lm.fit_bayes(
+            "f =~ x1 + x2 + x3 + x4",
+            data,
+            seed=seed,
+            draws=100,
+            tune=100,
+            chains=2,
+            progressbar=False,
+            posterior_predictive=True,
+            prior_predictive=True,
+            check=False,
+        )
+
     post = fit(1)
     assert post.attrs["density"] == "kernel" and post.attrs["sampler"] == "nutpie"
-    assert set(post.children) >= {"posterior", "sample_stats", "observed_data", "log_likelihood",
-                                  "posterior_predictive", "prior", "prior_predictive"}
+    assert set(post.children) >= {
+        "posterior",
+        "sample_stats",
+        "observed_data",
+        "log_likelihood",
+        "posterior_predictive",
+        "prior",
+        "prior_predictive",
+    }
     param = post["posterior"]["param"]
     assert param.dims == ("chain", "draw", "parameter") and param.shape[:2] == (2, 100)
     assert list(param.parameter.values[:4]) == ["f=~x1", "f=~x2", "f=~x3", "f=~x4"]

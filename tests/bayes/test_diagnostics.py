@@ -16,9 +16,7 @@ import loyaltymodels as lm
 from loyaltymodels.bayes import diagnostics as dg
 from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
-
-from tests.bayes.posteriors import (cached, hs_posterior, ml_fit, normal_posterior, point_posterior,
-                                 with_sample_stats)
+from tests.bayes.posteriors import cached, hs_posterior, ml_fit, normal_posterior, point_posterior, with_sample_stats
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +35,7 @@ def _replace_param(post, x):
 def test_ml_helper_and_log_likelihood_reproduce_lavaan(hs):
     spec = lm.parse_model(HS_MODEL, meanstructure=True)
     theta, _, chisq = cached(("hs_fit", True), lambda: ml_fit(spec, hs))
-    assert chisq == pytest.approx(85.306, abs=1e-3)            # lavaan: chisq 85.306, df 24
+    assert chisq == pytest.approx(85.306, abs=1e-3)  # lavaan: chisq 85.306, df 24
     post = dg.add_log_likelihood(point_posterior(spec, theta, hs))
     ll = post["log_likelihood"]["y"]
     assert ll.dims == ("chain", "draw", "respondent") and ll.sizes["respondent"] == 301
@@ -45,7 +43,7 @@ def test_ml_helper_and_log_likelihood_reproduce_lavaan(hs):
 
 
 def test_log_likelihood_without_mean_structure_uses_sample_means(hs):
-    spec = lm.parse_model(HS_MODEL)                               # no intercepts in the table
+    spec = lm.parse_model(HS_MODEL)  # no intercepts in the table
     theta, _, _ = cached(("hs_fit", False), lambda: ml_fit(spec, hs))
     post = dg.add_log_likelihood(point_posterior(spec, theta, hs))
     assert float(post["log_likelihood"]["y"].sum()) == pytest.approx(-3737.745, abs=1e-3)
@@ -98,11 +96,10 @@ def test_sampler_checks_pymc_names(hs_post):
     div = np.zeros((4, 250), bool)
     div[0, [3, 50, 70]] = True
     energy = rng.normal(size=(4, 250))
-    energy[2] = np.cumsum(rng.normal(size=250))          # a random walk: E-BFMI near 0
+    energy[2] = np.cumsum(rng.normal(size=250))  # a random walk: E-BFMI near 0
     depth = np.full((4, 250), 5)
     depth[3, :25] = 10
-    post = with_sample_stats(hs_post, diverging=div, energy=energy, tree_depth=depth,
-                             reached_max_treedepth=depth == 10)
+    post = with_sample_stats(hs_post, diverging=div, energy=energy, tree_depth=depth, reached_max_treedepth=depth == 10)
     with pytest.warns(ConvergenceWarning, match="3 divergent") as rec:
         table = dg.check_convergence(post)
     msg = str(rec[0].message)
@@ -111,17 +108,19 @@ def test_sampler_checks_pymc_names(hs_post):
     assert got.loc["divergences", "value"] == 3
     assert got.loc["tree_depth", "value"] == pytest.approx(25 / 1000)
     e = energy[2]
-    ebfmi = np.sum(np.diff(e) ** 2) / np.sum((e - e.mean()) ** 2)   # Betancourt (2016), eq. 3
+    ebfmi = np.sum(np.diff(e) ** 2) / np.sum((e - e.mean()) ** 2)  # Betancourt (2016), eq. 3
     assert got.loc["ebfmi", "parameter"] == "chain 2"
     assert got.loc["ebfmi", "value"] == pytest.approx(ebfmi, rel=1e-6)
 
 
 def test_sampler_checks_nutpie_names(hs_post):
     import json
+
     depth = np.full((4, 250), 3)
     depth[0, :10] = 6
-    post = with_sample_stats(hs_post, depth=depth, diverging=np.zeros((4, 250), bool),
-                             energy=np.random.default_rng(2).normal(size=(4, 250)))
+    post = with_sample_stats(
+        hs_post, depth=depth, diverging=np.zeros((4, 250), bool), energy=np.random.default_rng(2).normal(size=(4, 250))
+    )
     post["sample_stats"].attrs["inference_library_settings"] = json.dumps({"settings": {"maxdepth": 6}})
     with pytest.warns(ConvergenceWarning, match="maximum tree depth"):
         table = dg.check_convergence(post)
@@ -154,7 +153,7 @@ def test_loo_prefers_the_true_model(two_factor):
     assert -diff["elpd_diff"] > 4 * diff["dse"]
     assert table["looic"].to_dict()["two factors"] == pytest.approx(-2 * table.loc["two factors", "elpd"])
     res = dg.loo(true)
-    assert res.p == pytest.approx(19, abs=3)          # 19 free parameters, vague "prior"
+    assert res.p == pytest.approx(19, abs=3)  # 19 free parameters, vague "prior"
 
 
 @pytest.mark.filterwarnings("ignore::loyaltymodels.errors.LoyaltyModelsWarning")
@@ -170,7 +169,7 @@ def test_loo_names_influential_respondents(two_factor):
     spec = lm.parse_model("f1 =~ a1 + a2 + a3; f2 =~ b1 + b2 + b3", meanstructure=True)
     bad = data.copy()
     bad.index = [f"r{k}" for k in range(len(bad))]
-    bad.loc["r7", ["a1", "b1"]] = [9.0, -9.0]              # an aberrant respondent
+    bad.loc["r7", ["a1", "b1"]] = [9.0, -9.0]  # an aberrant respondent
     post = normal_posterior(spec, bad, seed=3)
     with pytest.warns(LoyaltyModelsWarning, match=r"Pareto k > .*r7 \(k="):
         dg.loo(post)

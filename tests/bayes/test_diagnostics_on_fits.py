@@ -9,21 +9,20 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels.bayes import diagnostics as dg
 from loyaltymodels.bayes import global_fit as fi
-from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.bayes.scores import factor_scores
 from loyaltymodels.bayes.predictive_checks import ppmc
-
+from loyaltymodels.bayes.scores import factor_scores
+from loyaltymodels.datasets import HS_MODEL
 from tests.bayes.posteriors import normal_posterior
 
 pytestmark = pytest.mark.slow
-needs_bayes = pytest.mark.skipif("fit_bayes" not in dir(lm),
-                                 reason="loyaltymodels.bayes.fit (fit_bayes) is not merged yet")
+needs_bayes = pytest.mark.skipif(
+    "fit_bayes" not in dir(lm), reason="loyaltymodels.bayes.fit (fit_bayes) is not merged yet"
+)
 
 
 @pytest.fixture(scope="module")
 def hs_fit(hs):
-    return lm.fit_bayes(HS_MODEL, hs, draws=1000, tune=1000, chains=4, seed=1, progressbar=False,
-                        check=False)
+    return lm.fit_bayes(HS_MODEL, hs, draws=1000, tune=1000, chains=4, seed=1, progressbar=False, check=False)
 
 
 @needs_bayes
@@ -34,17 +33,16 @@ def test_real_fit_passes_the_checks_and_matches_blavaan(hs_fit):
     assert "log_likelihood" in hs_fit.children
     np.testing.assert_allclose(mine.values, hs_fit["log_likelihood"]["y"].values, atol=1e-8)
     table = fi.fit_indices(hs_fit)
-    assert table.loc["BRMSEA", "mean"] == pytest.approx(0.099, abs=0.01)     # blavaan vignette
-    assert table.loc["BCFI", "mean"] == pytest.approx(0.931, abs=0.015)      # lavaan CFI
+    assert table.loc["BRMSEA", "mean"] == pytest.approx(0.099, abs=0.01)  # blavaan vignette
+    assert table.loc["BCFI", "mean"] == pytest.approx(0.931, abs=0.015)  # lavaan CFI
     out = ppmc(hs_fit, seed=1)
     assert out["ppp"] < 0.01 and out["discrepancy_rep"] == pytest.approx(54, rel=0.03)
 
 
 @needs_bayes
 def test_real_fit_factor_scores_track_the_regression_scores(hs, hs_fit):
-    from loyaltymodels.algebra.matrices import implied_moments
+    from loyaltymodels.algebra.matrices import implied_moments, ram_layout
     from loyaltymodels.bayes.draws import model_spec, row_draws
-    from loyaltymodels.algebra.matrices import ram_layout
 
     spec = model_spec(hs_fit)
     values = row_draws(hs_fit, spec).mean(axis=0, keepdims=True)
@@ -59,8 +57,16 @@ def test_real_fit_factor_scores_track_the_regression_scores(hs, hs_fit):
 
 @needs_bayes
 def test_real_fits_loo_prefers_three_factors(hs, hs_fit):
-    one = lm.fit_bayes("g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9", hs, draws=500, tune=500,
-                       chains=2, seed=2, progressbar=False, check=False)
+    one = lm.fit_bayes(
+        "g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9",
+        hs,
+        draws=500,
+        tune=500,
+        chains=2,
+        seed=2,
+        progressbar=False,
+        check=False,
+    )
     table = dg.compare({"three factors": hs_fit, "one factor": one})
     assert table.index[0] == "three factors"
     assert -table.loc["one factor", "elpd_diff"] > 4 * table.loc["one factor", "dse"]

@@ -30,8 +30,19 @@ def small_post():
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.5*x4", n=150, seed=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return lm.fit_bayes(SMALL, data, seed=1, draws=150, tune=150, chains=2, cores=1, sampler="pymc",
-                            progressbar=False, posterior_predictive=True, prior_predictive=True)
+        return lm.fit_bayes(
+            SMALL,
+            data,
+            seed=1,
+            draws=150,
+            tune=150,
+            chains=2,
+            cores=1,
+            sampler="pymc",
+            progressbar=False,
+            posterior_predictive=True,
+            prior_predictive=True,
+        )
 
 
 def test_same_seed_same_draws_and_cache(hs_compiled, hs):
@@ -51,7 +62,7 @@ def test_no_chain_falls_into_the_sign_trap(hs_compiled):
     loadings = p.where(p.op == "=~", drop=True).median("draw")
     lv_var = p.sel(parameter=["visual~~visual", "textual~~textual", "speed~~speed"]).median("draw")
     assert float(loadings.min()) > 0.2 and float(loadings.max()) < 3  # lavaan: 0.55 to 1.18
-    assert float(lv_var.min()) > 0.15                                  # lavaan: 0.38 to 0.98
+    assert float(lv_var.min()) > 0.15  # lavaan: 0.38 to 0.98
 
 
 def test_fit_compiled_new_data_and_wrong_structure(hs_compiled, hs):
@@ -65,8 +76,15 @@ def test_fit_compiled_new_data_and_wrong_structure(hs_compiled, hs):
 
 def test_layout_contract(small_post):
     post = small_post
-    assert set(post.children) >= {"posterior", "sample_stats", "observed_data", "log_likelihood",
-                                  "posterior_predictive", "prior", "prior_predictive"}
+    assert set(post.children) >= {
+        "posterior",
+        "sample_stats",
+        "observed_data",
+        "log_likelihood",
+        "posterior_predictive",
+        "prior",
+        "prior_predictive",
+    }
     param = post["posterior"]["param"]
     assert param.dims == ("chain", "draw", "parameter")
     assert list(param.parameter.values[:4]) == ["f=~x1", "f=~x2", "f=~x3", "f=~x4"]
@@ -86,8 +104,19 @@ def test_layout_contract(small_post):
 
 def test_summary_merges_with_the_parameter_table(small_post):
     s = lm.bayes_summary(small_post)
-    for col in ("mean", "sd", "median", "ci_lower", "ci_upper", "r_hat", "ess_bulk", "ess_tail",
-                "std_all_mean", "std_all_ci_lower", "std_all_ci_upper"):
+    for col in (
+        "mean",
+        "sd",
+        "median",
+        "ci_lower",
+        "ci_upper",
+        "r_hat",
+        "ess_bulk",
+        "ess_tail",
+        "std_all_mean",
+        "std_all_ci_lower",
+        "std_all_ci_upper",
+    ):
         assert col in s
     assert s.attrs["ci"] == lm.defaults.CI_POSTERIOR == 0.9
     table = lm.parse_model(SMALL, meanstructure=True).partable
@@ -115,8 +144,17 @@ def test_multigroup_missing_defined_and_equal_labels():
     data = data.mask(np.random.default_rng(0).random(data.shape) < 0.05).assign(group=data["group"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        post = lm.fit_bayes(model, data, group="group", group_equal=("loadings",), seed=2, draws=100,
-                            tune=150, chains=1, progressbar=False)
+        post = lm.fit_bayes(
+            model,
+            data,
+            group="group",
+            group_equal=("loadings",),
+            seed=2,
+            draws=100,
+            tune=150,
+            chains=1,
+            progressbar=False,
+        )
     p = post["posterior"]["param"]
     np.testing.assert_array_equal(p.sel(parameter="f=~x3").values, p.sel(parameter="f=~x3.g2").values)
     np.testing.assert_allclose(p.sel(parameter="d").values, 2 * p.sel(parameter="f=~x2").values)
@@ -143,11 +181,21 @@ def test_nutpie_failure_falls_back_to_pymc(monkeypatch):
 @pytest.mark.slow
 def test_holzinger_swineford_against_lavaan(hs_compiled):
     # lavaan tutorial (cfa(HS.model, data = HolzingerSwineford1939)): estimate (standard error)
-    ref = {"visual=~x2": (.554, .100), "visual=~x3": (.729, .109), "textual=~x5": (1.113, .065),
-           "textual=~x6": (.926, .055), "speed=~x8": (1.180, .165), "speed=~x9": (1.082, .151),
-           "visual~~visual": (.809, .145), "textual~~textual": (.979, .112), "speed~~speed": (.384, .086),
-           "visual~~textual": (.408, .074), "visual~~speed": (.262, .056), "textual~~speed": (.173, .049),
-           "x1~~x1": (.549, .114)}
+    ref = {
+        "visual=~x2": (0.554, 0.100),
+        "visual=~x3": (0.729, 0.109),
+        "textual=~x5": (1.113, 0.065),
+        "textual=~x6": (0.926, 0.055),
+        "speed=~x8": (1.180, 0.165),
+        "speed=~x9": (1.082, 0.151),
+        "visual~~visual": (0.809, 0.145),
+        "textual~~textual": (0.979, 0.112),
+        "speed~~speed": (0.384, 0.086),
+        "visual~~textual": (0.408, 0.074),
+        "visual~~speed": (0.262, 0.056),
+        "textual~~speed": (0.173, 0.049),
+        "x1~~x1": (0.549, 0.114),
+    }
     post = lm.fit_compiled(hs_compiled, seed=2026)
     _against(post, ref)
 
@@ -155,8 +203,13 @@ def test_holzinger_swineford_against_lavaan(hs_compiled):
 @pytest.mark.slow
 def test_political_democracy_against_lavaan(poldem):
     # lavaan tutorial (sem(model, data = PoliticalDemocracy)); semopy's pd_lavaan_params.csv agrees
-    ref = {"dem60~ind60": (1.483, .399), "dem65~ind60": (.572, .221), "dem65~dem60": (.837, .098),
-           "ind60=~x2": (2.180, .139), "ind60=~x3": (1.819, .152)}
+    ref = {
+        "dem60~ind60": (1.483, 0.399),
+        "dem65~ind60": (0.572, 0.221),
+        "dem65~dem60": (0.837, 0.098),
+        "ind60=~x2": (2.180, 0.139),
+        "ind60=~x3": (1.819, 0.152),
+    }
     post = lm.fit_bayes(POLDEM_MODEL, poldem, seed=2026, progressbar=False)
     _against(post, ref)
 
@@ -173,8 +226,9 @@ def _against(post, ref):
 @pytest.mark.slow
 def test_marginal_and_conditional_forms_agree():
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.7*x4", n=200, seed=21)
-    posts = [lm.fit_bayes(SMALL, data, form=f, seed=5, draws=2000, progressbar=False)
-             for f in ("marginal", "conditional")]
+    posts = [
+        lm.fit_bayes(SMALL, data, form=f, seed=5, draws=2000, progressbar=False) for f in ("marginal", "conditional")
+    ]
     s = [lm.bayes_summary(p).set_index("name") for p in posts]
     free = s[0].index[s[0].free]
     gap = (s[0].loc[free, "mean"] - s[1].loc[free, "mean"]).abs() / s[0].loc[free, "sd"]
@@ -185,22 +239,21 @@ def test_marginal_and_conditional_forms_agree():
 def test_ordinal_parameter_recovery():
     model = "f =~ 0.8*u1 + 0.7*u2 + 0.6*u3 + 0.7*u4 + 0.8*u5"
     data, truth = lm.simulate(model, n=500, seed=8, scale=(1, 5))
-    post = lm.fit_bayes("f =~ u1 + u2 + u3 + u4 + u5", data, ordinal="auto", std_lv=True, seed=3,
-                        progressbar=False)
+    post = lm.fit_bayes("f =~ u1 + u2 + u3 + u4 + u5", data, ordinal="auto", std_lv=True, seed=3, progressbar=False)
     s = lm.bayes_summary(post)
     assert s.loc[s.free, "r_hat"].max() <= 1.01
     # simulate(): y* = l f + e with var(f) = var(e) = 1, i.e. the theta parameterisation itself,
     # cut at thresholds given on the z scale of y* (sd sqrt(1 + l^2))
     est = s.set_index(["lhs", "op", "rhs"])
     inside, z = [], []
-    for item, lam in zip(["u1", "u2", "u3", "u4", "u5"], [.8, .7, .6, .7, .8]):
+    for item, lam in zip(["u1", "u2", "u3", "u4", "u5"], [0.8, 0.7, 0.6, 0.7, 0.8]):
         row = est.loc[("f", "=~", item)]
         assert row.ci_lower - 0.05 < lam < row.ci_upper + 0.05
         inside.append(row.ci_lower < lam < row.ci_upper)
         z.append((row["mean"] - lam) / row.sd)
         for k, tau_z in enumerate(truth[(truth.op == "|") & (truth.lhs == item)].value, start=1):
             row = est.loc[(item, "|", f"t{k}")]
-            tau = tau_z * np.sqrt(1 + lam ** 2)
+            tau = tau_z * np.sqrt(1 + lam**2)
             assert row.ci_lower - 0.1 < tau < row.ci_upper + 0.1
             inside.append(row.ci_lower < tau < row.ci_upper)
             z.append((row["mean"] - tau) / row.sd)

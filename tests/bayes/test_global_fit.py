@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels.bayes import global_fit as fi
-from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.algebra.moments import saturated_moments
 from loyaltymodels.algebra.normal import mvn_logpdf
-from loyaltymodels.errors import DataError
+from loyaltymodels.bayes import global_fit as fi
 from loyaltymodels.bayes.predictive_checks import ppmc
-
+from loyaltymodels.datasets import HS_MODEL
+from loyaltymodels.errors import DataError
 from tests.bayes.posteriors import cached, hs_posterior, ml_fit, normal_posterior, point_posterior
 
 pytestmark = pytest.mark.filterwarnings("ignore::loyaltymodels.errors.LoyaltyModelsWarning")
@@ -56,7 +55,7 @@ def test_replicated_discrepancy_follows_lr_theory(hs_post):
     # p(p+1)/2 = 45 moments, so its mean is 45 plus a small-sample (Bartlett) excess
     out = ppmc(hs_post, seed=3)
     assert out["discrepancy_rep"] == pytest.approx(45, rel=0.03)
-    assert out["draws"] == 1000 and out["ppp"] < 0.01        # lavaan: p(chisq) < .001 for HS
+    assert out["draws"] == 1000 and out["ppp"] < 0.01  # lavaan: p(chisq) < .001 for HS
 
 
 def test_ppp_is_reproducible_with_a_seed(hs_post):
@@ -108,12 +107,12 @@ def test_fit_indices_hs_match_blavaan_and_lavaan(hs_post):
 
 
 def test_brmsea_near_ml_rmsea_on_a_large_sample():
-    pop = TWO_POP.replace("0.7*a4;", "0.7*a4 + 0.3*b1;")      # an omitted cross-loading
+    pop = TWO_POP.replace("0.7*a4;", "0.7*a4 + 0.3*b1;")  # an omitted cross-loading
     data, _ = lm.simulate(pop, n=3000, seed=8)
     spec = lm.parse_model(TWO, meanstructure=True)
     fit = ml_fit(spec, data)
     chisq, df, n = fit[2], spec.df, len(data)
-    rmsea = np.sqrt(max(chisq - df, 0) / (df * n))            # lavaan's RMSEA (N, not N - 1)
+    rmsea = np.sqrt(max(chisq - df, 0) / (df * n))  # lavaan's RMSEA (N, not N - 1)
     post = normal_posterior(spec, data, fit=fit, seed=4)
     table = fi.fit_indices(post, pD="dic")
     assert rmsea > 0.02
@@ -134,7 +133,7 @@ def test_baseline_posterior_gives_what_the_ml_baseline_gives(hs, hs_post):
 
 
 def test_pd_choices_are_close_to_the_parameter_count(simulated):
-    _, right, _ = simulated                                  # 25 free parameters
+    _, right, _ = simulated  # 25 free parameters
     for method in ("loo", "waic", "dic"):
         assert fi.effective_parameters(right, method) == pytest.approx(25, abs=3), method
 
@@ -156,9 +155,13 @@ def test_missing_values_saturated_model_has_zero_discrepancy():
     theta_ = np.diag(S) - np.array([1, lam2, lam3]) ** 2 * phi
     spec = lm.parse_model("f =~ a1 + a2 + a3", meanstructure=True)
     free = spec.table[spec.table.free]
-    by_name = {("f", "=~", "a2"): lam2, ("f", "=~", "a3"): lam3, ("f", "~~", "f"): phi,
-               **{(f"a{k}", "~~", f"a{k}"): theta_[k - 1] for k in (1, 2, 3)},
-               **{(f"a{k}", "~1", ""): m[k - 1] for k in (1, 2, 3)}}
+    by_name = {
+        ("f", "=~", "a2"): lam2,
+        ("f", "=~", "a3"): lam3,
+        ("f", "~~", "f"): phi,
+        **{(f"a{k}", "~~", f"a{k}"): theta_[k - 1] for k in (1, 2, 3)},
+        **{(f"a{k}", "~1", ""): m[k - 1] for k in (1, 2, 3)},
+    }
     theta = np.array([by_name[(r.lhs, r.op, r.rhs)] for r in free.itertuples()])
     out = ppmc(point_posterior(spec, theta, data), seed=1)
     assert out["discrepancy_obs"] == pytest.approx(0, abs=1e-6)
@@ -168,12 +171,11 @@ def test_missing_values_ppp_is_plausible_for_the_true_model():
     data, _ = lm.simulate(TWO_POP, n=300, seed=12)
     spec = lm.parse_model(TWO, meanstructure=True)
     holes = data.mask(np.random.default_rng(0).random(data.shape) < 0.05)
-    post = normal_posterior(spec, data, chains=2, draws=50, seed=1)   # around the complete-data fit
-    post["observed_data"] = post["observed_data"].to_dataset().assign(
-        y=(("respondent", "item"), holes.to_numpy()))
+    post = normal_posterior(spec, data, chains=2, draws=50, seed=1)  # around the complete-data fit
+    post["observed_data"] = post["observed_data"].to_dataset().assign(y=(("respondent", "item"), holes.to_numpy()))
     out = ppmc(post, seed=2)
     assert 0.05 < out["ppp"] < 0.95
-    assert out["discrepancy_rep"] == pytest.approx(44, rel=0.15)      # 8 items: 44 moments
+    assert out["discrepancy_rep"] == pytest.approx(44, rel=0.15)  # 8 items: 44 moments
 
 
 def test_unsupported_inputs_are_refused(hs, hs_post):

@@ -9,9 +9,9 @@ from scipy import stats
 
 import loyaltymodels as lm
 from loyaltymodels.bayes.fit import _parts
+from loyaltymodels.bayes.likelihoods import loglik_draws
 from loyaltymodels.bayes.model import start_point, unconstrained
 from loyaltymodels.bayes.output import eta_of, rows_of
-from loyaltymodels.bayes.likelihoods import loglik_draws
 from loyaltymodels.bayes.parameterization import moments
 
 MODEL = "f =~ x1 + x2 + x3 + x4\ng =~ x5 + x6 + x7\ng ~ f\nx1 ~~ x5"
@@ -66,7 +66,7 @@ def test_marginal_form_equals_scipy_and_per_respondent_form(incomplete):
 
 
 def test_ordinal_conditional_likelihood_equals_scipy():
-    data, truth = lm.simulate("f =~ 0.8*u1 + 0.7*u2 + 0.6*u3", n=80, seed=5, scale=(1, 4))
+    data, _truth = lm.simulate("f =~ 0.8*u1 + 0.7*u2 + 0.6*u3", n=80, seed=5, scale=(1, 4))
     parts = _parts("f =~ u1 + u2 + u3", data, None, None, (), "auto", "fiml", None, {})
     assert parts.form == "conditional" and set(parts.summary.ordinal) == {"u1", "u2", "u3"}
     assert [rv.name for rv in parts.model.free_RVs][-1] == "z"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels.errors import SpecError
 from loyaltymodels.algebra.matrices import ram_layout, standardized
 from loyaltymodels.bayes.parameterization import make_plan, row_values, std_all_draws, with_defined
 from loyaltymodels.bayes.priors import parse_prior, resolve_priors
+from loyaltymodels.errors import SpecError
 
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 
@@ -19,14 +19,19 @@ def test_default_priors_are_blavaans():
     # theta/psi gamma(1,.5)[sd], rho beta(1,1), tau normal(0,1.5)
     table = lm.default_priors(HS, meanstructure=True)
     by_class = table.groupby("class")["prior"].first().to_dict()
-    assert by_class == {"lambda": "normal(0,10)", "nu": "normal(0,32)", "theta": "gamma(1,0.5)[sd]",
-                        "psi": "gamma(1,0.5)[sd]", "rho": "beta(1,1)"}
+    assert by_class == {
+        "lambda": "normal(0,10)",
+        "nu": "normal(0,32)",
+        "theta": "gamma(1,0.5)[sd]",
+        "psi": "gamma(1,0.5)[sd]",
+        "rho": "beta(1,1)",
+    }
     assert len(table) == 30 and table["par"].tolist() == list(range(30))  # 21 + 9 intercepts
     assert {"lhs", "op", "rhs", "group", "label", "class", "prior"} <= set(table.columns)
 
 
 def test_priors_by_class_label_name_and_table():
-    spec = lm.parse_model("f =~ x1 + a*x2 + x3 + x4\nx1 ~~ prior(\"gamma(2,1)[sd]\")*x1")
+    spec = lm.parse_model('f =~ x1 + a*x2 + x3 + x4\nx1 ~~ prior("gamma(2,1)[sd]")*x1')
     t = resolve_priors(spec, {"lambda": "normal(0,1)", "a": "normal(1,0.5)", "x3~~x3": "gamma(3,1)[var]"})
     p = t.set_index("name")["prior"]
     assert p["f=~x3"] == "normal(0,1)" and p["f=~x2"] == "normal(1,0.5)"
@@ -37,14 +42,17 @@ def test_priors_by_class_label_name_and_table():
     assert t2.set_index("name").loc["f=~x4", "parsed"].family == "student_t"
 
 
-@pytest.mark.parametrize("priors, words", [
-    ({"lambada": "normal(0,1)"}, ["lambada", "classes"]),
-    ({"lambda": "nromal(0,1)"}, ["nromal", "known"]),
-    ({"theta": "normal(0,1)"}, ["positive", "theta"]),
-    ({"rho": "normal(0,1)"}, ["beta"]),
-    ({"lambda": "dnorm(0,1e-2)"}, ["Stan"]),
-    ({"lambda": "normal(0)"}, ["2 argument"]),
-])
+@pytest.mark.parametrize(
+    "priors, words",
+    [
+        ({"lambada": "normal(0,1)"}, ["lambada", "classes"]),
+        ({"lambda": "nromal(0,1)"}, ["nromal", "known"]),
+        ({"theta": "normal(0,1)"}, ["positive", "theta"]),
+        ({"rho": "normal(0,1)"}, ["beta"]),
+        ({"lambda": "dnorm(0,1e-2)"}, ["Stan"]),
+        ({"lambda": "normal(0)"}, ["2 argument"]),
+    ],
+)
 def test_bad_priors_raise_spec_error(priors, words):
     with pytest.raises(SpecError) as err:
         resolve_priors(lm.parse_model(HS), priors)

@@ -9,10 +9,9 @@ import pytest
 import xarray as xr
 
 import loyaltymodels as lm
+from loyaltymodels.bayes.scores import factor_scores
 from loyaltymodels.datasets import HS_MODEL
 from loyaltymodels.errors import DataError
-from loyaltymodels.bayes.scores import factor_scores
-
 from tests.bayes.posteriors import cached, hs_posterior, ml_fit, point_posterior
 
 
@@ -49,7 +48,7 @@ def test_one_draw_gives_the_regression_factor_score(hs, hs_point):
     lam, phi, th, nu = _lisrel(spec, theta)
     sigma = lam @ phi @ lam.T + th
     y = hs[spec.observed].to_numpy()
-    expected = (y - nu) @ np.linalg.solve(sigma, lam @ phi)          # Phi Lambda' Sigma^-1 (y - nu)
+    expected = (y - nu) @ np.linalg.solve(sigma, lam @ phi)  # Phi Lambda' Sigma^-1 (y - nu)
     cvar = phi - phi @ lam.T @ np.linalg.solve(sigma, lam @ phi)
     got = factor_scores(post, seed=1)
     assert list(got.columns) == ["respondent", "factor", "mean", "sd", "ci_lower", "ci_upper"]
@@ -62,21 +61,25 @@ def test_known_latent_scores_are_recovered_and_covered():
     rng = np.random.default_rng(7)
     n, lam = 600, np.array([0.95, 0.9, 0.9, 0.85])
     eta = rng.standard_normal(n)
-    y = eta[:, None] * lam + rng.standard_normal((n, 4)) * np.sqrt(1 - lam ** 2) + 2.0
+    y = eta[:, None] * lam + rng.standard_normal((n, 4)) * np.sqrt(1 - lam**2) + 2.0
     data = pd.DataFrame(y, columns=["q1", "q2", "q3", "q4"])
     spec = lm.parse_model("F =~ q1 + q2 + q3 + q4", std_lv=True, meanstructure=True)
     free = spec.table[spec.table.free]
     truth = {"=~": dict(zip(["q1", "q2", "q3", "q4"], lam))}
-    theta = np.array([truth["=~"][r.rhs] if r.op == "=~" else
-                      (1 - truth["=~"][r.lhs] ** 2 if r.op == "~~" else 2.0) for r in free.itertuples()])
+    theta = np.array(
+        [
+            truth["=~"][r.rhs] if r.op == "=~" else (1 - truth["=~"][r.lhs] ** 2 if r.op == "~~" else 2.0)
+            for r in free.itertuples()
+        ]
+    )
     got = factor_scores(point_posterior(spec, theta, data), ci=0.9, seed=3)
     assert np.corrcoef(got["mean"], eta)[0, 1] > 0.95
     covered = ((got.ci_lower <= eta) & (eta <= got.ci_upper)).mean()
-    assert covered == pytest.approx(0.9, abs=0.04)          # binomial sd 0.012 over 600 scores
+    assert covered == pytest.approx(0.9, abs=0.04)  # binomial sd 0.012 over 600 scores
 
 
 def test_posterior_uncertainty_widens_the_scores(hs, hs_point):
-    spec, _, point = hs_point
+    _spec, _, point = hs_point
     post = hs_posterior(meanstructure=True)
     a, b = factor_scores(point, seed=1), factor_scores(post, seed=1)
     # mixing over draws adds the spread of the conditional means (the conditional variances
@@ -93,7 +96,7 @@ def test_new_rows_with_missing_items(hs, hs_point):
     new.loc["b", ["x1", "x2"]] = np.nan
     new.loc["c", :] = np.nan
     got = factor_scores(post, new, seed=1).set_index(["respondent", "factor"])
-    o = [2, 3, 4, 5, 6, 7, 8]                                  # x3..x9 answered by "b"
+    o = [2, 3, 4, 5, 6, 7, 8]  # x3..x9 answered by "b"
     sigma = (lam @ phi @ lam.T + th)[np.ix_(o, o)]
     expected = (new.loc["b"].to_numpy()[o] - nu[o]) @ np.linalg.solve(sigma, lam[o] @ phi)
     np.testing.assert_allclose(got.loc["b", "mean"].to_numpy(), expected, atol=1e-10)
@@ -116,9 +119,14 @@ def test_new_rows_are_validated(hs, hs_point):
 def test_sampled_scores_are_summarised_directly():
     rng = np.random.default_rng(0)
     eta = rng.normal(loc=[[[[0.0, 1.0]]]], size=(2, 500, 3, 2))
-    post = xr.DataTree.from_dict({"posterior": xr.Dataset(
-        {"eta": (("chain", "draw", "respondent", "factor"), eta)},
-        coords={"respondent": ["r1", "r2", "r3"], "factor": ["Beliefs", "Loyalty"]})})
+    post = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(
+                {"eta": (("chain", "draw", "respondent", "factor"), eta)},
+                coords={"respondent": ["r1", "r2", "r3"], "factor": ["Beliefs", "Loyalty"]},
+            )
+        }
+    )
     got = factor_scores(post, ci=0.9)
     assert got.respondent.tolist() == ["r1", "r1", "r2", "r2", "r3", "r3"]
     np.testing.assert_allclose(got["mean"], np.tile([0.0, 1.0], 3), atol=0.1)
@@ -127,8 +135,9 @@ def test_sampled_scores_are_summarised_directly():
 
 def test_multigroup_scores_use_each_groups_parameters():
     model = "f =~ c(1, 1)*y1 + c(0.5, 2)*y2 + c(1, 1)*y3; f ~~ c(1, 1)*f; f ~ c(0, 1)*1"
-    spec = lm.parse_model(model + "; y1 ~~ 1*y1; y2 ~~ 1*y2; y3 ~~ 1*y3; y1 + y2 + y3 ~ 0*1",
-                          ngroups=2, group_labels=["north", "south"])
+    spec = lm.parse_model(
+        model + "; y1 ~~ 1*y1; y2 ~~ 1*y2; y3 ~~ 1*y3; y1 + y2 + y3 ~ 0*1", ngroups=2, group_labels=["north", "south"]
+    )
     data = pd.DataFrame({"y1": [1.0, 1.0], "y2": [1.0, 1.0], "y3": [1.0, 1.0], "group": ["north", "south"]})
     post = point_posterior(spec, np.zeros(0), data)
     got = factor_scores(post, data, seed=1)

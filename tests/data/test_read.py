@@ -18,6 +18,7 @@ from loyaltymodels import datasets
 from loyaltymodels.errors import DataError
 from tests.survey_support import ITEMS
 
+
 def write_bytes(path, text: str, encoding: str) -> str:
     path.write_bytes(text.encode(encoding))
     return str(path)
@@ -30,22 +31,36 @@ def test_csv_comma_round_trip(tmp_path, survey):
     df = lm.read_survey(path)
     pd.testing.assert_frame_equal(df, survey, check_dtype=False)
     assert df[ITEMS].dtypes.eq("int64").all() and df.price.dtype == "float64"
-    assert df.attrs["source"] == {"path": str(path), "format": "csv", "sep": ",", "decimal": ".",
-                                  "thousands": None, "encoding": "utf-8"}
+    assert df.attrs["source"] == {
+        "path": str(path),
+        "format": "csv",
+        "sep": ",",
+        "decimal": ".",
+        "thousands": None,
+        "encoding": "utf-8",
+    }
     assert df.attrs["value_labels"] == {} and df.attrs["column_labels"] == {}
 
 
 def test_csv_european_export(tmp_path):
     # semicolons, decimal comma, "." thousands, a quoted field holding the separator, accents in
     # cp1252, and the trailing separator Excel leaves on every line
-    text = ('id;qualité;Zufriedenheit_ü;umsatz;kommentar;\r\n'
-            '1;3,5;7;1.234,5;"gut; sehr";\r\n'
-            '2;4;8,25;980,0;"";\r\n'
-            '3;2,75;10;12.000,75;"naïve";\r\n')
+    text = (
+        "id;qualité;Zufriedenheit_ü;umsatz;kommentar;\r\n"
+        '1;3,5;7;1.234,5;"gut; sehr";\r\n'
+        '2;4;8,25;980,0;"";\r\n'
+        '3;2,75;10;12.000,75;"naïve";\r\n'
+    )
     df = lm.read_survey(write_bytes(tmp_path / "export.csv", text, "cp1252"))
-    expected = pd.DataFrame({"id": [1, 2, 3], "qualité": [3.5, 4.0, 2.75],
-                             "Zufriedenheit_ü": [7.0, 8.25, 10.0], "umsatz": [1234.5, 980.0, 12000.75],
-                             "kommentar": ["gut; sehr", np.nan, "naïve"]})
+    expected = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "qualité": [3.5, 4.0, 2.75],
+            "Zufriedenheit_ü": [7.0, 8.25, 10.0],
+            "umsatz": [1234.5, 980.0, 12000.75],
+            "kommentar": ["gut; sehr", np.nan, "naïve"],
+        }
+    )
     pd.testing.assert_frame_equal(df, expected, check_dtype=False)
     assert df["qualité"].dtype == "float64"
     src = df.attrs["source"]
@@ -107,24 +122,35 @@ def test_xlsx_duplicated_header(tmp_path):
 def test_spss_labels_and_user_missing(tmp_path, suffix):
     import pyreadstat
 
-    written = pd.DataFrame({"sat1": [1.0, 2.0, 9.0, 5.0, np.nan], "loy1": [3.0, 98.0, 99.0, 4.0, 1.0],
-                            "city": ["Köln", "Lyon", "Porto", "Lyon", "Köln"]})
+    written = pd.DataFrame(
+        {
+            "sat1": [1.0, 2.0, 9.0, 5.0, np.nan],
+            "loy1": [3.0, 98.0, 99.0, 4.0, 1.0],
+            "city": ["Köln", "Lyon", "Porto", "Lyon", "Köln"],
+        }
+    )
     path = tmp_path / f"survey{suffix}"
-    pyreadstat.write_sav(written, path, compress=suffix == ".zsav",
-                         column_labels={"sat1": "Overall satisfaction", "loy1": "Would recommend"},
-                         variable_value_labels={"sat1": {1: "very low", 5: "very high", 9: "don't know"}},
-                         missing_ranges={"sat1": [9], "loy1": [{"lo": 98, "hi": 99}]})
+    pyreadstat.write_sav(
+        written,
+        path,
+        compress=suffix == ".zsav",
+        column_labels={"sat1": "Overall satisfaction", "loy1": "Would recommend"},
+        variable_value_labels={"sat1": {1: "very low", 5: "very high", 9: "don't know"}},
+        missing_ranges={"sat1": [9], "loy1": [{"lo": 98, "hi": 99}]},
+    )
     df = lm.read_survey(path)
     expected = written.copy()
-    expected.loc[2, "sat1"] = np.nan          # 9 is user-missing
-    expected.loc[[1, 2], "loy1"] = np.nan     # 98-99 is a user-missing range
+    expected.loc[2, "sat1"] = np.nan  # 9 is user-missing
+    expected.loc[[1, 2], "loy1"] = np.nan  # 98-99 is a user-missing range
     pd.testing.assert_frame_equal(df, expected, check_dtype=False)
     assert df.sat1.dtype == "float64" and df.loy1.dtype == "float64"  # codes stay numbers
     assert df.attrs["value_labels"] == {"sat1": {1: "very low", 5: "very high", 9: "don't know"}}
     assert df.attrs["column_labels"] == {"sat1": "Overall satisfaction", "loy1": "Would recommend"}
     src = df.attrs["source"]
     assert src["format"] == "spss" and src["user_missing"] == {
-        "sat1": {"codes": [[9, 9]], "count": 1}, "loy1": {"codes": [[98, 99]], "count": 2}}
+        "sat1": {"codes": [[9, 9]], "count": 1},
+        "loy1": {"codes": [[98, 99]], "count": 2},
+    }
     json.dumps(df.attrs)  # metadata can be saved with a result
 
 
@@ -133,8 +159,12 @@ def test_stata_labels(tmp_path):
 
     written = pd.DataFrame({"sat1": [1.0, 2.0, 3.0, np.nan], "gender": [0.0, 1.0, 1.0, 0.0]})
     path = tmp_path / "survey.dta"
-    pyreadstat.write_dta(written, path, column_labels={"sat1": "Satisfaction"},
-                         variable_value_labels={"gender": {0: "male", 1: "female"}})
+    pyreadstat.write_dta(
+        written,
+        path,
+        column_labels={"sat1": "Satisfaction"},
+        variable_value_labels={"gender": {0: "male", 1: "female"}},
+    )
     df = lm.read_survey(path)
     pd.testing.assert_frame_equal(df, written)
     assert df.attrs["value_labels"] == {"gender": {0: "male", 1: "female"}}
@@ -148,8 +178,10 @@ def test_read_errors(tmp_path):
         lm.read_survey(tmp_path / "nowhere.csv")
     with pytest.raises(DataError, match=r"is a directory"):
         lm.read_survey(tmp_path)
-    for name, hint in [("survey.json", r"supported: \.csv, .*\.sav, \.zsav, \.dta\)$"),
-                       ("old.xls", r"save it as \.xlsx")]:
+    for name, hint in [
+        ("survey.json", r"supported: \.csv, .*\.sav, \.zsav, \.dta\)$"),
+        ("old.xls", r"save it as \.xlsx"),
+    ]:
         (tmp_path / name).write_text("{}")
         with pytest.raises(DataError, match=rf"unsupported extension '\.\w+'.*{hint}"):
             lm.read_survey(tmp_path / name)
@@ -173,8 +205,9 @@ def test_read_errors(tmp_path):
         lm.read_survey(write_bytes(tmp_path / "survey.xlsx", "x", "ascii"), encoding="cp1252")
 
 
-@pytest.mark.parametrize("name, reader", [("bad.xlsx", "openpyxl"), ("bad.sav", "pyreadstat read_sav"),
-                                          ("bad.dta", "pyreadstat read_dta")])
+@pytest.mark.parametrize(
+    "name, reader", [("bad.xlsx", "openpyxl"), ("bad.sav", "pyreadstat read_sav"), ("bad.dta", "pyreadstat read_dta")]
+)
 def test_corrupt_files_name_the_reader(tmp_path, name, reader):
     (tmp_path / name).write_bytes(b"this is not what the extension says" * 10)
     with pytest.raises(DataError, match=rf"could not be read as an .*\({reader}") as err:

@@ -9,8 +9,8 @@ import pytest
 
 import loyaltymodels as lm
 from loyaltymodels import datasets
-from loyaltymodels.errors import SpecError
 from loyaltymodels.algebra.matrices import implied_moments, ram_layout
+from loyaltymodels.errors import SpecError
 from loyaltymodels.spec.model import SpecWarning
 
 BE = """
@@ -32,7 +32,7 @@ def test_same_seed_same_data_other_seed_other_data():
 
 
 def test_sample_moments_approach_the_population():
-    data, truth = lm.simulate(BE, 200_000, seed=1)
+    data, _truth = lm.simulate(BE, 200_000, seed=1)
     # population covariance written out by hand: loadings, latent covariance matrix, unit residuals
     lam = np.zeros((9, 3))
     lam[[0, 1, 2], 0] = [0.8, 0.7, 0.75]
@@ -54,14 +54,14 @@ def test_lavaan_defaults_for_unspecified_values():
     with pytest.warns(SpecWarning, match="regression coefficients are unspecified"):
         _, truth = lm.simulate("f =~ x1 + x2 + x3\ng =~ y1 + y2\ng ~ f", 10, seed=0)
     t = truth.set_index(["lhs", "op", "rhs"])
-    assert t.loc[("f", "=~", "x2"), "value"] == 1.0          # loadings 1
-    assert t.loc[("x1", "~~", "x1"), "value"] == 1.0         # residual variances 1
-    assert t.loc[("f", "~~", "f"), "value"] == 1.0           # latent variances 1 (std.lv)
-    assert t.loc[("g", "~", "f"), "value"] == 0.0            # regressions 0
+    assert t.loc[("f", "=~", "x2"), "value"] == 1.0  # loadings 1
+    assert t.loc[("x1", "~~", "x1"), "value"] == 1.0  # residual variances 1
+    assert t.loc[("f", "~~", "f"), "value"] == 1.0  # latent variances 1 (std.lv)
+    assert t.loc[("g", "~", "f"), "value"] == 0.0  # regressions 0
 
 
 def test_standardized_population_has_unit_variances():
-    data, truth = lm.simulate(BE, 100, seed=0, standardized=True)
+    _data, truth = lm.simulate(BE, 100, seed=0, standardized=True)
     spec = lm.parse_model(BE, std_lv=True, auto_fix_first=False, fixed_x=False)
     cov, _ = implied_moments(ram_layout(spec), truth["value"].to_numpy(), full=True)
     np.testing.assert_allclose(np.diag(cov), 1.0, atol=1e-10)
@@ -71,11 +71,16 @@ def test_standardized_population_has_unit_variances():
 
 
 def test_marker_values_describe_the_same_population():
-    _, truth = lm.simulate(datasets.POLDEM_MODEL.replace("ind60 =~ x1", "ind60 =~ 0.7*x1"), 10, seed=0,
-                           params={"dem60~ind60": 0.5, "dem65~ind60": 0.2, "dem65~dem60": 0.8})
+    _, truth = lm.simulate(
+        datasets.POLDEM_MODEL.replace("ind60 =~ x1", "ind60 =~ 0.7*x1"),
+        10,
+        seed=0,
+        params={"dem60~ind60": 0.5, "dem65~ind60": 0.2, "dem65~dem60": 0.8},
+    )
     marker = lm.parse_model(datasets.POLDEM_MODEL)
-    t = marker.partable.drop(columns="value").merge(truth[["lhs", "op", "rhs", "group", "value", "value_marker"]],
-                              on=["lhs", "op", "rhs", "group"], how="left")
+    t = marker.partable.drop(columns="value").merge(
+        truth[["lhs", "op", "rhs", "group", "value", "value_marker"]], on=["lhs", "op", "rhs", "group"], how="left"
+    )
     assert (t.loc[t.op == "=~", "value_marker"].groupby(t.lhs).first() == 1.0).all()
     std = lm.parse_model(datasets.POLDEM_MODEL, std_lv=True)
     a, _ = implied_moments(ram_layout(marker), t["value_marker"].to_numpy())

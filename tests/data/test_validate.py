@@ -40,7 +40,7 @@ def test_ordinal_auto_on_ecsi(ecsi):
 def test_output_frame_and_input_untouched(survey):
     data = survey.astype({"loy3": object}).set_axis([f"r{i}" for i in range(12)])
     data.loc["r4", "loy3"] = " 4,5 "  # text with a decimal comma and blanks
-    data.loc["r5", "loy3"] = ""       # blank text is missing
+    data.loc["r5", "loy3"] = ""  # blank text is missing
     data.loc["r2", "sat2"] = np.nan
     data.attrs = {"source": {"path": "x.csv", "format": "csv"}, "value_labels": {"sat1": {1: "low"}}}
     before = copy.deepcopy(data)
@@ -62,10 +62,10 @@ def test_output_frame_and_input_untouched(survey):
 
 def test_conversions(survey):
     data = survey.copy()
-    data["sat1"] = data.sat1 > 2                                         # bool -> 0/1
-    data["sat2"] = data.sat2.astype("Int64").mask(data.index == 0)       # nullable int with <NA>
+    data["sat1"] = data.sat1 > 2  # bool -> 0/1
+    data["sat2"] = data.sat2.astype("Int64").mask(data.index == 0)  # nullable int with <NA>
     data["sat3"] = pd.Categorical(data.sat3, categories=[1, 2, 3, 4, 5], ordered=True)
-    out, report = lm.validate_data(TWO_FACTORS, data, missing="fiml")
+    out, _report = lm.validate_data(TWO_FACTORS, data, missing="fiml")
     assert out.sat1.tolist() == (survey.sat1 > 2).astype(float).tolist()
     assert np.isnan(out.sat2[0]) and out.sat2[1:].tolist() == survey.sat2[1:].astype(float).tolist()
     assert out.sat3.tolist() == survey.sat3.astype(float).tolist()
@@ -99,8 +99,11 @@ def test_fiml_keeps_partial_rows(planted):
 
 
 def test_missing_none_names_first_row(planted, survey):
-    with pytest.raises(DataError, match=r"column 'loy2', row 3 is missing \(4 missing values in all\) "
-                                        r"and missing='none'") as err:
+    with pytest.raises(
+        DataError,
+        match=r"column 'loy2', row 3 is missing \(4 missing values in all\) "
+        r"and missing='none'",
+    ) as err:
         lm.validate_data(TWO_FACTORS, planted, missing="none")
     assert (err.value.column, err.value.row) == ("loy2", 3)
     _, report = lm.validate_data(TWO_FACTORS, survey, missing="none")
@@ -121,12 +124,18 @@ def test_missing_group_rows_dropped(survey):
 
 # -- validation: errors name column, row and value -------------------------------------------------
 def test_missing_columns_suggest_names(ecsi):
-    with pytest.raises(DataError, match=r"^column 'Imag1' not found; did you mean 'imag1'\? "
-                                        r"\(names are case-sensitive\)") as err:
+    with pytest.raises(
+        DataError,
+        match=r"^column 'Imag1' not found; did you mean 'imag1'\? "
+        r"\(names are case-sensitive\)",
+    ) as err:
         lm.validate_data("F =~ Imag1 + imag2 + imag3", ecsi)
     assert err.value.column == "Imag1"
-    with pytest.raises(DataError, match=r"column 'imag_2' not found; did you mean 'imag2'\?.*"
-                                        r"also missing: 'zzz'"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'imag_2' not found; did you mean 'imag2'\?.*"
+        r"also missing: 'zzz'",
+    ):
         lm.validate_data("F =~ imag1 + imag_2 + zzz", ecsi)
     with pytest.raises(DataError, match=r"column 'zzz' not found among the 28 columns \(imag1, imag2"):
         lm.validate_data("F =~ imag1 + imag2 + zzz", ecsi)
@@ -139,8 +148,11 @@ def test_non_numeric_value_named(survey):
     data.index = range(10, 22)
     data.loc[17, "loy2"] = "n/a"
     data.loc[19, "loy2"] = "dk"
-    with pytest.raises(DataError, match=r"^column 'loy2', row 17: 'n/a' is not a number \(also 'dk'\); "
-                                        r"recode it or set it to NaN$") as err:
+    with pytest.raises(
+        DataError,
+        match=r"^column 'loy2', row 17: 'n/a' is not a number \(also 'dk'\); "
+        r"recode it or set it to NaN$",
+    ) as err:
         lm.validate_data(TWO_FACTORS, data)
     assert (err.value.column, err.value.row, err.value.value) == ("loy2", 17, "n/a")
     text = survey.astype({"sat1": "str"})
@@ -186,8 +198,11 @@ def test_constant_columns(survey):
 
 def test_too_few_rows(planted, survey):
     small = planted.iloc[:8]  # rows 3 and 7 incomplete -> 6 left for 6 variables
-    with pytest.raises(DataError, match=r"only 6 usable rows after dropping 2 of 8 rows \(listwise\) for 6 "
-                                           r"observed variables; at least 7 are needed.*missing='fiml'"):
+    with pytest.raises(
+        DataError,
+        match=r"only 6 usable rows after dropping 2 of 8 rows \(listwise\) for 6 "
+        r"observed variables; at least 7 are needed.*missing='fiml'",
+    ):
         lm.validate_data(TWO_FACTORS, small)
     with pytest.raises(DataError, match=r"group 'bank' has only 6 usable rows for 6 observed variables"):
         lm.validate_data(TWO_FACTORS, survey, group="sector")
@@ -199,8 +214,10 @@ def test_too_few_rows(planted, survey):
 
 def test_ordinal_checks(survey):
     _, report = lm.validate_data(TWO_FACTORS, survey, ordinal=["sat1", "loy1"])
-    assert report.ordinal == {"sat1": sorted(survey.sat1.unique().tolist()),
-                              "loy1": sorted(survey.loy1.unique().tolist())}
+    assert report.ordinal == {
+        "sat1": sorted(survey.sat1.unique().tolist()),
+        "loy1": sorted(survey.loy1.unique().tolist()),
+    }
     data = survey.astype({"loy1": float})
     data.loc[9, "loy1"] = 2.5
     with pytest.raises(DataError, match=r"ordinal column 'loy1', row 9: 2\.5 is not a whole number"):

@@ -24,14 +24,14 @@ def exact_nps_coverage(n: int, shares: tuple[float, float, float], method: str) 
 
 
 @pytest.mark.parametrize("n", [30, 100])
-@pytest.mark.parametrize("shares", [(0.3, 0.4, 0.3), (0.1, 0.3, 0.6)])   # true NPS 0 and 50
+@pytest.mark.parametrize("shares", [(0.3, 0.4, 0.3), (0.1, 0.3, 0.6)])  # true NPS 0 and 50
 def test_adjusted_wald_exact_coverage(n, shares):
     assert 0.94 <= exact_nps_coverage(n, shares, "adjusted_wald") <= 0.96
 
 
 def test_wald_under_covers_where_adjusted_does_not():
     # n = 10: the plain Wald interval misses its 95% badly, the adjusted one does not
-    for shares in ((0.1, 0.3, 0.6), (0.05, 0.1, 0.85)):                  # NPS 50 and 80
+    for shares in ((0.1, 0.3, 0.6), (0.05, 0.1, 0.85)):  # NPS 50 and 80
         assert exact_nps_coverage(10, shares, "wald") < 0.90
         assert 0.94 <= exact_nps_coverage(10, shares, "adjusted_wald") <= 0.96
 
@@ -52,9 +52,10 @@ def test_the_packaged_exact_coverage_equals_coverage_through_nps(n, shares, meth
     # the kernels summed over outcomes (what the paper's table uses) against lm.nps on every sample
     assert nps_exact_coverage(n, shares, method) == pytest.approx(exact_nps_coverage(n, shares, method), abs=1e-12)
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [30, 100, 1000])
-@pytest.mark.parametrize("shares", [(0.3, 0.4, 0.3), (0.1, 0.3, 0.6)])   # true NPS 0 and 50
+@pytest.mark.parametrize("shares", [(0.3, 0.4, 0.3), (0.1, 0.3, 0.6)])  # true NPS 0 and 50
 def test_adjusted_wald_coverage(n, shares):
     reps = 2000
     rng = np.random.default_rng(20261110 + n)
@@ -63,4 +64,3 @@ def test_adjusted_wald_coverage(n, shares):
     truth = 100 * (shares[2] - shares[0])
     cover = np.mean((t.ci_lower <= truth) & (truth <= t.ci_upper))
     assert 0.93 <= cover <= 0.97, f"coverage {cover:.3f} at n={n}, NPS {truth:.0f}"
-

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import loyaltymodels as lm
-from loyaltymodels.indices import intervals as iv
 from loyaltymodels.errors import DataError, DataWarning
+from loyaltymodels.indices import intervals as iv
 
 Z95 = 1.959963984540054  # standard-normal 97.5% quantile, to 16 digits
 
@@ -31,38 +31,50 @@ def adjusted_wald_by_hand(pro: float, det: float, n: float, z: float = Z95) -> t
 
 # --- NPS: hand-computed examples -------------------------------------------------------------------
 
+
 def test_nps_0_10_by_hand():
     # 0..10 once each: detractors 0-6 (7), passives 7-8 (2), promoters 9-10 (2); n = 11
     t = lm.nps(list(range(11)))
     row = t.iloc[0]
-    assert row.estimate == pytest.approx(100 * (2 - 7) / 11)            # -45.4545...
-    assert (row.promoters, row.passives, row.detractors) == pytest.approx(
-        (100 * 2 / 11, 100 * 2 / 11, 100 * 7 / 11))
+    assert row.estimate == pytest.approx(100 * (2 - 7) / 11)  # -45.4545...
+    assert (row.promoters, row.passives, row.detractors) == pytest.approx((100 * 2 / 11, 100 * 2 / 11, 100 * 7 / 11))
     # p' = 2.75/14, d' = 7.75/14, centre -5/14, var = (10.5/14 - 25/196) / 14
     se = math.sqrt((10.5 / 14 - 25 / 196) / 14)
     assert row.ci_lower == pytest.approx(100 * (-5 / 14 - Z95 * se))
     assert row.ci_upper == pytest.approx(100 * (-5 / 14 + Z95 * se))
     assert (row.n, row.n_missing, row.ci, row.method) == (11, 0, 0.95, "adjusted_wald")
-    assert list(t.columns) == ["estimate", "ci_lower", "ci_upper", "ci", "method", "n", "n_missing",
-                               "promoters", "passives", "detractors"]
+    assert list(t.columns) == [
+        "estimate",
+        "ci_lower",
+        "ci_upper",
+        "ci",
+        "method",
+        "n",
+        "n_missing",
+        "promoters",
+        "passives",
+        "detractors",
+    ]
 
 
-@pytest.mark.parametrize("scale, cutoffs, answers, counts", [
-    # counts = (detractors, passives, promoters), by hand from the scale's rule
-    ("0-10", None, [0, 6, 7, 8, 9, 10, 10], (2, 2, 3)),
-    ("1-10", None, [1, 6, 7, 8, 9, 10], (2, 2, 2)),
-    ("1-7", None, [1, 5, 6, 7, 7], (2, 1, 2)),       # 1-5 / 6 / 7
-    ("1-5", None, [1, 3, 4, 5, 5, 5], (2, 1, 3)),    # 1-3 / 4 / 5
-    ((1, 9), (5, 8), [5, 6, 8, 9], (1, 1, 2)),       # custom: up to 5 / 6-7 / 8-9
-    ("0-10", (4, 10), [4, 5, 9, 10], (1, 2, 1)),     # custom cut-offs on the usual scale
-])
+@pytest.mark.parametrize(
+    "scale, cutoffs, answers, counts",
+    [
+        # counts = (detractors, passives, promoters), by hand from the scale's rule
+        ("0-10", None, [0, 6, 7, 8, 9, 10, 10], (2, 2, 3)),
+        ("1-10", None, [1, 6, 7, 8, 9, 10], (2, 2, 2)),
+        ("1-7", None, [1, 5, 6, 7, 7], (2, 1, 2)),  # 1-5 / 6 / 7
+        ("1-5", None, [1, 3, 4, 5, 5, 5], (2, 1, 3)),  # 1-3 / 4 / 5
+        ((1, 9), (5, 8), [5, 6, 8, 9], (1, 1, 2)),  # custom: up to 5 / 6-7 / 8-9
+        ("0-10", (4, 10), [4, 5, 9, 10], (1, 2, 1)),  # custom cut-offs on the usual scale
+    ],
+)
 def test_nps_scales_by_hand(scale, cutoffs, answers, counts):
     det, pas, pro = counts
     n = det + pas + pro
     row = lm.nps(answers, scale=scale, cutoffs=cutoffs).iloc[0]
     assert row.estimate == pytest.approx(100 * (pro - det) / n)
-    assert (row.detractors, row.passives, row.promoters) == pytest.approx(
-        (100 * det / n, 100 * pas / n, 100 * pro / n))
+    assert (row.detractors, row.passives, row.promoters) == pytest.approx((100 * det / n, 100 * pas / n, 100 * pro / n))
     assert (row.ci_lower, row.ci_upper) == pytest.approx(adjusted_wald_by_hand(pro, det, n))
 
 
@@ -72,7 +84,7 @@ def test_nps_1_5_example_numbers():
     assert row.estimate == pytest.approx(16.666666666666668)
     se = math.sqrt((6.5 / 9 - 1 / 81) / 9)
     assert row.ci_lower == pytest.approx(100 * (1 / 9 - Z95 * se))
-    assert row.ci_lower == pytest.approx(-43.9339, abs=1e-4)   # the same, as a number
+    assert row.ci_lower == pytest.approx(-43.9339, abs=1e-4)  # the same, as a number
     assert row.ci_upper == pytest.approx(66.1562, abs=1e-4)
 
 
@@ -85,7 +97,7 @@ def test_nps_wald_and_its_defect():
     wald = lm.nps([10] * 10, method="wald").iloc[0]
     assert wald.ci_lower == wald.ci_upper == 100
     adj = lm.nps([10] * 10).iloc[0]
-    lo, hi = adjusted_wald_by_hand(10, 0, 10)       # centre 10/13, upper end beyond 100
+    lo, hi = adjusted_wald_by_hand(10, 0, 10)  # centre 10/13, upper end beyond 100
     assert hi > 100 and adj.ci_upper == 100 and adj.ci_lower == pytest.approx(lo)
 
 
@@ -99,6 +111,7 @@ def test_nps_ci_mass():
 
 
 # --- NPS: Bayesian interval -----------------------------------------------------------------------
+
 
 def test_dirichlet_draws_match_closed_form_moments():
     # Dirichlet(a): E[p - d] = (a_p - a_d) / a0;
@@ -114,13 +127,13 @@ def test_dirichlet_draws_match_closed_form_moments():
 
 
 def test_nps_bayes_against_scipy_dirichlet():
-    answers = [10, 10, 9, 9, 9, 8, 7, 7, 5, 3, 0, 10]     # det 3, pas 3, pro 6
+    answers = [10, 10, 9, 9, 9, 8, 7, 7, 5, 3, 0, 10]  # det 3, pas 3, pro 6
     row = lm.nps(answers, method="bayes", ndraws=200_000, seed=11).iloc[0]
     ref = stats.dirichlet.rvs([1 + 3, 1 + 3, 1 + 6], size=200_000, random_state=5)
     diff = 100 * (ref[:, 2] - ref[:, 0])
     assert row.ci_lower == pytest.approx(np.quantile(diff, 0.025), abs=0.6)
     assert row.ci_upper == pytest.approx(np.quantile(diff, 0.975), abs=0.6)
-    assert row.estimate == pytest.approx(100 * (6 - 3) / 12)      # the plain NPS, as the others
+    assert row.estimate == pytest.approx(100 * (6 - 3) / 12)  # the plain NPS, as the others
     assert row.method == "bayes"
 
 
@@ -137,13 +150,17 @@ def test_nps_bayes_seed_and_large_n():
 
 # --- groups, missing answers, input forms ---------------------------------------------------------
 
+
 @pytest.fixture
 def survey():
-    return pd.DataFrame({
-        "recommend": [10, 9, np.nan, 3, 7, 10, 0, np.nan, 8, 9],
-        "wave": ["2025", "2025", "2025", "2024", "2024", "2024", "2026", "2026", None, "2025"],
-        "w": [1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 2.0, 1.0],
-    }, index=[f"r{i}" for i in range(10)])
+    return pd.DataFrame(
+        {
+            "recommend": [10, 9, np.nan, 3, 7, 10, 0, np.nan, 8, 9],
+            "wave": ["2025", "2025", "2025", "2024", "2024", "2024", "2026", "2026", None, "2025"],
+            "w": [1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 2.0, 1.0],
+        },
+        index=[f"r{i}" for i in range(10)],
+    )
 
 
 def test_nps_by_group_hand_counts(survey):
@@ -157,14 +174,13 @@ def test_nps_by_group_hand_counts(survey):
     assert t.estimate.tolist() == pytest.approx([100.0, 0.0, -100.0, 0.0])
     assert t.n.tolist() == [3, 3, 1, 1] and t.n_missing.tolist() == [1, 0, 1, 0]
     assert (t.ci_lower.iloc[1], t.ci_upper.iloc[1]) == pytest.approx(adjusted_wald_by_hand(1, 1, 3))
-    pd.testing.assert_frame_equal(survey, before)          # the input is never changed
+    pd.testing.assert_frame_equal(survey, before)  # the input is never changed
 
 
 def test_input_forms_agree(survey):
     ref = lm.nps("recommend", data=survey, by="wave", weights="w")
     series = lm.nps(survey["recommend"], by=survey["wave"], weights=survey["w"])
-    arrays = lm.nps(survey["recommend"].to_numpy(), by=survey["wave"].to_list(),
-                    weights=survey["w"].to_numpy())
+    arrays = lm.nps(survey["recommend"].to_numpy(), by=survey["wave"].to_list(), weights=survey["w"].to_numpy())
     pd.testing.assert_frame_equal(ref, series)
     pd.testing.assert_frame_equal(ref.drop(columns="wave"), arrays.drop(columns="group"))
     nullable = lm.nps(pd.Series([10, None, 3], dtype="Int64"))
@@ -176,7 +192,7 @@ def test_input_forms_agree(survey):
 def test_categorical_by_keeps_category_order():
     by = pd.Categorical(["b", "a", "b", "c"], categories=["c", "b", "a", "z"])
     t = lm.nps([10, 0, 10, 8], by=by)
-    assert t.group.tolist() == ["c", "b", "a"]                # observed categories, in their order
+    assert t.group.tolist() == ["c", "b", "a"]  # observed categories, in their order
     assert t.estimate.tolist() == pytest.approx([0.0, 100.0, -100.0])
     # a labelled Series next to an unlabelled Categorical: read by position, order kept
     labelled = lm.nps(pd.Series([10, 0, 10, 8], index=list("pqrs")), by=by)
@@ -188,7 +204,8 @@ def test_grouped_equals_separate_calls(survey):
     for _, row in t.iloc[:3].iterrows():
         alone = lm.nps(survey.recommend[survey.wave == row.wave], method="wald").iloc[0]
         assert alone[["estimate", "ci_lower", "ci_upper", "n", "n_missing"]].tolist() == pytest.approx(
-            row[["estimate", "ci_lower", "ci_upper", "n", "n_missing"]].tolist())
+            row[["estimate", "ci_lower", "ci_upper", "n", "n_missing"]].tolist()
+        )
 
 
 def test_empty_group_warns_and_is_nan():
@@ -199,6 +216,7 @@ def test_empty_group_warns_and_is_nan():
 
 
 # --- weights ---------------------------------------------------------------------------------------
+
 
 def test_weighted_nps_by_hand():
     # answers 10, 0, 8 with weights 2, 1, 1: promoters 2/4, detractors 1/4 -> NPS 25;
@@ -244,6 +262,7 @@ def test_bad_weights(bad, what):
 
 # --- bad input -------------------------------------------------------------------------------------
 
+
 def test_out_of_scale_names_value_row_column(survey):
     df = survey.assign(recommend=survey.recommend.replace(7, 11))
     with pytest.raises(DataError) as e:
@@ -252,17 +271,20 @@ def test_out_of_scale_names_value_row_column(survey):
     assert "column 'recommend' has the value 11 at row 'r4'" in msg
     assert "expected integers 0-10 for scale '0-10'" in msg
     assert (e.value.column, e.value.row, e.value.value) == ("recommend", "r4", 11)
-    assert df.recommend.iloc[4] == 11                          # still there: nothing was changed
+    assert df.recommend.iloc[4] == 11  # still there: nothing was changed
 
 
-@pytest.mark.parametrize("values, shown, where", [
-    ([1, 2, 7.5], "7.5", "row 2"),
-    ([2, -1, 3], "-1", "row 1"),
-    ([5, 0, 3], "0", "row 1"),                                 # 0 is off the 1-10 scale
-    ([1, "7", 3], "'7'", "row 1"),                             # text is not a number
-    (["very", "likely"], "'very'", "row 0 (and 1 more)"),
-    ([True, 1], "True", "row 0"),
-])
+@pytest.mark.parametrize(
+    "values, shown, where",
+    [
+        ([1, 2, 7.5], "7.5", "row 2"),
+        ([2, -1, 3], "-1", "row 1"),
+        ([5, 0, 3], "0", "row 1"),  # 0 is off the 1-10 scale
+        ([1, "7", 3], "'7'", "row 1"),  # text is not a number
+        (["very", "likely"], "'very'", "row 0 (and 1 more)"),
+        ([True, 1], "True", "row 0"),
+    ],
+)
 def test_bad_values(values, shown, where):
     with pytest.raises(DataError, match="expected integers 1-10") as e:
         lm.nps(values, scale="1-10")
@@ -300,9 +322,10 @@ def test_arrays_are_not_changed():
 
 # --- NPS difference -------------------------------------------------------------------------------
 
+
 def test_nps_difference_by_hand():
-    a = [10, 9, 3, 5, 8, 8]            # 2 promoters, 2 passives, 2 detractors: NPS 0
-    b = [10, 10, 9, 0, 8, np.nan]      # 3 promoters, 1 passive, 1 detractor: NPS 40
+    a = [10, 9, 3, 5, 8, 8]  # 2 promoters, 2 passives, 2 detractors: NPS 0
+    b = [10, 10, 9, 0, 8, np.nan]  # 3 promoters, 1 passive, 1 detractor: NPS 40
     row = lm.nps_difference(a, b).iloc[0]
     assert row.estimate == pytest.approx(40.0)
     assert (row.nps_a, row.nps_b, row.n_a, row.n_b, row.n_missing_b, row.n) == (0, 40, 6, 5, 1, 11)
@@ -310,15 +333,14 @@ def test_nps_difference_by_hand():
     va = (pa + da - (pa - da) ** 2) / 9
     vb = (pb + db - (pb - db) ** 2) / 8
     centre, se = (pb - db) - (pa - da), math.sqrt(va + vb)
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * (centre - Z95 * se),
-                                                          100 * (centre + Z95 * se)))
+    assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * (centre - Z95 * se), 100 * (centre + Z95 * se)))
     assert row.p_value == pytest.approx(2 * (1 - stats.norm.cdf(centre / se)))
     assert math.isnan(row.prob_b_greater)
 
 
 def test_nps_difference_bayes():
-    a = np.repeat([0, 7, 10], [30, 40, 30])   # NPS 0
-    b = np.repeat([0, 7, 10], [10, 30, 60])   # NPS 50
+    a = np.repeat([0, 7, 10], [30, 40, 30])  # NPS 0
+    b = np.repeat([0, 7, 10], [10, 30, 60])  # NPS 50
     row = lm.nps_difference(a, b, method="bayes", seed=4, ndraws=100_000).iloc[0]
     # independent reference: numpy's own Dirichlet sampler, posterior Dirichlet(1 + counts)
     rng = np.random.default_rng(99)
@@ -346,11 +368,14 @@ def test_nps_difference_weighted_and_columns():
 
 # --- properties -----------------------------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.integers(0, 10), st.just(None)), min_size=1, max_size=60),
-       st.lists(st.sampled_from("abc"), min_size=60, max_size=60))
+@given(
+    st.lists(st.one_of(st.integers(0, 10), st.just(None)), min_size=1, max_size=60),
+    st.lists(st.sampled_from("abc"), min_size=60, max_size=60),
+)
 def test_nps_properties(answers, labels):
-    labels = labels[:len(answers)]
+    labels = labels[: len(answers)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         t = lm.nps(answers, by=labels)

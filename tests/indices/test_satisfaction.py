@@ -26,6 +26,7 @@ def wilson_by_hand(k: float, n: float, z: float = Z95) -> tuple[float, float]:
 
 # --- Secure Customer Index ------------------------------------------------------------------------
 
+
 def test_sci_segments_by_hand():
     sat = [5, 5, 5, 4, 4, 3, 5, 2, 5, np.nan]
     rep = [5, 5, 4, 4, 5, 3, 5, 5, 1, 5]
@@ -35,7 +36,8 @@ def test_sci_segments_by_hand():
     row = lm.secure_customer_index(sat, rep, rec).iloc[0]
     assert (row.n, row.n_missing, row.method) == (9, 1, "wilson")
     assert [row.estimate, row.favourable, row.vulnerable, row.at_risk] == pytest.approx(
-        [100 * 3 / 9, 100 * 2 / 9, 100 * 2 / 9, 100 * 2 / 9])
+        [100 * 3 / 9, 100 * 2 / 9, 100 * 2 / 9, 100 * 2 / 9]
+    )
     assert (row.ci_lower, row.ci_upper) == pytest.approx(wilson_by_hand(3, 9))
     ref = stats.binomtest(3, 9).proportion_ci(0.95, method="wilson")
     assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * ref.low, 100 * ref.high))
@@ -52,6 +54,7 @@ def test_sci_other_scale_and_columns():
 
 # --- Customer Loyalty Index -----------------------------------------------------------------------
 
+
 def test_cli_by_hand():
     rec = [1, 2, 6, 3]
     rep = [1, 1, 5, np.nan]
@@ -60,15 +63,13 @@ def test_cli_by_hand():
     # respondents: 100, 66.667, 6.667; the fourth is missing a repurchase answer
     scores = [100.0, 200 / 3, 20 / 3]
     mean, sd = np.mean(scores), np.std(scores, ddof=1)
-    t2 = 4.302652729749464                                   # t(2) 97.5% quantile
+    t2 = 4.302652729749464  # t(2) 97.5% quantile
     row = lm.customer_loyalty_index(rec, rep, oth).iloc[0]
     assert row.estimate == pytest.approx((100 + 200 / 3 + 20 / 3) / 3)
     assert row.sd == pytest.approx(sd)
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((mean - t2 * sd / math.sqrt(3),
-                                                          mean + t2 * sd / math.sqrt(3)))
+    assert (row.ci_lower, row.ci_upper) == pytest.approx((mean - t2 * sd / math.sqrt(3), mean + t2 * sd / math.sqrt(3)))
     assert (row.n, row.n_missing, row.method) == (3, 1, "t")
-    assert (row.recommend_score, row.repurchase_score, row.try_others_score) == pytest.approx(
-        (60.0, 220 / 3, 40.0))
+    assert (row.recommend_score, row.repurchase_score, row.try_others_score) == pytest.approx((60.0, 220 / 3, 40.0))
 
 
 def test_cli_reverse_scoring_is_on_try_others_only():
@@ -81,8 +82,9 @@ def test_cli_reverse_scoring_is_on_try_others_only():
 
 # --- CSAT and CES ---------------------------------------------------------------------------------
 
+
 def test_csat_by_hand():
-    x = [5, 4, 4, 3, 2, 1, 5, np.nan]                        # 4 of 7 answer 4 or 5
+    x = [5, 4, 4, 3, 2, 1, 5, np.nan]  # 4 of 7 answer 4 or 5
     row = lm.csat(x).iloc[0]
     assert row.estimate == pytest.approx(100 * 4 / 7)
     assert (row.ci_lower, row.ci_upper) == pytest.approx(wilson_by_hand(4, 7))
@@ -96,13 +98,12 @@ def test_csat_by_hand():
 
 
 def test_ces_by_hand():
-    x = [7, 6, 6, 5, 3, np.nan]                              # mean 27/5 = 5.4
+    x = [7, 6, 6, 5, 3, np.nan]  # mean 27/5 = 5.4
     row = lm.ces(x).iloc[0]
     sd = math.sqrt(((1.6**2) + 2 * 0.6**2 + 0.4**2 + 2.4**2) / 4)
-    t4 = 2.7764451051977987                                  # t(4) 97.5% quantile
+    t4 = 2.7764451051977987  # t(4) 97.5% quantile
     assert (row.estimate, row.sd) == pytest.approx((5.4, sd))
-    assert (row.ci_lower, row.ci_upper) == pytest.approx((5.4 - t4 * sd / math.sqrt(5),
-                                                          5.4 + t4 * sd / math.sqrt(5)))
+    assert (row.ci_lower, row.ci_upper) == pytest.approx((5.4 - t4 * sd / math.sqrt(5), 5.4 + t4 * sd / math.sqrt(5)))
     assert (row.n, row.n_missing) == (5, 1)
     assert lm.ces([1, 2, 5], scale="1-5").estimate.iloc[0] == pytest.approx(8 / 3)
     with pytest.raises(DataError, match="value 6 at row 1"):
@@ -114,7 +115,7 @@ def test_mean_and_share_indices_by_group():
     t = lm.ces("x", data=df, by="g")
     assert t.g.tolist() == ["q", "p"] and t.n.tolist() == [2, 3] and t.n_missing.tolist() == [1, 0]
     assert t.estimate.tolist() == pytest.approx([4.0, 11 / 3])
-    c = lm.csat("x", data=df, by="g", scale="1-7")            # top-2 box on 1-7: 6 or 7
+    c = lm.csat("x", data=df, by="g", scale="1-7")  # top-2 box on 1-7: 6 or 7
     assert c.estimate.tolist() == pytest.approx([50.0, 0.0])
     assert (c.ci_lower.iloc[1], c.ci_upper.iloc[1]) == pytest.approx(wilson_by_hand(0, 3))
 

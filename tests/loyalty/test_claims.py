@@ -15,7 +15,6 @@ import pytest
 
 import loyaltymodels as lm
 from loyaltymodels.errors import ConvergenceWarning
-
 from tests.loyalty.test_fit import truth_weights
 
 pytestmark = pytest.mark.slow
@@ -60,9 +59,12 @@ def test_claim1_both_drivers_beat_either_alone(weights, both_needed):
 # -- claim 2: weights differ between sectors ------------------------------------------------------
 @pytest.mark.parametrize("differ", [True, False])
 def test_claim2_weights_differ_by_sector(differ):
-    weights = {"luxury": (0.55, 0.15), "banking": (0.15, 0.55)} if differ else \
-        {"luxury": (0.35, 0.35), "banking": (0.35, 0.35)}
-    data, truth = lm.loyalty_scenario(300, weights=weights, seed=22)
+    weights = (
+        {"luxury": (0.55, 0.15), "banking": (0.15, 0.55)}
+        if differ
+        else {"luxury": (0.35, 0.35), "banking": (0.35, 0.35)}
+    )
+    data, _truth = lm.loyalty_scenario(300, weights=weights, seed=22)
     post = fit(data, sector="sector")
     w = post["posterior"]["std_weight"]
     diff = (w.sel(sector="luxury") - w.sel(sector="banking")).values.reshape(-1, 2)
@@ -73,7 +75,7 @@ def test_claim2_weights_differ_by_sector(differ):
 
 
 def test_claim2_segments_image_attracts_experience_retains():
-    data, truth = lm.loyalty_scenario(200, sectors=["retail", "telecom"], segments=True, seed=23)
+    data, _truth = lm.loyalty_scenario(200, sectors=["retail", "telecom"], segments=True, seed=23)
     post = fit(data, sector="sector", segment="segment")
     seg = lm.driver_weights(post).dropna(subset=["segment"]).set_index(["segment", "driver"])["mean"]
     print("\nclaim 2 segments", seg.round(3).to_dict())
@@ -115,8 +117,10 @@ def test_claims3_4_near_zero_when_absent(nonlinear_fits):
 
 def test_nonlinear_tables_and_plots(nonlinear_fits):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     post, truth = nonlinear_fits["on"]
     assert "log_likelihood" in post.children
     snl = lm.satisfied_not_loyal(post).set_index("sector")
@@ -134,8 +138,11 @@ def test_claim5_satisfied_not_loyal_share(weights):
     data, truth = lm.loyalty_scenario(300, sectors=2, weights=weights, seed=26)
     table = lm.satisfied_not_loyal(fit(data, sector="sector")).set_index("sector")
     true = truth.query("parameter == 'satisfied_not_loyal'").set_index("sector").value
-    print(f"\nclaim 5 weights={weights}", table[["mean", "ci_lower", "ci_upper"]].round(3).to_dict("index"),
-          true.round(3).to_dict())
+    print(
+        f"\nclaim 5 weights={weights}",
+        table[["mean", "ci_lower", "ci_upper"]].round(3).to_dict("index"),
+        true.round(3).to_dict(),
+    )
     for sector, value in true.items():
         assert table.loc[sector, "ci_lower"] - 0.02 <= value <= table.loc[sector, "ci_upper"] + 0.02
 
@@ -143,8 +150,12 @@ def test_claim5_satisfied_not_loyal_share(weights):
 # -- claim 6: behaviour ---------------------------------------------------------------------------
 @pytest.mark.parametrize("effect", [-1.2, 0.0])
 def test_claim6_churn_linked_to_loyalty(effect):
-    data, _ = lm.loyalty_scenario(300, sectors=2, outcomes={"churn": effect, "recommend": {"effect": 1.0,
-                                  "type": "rating", "scale": (0, 10)}}, seed=27)
+    data, _ = lm.loyalty_scenario(
+        300,
+        sectors=2,
+        outcomes={"churn": effect, "recommend": {"effect": 1.0, "type": "rating", "scale": (0, 10)}},
+        seed=27,
+    )
     post = fit(data, sector="sector", outcomes={"churn": "churn", "recommend": "recommend"})
     table = lm.outcome_effects(post).set_index("outcome")
     print(f"\nclaim 6 effect={effect}", table[["mean", "ci_lower", "ci_upper"]].round(3).to_dict("index"))

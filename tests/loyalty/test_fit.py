@@ -27,7 +27,8 @@ def truth_weights(truth: pd.DataFrame) -> pd.DataFrame:
     t = truth[truth.parameter.isin(["w_beliefs", "w_experience"])]
     t = t.groupby(["sector", "parameter"], as_index=False).value.mean()
     return t.assign(driver=t.parameter.map({"w_beliefs": "Beliefs", "w_experience": "Experience"}))[
-        ["sector", "driver", "value"]].rename(columns={"value": "truth"})
+        ["sector", "driver", "value"]
+    ].rename(columns={"value": "truth"})
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,8 @@ def test_cells_travel_as_codes_and_labelled_coords(scenario):
     # equal to the data's
     data, _ = scenario
     data = data.rename(columns={"sector": "secteur d'activité"}).assign(
-        anciennete=np.where(np.arange(len(data)) % 3 == 0, "nouveau", "ancien"))
+        anciennete=np.where(np.arange(len(data)) % 3 == 0, "nouveau", "ancien")
+    )
     design = make_design(lm.loyalty_model(), data, sector="secteur d'activité", segment="anciennete")
     sectors = list(pd.unique(data["secteur d'activité"]))
     assert list(design.sectors) == sectors and list(design.segments) == ["nouveau", "ancien"]
@@ -144,10 +146,13 @@ def test_posterior_names_the_user_columns_and_labels_cells(post, scenario):
 
 
 def test_loyalty_tables_say_their_interval_level(post, scenario):
-    data, _ = scenario
-    for name, table in {"driver_weights": lm.driver_weights(post), "invest_where": lm.invest_where(post),
-                        "satisfied_not_loyal": lm.satisfied_not_loyal(post),
-                        "compare_fits": lm.compare_fits(post)}.items():
+    _data, _ = scenario
+    for name, table in {
+        "driver_weights": lm.driver_weights(post),
+        "invest_where": lm.invest_where(post),
+        "satisfied_not_loyal": lm.satisfied_not_loyal(post),
+        "compare_fits": lm.compare_fits(post),
+    }.items():
         assert table.attrs.get("ci") == lm.defaults.CI_POSTERIOR, name
     assert lm.driver_weights(post, mass=0.5).attrs["ci"] == 0.5
 
@@ -160,12 +165,18 @@ def test_netcdf_round_trip(post, tmp_path):
     pd.testing.assert_frame_equal(lm.satisfied_not_loyal(back), lm.satisfied_not_loyal(post))
     assert "log_likelihood" in back.children and "package_versions" in back.attrs
     # what it takes to redo the fit travels with it
-    assert {k: back.attrs[k] for k in ("seed", "draws", "tune", "chains", "target_accept")} == \
-        {"seed": 3, "draws": SAMPLER["draws"], "tune": SAMPLER["tune"], "chains": SAMPLER["chains"], "target_accept": 0.9}
+    assert {k: back.attrs[k] for k in ("seed", "draws", "tune", "chains", "target_accept")} == {
+        "seed": 3,
+        "draws": SAMPLER["draws"],
+        "tune": SAMPLER["tune"],
+        "chains": SAMPLER["chains"],
+        "target_accept": 0.9,
+    }
 
 
 def test_loo_works_on_the_posterior(post):
     from loyaltymodels.bayes.diagnostics import loo
+
     res = loo(post)
     assert np.isfinite(res.elpd)
 
@@ -177,8 +188,10 @@ def test_short_chains_warn_loudly(scenario):
 
 def test_plots_return_axes(post, scenario):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     ax = lm.plot_driver_weights(post, truth=scenario[1])
     assert len(ax.get_yticklabels()) == 5
     plt.close("all")
@@ -196,8 +209,9 @@ def test_tables_of_claims_not_fitted_say_so(post):
 # -- bad input: clear errors before any sampling ----------------------------------------------------
 @pytest.fixture(scope="module")
 def small():
-    data, _ = lm.loyalty_scenario({"retail": 200, "banking": 12}, sectors=["retail", "banking"],
-                                  outcomes={"churn": -1.0}, seed=5)
+    data, _ = lm.loyalty_scenario(
+        {"retail": 200, "banking": 12}, sectors=["retail", "banking"], outcomes={"churn": -1.0}, seed=5
+    )
     return data
 
 
@@ -212,8 +226,12 @@ def test_behaviour_column_not_binary(small):
     with pytest.raises(DataError, match=r"'churn'.*row 3"):
         lm.fit_loyalty(lm.loyalty_model(), bad, min_size=10, outcomes={"churn": "churn"})
     with pytest.raises(DataError, match="must be 0/1"):
-        lm.fit_loyalty(lm.loyalty_model(), small.assign(churn=small.churn * 2), min_size=10,
-                       outcomes={"churn": ("churn", "binary")})
+        lm.fit_loyalty(
+            lm.loyalty_model(),
+            small.assign(churn=small.churn * 2),
+            min_size=10,
+            outcomes={"churn": ("churn", "binary")},
+        )
 
 
 def test_outcome_latent_not_in_model(small):
@@ -222,7 +240,7 @@ def test_outcome_latent_not_in_model(small):
 
 
 def test_missing_columns_are_named(small):
-    with pytest.raises(DataError, match="no sector column 'Sector'.*did you mean 'sector'"):
+    with pytest.raises(DataError, match=r"no sector column 'Sector'.*did you mean 'sector'"):
         lm.fit_loyalty(lm.loyalty_model(), small, sector="Sector")
     with pytest.raises(DataError, match="no column 'churned'"):
         lm.fit_loyalty(lm.loyalty_model(), small, min_size=10, outcomes={"churn": "churned"})

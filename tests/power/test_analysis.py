@@ -26,8 +26,13 @@ VOLATILE = ["elapsed", "setup", "worker"]  # timing and placement: the only colu
 @pytest.fixture(scope="module")
 def client():
     from distributed import Client, LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster) as c,
+    ):
         yield c
 
 
@@ -51,8 +56,7 @@ def test_result_table(reference):
     assert (tab.reps == 6).all() and (tab.n_failed == 0).all()
     assert (tab.power_lower <= tab.power).all() and (tab.power <= tab.power_upper).all()
     params = reference.query("kind == 'parameter'")
-    assert set(params.quantity) == {f"Loyalty~{f}[{s}] std_all" for f in ("Beliefs", "Experience")
-                                    for s in WEIGHTS}
+    assert set(params.quantity) == {f"Loyalty~{f}[{s}] std_all" for f in ("Beliefs", "Experience") for s in WEIGHTS}
     assert params.set_index(["quantity", "n_per_sector"]).truth.loc["Loyalty~Beliefs[retail] std_all"].eq(0.55).all()
     assert reference.attrs["complete"] and reference.attrs["seed"] == 2026
     assert pd.concat([reference, reference]).shape == (2 * len(reference), reference.shape[1])
@@ -61,7 +65,7 @@ def test_result_table(reference):
 def test_model_set_up_once_per_worker(reference):
     rec = _records(reference)
     per_rep = rec.drop_duplicates(["n", "rep"])
-    assert per_rep.worker.nunique() == 2                 # both workers did replications...
+    assert per_rep.worker.nunique() == 2  # both workers did replications...
     assert per_rep.groupby("worker").setup.sum().max() == 1  # ...and parsed the model once each
 
 
@@ -95,6 +99,7 @@ def test_stopped_run_resumes_to_the_uninterrupted_result(client, reference, tmp_
 def test_interrupted_run_resumes(client, reference, tmp_path, monkeypatch):
     # a KeyboardInterrupt while the third batch is being stored (as Ctrl-C or a kill would do)
     import loyaltymodels.power.analysis as power
+
     calls = []
 
     def flaky(path, frame):
@@ -126,8 +131,15 @@ def _y_on_f_positive(fit, truth):
 
 
 def test_callable_scenario_and_custom_target(client):
-    res = lm.power_analysis(_two_factor_data, client=client, n=[50, 400], reps=8, seed=3, progress=True,
-                            target=[_y_on_f_positive, lm.parameter_nonzero("y", "~", "f")])
+    res = lm.power_analysis(
+        _two_factor_data,
+        client=client,
+        n=[50, 400],
+        reps=8,
+        seed=3,
+        progress=True,
+        target=[_y_on_f_positive, lm.parameter_nonzero("y", "~", "f")],
+    )
     tab = res.query("kind == 'target'").set_index(["quantity", "n"])
     # the same test two ways: a custom callable and the ready-made target agree replication by replication
     assert tab.loc["_y_on_f_positive", "n_detected"].tolist() == tab.loc["y~f", "n_detected"].tolist()
@@ -139,27 +151,28 @@ def test_callable_scenario_and_custom_target(client):
 def test_store_refuses_another_question(client, reference, tmp_path):
     store = tmp_path / "study"
     lm.power_analysis(SCENARIO, client=client, store=store, **{**RUN, "n": [60], "reps": 1})
-    with pytest.raises(StoreError, match="'seed_entropy' differs, at seed_entropy: stored \"2026\", asked \"1\""):
+    with pytest.raises(StoreError, match='\'seed_entropy\' differs, at seed_entropy: stored "2026", asked "1"'):
         lm.power_analysis(SCENARIO, client=client, store=store, **{**RUN, "n": [60], "seed": 1})
     with pytest.raises(StoreError, match="'targets' differs"):
         lm.power_analysis(SCENARIO, client=client, store=store, **{**RUN, "n": [60], "target": TARGETS[:1]})
     other = lm.loyalty_power_scenario(weights={**WEIGHTS, "retail": (0.5, 0.2)})
-    with pytest.raises(StoreError, match=r"'scenario' differs, at scenario.kwargs.weights.retail: stored \[0.55, 0.15\], asked \[0.5, 0.2\]"):
+    with pytest.raises(
+        StoreError,
+        match=r"'scenario' differs, at scenario.kwargs.weights.retail: stored \[0.55, 0.15\], asked \[0.5, 0.2\]",
+    ):
         lm.power_analysis(other, client=client, store=store, **{**RUN, "n": [60]})
 
 
 def test_power_rises_with_n(client):
     sc = lm.loyalty_power_scenario(weights={"retail": (0.6, 0.1)}, scale=None)
-    res = lm.power_analysis(sc, client=client, n=[40, 300], reps=12, seed=5, target=lm.weights_differ(),
-                            progress=False)
+    res = lm.power_analysis(sc, client=client, n=[40, 300], reps=12, seed=5, target=lm.weights_differ(), progress=False)
     power = res.query("kind == 'target'").set_index("n_per_sector").power
     assert power[40] < 0.8 <= power[300]
 
 
 def test_failures_are_counted_not_dropped(client):
     # n = 6 per sector: too few respondents for 60 parameters; every failure shows in the table
-    res = lm.power_analysis(SCENARIO, client=client, n=[6, 150], reps=3, seed=1, target=TARGETS[0],
-                            progress=False)
+    res = lm.power_analysis(SCENARIO, client=client, n=[6, 150], reps=3, seed=1, target=TARGETS[0], progress=False)
     tab = res.query("kind == 'target'").set_index("n_per_sector")
     assert tab.loc[6, "n_failed"] == 3 and tab.loc[6, "failure"] != "" and np.isnan(tab.loc[6, "power"])
     assert tab.loc[6, "power_all"] == 0 and tab.loc[150, "n_failed"] == 0
@@ -178,8 +191,12 @@ def test_fit_many_matches_separate_fits(client):
     data, truth = lm.loyalty_scenario(120, weights=WEIGHTS, seed=4)
     model = truth.attrs["model"]
     broken = data[data.sector == "retail"].drop(columns="sector").assign(bel1=1.0)
-    table = lm.fit_many(model, {**{s: g.drop(columns="sector") for s, g in data.groupby("sector", sort=False)},
-                                "broken": broken}, client=client, progress=False)
+    table = lm.fit_many(
+        model,
+        {**{s: g.drop(columns="sector") for s, g in data.groupby("sector", sort=False)}, "broken": broken},
+        client=client,
+        progress=False,
+    )
     assert list(table.dataset.unique()) == ["retail", "banking", "broken"]
     direct = lm.fit_sem(model, data[data.sector == "retail"])
     got = table.query("dataset == 'retail'").reset_index(drop=True)
@@ -209,9 +226,18 @@ def test_false_positive_rate_at_effect_zero_is_nominal(client):
 @pytest.mark.slow
 def test_bayes_power_reuses_one_compiled_model(client, tmp_path):
     sc = lm.loyalty_power_scenario(weights={"retail": (0.6, 0.1)}, scale=None)
-    res = lm.power_analysis(sc, client=client, n=[150], reps=4, seed=3, estimator="bayes",
-                            target=lm.weights_differ(), fit_options={"draws": 400, "tune": 400, "chains": 2},
-                            progress=False, store=tmp_path)
+    res = lm.power_analysis(
+        sc,
+        client=client,
+        n=[150],
+        reps=4,
+        seed=3,
+        estimator="bayes",
+        target=lm.weights_differ(),
+        fit_options={"draws": 400, "tune": 400, "chains": 2},
+        progress=False,
+        store=tmp_path,
+    )
     rec = _records(res).drop_duplicates(["n", "rep"])
     assert rec.groupby("worker").setup.sum().max() == 1 and rec.converged.all()
     assert res.query("kind == 'target'").power.item() >= 0.75
@@ -220,8 +246,18 @@ def test_bayes_power_reuses_one_compiled_model(client, tmp_path):
 @pytest.mark.slow
 def test_fit_many_bayes(client):
     data, truth = lm.loyalty_scenario(150, weights=WEIGHTS, scale=None, seed=4)
-    table = lm.fit_many(truth.attrs["model"], data, by="sector", estimator="bayes", client=client, seed=1,
-                        draws=500, tune=500, chains=2, progress=False)
+    table = lm.fit_many(
+        truth.attrs["model"],
+        data,
+        by="sector",
+        estimator="bayes",
+        client=client,
+        seed=1,
+        draws=500,
+        tune=500,
+        chains=2,
+        progress=False,
+    )
     assert list(table.dataset.unique()) == ["retail", "banking"] and table.converged.all()
     paths = table.query("op == '~'").set_index(["dataset", "rhs"]).std_all_mean
     assert paths["retail", "Beliefs"] > paths["retail", "Experience"]

@@ -84,13 +84,13 @@ def _posterior(diff_draws: np.ndarray) -> xr.DataTree:
 
 
 def test_bayes_rules_of_weights_differ():
-    tree = _posterior(np.linspace(-0.02, 0.98, 1000))   # 2% of the draws below 0
+    tree = _posterior(np.linspace(-0.02, 0.98, 1000))  # 2% of the draws below 0
     tree.attrs["group_labels"] = json.dumps(["retail", "banking"])
     interval = lm.weights_differ("banking").check(tree, None, "bayes")
     prob = lm.weights_differ("banking", bayes_rule="probability", probability=0.95).check(tree, None, "bayes")
     assert interval["detected"] and prob["detected"]
     assert interval["estimate"] == pytest.approx(0.48, abs=1e-9)
-    tree = _posterior(np.linspace(-0.04, 0.96, 1000))   # 4%: outside a 95% interval, but P(d>0) = 0.96
+    tree = _posterior(np.linspace(-0.04, 0.96, 1000))  # 4%: outside a 95% interval, but P(d>0) = 0.96
     tree.attrs["group_labels"] = json.dumps(["retail", "banking"])
     assert not lm.weights_differ("banking").check(tree, None, "bayes")["detected"]
     assert lm.weights_differ("banking", bayes_rule="probability").check(tree, None, "bayes")["detected"]
@@ -101,8 +101,7 @@ def test_scenarios_and_targets_are_plain_and_picklable():
     targets = as_targets([lm.weights_differ("retail"), lm.parameter_nonzero("Loyalty", "~", "Beliefs")])
     again = pickle.loads(pickle.dumps((sc, targets)))
     assert again[0] == sc and [t.name for t in again[1]] == [t.name for t in targets]
-    assert json.loads(json.dumps(sc.describe()))["kwargs"]["weights"] == {"retail": [0.5, 0.2],
-                                                                          "banking": [0.35, 0.35]}
+    assert json.loads(json.dumps(sc.describe()))["kwargs"]["weights"] == {"retail": [0.5, 0.2], "banking": [0.35, 0.35]}
     with pytest.raises(ValueError, match="choose one of"):
         lm.Scenario("lavaan")
     with pytest.raises(ValueError, match="needs kwargs"):
@@ -127,10 +126,15 @@ def test_replications_are_reproducible_and_failures_are_records():
     job = Job(sc, tuple(as_targets([lm.weights_differ("retail"), _always])), "sem", dict(sc.fit_options), 11)
     first, again = run_replication(job, 80, 3), run_replication(job, 80, 3)
     drop = ("elapsed", "setup", "worker")
-    assert [{k: v for k, v in r.items() if k not in drop} for r in first] == \
-        [{k: v for k, v in r.items() if k not in drop} for r in again]
-    assert {r["quantity"] for r in first} == {"weights_differ[retail]", "_always",
-                                              "Loyalty~Beliefs[retail] std_all", "Loyalty~Experience[retail] std_all"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in first] == [
+        {k: v for k, v in r.items() if k not in drop} for r in again
+    ]
+    assert {r["quantity"] for r in first} == {
+        "weights_differ[retail]",
+        "_always",
+        "Loyalty~Beliefs[retail] std_all",
+        "Loyalty~Experience[retail] std_all",
+    }
     assert all(r["spawn_key"] == "80,3" and r["seed_entropy"] == "11" for r in first)
     other = run_replication(job, 80, 4)
     assert other[0]["estimate"] != first[0]["estimate"]
@@ -140,21 +144,33 @@ def test_replications_are_reproducible_and_failures_are_records():
 
 
 def test_power_summary_counts_every_replication():
-    rec = pd.DataFrame({"n": [100] * 5, "rep": range(5), "kind": "target", "quantity": "t",
-                        "detected": pd.array([True, True, False, None, True], dtype="boolean"),
-                        "converged": [True, True, True, False, True], "error": ["", "", "", "Err: x", ""],
-                        "estimate": [0.2, 0.4, 0.0, np.nan, 0.2], "se": 0.1, "truth": 0.25})
+    rec = pd.DataFrame(
+        {
+            "n": [100] * 5,
+            "rep": range(5),
+            "kind": "target",
+            "quantity": "t",
+            "detected": pd.array([True, True, False, None, True], dtype="boolean"),
+            "converged": [True, True, True, False, True],
+            "error": ["", "", "", "Err: x", ""],
+            "estimate": [0.2, 0.4, 0.0, np.nan, 0.2],
+            "se": 0.1,
+            "truth": 0.25,
+        }
+    )
     s = lm.power_summary(rec, n_label="n_per_sector").iloc[0]
     assert (s.reps, s.n_converged, s.n_failed, s.n_detected) == (5, 4, 1, 3)
     assert s.power == 0.75 and s.power_all == 0.6 and s.failure == "Err: x"
     ref = stats.binomtest(3, 4).proportion_ci(0.95, method="wilson")
     assert (s.power_lower, s.power_upper) == pytest.approx((ref.low, ref.high))
-    assert s.bias == pytest.approx(0.2 - 0.25) and s.rmse == pytest.approx(np.sqrt(np.mean(
-        np.square([0.2 - 0.25, 0.4 - 0.25, -0.25, 0.2 - 0.25]))))
+    assert s.bias == pytest.approx(0.2 - 0.25) and s.rmse == pytest.approx(
+        np.sqrt(np.mean(np.square([0.2 - 0.25, 0.4 - 0.25, -0.25, 0.2 - 0.25])))
+    )
     assert "n_per_sector" in lm.power_summary(rec, n_label="n_per_sector").columns
 
 
 def test_replication_seed_is_the_spawned_stream():
     root = np.random.SeedSequence(99)
-    assert replication_seed(99, 3, 2).generate_state(2).tolist() == \
-        root.spawn(4)[3].spawn(3)[2].generate_state(2).tolist()
+    assert (
+        replication_seed(99, 3, 2).generate_state(2).tolist() == root.spawn(4)[3].spawn(3)[2].generate_state(2).tolist()
+    )

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
-from loyaltymodels.sem import engine as sem_engine
 from loyaltymodels.datasets import BELIEFS_EXPERIENCE_MODEL, ECSI_MODEL, HS_MODEL, POLDEM_MODEL
 from loyaltymodels.errors import SemWarning
+from loyaltymodels.sem import engine as sem_engine
 
 FIT_MODEL = "F =~ x1 + x2 + x3 + x4\nG =~ y1 + y2 + y3\nG ~ F"
 TRUE_MODEL = "F =~ 0.8*x1 + 0.7*x2 + 0.6*x3 + 0.7*x4\nG =~ 0.7*y1 + 0.6*y2 + 0.8*y3\nG ~ 0.5*F"
@@ -31,8 +31,12 @@ def _fit(model, data, **kw):
 @pytest.fixture(scope="module")
 def both(hs, poldem, ecsi):
     """name -> (auto fit, kernel fit) for the single-group models semopy estimates."""
-    cases = {"hs": (HS_MODEL, hs), "poldem": (POLDEM_MODEL, poldem), "ecsi": (ECSI_MODEL, ecsi),
-             "beliefs": (BELIEFS_EXPERIENCE_MODEL, ecsi)}
+    cases = {
+        "hs": (HS_MODEL, hs),
+        "poldem": (POLDEM_MODEL, poldem),
+        "ecsi": (ECSI_MODEL, ecsi),
+        "beliefs": (BELIEFS_EXPERIENCE_MODEL, ecsi),
+    }
     return {k: (_fit(m, d), _fit(m, d, engine="kernel")) for k, (m, d) in cases.items()}
 
 
@@ -93,6 +97,7 @@ def test_semopy_far_from_the_optimum_hands_over_to_the_kernel(hs, monkeypatch):
 def test_semopy_failure_falls_back_to_the_kernel_and_says_why(hs, monkeypatch):
     def broken(problem, cons, model, theta0):
         raise np.linalg.LinAlgError("boom")
+
     monkeypatch.setattr(sem_engine, "_run_model", broken)
     fit = _fit(HS_MODEL, hs)
     assert fit.info["engine"] == "kernel" and "semopy" in fit.info["engine_reason"]

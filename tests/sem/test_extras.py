@@ -18,9 +18,13 @@ import loyaltymodels as lm
 from loyaltymodels.datasets import HS_MODEL, POLDEM_MODEL
 from loyaltymodels.errors import SemWarning
 
-HS_MI = [("visual", "=~", "x9", 36.411, 0.577, 0.519, 0.515), ("x7", "~~", "x8", 34.145, 0.536, 0.536, 0.859),
-         ("visual", "=~", "x7", 18.631, -0.422, -0.380, -0.349), ("x8", "~~", "x9", 14.946, -0.423, -0.423, -0.805),
-         ("textual", "=~", "x3", 9.151, -0.272, -0.269, -0.238)]
+HS_MI = [
+    ("visual", "=~", "x9", 36.411, 0.577, 0.519, 0.515),
+    ("x7", "~~", "x8", 34.145, 0.536, 0.536, 0.859),
+    ("visual", "=~", "x7", 18.631, -0.422, -0.380, -0.349),
+    ("x8", "~~", "x9", 14.946, -0.423, -0.423, -0.805),
+    ("textual", "=~", "x3", 9.151, -0.272, -0.269, -0.238),
+]
 
 MEDIATION = "m ~ a*x\ny ~ b*m + c*x\nind := a*b\ntotal := c + a*b"
 
@@ -42,8 +46,11 @@ def test_modindices_match_lavaan(hs_fit):
     for (lhs, op, rhs, m, epc, slv, sall), r in zip(HS_MI, top.itertuples()):
         assert (r.lhs, r.op, r.rhs) == (lhs, op, rhs)
         assert r.mi == pytest.approx(m, abs=5e-4)
-        assert (r.epc, r.sepc_lv, r.sepc_all) == (pytest.approx(epc, abs=5e-4), pytest.approx(slv, abs=5e-4),
-                                                  pytest.approx(sall, abs=5e-4))
+        assert (r.epc, r.sepc_lv, r.sepc_all) == (
+            pytest.approx(epc, abs=5e-4),
+            pytest.approx(slv, abs=5e-4),
+            pytest.approx(sall, abs=5e-4),
+        )
     # marker loadings are not identified when freed alone: dropped, as lavaan does
     assert not ((mi.lhs == "visual") & (mi.rhs == "x1")).any()
     assert not mi[["lhs", "op", "rhs"]].duplicated().any()
@@ -100,6 +107,7 @@ def test_bootstrap_reproducible_and_independent_of_processes(mediation):
 
 def test_bootstrap_failures_are_counted(mediation, monkeypatch):
     from loyaltymodels.sem import bootstrap
+
     data, _ = mediation
     original = bootstrap.optimize
     calls = {"n": 0}
@@ -120,9 +128,20 @@ def test_bootstrap_failures_are_counted(mediation, monkeypatch):
 def test_summary_prints_lavaans_sections(hs_fit, capsys):
     hs_fit.summary()
     out = capsys.readouterr().out
-    for heading in ("Model Test User Model:", "Model Test Baseline Model:", "Comparative Fit Index (CFI)",
-                    "Loglikelihood user model (H0)", "RMSEA", "SRMR", "Latent Variables:", "Covariances:",
-                    "Variances:", "Std.lv", "Std.all", "R-Square:"):
+    for heading in (
+        "Model Test User Model:",
+        "Model Test Baseline Model:",
+        "Comparative Fit Index (CFI)",
+        "Loglikelihood user model (H0)",
+        "RMSEA",
+        "SRMR",
+        "Latent Variables:",
+        "Covariances:",
+        "Variances:",
+        "Std.lv",
+        "Std.all",
+        "R-Square:",
+    ):
         assert heading in out
     assert "85.306" in out and "7517.490" in out and "   .x1" in out
 
@@ -154,6 +173,7 @@ def test_json_round_trip_multigroup_with_bootstrap(hs, tmp_path):
 
 def test_path_diagram_draws_the_model(hs_fit, poldem):
     import matplotlib.pyplot as plt
+
     fig = lm.path_diagram(hs_fit)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert {"visual", "textual", "x1", "x9"} <= set(texts)

@@ -45,9 +45,22 @@ def pd_fit(poldem):
 
 # -- Holzinger-Swineford CFA -----------------------------------------------------------------------
 HS_FIT = {  # [HS] fit measures, printed to 3 decimals
-    "chisq": 85.306, "df": 24, "cfi": 0.931, "tli": 0.896, "rmsea": 0.092, "rmsea_ci_lower": 0.071,
-    "rmsea_ci_upper": 0.114, "srmr": 0.065, "aic": 7517.490, "bic": 7595.339, "logl": -3737.745,
-    "unrestricted_logl": -3695.092, "baseline_chisq": 918.852, "baseline_df": 36, "npar": 21, "bic2": 7528.739,
+    "chisq": 85.306,
+    "df": 24,
+    "cfi": 0.931,
+    "tli": 0.896,
+    "rmsea": 0.092,
+    "rmsea_ci_lower": 0.071,
+    "rmsea_ci_upper": 0.114,
+    "srmr": 0.065,
+    "aic": 7517.490,
+    "bic": 7595.339,
+    "logl": -3737.745,
+    "unrestricted_logl": -3695.092,
+    "baseline_chisq": 918.852,
+    "baseline_df": 36,
+    "npar": 21,
+    "bic2": 7528.739,
 }
 
 
@@ -58,10 +71,14 @@ def test_hs_fit_measures_match_lavaan(hs_fit, name):
 
 
 HS_EST = [  # [HS] lhs op rhs est se std_all
-    ("visual", "=~", "x2", 0.554, 0.100, 0.424), ("visual", "=~", "x3", 0.729, 0.109, 0.581),
-    ("textual", "=~", "x5", 1.113, 0.065, None), ("textual", "=~", "x6", 0.926, 0.055, None),
-    ("speed", "=~", "x8", 1.180, 0.165, None), ("speed", "=~", "x9", 1.082, 0.151, None),
-    ("visual", "~~", "textual", 0.408, 0.074, None), ("visual", "=~", "x1", 1.000, 0.0, 0.772),
+    ("visual", "=~", "x2", 0.554, 0.100, 0.424),
+    ("visual", "=~", "x3", 0.729, 0.109, 0.581),
+    ("textual", "=~", "x5", 1.113, 0.065, None),
+    ("textual", "=~", "x6", 0.926, 0.055, None),
+    ("speed", "=~", "x8", 1.180, 0.165, None),
+    ("speed", "=~", "x9", 1.082, 0.151, None),
+    ("visual", "~~", "textual", 0.408, 0.074, None),
+    ("visual", "=~", "x1", 1.000, 0.0, 0.772),
     ("textual", "=~", "x4", 1.000, 0.0, 0.852),
 ]
 
@@ -89,10 +106,14 @@ def test_hs_row_set_is_lavaans(hs_fit):
 # -- Political Democracy ---------------------------------------------------------------------------
 PD_FIT = {"chisq": 38.125, "df": 35, "logl": -1547.791, "aic": 3157.582, "bic": 3229.424}  # [PD]
 PD_EST = [  # [PD]
-    ("dem60", "~", "ind60", 1.483, 0.399), ("dem65", "~", "ind60", 0.572, 0.221),
-    ("dem65", "~", "dem60", 0.837, 0.098), ("ind60", "=~", "x2", 2.180, 0.139),
-    ("ind60", "=~", "x3", 1.819, 0.152), ("dem60", "=~", "y2", 1.257, 0.182),
-    ("y1", "~~", "y5", 0.624, 0.358), ("dem65", "~~", "dem65", 0.172, 0.215),
+    ("dem60", "~", "ind60", 1.483, 0.399),
+    ("dem65", "~", "ind60", 0.572, 0.221),
+    ("dem65", "~", "dem60", 0.837, 0.098),
+    ("ind60", "=~", "x2", 2.180, 0.139),
+    ("ind60", "=~", "x3", 1.819, 0.152),
+    ("dem60", "=~", "y2", 1.257, 0.182),
+    ("y1", "~~", "y5", 0.624, 0.358),
+    ("dem65", "~~", "dem65", 0.172, 0.215),
 ]
 
 
@@ -109,6 +130,7 @@ def test_poldem_estimates_match_lavaan(pd_fit, lhs, op, rhs, est, se):
 
 def test_poldem_full_precision_lavaan_estimates(poldem):
     from semopy.examples import political_democracy
+
     ref = political_democracy.get_params()  # [PDs]: the model without y4 ~~ y8
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SemWarning)
@@ -128,6 +150,7 @@ def test_poldem_warns_about_collinear_latents(poldem):
 def _semopy_reference(model, data):
     import semopy
     from threadpoolctl import threadpool_limits
+
     m = semopy.Model(model)
     with threadpool_limits(1, user_api="blas"):  # BLAS threads: 10x slower on a shared 2-core machine
         m.fit(data, options={"ftol": 1e-12})
@@ -138,6 +161,7 @@ def _semopy_reference(model, data):
 @pytest.mark.parametrize("which", ["hs", "ecsi"])
 def test_estimates_and_se_agree_with_semopy(which, hs, ecsi):
     import semopy
+
     model, data = (HS_MODEL, hs) if which == "hs" else (ECSI_MODEL, ecsi)
     m, ref = _semopy_reference(model, data)
     with warnings.catch_warnings():
@@ -192,8 +216,12 @@ def test_saturated_regression_is_ols_with_n():
 
 
 def test_defined_parameter_delta_method(poldem):
-    model = POLDEM_MODEL.replace("dem60 ~ ind60", "dem60 ~ a*ind60") \
-        .replace("dem65 ~ ind60 + dem60", "dem65 ~ ind60 + b*dem60") + "\nind := a*b"
+    model = (
+        POLDEM_MODEL.replace("dem60 ~ ind60", "dem60 ~ a*ind60").replace(
+            "dem65 ~ ind60 + dem60", "dem65 ~ ind60 + b*dem60"
+        )
+        + "\nind := a*b"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SemWarning)
         fit = lm.fit_sem(model, poldem)
@@ -201,7 +229,7 @@ def test_defined_parameter_delta_method(poldem):
     v = fit.vcov.to_numpy()
     va, vb, cab = v[a.par, a.par], v[b.par, b.par], v[a.par, b.par]
     assert ind.est == pytest.approx(a.est * b.est, rel=1e-12)
-    assert ind.se == pytest.approx(np.sqrt(b.est ** 2 * va + a.est ** 2 * vb + 2 * a.est * b.est * cab), rel=1e-5)
+    assert ind.se == pytest.approx(np.sqrt(b.est**2 * va + a.est**2 * vb + 2 * a.est * b.est * cab), rel=1e-5)
     assert ind.std_all == pytest.approx(a.std_all * b.std_all, rel=1e-9)
 
 
@@ -225,11 +253,16 @@ def test_std_lv_gives_the_same_fit(hs, hs_fit):
 
 def test_semopy_may_not_add_parameters(hs, monkeypatch):
     from loyaltymodels.sem import semopy_models as sem_semopy
+
     original = sem_semopy.semopy_description
     # drop a covariance row from the description: semopy then adds its own default
-    monkeypatch.setattr(sem_semopy, "semopy_description",
-                        lambda t, g, f: "\n".join(x for x in original(t, g, f).splitlines()
-                                                  if not x.startswith("visual ~~ _p") or "textual" not in x))
+    monkeypatch.setattr(
+        sem_semopy,
+        "semopy_description",
+        lambda t, g, f: "\n".join(
+            x for x in original(t, g, f).splitlines() if not x.startswith("visual ~~ _p") or "textual" not in x
+        ),
+    )
     with pytest.raises(SpecError, match="added by semopy"):
         lm.fit_sem(HS_MODEL, hs)
 
@@ -262,8 +295,7 @@ def test_input_frame_not_modified(hs):
 
 
 def test_latent_correlation_above_one_is_named():
-    data, _ = lm.simulate("F =~ 0.6*a1 + 0.6*a2 + 0.6*a3\nG =~ 0.6*b1 + 0.6*b2 + 0.6*b3\nF ~~ 0.98*G",
-                          n=80, seed=1)
+    data, _ = lm.simulate("F =~ 0.6*a1 + 0.6*a2 + 0.6*a3\nG =~ 0.6*b1 + 0.6*b2 + 0.6*b3\nF ~~ 0.98*G", n=80, seed=1)
     with pytest.warns(SemWarning, match=r"correlation between latents F and G is 1\.\d+, outside \[-1, 1\]"):
         fit = lm.fit_sem("F =~ a1 + a2 + a3\nG =~ b1 + b2 + b3", data)
     assert any("improper" in w for w in fit.warnings)

@@ -14,14 +14,18 @@ import pytest
 import loyaltymodels as lm
 from loyaltymodels.datasets import HS_MODEL
 
-LAVAAN = {"configural": (115.851, 48, 7484.4, 7706.8), "metric": (124.044, 54, 7480.6, 7680.8),
-          "scalar": (164.103, 60, 7508.6, 7686.6)}
+LAVAAN = {
+    "configural": (115.851, 48, 7484.4, 7706.8),
+    "metric": (124.044, 54, 7480.6, 7680.8),
+    "scalar": (164.103, 60, 7508.6, 7686.6),
+}
 
 
 @pytest.fixture(scope="module")
 def table_and_fits(hs):
-    return lm.invariance(HS_MODEL, hs, group="school", levels=("configural", "metric", "scalar", "strict"),
-                         return_fits=True)
+    return lm.invariance(
+        HS_MODEL, hs, group="school", levels=("configural", "metric", "scalar", "strict"), return_fits=True
+    )
 
 
 @pytest.mark.parametrize("level", sorted(LAVAAN))
@@ -64,8 +68,7 @@ def test_configural_is_the_sum_of_separate_fits(hs, table_and_fits):
 
 
 def test_group_partial_frees_one_intercept(hs):
-    fit = lm.fit_sem(HS_MODEL, hs, group="school", group_equal=("loadings", "intercepts"),
-                     group_partial=["x3 ~1"])
+    fit = lm.fit_sem(HS_MODEL, hs, group="school", group_equal=("loadings", "intercepts"), group_partial=["x3 ~1"])
     p = fit.parameters
     assert p[(p.op == "~1") & (p.lhs == "x3")].est.nunique() == 2
     assert fit.fit_measures["df"] == 59

@@ -54,8 +54,9 @@ def test_wald_interval_coverage_near_95_percent():
 
 @pytest.mark.slow
 def test_std_all_and_defined_recovered_and_bootstrap_covers():
-    model = FIT_MODEL.replace("Loyalty ~ Beliefs + Experience", "Loyalty ~ a*Beliefs + b*Experience") + \
-        "\ndiff := a - b"
+    model = (
+        FIT_MODEL.replace("Loyalty ~ Beliefs + Experience", "Loyalty ~ a*Beliefs + b*Experience") + "\ndiff := a - b"
+    )
     hits = 0
     reps = 40
     for rep in range(reps):

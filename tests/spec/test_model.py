@@ -24,7 +24,9 @@ CORPUS = [
     ("HS CFA", datasets.HS_MODEL, {}, 21, 24),
     ("HS CFA std.lv", datasets.HS_MODEL, {"std_lv": True}, 21, 24),
     ("Political Democracy", datasets.POLDEM_MODEL, {}, 31, 35),
-    ("PolDem equality labels", """
+    (
+        "PolDem equality labels",
+        """
         ind60 =~ x1 + x2 + x3
         dem60 =~ y1 + a*y2 + b*y3 + c*y4
         dem65 =~ y5 + a*y6 + b*y7 + c*y8
@@ -34,13 +36,18 @@ CORPUS = [
         y2 ~~ y4 + y6
         y3 ~~ y7
         y4 ~~ y8
-        y6 ~~ y8""", {}, 28, 38),
+        y6 ~~ y8""",
+        {},
+        28,
+        38,
+    ),
     ("HS configural", datasets.HS_MODEL, {"ngroups": 2}, 60, 48),
     ("HS metric", datasets.HS_MODEL, {"ngroups": 2, "group_equal": ["loadings"]}, 54, 54),
     ("HS scalar", datasets.HS_MODEL, {"ngroups": 2, "group_equal": ["loadings", "intercepts"]}, 48, 60),
-    ("HS strict", datasets.HS_MODEL,
-     {"ngroups": 2, "group_equal": ["loadings", "intercepts", "residuals"]}, 39, 69),
-    ("mediation (tutorial)", """
+    ("HS strict", datasets.HS_MODEL, {"ngroups": 2, "group_equal": ["loadings", "intercepts", "residuals"]}, 39, 69),
+    (
+        "mediation (tutorial)",
+        """
         # direct effect
         Y ~ c*X
         # mediator
@@ -49,36 +56,69 @@ CORPUS = [
         # indirect effect (a*b)
         ab := a*b
         # total effect
-        total := c + (a*b)""", {}, 5, 0),
-    ("growth curve (tutorial)", """
+        total := c + (a*b)""",
+        {},
+        5,
+        0,
+    ),
+    (
+        "growth curve (tutorial)",
+        """
         i =~ 1*t1 + 1*t2 + 1*t3 + 1*t4
         s =~ 0*t1 + 1*t2 + 2*t3 + 3*t4""",
-     {"int_ov_free": False, "int_lv_free": True, "meanstructure": True}, 9, 5),
+        {"int_ov_free": False, "int_lv_free": True, "meanstructure": True},
+        9,
+        5,
+    ),
     ("ECSI", datasets.ECSI_MODEL, {}, 64, 314),
     ("beliefs + experience", datasets.BELIEFS_EXPERIENCE_MODEL, {}, 31, 74),
     ("regression with covariates", "y ~ x1 + x2 + x3", {}, 4, 0),
     ("two outcomes", "y1 ~ x1 + x2\ny2 ~ x1 + x2", {}, 7, 0),
-    ("second-order factor", """
+    (
+        "second-order factor",
+        """
         visual  =~ x1 + x2 + x3
         textual =~ x4 + x5 + x6
         speed   =~ x7 + x8 + x9
-        g =~ visual + textual + speed""", {}, 21, 24),
+        g =~ visual + textual + speed""",
+        {},
+        21,
+        24,
+    ),
     ("orthogonal factors", datasets.HS_MODEL, {"orthogonal": True}, 18, 27),
     ("HS with intercepts", datasets.HS_MODEL, {"meanstructure": True}, 30, 24),
-    ("fixed and freed loadings", """
+    (
+        "fixed and freed loadings",
+        """
         visual  =~ NA*x1 + x2 + x3
         textual =~ x4 + x5 + x6
         speed   =~ x7 + x8 + x9
-        visual ~~ 1*visual""", {}, 21, 24),
-    ("constrained via ==", """
+        visual ~~ 1*visual""",
+        {},
+        21,
+        24,
+    ),
+    (
+        "constrained via ==",
+        """
         visual  =~ x1 + v2*x2 + v3*x3
         textual =~ x4 + x5 + x6
         speed   =~ x7 + x8 + x9
-        v2 == v3""", {}, 20, 25),
-    ("group vectors", """
+        v2 == v3""",
+        {},
+        20,
+        25,
+    ),
+    (
+        "group vectors",
+        """
         visual  =~ x1 + 0.5*x2 + c(0.6, 0.8)*x3
         textual =~ x4 + start(c(1.2, 0.6))*x5 + a*x6
-        speed   =~ x7 + x8 + c(b1, b2)*x9""", {}, 55, 53),
+        speed   =~ x7 + x8 + c(b1, b2)*x9""",
+        {},
+        55,
+        53,
+    ),
     ("single-indicator latent", "f =~ x1 + x2 + x3\ng =~ y1\ng ~ f", {}, 8, 2),
 ]
 
@@ -101,10 +141,14 @@ def test_hs_table_matches_lavaan_partable():
     t = lm.parse_model(datasets.HS_MODEL).partable
     # lavaan's parTable(cfa(HS.model)): user rows, then residual variances, latent variances
     # and the three latent covariances, 24 rows in this order
-    expected = ([("visual", "=~", f"x{i}") for i in (1, 2, 3)] + [("textual", "=~", f"x{i}") for i in (4, 5, 6)]
-                + [("speed", "=~", f"x{i}") for i in (7, 8, 9)] + [(f"x{i}", "~~", f"x{i}") for i in range(1, 10)]
-                + [(f, "~~", f) for f in ("visual", "textual", "speed")]
-                + [("visual", "~~", "textual"), ("visual", "~~", "speed"), ("textual", "~~", "speed")])
+    expected = (
+        [("visual", "=~", f"x{i}") for i in (1, 2, 3)]
+        + [("textual", "=~", f"x{i}") for i in (4, 5, 6)]
+        + [("speed", "=~", f"x{i}") for i in (7, 8, 9)]
+        + [(f"x{i}", "~~", f"x{i}") for i in range(1, 10)]
+        + [(f, "~~", f) for f in ("visual", "textual", "speed")]
+        + [("visual", "~~", "textual"), ("visual", "~~", "speed"), ("textual", "~~", "speed")]
+    )
     assert list(zip(t.lhs, t.op, t.rhs)) == expected
     assert t.user.tolist() == [True] * 9 + [False] * 15
     assert t.loc[[0, 3, 6], "value"].tolist() == [1.0, 1.0, 1.0]
@@ -176,8 +220,9 @@ def test_group_vectors_and_shared_labels():
 
 
 def test_group_equal_partial_and_means():
-    spec = lm.parse_model(datasets.HS_MODEL, ngroups=2, group_equal=["loadings", "intercepts"],
-                          group_partial=["x3 ~1", "visual=~x2"])
+    spec = lm.parse_model(
+        datasets.HS_MODEL, ngroups=2, group_equal=["loadings", "intercepts"], group_partial=["x3 ~1", "visual=~x2"]
+    )
     t = spec.partable
     assert spec.npar == 50
     assert t[(t.rhs == "x2") & (t.op == "=~")].par.nunique() == 2
@@ -208,23 +253,26 @@ def test_label_fixed_anywhere_is_fixed_everywhere():
     assert (~t[t.op == "=~"].free).all() and (t[t.op == "=~"].value == 1).all()
 
 
-@pytest.mark.parametrize("text,line,column,fragment", [
-    ("f =~ x1 + + x2", 1, 11, "expected a variable name, found '+'"),
-    ("visual =~ x1 + x2\ntextual =~ \n\nspeed x7", 4, 7, "expected '+' or the end of the formula after 'speed'"),
-    ("f =~ x1 + x2\n\n  x3 x4 x5", 3, 3, "expected '+' or the end of the formula after 'x2'"),
-    ("x1 + x2", 1, 1, "no operator"),
-    ("f =~ x1 + x2\ny ~ f + 2", 2, 9, "expected a variable name or 1"),
-    ("f =~ x1 + x2 + x3\ng ~ c(1, 2, 3)*f\nh ~ c(1,2)*f", 3, 3, "has 2 values but the model has 3"),
-    ("f =~ x1 + start(a)*x2", 1, 17, "expected a number"),
-    ("f =~ x1 + x2 $ x3", 1, 14, "unexpected character '$'"),
-    ("f =~ x1 + x2\nd := a*b", 2, 3, "'a' in 'd := a*b' is not a parameter label"),
-    ("f =~ x1 + 1*2*x2", 1, 13, "two fixed modifiers"),
-    ("f =~ x1 + x2 x3", 1, 14, "expected '+' or the end of the formula"),
-    ("f =~", 1, 5, "at least one indicator after '=~'"),
-    ("f =~ x1 + efa(\"a\")*x2", 1, 11, "EFA blocks"),
-    ("f =~ x1 + foo(1)*x2", 1, 11, "expected a modifier"),
-    ("x1 ~~ ", 1, 6, "a variable name after '~~'"),
-])
+@pytest.mark.parametrize(
+    "text,line,column,fragment",
+    [
+        ("f =~ x1 + + x2", 1, 11, "expected a variable name, found '+'"),
+        ("visual =~ x1 + x2\ntextual =~ \n\nspeed x7", 4, 7, "expected '+' or the end of the formula after 'speed'"),
+        ("f =~ x1 + x2\n\n  x3 x4 x5", 3, 3, "expected '+' or the end of the formula after 'x2'"),
+        ("x1 + x2", 1, 1, "no operator"),
+        ("f =~ x1 + x2\ny ~ f + 2", 2, 9, "expected a variable name or 1"),
+        ("f =~ x1 + x2 + x3\ng ~ c(1, 2, 3)*f\nh ~ c(1,2)*f", 3, 3, "has 2 values but the model has 3"),
+        ("f =~ x1 + start(a)*x2", 1, 17, "expected a number"),
+        ("f =~ x1 + x2 $ x3", 1, 14, "unexpected character '$'"),
+        ("f =~ x1 + x2\nd := a*b", 2, 3, "'a' in 'd := a*b' is not a parameter label"),
+        ("f =~ x1 + 1*2*x2", 1, 13, "two fixed modifiers"),
+        ("f =~ x1 + x2 x3", 1, 14, "expected '+' or the end of the formula"),
+        ("f =~", 1, 5, "at least one indicator after '=~'"),
+        ('f =~ x1 + efa("a")*x2', 1, 11, "EFA blocks"),
+        ("f =~ x1 + foo(1)*x2", 1, 11, "expected a modifier"),
+        ("x1 ~~ ", 1, 6, "a variable name after '~~'"),
+    ],
+)
 def test_errors_name_line_and_column(text, line, column, fragment):
     with pytest.raises(SpecError) as info:
         lm.parse_model(text)
@@ -234,12 +282,15 @@ def test_errors_name_line_and_column(text, line, column, fragment):
     assert f"line {line}, column {column}" in str(err)
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("group: 1\nf =~ x1 + x2", "block headers"),
-    ("level: 1\nf =~ x1 + x2", "block headers"),
-    ("f =~ x1 + x2 + x3\ng =~ y1 + y2\ny1 ~ f:g", "interactions"),
-    ("f =~ x1 + x2; f ~*~ f", "scaling factors"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("group: 1\nf =~ x1 + x2", "block headers"),
+        ("level: 1\nf =~ x1 + x2", "block headers"),
+        ("f =~ x1 + x2 + x3\ng =~ y1 + y2\ny1 ~ f:g", "interactions"),
+        ("f =~ x1 + x2; f ~*~ f", "scaling factors"),
+    ],
+)
 def test_unsupported_lavaan_syntax_is_named(text, fragment):
     with pytest.raises(SpecError, match=fragment):
         lm.parse_model(text)

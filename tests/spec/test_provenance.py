@@ -13,12 +13,27 @@ from loyaltymodels.spec.provenance import jsonable, spec_attrs, spec_from_attrs
 
 
 def test_jsonable_gives_what_json_can_write():
-    value = {np.int64(3): [np.float32(0.5), (1, 2)], "s": {"b", "a"}, "d": date(2026, 12, 7),
-             "p": Path("x/y.csv"), "arr": np.arange(3), "f": np.mean, "none": None, "b": np.bool_(True)}
+    value = {
+        np.int64(3): [np.float32(0.5), (1, 2)],
+        "s": {"b", "a"},
+        "d": date(2026, 12, 7),
+        "p": Path("x/y.csv"),
+        "arr": np.arange(3),
+        "f": np.mean,
+        "none": None,
+        "b": np.bool_(True),
+    }
     out = jsonable(value)
-    assert json.loads(json.dumps(out)) == {"3": [0.5, [1, 2]], "s": ["a", "b"], "d": "2026-12-07",
-                                           "p": "x/y.csv", "arr": [0, 1, 2], "f": "numpy:mean",
-                                           "none": None, "b": True}
+    assert json.loads(json.dumps(out)) == {
+        "3": [0.5, [1, 2]],
+        "s": ["a", "b"],
+        "d": "2026-12-07",
+        "p": "x/y.csv",
+        "arr": [0, 1, 2],
+        "f": "numpy:mean",
+        "none": None,
+        "b": True,
+    }
 
 
 def test_spec_round_trips_through_its_attributes():

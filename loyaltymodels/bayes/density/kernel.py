@@ -29,14 +29,50 @@ from numba.extending import intrinsic
 from .linalg import _OPTS, _cholesky, _inverse, _mm, _mmt, _spd_inverse
 
 # -- header of the int buffer: sizes, then offsets (into ib or fb) ---------------------------------
-(H_D, H_NROWS, H_N, H_P, H_G, H_NPAT, H_NRHO, H_NBLK,
- O_EL, O_SRC, O_SRC2, O_RHO, O_CA, O_OA, O_CS, O_OS, O_CM, O_OM, O_PAT, O_OBS, O_BLK, O_BIDX,
- O_ELF, O_FIXED, O_PATF, O_DEPTH) = range(26)
+(
+    H_D,
+    H_NROWS,
+    H_N,
+    H_P,
+    H_G,
+    H_NPAT,
+    H_NRHO,
+    H_NBLK,
+    O_EL,
+    O_SRC,
+    O_SRC2,
+    O_RHO,
+    O_CA,
+    O_OA,
+    O_CS,
+    O_OS,
+    O_CM,
+    O_OM,
+    O_PAT,
+    O_OBS,
+    O_BLK,
+    O_BIDX,
+    O_ELF,
+    O_FIXED,
+    O_PATF,
+    O_DEPTH,
+) = range(26)
 HEADER = 26
 #: element columns: ib (family, transform, natural), fb (a0, a1, a2, const, lo, hi)
 EL_INT, EL_FLOAT = 3, 6
-FAMILIES = {"normal": 0, "student_t": 1, "cauchy": 2, "uniform": 3, "lognormal": 4, "gamma": 5,
-            "inv_gamma": 6, "exponential": 7, "half_normal": 8, "half_cauchy": 9, "beta": 10}
+FAMILIES = {
+    "normal": 0,
+    "student_t": 1,
+    "cauchy": 2,
+    "uniform": 3,
+    "lognormal": 4,
+    "gamma": 5,
+    "inv_gamma": 6,
+    "exponential": 7,
+    "half_normal": 8,
+    "half_cauchy": 9,
+    "beta": 10,
+}
 TRANSFORMS = {"none": 0, "lower": 1, "interval": 2}
 NATURAL = {"identity": 0, "square": 1, "reciprocal": 2, "beta_to_r": 3}
 _LOG2PI = math.log(2 * math.pi)
@@ -58,10 +94,10 @@ def _sigmoid(y):
 @njit(**_OPTS)
 def _constrain(y, t, lo, hi):
     """Value, d value / d y, log Jacobian and its derivative, for PyMC's default transforms."""
-    if t == 1:      # log (shifted by a lower bound)
+    if t == 1:  # log (shifted by a lower bound)
         e = math.exp(y)
         return lo + e, e, y, 1.0
-    if t == 2:      # interval (lo, hi): logistic
+    if t == 2:  # interval (lo, hi): logistic
         s = _sigmoid(y)
         return lo + (hi - lo) * s, (hi - lo) * s * (1 - s), math.log(hi - lo) - 2 * _softplus(-y) - y, 1 - 2 * s
     return y, 1.0, 0.0, 0.0
@@ -70,32 +106,32 @@ def _constrain(y, t, lo, hi):
 @njit(**_OPTS)
 def _prior(f, x, a, b, c):
     """Log density (without the constant, which is precomputed) and its derivative."""
-    if f == 0:      # normal(a, b)
+    if f == 0:  # normal(a, b)
         z = (x - a) / b
         return -0.5 * z * z, -z / b
-    if f == 1:      # student_t(nu=a, mu=b, sigma=c)
+    if f == 1:  # student_t(nu=a, mu=b, sigma=c)
         z = (x - b) / c
         return -(a + 1) / 2 * math.log1p(z * z / a), -(a + 1) * z / (c * (a + z * z))
-    if f == 2:      # cauchy(a, b)
+    if f == 2:  # cauchy(a, b)
         z = (x - a) / b
         return -math.log1p(z * z), -2 * z / (b * (1 + z * z))
-    if f == 3:      # uniform(a, b): constant inside
+    if f == 3:  # uniform(a, b): constant inside
         if x < a or x > b:
             return -np.inf, 0.0
         return 0.0, 0.0
-    if f == 4:      # lognormal(a, b)
+    if f == 4:  # lognormal(a, b)
         lx = math.log(x)
         z = (lx - a) / b
         return -0.5 * z * z - lx, (-z / b - 1) / x
-    if f == 5:      # gamma(shape a, rate b)
+    if f == 5:  # gamma(shape a, rate b)
         return (a - 1) * math.log(x) - b * x, (a - 1) / x - b
-    if f == 6:      # inv_gamma(a, b)
+    if f == 6:  # inv_gamma(a, b)
         return -(a + 1) * math.log(x) - b / x, -(a + 1) / x + b / (x * x)
-    if f == 7:      # exponential(a)
+    if f == 7:  # exponential(a)
         return -a * x, -a
-    if f == 8:      # half_normal(a)
+    if f == 8:  # half_normal(a)
         return -0.5 * (x / a) ** 2, -x / (a * a)
-    if f == 9:      # half_cauchy(a)
+    if f == 9:  # half_cauchy(a)
         z = x / a
         return -math.log1p(z * z), -2 * z / (a * (1 + z * z))
     # beta(a, b)
@@ -209,8 +245,8 @@ def logp_grad(x, grad, ib, fb):
             T, ok = _inverse(M, n)
             if not ok:
                 return -np.inf
-        TS = _mm(T, S, p, n, n)              # (T S)[:p]
-        Sigma = _mmt(TS, T, p, n, p)         # T S T' restricted to the observed variables
+        TS = _mm(T, S, p, n, n)  # (T S)[:p]
+        Sigma = _mmt(TS, T, p, n, p)  # T S T' restricted to the observed variables
         mu = np.zeros(p)
         for i in range(p):
             for j in range(n):
@@ -269,7 +305,7 @@ def logp_grad(x, grad, ib, fb):
             for i in range(p):
                 for j in range(n):
                     dTp[i, j] = 2.0 * dTp[i, j] + gmu[i] * m[j]
-            DT = _mmt(dTp, T, p, n, n)       # dTp T'
+            DT = _mmt(dTp, T, p, n, n)  # dTp T'
             for k in range(ib[oA + g], ib[oA + g + 1]):
                 i, j = ib[cA + 3 * k], ib[cA + 3 * k + 1]
                 acc = 0.0
@@ -315,6 +351,7 @@ def _i64_ptr(typingctx, addr):
         if isinstance(addr, types.Integer):
             return builder.inttoptr(args[0], ty)
         return builder.bitcast(args[0], ty)
+
     return sig, codegen
 
 
@@ -325,13 +362,20 @@ def _f64_ptr(typingctx, addr):
 
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
     return sig, codegen
 
 
-_LOGP_SIG = types.int64(types.uint64, types.CPointer(types.float64), types.CPointer(types.float64),
-                        types.CPointer(types.float64), types.voidptr)
-_EXPAND_SIG = types.int64(types.uint64, types.uint64, types.CPointer(types.float64),
-                          types.CPointer(types.float64), types.voidptr)
+_LOGP_SIG = types.int64(
+    types.uint64,
+    types.CPointer(types.float64),
+    types.CPointer(types.float64),
+    types.CPointer(types.float64),
+    types.voidptr,
+)
+_EXPAND_SIG = types.int64(
+    types.uint64, types.uint64, types.CPointer(types.float64), types.CPointer(types.float64), types.voidptr
+)
 
 
 @cfunc(_LOGP_SIG, cache=True, error_model="numpy")
@@ -347,7 +391,7 @@ def c_logp(dim, x_, grad_, logp_, user_data):
     lp = logp_grad(x, grad, ib, fb)
     logp_[0] = lp
     if not np.isfinite(lp):
-        return 4      # > 0: recoverable, the sampler treats the step as divergent
+        return 4  # > 0: recoverable, the sampler treats the step as divergent
     for e in range(ib[H_D]):
         if not np.isfinite(grad[e]):
             return 3

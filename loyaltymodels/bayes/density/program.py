@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.special import betaln, gammaln, log_ndtr
 
-from . import kernel as K
 from ..data import DataSummary, fixed_values, item_stats
 from ..parameterization import Plan
+from . import kernel as K
 
 _LOWER = ("lognormal", "gamma", "inv_gamma", "exponential", "half_normal", "half_cauchy")
 
@@ -30,9 +30,9 @@ class DensityProgram:
 
     ib: np.ndarray = field(repr=False)
     fb: np.ndarray = field(repr=False)
-    names: tuple[str, ...]                 # sampled vectors (PyMC's random variables), in order
+    names: tuple[str, ...]  # sampled vectors (PyMC's random variables), in order
     sizes: tuple[int, ...]
-    transform: np.ndarray = field(repr=False)   # per element: kernel transform code, lo, hi
+    transform: np.ndarray = field(repr=False)  # per element: kernel transform code, lo, hi
     bounds: np.ndarray = field(repr=False)
 
     @property
@@ -102,6 +102,7 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
         offsets["M"].append(len(cells["M"]))
     blocks, bidx = [], []
     from ..model import correlation_blocks  # the same blocks as the PyMC model's check
+
     for g in range(1, G + 1):
         c = lay.S[g]
         off = c.i != c.j
@@ -115,14 +116,51 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
         obs += list(pat.idx)
     depth = [_depth(lay, g) for g in range(1, G + 1)]
     rho = np.stack([plan.rho_first, plan.rho_var_a, plan.rho_var_b], 1) if len(plan.rho_pars) else np.zeros((0, 3))
-    int_parts = [("el", el), ("src", plan.src), ("src2", plan.src2), ("rho", rho), ("cA", cells["A"]),
-                 ("oA", offsets["A"]), ("cS", cells["S"]), ("oS", offsets["S"]), ("cM", cells["M"]),
-                 ("oM", offsets["M"]), ("pat", pats), ("obs", obs), ("blk", blocks), ("bidx", bidx), ("depth", depth)]
-    slots = (K.O_EL, K.O_SRC, K.O_SRC2, K.O_RHO, K.O_CA, K.O_OA, K.O_CS, K.O_OS, K.O_CM, K.O_OM,
-             K.O_PAT, K.O_OBS, K.O_BLK, K.O_BIDX, K.O_DEPTH)
+    int_parts = [
+        ("el", el),
+        ("src", plan.src),
+        ("src2", plan.src2),
+        ("rho", rho),
+        ("cA", cells["A"]),
+        ("oA", offsets["A"]),
+        ("cS", cells["S"]),
+        ("oS", offsets["S"]),
+        ("cM", cells["M"]),
+        ("oM", offsets["M"]),
+        ("pat", pats),
+        ("obs", obs),
+        ("blk", blocks),
+        ("bidx", bidx),
+        ("depth", depth),
+    ]
+    slots = (
+        K.O_EL,
+        K.O_SRC,
+        K.O_SRC2,
+        K.O_RHO,
+        K.O_CA,
+        K.O_OA,
+        K.O_CS,
+        K.O_OS,
+        K.O_CM,
+        K.O_OM,
+        K.O_PAT,
+        K.O_OBS,
+        K.O_BLK,
+        K.O_BIDX,
+        K.O_DEPTH,
+    )
     head = np.zeros(K.HEADER, np.int64)
     head[[K.H_D, K.H_NROWS, K.H_N, K.H_P, K.H_G, K.H_NPAT, K.H_NRHO, K.H_NBLK]] = (
-        len(el), nrows, lay.n, lay.n_observed, G, len(pats), len(rho), len(blocks))
+        len(el),
+        nrows,
+        lay.n,
+        lay.n_observed,
+        G,
+        len(pats),
+        len(rho),
+        len(blocks),
+    )
     chunks, pos = [head], K.HEADER
     for slot, (_, values) in zip(slots, int_parts):
         arr = np.asarray(values, np.int64).ravel()
@@ -141,9 +179,9 @@ def with_data(program: DensityProgram, plan: Plan, summary: DataSummary, elf=Non
     ib = program.ib.copy()
     if elf is None:
         D = program.ndim
-        elf = program.fb[ib[K.O_ELF]:ib[K.O_ELF] + K.EL_FLOAT * D]
+        elf = program.fb[ib[K.O_ELF] : ib[K.O_ELF] + K.EL_FLOAT * D]
     fixed = fixed_values(plan.spec, item_stats(plan.spec, summary))
-    pats = ib[ib[K.O_PAT]:ib[K.O_PAT] + 4 * ib[K.H_NPAT]].reshape(-1, 4)
+    pats = ib[ib[K.O_PAT] : ib[K.O_PAT] + 4 * ib[K.H_NPAT]].reshape(-1, 4)
     patf, pos = [], 0
     for k, pat in enumerate(summary.patterns):
         pats[k, 3] = pos
@@ -160,6 +198,7 @@ def with_data(program: DensityProgram, plan: Plan, summary: DataSummary, elf=Non
 def _depth(layout, group: int) -> int:
     """Longest directed path of a recursive model (-1 if the path diagram has a cycle)."""
     from ...algebra.matrices import acyclic_depth
+
     d = acyclic_depth(layout, group)
     return -1 if d is None else d
 
@@ -180,10 +219,12 @@ def _element(family: str, args, positive: bool) -> tuple[int, float, float, floa
         return K.TRANSFORMS["interval"], a[0], a[1], -math.log(a[1] - a[0])
     if family == "beta":
         return K.TRANSFORMS["interval"], 0.0, 1.0, -float(betaln(a[0], a[1]))
-    const = {"lognormal": lambda: -math.log(a[1]) - 0.5 * K._LOG2PI,
-             "gamma": lambda: a[0] * math.log(a[1]) - float(gammaln(a[0])),
-             "inv_gamma": lambda: a[0] * math.log(a[1]) - float(gammaln(a[0])),
-             "exponential": lambda: math.log(a[0]),
-             "half_normal": lambda: 0.5 * math.log(2 / math.pi) - math.log(a[0]),
-             "half_cauchy": lambda: math.log(2 / math.pi) - math.log(a[0])}[family]()
+    const = {
+        "lognormal": lambda: -math.log(a[1]) - 0.5 * K._LOG2PI,
+        "gamma": lambda: a[0] * math.log(a[1]) - float(gammaln(a[0])),
+        "inv_gamma": lambda: a[0] * math.log(a[1]) - float(gammaln(a[0])),
+        "exponential": lambda: math.log(a[0]),
+        "half_normal": lambda: 0.5 * math.log(2 / math.pi) - math.log(a[0]),
+        "half_cauchy": lambda: math.log(2 / math.pi) - math.log(a[0]),
+    }[family]()
     return K.TRANSFORMS["lower"], 0.0, 0.0, const
