@@ -1,6 +1,7 @@
 # loyaltymodels: set-up and everyday commands.
 #   make demo   fit the beliefs + experience -> loyalty model on bundled data
 #   make test   the fast test suite (what .ci/run runs)
+#   make lint   ruff and mypy (also in .ci/run)
 #   make notebooks  run notebooks/*.ipynb at full size (executed copies in notebooks/executed/)
 #   make paper  regenerate paper/generated/ from the package and build paper/paper.pdf
 #               (LOYALTYMODELS_FAST=1 make paper: short chains where anything is sampled)
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PAPER_STAMP := $(VENV)/.paper-stamp
 
-.PHONY: install demo test test-all bench notebooks paper paper-check clean
+.PHONY: install demo test test-all lint bench notebooks paper paper-check clean
 
 install: $(STAMP)
 
@@ -30,7 +31,13 @@ demo: $(STAMP)
 	$(PY) -m loyaltymodels.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q --durations=15
+
+# ruff (lint and format) and mypy, as configured in pyproject.toml
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q

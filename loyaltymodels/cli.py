@@ -14,13 +14,16 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import pandas as pd
 import typer
 
 from . import __version__
 from .errors import ConvergenceError, ConvergenceWarning, LoyaltyModelsError, SpecError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 app = typer.Typer(
     add_completion=False,
@@ -119,7 +122,7 @@ def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
-def _check(post) -> None:
+def _check(post: xr.DataTree) -> None:
     from .bayes.diagnostics import check_convergence
 
     with warnings.catch_warnings():
@@ -346,7 +349,8 @@ def indices(
         frame = _data(data)
         tables = []
         if nps:
-            tables.append(ix.nps(nps, scale=scale, by=by, method=method, data=frame).assign(index="NPS"))
+            nps_method = cast("ix.NpsMethod", method)  # nps checks it, and its message names the choices
+            tables.append(ix.nps(nps, scale=scale, by=by, method=nps_method, data=frame).assign(index="NPS"))
         if csat:
             tables.append(sx.csat(csat, scale=csat_scale, by=by, data=frame).assign(index="CSAT"))
         if ces:
@@ -371,7 +375,7 @@ def _three(value: str, option: str) -> tuple[str, str, str]:
     cols = _csv_list(value)
     if len(cols) != 3:
         raise typer.BadParameter(f"{option} takes three comma-separated columns, got {value!r}")
-    return cols  # type: ignore[return-value]
+    return cols
 
 
 @app.command()

@@ -39,7 +39,9 @@ def resolve_seed(seed: int | np.integer | None) -> int:
     (7, True)
     """
     if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**31))
+        entropy = np.random.SeedSequence().entropy
+        assert isinstance(entropy, int)  # drawn fresh from the OS: one int, never None or a sequence
+        return int(entropy % (2**31))
     return int(seed)
 
 

@@ -4,9 +4,13 @@ and printed as lavaan prints it."""
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 from . import datasets
 from .errors import SemWarning
+
+if TYPE_CHECKING:
+    from .sem.fit import SemFit
 
 
 def main() -> None:
@@ -28,7 +32,7 @@ def main() -> None:
     _weights(fit)
 
 
-def _weights(fit) -> None:
+def _weights(fit: SemFit) -> None:
     """The answer the package exists for: the respective weights of beliefs and experience."""
     p = fit.parameters
     w = p[(p.op == "~") & (p.lhs == "Loyalty")]

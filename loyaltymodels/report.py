@@ -11,13 +11,14 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .errors import DataError
 
 
-def _load(path: Path):
+def _load(path: Path) -> tuple[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -38,7 +39,7 @@ def _load(path: Path):
     raise DataError(f"cannot report on {path.name!r}: expected a .json (ML fit) or .nc (posterior) file")
 
 
-def _tables(kind: str, result) -> dict[str, pd.DataFrame]:
+def _tables(kind: str, result: Any) -> dict[str, pd.DataFrame]:
     if kind == "sem":
         p = result.parameters
         cols = [
@@ -96,7 +97,7 @@ def text_report(path: str | Path) -> str:
     return "\n".join(parts)
 
 
-def _figures(kind: str, result) -> list[tuple[str, bytes]]:
+def _figures(kind: str, result: Any) -> list[tuple[str, bytes]]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -83,7 +83,10 @@ def ram_layout(spec: ModelSpec) -> RamLayout:
     pos = {v: k for k, v in enumerate(variables)}
     A, S, m, th = {}, {}, {}, {}
     for g in range(1, spec.ngroups + 1):
-        a, s, mm, tt = ([], [], []), ([], [], []), ([], [], []), ([], [], [])
+        a: _CellLists = ([], [], [])
+        s: _CellLists = ([], [], [])
+        mm: _CellLists = ([], [], [])
+        tt: _CellLists = ([], [], [])
         for r, (lhs, op, rhs, grp) in enumerate(zip(t.lhs, t.op, t.rhs, t.group)):
             if grp != g:
                 continue
@@ -104,11 +107,17 @@ def ram_layout(spec: ModelSpec) -> RamLayout:
     return RamLayout(variables, len(spec.observed), spec.ngroups, A, S, m, th)
 
 
-def _add(acc, i, j, r):
-    acc[0].append(i), acc[1].append(j), acc[2].append(r)
+#: Cells of one matrix being collected: row indices, column indices, table rows.
+_CellLists = tuple[list[int], list[int], list[int]]
 
 
-def _cells(acc) -> Cells:
+def _add(acc: _CellLists, i: int, j: int, r: int) -> None:
+    acc[0].append(i)
+    acc[1].append(j)
+    acc[2].append(r)
+
+
+def _cells(acc: _CellLists) -> Cells:
     return Cells(*(np.asarray(x, dtype=int) for x in acc))
 
 
@@ -121,7 +130,7 @@ def row_values(table: pd.DataFrame, theta: np.ndarray | None = None) -> np.ndarr
     return values
 
 
-def ram_matrices(layout: RamLayout, values: np.ndarray, group: int = 1) -> tuple[np.ndarray, ...]:
+def ram_matrices(layout: RamLayout, values: np.ndarray, group: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(A, S, m)`` of one group, filled from per-row ``values``; leading axes of ``values``
     (posterior draws) give leading axes of the matrices."""
     values = np.asarray(values, dtype=float)
@@ -307,7 +316,7 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any], Any], Any]:
         "tanh": "tanh",
     }
 
-    def ev(node, env, xp):
+    def ev(node: ast.AST, env: dict[str, Any], xp: Any) -> Any:
         if isinstance(node, ast.Expression):
             return ev(node.body, env, xp)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
@@ -337,10 +346,14 @@ def compile_expression(expr: str) -> Callable[[dict[str, Any], Any], Any]:
         )
 
     tree_body = tree
-    return lambda env, xp=np: ev(tree_body, env, xp)
+
+    def compiled(env: dict[str, Any], xp: Any = np) -> Any:
+        return ev(tree_body, env, xp)
+
+    return compiled
 
 
-def label_values(table: pd.DataFrame, values) -> dict[str, Any]:
+def label_values(table: pd.DataFrame, values: Any) -> dict[str, Any]:
     """``{label: value}`` for labelled rows (first occurrence), in table order."""
     out: dict[str, Any] = {}
     for r, label in enumerate(table["label"]):

@@ -12,12 +12,10 @@ with the compiled density.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .moments import Pattern
+from .patterns import Pattern, missing_patterns
 
 __all__ = ["LOG2PI", "fiml_logl", "mvn_logpdf"]
 
@@ -65,7 +63,7 @@ def mvn_logpdf(
     """Log density of every row of ``y`` ``(N, p)`` (NaN = missing) under ``N(mu, sigma)``.
 
     ``sigma`` ``(..., p, p)`` and ``mu`` ``(..., p)`` may carry leading axes (posterior draws): the
-    result has shape ``(..., N)``. ``patterns`` (from :func:`~loyaltymodels.algebra.moments.missing_patterns`
+    result has shape ``(..., N)``. ``patterns`` (from :func:`~loyaltymodels.algebra.patterns.missing_patterns`
     of ``y``) saves grouping the rows again when the same data are scored many times.
 
     Examples
@@ -79,8 +77,6 @@ def mvn_logpdf(
     >>> bool(np.isclose(got[1], multivariate_normal(0, 2.0).logpdf(1.0)))
     True
     """
-    from .moments import missing_patterns
-
     y = np.asarray(y, dtype=float)
     sigma, mu = np.asarray(sigma, dtype=float), np.asarray(mu, dtype=float)
     lead = sigma.shape[:-2]
@@ -95,7 +91,7 @@ def fiml_logl(patterns: tuple[Pattern, ...], mu: np.ndarray, sigma: np.ndarray) 
 
     Examples
     --------
-    >>> from loyaltymodels.algebra.moments import missing_patterns
+    >>> from loyaltymodels.algebra.patterns import missing_patterns
     >>> y = np.random.default_rng(2).normal(size=(50, 3))
     >>> y[::3, 1] = np.nan
     >>> mu, sigma = np.zeros(3), np.eye(3) + 0.3

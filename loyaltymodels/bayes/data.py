@@ -7,13 +7,15 @@ respondents) goes into :func:`DataSummary.structure_key` so a compiled model can
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from ..algebra.moments import Pattern, missing_patterns
+from ..algebra.patterns import Pattern, missing_patterns
 from ..data.validate import validate_data
 from ..errors import DataError
 from ..spec.model import ModelSpec, as_spec
@@ -29,7 +31,7 @@ class DataSummary:
     y: np.ndarray = field(repr=False)
     group: np.ndarray = field(repr=False)  # 1-based group of each respondent
     group_labels: tuple = ()
-    index: np.ndarray = field(repr=False, default=None)  # row labels of the input data
+    index: np.ndarray | None = field(repr=False, default=None)  # row labels of the input data
     patterns: tuple[Pattern, ...] = field(repr=False, default=())
     ordinal: dict = field(default_factory=dict)  # item -> sorted category values
     missing: str = "fiml"
@@ -54,7 +56,9 @@ class DataSummary:
         return out
 
 
-def ordinal_items(data: pd.DataFrame, items, ordinal) -> list[str]:
+def ordinal_items(
+    data: pd.DataFrame, items: Sequence[str], ordinal: str | Sequence[str] | Literal[False] | None
+) -> list[str]:
     """Resolve ``ordinal=`` (None, a list of items, or ``"auto"``: integer-valued items with at most
     11 categories, i.e. rating scales up to 0-10)."""
     if ordinal is None or ordinal is False:
@@ -74,14 +78,14 @@ def ordinal_items(data: pd.DataFrame, items, ordinal) -> list[str]:
 
 
 def prepare(
-    model,
+    model: str | ModelSpec,
     data: pd.DataFrame,
     *,
     group: str | None = None,
-    group_equal=(),
-    ordinal=None,
+    group_equal: str | Sequence[str] = (),
+    ordinal: str | Sequence[str] | None = None,
     missing: str = "fiml",
-    **options,
+    **options: Any,
 ) -> tuple[ModelSpec, DataSummary]:
     """The spec (with the groups and thresholds the data call for) and the :class:`DataSummary`."""
     if missing not in MISSING:
@@ -100,8 +104,8 @@ def prepare(
             raise DataError(f"ordinal item {v!r} has fewer than two categories in the data", column=v)
     opts = dict(options)
     if group is not None:
-        labels = list(pd.unique(frame[group].dropna()))
-        opts.update(ngroups=len(labels), group_labels=labels)
+        levels = list(pd.unique(frame[group].dropna()))
+        opts.update(ngroups=len(levels), group_labels=levels)
     if group_equal:
         opts["group_equal"] = tuple([group_equal] if isinstance(group_equal, str) else group_equal)
     if ords:
@@ -129,10 +133,10 @@ def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, 
     return tuple(out)
 
 
-def item_stats(spec: ModelSpec, summary: DataSummary) -> dict:
+def item_stats(spec: ModelSpec, summary: DataSummary) -> dict[str, dict[Any, Any]]:
     """Per (item, group): mean, variance and probit cut points of the margins (starting values,
     fixed-x moments)."""
-    out = {"mean": {}, "var": {}, "cuts": {}, "cov": {}}
+    out: dict[str, dict[Any, Any]] = {"mean": {}, "var": {}, "cuts": {}, "cov": {}}
     for g in range(1, spec.ngroups + 1):
         y = summary.y[summary.group == g]
         for j, v in enumerate(summary.items):
@@ -147,7 +151,7 @@ def item_stats(spec: ModelSpec, summary: DataSummary) -> dict:
     return out
 
 
-def fixed_values(spec: ModelSpec, stats: dict) -> np.ndarray:
+def fixed_values(spec: ModelSpec, stats: dict[str, dict[Any, Any]]) -> np.ndarray:
     """The table's fixed values, exogenous (fixed.x) rows set to the sample moments of their group;
     free rows and ``:=`` rows hold 0 (they are filled elsewhere)."""
     t = spec.table

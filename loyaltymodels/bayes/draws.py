@@ -44,7 +44,7 @@ def row_draws(post: xr.DataTree, spec: ModelSpec, var_name: str = "param") -> np
     from ``posterior[var_name]`` after checking that its ``parameter`` coordinate is the table's."""
     if "posterior" not in post.children or var_name not in post["posterior"].data_vars:
         raise DataError(f"the posterior has no variable {var_name!r} in its 'posterior' group")
-    da = post["posterior"][var_name]
+    da = post["posterior"].dataset[var_name]
     rows = parameter_rows(spec.table)
     names = [str(x) for x in da["parameter"].values]
     expected = rows["name"].tolist()

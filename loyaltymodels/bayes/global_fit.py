@@ -123,6 +123,8 @@ def bayes_chi_fit(
         "BMc": np.exp(-0.5 * nonc / n),
     }
     if chisq_null is not None:
+        if pD_null is None:
+            raise ValueError("chisq_null needs pD_null, the baseline model's effective number of parameters")
         chisq_null = np.broadcast_to(np.asarray(chisq_null, dtype=float), chisq.shape)
         df0 = p - pD_null
         null_part = (chisq_null - pD_null) / df0
@@ -278,7 +280,7 @@ def effective_parameters(
         return float(diagnostics.waic(post).p)
     if method != "dic":
         raise ValueError(f"pD={method!r}: choose 'loo', 'waic' or 'dic'")
-    if spec is None:
+    if spec is None or values is None or obs is None:
         spec, values, obs = _inputs(post, None)
     layout = ram_layout(spec)
     mean_values = np.nanmean(values, axis=0)[None, :]

@@ -16,6 +16,9 @@ Forms (``form=``):
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 from scipy.special import log_ndtr
 
@@ -29,7 +32,7 @@ _LOG2PI = float(np.log(2 * np.pi))
 _PAD = 1e3  # outer cut points of the ordered probit; finite so gradients stay finite
 
 
-def _t(x, xp):
+def _t(x: Any, xp: ModuleType) -> Any:
     return np.swapaxes(x, -1, -2) if xp is np else x.T
 
 
@@ -51,7 +54,7 @@ def check_conditional(plan: Plan) -> None:
 
 
 # -- PyMC graph --------------------------------------------------------------------------------
-def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
+def add_likelihood(plan: Plan, summary: DataSummary, rows: Any, form: str) -> None:
     """Add the likelihood of ``form`` to the PyMC model in context (data enter as ``pm.Data``)."""
     import pymc as pm
     import pytensor.tensor as pt
@@ -104,13 +107,13 @@ def add_likelihood(plan: Plan, summary: DataSummary, rows, form: str) -> None:
     pm.Potential("loglik", total)
 
 
-def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict]:
+def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict[str, Any]]:
     """Per group: the patterns' n, number of answered items, and zero-padded means/covariances."""
     out = {}
     for g in sorted({pat.group for pat in summary.patterns}):
         pats = [pat for pat in summary.patterns if pat.group == g]
         K = len(pats)
-        st = {
+        st: dict[str, Any] = {
             "n": np.zeros(K),
             "q": np.zeros(K),
             "ybar": np.zeros((K, p)),
@@ -128,7 +131,7 @@ def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict]:
     return out
 
 
-def _add_conditional(plan: Plan, summary: DataSummary, rows) -> None:
+def _add_conditional(plan: Plan, summary: DataSummary, rows: Any) -> None:
     import pymc as pm
     import pytensor.tensor as pt
     from pymc.distributions.dist_math import log_diff_normal_cdf
@@ -169,7 +172,7 @@ def _threshold_rows(plan: Plan, item: str, group: int) -> np.ndarray:
     return rows.sort_values("rhs", key=lambda s: s.str[1:].astype(int)).index.to_numpy()
 
 
-def latent_scores(plan: Plan, rows, z, group: int, xp=np):
+def latent_scores(plan: Plan, rows: Any, z: Any, group: int, xp: ModuleType = np) -> Any:
     """``eta = (alpha + L z) (I - B)^-T`` with ``L = chol(Psi)``; batched over draws in NumPy."""
     lay, p = plan.layout, plan.layout.n_observed
     A, S, m = ram_tensors(lay, rows, group, xp)
@@ -187,7 +190,7 @@ def latent_scores(plan: Plan, rows, z, group: int, xp=np):
     return (m_l + z @ L.T) @ T.T
 
 
-def item_means(plan: Plan, rows, z, group: int, xp=np, eta=None):
+def item_means(plan: Plan, rows: Any, z: Any, group: int, xp: ModuleType = np, eta: Any = None) -> Any:
     """Conditional means of the (latent-response) items given the latent scores."""
     lay, p = plan.layout, plan.layout.n_observed
     A, _, m = ram_tensors(lay, rows, group, xp)

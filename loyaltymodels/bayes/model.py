@@ -7,6 +7,7 @@ values and their unconstrained form live together.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,12 +15,15 @@ from .data import DataSummary, fixed_values, item_stats
 from .likelihoods import add_likelihood, check_conditional, pattern_stats
 from .parameterization import Plan, RVGroup, natural_start, ram_tensors, row_values, sampled_start
 
+if TYPE_CHECKING:
+    import pymc as pm
+
 
 @dataclass(frozen=True)
 class ModelParts:
     """A built model with what is needed to feed it data and starting values."""
 
-    model: object  # pm.Model
+    model: pm.Model
     plan: Plan = field(repr=False)
     summary: DataSummary = field(repr=False)
     form: str = "marginal"
@@ -41,7 +45,7 @@ def choose_form(plan: Plan, summary: DataSummary, form: str | None) -> str:
     return form
 
 
-def build_pymc(plan: Plan, summary: DataSummary, form: str):
+def build_pymc(plan: Plan, summary: DataSummary, form: str) -> pm.Model:
     """The ``pm.Model`` (see :func:`loyaltymodels.bayes.fit.build_model`)."""
     import pymc as pm
     import pytensor.tensor as pt
@@ -60,7 +64,7 @@ def build_pymc(plan: Plan, summary: DataSummary, form: str):
     return model
 
 
-def random_variable(g: RVGroup):
+def random_variable(g: RVGroup) -> Any:
     """The PyMC random variable of one prior class (a vector, its prior and PyMC's transform)."""
     import pymc as pm
     from pymc.distributions import transforms
@@ -100,7 +104,7 @@ def _dist(f, a):
     }[f]()
 
 
-def positive_definite_check(plan: Plan, rows) -> None:
+def positive_definite_check(plan: Plan, rows: Any) -> None:
     """Correlations get independent priors (blavaan's ``rho ~ beta(1,1)``); a block of three or
     more correlated variables must also form a positive-definite matrix, so draws outside that set
     get zero density (Sylvester: every leading minor > 0). For a full block with beta(1,1) this
@@ -120,7 +124,7 @@ def positive_definite_check(plan: Plan, rows) -> None:
             S = ram_tensors(lay, rows, g, pt)[1][block][:, block]
             d = pt.sqrt(pt.diag(S))
             R = S / pt.outer(d, d)
-            conds += [pt.linalg.det(R[:k, :k]) > 0 for k in range(2, len(block) + 1)]
+            conds += [pt.gt(pt.linalg.det(R[:k, :k]), 0) for k in range(2, len(block) + 1)]
     if conds:
         pm.Potential("positive_definite", pt.switch(pt.all(pt.stack(conds)), 0.0, -np.inf))
 
@@ -165,12 +169,12 @@ def _score_start(plan: Plan, summary: DataSummary) -> np.ndarray:
     for k, f in enumerate(plan.layout.latents):
         items = [summary.items.index(v) for v in t.rhs[(t.op == "=~") & (t.lhs == f)].unique() if v in summary.items]
         if items:
-            s = np.nan_to_num(np.nanmean(zy[:, items], axis=1)) if len(items) else 0
+            s = np.nan_to_num(np.nanmean(zy[:, items], axis=1))
             out[:, k] = (s - s.mean()) / (s.std() or 1.0)
     return out
 
 
-def unconstrained(model, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def unconstrained(model: pm.Model, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``point`` mapped through each variable's PyMC transform (value-variable names)."""
     from pymc.distributions import transforms as tr
 
@@ -225,7 +229,7 @@ def data_values(plan: Plan, summary: DataSummary, form: str) -> dict[str, np.nda
     return out
 
 
-def constrained(model, upoint: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def constrained(model: pm.Model, upoint: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Inverse of :func:`unconstrained` (value-variable names -> random-variable names)."""
     from pymc.distributions import transforms as tr
     from scipy.special import expit

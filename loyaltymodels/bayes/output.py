@@ -14,6 +14,7 @@ from the draws of the free parameters, so the sampled graph stays small.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -49,7 +50,7 @@ def draws_of(group: xr.Dataset, plan: Plan) -> tuple[dict[str, np.ndarray], tupl
     return out, shape
 
 
-def rows_of(plan: Plan, summary: DataSummary, draws: dict, fixed: np.ndarray) -> np.ndarray:
+def rows_of(plan: Plan, summary: DataSummary, draws: dict[str, np.ndarray], fixed: np.ndarray) -> np.ndarray:
     return with_defined(plan.table, row_values(plan, draws, fixed, np))
 
 
@@ -75,7 +76,7 @@ def parameter_dataset(plan: Plan, rows: np.ndarray, shape: tuple[int, int]) -> x
     return ds
 
 
-def respondent_coords(summary: DataSummary) -> dict:
+def respondent_coords(summary: DataSummary) -> dict[str, tuple[str, np.ndarray]]:
     labels = np.asarray(summary.group_labels, dtype=object)[summary.group - 1]
     if all(isinstance(v, (int, np.integer)) for v in labels):
         labels = labels.astype(int)
@@ -91,14 +92,14 @@ def respondent_coords(summary: DataSummary) -> dict:
 def assemble(
     plan: Plan,
     summary: DataSummary,
-    trace,
+    trace: Any,
     *,
     form: str,
     fixed: np.ndarray,
     rng: np.random.Generator,
     posterior_predictive: bool,
-    prior=None,
-    attrs: dict | None = None,
+    prior: xr.DataTree | xr.Dataset | None = None,
+    attrs: dict[str, Any] | None = None,
 ) -> xr.DataTree:
     """Build the DataTree from a sampler's trace (and optional prior draws)."""
     post = trace["posterior"].to_dataset() if isinstance(trace, xr.DataTree) else trace.posterior
@@ -132,7 +133,15 @@ def assemble(
     return tree
 
 
-def _prior_groups(plan, summary, prior, fixed, form, rng, rc) -> dict:
+def _prior_groups(
+    plan: Plan,
+    summary: DataSummary,
+    prior: xr.DataTree | xr.Dataset,
+    fixed: np.ndarray,
+    form: str,
+    rng: np.random.Generator,
+    rc: dict[str, tuple[str, np.ndarray]],
+) -> dict[str, xr.Dataset]:
     ds = prior["prior"].to_dataset() if isinstance(prior, xr.DataTree) else prior
     draws, shape = draws_of(ds, plan)
     rows = rows_of(plan, summary, draws, fixed)
@@ -164,7 +173,7 @@ def _psi_ok(plan: Plan, rows: np.ndarray) -> np.ndarray:
     return ok
 
 
-def sample_stats(trace, shape) -> xr.Dataset:
+def sample_stats(trace: Any, shape: tuple[int, int]) -> xr.Dataset:
     """The sampler's statistics under ArviZ's names (``diverging``, ``tree_depth``, ...), dims
     ``(chain, draw)``, from nutpie's or PyMC's trace."""
     ss = trace["sample_stats"].to_dataset() if isinstance(trace, xr.DataTree) else trace.sample_stats
@@ -176,9 +185,9 @@ def sample_stats(trace, shape) -> xr.Dataset:
     return out
 
 
-def root_attrs(plan: Plan, summary: DataSummary, form: str, extra: dict) -> dict:
+def root_attrs(plan: Plan, summary: DataSummary, form: str, extra: dict[str, Any]) -> dict[str, Any]:
     labels = [v.item() if hasattr(v, "item") else v for v in summary.group_labels]
-    attrs = {
+    attrs: dict[str, Any] = {
         **spec_attrs(plan.spec),
         "package_versions": json.dumps(package_versions(), sort_keys=True),
         "missing": summary.missing,

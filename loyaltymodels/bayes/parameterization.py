@@ -12,7 +12,10 @@ sampled and the table that is reported cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +72,7 @@ class Plan:
         return int(self.table.par.max()) + 1 if (self.table.par >= 0).any() else 0
 
 
-def make_plan(spec: ModelSpec, priors=None) -> Plan:
+def make_plan(spec: ModelSpec, priors: pd.DataFrame | Mapping[str, str] | None = None) -> Plan:
     """Map the free parameters of ``spec`` onto random variables (see the module docstring)."""
     t = spec.table
     unsupported = t[t.op.isin(["==", "<", ">"])]
@@ -112,7 +115,8 @@ def make_plan(spec: ModelSpec, priors=None) -> Plan:
         row = first_rows.loc[p]
         rho_first.append(int(np.flatnonzero(par == p)[0]))
         try:
-            va.append(var_row[(row.lhs, row.group)]), vb.append(var_row[(row.rhs, row.group)])
+            va.append(var_row[(row.lhs, row.group)])
+            vb.append(var_row[(row.rhs, row.group)])
         except KeyError:
             raise SpecError(
                 f"the covariance '{row.lhs} ~~ {row.rhs}' needs the variances of both variables in the model"
@@ -184,7 +188,7 @@ def _threshold_groups(spec: ModelSpec, table: pd.DataFrame) -> list[RVGroup]:
 
 
 # -- sampled quantities -> rows (xp = numpy or pytensor.tensor) --------------------------------
-def to_natural(group: RVGroup, value, xp):
+def to_natural(group: RVGroup, value: Any, xp: ModuleType) -> Any:
     kind = group.to_natural
     if kind == "square":
         return value**2
@@ -195,7 +199,7 @@ def to_natural(group: RVGroup, value, xp):
     return value
 
 
-def row_values(plan: Plan, rv_values: dict, fixed, xp=np):
+def row_values(plan: Plan, rv_values: Mapping[str, Any], fixed: Any, xp: ModuleType = np) -> Any:
     """Value of every table row (``:=`` rows left at 0; see :func:`with_defined`).
 
     ``rv_values[name]`` has shape ``(..., k)``; ``fixed`` holds the fixed rows' values (exogenous
@@ -220,9 +224,9 @@ def with_defined(table: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         return rows
     rows = np.array(rows, float, copy=True)
     env = {}
-    for r, (label, g) in enumerate(zip(table["label"], table["group"])):
+    for j, (label, g) in enumerate(zip(table["label"], table["group"])):
         if label and label not in env and g > 0:
-            env[label] = rows[..., r]
+            env[label] = rows[..., j]
     for r in defined:
         rows[..., r] = compile_expression(table["rhs"].iat[r])(env, np)
         env[table["lhs"].iat[r]] = rows[..., r]
@@ -277,12 +281,13 @@ def sampled_start(group: RVGroup, natural: np.ndarray) -> np.ndarray:
 
 
 # -- rows -> RAM matrices -> moments ----------------------------------------------------------
-def ram_tensors(layout: RamLayout, rows, group: int, xp=np):
+def ram_tensors(layout: RamLayout, rows: Any, group: int, xp: ModuleType = np) -> tuple[Any, Any, Any]:
     """``(A, S, m)`` of one group from row values, filled at the cells of
     :func:`loyaltymodels.algebra.matrices.ram_layout` (``set_subtensor`` in PyTensor; in NumPy
     :func:`~loyaltymodels.algebra.matrices.ram_matrices`, batched over leading axes)."""
     if xp is np:
-        return ram_matrices(layout, rows, group)
+        A, S, m = ram_matrices(layout, rows, group)
+        return A, S, m
     n = layout.n
     cA, cS, cm = layout.A[group], layout.S[group], layout.m[group]
     A = xp.set_subtensor(xp.zeros((n, n))[cA.i, cA.j], rows[cA.row])
@@ -291,7 +296,7 @@ def ram_tensors(layout: RamLayout, rows, group: int, xp=np):
     return A, S, m
 
 
-def moments(layout: RamLayout, rows, group: int, xp=np, full: bool = False):
+def moments(layout: RamLayout, rows: Any, group: int, xp: ModuleType = np, full: bool = False) -> tuple[Any, Any]:
     """Implied covariance and mean of the observed variables (all variables with ``full``):
     :func:`loyaltymodels.algebra.matrices.implied_moments` in NumPy (batched over leading axes),
     the same algebra as a PyTensor graph otherwise."""

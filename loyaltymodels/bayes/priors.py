@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -168,7 +169,7 @@ def free_rows(spec: ModelSpec) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def default_priors(model: str | ModelSpec, **options) -> pd.DataFrame:
+def default_priors(model: str | ModelSpec, **options: Any) -> pd.DataFrame:
     """The prior of every free parameter: blavaan's defaults, or the syntax's ``prior("...")``.
 
     Edit the ``prior`` column and pass the table back as ``priors=`` to :func:`build_model` or
@@ -213,19 +214,19 @@ def resolve_priors(spec: ModelSpec, priors: pd.DataFrame | Mapping[str, str] | N
             raise SpecError(f"priors table rows {unknown} are not free parameters of the model")
         table["prior"] = [given.get(k, p) for k, p in zip(key(table), table["prior"])]
     elif priors:
-        classes, unknown = set(DEFAULT_PRIORS), []
+        classes, unmatched = set(DEFAULT_PRIORS), []
         for k, v in priors.items():
             if k in classes:
                 hit = (table["class"] == k).to_numpy() & (syntax_prior == "")
             else:
                 hit = ((table["label"] == k) | (table["name"] == k)).to_numpy()
                 if not hit.any():
-                    unknown.append(k)
+                    unmatched.append(k)
                     continue
             table.loc[hit, "prior"] = v
-        if unknown:
+        if unmatched:
             raise SpecError(
-                f"priors: {unknown} are neither parameter classes ({', '.join(DEFAULT_PRIORS)}) "
+                f"priors: {unmatched} are neither parameter classes ({', '.join(DEFAULT_PRIORS)}) "
                 "nor labels or parameter names of the model (see default_priors(model))"
             )
     table["parsed"] = [parse_prior(p, c, n) for p, c, n in zip(table["prior"], table["class"], table["name"])]

@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +28,11 @@ from ..errors import LoyaltyModelsWarning
 from .data import DataSummary
 from .model import ModelParts, build_pymc, constrained, data_values, start_point, unconstrained
 from .parameterization import Plan
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+    from .density.program import DensityProgram
 
 SAMPLERS = ("nutpie", "pymc")
 #: ``density=``: ``"auto"`` (the generic kernel when it covers the model), ``"kernel"``, ``"pytensor"``.
@@ -55,13 +62,13 @@ class CompiledSEM:
     parts: ModelParts
     key: tuple = field(repr=False)
     sampler: str = "nutpie"
-    compiled: object = field(default=None, repr=False)
+    compiled: Any = field(default=None, repr=False)  # nutpie's compiled model (None for PyMC's NUTS)
     compile_seconds: float = 0.0
     density: str = "pytensor"
-    program: object = field(default=None, repr=False)
+    program: DensityProgram | None = field(default=None, repr=False)
 
     @property
-    def model(self):
+    def model(self) -> pm.Model:
         return self.parts.model
 
     @property
@@ -89,7 +96,7 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
     if density not in DENSITIES:
         raise ValueError(f"density must be one of {DENSITIES}, not {density!r}")
     start = time.perf_counter()  # the kernel's (cached) machine code loads with kernel_unsupported
-    why = "not asked for"
+    why: str | None = "not asked for"
     if sampler == "nutpie" and density != "pytensor":
         try:
             why = kernel_unsupported(parts)
@@ -183,7 +190,7 @@ def run(
     progressbar: bool,
     target_accept: float | None = None,
     max_treedepth: int = 10,
-):
+) -> Any:
     """Sample; returns the sampler's own DataTree (constrained draws of the random variables).
 
     BLAS is kept to one thread while sampling: the chains already occupy the cores, and
@@ -217,7 +224,7 @@ def _run(
     progressbar: bool,
     target_accept: float | None,
     max_treedepth: int,
-):
+) -> Any:
     parts = compiled.parts
     kwargs = {"target_accept": target_accept} if target_accept else {}
     if compiled.density == "kernel":
@@ -225,6 +232,7 @@ def _run(
 
         from .density.program import with_data
 
+        assert compiled.program is not None  # a kernel model always carries its program
         program = with_data(compiled.program, parts.plan, summary)
         flat = program.unconstrain(start_point(parts.plan, summary, parts.form))
         model = compiled.compiled.prepared(program, _jittered(flat))
@@ -291,8 +299,8 @@ def _run(
         )
 
 
-def _jittered(flat: np.ndarray):
-    def init(chain_seed):  # called by nutpie once per chain with a seed derived from `seed`
+def _jittered(flat: np.ndarray) -> Callable[[int], np.ndarray]:
+    def init(chain_seed: int) -> np.ndarray:  # called by nutpie once per chain with a seed derived from `seed`
         rng = np.random.default_rng(chain_seed)
         return flat + JITTER * rng.standard_normal(flat.shape)
 
@@ -304,7 +312,7 @@ def build_parts(plan: Plan, summary: DataSummary, form: str) -> ModelParts:
 
 
 # -- nutpie on the generic kernel ----------------------------------------------------------------
-def kernel_model(program, plan: Plan):
+def kernel_model(program: DensityProgram, plan: Plan) -> Any:
     """A nutpie model that calls the numba kernel's C entry points directly (no Python, no GIL
     per gradient), as nutpie does for its own numba-compiled PyMC models; through nutpie's public
     ``from_pyfunc`` (a Python call per gradient) if that internal interface is not there."""
@@ -334,10 +342,10 @@ def kernel_model(program, plan: Plan):
         return _pyfunc_model(program, dims, coords)
 
 
-_KERNEL_CLASS = None
+_KERNEL_CLASS: type | None = None
 
 
-def _kernel_model_class():
+def _kernel_model_class() -> type:
     """nutpie's ``CompiledModel`` for C callbacks (mirrors nutpie's ``CompiledPyMCModel``)."""
     global _KERNEL_CLASS
     if _KERNEL_CLASS is not None:
@@ -348,12 +356,12 @@ def _kernel_model_class():
     @dataclass(frozen=True)
     class KernelModel(CompiledModel):
         program: object = None
-        coords_: dict = None
+        coords_: dict | None = None
         logp_address: int = 0
         expand_address: int = 0
         initial_point_func: object = None
         # [ib address, ib size, fb address, fb size]: the kernel's user data
-        header: np.ndarray = None
+        header: np.ndarray | None = None
 
         def __post_init__(self):
             p = self.program

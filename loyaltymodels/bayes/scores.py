@@ -90,7 +90,7 @@ def factor_scores(
     ``x2`` missing, ``E[f | x1] = x1 / 2`` and ``Var = 1/2``.
     """
     if "eta" in post["posterior"].data_vars and data is None:
-        return labelled_interval(_summarise_sampled(post["posterior"]["eta"], ci), ci)
+        return labelled_interval(_summarise_sampled(post["posterior"].dataset["eta"], ci), ci)
     spec = model_spec(post)
     if spec.ordinal:
         raise DataError(

@@ -284,7 +284,9 @@ def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list
 
 
 # -- SPSS and Stata (pyreadstat) -------------------------------------------------------------------
-def _read_readstat(path: Path, fmt: str, encoding: str | None):
+def _read_readstat(
+    path: Path, fmt: str, encoding: str | None
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, dict[Any, str]], dict[str, str]]:
     import pyreadstat  # 0.1 s; only needed for these formats
 
     reader = pyreadstat.read_sav if fmt == "spss" else pyreadstat.read_dta
@@ -299,7 +301,9 @@ def _read_readstat(path: Path, fmt: str, encoding: str | None):
         ) from exc
     source: dict[str, Any] = {"encoding": meta.file_encoding}
     if fmt == "spss":
-        source["user_missing"] = _apply_user_missing(df, meta.missing_ranges)
+        # pyreadstat annotates missing_ranges' entries as bare values too, but its parser only ever
+        # stores {"lo": ..., "hi": ...} dicts (with str bounds for string variables)
+        source["user_missing"] = _apply_user_missing(df, meta.missing_ranges)  # type: ignore[arg-type]
     value_labels = {
         col: {_code(k): str(v) for k, v in labels.items()} for col, labels in (meta.variable_value_labels or {}).items()
     }

@@ -167,11 +167,11 @@ def loyalty_scenario(
     nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
     frames, truth = [], []
     for s in names:
-        seg_names = list(segs) or [None]
+        seg_names: list[str | None] = list(segs) or [None]
         counts = np.full(len(seg_names), sizes[s] // len(seg_names))
         counts[: sizes[s] - counts.sum()] += 1
         for g, n_g in zip(seg_names, counts):
-            wb, we = np.add(w[s], segs.get(g, (0.0, 0.0)))
+            wb, we = np.add(w[s], (0.0, 0.0) if g is None else segs[g])
             explained = wb**2 + we**2 + 2 * rho * wb * we + nonlinear_var
             resid = 1.0 - explained
             if resid < -1e-9:
@@ -235,13 +235,17 @@ def loyalty_scenario(
     return data, out
 
 
-def _sector_weights(sectors, weights) -> tuple[list[str], dict[str, tuple[float, float]]]:
+def _sector_weights(
+    sectors: int | Sequence[str] | None, weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None
+) -> tuple[list[str], dict[str, tuple[float, float]]]:
     if isinstance(weights, Mapping):
+        if isinstance(sectors, int):
+            raise TypeError("with weights per sector, sectors must be a list of names (or None for all of them)")
         names = list(weights) if sectors is None else list(sectors)
         missing = [s for s in names if s not in weights]
         if missing:
             raise ValueError(f"weights has no entry for sector(s) {missing}")
-        return names, {s: tuple(map(float, weights[s])) for s in names}
+        return names, {s: _pair(weights[s]) for s in names}
     if sectors is None:
         sectors = 4
     if isinstance(sectors, int):
@@ -263,10 +267,20 @@ def _sector_weights(sectors, weights) -> tuple[list[str], dict[str, tuple[float,
     return names, {s: SECTOR_PROFILES[s] for s in names}
 
 
-def _sizes(n, names) -> dict[str, int]:
+def _pair(w: Sequence[float]) -> tuple[float, float]:
+    wb, we = w
+    return float(wb), float(we)
+
+
+def _is_scalar(x: object) -> bool:
+    """``np.isscalar`` as a plain bool (its type guard would narrow ``x`` to NumPy's scalar union)."""
+    return bool(np.isscalar(x))
+
+
+def _sizes(n: Any, names: list[str]) -> dict[str, int]:
     if isinstance(n, Mapping):
         return {s: int(n[s]) for s in names}
-    if np.isscalar(n):
+    if _is_scalar(n):
         return {s: int(n) for s in names}
     n = list(n)
     if len(n) != len(names):
@@ -274,7 +288,7 @@ def _sizes(n, names) -> dict[str, int]:
     return dict(zip(names, map(int, n)))
 
 
-def _segments(segments) -> dict[str, tuple[float, float]]:
+def _segments(segments: Mapping[str, tuple[float, float]] | bool | None) -> dict[str, tuple[float, float]]:
     if segments is None or segments is False:
         return {}
     if segments is True:
@@ -282,17 +296,17 @@ def _segments(segments) -> dict[str, tuple[float, float]]:
     return {str(k): (float(v[0]), float(v[1])) for k, v in segments.items()}
 
 
-def _outcomes(outcomes) -> dict[str, dict[str, Any]]:
+def _outcomes(outcomes: Mapping[str, Any] | Sequence[str] | bool | None) -> dict[str, dict[str, Any]]:
     if outcomes is None or outcomes is False:
         return {}
     if outcomes is True:
         return {k: dict(v) for k, v in OUTCOMES.items()}
     if not isinstance(outcomes, Mapping):
         return {k: dict(OUTCOMES[k]) for k in outcomes}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, spec in outcomes.items():
         base = dict(OUTCOMES.get(name, {"type": "binary", "base_rate": 0.2}))
-        base.update({"effect": float(spec)} if np.isscalar(spec) else dict(spec))
+        base.update({"effect": float(spec)} if _is_scalar(spec) else dict(spec))
         out[name] = base
     return out
 
@@ -311,7 +325,9 @@ def _draw_outcome(spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Gen
 
 
 @functools.lru_cache(maxsize=256)
-def _satisfied_not_loyal(wb, we, rho, gamma, c, resid, draws: int = 200_000) -> float:
+def _satisfied_not_loyal(
+    wb: float, we: float, rho: float, gamma: float, c: float, resid: float, draws: int = 200_000
+) -> float:
     # Fixed seed: the truth must not depend on the data's seed, and MC error (~0.002) is far below
     # any estimate's uncertainty. Cached: it is a pure function of the population values and ~90%
     # of a data set's cost, which power analyses draw thousands of times.
@@ -330,7 +346,19 @@ def _satisfied_not_loyal(wb, we, rho, gamma, c, resid, draws: int = 200_000) -> 
     return float(np.mean(loyal[satisfied] < np.median(loyal)))
 
 
-def _truth_rows(s, g, wb, we, rho, gamma, d, resid, items, outs, snl) -> list[dict]:
+def _truth_rows(
+    s: str,
+    g: str | None,
+    wb: float,
+    we: float,
+    rho: float,
+    gamma: float,
+    d: float,
+    resid: float,
+    items: Mapping[str, tuple[str, Sequence[float]]],
+    outs: Mapping[str, Mapping[str, Any]],
+    snl: float,
+) -> list[dict]:
     rows = [
         ("w_beliefs", wb),
         ("w_experience", we),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,12 @@ from ..spec.layout import param_name
 from ..spec.model import ModelSpec, SpecWarning, as_spec
 
 __all__ = ["simulate", "population_values", "parse_scale"]
+
+
+@overload
+def parse_scale(scale: str | Sequence[int]) -> tuple[int, int]: ...
+@overload
+def parse_scale(scale: None) -> None: ...
 
 
 def parse_scale(scale: str | Sequence[int] | None) -> tuple[int, int] | None:
@@ -67,7 +74,7 @@ def population_values(
     return values
 
 
-def _apply_params(t: pd.DataFrame, values: np.ndarray, params) -> np.ndarray:
+def _apply_params(t: pd.DataFrame, values: np.ndarray, params: Mapping[str, float] | pd.DataFrame | None) -> np.ndarray:
     if params is None:
         return values
     if isinstance(params, pd.DataFrame):

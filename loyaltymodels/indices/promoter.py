@@ -41,7 +41,7 @@ NpsMethod = Literal["adjusted_wald", "wald", "bayes"]
 _NPS_METHODS = ("adjusted_wald", "wald", "bayes")
 
 
-def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None):
+def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None) -> tuple[tuple[int, int, str], int, int]:
     lo, hi, name = parse_scale(scale)
     if cutoffs is None:
         if name not in NPS_CUTOFFS:
@@ -58,7 +58,7 @@ def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None):
     return (lo, hi, name), d_max, p_min
 
 
-def _nps_shares(r: Responses, d_max: int, p_min: int):
+def _nps_shares(r: Responses, d_max: int, p_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per group: shares (detractors, passives, promoters; 0-1), n, n_missing and (effective) n."""
     x = r.answers[0]
     # cells 0-3 = detractor, passive, promoter, missing (NaN fails both comparisons): one
@@ -267,7 +267,7 @@ def nps_difference(
             iv.nps_centre_var(s[0, 2], s[0, 0], u[0], method == "adjusted_wald") for s, u in ((sa, ua), (sb, ub))
         )
         half = iv.z_value(ci) * np.sqrt(va + vb)
-        lo, hi = max(cb - ca - half, -2.0), min(cb - ca + half, 2.0)
+        lo, hi = np.maximum(cb - ca - half, -2.0), np.minimum(cb - ca + half, 2.0)
         p_value = float(2 * stats.norm.sf(abs(cb - ca) / np.sqrt(va + vb)))
     row = {
         "estimate": 100 * (nps_b - nps_a),

@@ -263,7 +263,7 @@ def read_responses(
             raise DataError(
                 f"{func}: {role} has {len(s)} values but {first_role} has {len(first)}; pass one value per respondent"
             )
-        if role in labelled and not s.index.equals(ref.index):
+        if role in labelled and ref is not None and not s.index.equals(ref.index):
             raise DataError(
                 f"{func}: {role} and {ref_role} have different indexes; align them "
                 "(e.g. take both from one DataFrame) or pass NumPy arrays"
@@ -287,7 +287,9 @@ def read_responses(
 # --- grouped sums shared by the indices -------------------------------------------------------
 
 
-def _totals(r: Responses):
+def _totals(
+    r: Responses,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Complete answers' group codes and weights, with per group the total weight, the count,
     the effective count (n, or Kish's n_eff when weighted) and the common table columns."""
     ok = r.complete

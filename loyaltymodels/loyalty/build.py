@@ -30,7 +30,9 @@ Likelihood forms (``design.form``):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +46,11 @@ from ..errors import SpecError
 from .cells import total_effects
 from .priors import own_priors, prior_rv, split_priors
 from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, outcome_codes, parse_outcomes
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+    from ..spec.model import ModelSpec
 
 CELL_COLUMN = "_loyalty_cell"
 DEFAULT_INVARIANCE = ("loadings", "intercepts")
@@ -63,13 +70,13 @@ class Design:
     cell_segment: np.ndarray = field(repr=False)  # (G,) segment index (0 without segments)
     weight_pars: np.ndarray = field(repr=False)  # (G, K) par of loyalty ~ driver k in cell g
     outcomes: tuple[Outcome, ...] = ()
-    codes: np.ndarray = field(repr=False, default=None)  # (N, n_outcomes), -1 when missing
+    codes: np.ndarray | None = field(repr=False, default=None)  # (N, n_outcomes), -1 when missing
     priors: dict = field(repr=False, default_factory=dict)
     blocks: dict = field(repr=False, default_factory=dict)  # name -> (item indices, latent indices)
     invariance: tuple[str, ...] = DEFAULT_INVARIANCE
-    chunks: np.ndarray = field(repr=False, default=None)  # (K, B) respondent per slot, -1 = padding
-    chunk_group: np.ndarray = field(repr=False, default=None)  # (K,) 0-based group of each chunk
-    chunk_observed: np.ndarray = field(repr=False, default=None)  # (K, p) items answered in the chunk
+    chunks: np.ndarray | None = field(repr=False, default=None)  # (K, B) respondent per slot, -1 = padding
+    chunk_group: np.ndarray | None = field(repr=False, default=None)  # (K,) 0-based group of each chunk
+    chunk_observed: np.ndarray | None = field(repr=False, default=None)  # (K, p) items answered in the chunk
     sector_column: str | None = None  # the user's columns, recorded in the posterior
     segment_column: str | None = None
 
@@ -88,7 +95,7 @@ class Design:
         blocks = tuple((k, tuple(it), tuple(lv)) for k, (it, lv) in self.blocks.items())
         cells = (
             ()
-            if self.chunks is None
+            if self.chunks is None or self.chunk_group is None or self.chunk_observed is None
             else (self.chunks.shape, self.chunk_group.tobytes(), self.chunk_observed.tobytes())
         )
         return (
@@ -106,19 +113,19 @@ class Design:
 
 
 def make_design(
-    model,
+    model: str | ModelSpec,
     data: pd.DataFrame,
     *,
-    sector=None,
-    segment=None,
-    outcomes=None,
-    interaction=False,
-    asymmetry=None,
-    ordinal=None,
-    priors=None,
-    invariance=DEFAULT_INVARIANCE,
-    loyalty=None,
-    drivers=None,
+    sector: str | None = None,
+    segment: str | None = None,
+    outcomes: Mapping[str, Any] | Sequence[str] | None = None,
+    interaction: bool | Sequence[str] = False,
+    asymmetry: bool | Sequence[str] | None = None,
+    ordinal: str | Sequence[str] | None = None,
+    priors: pd.DataFrame | Mapping[str, Any] | None = None,
+    invariance: Sequence[str] = DEFAULT_INVARIANCE,
+    loyalty: str | None = None,
+    drivers: Sequence[str] | None = None,
     min_size: int = MIN_CELL_SIZE,
     missing: str = "fiml",
 ) -> Design:
@@ -252,7 +259,9 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
     base = "conditional" if design.form == "conditional" else "marginal"
     if design.form in ("marginal", "conditional"):
         return sem_values(design.plan, s, base)
-    idx, pad = np.maximum(design.chunks, 0), design.chunks < 0
+    chunks, codes = design.chunks, design.codes
+    assert chunks is not None and codes is not None  # the latent forms lay respondents out in chunks
+    idx, pad = np.maximum(chunks, 0), chunks < 0
     y = np.nan_to_num(s.y)[idx]
     y[pad] = 0.0
     out = {
@@ -261,13 +270,13 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
         "valid": (~pad).astype(float),
     }
     for k, o in enumerate(design.outcomes):
-        code = design.codes[idx, k]
+        code = codes[idx, k]
         out[f"code_{o.name}"] = np.where(pad, 0, np.maximum(code, 0))
         out[f"mask_{o.name}"] = ((code >= 0) & ~pad).astype(float)
     return out
 
 
-def build_graph(design: Design):
+def build_graph(design: Design) -> pm.Model:
     """The ``pm.Model`` of ``design`` (see the module docstring)."""
     import pymc as pm
     import pytensor.tensor as pt
@@ -305,7 +314,7 @@ def build_graph(design: Design):
     return model
 
 
-def _weights(design: Design):
+def _weights(design: Design) -> Any:
     """(G, K) raw weights: mu + tau z[sector] (+ segment shift), non-centred."""
     import pymc as pm
 
@@ -324,7 +333,7 @@ def _weights(design: Design):
     return pm.Deterministic("weight", w, dims=("cell", "driver"))
 
 
-def _sem_variables(design: Design, w) -> dict:
+def _sem_variables(design: Design, w: Any) -> dict[str, Any]:
     """The SEM's random variables, with loyalty's weights taken from ``w`` (the group holding them
     becomes a Deterministic of the same name, so the posterior keeps the layout's variables)."""
     import pymc as pm
@@ -359,7 +368,7 @@ def _sem_variables(design: Design, w) -> dict:
     return rvs
 
 
-def _centre_intercepts(design: Design, rvs: dict, fixed) -> dict:
+def _centre_intercepts(design: Design, rvs: dict[str, Any], fixed: Any) -> dict[str, Any]:
     """Sample item intercepts centred at the cells' average latent means.
 
     With invariant intercepts and free latent means, ``E[y_j | cell g] = nu_j + lambda_j' mu_g``
@@ -418,5 +427,6 @@ def _extra_variables(design: Design) -> dict:
     if design.form == "scores":
         # padded slots get a u too (standard normal, untouched by the data): a fixed layout is
         # what keeps the graph small (see loyalty_likelihood)
+        assert design.chunks is not None
         out["u"] = pm.Normal("u", 0.0, 1.0, shape=design.chunks.shape + (len(design.blocks["drivers"][1]),))
     return out

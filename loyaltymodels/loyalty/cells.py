@@ -9,13 +9,19 @@ The same code builds the PyTensor graph (``xp=pytensor.tensor``) and evaluates a
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ..bayes.parameterization import ram_tensors
 from .likelihood import folded_mean, gaussian_block, nonlinear_terms, outcome_loglik
 
+if TYPE_CHECKING:
+    from .build import Design
 
-def _inv(x, xp):
+
+def _inv(x: Any, xp: ModuleType) -> Any:
     if xp is np:
         return np.linalg.inv(x)
     import pytensor.tensor as pt
@@ -23,7 +29,7 @@ def _inv(x, xp):
     return pt.linalg.inv(x)
 
 
-def total_effects(B, depth: int | None, xp=np):
+def total_effects(B: Any, depth: int | None, xp: ModuleType = np) -> Any:
     """``(I - B)^-1`` of latent paths: ``I + B + ... + B^depth`` for a recursive model (no linalg
     op in the graph, as the SEM machinery does), an inverse otherwise."""
     q = B.shape[-1] if xp is np else int(B.type.shape[-1])
@@ -35,7 +41,7 @@ def total_effects(B, depth: int | None, xp=np):
     return T
 
 
-def group_matrices(design, rows, xp=np) -> dict:
+def group_matrices(design: Design, rows: Any, xp: ModuleType = np) -> dict[str, Any]:
     """Per group, stacked on the first axis: item intercepts ``nu``, loadings ``lam``, residual
     variances ``theta``, latent intercepts ``alpha``, paths ``beta``, residual covariances ``psi``,
     implied latent ``mean`` and ``cov`` (one set of row values, no draw axis)."""
@@ -43,7 +49,7 @@ def group_matrices(design, rows, xp=np) -> dict:
 
     lay = design.plan.layout
     p = lay.n_observed
-    out = {k: [] for k in ("nu", "lam", "theta", "alpha", "beta", "psi", "mean", "cov")}
+    out: dict[str, list[Any]] = {k: [] for k in ("nu", "lam", "theta", "alpha", "beta", "psi", "mean", "cov")}
     for g in range(1, lay.ngroups + 1):
         A, S, m = ram_tensors(lay, rows, g, xp)
         T = total_effects(A[p:, p:], acyclic_depth(lay, g), xp)
@@ -61,7 +67,16 @@ def group_matrices(design, rows, xp=np) -> dict:
     return {k: xp.stack(v) for k, v in out.items()}
 
 
-def _block(data, mats: dict, observed, items: np.ndarray, latents: np.ndarray, mean, cov, xp):
+def _block(
+    data: dict[str, Any],
+    mats: dict[str, Any],
+    observed: np.ndarray,
+    items: np.ndarray,
+    latents: np.ndarray,
+    mean: Any,
+    cov: Any,
+    xp: ModuleType,
+) -> tuple[Any, Any, Any, Any]:
     lam = mats["lam"][:, items][:, :, latents]
     return gaussian_block(
         data["y"][:, :, items],
@@ -76,11 +91,14 @@ def _block(data, mats: dict, observed, items: np.ndarray, latents: np.ndarray, m
     )
 
 
-def respondent_loglik(design, rows, data: dict, extra: dict, xp=np):
+def respondent_loglik(
+    design: Design, rows: Any, data: dict[str, Any], extra: dict[str, Any], xp: ModuleType = np
+) -> Any:
     """Log-likelihood ``(K, B)`` of every chunk slot (0 for padding) for the ``outcomes`` and
     ``scores`` forms. ``data``: ``y (K, B, p)``, ``valid``, outcome codes/masks; ``extra``: the
     interaction, asymmetry, outcome coefficients and (``scores``) the whitened driver scores ``u``.
     """
+    assert design.chunk_group is not None and design.chunk_observed is not None  # set for these two forms
     mats = {k: v[design.chunk_group] for k, v in group_matrices(design, rows, xp).items()}
     observed = design.chunk_observed
     lat = list(design.latents)
@@ -108,7 +126,7 @@ def respondent_loglik(design, rows, data: dict, extra: dict, xp=np):
     return ll + data["valid"] * outcome_terms(design, known, data, extra, xp)
 
 
-def loyalty_mean(design, mats: dict, eta, extra: dict, xp=np):
+def loyalty_mean(design: Design, mats: dict[str, Any], eta: Any, extra: dict[str, Any], xp: ModuleType = np) -> Any:
     """E[loyalty | other latents] ``(K, B)``: intercept, weights and the nonlinear terms centred
     at their expectation in the chunk's group. ``eta (K, B, q)`` holds the scores of
     ``design.blocks['drivers']``; ``mats`` are per chunk."""
@@ -132,7 +150,9 @@ def loyalty_mean(design, mats: dict, eta, extra: dict, xp=np):
     return mu + nonlinear_terms(pair_i, pair_a, extra.get("interaction"), extra.get("asymmetry"), c_prod, c_abs, xp)
 
 
-def outcome_terms(design, latent: dict, data: dict, extra: dict, xp=np):
+def outcome_terms(
+    design: Design, latent: dict[str, tuple[Any, Any]], data: dict[str, Any], extra: dict[str, Any], xp: ModuleType = np
+) -> Any:
     """The outcomes' log-likelihood ``(K, B)``, latent by latent (``latent[name] = (mean, var)``;
     ``var`` None for a sampled latent)."""
     total = 0.0

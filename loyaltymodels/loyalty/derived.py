@@ -45,7 +45,7 @@ def to_cells(
     return xr.DataArray(out, dims=("chain", "draw", *cell_dims(info), *dims), coords=c)
 
 
-def _flat(x: np.ndarray, shape) -> np.ndarray:
+def _flat(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return x.reshape(shape + x.shape[1:])
 
 
@@ -109,7 +109,7 @@ def add_derived(post: xr.DataTree) -> xr.DataTree:
     return post
 
 
-def _outcome_effects(dr: Draws, ds: xr.Dataset, iL: int, shape) -> xr.DataArray:
+def _outcome_effects(dr: Draws, ds: xr.Dataset, iL: int, shape: tuple[int, int]) -> xr.DataArray:
     """Slope per SD of the linked latent over all respondents (log-odds per SD for 0/1 outcomes)."""
     info = dr.info
     slope = ds["outcome_slope"].to_numpy().reshape(dr.n, -1)

@@ -12,13 +12,15 @@ with loyalty's own residual integrated analytically or by Gauss-Hermite.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
 from scipy.special import ndtr, ndtri
 
-from ..algebra.matrices import ram_layout
+from ..algebra.matrices import RamLayout, ram_layout
 from ..bayes.draws import model_spec, row_draws
 from ..bayes.parameterization import ram_tensors
 from ..errors import DataError
@@ -104,11 +106,11 @@ class LoyaltyInfo:
         return self.latents.index(name)
 
 
-def group_matrices(layout, rows: np.ndarray) -> dict[str, np.ndarray]:
+def group_matrices(layout: RamLayout, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Per draw and group: ``lam (D, G, p, q)``, ``nu``, ``theta``, latent ``alpha``, ``beta``
     (latent paths), ``psi`` (residual covariances), implied latent ``mean`` and ``cov``."""
     p, q = layout.n_observed, layout.n - layout.n_observed
-    out = {k: [] for k in ("nu", "lam", "theta", "beta", "alpha", "psi", "mean", "cov")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("nu", "lam", "theta", "beta", "alpha", "psi", "mean", "cov")}
     for g in range(1, layout.ngroups + 1):
         A, S, m = ram_tensors(layout, rows, g, np)
         B = A[..., p:, p:]
@@ -142,8 +144,9 @@ class Draws:
         shape = (ds.sizes["chain"], ds.sizes["draw"])
         keep = _thin(rows.shape[0], max_draws)
         extra = {}
+        own = ("interaction", "asymmetry", "outcome_slope", "outcome_intercept")
         for name in ds.data_vars:
-            if name in ("interaction", "asymmetry", "outcome_slope", "outcome_intercept") or name.startswith("cuts_"):
+            if name in own or str(name).startswith("cuts_"):
                 v = ds[name].to_numpy()
                 extra[name] = v.reshape(shape[0] * shape[1], *v.shape[2:])[keep]
         return cls(info, group_matrices(ram_layout(spec), rows[keep]), extra, shape)
@@ -152,14 +155,14 @@ class Draws:
     def n(self) -> int:
         return self.mats["nu"].shape[0]
 
-    def take(self, idx) -> Draws:
+    def take(self, idx: slice | np.ndarray) -> Draws:
         """The same quantities for the draws ``idx`` only."""
         return Draws(
             self.info, {k: v[idx] for k, v in self.mats.items()}, {k: v[idx] for k, v in self.extra.items()}, self.shape
         )
 
 
-def chunked(fn, dr: Draws, *args, size: int = 128):
+def chunked(fn: Callable[..., Any], dr: Draws, *args: Any, size: int = 128) -> Any:
     """``fn(dr, *args)`` evaluated on blocks of draws and joined along the draw axis (the
     quasi-Monte-Carlo points make a full-size array too large to hold at once)."""
     parts = [fn(dr.take(slice(a, a + size)), *args) for a in range(0, dr.n, size)]

@@ -219,7 +219,7 @@ def fit_loyalty(
 
 
 # -- compile and sample ---------------------------------------------------------------------------
-def _compiled(design: Design):
+def _compiled(design: Design) -> tuple[pm.Model, Any, float]:
     """The PyMC model and its nutpie compilation, cached by structure (data values are swapped in)."""
     key = design.structure_key()
     hit = _CACHE.get(key)
@@ -240,7 +240,7 @@ def clear_loyalty_cache() -> None:
     _CACHE.clear()
 
 
-def _start(design: Design, model) -> np.ndarray:
+def _start(design: Design, model: pm.Model) -> np.ndarray:
     """Starting point (unconstrained, flat in ``model.value_vars`` order): the SEM's starts that
     avoid the sign trap (docs/findings.md), weights and nonlinear terms at 0, outcome intercepts at the
     observed log-odds, cut points at the observed cumulative log-odds, sampled scores at their
@@ -268,6 +268,7 @@ def _start(design: Design, model) -> np.ndarray:
         asymmetry=np.array(0.0),
         outcome_slope=np.zeros(len(design.outcomes)),
     )
+    assert design.codes is not None  # make_design always sets the outcome codes
     binary = [k for k, o in enumerate(design.outcomes) if o.kind == "binary"]
     if binary:
         rate = [np.clip(design.codes[design.codes[:, k] >= 0, k].mean(), 0.02, 0.98) for k in binary]
@@ -278,6 +279,7 @@ def _start(design: Design, model) -> np.ndarray:
             cum = np.clip([(c <= j).mean() for j in range(len(o.levels) - 1)], 0.01, 0.99)
             point[f"cuts_{o.name}"] = np.maximum.accumulate(np.log(cum / (1 - cum)) + np.arange(len(cum)) * 1e-3)
     if design.form == "scores":
+        assert design.chunks is not None
         point["u"] = np.zeros(design.chunks.shape + (len(design.blocks["drivers"][1]),))
     free = {rv.name for rv in model.free_RVs}
     overrides = {k: np.asarray(v, float) for k, v in point.items() if k in free}
@@ -286,7 +288,20 @@ def _start(design: Design, model) -> np.ndarray:
     return np.concatenate([np.ravel(ip[v.name]) for v in model.value_vars])
 
 
-def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, progressbar, target_accept, **options):
+def _run(
+    design: Design,
+    model: pm.Model,
+    compiled: Any,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    cores: int | None,
+    progressbar: bool,
+    target_accept: float,
+    **options: Any,
+) -> Any:
     import nutpie
 
     flat = _start(design, model)
@@ -314,7 +329,7 @@ def _run(design: Design, model, compiled, *, draws, tune, chains, seed, cores, p
 
 
 # -- the posterior ----------------------------------------------------------------------------------
-def _assemble(design: Design, trace, seed: int) -> xr.DataTree:
+def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
     from ..bayes.data import fixed_values, item_stats
     from ..bayes.output import (
         assemble,
@@ -436,6 +451,7 @@ def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarra
     (importance sampling with the optimal-shape proposal), evaluated at once by stacking the
     points along the chunk axis.
     """
+    assert design.chunks is not None  # these forms lay respondents out in chunks
     extra = {}
     for name in (
         "interaction",

@@ -29,6 +29,10 @@ Why these forms (see also docs/findings.md: marginalise whenever items are conti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import erf as _np_erf
@@ -55,7 +59,7 @@ def gh_rule(n: int = GH_NODES) -> tuple[np.ndarray, np.ndarray]:
 class _Ops:
     """The few operations whose names differ between NumPy and PyTensor."""
 
-    def __init__(self, xp):
+    def __init__(self, xp: ModuleType) -> None:
         self.xp = xp
         if xp is np:
             self.softplus = lambda x: np.logaddexp(0.0, x)
@@ -68,15 +72,15 @@ class _Ops:
             self.softplus, self.log1mexp, self.erf = pt.softplus, pt.log1mexp, pt.erf
             self.logsumexp = lambda x, axis: pt.logsumexp(x, axis=axis)
 
-    def mT(self, x):
+    def mT(self, x: Any) -> Any:
         return self.xp.swapaxes(x, -1, -2)
 
 
-def ops(xp) -> _Ops:
+def ops(xp: ModuleType) -> _Ops:
     return _Ops(xp)
 
 
-def spd_factor(m, xp=np):
+def spd_factor(m: Any, xp: ModuleType = np) -> tuple[Any, Any, Any]:
     """Cholesky factor ``L``, its inverse and ``log|M|`` of a batch ``(K, q, q)`` of small
     symmetric positive-definite matrices, unrolled into elementwise operations.
 
@@ -95,13 +99,13 @@ def spd_factor(m, xp=np):
     True
     """
     q = m.shape[-1] if xp is np else int(m.type.shape[-1])
-    L = [[None] * q for _ in range(q)]
+    L: list[list[Any]] = [[None] * q for _ in range(q)]
     for j in range(q):
         d = m[:, j, j] - sum((L[j][k] ** 2 for k in range(j)), 0.0)
         L[j][j] = xp.sqrt(d)
         for i in range(j + 1, q):
             L[i][j] = (m[:, i, j] - sum((L[i][k] * L[j][k] for k in range(j)), 0.0)) / L[j][j]
-    inv = [[None] * q for _ in range(q)]  # forward substitution: L inv = I
+    inv: list[list[Any]] = [[None] * q for _ in range(q)]  # forward substitution: L inv = I
     for j in range(q):
         inv[j][j] = 1.0 / L[j][j]
         for i in range(j + 1, q):
@@ -113,7 +117,9 @@ def spd_factor(m, xp=np):
     return full, finv, logdet
 
 
-def gaussian_block(y, valid, observed, nu, lam, theta, mean, cov, xp=np):
+def gaussian_block(
+    y: Any, valid: Any, observed: Any, nu: Any, lam: Any, theta: Any, mean: Any, cov: Any, xp: ModuleType = np
+) -> tuple[Any, Any, Any, Any]:
     """Marginal log density of blocks of continuous items, and the posterior of their latents,
     for ``K`` chunks of ``B`` respondents that share their matrices and answered items.
 
@@ -179,13 +185,21 @@ def gaussian_block(y, valid, observed, nu, lam, theta, mean, cov, xp=np):
     return loglik, base + vb, post_cov, pinv
 
 
-def folded_mean(mu, sd, xp=np):
+def folded_mean(mu: Any, sd: Any, xp: ModuleType = np) -> Any:
     """``E|D|`` for ``D ~ N(mu, sd^2)`` (the folded normal's mean)."""
     o = ops(xp)
     return sd * np.sqrt(2 / np.pi) * xp.exp(-0.5 * (mu / sd) ** 2) + mu * o.erf(mu / (sd * np.sqrt(2)))
 
 
-def nonlinear_terms(pair_interaction, pair_gap, gamma, d, centre_prod, centre_abs, xp=np):
+def nonlinear_terms(
+    pair_interaction: tuple[Any, Any] | None,
+    pair_gap: tuple[Any, Any] | None,
+    gamma: Any,
+    d: Any,
+    centre_prod: Any,
+    centre_abs: Any,
+    xp: ModuleType = np,
+) -> Any:
     """``gamma (B E - E[B E]) - d/2 (|E - P| - E|E - P|)``.
 
     ``pair_interaction = (B, E)`` scores (beliefs, experience), ``pair_gap = (E, P)`` (experience,
@@ -197,13 +211,26 @@ def nonlinear_terms(pair_interaction, pair_gap, gamma, d, centre_prod, centre_ab
     """
     out = 0.0
     if gamma is not None:
+        assert pair_interaction is not None  # the scores come with their coefficient
         out = out + gamma * (pair_interaction[0] * pair_interaction[1] - centre_prod)
     if d is not None:
+        assert pair_gap is not None
         out = out - 0.5 * d * (xp.abs(pair_gap[0] - pair_gap[1]) - centre_abs)
     return out
 
 
-def outcome_loglik(mean, var, codes, masks, intercepts, slopes, cuts, kinds, xp=np, nodes: int = GH_NODES):
+def outcome_loglik(
+    mean: Any,
+    var: Any,
+    codes: Sequence[Any],
+    masks: Sequence[Any],
+    intercepts: Sequence[Any],
+    slopes: Sequence[Any],
+    cuts: Sequence[Any],
+    kinds: Sequence[str],
+    xp: ModuleType = np,
+    nodes: int = GH_NODES,
+) -> Any:
     """``log int prod_k p(o_k | L) N(L; mean, var) dL`` per respondent (Gauss-Hermite).
 
     ``mean``, ``codes`` and ``masks`` (lists, one per outcome) share any shape ``(...)`` (codes of

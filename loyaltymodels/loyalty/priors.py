@@ -5,6 +5,9 @@ with :mod:`loyaltymodels.bayes.priors`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 
 from ..bayes.priors import Prior, parse_prior
@@ -39,7 +42,9 @@ def default_loyalty_priors() -> pd.DataFrame:
     return pd.DataFrame({"name": list(LOYALTY_PRIORS), "prior": list(LOYALTY_PRIORS.values())})
 
 
-def split_priors(priors) -> tuple:
+def split_priors(
+    priors: pd.DataFrame | Mapping[str, Any] | None,
+) -> tuple[pd.DataFrame | dict[str, Any] | None, dict[str, Any]]:
     if priors is None or isinstance(priors, pd.DataFrame):
         return priors, {}
     own = {k: v for k, v in priors.items() if k in LOYALTY_PRIORS}
@@ -47,7 +52,7 @@ def split_priors(priors) -> tuple:
     return rest or None, own
 
 
-def own_priors(own: dict) -> dict[str, Prior]:
+def own_priors(own: Mapping[str, Any]) -> dict[str, Prior]:
     out = {}
     for name, text in {**LOYALTY_PRIORS, **own}.items():
         p = parse_prior(text, where=name)
@@ -66,7 +71,13 @@ def own_priors(own: dict) -> dict[str, Prior]:
     return out
 
 
-def prior_rv(name: str, prior: Prior, dims=None, shape=None, **kw):
+def prior_rv(
+    name: str,
+    prior: Prior,
+    dims: str | tuple[str, ...] | None = None,
+    shape: int | tuple[int, ...] | None = None,
+    **kw: Any,
+) -> Any:
     import pymc as pm
 
     a = prior.args

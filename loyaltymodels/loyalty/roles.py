@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,11 @@ class Outcome:
 
 
 def find_roles(
-    spec: ModelSpec, loyalty: str | None = None, drivers: Sequence[str] | None = None, interaction=False, asymmetry=None
+    spec: ModelSpec,
+    loyalty: str | None = None,
+    drivers: Sequence[str] | None = None,
+    interaction: bool | Sequence[str] = False,
+    asymmetry: bool | Sequence[str] | None = None,
 ) -> Roles:
     """Loyalty latent and drivers from the structural rows of ``spec`` (see the module docstring).
 
@@ -105,7 +110,7 @@ def find_roles(
     return Roles(loyalty, drivers, _pair(interaction, drivers, "interaction"), _pair(asymmetry, drivers, "asymmetry"))
 
 
-def _pair(value, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:
+def _pair(value: bool | Sequence[str] | None, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:
     if value is None or value is False:
         return None
     if value is True:
@@ -124,7 +129,7 @@ def _pair(value, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:
     if len(pair) != 2 or pair[0] == pair[1] or any(p not in drivers for p in pair):
         hint = "(experience, promise)" if what == "asymmetry" else "(beliefs, experience)"
         raise SpecError(f"{what}={value!r} must name two different drivers {hint} among {', '.join(drivers)}")
-    return pair  # type: ignore[return-value]
+    return pair[0], pair[1]
 
 
 def check_structure(spec: ModelSpec, roles: Roles, latent_form: bool) -> None:
@@ -211,7 +216,9 @@ def cell_codes(
 
 
 # -- outcomes ------------------------------------------------------------------------------------
-def parse_outcomes(outcomes: Mapping | None, data: pd.DataFrame, spec: ModelSpec, loyalty: str) -> tuple[Outcome, ...]:
+def parse_outcomes(
+    outcomes: Mapping[str, Any] | Sequence[str] | None, data: pd.DataFrame, spec: ModelSpec, loyalty: str
+) -> tuple[Outcome, ...]:
     """``{"churn": "col"}``, ``{"churn": ("col", "Loyalty")}``, ``{"recommend": ("col", "ordinal")}``
     or ``{"recommend": {"column": "col", "latent": "Loyalty", "kind": "ordinal"}}``, checked."""
     if not outcomes:
@@ -231,7 +238,9 @@ def parse_outcomes(outcomes: Mapping | None, data: pd.DataFrame, spec: ModelSpec
     return tuple(out)
 
 
-def _outcome_parts(name, value, spec: ModelSpec, loyalty: str) -> tuple[str, str, str | None]:
+def _outcome_parts(
+    name: str, value: str | Mapping[str, Any] | Sequence[str], spec: ModelSpec, loyalty: str
+) -> tuple[str, str, str | None]:
     latent, kind = loyalty, None
     if isinstance(value, str):
         column = value

@@ -89,7 +89,7 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataF
     ['sector', 'driver', 'mean', 'sd', 'ci_lower', 'ci_upper', 'prob_largest', 'segment']
     """
     ds, info = _posterior(post), LoyaltyInfo.from_post(post)
-    blocks = [
+    blocks: list[tuple[list[str], list[str | None], np.ndarray]] = [
         (list(info.sectors), [None] * len(info.sectors), _by_sector(post, "std_weight", info)),
         ([POOLED], [None], _draws(ds["std_weight_pooled"])[:, None, :]),
     ]
@@ -353,7 +353,15 @@ def satisfied_not_loyal(
     return labelled_interval(out, mass)
 
 
-def _observed_share(data: pd.DataFrame, sector, experience, loyalty, mass, n_boot, seed) -> pd.DataFrame:
+def _observed_share(
+    data: pd.DataFrame,
+    sector: str | None,
+    experience: str | Sequence[str] | None,
+    loyalty: str | Sequence[str] | None,
+    mass: float,
+    n_boot: int,
+    seed: int | None,
+) -> pd.DataFrame:
     if not experience or not loyalty:
         raise DataError("satisfied_not_loyal(data, ...) needs experience=[item columns] and loyalty=[item columns]")
     for col in [*experience, *loyalty, *([sector] if sector else [])]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..errors import SpecError
 from ..spec.model import ModelSpec, as_spec
-from .algorithm import estimate
+from .algorithm import Estimate, estimate
 
 __all__ = ["PlsModel", "pls_model"]
 
@@ -49,7 +49,7 @@ class PlsModel:
 
     def fit_arrays(
         self, raw: np.ndarray, scheme: str, scaled: bool, tol: float, max_iter: int, reference: np.ndarray | None = None
-    ):
+    ) -> Estimate:
         """:func:`~loyaltymodels.pls.algorithm.estimate` on raw items in :attr:`items` order."""
         return estimate(
             raw,

@@ -94,6 +94,8 @@ def htmt_matrix(r: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
 
 # -- tables from a fit ------------------------------------------------------------------------------
 def _item_correlations(fit: PlsFit) -> tuple[np.ndarray, np.ndarray]:
+    if fit.data is None:
+        raise ValueError("this PlsFit keeps no item data; refit it with fit_pls to assess its quality")
     x = fit.data.to_numpy(dtype=float)
     return np.corrcoef(x, rowvar=False), x.std(axis=0)
 

@@ -30,7 +30,7 @@ from ..defaults import CI_ML, labelled_interval, one_blas_thread
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 from ..indices.intervals import wilson
 from ..spec.provenance import jsonable
 from .batch import dask_client, fit_model, fit_status, progress_bar, worker_name
@@ -90,7 +90,8 @@ def run_replication(job: Job, n: int, rep: int) -> list[dict]:
             converged, notes = fit_status(fit, job.estimator, job.fit_options.get("rhat_max"))
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
-        rows, params = [], {}
+        rows: list[dict[str, Any]] = []
+        params: dict[str, dict[str, Any]] = {}
         for target in job.targets:
             row = dict(
                 kind="target",
@@ -129,7 +130,9 @@ def _entropy(seed: int | None) -> int:
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return int(seed)
     if seed is None:
-        return int(np.random.SeedSequence().entropy)
+        entropy = np.random.SeedSequence().entropy
+        assert isinstance(entropy, int)  # drawn fresh from the OS: one int, never None or a sequence
+        return entropy
     raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
 
 
@@ -237,9 +240,15 @@ def power_analysis(
         "seed_entropy": str(entropy),
         "versions": package_versions(),
     }
-    temporary = tempfile.TemporaryDirectory(prefix="power-") if store is None else None
+    temporary: tempfile.TemporaryDirectory[str] | None = None
+    location: str | Path
+    if store is None:
+        temporary = tempfile.TemporaryDirectory(prefix="power-")
+        location = temporary.name
+    else:
+        location = store
     try:
-        path = open_store(temporary.name if temporary else store, manifest)
+        path = open_store(location, manifest)
         done = completed(path)
         todo = [(k, r) for k in ns for r in range(int(reps)) if (k, r) not in done]
         finished = _run(
@@ -275,7 +284,17 @@ def _batches(todo: list, size: int) -> list[list]:
     return [todo[i : i + size] for i in range(0, len(todo), size)]
 
 
-def _run(job, todo, n_done, client, n_workers, batch_size, path, progress, stop_after) -> bool:
+def _run(
+    job: Job,
+    todo: list[tuple[int, int]],
+    n_done: int,
+    client: Any,
+    n_workers: int | None,
+    batch_size: int | None,
+    path: Path,
+    progress: bool,
+    stop_after: int | None,
+) -> bool:
     """Submit the batches, append each finished one to the store; False when stopped early."""
     if not todo:
         return True
@@ -414,7 +433,7 @@ def _wilson(hits: int, total: int, ci: float) -> tuple[float, float]:
         return np.nan, np.nan
     lo, hi = wilson(hits / total, total, ci)
     # the closed form leaves ~1e-17 at 0 or 1 successes' ends; keep the interval around its estimate
-    return float(min(lo, hits / total)), float(max(hi, hits / total))
+    return float(np.minimum(lo, hits / total)), float(np.maximum(hi, hits / total))
 
 
 def plot_power(
@@ -424,7 +443,7 @@ def plot_power(
     nominal: float | None = None,
     targets: Sequence[str] | None = None,
     ax: Axes | None = None,
-) -> Figure:
+) -> Figure | SubFigure:
     """Power curves: detection rate against sample size, one line per target, Wilson bands.
 
     ``level`` draws the planning level (0.8 by default); ``nominal`` another line (e.g. the test's

@@ -40,7 +40,7 @@ _CACHE: ModelCache = ModelCache(maxsize=16)
 
 
 @contextmanager
-def dask_client(client=None, n_workers: int | None = None, processes: bool = True) -> Iterator:
+def dask_client(client: Any = None, n_workers: int | None = None, processes: bool = True) -> Iterator[Any]:
     """``client`` as it is, or a local cluster of ``n_workers`` single-threaded workers (default: one
     per core) that is closed on exit."""
     if client is not None:
@@ -65,7 +65,7 @@ def dask_client(client=None, n_workers: int | None = None, processes: bool = Tru
         cluster.close()
 
 
-def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0):
+def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="fit", disable=not enabled)
@@ -137,7 +137,7 @@ def fit_model(
     return post, setup
 
 
-def fit_status(fit, estimator: str, rhat_max: float | None = None) -> tuple[bool, str]:
+def fit_status(fit: Any, estimator: str, rhat_max: float | None = None) -> tuple[bool, str]:
     """``(converged, warnings)`` of a fit that returned.
 
     SEM: ``fit_sem`` raises when it does not converge; its warnings (Heywood cases...) are kept.
@@ -202,7 +202,9 @@ def _fit_dataset(
     return params.assign(**tail)
 
 
-def _split_datasets(datasets, by: str | None) -> dict:
+def _split_datasets(
+    datasets: pd.DataFrame | Mapping[Any, pd.DataFrame] | Sequence[pd.DataFrame], by: str | None
+) -> dict:
     if isinstance(datasets, pd.DataFrame):
         if by is None:
             raise ValueError("a single DataFrame needs by=<column> naming the data sets (brand, wave...)")

@@ -18,13 +18,18 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..spec.provenance import jsonable
+
+if TYPE_CHECKING:
+    from xarray import DataTree
+
+    from ..sem.fit import SemFit
 
 __all__ = [
     "Scenario",
@@ -85,16 +90,16 @@ class Scenario:
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
         """One data set of size ``n`` drawn with ``rng``, and its truth."""
+        if callable(self.generator):
+            return self.generator(int(n), rng)
         if self.generator == "loyalty":
             from ..data.scenarios import loyalty_scenario
 
             return loyalty_scenario(int(n), seed=rng, **self.kwargs)
-        if self.generator == "simulate":
-            from ..data.synthetic import simulate
+        from ..data.synthetic import simulate  # "simulate": __post_init__ admits no other name
 
-            kw = dict(self.kwargs)
-            return simulate(kw.pop("model"), int(n), seed=rng, **kw)
-        return self.generator(int(n), rng)
+        kw = dict(self.kwargs)
+        return simulate(kw.pop("model"), int(n), seed=rng, **kw)
 
     def fitted_model(self, truth: pd.DataFrame) -> str:
         """The lavaan syntax fitted to every replication."""
@@ -188,7 +193,7 @@ class Target:
         True
         """
         return cls(
-            name or getattr(func, "__name__", "custom"),
+            name or str(getattr(func, "__name__", "custom")),
             partial(_custom, func),
             {"kind": "custom", "function": jsonable(func)},
         )
@@ -199,7 +204,7 @@ class Target:
 
 def as_targets(target: Target | Callable | Sequence) -> list[Target]:
     """One target, a callable, or a list of them -> a list of :class:`Target` (names unique)."""
-    items = list(target) if isinstance(target, (list, tuple)) else [target]
+    items: list[Any] = list(target) if isinstance(target, (list, tuple)) else [target]
     out = [t if isinstance(t, Target) else Target.from_callable(t) for t in items]
     names = [t.name for t in out]
     if len(set(names)) != len(names):
@@ -207,7 +212,7 @@ def as_targets(target: Target | Callable | Sequence) -> list[Target]:
     return out
 
 
-def _custom(func, fit, truth, estimator) -> dict:
+def _custom(func: Callable[[Any, pd.DataFrame], bool], fit: Any, truth: pd.DataFrame, estimator: str) -> dict:
     return {"detected": bool(func(fit, truth)), "estimate": np.nan, "se": np.nan, "truth": np.nan, "parameters": []}
 
 
@@ -239,7 +244,7 @@ def weights_differ(
         raise ValueError(f"bayes_rule={bayes_rule!r}: choose 'interval' or 'probability'")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    spec = dict(
+    spec: dict[str, Any] = dict(
         kind="weights_differ",
         sector=sector,
         alpha=alpha,
@@ -266,13 +271,15 @@ def parameter_nonzero(
     >>> parameter_nonzero("Loyalty", "~", "Beliefs", group="retail", standardized=True).name
     'Loyalty~Beliefs[retail] std_all'
     """
-    spec = dict(kind="parameter_nonzero", lhs=lhs, op=op, rhs=rhs, group=group, alpha=alpha, standardized=standardized)
+    spec: dict[str, Any] = dict(
+        kind="parameter_nonzero", lhs=lhs, op=op, rhs=rhs, group=group, alpha=alpha, standardized=standardized
+    )
     name = f"{lhs}{op}{rhs}" + (f"[{group}]" if group != 1 else "") + (" std_all" if standardized else "")
     return Target(name, partial(_parameter_nonzero, **spec), spec)
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def group_labels(fit) -> list:
+def group_labels(fit: Any) -> list:
     """Group labels of a SemFit or a posterior DataTree (in the order of their group numbers)."""
     if hasattr(fit, "spec"):
         return list(fit.spec.group_labels) or [1]
@@ -280,7 +287,7 @@ def group_labels(fit) -> list:
     return labels or [1]
 
 
-def group_number(fit, group: int | str | None) -> int:
+def group_number(fit: Any, group: int | str | None) -> int:
     labels = group_labels(fit)
     if group is None:
         if len(labels) > 1:
@@ -297,7 +304,7 @@ def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
     return frame[name].to_numpy(dtype=object)
 
 
-def _rows(fit, keys: list[tuple[str, str, str]], g: int) -> list[int]:
+def _rows(fit: SemFit, keys: list[tuple[str, str, str]], g: int) -> list[int]:
     p = fit.parameters  # numpy masks: this runs in every replication
     lhs, op, rhs, grp = _col(p, "lhs"), _col(p, "op"), _col(p, "rhs"), p["group"].to_numpy()
     out = []
@@ -309,9 +316,12 @@ def _rows(fit, keys: list[tuple[str, str, str]], g: int) -> list[int]:
     return out
 
 
-def _draws(post, var: str, names: list[str]) -> np.ndarray:
+def _draws(post: DataTree, var: str, names: list[str]) -> np.ndarray:
     """Posterior draws (draws x names) of ``var`` ('param' or 'std_all') by lavaan name."""
+    import xarray as xr
+
     da = post["posterior"][var]
+    assert isinstance(da, xr.DataArray)  # a variable of the posterior group, not a subtree
     missing = [n for n in names if n not in da["parameter"].values]
     if missing:
         raise ValueError(f"the posterior has no parameter {missing[0]!r}")
@@ -325,11 +335,11 @@ def _interval_excludes_zero(d: np.ndarray, alpha: float) -> bool:
 
 
 def _truth_value(
-    truth: pd.DataFrame,
+    truth: pd.DataFrame | None,
     lhs: str,
     op: str,
     rhs: str,
-    label,
+    label: Any,
     g: int,
     standardized: bool,
     factors: Mapping[str, str] | None = None,
@@ -353,7 +363,18 @@ def _truth_value(
 
 
 def _weights_differ(
-    fit, truth, estimator, *, sector, alpha, beliefs, experience, outcome, bayes_rule, probability, **_
+    fit: Any,
+    truth: pd.DataFrame | None,
+    estimator: str,
+    *,
+    sector: str | None,
+    alpha: float,
+    beliefs: str,
+    experience: str,
+    outcome: str,
+    bayes_rule: str,
+    probability: float,
+    **_: Any,
 ) -> dict:
     g = group_number(fit, sector)
     label = group_labels(fit)[g - 1]
@@ -392,7 +413,19 @@ def _weights_differ(
     }
 
 
-def _parameter_nonzero(fit, truth, estimator, *, lhs, op, rhs, group, alpha, standardized, **_) -> dict:
+def _parameter_nonzero(
+    fit: Any,
+    truth: pd.DataFrame | None,
+    estimator: str,
+    *,
+    lhs: str,
+    op: str,
+    rhs: str,
+    group: int | str,
+    alpha: float,
+    standardized: bool,
+    **_: Any,
+) -> dict:
     g = group_number(fit, group)
     label = group_labels(fit)[g - 1]
     true = _truth_value(truth, lhs, op, rhs, label, g, standardized)

@@ -15,6 +15,7 @@ import os
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +26,11 @@ from ..errors import LoyaltyModelsError, SemWarning
 from .effects import effect_pairs, effect_values
 from .engine import constraints, optimize
 from .kernel import Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .fit import SemFit
 
 _CONTEXT: dict = {}
 
@@ -96,7 +102,7 @@ class _NoProgress:
         pass
 
 
-def _progress(total: int):
+def _progress(total: int) -> Any:
     if not sys.stderr.isatty():
         return _NoProgress()
     from tqdm.auto import tqdm
@@ -104,7 +110,7 @@ def _progress(total: int):
     return tqdm(total=total, desc="bootstrap", unit="fit")
 
 
-def attach_bootstrap(fit, frames, B: int, seed: int | None, n_jobs: int | None):
+def attach_bootstrap(fit: SemFit, frames: list[pd.DataFrame], B: int, seed: int | None, n_jobs: int | None) -> SemFit:
     """``fit`` with ``boot_se, boot_ci_lower, boot_ci_upper, std_all_boot_lower,
     std_all_boot_upper`` columns and the draws in ``fit.bootstrap``."""
     if B < 2:

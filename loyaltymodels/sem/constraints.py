@@ -6,7 +6,9 @@ constraints, the kernel works in ``z``), the SEs and the modification indices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +39,7 @@ class Constraints:
         return np.linalg.lstsq(self.K, theta - self.c0, rcond=None)[0]
 
 
-def _side(expr: str):
+def _side(expr: str) -> Callable[[dict[str, Any], Any], Any]:
     return compile_expression(expr)
 
 
@@ -69,7 +71,8 @@ def constraints(problem: Problem) -> Constraints:
     if not rows_eq:
         return Constraints(np.zeros(k), np.eye(k), lower, upper)
     rng = np.random.default_rng(0)
-    C, d = [], []
+    C_rows: list[np.ndarray] = []
+    d_rows: list[float] = []
     for f, text in rows_eq:
         x0 = rng.normal(size=k)
         j0, j1 = _num_grad(f, x0), _num_grad(f, x0 + rng.normal(size=k))
@@ -78,16 +81,16 @@ def constraints(problem: Problem) -> Constraints:
                 f"the constraint '{text}' is not linear in the parameters; fit_sem handles "
                 "linear equality constraints (a == b, a + b == 1, a == 2*b)"
             )
-        C.append(j0)
-        d.append(j0 @ x0 - f(x0))
-    C, d = np.array(C), np.array(d)
+        C_rows.append(j0)
+        d_rows.append(j0 @ x0 - f(x0))
+    C, d = np.array(C_rows), np.array(d_rows)
     c0 = np.linalg.lstsq(C, d, rcond=None)[0]
     _, s, vt = np.linalg.svd(C)
     rank = int((s > 1e-10 * s.max()).sum())
     return Constraints(c0, vt[rank:].T, lower, upper)
 
 
-def _constraint_function(problem: Problem, lhs: str, rhs: str):
+def _constraint_function(problem: Problem, lhs: str, rhs: str) -> Callable[[np.ndarray], Any]:
     t = problem.spec.table
     fl, fr = _side(lhs), _side(rhs)
 

@@ -18,13 +18,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from ..spec.model import ModelSpec
     from .fit import SemFit
 
 _BOX_W, _BOX_H = 0.9, 0.45
 _ELL_W, _ELL_H = 1.5, 0.75
 
 
-def _layers(spec) -> dict[str, int]:
+def _layers(spec: ModelSpec) -> dict[str, int]:
     t = spec.table
     edges = [(r, l) for l, o, r in zip(t.lhs, t.op, t.rhs) if o == "~"]
     nodes = list(dict.fromkeys(list(spec.latents) + [v for e in edges for v in e]))
@@ -39,14 +40,14 @@ def _layers(spec) -> dict[str, int]:
     return layer
 
 
-def _positions(spec) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+def _positions(spec: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     layer = _layers(spec)
     indicators = defaultdict(list)
     for l, o, r, g in zip(spec.table.lhs, spec.table.op, spec.table.rhs, spec.table.group):
         if o == "=~" and g == 1 and r not in spec.latents:
             indicators[l].append(r)
     nlayers = max(layer.values(), default=0) + 1
-    by_layer = defaultdict(list)
+    by_layer: dict[int, list[str]] = defaultdict(list)
     for v, k in layer.items():
         by_layer[k].append(v)
     max_ind = max((len(v) for v in indicators.values()), default=1)
@@ -87,7 +88,7 @@ def _positions(spec) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     return pos, side
 
 
-def _edge_point(center, other, latent: bool) -> tuple[float, float]:
+def _edge_point(center: tuple[float, float], other: tuple[float, float], latent: bool) -> tuple[float, float]:
     """Where the line from ``center`` to ``other`` leaves the node's outline."""
     (x, y), (ox, oy) = center, other
     dx, dy = ox - x, oy - y
@@ -139,6 +140,7 @@ def path_diagram(
     ['0.28', '0.42*', '0.46']
     """
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
 
     spec = fit.spec
@@ -150,8 +152,10 @@ def path_diagram(
     if ax is None:
         xs, ys = zip(*pos.values())
         w, h = max(xs) - min(xs) + 4, max(ys) - min(ys) + 3
-        fig, ax = plt.subplots(figsize=(min(16, max(6, w * 1.1)), min(12, max(4, h * 0.9))))
+        _, ax = plt.subplots(figsize=(min(16, max(6, w * 1.1)), min(12, max(4, h * 0.9))))
     fig = ax.figure
+    if not isinstance(fig, Figure):  # a SubFigure has no tight_layout
+        raise TypeError("path_diagram draws on Axes of a Figure, not of a SubFigure")
     for v, (x, y) in pos.items():
         if v in latents:
             ax.add_patch(Ellipse((x, y), _ELL_W, _ELL_H, fc="#dbe9f6", ec="#1f4e79", lw=1.4))

@@ -7,6 +7,8 @@ effect of every variable on every other at once, with delta-method SEs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -14,10 +16,14 @@ from scipy import stats
 from ..defaults import CI_ML, labelled_interval
 from .inference import Z_ML, delta_se, jacobian
 
+if TYPE_CHECKING:
+    from .fit import SemFit
+    from .kernel import Problem
+
 COLUMNS = ["lhs", "rhs", "group", "direct", "indirect", "total"]
 
 
-def effect_pairs(fit, indicators: bool = False) -> list[tuple[int, int, int]]:
+def effect_pairs(fit: SemFit, indicators: bool = False) -> list[tuple[int, int, int]]:
     """``(group, to, from)`` positions with a directed path ``from -> ... -> to``."""
     problem = fit.problem
     spec = problem.spec
@@ -42,7 +48,7 @@ def effect_pairs(fit, indicators: bool = False) -> list[tuple[int, int, int]]:
     return pairs
 
 
-def _structure(problem, pairs) -> tuple[np.ndarray, np.ndarray]:
+def _structure(problem: Problem, pairs: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Which pairs have a direct path, and which a path through other variables."""
     direct, indirect = np.zeros(len(pairs), bool), np.zeros(len(pairs), bool)
     for g in range(1, problem.ngroups + 1):
@@ -60,7 +66,7 @@ def _structure(problem, pairs) -> tuple[np.ndarray, np.ndarray]:
     return direct, indirect
 
 
-def effect_values(problem, pairs, thetas: np.ndarray) -> np.ndarray:
+def effect_values(problem: Problem, pairs: list[tuple[int, int, int]], thetas: np.ndarray) -> np.ndarray:
     """``(batch, 3 * len(pairs))``: direct, indirect and total of each pair, for each theta."""
     thetas = np.atleast_2d(thetas)
     values = problem.values(thetas)
@@ -81,7 +87,7 @@ def effect_values(problem, pairs, thetas: np.ndarray) -> np.ndarray:
     return out.reshape(len(thetas), -1)
 
 
-def effects(fit, indicators: bool = False) -> pd.DataFrame:
+def effects(fit: SemFit, indicators: bool = False) -> pd.DataFrame:
     """Tidy table ``lhs`` (outcome), ``rhs`` (cause), ``group``, ``direct``, ``indirect``,
     ``total`` and their ``*_se``, ``*_z``, ``*_pvalue`` (delta method), plus ``*_boot_lower`` /
     ``*_boot_upper`` (percentile) after a bootstrap.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,14 @@ def start_values(problem: Problem, simple: bool = False) -> np.ndarray:
     return theta
 
 
-def _factor_guess(problem, lhs_col, op_col, rhs_col, grp, pos) -> dict:
+def _factor_guess(
+    problem: Problem,
+    lhs_col: np.ndarray,
+    op_col: np.ndarray,
+    rhs_col: np.ndarray,
+    grp: np.ndarray,
+    pos: dict[str, int],
+) -> dict:
     """Loadings ``cov(x_j, x_k) / cov(x_m, x_k)`` (m the first indicator, k the others), factor
     variances ``cov(x_m, x_j) / lambda_j`` averaged, factor covariances from the first indicators;
     scaled to unit factor variance where the table fixes it (std_lv)."""
@@ -127,7 +135,7 @@ def _factor_guess(problem, lhs_col, op_col, rhs_col, grp, pos) -> dict:
         S = problem.stats[g - 1].cov
         values = problem.fixed
         inds: dict[str, list[int]] = {}
-        for r in np.flatnonzero((grp == g) & (op_col == "=~")):
+        for r in np.flatnonzero((grp == g) & (op_col == "=~")).tolist():
             if rhs_col[r] in pos:
                 inds.setdefault(lhs_col[r], []).append(r)
         scale = {}
@@ -225,6 +233,7 @@ def _finish(problem: Problem, cons: Constraints, opt: Optimum) -> Optimum:
     F stops where F is flat to rounding (up to ~1e-7 short on ECSI and PolDem); scoring steps
     finish the job."""
     f, g, info = problem.evaluate(opt.theta)
+    assert g is not None and info is not None  # a converged solution: F is finite
     if _close(opt.theta, *_scoring_step(cons, opt.theta, g, info)):
         return opt
     polish = _polish(problem, cons, opt.theta, f, g, info)
@@ -233,7 +242,13 @@ def _finish(problem: Problem, cons: Constraints, opt: Optimum) -> Optimum:
     return Optimum(polish.theta, polish.f, polish.grad, opt.iterations + polish.iterations, True, opt.message)
 
 
-def _semopy_estimate(problem, cons, models, frames, theta0) -> Optimum:
+def _semopy_estimate(
+    problem: Problem,
+    cons: Constraints,
+    models: list | None,
+    frames: list[pd.DataFrame] | None,
+    theta0: np.ndarray,
+) -> Optimum:
     """semopy's optimiser from ``theta0``, then the kernel's check (and polish if needed)."""
     started = time.perf_counter()
     means = problem.meanstructure or problem.fiml or problem.ngroups > 1
@@ -242,6 +257,7 @@ def _semopy_estimate(problem, cons, models, frames, theta0) -> Optimum:
     try:
         with np.errstate(all="ignore"), _quiet():
             if means:
+                assert frames is not None  # checked above
                 theta, run = _run_model_means(problem, cons, semopy_means_models(problem, frames), theta0)
             else:
                 theta, run = _run_model(problem, cons, (models or semopy_models(problem))[0], theta0)
@@ -268,7 +284,9 @@ def _semopy_options(cons: Constraints, idx: np.ndarray) -> tuple[list, list]:
     return bounds, [{"type": "eq", "fun": lambda x: A @ x - b, "jac": lambda x: A}]
 
 
-def _run_model(problem: Problem, cons: Constraints, model, theta0: np.ndarray):
+def _run_model(
+    problem: Problem, cons: Constraints, model: Any, theta0: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
     """One group without means: ``semopy.Model.fit`` on our sample moments, from ``theta0``."""
     names, idx = _active(model)
     if len(idx) != problem.npar:
@@ -297,7 +315,9 @@ def _run_model(problem: Problem, cons: Constraints, model, theta0: np.ndarray):
     )
 
 
-def _run_model_means(problem: Problem, cons: Constraints, models: list, theta0: np.ndarray):
+def _run_model_means(
+    problem: Problem, cons: Constraints, models: list, theta0: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Means, groups or FIML: semopy's ``ModelMeans`` objective (FIML over the rows, which is ML
     with means on complete data). One group: its own ``fit``; several: one joint SLSQP over the
     union of the groups' parameters, on the sum of their objectives (each already N_g times a
@@ -375,8 +395,9 @@ def _check_and_polish(problem: Problem, cons: Constraints, theta: np.ndarray, ru
             "its solution has an implied covariance matrix that is not positive definite",
             dict(semopy=run),
         )
+    assert g is not None and info is not None  # F is finite: every Sigma_g is positive definite
     step, gmax = _scoring_step(cons, theta, g, info)
-    details = dict(
+    details: dict[str, Any] = dict(
         engine="semopy",
         semopy=run,
         semopy_gradient_max=gmax,
@@ -412,7 +433,7 @@ def _check_and_polish(problem: Problem, cons: Constraints, theta: np.ndarray, ru
     )
 
 
-def _scoring_step(cons: Constraints, theta: np.ndarray, g: np.ndarray, info: np.ndarray):
+def _scoring_step(cons: Constraints, theta: np.ndarray, g: np.ndarray, info: np.ndarray) -> tuple[np.ndarray, float]:
     """The Fisher-scoring step in theta (``theta - step`` is the next iterate) and the largest
     gradient it answers, over the parameters not held at a bound (lower() / upper() / ``a > 0``
     that is active, with the gradient pushing outwards)."""
@@ -431,7 +452,15 @@ def _close(theta: np.ndarray, step: np.ndarray, gmax: float) -> bool:
     return gmax < GTOL or float(np.abs(step).max(initial=0.0)) <= ACCEPT * max(1.0, float(np.abs(theta).max()))
 
 
-def _polish(problem: Problem, cons: Constraints, theta, f, g, info, maxsteps: int = 10) -> Optimum | None:
+def _polish(
+    problem: Problem,
+    cons: Constraints,
+    theta: np.ndarray,
+    f: float,
+    g: np.ndarray,
+    info: np.ndarray,
+    maxsteps: int = 10,
+) -> Optimum | None:
     """Plain Fisher-scoring steps from a point near the optimum, accepted while F does not rise
     beyond its rounding: near the optimum F is flat to rounding along collinear directions
     (ECSI), where a line search on F stalls but the scoring step still shrinks ~3x per step.
@@ -443,6 +472,7 @@ def _polish(problem: Problem, cons: Constraints, theta, f, g, info, maxsteps: in
         f_new, g_new, info_new = problem.evaluate(new)
         if not math.isfinite(f_new) or f_new > f + 1e-12 * max(1.0, abs(f)):
             return None
+        assert g_new is not None and info_new is not None  # F is finite at the new point
         theta, f, g, info = new, f_new, g_new, info_new
         taken, (step, gmax) = step, _scoring_step(cons, theta, g, info)
         if _close(theta, taken, gmax):
@@ -450,7 +480,7 @@ def _polish(problem: Problem, cons: Constraints, theta, f, g, info, maxsteps: in
     return None
 
 
-def _int(n) -> int:
+def _int(n: Any) -> int:
     try:
         return int(n)
     except (TypeError, ValueError):  # scipy reports nan iterations for some methods

@@ -8,6 +8,7 @@ warnings a methodologist needs before trusting the numbers.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -122,14 +123,14 @@ class SemFit:
 
         return modindices(self, sort=sort, minimum=minimum)
 
-    def to_json(self, path) -> None:
+    def to_json(self, path: str | os.PathLike[str]) -> None:
         """Save everything (estimates, fit, warnings, sample moments, versions) as JSON."""
         from .report import to_json
 
         to_json(self, path)
 
     @classmethod
-    def from_json(cls, path) -> SemFit:
+    def from_json(cls, path: str | os.PathLike[str]) -> SemFit:
         """Read a fit saved by :meth:`to_json` (the model is rebuilt from its syntax and options)."""
         from .report import from_json
 
@@ -235,9 +236,10 @@ def fit_sem(
     if engine not in sem_engine.ENGINES:
         raise ValueError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
     spec_options = dict(options)
-    for key, value in (("std_lv", std_lv), ("group_partial", group_partial)):
-        if value is not None:
-            spec_options[key] = tuple(value) if key == "group_partial" else value
+    if std_lv is not None:
+        spec_options["std_lv"] = std_lv
+    if group_partial is not None:
+        spec_options["group_partial"] = tuple(group_partial)
     if group_equal is not None:
         spec_options["group_equal"] = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal)
     if meanstructure is not None or fiml:
@@ -256,7 +258,18 @@ def fit_sem(
         return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine)
 
 
-def _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine) -> SemFit:
+def _fit(
+    spec: ModelSpec,
+    frames: list[pd.DataFrame],
+    report: dict[str, Any],
+    fiml: bool,
+    information: str,
+    bootstrap: int,
+    seed: int | None,
+    n_jobs: int | None,
+    started: float,
+    engine: str,
+) -> SemFit:
     stats = [group_stats(f.to_numpy(dtype=float), fiml) for f in frames]
     problem = Problem(spec, stats, fiml=fiml)
     models = sem_engine.semopy_models(problem)
@@ -328,15 +341,18 @@ def _check_supported(spec: ModelSpec) -> None:
         )
 
 
-def _validate(spec: ModelSpec, data: pd.DataFrame, group: str | None, policy: str):
+def _validate(
+    spec: ModelSpec, data: pd.DataFrame, group: str | None, policy: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     clean, report = validate_data(spec, data, group=group, missing=policy)
     return clean, report.to_dict()
 
 
-def _split(clean: pd.DataFrame, spec: ModelSpec, group: str | None, labels) -> list[pd.DataFrame]:
+def _split(clean: pd.DataFrame, spec: ModelSpec, group: str | None, labels: list | None) -> list[pd.DataFrame]:
     cols = list(spec.observed)
     if group is None:
         return [clean[cols]]
+    assert labels is not None  # fit_sem reads the labels whenever there is a group column
     frames = [clean.loc[clean[group] == lab, cols] for lab in labels]
     for lab, f in zip(labels, frames):
         if len(f) <= 1:

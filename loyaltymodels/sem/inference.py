@@ -9,7 +9,8 @@ lavaan conventions: ``se`` from the inverse of the expected information (observe
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,10 @@ from ..algebra.matrices import evaluate_defined, standardized
 from ..defaults import CI_ML
 from .engine import Constraints
 from .kernel import Problem
+
+if TYPE_CHECKING:
+    from ..spec.model import ModelSpec
+    from .fit import SemFit
 
 #: The normal quantile of the ML confidence intervals (lavaan's ``parameterEstimates(level = 0.95)``).
 Z_ML = float(stats.norm.ppf(0.5 + CI_ML / 2))
@@ -102,7 +107,7 @@ def parameter_table(problem: Problem, theta: np.ndarray, v: np.ndarray) -> pd.Da
     return out[keep].reset_index(drop=True)
 
 
-def r_squared(spec, params: pd.DataFrame) -> pd.Series:
+def r_squared(spec: ModelSpec, params: pd.DataFrame) -> pd.Series:
     """R-squared of every endogenous variable (lavaan's ``inspect(fit, "r2")``): 1 minus the
     standardized residual variance, for indicators, regressed observed variables and latents."""
     t = spec.table
@@ -174,7 +179,7 @@ def admissibility(problem: Problem, theta: np.ndarray, params: pd.DataFrame) -> 
     return notes
 
 
-def std_all_vcov(fit, rows=None) -> pd.DataFrame:
+def std_all_vcov(fit: SemFit, rows: Iterable[int] | None = None) -> pd.DataFrame:
     """Delta-method covariance matrix of the ``std_all`` estimates of a fitted SEM.
 
     ``parameter_table`` gives each standardized value its own SE (``std_all_se``); a test of a

@@ -79,7 +79,7 @@ def invariance(
     extra = tuple(fit_options.pop("group_equal", ()) or ())
     fits: dict[str, SemFit] = {}
     equal: tuple[str, ...] = extra
-    rows = []
+    rows: list[dict[str, Any]] = []
     for level in levels:
         equal = equal + LEVELS[level]
         fit = fit_sem(model, data, group=group, group_equal=equal, **fit_options)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,9 @@ from ..algebra.matrices import RamLayout, ram_layout, ram_matrices
 from ..algebra.moments import LOG2PI, GroupStats
 from ..errors import ConvergenceError
 from ..spec.model import ModelSpec
+
+if TYPE_CHECKING:
+    from .constraints import Constraints
 
 #: Convergence: largest |dF/dtheta| accepted (F per observation, as lavaan's objective).
 GTOL = 1e-9
@@ -119,7 +123,7 @@ class Problem:
     def matrices(self, values: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return ram_matrices(self.layout, values, g)
 
-    def moments(self, values: np.ndarray, g: int):
+    def moments(self, values: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(Sigma, mu, T, S, m)`` of group ``g`` (1-based), ``T = (I - A)^-1``."""
         A, S, m = self.matrices(values, g)
         T = np.linalg.inv(np.eye(self.nvar) - A)
@@ -127,7 +131,18 @@ class Problem:
         return G @ S @ G.T, G @ m, T, S, m
 
     # -- objective --------------------------------------------------------------------------------
-    def _group_terms(self, sigma: np.ndarray, mu: np.ndarray, st: GroupStats, need_grad: bool):
+    @overload
+    def _group_terms(
+        self, sigma: np.ndarray, mu: np.ndarray, st: GroupStats, need_grad: Literal[True]
+    ) -> tuple[float, np.ndarray, np.ndarray] | None: ...
+    @overload
+    def _group_terms(
+        self, sigma: np.ndarray, mu: np.ndarray, st: GroupStats, need_grad: Literal[False]
+    ) -> tuple[float, None, None] | None: ...
+
+    def _group_terms(
+        self, sigma: np.ndarray, mu: np.ndarray, st: GroupStats, need_grad: bool
+    ) -> tuple[float, np.ndarray | None, np.ndarray | None] | None:
         """``F_g`` and, when asked, ``W`` (dF/dSigma) and ``gmu`` (dF/dmu). ``None`` if not PD."""
         p = self.p
         if not self.fiml:
@@ -147,6 +162,7 @@ class Problem:
             return f, W, -2 * sd
         total = 0.0
         W, gmu = np.zeros((p, p)), np.zeros(p)
+        assert st.patterns is not None  # FIML groups carry their missing-data patterns
         for pat in st.patterns:
             o = pat.idx
             try:
@@ -185,7 +201,14 @@ class Problem:
             out[g] = np.inf if res is None else res[0]
         return out
 
-    def jacobian(self, values: np.ndarray, g: int, T=None, S=None, m=None):
+    def jacobian(
+        self,
+        values: np.ndarray,
+        g: int,
+        T: np.ndarray | None = None,
+        S: np.ndarray | None = None,
+        m: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """d vec(Sigma_g) / d theta as ``(npar, p, p)`` and d mu_g / d theta as ``(npar, p)``."""
         if T is None:
             _, _, T, S, m = self.moments(values, g)
@@ -203,7 +226,9 @@ class Problem:
         Jmu = c.P_mu @ mcells if self.meanstructure else np.zeros((self.npar, p))
         return Jsig, Jmu
 
-    def evaluate(self, theta: np.ndarray, information: bool = True):
+    def evaluate(
+        self, theta: np.ndarray, information: bool = True
+    ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """``(F, gradient, unit expected information)``; ``F = inf`` (and ``None``s) if not PD.
 
         The information is that of F/2 per observation (lavaan's ``information = "expected"``,
@@ -227,6 +252,7 @@ class Problem:
             if information:
                 st = self.stats[g]
                 if self.fiml:  # expected information of each pattern's marginal (lavaan "structured")
+                    assert st.patterns is not None
                     for pat in st.patterns:
                         o = pat.idx
                         info += (
@@ -245,7 +271,7 @@ class Problem:
             info += Jmu @ si @ Jmu.T
         return info
 
-    def gradient(self, theta: np.ndarray) -> np.ndarray:
+    def gradient(self, theta: np.ndarray) -> np.ndarray | None:
         return self.evaluate(theta, information=False)[1]
 
     def observed_information(self, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -257,7 +283,13 @@ class Problem:
             step = h * max(1.0, abs(theta[i]))
             e = np.zeros(k)
             e[i] = step
-            H[i] = (self.gradient(theta + e) - self.gradient(theta - e)) / (2 * step)
+            g_up, g_down = self.gradient(theta + e), self.gradient(theta - e)
+            if g_up is None or g_down is None:
+                raise ConvergenceError(
+                    "the observed information cannot be computed: an implied covariance matrix is not "
+                    "positive definite next to the estimates (a boundary solution); use information='expected'"
+                )
+            H[i] = (g_up - g_down) / (2 * step)
         return 0.25 * (H + H.T)  # symmetrised, and halved: Hessian of F/2
 
     def logl(self, theta: np.ndarray) -> float:
@@ -284,7 +316,9 @@ class Optimum:
     info: dict = field(default_factory=dict)
 
 
-def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000, gtol: float = GTOL) -> Optimum:
+def optimize(
+    problem: Problem, theta0: np.ndarray, cons: Constraints, maxiter: int = 2000, gtol: float = GTOL
+) -> Optimum:
     """Minimise F over ``z`` (``theta = c0 + K z``, ``cons`` a :class:`sem_engine.Constraints`):
     Fisher scoring with backtracking until the gradient is small, then BFGS started from the
     Fisher information (superlinear near the optimum, where Fisher scoring alone converges only
@@ -304,6 +338,7 @@ def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000, gt
             "positive definite; give start values (start(0.5)*x2), try "
             "std_lv=True, or check the scaling of the variables"
         )
+    assert g is not None and info is not None  # F is finite: every Sigma_g is positive definite
     H_inv = None
     for it in range(1, maxiter + 1):
         gz = K.T @ g
@@ -343,6 +378,7 @@ def optimize(problem: Problem, theta0: np.ndarray, cons, maxiter: int = 2000, gt
             return Optimum(theta, f, g, it, True, "converged (F at rounding precision)")
         need_info = H_inv is None
         f_new, g_new, info_new = problem.evaluate(th_new, information=need_info)
+        assert g_new is not None  # th_new passed the line search: F is finite there
         if H_inv is not None:  # BFGS update of the inverse Hessian in z
             s, y = z_new - z, K.T @ (g_new - g)
             sy = s @ y

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..algebra.moments import LOG2PI, GroupStats, em_saturated, fiml_logl, missing_patterns
+from ..algebra.moments import LOG2PI, GroupStats, em_saturated, fiml_logl
+from ..algebra.patterns import missing_patterns
 from .kernel import Problem
 
 #: Names, in lavaan's order, with ``_`` for ``.``.
@@ -193,6 +194,7 @@ def independence_logl(st: GroupStats, yi: list[int], xi: list[int]) -> float:
 def _rows(st: GroupStats) -> np.ndarray:
     """The group's data matrix (NaN = missing) rebuilt from its patterns."""
     out = np.full((st.n, len(st.mean)), np.nan)
+    assert st.patterns is not None  # called for FIML groups only
     for pat in st.patterns:
         out[np.ix_(pat.rows, pat.idx)] = pat.y
     return out

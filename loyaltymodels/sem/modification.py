@@ -13,13 +13,20 @@ Fixed-x covariate moments are not candidates (their score is zero by constructio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..spec.model import ModelSpec
+    from .fit import SemFit
+    from .kernel import Problem
 
 _EPS3 = np.finfo(float).eps ** (1 / 3)
 
 
-def candidates(spec) -> list[tuple[str, str, str]]:
+def candidates(spec: ModelSpec) -> list[tuple[str, str, str]]:
     """lavaan's full list of possible parameters of one group, in lavaan's order."""
     t = spec.table
     lv, ov, x = spec.latents, spec.observed, set(spec.covariates)
@@ -39,7 +46,7 @@ def _key(lhs, op, rhs):
     return (lhs, op, rhs) if op != "~~" or lhs <= rhs else (rhs, op, lhs)
 
 
-def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
+def modindices(fit: SemFit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
     """``lhs op rhs [group] mi epc sepc_lv sepc_all`` for every testable parameter.
 
     Examples
@@ -84,7 +91,9 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
         Jsig, Jmu = problem.jacobian(values, g, T, S, m)
         idx = [r for r, row in enumerate(rows) if row[0] == g]
         Csig, Cmu = _candidate_jacobian(problem, [rows[r] for r in idx], pos, T, S, m)
-        _, W, gmu = problem._group_terms(sigma, mu, st, need_grad=True)
+        terms = problem._group_terms(sigma, mu, st, need_grad=True)
+        assert terms is not None  # the fitted implied covariance matrix is positive definite
+        _, W, gmu = terms
         score[idx] = -0.5 * w * (Csig.reshape(len(idx), -1) @ W.ravel() + Cmu @ gmu)
         for sub, weight in _blocks(problem, st, sigma):
             si = np.linalg.inv(sigma[np.ix_(sub, sub)])
@@ -122,7 +131,7 @@ def modindices(fit, sort: bool = False, minimum: float = 0.0) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _constraint_basis(fit, problem) -> np.ndarray:
+def _constraint_basis(fit: SemFit, problem: Problem) -> np.ndarray:
     from .engine import constraints
 
     return constraints(problem).K

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..spec.provenance import package_versions, spec_attrs, spec_from_attrs
+
+if TYPE_CHECKING:
+    from ..spec.model import ModelSpec
+    from .fit import SemFit
 
 FORMAT = "loyaltymodels.SemFit"
 _W = 54  # width of lavaan's label column + value
@@ -22,7 +27,7 @@ def _line(label: str, value: Any, fmt: str = "{:.3f}") -> str:
     return f"  {label:<{_W - len(text) - 2}}{text}"
 
 
-def summary_text(fit, standardized: bool = True, fit_measures: bool = True) -> str:
+def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = True) -> str:
     """The report printed by :meth:`SemFit.summary`."""
     fm, info, spec = fit.fit_measures, fit.info, fit.spec
     out = [
@@ -115,7 +120,7 @@ def summary_text(fit, standardized: bool = True, fit_measures: bool = True) -> s
     return "\n".join(out)
 
 
-def _npatterns(fit) -> list[int]:
+def _npatterns(fit: SemFit) -> list[int]:
     prob = fit._problem
     return [len(st.patterns or ()) for st in prob.stats] if prob is not None else [0]
 
@@ -129,7 +134,7 @@ def _num(x: float, width: int = 9) -> str:
     return f"{x:{width}.3f}" if x is not None and np.isfinite(x) else " " * width
 
 
-def _row(name: str, r, standardized: bool) -> str:
+def _row(name: str, r: Any, standardized: bool) -> str:
     label = f" ({r.label})" if isinstance(r.label, str) and r.label else ""
     text = f"{name + label:<19.19}"[:19]
     free = r.par >= 0 or r.op == ":="
@@ -154,7 +159,7 @@ _SECTIONS = [
 ]
 
 
-def _parameter_blocks(rows: pd.DataFrame, spec, standardized: bool) -> list[str]:
+def _parameter_blocks(rows: pd.DataFrame, spec: ModelSpec, standardized: bool) -> list[str]:
     out = []
     # lavaan marks endogenous variables' residual (co)variances and intercepts with a dot
     dotted = (
@@ -233,7 +238,7 @@ def frame_from_json(d: dict) -> pd.DataFrame:
     return pd.DataFrame(out, columns=d["columns"])
 
 
-def to_json(fit, path) -> None:
+def to_json(fit: SemFit, path: str | os.PathLike[str]) -> None:
     r2 = fit.r2
     doc = {
         "format": FORMAT,

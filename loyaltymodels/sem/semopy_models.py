@@ -9,6 +9,8 @@ matrices equal ours. :mod:`loyaltymodels.sem.engine` runs semopy's optimiser on 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +59,7 @@ class _quiet:
         logging.getLogger().removeFilter(self.filter)
 
 
-def _build(problem: Problem, cls, description, ops: tuple[str, ...]) -> list:
+def _build(problem: Problem, cls: Any, description: Callable[[int], str], ops: tuple[str, ...]) -> list:
     """One semopy model of class ``cls`` per group; raises if semopy's free parameters differ
     from the table's. Fixed values are written into its matrices; its start rules are not used
     (they loop forever on a latent without a fixed loading)."""
@@ -110,7 +112,7 @@ def semopy_means_models(problem: Problem, frames: list[pd.DataFrame]) -> list:
     return models
 
 
-def _active(model) -> tuple[list[str], np.ndarray]:
+def _active(model: Any) -> tuple[list[str], np.ndarray]:
     names = [n for n, p in model.parameters.items() if p.active]
     return names, np.array([int(n[2:]) for n in names], dtype=int)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ class SpecWarning(LoyaltyModelsWarning):
 
 
 # -- variable roles --------------------------------------------------------------------------------
-def _unique(seq) -> list[str]:
+def _unique[T: Hashable](seq: Iterable[T]) -> list[T]:
     return list(dict.fromkeys(seq))
 
 
@@ -227,11 +228,17 @@ def _ngroups(model: list[_syntax.Formula], opts: dict) -> int:
     return int(ngroups)
 
 
-def _base_status(model, defaults, names, opts, meanstructure) -> list[dict]:
+def _base_status(
+    model: list[_syntax.Formula],
+    defaults: list[tuple[str, str, str]],
+    names: dict[str, list[str]],
+    opts: dict,
+    meanstructure: bool,
+) -> list[dict]:
     """Free/fixed status of every row of one group before user modifiers (lavaan's rules)."""
     std_lv = opts["std_lv"]
     auto_fix_first = (not std_lv) if opts["auto_fix_first"] is None else opts["auto_fix_first"]
-    rows = [dict(lhs=f.lhs, op=f.op, rhs=f.rhs, user=True, _formula=f) for f in model] + [
+    rows: list[dict[str, Any]] = [dict(lhs=f.lhs, op=f.op, rhs=f.rhs, user=True, _formula=f) for f in model] + [
         dict(lhs=l, op=o, rhs=r, user=False) for (l, o, r) in defaults
     ]
     lv, ov_x, ov_ord = set(names["lv"]), set(names["ov_x"]), set(names["ov_ord"])
@@ -279,7 +286,7 @@ def _base_status(model, defaults, names, opts, meanstructure) -> list[dict]:
     return rows
 
 
-def _pick(values: list | None, g: int):
+def _pick(values: list | None, g: int) -> Any:
     if values is None:
         return None
     return values[0] if len(values) == 1 else values[g - 1]
@@ -303,7 +310,7 @@ def _apply_modifiers(rec: dict, f: _syntax.Formula, g: int) -> None:
         rec["prior"] = f.prior
 
 
-def _multigroup_defaults(t: pd.DataFrame, names, opts) -> None:
+def _multigroup_defaults(t: pd.DataFrame, names: dict[str, list[str]], opts: dict) -> None:
     ge = opts["group_equal"]
     later = (t.group > 1) & ~t.user
     if "intercepts" in ge and "means" not in ge and not opts["int_lv_free"]:
@@ -332,7 +339,7 @@ def _equality_class(lhs: str, op: str, rhs: str, lv: set[str]) -> str | None:
     return None
 
 
-def _apply_group_equal(t: pd.DataFrame, names, opts) -> None:
+def _apply_group_equal(t: pd.DataFrame, names: dict[str, list[str]], opts: dict) -> None:
     """Tie parameters of the chosen classes across groups with a shared label (lavaan's plabel of
     the group-1 row, e.g. ``.p2.``); user labels and ``group_partial`` rows are left alone."""
     lv = set(names["lv"])
@@ -381,7 +388,8 @@ def _finish(t: pd.DataFrame) -> pd.DataFrame:
             t.loc[rows.index, ["free", "value"]] = [False, float(values[0]) if len(values) else math.nan]
     t["id"] = np.arange(1, len(t) + 1)
     t["plabel"] = [f".p{i}." if g > 0 else "" for i, g in zip(t.id, t.group)]
-    par, ids = [], {}
+    par: list[int] = []
+    ids: dict[object, int] = {}
     for free, label in zip(t.free, t.label):
         if not free:
             par.append(-1)

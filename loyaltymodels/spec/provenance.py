@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -52,7 +53,7 @@ def spec_attrs(spec: ModelSpec) -> dict[str, str]:
     return {"model_syntax": spec.syntax, "spec_options": json.dumps(jsonable(dict(spec.options)), sort_keys=True)}
 
 
-def spec_from_attrs(attrs: dict[str, Any]) -> ModelSpec:
+def spec_from_attrs(attrs: Mapping[Any, Any]) -> ModelSpec:
     """Rebuild the :class:`ModelSpec` stored by :func:`spec_attrs`.
 
     Examples

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import SpecError
 from .tokens import _OPERATOR_LIST, _UNSUPPORTED_MODIFIERS, MODIFIERS, OPERATORS, Statement, Token, statements, tokenize
@@ -171,7 +172,7 @@ def _read_modifiers(r: _Reader) -> dict:
     """Read ``mod*mod*...`` before a term's variable; return Formula keyword arguments."""
     mods: dict = {}
 
-    def put(key: str, value, tok: Token):
+    def put(key: str, value: Any, tok: Token) -> None:
         if key in mods:
             raise SpecError(
                 f"two {key} modifiers on one term",

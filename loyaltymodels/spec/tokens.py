@@ -6,6 +6,7 @@ removed, continued lines joined (:func:`statements`), and tokens with their line
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import SpecError
@@ -106,7 +107,7 @@ def _has_operator(text: str) -> bool:
     return any(kind == "op" for kind, _, _ in _scan(text))
 
 
-def _scan(text: str):
+def _scan(text: str) -> Iterator[tuple[str, str, int]]:
     """Yield (kind, text, start) for ``text``; unknown characters come back as kind 'bad'."""
     i = 0
     while i < len(text):
@@ -115,8 +116,10 @@ def _scan(text: str):
             yield "bad", text[i], i
             i += 1
             continue
-        if m.lastgroup != "ws":
-            yield m.lastgroup, m.group(), i
+        kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN_RE is a named group
+        if kind != "ws":
+            yield kind, m.group(), i
         i = m.end()
 
 
@@ -159,7 +162,9 @@ def _ends_open(text: str) -> bool:
 
 
 def _split_semicolons(line: str) -> list[str]:
-    parts, quote, cur = [], None, []
+    parts: list[str] = []
+    cur: list[str] = []
+    quote: str | None = None
     for ch in line:
         if quote:
             quote = None if ch == quote else quote

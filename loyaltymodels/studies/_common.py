@@ -23,10 +23,15 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..sem.fit import SemFit
 
 #: Environment variable that switches every study (and notebook) to its fast mode.
 FAST_ENV = "LOYALTYMODELS_FAST"
@@ -272,7 +277,7 @@ def wrap(*paragraphs: str) -> str:
     return "\n\n".join(textwrap.fill(" ".join(p.split()), 100) for p in paragraphs if p)
 
 
-def std_all_covariance(fit, rows: list[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
+def std_all_covariance(fit: SemFit, rows: list[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
     """Standardized (std.all) estimates of ``rows`` of an ML fit and their delta-method covariance
     matrix (``J V J'``, ``J`` the Jacobian of the standardization at the estimates, ``V`` the
     covariance of the free parameters); its diagonal gives the ``std_all_se`` of the fit."""
@@ -296,7 +301,7 @@ def std_all_covariance(fit, rows: list[tuple[str, str, str]]) -> tuple[np.ndarra
     return np.asarray(fun(fit.theta)), J @ fit.vcov.to_numpy() @ J.T
 
 
-def std_all_draws(post, rows: list[tuple[str, str, str]]) -> np.ndarray:
+def std_all_draws(post: xr.DataTree, rows: list[tuple[str, str, str]]) -> np.ndarray:
     """Posterior draws (``(samples, len(rows))``) of the std.all values of ``rows``."""
     x = post["posterior"]["std_all"].stack(sample=("chain", "draw")).transpose("sample", "parameter")
     lhs, op, rhs, grp = (x[c].to_numpy() for c in ("lhs", "op", "rhs", "group"))

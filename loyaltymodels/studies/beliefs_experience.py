@@ -8,6 +8,8 @@ fitted and shown side by side.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -104,7 +106,8 @@ def beliefs_experience(
     settings.pop("bootstrap")
     data = load_ecsi()
     caught: list[str] = []
-    params, weights, comparison, fits, fit_rows = [], [], [], {}, []
+    params, weights, comparison, fit_rows = [], [], [], []
+    fits: dict[str, Any] = {}  # SemFit and posterior DataTree by name
     for variant in variants:
         model, _ = VARIANTS[variant]
         with collecting(caught):
@@ -240,7 +243,13 @@ def _verdict(difference: float, p: float) -> str:
     return f"the data say {'experience' if difference > 0 else 'beliefs'} weigh{'s' if difference > 0 else ''} more"
 
 
-def _notes(weights: pd.DataFrame, comparison: pd.DataFrame, parameters: pd.DataFrame, variants, settings) -> str:
+def _notes(
+    weights: pd.DataFrame,
+    comparison: pd.DataFrame,
+    parameters: pd.DataFrame,
+    variants: tuple[str, ...],
+    settings: dict[str, Any],
+) -> str:
     w = weights[weights.estimator == "ML"].set_index(["variant", "predictor"]).std_all
     c = comparison.set_index(["variant", "estimator"])
     ml = parameters[

@@ -5,6 +5,8 @@ and Bayesian SEM (blavaan's default priors, and regularising priors on the paths
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
@@ -12,10 +14,13 @@ from ..algebra.matrices import implied_moments
 from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import ECSI_MODEL, load_ecsi, published
 from ..defaults import CI_ML, labelled_interval
-from ..pls.fit import fit_pls
-from ..sem.fit import fit_sem
+from ..pls.fit import PlsFit, fit_pls
+from ..sem.fit import SemFit, fit_sem
 from ..sem.inference import Z_ML
 from ._common import Study, collecting, compare_parameters, run_settings, std_all_covariance, std_all_draws, wrap
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 CONSTRUCTS = ["IMAG", "EXPE", "QUAL", "VAL", "SAT", "LOY"]
 #: The paths that EXPE and QUAL, nearly collinear, make unstable in the common-factor fits.
@@ -52,12 +57,12 @@ _FIT = [
 _PLS_TOLERANCE = 1e-6  # the issue's check: plspm's full-precision reference to 1e-6
 
 
-def _pls_rows(pls) -> pd.DataFrame:
+def _pls_rows(pls: PlsFit) -> pd.DataFrame:
     p = pls.paths
     return p.assign(estimator="PLS")[["lhs", "op", "rhs", "group", "estimator", "est", "se", "ci_lower", "ci_upper"]]
 
 
-def _ml_rows(sem) -> pd.DataFrame:
+def _ml_rows(sem: SemFit) -> pd.DataFrame:
     p = sem.parameters
     p = p[p.op == "~"]
     return pd.DataFrame(
@@ -103,7 +108,7 @@ def _bayes_r2(summary: pd.DataFrame) -> dict[str, float]:
     return {r.lhs: 1 - r.std_all_mean for r in s.itertuples()}
 
 
-def latent_correlations(sem) -> pd.DataFrame:
+def latent_correlations(sem: SemFit) -> pd.DataFrame:
     """Model-implied correlations among the latent constructs of an ML fit (lavaan's
     ``lavInspect(fit, "cor.lv")``)."""
     problem = sem.problem
@@ -115,7 +120,9 @@ def latent_correlations(sem) -> pd.DataFrame:
     return pd.DataFrame(lcov / np.outer(sd, sd), index=names, columns=names)
 
 
-def _posterior_latent_r(post, pairs, max_draws: int = 400) -> dict[tuple[str, str], float]:
+def _posterior_latent_r(
+    post: xr.DataTree, pairs: list[tuple[str, str]], max_draws: int = 400
+) -> dict[tuple[str, str], float]:
     """Posterior mean of the implied latent correlation of each pair (thinned draws)."""
     from ..algebra.matrices import ram_layout
     from ..spec.provenance import spec_from_attrs
@@ -127,7 +134,7 @@ def _posterior_latent_r(post, pairs, max_draws: int = 400) -> dict[tuple[str, st
     draws = post["posterior"]["param"].stack(sample=("chain", "draw")).transpose("sample", "parameter")
     values = draws.to_numpy()[:: max(1, draws.sizes["sample"] // max_draws)]
     k0, names = layout.n_observed, list(layout.latents)
-    out = {pair: [] for pair in pairs}
+    out: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     for v in values:
         cov, _ = implied_moments(layout, v, 1, full=True)
         sd = np.sqrt(np.diag(cov))
@@ -276,7 +283,7 @@ def _r2_table(r2: dict[str, dict[str, float]], ref: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def _correlation_table(corr: pd.DataFrame, pls, fits: dict, sem) -> pd.DataFrame:
+def _correlation_table(corr: pd.DataFrame, pls: PlsFit, fits: dict, sem: SemFit) -> pd.DataFrame:
     pairs = [(a, b) for i, a in enumerate(CONSTRUCTS) for b in CONSTRUCTS[i + 1 :]]
     scores = pls.scores.corr()
     out = pd.DataFrame(
@@ -311,7 +318,7 @@ def _regularisation(paths: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _joint_effects(pls, sem, fits: dict) -> pd.DataFrame:
+def _joint_effects(pls: PlsFit, sem: SemFit, fits: dict) -> pd.DataFrame:
     """EXPE + QUAL: the joint standardized effect on VAL and on SAT, by estimator. The data
     determine this sum well even where they cannot split it between the two collinear causes."""
     rows = []
@@ -343,7 +350,15 @@ def _joint_effects(pls, sem, fits: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).assign(effect="EXPE + QUAL")[["outcome", "effect", "estimator", "est", "se"]]
 
 
-def _notes(corr, reg, paths, joint, htmt: float, settings, bayes: bool) -> str:
+def _notes(
+    corr: pd.DataFrame,
+    reg: pd.DataFrame,
+    paths: pd.DataFrame,
+    joint: pd.DataFrame,
+    htmt: float,
+    settings: dict[str, Any],
+    bayes: bool,
+) -> str:
     r = corr.loc["EXPE", "QUAL"]
     unstable = reg[reg.unstable]
     pls_dev = paths.loc[paths.estimator == "PLS", "difference"].abs().max()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..datasets import HS_MODEL, POLDEM_MODEL, load_holzinger_swineford, load_political_democracy, published
-from ..sem.fit import fit_sem
+from ..sem.fit import SemFit, fit_sem
 from ..sem.invariance_tests import invariance
 from ._common import Study, collecting, compare_measures, compare_parameters, run_settings, wrap
 
@@ -32,7 +32,7 @@ _FIT = [
 _LEVELS = ("configural", "metric", "scalar", "means")
 
 
-def _ml_rows(fit) -> pd.DataFrame:
+def _ml_rows(fit: SemFit) -> pd.DataFrame:
     return fit.parameters[_COLS].assign(estimator="ML")
 
 

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from loyaltymodels.algebra.moments import em_saturated, group_stats, missing_patterns, moment_stats, saturated_moments
+from loyaltymodels.algebra.moments import em_saturated, group_stats, moment_stats, saturated_moments
+from loyaltymodels.algebra.patterns import missing_patterns
 from loyaltymodels.errors import ConvergenceWarning
 
 

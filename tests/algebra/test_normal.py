@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from loyaltymodels.algebra.moments import missing_patterns
 from loyaltymodels.algebra.normal import fiml_logl, mvn_logpdf
+from loyaltymodels.algebra.patterns import missing_patterns
 
 
 def test_mvn_logpdf_matches_scipy_with_missing_patterns():

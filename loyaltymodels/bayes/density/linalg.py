@@ -10,11 +10,19 @@ the inverses and the matrix products are hand-written here. The njit options are
 from __future__ import annotations
 
 import math
+from typing import Literal, TypedDict
 
 import numpy as np
 from numba import njit
 
-_OPTS = dict(cache=True, error_model="numpy", nogil=True)
+
+class _NjitOptions(TypedDict):
+    cache: bool
+    error_model: Literal["python", "numpy"]
+    nogil: bool
+
+
+_OPTS: _NjitOptions = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
 @njit(**_OPTS)

@@ -12,11 +12,13 @@ statistics. :func:`unsupported` says when a model needs the PyMC graph instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import betaln, gammaln, log_ndtr
 
+from ...algebra.matrices import RamLayout
 from ..data import DataSummary, fixed_values, item_stats
 from ..parameterization import Plan
 from . import kernel as K
@@ -80,7 +82,10 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
     reason = unsupported(plan, summary, "marginal")
     if reason:
         raise ValueError(f"the generic density does not handle {reason}")
-    el, elf, names, sizes = [], [], [], []
+    el: list[tuple[int, int, int]] = []
+    elf: list[tuple[float, ...]] = []
+    names: list[str] = []
+    sizes: list[int] = []
     for g in plan.rvs:
         names.append(g.name)
         sizes.append(len(g.pars))
@@ -92,29 +97,31 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
             elf.append((*a, const, lo, hi))
     lay = plan.layout
     G, nrows = lay.ngroups, len(plan.src)
-    cells = {k: [] for k in "ASM"}
+    cells: dict[str, list[tuple[int, ...]]] = {k: [] for k in "ASM"}
     offsets = {k: [0] for k in "ASM"}
-    for g in range(1, G + 1):
-        for k, c in (("A", lay.A[g]), ("S", lay.S[g])):
+    for grp in range(1, G + 1):
+        for k, c in (("A", lay.A[grp]), ("S", lay.S[grp])):
             cells[k] += list(zip(c.i, c.j, c.row))
             offsets[k].append(len(cells[k]))
-        cells["M"] += list(zip(lay.m[g].i, lay.m[g].row))
+        cells["M"] += list(zip(lay.m[grp].i, lay.m[grp].row))
         offsets["M"].append(len(cells["M"]))
-    blocks, bidx = [], []
+    blocks: list[tuple[int, int, int]] = []
+    bidx: list[int] = []
     from ..model import correlation_blocks  # the same blocks as the PyMC model's check
 
-    for g in range(1, G + 1):
-        c = lay.S[g]
+    for grp in range(1, G + 1):
+        c = lay.S[grp]
         off = c.i != c.j
         for block in correlation_blocks(c.i[off], c.j[off]):
             if len(block) >= 3:
-                blocks.append((g - 1, len(bidx), len(bidx) + len(block)))
+                blocks.append((grp - 1, len(bidx), len(bidx) + len(block)))
                 bidx += block
-    pats, obs = [], []
+    pats: list[list[int]] = []
+    obs: list[int] = []
     for pat in summary.patterns:
         pats.append([pat.group - 1, len(pat.idx), len(obs), 0])
         obs += list(pat.idx)
-    depth = [_depth(lay, g) for g in range(1, G + 1)]
+    depth = [_depth(lay, grp) for grp in range(1, G + 1)]
     rho = np.stack([plan.rho_first, plan.rho_var_a, plan.rho_var_b], 1) if len(plan.rho_pars) else np.zeros((0, 3))
     int_parts = [
         ("el", el),
@@ -168,13 +175,15 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
         chunks.append(arr)
         pos += arr.size
     ib = np.concatenate(chunks)
-    elf = np.asarray(elf, float)
+    elements = np.asarray(elf, float)
     transform = np.array([e[1] for e in el], np.int64)
-    program = DensityProgram(ib, np.zeros(0), tuple(names), tuple(sizes), transform, elf[:, 4:6].copy())
-    return with_data(program, plan, summary, elf=elf)
+    program = DensityProgram(ib, np.zeros(0), tuple(names), tuple(sizes), transform, elements[:, 4:6].copy())
+    return with_data(program, plan, summary, elf=elements)
 
 
-def with_data(program: DensityProgram, plan: Plan, summary: DataSummary, elf=None) -> DensityProgram:
+def with_data(
+    program: DensityProgram, plan: Plan, summary: DataSummary, elf: np.ndarray | None = None
+) -> DensityProgram:
     """The same structure with the data of ``summary`` (patterns must match)."""
     ib = program.ib.copy()
     if elf is None:
@@ -195,7 +204,7 @@ def with_data(program: DensityProgram, plan: Plan, summary: DataSummary, elf=Non
     return replace(program, ib=ib, fb=fb)
 
 
-def _depth(layout, group: int) -> int:
+def _depth(layout: RamLayout, group: int) -> int:
     """Longest directed path of a recursive model (-1 if the path diagram has a cycle)."""
     from ...algebra.matrices import acyclic_depth
 
@@ -203,7 +212,7 @@ def _depth(layout, group: int) -> int:
     return -1 if d is None else d
 
 
-def _element(family: str, args, positive: bool) -> tuple[int, float, float, float]:
+def _element(family: str, args: Iterable[float], positive: bool) -> tuple[int, float, float, float]:
     """Transform code and bounds (PyMC's default transform) and the prior's log constant."""
     a = list(args)
     if positive:  # TruncatedNormal(lower=0): PyMC's lower-bound log transform

@@ -1,0 +1,74 @@
+"""Rows grouped by the variables they answer (missing-data patterns), with their sample moments.
+
+Full-information ML, the Bayesian sufficient statistics and the pointwise normal density all sum
+over the same patterns, so they are found once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Pattern", "missing_patterns", "sample_moments"]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Rows of one group that share one pattern of observed variables.
+
+    ``idx`` the positions of the observed variables, ``rows`` the rows' positions in the data they
+    came from, ``y`` their observed values ``(n, len(idx))``, ``mean`` and ``cov`` (1/n) the
+    pattern's sample moments, ``group`` the group it belongs to (1-based, as the parameter table).
+    """
+
+    idx: np.ndarray
+    rows: np.ndarray
+    n: int
+    mean: np.ndarray
+    cov: np.ndarray
+    y: np.ndarray
+    group: int = 1
+
+
+def sample_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample covariance (divided by N, as lavaan's ML) and mean of complete rows ``y`` ``(N, p)``.
+
+    Examples
+    --------
+    >>> cov, mean = sample_moments(np.array([[1.0, 2.0], [3.0, 6.0]]))
+    >>> cov.tolist(), mean.tolist()
+    ([[1.0, 2.0], [2.0, 4.0]], [2.0, 4.0])
+    """
+    y = np.asarray(y, dtype=float)
+    p = y.shape[1]
+    return np.cov(y, rowvar=False, bias=True).reshape(p, p), y.mean(axis=0)
+
+
+def missing_patterns(y: np.ndarray, rows: np.ndarray | None = None, group: int = 1) -> tuple[Pattern, ...]:
+    """The rows of ``y`` grouped by the set of variables they observe, largest pattern first.
+
+    Rows with nothing observed belong to no pattern (they carry no information). ``rows`` gives
+    the rows' positions in a larger data set (default ``0..N-1``).
+
+    Examples
+    --------
+    >>> y = np.array([[1.0, 2.0], [np.nan, 1.0], [3.0, 4.0], [np.nan, np.nan]])
+    >>> [(p.idx.tolist(), p.rows.tolist()) for p in missing_patterns(y)]
+    [([0, 1], [0, 2]), ([1], [1])]
+    """
+    y = np.asarray(y, dtype=float)
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    observed = ~np.isnan(y)
+    keys, inverse, counts = np.unique(observed, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    out = []
+    for k in sorted(range(len(keys)), key=lambda k: (-counts[k], keys[k].tobytes())):
+        idx = np.flatnonzero(keys[k])
+        if not len(idx):
+            continue
+        members = np.flatnonzero(inverse == k)
+        sub = y[np.ix_(members, idx)]
+        cov, mean = sample_moments(sub)
+        out.append(Pattern(idx, rows[members], len(members), mean, cov, sub, group))
+    return tuple(out)
