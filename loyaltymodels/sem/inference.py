@@ -36,7 +36,14 @@ def vcov(
 ) -> tuple[np.ndarray, list[str]]:
     """Covariance matrix of ``theta`` (``K (K' I K)^-1 K' / N``) and problems found on the way."""
     info = problem.observed_information(theta) if observed else problem.evaluate(theta)[2]
-    iz = cons.K.T @ info @ cons.K
+    vz, notes = invert_information(cons.K.T @ info @ cons.K)
+    return cons.K @ vz @ cons.K.T / problem.ntotal, notes
+
+
+def invert_information(iz: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The inverse of an information matrix (in the constrained coordinates ``z``), with the
+    warnings an unidentified or empirically under-identified model deserves (pseudo-inverse if
+    singular)."""
     notes: list[str] = []
     eig = np.linalg.eigvalsh(iz) if iz.size else np.ones(1)
     if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
@@ -48,14 +55,13 @@ def vcov(
         vz = np.linalg.pinv(iz)
     else:
         vz = np.linalg.inv(iz)
-    v = cons.K @ vz @ cons.K.T / problem.ntotal
     ev = np.linalg.eigvalsh(vz) if vz.size else np.ones(1)
     if not notes and ev.min() <= 1e-12 * ev.max():
         notes.append(
             f"the covariance matrix of the estimates is not positive definite (smallest "
             f"eigenvalue {ev.min():.3g}); the model may be empirically under-identified"
         )
-    return v, notes
+    return vz, notes
 
 
 def jacobian(fun: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, rel: float = 1e-6) -> np.ndarray:
