@@ -101,6 +101,8 @@ class SemFit:
         if self._problem is None:
             if self.info.get("missing") == "fiml":
                 raise ValueError("the FIML objective needs the data; refit with fit_sem")
+            if self.info.get("estimator") == "WLSMV":
+                raise ValueError("the WLSMV objective needs the polychoric statistics; refit with fit_sem")
             stats = [
                 moment_stats(int(n), c, m) for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])
             ]
@@ -393,9 +395,8 @@ def _fit(
 def _check_supported(spec: ModelSpec) -> None:
     if spec.ordinal:
         raise SpecError(
-            f"ordinal indicators ({', '.join(spec.ordinal)}) need a categorical estimator "
-            "(DWLS), which semopy cannot run on NumPy 2; fit them as continuous or use the "
-            "Bayesian back end"
+            f"ordinal indicators ({', '.join(spec.ordinal)}) need the categorical estimator: pass "
+            f"ordered=[{', '.join(map(repr, spec.ordinal))}] (WLSMV, lavaan's default for ordered items)"
         )
     if spec.composites or (spec.table.op.to_numpy(dtype=object) == "<~").any():
         raise SpecError(

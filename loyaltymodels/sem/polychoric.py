@@ -1,0 +1,235 @@
+"""Thresholds, polychoric correlations and their asymptotic covariance matrix: the sample
+statistics of ordered items that WLSMV fits (lavaan's ``lav_samplestats`` for categorical data).
+
+Written here because no maintained Python library does this correctly today: ``ordinalcorr``
+0.9 (the one on PyPI) clips cell probabilities at 1e-6, stands thresholds at +-100, stops at
+``minimize_scalar``'s default tolerance and returns no casewise scores; semopy's own polychorics
+fail on NumPy 2 / SciPy >= 1.17. The bivariate normal CDF is scipy's Owen's T
+(``scipy.special.owens_t``), exact and vectorized.
+
+Two-step estimation (Olsson 1979; Muthen 1984, as lavaan): each item's thresholds from its
+marginal proportions (the univariate probit ML), then each pair's correlation by ML on the pair's
+contingency table given the thresholds (Fisher scoring). ``Gamma``, the covariance of
+``sqrt(N) (thresholds, correlations)``, is the two-step sandwich ``N A^-1 B A^-T`` from the
+casewise scores: ``B`` their cross-products, ``A`` block-triangular with every block estimated by
+cross-products of scores of the same likelihood (the information identity, as lavaan's
+``lav_muthen1984``). Sampling weights multiply the counts, the scores in ``A`` once and in ``B``
+twice (pseudo-ML).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from ..errors import ConvergenceError
+
+__all__ = ["OrdinalStats", "bivariate_normal_cdf", "ordinal_stats", "polychoric", "thresholds"]
+
+_TINY = 1e-300  # h or k exactly 0: Owen's T formula is continuous there; nudging avoids 0/0
+
+
+def bivariate_normal_cdf(h: np.ndarray, k: np.ndarray, rho: float) -> np.ndarray:
+    """``P(X <= h, Y <= k)`` for a standard bivariate normal with correlation ``rho`` (finite h, k),
+    by Owen's (1956) formula ``(Phi(h) + Phi(k)) / 2 - T(h, a_h) - T(k, a_k) - [h k < 0] / 2``.
+
+    >>> from scipy.stats import multivariate_normal
+    >>> exact = multivariate_normal([0, 0], [[1, 0.3], [0.3, 1]]).cdf([0.5, -0.2])
+    >>> bool(abs(bivariate_normal_cdf(np.array(0.5), np.array(-0.2), 0.3) - exact) < 1e-7)
+    True
+    """
+    h = np.where(np.asarray(h, dtype=float) == 0, _TINY, h)
+    k = np.where(np.asarray(k, dtype=float) == 0, _TINY, k)
+    s = math.sqrt((1 - rho) * (1 + rho))
+    out = (
+        0.5 * (special.ndtr(h) + special.ndtr(k))
+        - special.owens_t(h, (k - rho * h) / (h * s))
+        - special.owens_t(k, (h - rho * k) / (k * s))
+        - np.where(h * k < 0, 0.5, 0.0)
+    )
+    return np.clip(out, 0.0, 1.0)
+
+
+def _bvn_pdf(h: np.ndarray, k: np.ndarray, rho: float) -> np.ndarray:
+    s2 = (1 - rho) * (1 + rho)
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = (h * h - 2 * rho * h * k + k * k) / (2 * s2)
+        out = np.exp(-q) / (2 * math.pi * math.sqrt(s2))
+    return np.where(np.isfinite(h) & np.isfinite(k), out, 0.0)
+
+
+def thresholds(codes: np.ndarray, ncat: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds of one ordered item (codes ``0..ncat-1``) and the casewise scores of its
+    univariate probit log-likelihood ``(N, ncat - 1)``.
+
+    >>> tau, _ = thresholds(np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 2]), 3)
+    >>> np.round(tau, 4).tolist()  # Phi^-1(0.2), Phi^-1(0.5)
+    [-0.8416, 0.0]
+    """
+    w = np.ones(len(codes)) if weights is None else weights
+    counts = np.bincount(codes, weights=w, minlength=ncat)
+    tau = special.ndtri(np.cumsum(counts)[:-1] / counts.sum())
+    t = np.concatenate([[-np.inf], tau, [np.inf]])
+    prob = special.ndtr(t[1:]) - special.ndtr(t[:-1])
+    dens = np.concatenate([[0.0], np.exp(-0.5 * tau**2) / math.sqrt(2 * math.pi), [0.0]])
+    scores = np.zeros((len(codes), ncat - 1))
+    rows = np.arange(len(codes))
+    upper, lower = codes, codes - 1  # threshold above (index codes) and below the category
+    ok = upper < ncat - 1
+    scores[rows[ok], upper[ok]] = dens[codes[ok] + 1] / prob[codes[ok]]
+    ok = lower >= 0
+    scores[rows[ok], lower[ok]] -= dens[codes[ok]] / prob[codes[ok]]
+    return tau, scores
+
+
+@dataclass(frozen=True)
+class _Pair:
+    rho: float
+    score_rho: np.ndarray  # (N,)
+    score_t1: np.ndarray  # (N, K1): the bivariate likelihood's scores in the thresholds
+    score_t2: np.ndarray  # (N, K2)
+
+
+def _grids(t1: np.ndarray, t2: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cell probabilities ``pi[a, b]``, their derivative in rho, and the derivatives of the
+    bivariate CDF in the first/second argument at the (extended) thresholds."""
+    e1 = np.concatenate([[-np.inf], t1, [np.inf]])
+    e2 = np.concatenate([[-np.inf], t2, [np.inf]])
+    G = np.zeros((len(e1), len(e2)))
+    G[-1, 1:] = special.ndtr(e2[1:])
+    G[1:, -1] = special.ndtr(e1[1:])
+    h, k = np.meshgrid(t1, t2, indexing="ij")
+    G[1:-1, 1:-1] = bivariate_normal_cdf(h, k, rho)
+    pi = G[1:, 1:] - G[:-1, 1:] - G[1:, :-1] + G[:-1, :-1]
+    H, Kk = np.meshgrid(e1, e2, indexing="ij")
+    phi2 = _bvn_pdf(H, Kk, rho)
+    dpi = phi2[1:, 1:] - phi2[:-1, 1:] - phi2[1:, :-1] + phi2[:-1, :-1]
+    s = math.sqrt((1 - rho) * (1 + rho))
+    dens1 = np.where(np.isfinite(e1), np.exp(-0.5 * np.where(np.isfinite(e1), e1, 0) ** 2), 0) / math.sqrt(2 * math.pi)
+    dens2 = np.where(np.isfinite(e2), np.exp(-0.5 * np.where(np.isfinite(e2), e2, 0) ** 2), 0) / math.sqrt(2 * math.pi)
+    with np.errstate(invalid="ignore"):
+        Q1 = dens1[:, None] * special.ndtr((Kk - rho * np.where(np.isfinite(H), H, 0)) / s)  # dG/de1
+        Q2 = dens2[None, :] * special.ndtr((H - rho * np.where(np.isfinite(Kk), Kk, 0)) / s)  # dG/de2
+    return np.clip(pi, 1e-300, None), dpi, np.nan_to_num(Q1), np.nan_to_num(Q2)
+
+
+def polychoric(
+    c1: np.ndarray,
+    c2: np.ndarray,
+    t1: np.ndarray,
+    t2: np.ndarray,
+    weights: np.ndarray | None = None,
+    tol: float = 1e-10,
+) -> _Pair:
+    """ML correlation of two ordered items given their thresholds, and the casewise scores of the
+    pair's log-likelihood in ``(rho, thresholds)``."""
+    n1, n2 = len(t1) + 1, len(t2) + 1
+    w = np.ones(len(c1)) if weights is None else weights
+    table = np.bincount(c1 * n2 + c2, weights=w, minlength=n1 * n2).reshape(n1, n2)
+    total = table.sum()
+    x, y = c1.astype(float), c2.astype(float)
+    rho = float(np.clip(np.corrcoef(x, y)[0, 1], -0.9, 0.9)) if x.std() > 0 and y.std() > 0 else 0.0
+    rho = 0.0 if not math.isfinite(rho) else rho
+
+    def loglik(r: float) -> float:
+        return float((table * np.log(_grids(t1, t2, r)[0])).sum())
+
+    ll = loglik(rho)
+    for _ in range(100):
+        pi, dpi = _grids(t1, t2, rho)[:2]
+        score = float((table * dpi / pi).sum())
+        info = float(total * (dpi**2 / pi).sum())
+        step = score / info
+        while True:  # Fisher scoring, halved while it leaves (-1, 1) or lowers the likelihood
+            new = rho + step
+            if abs(new) < 1 - 1e-10:
+                ll_new = loglik(new)
+                if ll_new >= ll - 1e-12 * abs(ll):
+                    break
+            step /= 2
+            if abs(step) < 1e-15:
+                new, ll_new = rho, ll
+                break
+        rho, ll = new, ll_new
+        if abs(step) < tol:
+            break
+    else:
+        raise ConvergenceError(f"the polychoric correlation did not converge (last step {step:.2g})")
+    pi, dpi, Q1, Q2 = _grids(t1, t2, rho)
+    cell_rho = dpi / pi
+    # a case in cell (a, b): d pi / d t1[a] (its upper bound) = Q1[a+1, b+1] - Q1[a+1, b], and
+    # d pi / d t1[a-1] (its lower bound) = -(Q1[a, b+1] - Q1[a, b]); likewise for item 2
+    rows = np.arange(len(c1))
+    s1 = np.zeros((len(c1), n1 - 1))
+    s2 = np.zeros((len(c1), n2 - 1))
+    up = c1 < n1 - 1
+    s1[rows[up], c1[up]] += (Q1[c1[up] + 1, c2[up] + 1] - Q1[c1[up] + 1, c2[up]]) / pi[c1[up], c2[up]]
+    lo = c1 > 0
+    s1[rows[lo], c1[lo] - 1] -= (Q1[c1[lo], c2[lo] + 1] - Q1[c1[lo], c2[lo]]) / pi[c1[lo], c2[lo]]
+    up = c2 < n2 - 1
+    s2[rows[up], c2[up]] += (Q2[c1[up] + 1, c2[up] + 1] - Q2[c1[up], c2[up] + 1]) / pi[c1[up], c2[up]]
+    lo = c2 > 0
+    s2[rows[lo], c2[lo] - 1] -= (Q2[c1[lo] + 1, c2[lo]] - Q2[c1[lo], c2[lo]]) / pi[c1[lo], c2[lo]]
+    return _Pair(rho, cell_rho[c1, c2], s1, s2)
+
+
+@dataclass(frozen=True)
+class OrdinalStats:
+    """One group's sample statistics of ordered items: ``stats`` = thresholds (item by item, in
+    order) then correlations (pairs ``(j, l)``, ``j > l``, in ``numpy.tril_indices(p, -1)`` order),
+    ``gamma`` their asymptotic covariance (of ``sqrt(N)`` times them), ``corr`` the polychoric
+    matrix, ``ncat`` the categories per item."""
+
+    n: int
+    stats: np.ndarray
+    gamma: np.ndarray
+    corr: np.ndarray
+    ncat: tuple[int, ...]
+
+    @property
+    def nthresholds(self) -> int:
+        return int(sum(k - 1 for k in self.ncat))
+
+
+def ordinal_stats(codes: np.ndarray, ncat: list[int], weights: np.ndarray | None = None) -> OrdinalStats:
+    """Thresholds, polychoric correlations and their two-step asymptotic covariance of one
+    group's ordered items (``codes`` ``(N, p)``, item ``j`` coded ``0..ncat[j]-1``).
+
+    ``weights`` (mean 1) are sampling weights.
+    """
+    n, p = codes.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    taus, uni = [], []
+    for j in range(p):
+        tau, sc = thresholds(codes[:, j], ncat[j], w)
+        taus.append(tau)
+        uni.append(sc)
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in taus])])
+    kth = int(offsets[-1])
+    rows, cols = np.tril_indices(p, -1)
+    npair = len(rows)
+    corr = np.eye(p)
+    score = np.zeros((n, kth + npair))
+    for j in range(p):
+        score[:, offsets[j] : offsets[j + 1]] = uni[j]
+    A = np.zeros((kth + npair, kth + npair))
+    for j in range(p):  # A11: each item's own information, by its scores' cross-products
+        sl = slice(offsets[j], offsets[j + 1])
+        A[sl, sl] = (uni[j] * w[:, None]).T @ uni[j]
+    for m, (j, l) in enumerate(zip(rows, cols)):
+        pair = polychoric(codes[:, j], codes[:, l], taus[j], taus[l], w)
+        corr[j, l] = corr[l, j] = pair.rho
+        score[:, kth + m] = pair.score_rho
+        ws = w * pair.score_rho
+        A[kth + m, kth + m] = ws @ pair.score_rho  # A22
+        A[kth + m, offsets[j] : offsets[j + 1]] = ws @ pair.score_t1  # A21: the pair's own scores
+        A[kth + m, offsets[l] : offsets[l + 1]] = ws @ pair.score_t2
+    ws = score * w[:, None]
+    B = ws.T @ ws
+    Ainv = np.linalg.inv(A)
+    gamma = n * Ainv @ B @ Ainv.T
+    stats = np.concatenate(taus + [corr[rows, cols]])
+    return OrdinalStats(n, stats, (gamma + gamma.T) / 2, corr, tuple(int(k) for k in ncat))
