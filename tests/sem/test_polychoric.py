@@ -157,7 +157,7 @@ def test_gamma_is_the_two_step_sandwich_of_brute_force_scores():
         ) / (2 * h)
         S[:, kth + m] = s_rho
         A[kth + m, kth + m] = s_rho @ s_rho
-        for item, other, first in ((j, l, True), (l, j, False)):
+        for item, first in ((j, True), (l, False)):
             for k in range(ncat[item] - 1):
                 e = np.eye(ncat[item] - 1)[k] * h
                 if first:
