@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
-import pandas as pd
 
 from ..algebra.matrices import RamLayout, ram_layout, ram_matrices
 from ..algebra.moments import LOG2PI, GroupStats

@@ -54,11 +54,9 @@ def bivariate_normal_cdf(h: np.ndarray, k: np.ndarray, rho: float) -> np.ndarray
 
 
 def _bvn_pdf(h: np.ndarray, k: np.ndarray, rho: float) -> np.ndarray:
+    """The standard bivariate normal density at finite ``(h, k)``."""
     s2 = (1 - rho) * (1 + rho)
-    with np.errstate(invalid="ignore", over="ignore"):
-        q = (h * h - 2 * rho * h * k + k * k) / (2 * s2)
-        out = np.exp(-q) / (2 * math.pi * math.sqrt(s2))
-    return np.where(np.isfinite(h) & np.isfinite(k), out, 0.0)
+    return np.exp(-(h * h - 2 * rho * h * k + k * k) / (2 * s2)) / (2 * math.pi * math.sqrt(s2))
 
 
 def thresholds(codes: np.ndarray, ncat: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -93,27 +91,40 @@ class _Pair:
     score_t2: np.ndarray  # (N, K2)
 
 
-def _grids(t1: np.ndarray, t2: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cell probabilities ``pi[a, b]``, their derivative in rho, and the derivatives of the
-    bivariate CDF in the first/second argument at the (extended) thresholds."""
-    e1 = np.concatenate([[-np.inf], t1, [np.inf]])
-    e2 = np.concatenate([[-np.inf], t2, [np.inf]])
-    G = np.zeros((len(e1), len(e2)))
-    G[-1, 1:] = special.ndtr(e2[1:])
-    G[1:, -1] = special.ndtr(e1[1:])
-    h, k = np.meshgrid(t1, t2, indexing="ij")
-    G[1:-1, 1:-1] = bivariate_normal_cdf(h, k, rho)
-    pi = G[1:, 1:] - G[:-1, 1:] - G[1:, :-1] + G[:-1, :-1]
-    H, Kk = np.meshgrid(e1, e2, indexing="ij")
-    phi2 = _bvn_pdf(H, Kk, rho)
-    dpi = phi2[1:, 1:] - phi2[:-1, 1:] - phi2[1:, :-1] + phi2[:-1, :-1]
-    s = math.sqrt((1 - rho) * (1 + rho))
-    dens1 = np.where(np.isfinite(e1), np.exp(-0.5 * np.where(np.isfinite(e1), e1, 0) ** 2), 0) / math.sqrt(2 * math.pi)
-    dens2 = np.where(np.isfinite(e2), np.exp(-0.5 * np.where(np.isfinite(e2), e2, 0) ** 2), 0) / math.sqrt(2 * math.pi)
-    with np.errstate(invalid="ignore"):
-        Q1 = dens1[:, None] * special.ndtr((Kk - rho * np.where(np.isfinite(H), H, 0)) / s)  # dG/de1
-        Q2 = dens2[None, :] * special.ndtr((H - rho * np.where(np.isfinite(Kk), Kk, 0)) / s)  # dG/de2
-    return np.clip(pi, 1e-300, None), dpi, np.nan_to_num(Q1), np.nan_to_num(Q2)
+class _Grid:
+    """One pair's thresholds on a grid: the cell probabilities and their derivative in rho
+    (what Fisher scoring needs), and the CDF's derivatives in the thresholds (the scores)."""
+
+    def __init__(self, t1: np.ndarray, t2: np.ndarray) -> None:
+        self.t1, self.t2 = t1, t2
+        self.h, self.k = np.meshgrid(t1, t2, indexing="ij")
+        self.G = np.zeros((len(t1) + 2, len(t2) + 2))  # the CDF at the extended thresholds
+        self.G[-1, 1:-1] = special.ndtr(t2)
+        self.G[1:-1, -1] = special.ndtr(t1)
+        self.G[-1, -1] = 1.0
+        self.phi2 = np.zeros_like(self.G)  # the density there (0 at infinite thresholds)
+
+    def cells(self, rho: float) -> tuple[np.ndarray, np.ndarray]:
+        G, phi2 = self.G, self.phi2
+        G[1:-1, 1:-1] = bivariate_normal_cdf(self.h, self.k, rho)
+        phi2[1:-1, 1:-1] = _bvn_pdf(self.h, self.k, rho)
+        pi = G[1:, 1:] - G[:-1, 1:] - G[1:, :-1] + G[:-1, :-1]
+        dpi = phi2[1:, 1:] - phi2[:-1, 1:] - phi2[1:, :-1] + phi2[:-1, :-1]
+        return np.clip(pi, 1e-300, None), dpi
+
+    def threshold_derivatives(self, rho: float) -> tuple[np.ndarray, np.ndarray]:
+        """``Q1[i, m] = dG/de1 = phi(e1_i) Phi((e2_m - rho e1_i) / s)`` and ``Q2`` likewise, at the
+        extended thresholds (0 at infinite ones of the differentiated item)."""
+        s = math.sqrt((1 - rho) * (1 + rho))
+        e1 = np.concatenate([[0.0], self.t1, [0.0]])  # infinite ends: density 0 below
+        e2 = np.concatenate([[0.0], self.t2, [0.0]])
+        d1 = np.concatenate([[0.0], np.exp(-0.5 * self.t1**2), [0.0]]) / math.sqrt(2 * math.pi)
+        d2 = np.concatenate([[0.0], np.exp(-0.5 * self.t2**2), [0.0]]) / math.sqrt(2 * math.pi)
+        inf2 = np.concatenate([[-np.inf], self.t2, [np.inf]])
+        inf1 = np.concatenate([[-np.inf], self.t1, [np.inf]])
+        Q1 = d1[:, None] * special.ndtr((inf2[None, :] - rho * e1[:, None]) / s)
+        Q2 = d2[None, :] * special.ndtr((inf1[:, None] - rho * e2[None, :]) / s)
+        return Q1, Q2
 
 
 def polychoric(
@@ -133,32 +144,28 @@ def polychoric(
     x, y = c1.astype(float), c2.astype(float)
     rho = float(np.clip(np.corrcoef(x, y)[0, 1], -0.9, 0.9)) if x.std() > 0 and y.std() > 0 else 0.0
     rho = 0.0 if not math.isfinite(rho) else rho
-
-    def loglik(r: float) -> float:
-        return float((table * np.log(_grids(t1, t2, r)[0])).sum())
-
-    ll = loglik(rho)
+    grid = _Grid(t1, t2)
+    pi, dpi = grid.cells(rho)
+    ll = float((table * np.log(pi)).sum())
     for _ in range(100):
-        pi, dpi = _grids(t1, t2, rho)[:2]
-        score = float((table * dpi / pi).sum())
-        info = float(total * (dpi**2 / pi).sum())
-        step = score / info
+        step = float((table * dpi / pi).sum()) / float(total * (dpi**2 / pi).sum())
         while True:  # Fisher scoring, halved while it leaves (-1, 1) or lowers the likelihood
             new = rho + step
             if abs(new) < 1 - 1e-10:
-                ll_new = loglik(new)
+                pi_new, dpi_new = grid.cells(new)
+                ll_new = float((table * np.log(pi_new)).sum())
                 if ll_new >= ll - 1e-12 * abs(ll):
                     break
             step /= 2
             if abs(step) < 1e-15:
-                new, ll_new = rho, ll
+                new, ll_new, pi_new, dpi_new = rho, ll, pi, dpi
                 break
-        rho, ll = new, ll_new
+        rho, ll, pi, dpi = new, ll_new, pi_new, dpi_new
         if abs(step) < tol:
             break
     else:
         raise ConvergenceError(f"the polychoric correlation did not converge (last step {step:.2g})")
-    pi, dpi, Q1, Q2 = _grids(t1, t2, rho)
+    Q1, Q2 = grid.threshold_derivatives(rho)
     cell_rho = dpi / pi
     # a case in cell (a, b): d pi / d t1[a] (its upper bound) = Q1[a+1, b+1] - Q1[a+1, b], and
     # d pi / d t1[a-1] (its lower bound) = -(Q1[a, b+1] - Q1[a, b]); likewise for item 2
