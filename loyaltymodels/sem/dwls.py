@@ -115,6 +115,12 @@ class OrdinalProblem(Problem):
             D[nt:][l == k, col] += delta[j[l == k]] * sigma[j[l == k], k]
         return out, D
 
+    def delta(self, theta: np.ndarray, g: int) -> np.ndarray:
+        """``d sigma_g / d theta`` ``(q, npar)`` (``g`` 0-based)."""
+        D = self.model_stats(theta, g)[1]
+        assert D is not None  # asked with jacobian=True
+        return D
+
     # -- the objective the kernel's optimiser minimises --------------------------------------------
     def evaluate(
         self, theta: np.ndarray, information: bool = True

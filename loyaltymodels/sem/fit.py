@@ -286,7 +286,8 @@ def fit_sem(
         from .wlsmv import fit_wlsmv
 
         with one_blas_thread():
-            return fit_wlsmv(model, spec, spec_options, data, group, labels, ordered, sampling_weights, started)
+            items = True if ordered is None else ordered  # WLSMV is only resolved with ordered items
+            return fit_wlsmv(model, spec, spec_options, data, group, labels, items, sampling_weights, started)
     _check_supported(spec)
     if sampling_weights is not None and isinstance(data, pd.DataFrame) and not data.index.is_unique:
         data = data.reset_index(drop=True)  # weights are matched to the rows used by their labels
@@ -342,7 +343,8 @@ def _fit(
     fm = fit_measures(problem, theta, npar, df)
     observed = how.information == "observed"
     if how.robust:
-        groups = [GroupData(x, w) for x, w in zip(rows, weights or [None] * len(rows))]
+        per_group: list[np.ndarray | None] = list(weights) if weights is not None else [None] * len(rows)
+        groups = [GroupData(x, w) for x, w in zip(rows, per_group)]
         rob = robust_ml(problem, theta, cons, groups, how.estimator, observed, df, int(fm["baseline_df"]))
         v, notes = rob.vcov, list(rob.notes)
         fm = scaled_measures(fm, rob.scaling_factor, rob.baseline_scaling_factor, problem.ntotal, problem.ngroups)

@@ -226,7 +226,7 @@ def ordinal_stats(codes: np.ndarray, ncat: list[int], weights: np.ndarray | None
     for j in range(p):  # A11: each item's own information, by its scores' cross-products
         sl = slice(offsets[j], offsets[j + 1])
         A[sl, sl] = (uni[j] * w[:, None]).T @ uni[j]
-    for m, (j, l) in enumerate(zip(rows, cols)):
+    for m, (j, l) in enumerate(zip(rows.tolist(), cols.tolist())):
         pair = polychoric(codes[:, j], codes[:, l], taus[j], taus[l], w)
         corr[j, l] = corr[l, j] = pair.rho
         score[:, kth + m] = pair.score_rho

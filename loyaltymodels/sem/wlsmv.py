@@ -40,8 +40,8 @@ __all__ = ["ScaledShifted", "fit_wlsmv", "ordered_items", "scaled_shifted"]
 
 def ordered_items(spec: ModelSpec, ordered: bool | Sequence[str]) -> list[str]:
     """The ordered items: every observed variable (``True``) or those named, checked."""
-    if ordered is True:
-        items = [v for v in spec.observed if v not in spec.covariates]
+    if isinstance(ordered, bool):
+        items = [v for v in spec.observed if v not in spec.covariates] if ordered else []
     elif isinstance(ordered, str):
         items = [ordered]
     else:
@@ -170,8 +170,8 @@ def fit_wlsmv(
     weights: list[np.ndarray | None] = [None] * len(frames)
     if weights_column is not None:
         w = pd.Series(sampling_weights(data, weights_column, clean.index), index=clean.index)
-        weights = [w.loc[f.index].to_numpy() for f in frames]
-        weights = [x * len(x) / x.sum() for x in weights]  # rescaled to sum to N (per group)
+        raw = [w.loc[f.index].to_numpy() for f in frames]
+        weights = [x * len(x) / x.sum() for x in raw]  # rescaled to sum to N (per group)
         report = {**report, "sampling_weights": weights_column}
     ordinal = []
     for g, frame in enumerate(frames):
@@ -206,7 +206,7 @@ def fit_wlsmv(
     theta = opt.theta
     K = cons.K
     fg = problem.weights
-    deltas = [problem.model_stats(theta, g)[1] for g in range(problem.ngroups)]
+    deltas = [problem.delta(theta, g) for g in range(problem.ngroups)]
     E = sum(f * (D * (1 / np.diag(st.gamma))[:, None]).T @ D for f, D, st in zip(fg, deltas, ordinal))
     bread, notes = invert_information(K.T @ E @ K)
     meat = sum(
@@ -334,8 +334,8 @@ def satorra_2000(larger: SemFit, nested: SemFit) -> dict[str, float]:
     if not isinstance(p1, OrdinalProblem) or not isinstance(p0, OrdinalProblem):
         raise ValueError("satorra_2000 compares two WLSMV fits made in this session (refit with fit_sem)")
     K1, K0 = sem_engine.constraints(p1).K, sem_engine.constraints(p0).K
-    D1 = np.vstack([p1.model_stats(larger.theta, g)[1] for g in range(p1.ngroups)]) @ K1
-    D0 = np.vstack([p0.model_stats(nested.theta, g)[1] for g in range(p0.ngroups)]) @ K0
+    D1 = np.vstack([p1.delta(larger.theta, g) for g in range(p1.ngroups)]) @ K1
+    D0 = np.vstack([p0.delta(nested.theta, g) for g in range(p0.ngroups)]) @ K0
     m = int(nested.fit_measures["df"] - larger.fit_measures["df"])
     d = float(nested.fit_measures["chisq"] - larger.fit_measures["chisq"])
     if m <= 0:
