@@ -147,8 +147,8 @@ def scaled_lrt(chisq1: float, df1: float, c1: float, chisq0: float, df0: float, 
     unscaled chi-squares and the scaling factors: ``(T0 - T1) / c_d``,
     ``c_d = (df0 c0 - df1 c1) / (df0 - df1)`` (lavTestLRT's ``method = "satorra.bentler.2001"``).
 
-    >>> {k: round(v, 4) for k, v in scaled_lrt(100.0, 40, 1.1, 112.0, 46, 1.12).items()}
-    {'chisq_diff': 9.1603, 'df_diff': 6, 'pvalue_diff': 0.1647}
+    >>> {k: round(v, 4) for k, v in scaled_lrt(100.0, 40, 1.1, 112.0, 46, 1.12).items()}  # c_d = 1.2533
+    {'chisq_diff': 9.5745, 'df_diff': 6, 'pvalue_diff': 0.1438}
     """
     ddf = df0 - df1
     cd = (df0 * c0 - df1 * c1) / ddf if ddf > 0 else math.nan

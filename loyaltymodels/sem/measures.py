@@ -122,7 +122,7 @@ def scaled_measures(
 
     >>> fm = pd.Series({"chisq": 85.306, "df": 24.0, "baseline_chisq": 918.852, "baseline_df": 36.0})
     >>> out = scaled_measures(fm, 0.979, 1.05, 301, 1)
-    >>> round(out["chisq_scaled"], 3), round(out["chisq_scaling_factor"], 3)
+    >>> round(float(out["chisq_scaled"]), 3), round(float(out["chisq_scaling_factor"]), 3)
     (87.136, 0.979)
     """
     x2, df, xb, dfb = (float(fm[k]) for k in ("chisq", "df", "baseline_chisq", "baseline_df"))
