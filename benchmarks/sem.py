@@ -118,7 +118,7 @@ def main(repeats: int = 7) -> None:
         w = {k: statistics.median(v) * 1e3 for k, v in wall.items()}
         fit = _ours(model, data)
 
-        def cell(k):
+        def cell(k, c=c, w=w):
             return f"{c[k]:.1f} [{w[k]:.0f}]"
 
         print(

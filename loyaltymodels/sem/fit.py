@@ -126,6 +126,11 @@ class SemFit:
         """Modification indices of lavaan's ``modindices()``: ``mi, epc, sepc_lv, sepc_all``."""
         from .modification import modindices
 
+        if self.info.get("estimator") == "WLSMV":
+            raise SpecError(
+                "modification indices of a WLSMV fit are not available yet (they need the DWLS "
+                "information, not the normal likelihood's); inspect residual correlations instead"
+            )
         return modindices(self, sort=sort, minimum=minimum)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:

@@ -297,3 +297,14 @@ def test_mlr_multigroup_scaling_factor_sums_the_groups_traces(hs):
     fm = both.fit_measures
     assert fm["chisq_scaling_factor"] == pytest.approx(traces / fm["df"], rel=1e-6)
     assert fm["chisq"] == pytest.approx(115.851, abs=5e-4)  # lavaan tutorial, configural model
+
+
+def test_robust_fit_saves_and_loads_without_loss(mlr, tmp_path):
+    mlr.to_json(tmp_path / "fit.json")
+    back = lm.SemFit.from_json(tmp_path / "fit.json")
+    assert back.parameters.equals(mlr.parameters) and back.fit_measures.equals(mlr.fit_measures)
+    assert (back.info["estimator"], back.info["se"], back.info["test"]) == (
+        "MLR",
+        "robust.huber.white",
+        "yuan.bentler.mplus",
+    )

@@ -171,3 +171,12 @@ def test_scaled_shifted_test_and_ses_are_calibrated():
     assert t.var() == pytest.approx(10, rel=0.35)
     assert 0.01 <= (pv < 0.05).mean() <= 0.10
     np.testing.assert_allclose(np.std(est, axis=0) / np.mean(se, axis=0), 1, atol=0.15)
+
+
+def test_wlsmv_fit_saves_and_loads_and_refuses_ml_modification_indices(fit, tmp_path):
+    fit.to_json(tmp_path / "fit.json")
+    back = lm.SemFit.from_json(tmp_path / "fit.json")
+    assert back.parameters.equals(fit.parameters) and back.fit_measures.equals(fit.fit_measures)
+    assert back.info["estimator"] == "WLSMV" and back.info["ordered"] == ITEMS
+    with pytest.raises(SpecError, match="modification indices of a WLSMV fit"):
+        fit.modindices()
