@@ -27,7 +27,7 @@ from . import engine as sem_engine
 from .inference import admissibility, parameter_table, r_squared, vcov
 from .kernel import Problem
 from .measures import fit_measures, scaled_measures
-from .options import Estimation, cached_spec, check_options, resolve_estimation, weighted_moments
+from .options import Estimation, cached_spec, check_options, resolve_estimation
 from .options import sampling_weights as _sampling_weights
 from .robust import GroupData, robust_ml
 
@@ -299,12 +299,9 @@ def fit_sem(
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
     weights = None
+    if sampling_weights is not None and bootstrap:
+        raise SpecError("bootstrap= with sampling_weights is not available; the robust (MLR) SEs are the default")
     if sampling_weights is not None:
-        if fiml:
-            raise SpecError(
-                "sampling_weights with missing='fiml' are not supported yet; use missing='listwise' "
-                "(or fit without weights)"
-            )
         w = pd.Series(_sampling_weights(data, sampling_weights, clean.index), index=clean.index)
         weights = [w.loc[f.index].to_numpy() for f in frames]
         weights = [x * len(x) / x.sum() for x in weights]  # lavaan: rescaled to sum to N (per group)
@@ -327,10 +324,7 @@ def _fit(
     engine: str,
 ) -> SemFit:
     rows = [f.to_numpy(dtype=float) for f in frames]
-    if weights is None:
-        stats = [group_stats(x, fiml) for x in rows]
-    else:
-        stats = [moment_stats(len(x), *weighted_moments(x, w)) for x, w in zip(rows, weights)]
+    stats = [group_stats(x, fiml, None if weights is None else weights[g]) for g, x in enumerate(rows)]
     problem = Problem(spec, stats, fiml=fiml)
     models = sem_engine.semopy_models(problem)
     cons = sem_engine.constraints(problem)

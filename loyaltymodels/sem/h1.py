@@ -154,13 +154,13 @@ def observed_information(
         full = _observed_block(cov, mean if meanstructure else mu, mu, sigma)
         return full if meanstructure else full[p:, p:]
     nvech = p * (p + 1) // 2
-    n = sum(pat.n for pat in patterns)
+    n = sum(pat.size for pat in patterns)
     out = np.zeros((p + nvech, p + nvech))
     for pat in patterns:
         o = pat.idx
         pos = np.concatenate([o, p + _vech_map(p, o)])
         block = _observed_block(pat.cov, pat.mean, mu[o], sigma[np.ix_(o, o)])
-        out[np.ix_(pos, pos)] += pat.n / n * block
+        out[np.ix_(pos, pos)] += pat.size / n * block
     return out if meanstructure else out[p:, p:]
 
 

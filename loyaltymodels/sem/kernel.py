@@ -193,10 +193,10 @@ class Problem:
             si = _chol_inverse(L)
             d = pat.mean - mu[o]
             sd = si @ d
-            total += pat.n * (len(o) * LOG2PI + 2 * np.log(np.diag(L)).sum() + np.sum(si * pat.cov) + d @ sd)
+            total += pat.size * (len(o) * LOG2PI + 2 * np.log(np.diag(L)).sum() + np.sum(si * pat.cov) + d @ sd)
             if need_grad:
-                W[np.ix_(o, o)] += pat.n / st.n * (si - si @ pat.cov @ si - np.outer(sd, sd))
-                gmu[o] += pat.n / st.n * (-2 * sd)
+                W[np.ix_(o, o)] += pat.size / st.n * (si - si @ pat.cov @ si - np.outer(sd, sd))
+                gmu[o] += pat.size / st.n * (-2 * sd)
         f = (total + 2 * st.logl_h1) / st.n
         return f, (W if need_grad else None), (gmu if need_grad else None)
 
@@ -277,7 +277,7 @@ class Problem:
                     for pat in st.patterns:
                         o = pat.idx
                         info += (
-                            w * pat.n / st.n * self._information(sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
+                            w * pat.size / st.n * self._information(sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
                         )
                 else:
                     info += w * self._information(sigma, Jsig, Jmu)

@@ -263,16 +263,10 @@ def independence_logl(st: GroupStats, yi: list[int], xi: list[int]) -> float:
             sx = st.cov[np.ix_(xi, xi)]
             logl += -st.n / 2 * (np.linalg.slogdet(sx)[1] + len(xi) + len(xi) * LOG2PI)
         return logl
-    rows = _rows(st)
-    logl = 0.0
-    for k in yi:
-        col = rows[:, k][~np.isnan(rows[:, k])]
-        logl += -len(col) / 2 * (LOG2PI + math.log(col.var()) + 1)
-    if xi:
-        pats = missing_patterns(rows[:, xi])
-        mu, sigma = em_saturated(pats, len(xi))
-        logl += fiml_logl(pats, mu, sigma)
-    return logl
+    mean, cov = independence_moments(st, yi, xi)
+    # the independence model's FIML log-likelihood: the normal one at its estimates, whose
+    # covariance is block-diagonal (each modelled variable alone, the covariates together)
+    return fiml_logl(st.patterns, mean, cov)
 
 
 def independence_moments(st: GroupStats, yi: list[int], xi: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -286,20 +280,26 @@ def independence_moments(st: GroupStats, yi: list[int], xi: list[int]) -> tuple[
         if xi:
             cov[np.ix_(xi, xi)] = st.cov[np.ix_(xi, xi)]
         return mean, cov
-    rows = _rows(st)
+    rows, weights = _rows(st)
     for k in yi:
-        col = rows[:, k][~np.isnan(rows[:, k])]
-        mean[k], cov[k, k] = col.mean(), col.var()
+        seen = ~np.isnan(rows[:, k])
+        col, w = rows[seen, k], weights[seen]
+        mean[k] = w @ col / w.sum()
+        cov[k, k] = w @ (col - mean[k]) ** 2 / w.sum()
     if xi:
-        mu, sigma = em_saturated(missing_patterns(rows[:, xi]), len(xi))
+        mu, sigma = em_saturated(missing_patterns(rows[:, xi], weights=weights), len(xi))
         mean[xi], cov[np.ix_(xi, xi)] = mu, sigma
     return mean, cov
 
 
-def _rows(st: GroupStats) -> np.ndarray:
-    """The group's data matrix (NaN = missing) rebuilt from its patterns."""
+def _rows(st: GroupStats) -> tuple[np.ndarray, np.ndarray]:
+    """The group's data matrix (NaN = missing) rebuilt from its patterns, and its rows' sampling
+    weights (ones without)."""
     out = np.full((st.n, len(st.mean)), np.nan)
+    weights = np.ones(st.n)
     assert st.patterns is not None  # called for FIML groups only
     for pat in st.patterns:
         out[np.ix_(pat.rows, pat.idx)] = pat.y
-    return out
+        if pat.weights is not None:
+            weights[pat.rows] = pat.weights
+    return out, weights

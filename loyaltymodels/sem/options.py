@@ -27,7 +27,6 @@ __all__ = [
     "check_options",
     "resolve_estimation",
     "sampling_weights",
-    "weighted_moments",
 ]
 
 #: lavaan's estimators that fit_sem runs, with what lavaan pairs each with (``se``, ``test``).
@@ -188,17 +187,3 @@ def sampling_weights(data: pd.DataFrame, column: str, rows: pd.Index) -> np.ndar
         raise DataError(f"sampling_weights column {column!r} sums to 0 over the rows used", column=column)
     return values
 
-
-def weighted_moments(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted covariance (divided by the sum of the weights, lavaan's ``cov.wt(method = "ML")``)
-    and mean of complete rows ``y``.
-
-    >>> y = np.array([[1.0], [2.0], [4.0]])
-    >>> cov, mean = weighted_moments(y, np.array([1.0, 1.0, 2.0]))  # = rows 1, 2, 4, 4
-    >>> float(mean[0]), float(cov[0, 0])
-    (2.75, 1.6875)
-    """
-    w = np.asarray(w, dtype=float)
-    mean = w @ y / w.sum()
-    yc = y - mean
-    return (yc * w[:, None]).T @ yc / w.sum(), mean

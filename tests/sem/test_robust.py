@@ -308,3 +308,44 @@ def test_robust_fit_saves_and_loads_without_loss(mlr, tmp_path):
         "robust.huber.white",
         "yuan.bentler.mplus",
     )
+
+
+@pytest.fixture(scope="module")
+def holed():
+    true = "F =~ 0.8*y1 + 0.7*y2 + 0.6*y3 + 0.7*y4"
+    data, _ = lm.simulate(true, n=200, seed=13)
+    return data.mask(np.random.default_rng(14).random(data.shape) < 0.15)
+
+
+def test_weighted_fiml_with_equal_weights_is_fiml_and_integer_weights_replicate_rows(holed):
+    model = "F =~ y1 + y2 + y3 + y4"
+    plain = lm.fit_sem(model, holed, missing="fiml", estimator="MLR")
+    same = lm.fit_sem(model, holed.assign(w=2.5), missing="fiml", sampling_weights="w")
+    np.testing.assert_allclose(same.parameters.est, plain.parameters.est, atol=1e-7)
+    np.testing.assert_allclose(same.parameters.se, plain.parameters.se, rtol=1e-5)
+    for key in ("chisq", "chisq_scaled", "logl", "baseline_chisq", "cfi_robust"):
+        assert same.fit_measures[key] == pytest.approx(plain.fit_measures[key], rel=1e-6)
+    w = np.random.default_rng(15).integers(1, 4, len(holed))
+    weighted = lm.fit_sem(model, holed.assign(w=w), missing="fiml", sampling_weights="w")
+    repeated = lm.fit_sem(model, holed.loc[holed.index.repeat(w)], missing="fiml")
+    np.testing.assert_allclose(weighted.parameters.est, repeated.parameters.est, atol=1e-6)
+    # weights rescaled to sum to N: the weighted log-likelihood is the repeated one times N / sum(w)
+    scale = len(holed) / w.sum()
+    assert weighted.fit_measures["chisq"] == pytest.approx(repeated.fit_measures["chisq"] * scale, rel=1e-6)
+
+
+def test_weighted_fiml_sandwich_equals_the_weighted_casewise_score_sandwich(holed):
+    w = np.random.default_rng(16).uniform(0.5, 2.0, len(holed))
+    fit = lm.fit_sem("F =~ y1 + y2 + y3 + y4", holed.assign(w=w), missing="fiml", sampling_weights="w")
+    y = holed[list(fit.spec.observed)].to_numpy(float)
+    wn = w * len(w) / w.sum()
+    g = numeric_scores(fit, y) * wn[:, None]
+    theta, k, h = fit.theta, len(fit.theta), 1e-4
+    H = np.empty((k, k))
+    for j, e in enumerate(np.eye(k)):
+        up = (numeric_scores(fit, y, theta + h * e) * wn[:, None]).mean(axis=0)
+        dn = (numeric_scores(fit, y, theta - h * e) * wn[:, None]).mean(axis=0)
+        H[j] = -(up - dn) / (2 * h)
+    Hi = np.linalg.inv((H + H.T) / 2)
+    se = np.sqrt(np.diag(Hi @ (g.T @ g / len(y)) @ Hi) / len(y))
+    np.testing.assert_allclose(se_of(fit), se, rtol=1e-3)
