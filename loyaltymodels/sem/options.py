@@ -186,4 +186,3 @@ def sampling_weights(data: pd.DataFrame, column: str, rows: pd.Index) -> np.ndar
     if values.sum() <= 0:
         raise DataError(f"sampling_weights column {column!r} sums to 0 over the rows used", column=column)
     return values
-
