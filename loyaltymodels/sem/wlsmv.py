@@ -57,6 +57,14 @@ def ordered_items(spec: ModelSpec, ordered: bool | Sequence[str]) -> list[str]:
             "conditional.x (probit regressions), which fit_sem does not do yet; model them as "
             "indicators of a latent or fit the items as continuous (estimator='MLR')"
         )
+    t = spec.table
+    predictors = sorted(set(t.rhs[(t.op == "~") & t.rhs.isin(items)]))
+    if predictors:
+        raise SpecError(
+            f"ordered item(s) {', '.join(predictors)} predict other variables ('~'); with the delta "
+            "parameterization fit_sem needs ordered items to be indicators or outcomes only: "
+            "regress on a latent measured by the item instead"
+        )
     rest = [v for v in spec.observed if v not in items]
     if rest:
         raise SpecError(

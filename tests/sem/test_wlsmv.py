@@ -135,6 +135,8 @@ def test_ordered_input_errors_say_what_to_do(data):
         lm.fit_sem("F =~ y1 + y2 + y3", data.assign(y3=data.y3 + 0.5), ordered=["y1", "y2"])
     with pytest.raises(SpecError, match="not an observed variable"):
         lm.fit_sem("F =~ y1 + y2 + y3", data, ordered=["y9"])
+    with pytest.raises(SpecError, match="predict other variables"):
+        lm.fit_sem("F =~ y1 + y2 + y3\ny5 ~ F\ny4 ~ y5", data, ordered=True)
     with pytest.raises(SpecError, match=r"conditional\.x"):
         lm.fit_sem("F =~ y1 + y2 + y3\nF ~ y4", data, ordered=True)
     sparse = pd.concat([data.assign(g="a"), data.assign(g="b", y1=data.y1.clip(1))], ignore_index=True)
