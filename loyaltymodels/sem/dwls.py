@@ -50,11 +50,13 @@ class OrdinalProblem(Problem):
         self.weights = self.n / self.ntotal
         p = self.p
         self._resid_rows, self._delta_rows, self._tau_rows = [], [], []
+        ordered = set(self.spec.ordinal)
+        self._first = []  # per group: (variable, threshold row or -1 for a mean) of the first part
         for g in range(1, self.ngroups + 1):
             resid = np.full(p, -1)
             scale = np.full(p, -1)
             for r in np.flatnonzero(grp == g):
-                if ops[r] == "~~" and lhs[r] == rhs[r] and lhs[r] in obs:
+                if ops[r] == "~~" and lhs[r] == rhs[r] and lhs[r] in ordered:
                     resid[obs.index(lhs[r])] = r
                 elif ops[r] == "~*~":
                     scale[obs.index(lhs[r])] = r
@@ -63,6 +65,17 @@ class OrdinalProblem(Problem):
             self._resid_rows.append(resid)
             self._delta_rows.append(scale)
             self._tau_rows.append((cells.i[order], cells.row[order]))
+            var, row = [], []  # in variable order: thresholds of ordered items, means of the others
+            for k, name in enumerate(obs):
+                if name in ordered:
+                    mine = cells.row[order][cells.i[order] == k]
+                    var += [k] * len(mine)
+                    row += mine.tolist()
+                else:
+                    var.append(k)
+                    row.append(-1)
+            self._first.append((np.array(var, dtype=int), np.array(row, dtype=int)))
+        self._numeric = np.array([name not in ordered for name in obs])
         self._pairs = np.tril_indices(p, -1)
 
     # -- values: the residual variances of the ordered items follow from the rest ------------------
@@ -93,26 +106,33 @@ class OrdinalProblem(Problem):
         values = self.values(theta)
         sigma, mu, T, S, m = self.moments(values, g + 1)
         delta = self._deltas(values, g)
-        items, rows = self._tau_rows[g]
-        tau = values[rows]
+        var, rows = self._first[g]
+        th = rows >= 0  # thresholds (the other first-part entries are means of continuous variables)
+        tau = np.where(th, values[rows], 0.0)
         j, l = self._pairs
-        out = np.concatenate([delta[items] * (tau - mu[items]), delta[j] * delta[l] * sigma[j, l]])
+        num = np.flatnonzero(self._numeric)
+        first = np.where(th, delta[var] * (tau - mu[var]), mu[var])
+        out = np.concatenate([first, sigma[num, num], delta[j] * delta[l] * sigma[j, l]])
         if not jacobian:
             return out, None
         Jsig, Jmu = self.jacobian(values, g + 1, T, S, m)
         nt = len(rows)
+        nv = len(num)
         D = np.zeros((len(out), self.npar))
-        D[:nt] = -delta[items][:, None] * Jmu[:, items].T
-        par = self.par[rows]
+        D[:nt] = np.where(th[:, None], -delta[var][:, None], 1.0) * Jmu[:, var].T
+        par = np.where(th, self.par[rows], -1)
         free = par >= 0
-        np.add.at(D, (np.flatnonzero(free), par[free]), delta[items][free])
-        D[nt:] = (delta[j] * delta[l])[:, None] * Jsig[:, j, l].T
+        np.add.at(D, (np.flatnonzero(free), par[free]), delta[var][free])
+        D[nt : nt + nv] = Jsig[:, num, num].T
+        D[nt + nv :] = (delta[j] * delta[l])[:, None] * Jsig[:, j, l].T
+        pairs = D[nt + nv :]
         dpar = self.par[self._delta_rows[g]]
         for k in np.flatnonzero((self._delta_rows[g] >= 0) & (dpar >= 0)):  # free scales (groups 2+)
             col = dpar[k]
-            D[:nt][items == k, col] += tau[items == k] - mu[k]
-            D[nt:][j == k, col] += delta[l[j == k]] * sigma[k, l[j == k]]
-            D[nt:][l == k, col] += delta[j[l == k]] * sigma[j[l == k], k]
+            mine = th & (var == k)
+            D[:nt][mine, col] += tau[mine] - mu[k]
+            pairs[j == k, col] += delta[l[j == k]] * sigma[k, l[j == k]]
+            pairs[l == k, col] += delta[j[l == k]] * sigma[j[l == k], k]
         return out, D
 
     def delta(self, theta: np.ndarray, g: int) -> np.ndarray:

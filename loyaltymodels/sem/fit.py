@@ -212,7 +212,8 @@ def fit_sem(
     ordered : bool or sequence of str, optional
         lavaan's ``ordered``: ``True`` for every observed variable of the model (exogenous
         covariates excepted), or the ordered columns (integer codes; categories in the order of
-        their values). Ordered items get thresholds ``item | t1, t2...``.
+        their values); the model's other variables stay continuous (polyserial covariances).
+        Ordered items get thresholds ``item | t1, t2...``.
     sampling_weights : str, optional
         Column of sampling weights (lavaan's ``sampling.weights``): rescaled to sum to the
         number of rows (within each group), used in the sample statistics, and with MLR by

@@ -185,58 +185,99 @@ def polychoric(
 
 @dataclass(frozen=True)
 class OrdinalStats:
-    """One group's sample statistics of ordered items: ``stats`` = thresholds (item by item, in
-    order) then correlations (pairs ``(j, l)``, ``j > l``, in ``numpy.tril_indices(p, -1)`` order),
-    ``gamma`` their asymptotic covariance (of ``sqrt(N)`` times them), ``corr`` the polychoric
-    matrix, ``ncat`` the categories per item."""
+    """One group's sample statistics of ordered items (and continuous variables beside them):
+    ``stats`` = per variable its thresholds (ordered) or its mean (continuous), then the variances
+    of the continuous variables, then the pairs ``(j, l)``, ``j > l``, in ``numpy.tril_indices(p, -1)``
+    order: polychoric correlations, polyserial covariances ``rho sigma_x``, covariances; ``gamma``
+    their asymptotic covariance (of ``sqrt(N)`` times them); ``corr`` the matrix of the pairs
+    (variances of continuous variables, 1 for ordered items, on the diagonal), ``mean`` the means
+    (0 for ordered items), ``ncat`` the categories per item (0 for a continuous variable)."""
 
     n: int
     stats: np.ndarray
     gamma: np.ndarray
     corr: np.ndarray
     ncat: tuple[int, ...]
+    mean: np.ndarray | None = None
 
     @property
     def nthresholds(self) -> int:
-        return int(sum(k - 1 for k in self.ncat))
+        return int(sum(k - 1 for k in self.ncat if k))
+
+    @property
+    def nfirst(self) -> int:
+        """Length of the first-step statistics (thresholds, means, variances) before the pairs."""
+        return self.nthresholds + 2 * sum(1 for k in self.ncat if not k)
 
 
 def ordinal_stats(codes: np.ndarray, ncat: list[int], weights: np.ndarray | None = None) -> OrdinalStats:
-    """Thresholds, polychoric correlations and their two-step asymptotic covariance of one
-    group's ordered items (``codes`` ``(N, p)``, item ``j`` coded ``0..ncat[j]-1``).
+    """Thresholds, polychoric (and polyserial) correlations and their two-step asymptotic
+    covariance of one group's ordered items (``codes`` ``(N, p)``, item ``j`` coded
+    ``0..ncat[j]-1``; a column with ``ncat[j] == 0`` holds a continuous variable's values).
 
     ``weights`` (mean 1) are sampling weights.
     """
+    from .polyserial import normal_moments, pearson, polyserial
+
     n, p = codes.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    taus, uni = [], []
+    numeric = [not k for k in ncat]
+    col = [codes[:, j].astype(int) if not numeric[j] else codes[:, j].astype(float) for j in range(p)]
+    first: list[np.ndarray] = []  # positions in ``stats`` of each variable's first-step parameters
+    values: list[np.ndarray] = []
+    uni: list[np.ndarray] = []
+    moments: dict[int, tuple[float, float]] = {}
+    pos = 0
     for j in range(p):
-        tau, sc = thresholds(codes[:, j], ncat[j], w)
-        taus.append(tau)
+        if numeric[j]:
+            mu, v, sc = normal_moments(col[j], w)
+            moments[j] = (mu, v)
+            values.append(np.array([mu]))
+            first.append(np.array([pos, -1]))  # the variance's position is set below
+            pos += 1
+        else:
+            tau, sc = thresholds(col[j], ncat[j], w)
+            values.append(tau)
+            first.append(np.arange(pos, pos + len(tau)))
+            pos += len(tau)
         uni.append(sc)
-    offsets = np.concatenate([[0], np.cumsum([len(t) for t in taus])])
-    kth = int(offsets[-1])
-    rows, cols = np.tril_indices(p, -1)
-    npair = len(rows)
-    corr = np.eye(p)
-    score = np.zeros((n, kth + npair))
     for j in range(p):
-        score[:, offsets[j] : offsets[j + 1]] = uni[j]
-    A = np.zeros((kth + npair, kth + npair))
-    for j in range(p):  # A11: each item's own information, by its scores' cross-products
-        sl = slice(offsets[j], offsets[j + 1])
-        A[sl, sl] = (uni[j] * w[:, None]).T @ uni[j]
+        if numeric[j]:
+            first[j][1] = pos
+            values.append(np.array([moments[j][1]]))
+            pos += 1
+    taus = [values[j] for j in range(p)]
+    rows, cols = np.tril_indices(p, -1)
+    kth = pos
+    q = kth + len(rows)
+    corr = np.diag([moments[j][1] if numeric[j] else 1.0 for j in range(p)])
+    score = np.zeros((n, q))
+    A = np.zeros((q, q))
+    for j in range(p):  # A11: each variable's own information, by its scores' cross-products
+        score[:, first[j]] = uni[j]
+        A[np.ix_(first[j], first[j])] = (uni[j] * w[:, None]).T @ uni[j]
     for m, (j, l) in enumerate(zip(rows.tolist(), cols.tolist())):
-        pair = polychoric(codes[:, j], codes[:, l], taus[j], taus[l], w)
-        corr[j, l] = corr[l, j] = pair.rho
-        score[:, kth + m] = pair.score_rho
-        ws = w * pair.score_rho
-        A[kth + m, kth + m] = ws @ pair.score_rho  # A22
-        A[kth + m, offsets[j] : offsets[j + 1]] = ws @ pair.score_t1  # A21: the pair's own scores
-        A[kth + m, offsets[l] : offsets[l + 1]] = ws @ pair.score_t2
+        if not numeric[j] and not numeric[l]:
+            pair = polychoric(col[j], col[l], taus[j], taus[l], w)
+            c, s_c, s1, s2 = pair.rho, pair.score_rho, pair.score_t1, pair.score_t2
+        elif not numeric[j]:
+            b = polyserial(col[j], col[l], taus[j], moments[l], w)
+            c, s_c, s1, s2 = b.c, b.score_c, b.score_1, b.score_2
+        elif not numeric[l]:
+            b = polyserial(col[l], col[j], taus[l], moments[j], w)
+            c, s_c, s1, s2 = b.c, b.score_c, b.score_2, b.score_1
+        else:
+            b = pearson(col[j], col[l], moments[j], moments[l], w)
+            c, s_c, s1, s2 = b.c, b.score_c, b.score_1, b.score_2
+        corr[j, l] = corr[l, j] = c
+        score[:, kth + m] = s_c
+        ws = w * s_c
+        A[kth + m, kth + m] = ws @ s_c  # A22
+        A[kth + m, first[j]] = ws @ s1  # A21: the pair's own scores in the first-step parameters
+        A[kth + m, first[l]] = ws @ s2
     ws = score * w[:, None]
-    B = ws.T @ ws
     Ainv = np.linalg.inv(A)
-    gamma = n * Ainv @ B @ Ainv.T
-    stats = np.concatenate(taus + [corr[rows, cols]])
-    return OrdinalStats(n, stats, (gamma + gamma.T) / 2, corr, tuple(int(k) for k in ncat))
+    gamma = n * Ainv @ (ws.T @ ws) @ Ainv.T
+    stats = np.concatenate(values + [corr[rows, cols]])
+    mean = np.array([moments[j][0] if numeric[j] else 0.0 for j in range(p)])
+    return OrdinalStats(n, stats, (gamma + gamma.T) / 2, corr, tuple(int(k) for k in ncat), mean)

@@ -1,6 +1,8 @@
 """WLSMV: ordered items fitted as lavaan's ``sem(..., ordered = ..., estimator = "WLSMV")`` does.
 
-Thresholds and polychoric correlations per group (:mod:`loyaltymodels.sem.polychoric`), the DWLS
+Thresholds and polychoric correlations per group (:mod:`loyaltymodels.sem.polychoric`; continuous
+variables beside the ordered items enter by their means, variances, polyserial covariances and
+covariances, :mod:`loyaltymodels.sem.polyserial`), the DWLS
 estimates on them (:mod:`loyaltymodels.sem.dwls`), robust standard errors (lavaan's
 ``se = "robust.sem"``: ``E^-1 Delta' W Gamma W Delta E^-1 / N`` with ``E = Delta' W Delta``) and the
 mean-and-variance adjusted test of Asparouhov & Muthen (2010) (lavaan's ``test = "scaled.shifted"``):
@@ -64,13 +66,6 @@ def ordered_items(spec: ModelSpec, ordered: bool | Sequence[str]) -> list[str]:
             f"ordered item(s) {', '.join(predictors)} predict other variables ('~'); with the delta "
             "parameterization fit_sem needs ordered items to be indicators or outcomes only: "
             "regress on a latent measured by the item instead"
-        )
-    rest = [v for v in spec.observed if v not in items]
-    if rest:
-        raise SpecError(
-            f"ordered and continuous variables in one model ({', '.join(rest)} continuous) need "
-            "polyserial correlations, which fit_sem does not do yet: declare every variable "
-            "ordered (ordered=True) or fit them all as continuous (estimator='MLR')"
         )
     return items
 
@@ -138,9 +133,15 @@ def scaled_shifted(
     return ScaledShifted(a, df - a * trace, trace, trace2)
 
 
-def _codes(frame: pd.DataFrame, items: list[str], categories: dict[str, list]) -> tuple[np.ndarray, list[int]]:
+def _codes(frame: pd.DataFrame, observed: list[str], categories: dict[str, list]) -> tuple[np.ndarray, list[int]]:
+    """Ordered items as codes ``0..K`` with their numbers of categories; continuous variables as
+    they are, with 0 categories."""
     cols, ncat = [], []
-    for v in items:
+    for v in observed:
+        if v not in categories:
+            cols.append(frame[v].to_numpy(dtype=float))
+            ncat.append(0)
+            continue
         levels = np.asarray(categories[v], dtype=float)
         if len(levels) < 2:
             raise DataError(
@@ -183,9 +184,11 @@ def fit_wlsmv(
         report = {**report, "sampling_weights": weights_column}
     ordinal = []
     for g, frame in enumerate(frames):
-        codes, ncat = _codes(frame, items, categories)
-        for j, v in enumerate(items):
-            empty = np.flatnonzero(np.bincount(codes[:, j], minlength=ncat[j]) == 0)
+        codes, ncat = _codes(frame, list(spec.observed), categories)
+        for j, v in enumerate(spec.observed):
+            if not ncat[j]:
+                continue
+            empty = np.flatnonzero(np.bincount(codes[:, j].astype(int), minlength=ncat[j]) == 0)
             if len(empty) and len(frames) > 1:
                 raise DataError(
                     f"ordered item {v!r} has no response in category {categories[v][empty[0]]!r} in group "
@@ -194,13 +197,13 @@ def fit_wlsmv(
                     column=v,
                 )
         ordinal.append(ordinal_stats(codes, ncat, weights[g]))
-    stats = [moment_stats(o.n, o.corr, np.zeros(len(items))) for o in ordinal]
+    stats = [moment_stats(o.n, o.corr, o.mean if o.mean is not None else np.zeros(len(o.ncat))) for o in ordinal]
     problem = OrdinalProblem(spec, stats, ordinal=ordinal)
     cons = sem_engine.constraints(problem)
     theta0 = sem_engine.start_values(problem)
     for g in range(problem.ngroups):  # thresholds start at the sample thresholds
-        _, rows = problem._tau_rows[g]
-        par = problem.par[rows]
+        _, rows = problem._first[g]
+        par = np.where(rows >= 0, problem.par[rows], -1)
         free = par >= 0
         theta0[par[free]] = ordinal[g].stats[: len(rows)][free]
         scales = problem.par[problem._delta_rows[g]]
@@ -250,8 +253,8 @@ def fit_wlsmv(
     sample = dict(
         n=[o.n for o in ordinal],
         cov=[o.corr.tolist() for o in ordinal],
-        mean=[[0.0] * len(items) for _ in ordinal],
-        thresholds=[o.stats[: o.nthresholds].tolist() for o in ordinal],
+        mean=[(o.mean if o.mean is not None else np.zeros(len(o.ncat))).tolist() for o in ordinal],
+        thresholds=[_thresholds(o) for o in ordinal],
         group_labels=list(spec.group_labels),
         observed=list(problem.layout.observed),
     )
@@ -268,6 +271,19 @@ def fit_wlsmv(
         info=info,
         _problem=problem,
     )
+
+
+def _thresholds(st: OrdinalStats) -> list[float]:
+    """The sample thresholds of the ordered items, in order (the continuous variables' means,
+    which sit between them in ``stats``, left out)."""
+    out, pos = [], 0
+    for k in st.ncat:
+        if k:
+            out += st.stats[pos : pos + k - 1].tolist()
+            pos += k - 1
+        else:
+            pos += 1
+    return out
 
 
 def _measures(
@@ -288,7 +304,7 @@ def _measures(
     base_chisq, base_df = 0.0, 0
     base_deltas = []
     for f, st in zip(fg, ordinal):
-        nt = st.nthresholds
+        nt = st.nfirst  # thresholds, means and variances: free in the baseline
         r = st.stats[nt:]
         base_chisq += n * f * float(r @ (r / np.diag(st.gamma)[nt:]))
         base_df += len(r)
@@ -317,10 +333,19 @@ def _measures(
     out["rmsea_ci_lower"], out["rmsea_ci_upper"] = rmsea_ci(chisq, df, n, g)
     out["rmsea_pvalue"] = rmsea_closefit(chisq, df, n, g)
     total = 0.0
-    for k, st in enumerate(ordinal):  # SRMR: correlation residuals (the diagonal's are 0)
-        model = problem.model_stats(theta, k, jacobian=False)[0][st.nthresholds :]
-        res = st.stats[st.nthresholds :] - model
+    for k, st in enumerate(ordinal):  # SRMR: residuals of the (co)variances on the correlation scale
         p = st.corr.shape[0]
+        model = problem.model_stats(theta, k, jacobian=False)[0]
+        sd = np.sqrt(np.diag(st.corr))
+        j, l = np.tril_indices(p, -1)
+        num = np.flatnonzero(np.array(st.ncat) == 0)
+        nt, nv = st.nthresholds + len(num), len(num)
+        res = np.concatenate(
+            [
+                (st.stats[nt : nt + nv] - model[nt : nt + nv]) / sd[num] ** 2,
+                (st.stats[nt + nv :] - model[nt + nv :]) / (sd[j] * sd[l]),
+            ]
+        )
         total += fg[k] * math.sqrt(float(res @ res) / (p * (p + 1) / 2))
     out["srmr"] = total
     nan = math.nan

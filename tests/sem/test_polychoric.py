@@ -189,3 +189,66 @@ def test_gamma_matches_the_sampling_covariance_of_the_estimates():
     empirical = 400 * np.cov(np.array(draws).T)
     mean_gamma = np.mean(gammas, axis=0)
     np.testing.assert_allclose(np.diag(empirical), np.diag(mean_gamma), rtol=0.2)
+
+
+# -- continuous variables beside ordered items --------------------------------------------------------
+def _mixed_pair(n: int, rho: float, cuts, seed: int):
+    z = np.random.default_rng(seed).multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n)
+    return np.digitize(z[:, 0], cuts), 3.0 + 2.0 * z[:, 1]
+
+
+def _polyserial_logl(codes, x, tau, c, mu, v):
+    """Each case's bivariate log-likelihood log f(x) + log P(y | x), by scipy."""
+    sd = np.sqrt(v)
+    rho, z = c / sd, (x - mu) / sd
+    s = np.sqrt(1 - rho**2)
+    e = np.r_[-np.inf, tau, np.inf]
+    p = stats.norm.cdf((e[codes + 1] - rho * z) / s) - stats.norm.cdf((e[codes] - rho * z) / s)
+    return stats.norm.logpdf(x, mu, sd) + np.log(p)
+
+
+def test_polyserial_is_the_conditional_ml_and_its_scores_are_derivatives():
+    from loyaltymodels.sem.polyserial import normal_moments, polyserial
+
+    codes, x = _mixed_pair(300, 0.55, [-0.8, 0.1, 0.9], 21)
+    w = np.ones(len(x))
+    tau, _ = thresholds(codes, 4)
+    mu, v, _ = normal_moments(x, w)
+    out = polyserial(codes, x, tau, (mu, v), w)
+    res = optimize.minimize_scalar(
+        lambda c: -_polyserial_logl(codes, x, tau, c, mu, v).sum(),
+        bounds=(-0.99 * np.sqrt(v), 0.99 * np.sqrt(v)),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    assert out.c == pytest.approx(res.x, abs=1e-6)
+    h = 1e-6
+
+    def f(**kw):
+        return _polyserial_logl(codes, x, kw.get("tau", tau), kw.get("c", out.c), kw.get("mu", mu), kw.get("v", v))
+
+    np.testing.assert_allclose(out.score_c, (f(c=out.c + h) - f(c=out.c - h)) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(out.score_2[:, 0], (f(mu=mu + h) - f(mu=mu - h)) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(out.score_2[:, 1], (f(v=v + h) - f(v=v - h)) / (2 * h), atol=1e-5)
+    for k in range(3):
+        e = np.eye(3)[k] * h
+        np.testing.assert_allclose(out.score_1[:, k], (f(tau=tau + e) - f(tau=tau - e)) / (2 * h), atol=1e-5)
+
+
+def test_pearson_pair_scores_are_derivatives_of_the_bivariate_normal_likelihood():
+    from loyaltymodels.sem.polyserial import normal_moments, pearson
+
+    z = np.random.default_rng(22).multivariate_normal([1, -1], [[2, 0.8], [0.8, 1]], size=120)
+    w = np.ones(120)
+    m1, m2 = normal_moments(z[:, 0], w)[:2], normal_moments(z[:, 1], w)[:2]
+    out = pearson(z[:, 0], z[:, 1], m1, m2, w)
+    assert out.c == pytest.approx(np.cov(z.T, bias=True)[0, 1], rel=1e-12)
+
+    def ll(mu1=m1[0], v1=m1[1], mu2=m2[0], v2=m2[1], c=out.c):
+        return stats.multivariate_normal([mu1, mu2], [[v1, c], [c, v2]]).logpdf(z)
+
+    h = 1e-6
+    np.testing.assert_allclose(out.score_c, (ll(c=out.c + h) - ll(c=out.c - h)) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(out.score_1[:, 0], (ll(mu1=m1[0] + h) - ll(mu1=m1[0] - h)) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(out.score_1[:, 1], (ll(v1=m1[1] + h) - ll(v1=m1[1] - h)) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(out.score_2[:, 1], (ll(v2=m2[1] + h) - ll(v2=m2[1] - h)) / (2 * h), atol=1e-5)

@@ -131,8 +131,6 @@ def test_ordered_input_errors_say_what_to_do(data):
         lm.fit_sem("F =~ y1 + y2 + y3", data, ordered=True, estimator="MLR")
     with pytest.raises(SpecError, match="pass ordered=True"):
         lm.fit_sem("F =~ y1 + y2 + y3", data, estimator="WLSMV")
-    with pytest.raises(SpecError, match="polyserial"):
-        lm.fit_sem("F =~ y1 + y2 + y3", data.assign(y3=data.y3 + 0.5), ordered=["y1", "y2"])
     with pytest.raises(SpecError, match="not an observed variable"):
         lm.fit_sem("F =~ y1 + y2 + y3", data, ordered=["y9"])
     with pytest.raises(SpecError, match="predict other variables"):
@@ -182,3 +180,41 @@ def test_wlsmv_fit_saves_and_loads_and_refuses_ml_modification_indices(fit, tmp_
     assert back.info["estimator"] == "WLSMV" and back.info["ordered"] == ITEMS
     with pytest.raises(SpecError, match="modification indices of a WLSMV fit"):
         fit.modindices()
+
+
+def test_ordered_and_continuous_items_together_equal_dwls_written_here():
+    """Three ordered items and two continuous ones (polyserial covariances): lavaan's statistics
+    (thresholds or means, then the continuous variances, then the pairs) fitted by hand."""
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=600)
+    ystar = f[:, None] * LAMBDA + rng.normal(size=(600, 5)) * np.sqrt(1 - LAMBDA**2)
+    data = pd.DataFrame({f"y{j + 1}": np.digitize(ystar[:, j], CUTS) for j in range(3)})
+    data["y4"], data["y5"] = 2 + 1.5 * ystar[:, 3], -1 + 0.5 * ystar[:, 4]
+    fit = lm.fit_sem("F =~ y1 + y2 + y3 + y4 + y5", data, ordered=["y1", "y2", "y3"], std_lv=True)
+    codes = np.column_stack([data[f"y{j}"].to_numpy() for j in (1, 2, 3)] + [data.y4, data.y5])
+    st = ordinal_stats(codes, [4, 4, 4, 0, 0])
+
+    def stats_of(th):  # lambda(5), tau(9), nu4, nu5, theta4, theta5
+        lam, tau, nu, res = th[:5], th[5:14], th[14:16], th[16:18]
+        cov = np.outer(lam, lam)
+        j, l = np.tril_indices(5, -1)
+        return np.concatenate([tau, nu, lam[3:] ** 2 + res, cov[j, l]])
+
+    w = 1 / np.diag(st.gamma)
+    start = np.r_[np.full(5, 0.7), st.stats[:9], st.stats[9:11], st.stats[11:13] / 2]
+    res = optimize.minimize(
+        lambda th: (st.stats - stats_of(th)) @ (w * (st.stats - stats_of(th))),
+        start,
+        method="BFGS",
+        options={"gtol": 1e-12, "maxiter": 20_000},
+    )
+    p = fit.parameters
+    est = np.r_[
+        p[p.op == "=~"].est,
+        p[p.op == "|"].est,
+        p.query("op == '~1' and lhs in ['y4', 'y5']").est,
+        p.query("op == '~~' and lhs in ['y4', 'y5'] and lhs == rhs").est,
+    ]
+    np.testing.assert_allclose(est, res.x, atol=1e-5)
+    assert fit.fit_measures["chisq"] == pytest.approx(st.n * res.fun, rel=1e-6)
+    assert fit.fit_measures["df"] == 23 - 18
