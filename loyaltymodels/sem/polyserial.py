@@ -68,7 +68,7 @@ def polyserial(
     zc = np.corrcoef(codes, x)[0, 1] if codes.std() > 0 else 0.0
     rho = float(np.clip(zc if math.isfinite(zc) else 0.0, -0.9, 0.9))
 
-    def parts(r: float):
+    def parts(r: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         s = math.sqrt((1 - r) * (1 + r))
         t = np.concatenate([[-np.inf], tau, [np.inf]])
         upper, lower = t[codes + 1], t[codes]
