@@ -141,3 +141,13 @@ def test_satorra_2000_difference_is_calibrated_under_equal_loadings():
         )
         pvalues.append(table.loc["metric", "pvalue_diff"])
     assert 0.02 <= (np.array(pvalues) < 0.05).mean() <= 0.09
+
+
+def test_invariance_with_sampling_weights_is_robust_by_default(hs):
+    weighted = lm.invariance(
+        HS_MODEL, hs.assign(w=2.0), group="school", levels=("configural", "metric"), sampling_weights="w"
+    )
+    mlr = lm.invariance(HS_MODEL, hs, group="school", levels=("configural", "metric"), estimator="MLR")
+    cols = ["chisq", "chisq_scaled", "chisq_diff", "pvalue_diff"]
+    np.testing.assert_allclose(weighted[cols].to_numpy(float)[1], mlr[cols].to_numpy(float)[1], rtol=1e-6)
+    assert weighted.loc["metric", "diff_method"] == "satorra.bentler.2001"
