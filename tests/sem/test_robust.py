@@ -96,11 +96,23 @@ def mlr(hs_small):
     return lm.fit_sem(HS_MODEL, hs_small, estimator="MLR")
 
 
+@pytest.fixture(scope="module")
+def mlr_cov(hs_small):
+    """MLR on the covariance structure alone (meanstructure=False; lavaan adds the means by default)."""
+    return lm.fit_sem(HS_MODEL, hs_small, estimator="MLR", meanstructure=False)
+
+
 def test_mlr_keeps_the_ml_estimates_and_lavaans_hs_solution(hs):
     ml, mlr, mlm = (lm.fit_sem(HS_MODEL, hs, estimator=e) for e in ("ML", "MLR", "MLM"))
     for fit in (mlr, mlm):
-        assert np.abs(fit.parameters.est - ml.parameters.est).max() < 1e-9
+        est = fit.parameters.query("op != '~1'").est.to_numpy()
+        assert np.abs(est - ml.parameters.est.to_numpy()).max() < 1e-6
         assert fit.fit_measures["chisq"] == pytest.approx(85.306, abs=5e-4)  # lavaan tutorial
+        assert fit.fit_measures["logl"] == pytest.approx(-3737.745, abs=5e-4)  # lavaan tutorial
+    # lavaan adds the mean structure for MLR: 9 intercepts (the sample means), 30 parameters
+    assert mlr.fit_measures["npar"] == 30 and mlm.fit_measures["npar"] == 21
+    intercepts = mlr.parameters.query("op == '~1' and lhs.str.startswith('x')").est.to_numpy()
+    np.testing.assert_allclose(intercepts, hs[[f"x{i}" for i in range(1, 10)]].mean(), atol=1e-6)
     assert mlr.info["se"] == "robust.huber.white" and mlr.info["test"] == "yuan.bentler.mplus"
     assert mlr.info["information"] == "observed" and mlm.info["information"] == "expected"
 
@@ -115,9 +127,10 @@ def test_mlr_sandwich_equals_the_casewise_score_sandwich(mlr, hs_small):
     np.testing.assert_allclose(se_of(mlr), se, rtol=1e-3)
 
 
-def test_yuan_bentler_mplus_scaling_factor_from_its_formula(mlr, hs_small):
+def test_yuan_bentler_mplus_scaling_factor_from_its_formula(mlr_cov, hs_small):
     """c = (tr(A1^-1 B1) - tr(E^-1 B0)) / df with A1, B1 the unrestricted model's information and
     first-order information at the sample moments, E the Hessian and B0 the scores' cross-products."""
+    mlr = mlr_cov
     y = hs_small[list(mlr.spec.observed)].to_numpy(float)
     n, p = y.shape
     g = numeric_scores(mlr, y)
@@ -235,11 +248,10 @@ def test_weighted_sandwich_equals_the_weighted_score_sandwich(hs_small):
     fit = lm.fit_sem(HS_MODEL, hs_small.assign(w=w), sampling_weights="w")
     y = hs_small[list(fit.spec.observed)].to_numpy(float)
     wn = w * len(w) / w.sum()  # lavaan: rescaled to sum to N
-    mean = wn @ y / len(y)
 
-    def logl(th):  # weighted pseudo-log-likelihood per row, means at the weighted means
-        sigma = implied(fit.parameters, th, list(fit.spec.observed), list(fit.spec.latents))[1]
-        return wn * stats.multivariate_normal.logpdf(y, mean, sigma)
+    def logl(th):  # weighted pseudo-log-likelihood per row (MLR: the intercepts are parameters)
+        nu, sigma = implied(fit.parameters, th, list(fit.spec.observed), list(fit.spec.latents))
+        return wn * stats.multivariate_normal.logpdf(y, nu, sigma)
 
     theta, k, h = fit.theta, len(fit.theta), 1e-6
     g = np.column_stack([(logl(theta + h * e) - logl(theta - h * e)) / (2 * h) for e in np.eye(k)])
