@@ -73,6 +73,8 @@ def ordered_items(spec: ModelSpec, ordered: bool | Sequence[str]) -> list[str]:
 def _extend(spec: ModelSpec) -> ModelSpec:
     """lavaan's parameter table for ordered items: one scale ``y ~*~ y`` per item and group (fixed
     to 1), freed in groups 2+ with the latent means when thresholds are equal across groups."""
+    if (spec.table.op == "~*~").any():  # already extended (a fit's spec passed back)
+        return spec
     t = spec.table.copy()
     ge = set(spec.options.get("group_equal") or ())
     tie = "thresholds" in ge and spec.ngroups > 1

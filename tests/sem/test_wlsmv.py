@@ -218,3 +218,8 @@ def test_ordered_and_continuous_items_together_equal_dwls_written_here():
     np.testing.assert_allclose(est, res.x, atol=1e-5)
     assert fit.fit_measures["chisq"] == pytest.approx(st.n * res.fun, rel=1e-6)
     assert fit.fit_measures["df"] == 23 - 18
+
+
+def test_a_wlsmv_fits_spec_can_be_passed_back(fit, data):
+    again = lm.fit_sem(fit.spec, data, ordered=True, std_lv=True)
+    assert again.parameters.equals(fit.parameters)
