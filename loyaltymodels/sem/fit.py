@@ -226,7 +226,7 @@ def fit_sem(
     n_jobs : int, optional
         Processes for the bootstrap (default: all cores).
     meanstructure : bool, optional
-        Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows, FIML or MLR).
+        Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
     information : {"expected", "observed"}, optional
         Information matrix of the standard errors (the bread of MLR's sandwich); lavaan's
         default: observed for MLR and under FIML, expected otherwise.
@@ -279,8 +279,6 @@ def fit_sem(
         spec_options["group_equal"] = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal)
     if meanstructure is not None or fiml:
         spec_options["meanstructure"] = True if fiml else meanstructure
-    elif how.estimator == "MLR":
-        spec_options["meanstructure"] = True  # lavaan: MLR's first-order information has the means
     labels = None
     if group is not None:
         if not isinstance(data, pd.DataFrame) or group not in data.columns:

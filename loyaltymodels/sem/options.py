@@ -176,12 +176,14 @@ def sampling_weights(data: pd.DataFrame, column: str, rows: pd.Index) -> np.ndar
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
+        # Python scalars: NumPy 2 would print the row as np.int64(5) in the message
+        row, value = (v.item() if isinstance(v, np.generic) else v for v in (rows[k], raw.iloc[k]))
         raise DataError(
             f"sampling_weights column {column!r} has {int(bad.sum())} missing, non-numeric, infinite or "
-            f"negative value(s), first at row {rows[k]!r} ({raw.iloc[k]!r}); weights must be numbers >= 0",
+            f"negative value(s), first at row {row!r} ({value!r}); weights must be numbers >= 0",
             column=column,
-            row=rows[k],
-            value=raw.iloc[k],
+            row=row,
+            value=value,
         )
     if values.sum() <= 0:
         raise DataError(f"sampling_weights column {column!r} sums to 0 over the rows used", column=column)

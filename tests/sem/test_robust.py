@@ -96,25 +96,88 @@ def mlr(hs_small):
     return lm.fit_sem(HS_MODEL, hs_small, estimator="MLR")
 
 
-@pytest.fixture(scope="module")
-def mlr_cov(hs_small):
-    """MLR on the covariance structure alone (meanstructure=False; lavaan adds the means by default)."""
-    return lm.fit_sem(HS_MODEL, hs_small, estimator="MLR", meanstructure=False)
-
-
 def test_mlr_keeps_the_ml_estimates_and_lavaans_hs_solution(hs):
     ml, mlr, mlm = (lm.fit_sem(HS_MODEL, hs, estimator=e) for e in ("ML", "MLR", "MLM"))
     for fit in (mlr, mlm):
-        est = fit.parameters.query("op != '~1'").est.to_numpy()
-        assert np.abs(est - ml.parameters.est.to_numpy()).max() < 1e-6
+        assert np.abs(fit.parameters.est - ml.parameters.est).max() < 1e-9
         assert fit.fit_measures["chisq"] == pytest.approx(85.306, abs=5e-4)  # lavaan tutorial
-        assert fit.fit_measures["logl"] == pytest.approx(-3737.745, abs=5e-4)  # lavaan tutorial
-    # lavaan adds the mean structure for MLR: 9 intercepts (the sample means), 30 parameters
-    assert mlr.fit_measures["npar"] == 30 and mlm.fit_measures["npar"] == 21
-    intercepts = mlr.parameters.query("op == '~1' and lhs.str.startswith('x')").est.to_numpy()
-    np.testing.assert_allclose(intercepts, hs[[f"x{i}" for i in range(1, 10)]].mean(), atol=1e-6)
     assert mlr.info["se"] == "robust.huber.white" and mlr.info["test"] == "yuan.bentler.mplus"
     assert mlr.info["information"] == "observed" and mlm.info["information"] == "expected"
+
+
+# lavaan 0.6-20's printed output of ``cfa(HS.model, HolzingerSwineford1939, estimator = "MLR")``,
+# as published in lavaanExtra's README (its ``cfa_fit_plot`` calls lavaan::cfa with estimator="MLR"):
+# fit measures (Standard / Scaled columns and the robust indices) and every free estimate and SE.
+LAVAAN_HS_MLR = {
+    "npar": 21,
+    "aic": 7517.490,
+    "bic": 7595.339,
+    "chisq_scaled": 87.132,
+    "chisq_scaling_factor": 0.979,
+    "baseline_chisq_scaled": 880.082,
+    "baseline_chisq_scaling_factor": 1.044,
+    "cfi_scaled": 0.925,
+    "tli_scaled": 0.888,
+    "cfi_robust": 0.930,
+    "tli_robust": 0.895,
+    "rmsea_scaled": 0.093,
+    "rmsea_ci_lower_scaled": 0.073,
+    "rmsea_ci_upper_scaled": 0.115,
+    "rmsea_robust": 0.092,
+    "rmsea_ci_lower_robust": 0.072,
+    "rmsea_ci_upper_robust": 0.114,
+}
+LAVAAN_HS_MLR_PARAMS = """
+visual =~ x2 0.554 0.132 | visual =~ x3 0.729 0.141 | textual =~ x5 1.113 0.066 | textual =~ x6 0.926 0.061
+speed =~ x8 1.180 0.130 | speed =~ x9 1.082 0.266 | visual ~~ textual 0.408 0.099 | visual ~~ speed 0.262 0.060
+textual ~~ speed 0.173 0.056 | x1 ~~ x1 0.549 0.156 | x2 ~~ x2 1.134 0.112 | x3 ~~ x3 0.844 0.100
+x4 ~~ x4 0.371 0.050 | x5 ~~ x5 0.446 0.057 | x6 ~~ x6 0.356 0.047 | x7 ~~ x7 0.799 0.097
+x8 ~~ x8 0.488 0.120 | x9 ~~ x9 0.566 0.119 | visual ~~ visual 0.809 0.180 | textual ~~ textual 0.979 0.121
+speed ~~ speed 0.384 0.107
+"""
+# the same call with x2, x6, x7 removed (same README): the scaled test and robust indices
+LAVAAN_HS6_MLR = {
+    "npar": 15,
+    "aic": 5106.235,
+    "chisq": 13.109,
+    "chisq_scaled": 13.560,
+    "chisq_scaling_factor": 0.967,
+    "baseline_chisq_scaled": 460.467,
+    "cfi_scaled": 0.983,
+    "tli_scaled": 0.958,
+    "cfi_robust": 0.984,
+    "tli_robust": 0.961,
+    "rmsea_robust": 0.064,
+    "rmsea_ci_lower_robust": 0.016,
+    "rmsea_ci_upper_robust": 0.109,
+}
+
+
+def _printed(value: float) -> float:
+    return 5e-4 + 1e-9 * abs(value)  # lavaan prints three decimals
+
+
+def test_mlr_equals_lavaans_printed_hs_output(hs):
+    fit = lm.fit_sem(HS_MODEL, hs, estimator="MLR")  # lavaan: no mean structure with complete data
+    for name, value in LAVAAN_HS_MLR.items():
+        assert fit.fit_measures[name] == pytest.approx(value, abs=_printed(value)), name
+    table = fit.parameters.set_index(["lhs", "op", "rhs"])
+    for row in LAVAAN_HS_MLR_PARAMS.replace("\n", " | ").split("|"):
+        if not row.strip():
+            continue
+        lhs, op, rhs, est, se = row.split()
+        assert table.loc[(lhs, op, rhs), "est"] == pytest.approx(float(est), abs=5e-4), row
+        assert table.loc[(lhs, op, rhs), "se"] == pytest.approx(float(se), abs=5e-4), row
+
+
+def test_mlr_equals_lavaans_printed_output_on_a_second_model(hs):
+    model = "visual =~ x1 + x3\ntextual =~ x4 + x5\nspeed =~ x8 + x9"
+    fit = lm.fit_sem(model, hs, estimator="MLR")
+    for name, value in LAVAAN_HS6_MLR.items():
+        assert fit.fit_measures[name] == pytest.approx(value, abs=_printed(value)), name
+    table = fit.parameters.set_index(["lhs", "op", "rhs"])
+    assert table.loc[("speed", "=~", "x9"), ["est", "se"]].tolist() == pytest.approx([1.754, 0.398], abs=5e-4)
+    assert table.loc[("x4", "~~", "x4"), ["est", "se"]].tolist() == pytest.approx([0.107, 0.190], abs=5e-4)
 
 
 def test_mlr_sandwich_equals_the_casewise_score_sandwich(mlr, hs_small):
@@ -127,10 +190,9 @@ def test_mlr_sandwich_equals_the_casewise_score_sandwich(mlr, hs_small):
     np.testing.assert_allclose(se_of(mlr), se, rtol=1e-3)
 
 
-def test_yuan_bentler_mplus_scaling_factor_from_its_formula(mlr_cov, hs_small):
+def test_yuan_bentler_mplus_scaling_factor_from_its_formula(mlr, hs_small):
     """c = (tr(A1^-1 B1) - tr(E^-1 B0)) / df with A1, B1 the unrestricted model's information and
     first-order information at the sample moments, E the Hessian and B0 the scores' cross-products."""
-    mlr = mlr_cov
     y = hs_small[list(mlr.spec.observed)].to_numpy(float)
     n, p = y.shape
     g = numeric_scores(mlr, y)
@@ -248,10 +310,11 @@ def test_weighted_sandwich_equals_the_weighted_score_sandwich(hs_small):
     fit = lm.fit_sem(HS_MODEL, hs_small.assign(w=w), sampling_weights="w")
     y = hs_small[list(fit.spec.observed)].to_numpy(float)
     wn = w * len(w) / w.sum()  # lavaan: rescaled to sum to N
+    mean = wn @ y / len(y)
 
-    def logl(th):  # weighted pseudo-log-likelihood per row (MLR: the intercepts are parameters)
-        nu, sigma = implied(fit.parameters, th, list(fit.spec.observed), list(fit.spec.latents))
-        return wn * stats.multivariate_normal.logpdf(y, nu, sigma)
+    def logl(th):  # weighted pseudo-log-likelihood per row, means at the weighted means
+        sigma = implied(fit.parameters, th, list(fit.spec.observed), list(fit.spec.latents))[1]
+        return wn * stats.multivariate_normal.logpdf(y, mean, sigma)
 
     theta, k, h = fit.theta, len(fit.theta), 1e-6
     g = np.column_stack([(logl(theta + h * e) - logl(theta - h * e)) / (2 * h) for e in np.eye(k)])
