@@ -15,12 +15,14 @@ difference for WLSMV (:func:`loyaltymodels.sem.wlsmv.satorra_2000`).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from scipy import stats
 
+from ..errors import SemWarning
 from ..spec.model import ModelSpec
 from .fit import SemFit, fit_sem
 
@@ -93,8 +95,21 @@ def invariance(
     for level in levels:
         equal = equal + LEVELS[level] + (("thresholds",) if level == "scalar" and ordered else ())
         fit = fit_sem(model, data, group=group, group_equal=equal, **fit_options)
-        fits[level] = fit
         fm = fit.fit_measures
+        if rows and fm["df"] == rows[-1]["df"]:
+            # e.g. strict with every item ordered: under the delta parameterization (lavaan's
+            # default) ordered items have no residual variance parameters, so the level would
+            # repeat the previous model with a 0-df "test"
+            warnings.warn(
+                f"invariance level {level!r} adds no equality constraint to this model "
+                f"(group_equal={', '.join(LEVELS[level])}: no such free parameters"
+                + (", as ordered items have no residual variances under the delta parameterization" if ordered else "")
+                + "); the level is left out of the table",
+                SemWarning,
+                stacklevel=2,
+            )
+            continue
+        fits[level] = fit
         row = {
             "level": level,
             "group_equal": ", ".join(equal) or "-",

@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 import loyaltymodels as lm
+from loyaltymodels.errors import SemWarning
 from loyaltymodels.datasets import HS_MODEL
 
 LAVAAN = {
@@ -126,6 +127,18 @@ def test_ordered_invariance_adds_thresholds_at_the_scalar_level():
     assert (table.diff_method.iloc[1:] == "satorra.2000").all()
     assert table.df_diff.tolist()[1:] == [4, 9]  # 4 loadings; 15 thresholds - 5 scales - 1 mean
     assert np.isfinite(table.pvalue_diff.iloc[1:]).all()
+
+
+def test_strict_with_every_item_ordered_is_left_out_with_a_warning():
+    """Delta parameterization: ordered items have no residual variances, so strict would repeat
+    scalar with a 0-df difference; it is dropped, and said so."""
+    from tests.sem.test_wlsmv import simulate
+
+    data = pd.concat([simulate(300, 5).assign(g="a"), simulate(300, 6).assign(g="b")])
+    with pytest.warns(SemWarning, match="'strict' adds no equality constraint.*delta parameterization"):
+        table = lm.invariance("F =~ y1 + y2 + y3 + y4 + y5", data, group="g", ordered=True)
+    assert list(table.index) == ["configural", "metric", "scalar"]
+    assert (table.df_diff.iloc[1:] > 0).all()
 
 
 @pytest.mark.slow
