@@ -370,7 +370,9 @@ def _varies(used: pd.DataFrame, items: list[str], group: str | None) -> bool:
     if not all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
         return False
     x = block.to_numpy(dtype=float)
-    parts = [x] if group is None else [x[codes == k] for codes in [pd.factorize(used[group])[0]] for k in np.unique(codes)]
+    parts = (
+        [x] if group is None else [x[codes == k] for codes in [pd.factorize(used[group])[0]] for k in np.unique(codes)]
+    )
     for part in parts:
         seen = ~np.isnan(part)
         if not seen.any(axis=0).all():

@@ -65,7 +65,8 @@ def _parse_numbers(s: pd.Series, name: str) -> np.ndarray:
         others = sorted({str(v) for v in s[bad].iloc[1:4]} - {str(s.iloc[pos])})
         also = f" (also {', '.join(map(repr, others))}{' ...' if bad.sum() > 4 else ''})" if others else ""
         raise DataError(
-            f"column {name!r}, row {_scalar(s.index[pos])!r}: {s.iloc[pos]!r} is not a number{also}; recode it or set it to NaN",
+            f"column {name!r}, row {_scalar(s.index[pos])!r}: {s.iloc[pos]!r} is not a number{also}; "
+            "recode it or set it to NaN",
             column=name,
             row=s.index[pos],
             value=s.iloc[pos],

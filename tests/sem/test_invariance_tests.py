@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 
 import loyaltymodels as lm
-from loyaltymodels.errors import SemWarning
 from loyaltymodels.datasets import HS_MODEL
+from loyaltymodels.errors import SemWarning
 
 LAVAAN = {
     "configural": (115.851, 48, 7484.4, 7706.8),
