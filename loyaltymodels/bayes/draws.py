@@ -177,6 +177,13 @@ def add_log_likelihood(
     DataTree
         A shallow copy with ``log_likelihood[var_name]`` of dims ``(chain, draw, respondent)``.
     """
+    form = post.attrs.get("likelihood_form", "marginal")
+    if form not in ("marginal", "respondent"):
+        raise DataError(
+            f"this posterior's likelihood (form {form!r}) is not the marginal normal density of the items, "
+            "which is what add_log_likelihood computes; its fit stores the pointwise log-likelihood itself "
+            "(refit it if the 'log_likelihood' group was dropped)"
+        )
     spec = model_spec(post)
     values = row_draws(post, spec)
     obs = observed_data(post, spec, data)
