@@ -26,7 +26,7 @@ import numpy as np
 from ..defaults import ModelCache, one_blas_thread
 from ..errors import LoyaltyModelsWarning
 from .data import DataSummary
-from .model import ModelParts, build_pymc, constrained, data_values, start_point, unconstrained
+from .model import ModelParts, constrained, data_values, start_point, unconstrained
 from .parameterization import Plan
 
 if TYPE_CHECKING:
@@ -162,6 +162,8 @@ def kernel_unsupported(parts: ModelParts) -> str | None:
     from .density.program import unsupported
 
     why = unsupported(parts.plan, parts.summary, parts.form)
+    if parts.built is None:  # the model will be build_pymc's own: nothing added to check
+        return why
     m = parts.model
     if why is None and (
         [rv.name for rv in m.free_RVs] != [g.name for g in parts.plan.rvs]
@@ -340,7 +342,7 @@ def _jittered(flat: np.ndarray) -> Callable[[int], np.ndarray]:
 
 
 def build_parts(plan: Plan, summary: DataSummary, form: str) -> ModelParts:
-    return ModelParts(build_pymc(plan, summary, form), plan, summary, form)
+    return ModelParts(plan, summary, form)
 
 
 # -- nutpie on the generic kernel ----------------------------------------------------------------
