@@ -206,7 +206,7 @@ def fit_loyalty(
         trace = sample_kernel(
             sampler,
             lp.program,
-            lp.start(start_point(design.plan, design.summary, "marginal")),
+            _kernel_start(design, lp),
             target_accept=target_accept,
             **sample,
             **sampler_options,
@@ -276,15 +276,11 @@ def clear_loyalty_cache() -> None:
     _CACHE.clear()
 
 
-def _start(design: Design, model: pm.Model) -> np.ndarray:
-    """Starting point (unconstrained, flat in ``model.value_vars`` order): the SEM's starts that
-    avoid the sign trap (docs/findings.md), weights and nonlinear terms at 0, outcome intercepts at the
-    observed log-odds, cut points at the observed cumulative log-odds, sampled scores at their
-    data-based posterior mean (u = 0)."""
-    from pymc.initial_point import make_initial_point_fn
-
-    from ..bayes.model import start_point
-
+def _start_point(design: Design) -> dict[str, np.ndarray]:
+    """Starting values (constrained, by variable): the SEM's starts that avoid the sign trap
+    (docs/findings.md), weights and nonlinear terms at 0, outcome intercepts at the observed
+    log-odds, cut points at the observed cumulative log-odds, sampled scores at their data-based
+    posterior mean (u = 0)."""
     base = "conditional" if design.form == "conditional" else "marginal"
     point = start_point(design.plan, design.summary, base)
     flat = design.weight_pars.ravel()
@@ -317,6 +313,25 @@ def _start(design: Design, model: pm.Model) -> np.ndarray:
     if design.form == "scores":
         assert design.chunks is not None
         point["u"] = np.zeros(design.chunks.shape + (len(design.blocks["drivers"][1]),))
+    return point
+
+
+def _kernel_start(design: Design, lp: LoyaltyProgram) -> np.ndarray:
+    """:func:`_start_point` on the compiled density's elements (cut points as their first value
+    and increments)."""
+    point = _start_point(design)
+    for o in design.outcomes:
+        if o.kind == "ordinal":
+            x = np.asarray(point[f"cuts_{o.name}"], float)
+            point[f"cuts_{o.name}"] = np.concatenate([x[:1], np.maximum(np.diff(x), 1e-3)])
+    return lp.start(point)
+
+
+def _start(design: Design, model: pm.Model) -> np.ndarray:
+    """:func:`_start_point`, unconstrained and flat in ``model.value_vars`` order."""
+    from pymc.initial_point import make_initial_point_fn
+
+    point = _start_point(design)
     free = {rv.name for rv in model.free_RVs}
     overrides = {k: np.asarray(v, float) for k, v in point.items() if k in free}
     fn = make_initial_point_fn(model=model, overrides=overrides, jitter_rvs=set(), return_transformed=True)
@@ -414,15 +429,17 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
 
 def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataTree:
     """The posterior of a compiled-density fit: the table's rows and the loyalty-level variables
-    rebuilt from the sampled elements, without the pointwise log-likelihood (computed when LOO,
-    WAIC or a comparison asks for it, so the fit's cost does not grow with the respondents)."""
+    rebuilt from the sampled elements. The linear form stores no pointwise log-likelihood (LOO,
+    WAIC and comparisons compute it when they ask, so the fit's cost does not grow with the
+    respondents); the latent forms store theirs (it integrates over each respondent's scores)."""
     from ..bayes.output import parameter_dataset, respondent_coords, root_attrs, sample_stats
 
     plan, s = design.plan, design.summary
     ds = trace["posterior"].to_dataset() if isinstance(trace, xr.DataTree) else trace.posterior
     shape = (ds.sizes["chain"], ds.sizes["draw"])
     flat = np.concatenate([ds[n].to_numpy().reshape(shape[0] * shape[1], -1) for n in lp.program.names], axis=1)
-    rows = lp.program.rows(lp.program.unconstrain_flat(flat))
+    x = lp.program.unconstrain_flat(flat)
+    rows = lp.program.rows(x)
     posterior = parameter_dataset(plan, rows, shape)
     dims = {
         "weight_mu": ("driver",),
@@ -430,21 +447,39 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         "weight_z": ("sector", "driver"),
         "weight_sector": ("sector", "driver"),
         "segment_shift": ("segment", "driver"),
+        "interaction": (),
+        "asymmetry": (),
+        "outcome_slope": ("outcome",),
+        "outcome_intercept": ("binary_outcome",),
     }
     coords = {"driver": list(design.roles.drivers), "sector": list(design.sectors), "cell": design.cells}
     if design.segments:
         coords["segment"] = list(design.segments)
-    own = {name: (("chain", "draw", *dims[name]), v.reshape(*shape, *v.shape[1:])) for name, v in lp.own(flat).items()}
+    if design.outcomes:
+        coords["outcome"] = [o.name for o in design.outcomes]
+        coords["binary_outcome"] = [o.name for o in design.outcomes if o.kind == "binary"]
+    values = {**lp.own(flat), **lp.cut_points(x)}
+    for name in values:
+        if name.startswith("cuts_"):
+            dims[name] = (f"{name}_dim_0",)  # the PyMC graph's name of the cut points' axis
+    own = {name: (("chain", "draw", *dims[name]), v.reshape(*shape, *v.shape[1:])) for name, v in values.items()}
     weight = rows[:, design.weight_pars.ravel()].reshape(*shape, *design.weight_pars.shape)
     own["weight"] = (("chain", "draw", "cell", "driver"), weight)
     posterior = posterior.assign(own).assign_coords(coords)
+    rc = respondent_coords(s)
     groups = {
         "posterior": posterior,
         "sample_stats": sample_stats(trace, shape),
-        "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=respondent_coords(s)),
+        "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
     }
+    if design.form in ("outcomes", "scores"):
+        ll = _loglik_draws(design, rows, posterior)
+        groups["log_likelihood"] = xr.Dataset(
+            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
+            coords={"respondent": rc["respondent"], "group": rc["group"]},
+        )
     post = xr.DataTree.from_dict(groups)
-    post.attrs.update(root_attrs(plan, s, "marginal", {}))
+    post.attrs.update(root_attrs(plan, s, design.form, {}))
     return _finish(design, post)
 
 

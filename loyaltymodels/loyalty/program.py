@@ -20,12 +20,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..bayes.density import kernel as K
-from ..bayes.density.program import DensityProgram, Derived, elements, encode, value_index, with_data
+from ..bayes.density.program import (
+    DensityProgram,
+    Derived,
+    LatentSection,
+    elements,
+    encode,
+    value_index,
+    with_data,
+)
 from ..bayes.parameterization import RVGroup
 from ..bayes.priors import Prior
 from .build import Design
@@ -40,17 +48,36 @@ class LoyaltyProgram:
     program: DensityProgram
     slices: dict[str, tuple[int, int, tuple[int, ...]]]  # name -> (start, stop, shape) among elements
     sources: dict[str, tuple[str, np.ndarray]]  # SEM element group -> (the plan's group, positions in it)
+    cuts: dict[str, tuple[int, int]] = field(default_factory=dict)  # outcome -> its cut points' values
 
-    def start(self, sem_point: dict[str, np.ndarray]) -> np.ndarray:
-        """The unconstrained starting point: the SEM's starts (``sem_point``, by the plan's group
-        names: :func:`loyaltymodels.bayes.model.start_point`), weights and shifts at 0, the
-        between-sector SDs at 0.2."""
-        point: dict[str, np.ndarray] = {}
-        for name, (a, b, _shape) in self.slices.items():
-            point[name] = np.full(b - a, 0.2 if name == "weight_tau" else 0.0)
-        for name, (group, idx) in self.sources.items():
-            point[name] = np.asarray(sem_point[group], float).ravel()[idx]
-        return self.program.unconstrain(point)
+    def cut_points(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """The ordinal outcomes' cut points ``(draws, levels - 1)`` at unconstrained points ``x``."""
+        if not self.cuts:
+            return {}
+        values = self.program.values(x)
+        return {name: values[:, at : at + k] for name, (at, k) in self.cuts.items()}
+
+    def start(self, point: dict[str, np.ndarray]) -> np.ndarray:
+        """The unconstrained starting point from constrained starting values by name: the SEM's
+        groups by the plan's names (:func:`loyaltymodels.bayes.model.start_point`), the loyalty
+        variables by theirs (cut points as their first value and increments); the segment
+        shifts' free values at 0, anything not given at 0 (0.2 for the between-sector SDs)."""
+        out: dict[str, np.ndarray] = {}
+        for name, (a, b) in self.elements.items():
+            if name in self.sources:
+                group, idx = self.sources[name]
+                out[name] = np.asarray(point[group], float).ravel()[idx]
+            elif name != "segment_shift" and name in point and np.size(point[name]) == b - a:
+                out[name] = np.asarray(point[name], float).ravel()
+            else:
+                out[name] = np.full(b - a, 0.2 if name == "weight_tau" else 0.0)
+        return self.program.unconstrain(out)
+
+    @property
+    def elements(self) -> dict[str, tuple[int, int]]:
+        """Every element vector's ``(start, stop)``."""
+        starts = np.cumsum([0, *self.program.sizes])
+        return dict(zip(self.program.names, zip(starts[:-1].tolist(), starts[1:].tolist())))
 
     def own(self, constrained: np.ndarray) -> dict[str, np.ndarray]:
         """The loyalty-level variables (``weight_mu``, ``weight_z``, ...) from constrained element
@@ -67,8 +94,15 @@ class LoyaltyProgram:
 
 def program_unsupported(design: Design) -> str | None:
     """Why the compiled density cannot evaluate this loyalty design yet (``None``: it can)."""
-    if design.form != "marginal":
+    if design.form not in ("marginal", "scores", "outcomes"):
         return f"the {design.form!r} form"
+    if design.form == "scores":
+        lay, D = design.plan.layout, design.blocks["drivers"][1]
+        p = lay.n_observed
+        for grp in range(1, lay.ngroups + 1):
+            c = lay.A[grp]
+            if np.isin(c.i - p, D).any() and np.isin(c.j - p, D)[np.isin(c.i - p, D)].any():
+                return "paths between the drivers (a driver regressed on another)"
     for g in design.plan.rvs:
         if g.ordered:
             return f"ordered parameters ({g.name})"
@@ -145,6 +179,24 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     n2, s2, el2, elf2 = elements([g for g, _ in sem_groups])
     sem_at = len(el)
     names, sizes, el, elf = names + n2, sizes + s2, el + el2, elf + elf2
+    # the latent forms' own variables, in the PyMC model's order (see build._extra_variables)
+    extra = _extra_groups(design)
+    n3, s3, el3, elf3 = elements([g for g in extra if not g.name.startswith(("cuts_", "u"))])
+    names, sizes, el, elf = names + n3, sizes + s3, el + el3, elf + elf3
+    for o in design.outcomes:  # ordered cut points: x_0 free, x_k = x_{k-1} + exp(y_k) (derived below)
+        if o.kind == "ordinal":
+            k = len(o.levels) - 1
+            names.append(f"cuts_{o.name}")
+            sizes.append(k)
+            el += [(K.FAMILIES["flat"], 0, 0)] + [(K.FAMILIES["flat"], K.TRANSFORMS["lower"], 0)] * (k - 1)
+            elf += [(0.0,) * K.EL_FLOAT] * k
+    if design.form == "scores":
+        assert design.chunks is not None
+        q = len(design.blocks["drivers"][1])
+        names.append("u")
+        sizes.append(design.chunks.size * q)
+        el += [(K.FAMILIES["normal"], 0, 0)] * (design.chunks.size * q)
+        elf += [(0.0, 1.0, 0.0, -0.5 * math.log(2 * math.pi), 0.0, 0.0)] * (design.chunks.size * q)
     D = len(el)
     first_element, first_derived = value_index(nrows, D)
     starts = np.cumsum([0, *sizes])
@@ -154,7 +206,7 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     terms: list[tuple[int, int, int]] = []
     coefs: list[float] = []
     prior_index: list[tuple[int, int, int]] = []
-    prior_value: list[tuple[float, float]] = []
+    prior_value: list[tuple[float, float, float]] = []
     count = 0
 
     def new() -> int:
@@ -177,7 +229,7 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
                 for i in range(Sg - 1):
                     add(v, M[s, i], first_element + seg_at + k * (Sg - 1) + i)
                 prior_index.append((v, -1, -1))
-                prior_value.append((sd, const))
+                prior_value.append((sd, const, 0.0))
                 shift[(k, s)] = v
     mu0 = first_element + slots["weight_mu"][0]
     if S > 1:
@@ -187,7 +239,7 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
             for s in range(S):
                 for k in range(K_):
                     prior_index.append((sec0 + s * K_ + k, mu0 + k, tau0 + k))
-                    prior_value.append((1.0, -0.5 * math.log(2 * math.pi)))
+                    prior_value.append((1.0, -0.5 * math.log(2 * math.pi), 0.0))
     weight_at: dict[int, int] = {}  # par -> derived value
     for cell in range(G):
         sector, segment = int(design.cell_sector[cell]), int(design.cell_segment[cell])
@@ -215,14 +267,33 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     if centred:
         _centre(design, row_at, par_at, new, add)
     src = np.array([row_at(r) for r in range(nrows)], np.int64)
+    cuts_at: dict[str, int] = {}
+    for o in design.outcomes:
+        if o.kind == "ordinal":
+            e0 = first_element + slots[f"cuts_{o.name}"][0]
+            loc, sd = pr["outcome_cut"].args[0], pr["outcome_cut"].args[1]
+            const = -0.5 * math.log(2 * math.pi) - math.log(sd)
+            previous = -1
+            for k in range(len(o.levels) - 1):
+                v = new()
+                if previous >= 0:
+                    add(v, 1.0, previous)
+                add(v, 1.0, e0 + k)
+                prior_index.append((v, -1, -1))
+                prior_value.append((sd, const, loc))
+                cuts_at.setdefault(o.name, v)
+                previous = v
+    latent = None
+    if design.form in ("scores", "outcomes"):
+        latent = _latent_section(design, first_element, slots, cuts_at)
     derived = Derived(
         count,
         np.asarray(terms, np.int64).reshape(-1, 3),
         np.asarray(coefs, float),
         np.asarray(prior_index, np.int64).reshape(-1, 3),
-        np.asarray(prior_value, float).reshape(-1, 2),
+        np.asarray(prior_value, float).reshape(-1, 3),
     )
-    program = encode(plan, design.summary, names, sizes, el, elf, src, derived)
+    program = encode(plan, design.summary, names, sizes, el, elf, src, derived, latent)
     own: dict[str, tuple[int, int, tuple[int, ...]]] = {"weight_mu": (*slots["weight_mu"], (K_,))}
     if S > 1:
         own["weight_tau"] = (*slots["weight_tau"], (K_,))
@@ -230,7 +301,92 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
         own[name] = (*slots[name], (S, K_))
     if Sg > 1:
         own["segment_shift"] = (*slots["segment_shift"], (K_, Sg - 1))
-    return LoyaltyProgram(program, own, sources)
+    for g in extra:
+        if g.name != "u" and not g.name.startswith("cuts_"):
+            own[g.name] = (*slots[g.name], (len(g.pars),) if g.name.startswith("outcome") else ())
+    cuts = {o.name: (cuts_at[o.name], len(o.levels) - 1) for o in design.outcomes if o.name in cuts_at}
+    return LoyaltyProgram(program, own, sources, cuts)
+
+
+def _extra_groups(design: Design) -> list[RVGroup]:
+    """The interaction and asymmetry coefficients and the outcome slopes and intercepts, as element
+    groups (the cut points and the sampled scores are laid out by :func:`loyalty_program`)."""
+    pr, roles = design.priors, design.roles
+    out = []
+    if roles.interaction:
+        out.append(_group("interaction", pr["interaction"], 1))
+    if roles.asymmetry:
+        out.append(_group("asymmetry", pr["asymmetry"], 1))
+    if design.outcomes:
+        out.append(_group("outcome_slope", pr["outcome_slope"], len(design.outcomes)))
+    binary = [o for o in design.outcomes if o.kind == "binary"]
+    if binary:
+        out.append(_group("outcome_intercept", pr["outcome_intercept"], len(binary)))
+    return out
+
+
+def _latent_section(
+    design: Design, first_element: int, slots: dict[str, tuple[int, int]], cuts_at: dict[str, int]
+) -> LatentSection:
+    """The latent forms' part of the program (:mod:`loyaltymodels.bayes.density.latent`)."""
+    from numpy.polynomial.hermite_e import hermegauss
+
+    from ..bayes.density import latent as LT
+    from .likelihood import GH_NODES
+
+    s, lay = design.summary, design.plan.layout
+    lat = list(design.latents)
+    iL = lat.index(design.roles.loyalty)
+    G = lay.ngroups
+    scores = design.form == "scores"
+    items_b, lat_b = design.blocks["drivers"] if scores else design.blocks["all"]
+    items_l = design.blocks["loyalty"][0] if scores else np.zeros(0, int)
+    assert design.chunks is not None and design.chunk_group is not None and design.chunk_observed is not None
+    chunks = np.column_stack([design.chunk_group, design.chunk_observed.astype(int)])
+    terms, scales = [], []
+    roles = design.roles
+    if roles.interaction:
+        a, b = (lat.index(v) for v in roles.interaction)
+        terms.append([LT.KIND_PRODUCT, a, b] + [first_element + slots["interaction"][0]] * G)
+        scales.append(1.0)
+    if roles.asymmetry:
+        a, b = (lat.index(v) for v in roles.asymmetry)
+        terms.append([LT.KIND_ABSDIFF, a, b] + [first_element + slots["asymmetry"][0]] * G)
+        scales.append(-0.5)
+    outs = []
+    binary = [o.name for o in design.outcomes if o.kind == "binary"]
+    for k, o in enumerate(design.outcomes):
+        slope = first_element + slots["outcome_slope"][0] + k
+        icpt = first_element + slots["outcome_intercept"][0] + binary.index(o.name) if o.kind == "binary" else -1
+        kind = LT.OUT_BINARY if o.kind == "binary" else LT.OUT_ORDINAL
+        outs.append([lat.index(o.latent), kind, len(o.levels), slope, icpt, cuts_at.get(o.name, -1)])
+    codes = design.codes if design.codes is not None else np.zeros((s.n, 0), int)
+    x, w = hermegauss(GH_NODES)
+    sizes = {
+        LT.L_MODE: 1 if scores else 0,
+        LT.L_Q: len(lat_b),
+        LT.L_NLAT: len(lat),
+        LT.L_ILOY: iL,
+        LT.L_NCHUNK: len(chunks),
+        LT.L_B: design.chunks.shape[1],
+        LT.L_NTERM: len(terms),
+        LT.L_NOUT: len(outs),
+        LT.L_NGH: GH_NODES,
+        LT.L_N: s.n,
+        LT.L_UBASE: first_element + slots["u"][0] if scores else -1,
+    }
+    parts = [
+        (LT.L_OQ, np.asarray(lat_b, np.int64)),
+        (LT.L_OBI, np.concatenate([[len(items_b)], items_b]).astype(np.int64)),
+        (LT.L_OLI, np.concatenate([[len(items_l)], items_l]).astype(np.int64)),
+        (LT.L_OCH, chunks),
+        (LT.L_OSLOT, design.chunks),
+        (LT.L_OTERM, np.asarray(terms, np.int64).reshape(-1, 3 + G)),
+        (LT.L_OOUT, np.asarray(outs, np.int64).reshape(-1, 6)),
+        (LT.L_OCODE, np.asarray(codes, np.int64).T),
+    ]
+    floats = np.concatenate([np.nan_to_num(s.y).ravel(), np.asarray(scales, float), x, np.log(w / np.sqrt(2 * np.pi))])
+    return LatentSection(sizes, parts, floats)
 
 
 def _centre(
@@ -304,7 +460,10 @@ def program_with_data(lp: LoyaltyProgram, design: Design) -> LoyaltyProgram:
     """The same program on the data of ``design`` (same structure; cell sizes may differ)."""
     fresh = loyalty_program(design)
     return LoyaltyProgram(
-        with_data(lp.program, design.plan, design.summary, derived=_derived_of(fresh)), lp.slices, lp.sources
+        with_data(lp.program, design.plan, design.summary, derived=_derived_of(fresh)),
+        lp.slices,
+        lp.sources,
+        lp.cuts,
     )
 
 
@@ -314,5 +473,5 @@ def _derived_of(lp: LoyaltyProgram) -> Derived:
     terms = ib[ib[K.O_TERM] : ib[K.O_TERM] + 3 * nterm].reshape(-1, 3)
     coefs = fb[ib[K.O_TERMF] : ib[K.O_TERMF] + nterm]
     dpri = ib[ib[K.O_DPRI] : ib[K.O_DPRI] + 3 * ndpri].reshape(-1, 3)
-    dprif = fb[ib[K.O_DPRIF] : ib[K.O_DPRIF] + 2 * ndpri].reshape(-1, 2)
+    dprif = fb[ib[K.O_DPRIF] : ib[K.O_DPRIF] + 3 * ndpri].reshape(-1, 3)
     return Derived(int(ib[K.H_NDER]), terms, coefs, dpri, dprif)

@@ -26,45 +26,48 @@ import numpy as np
 from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
+from .latent import latent_likelihood
 from .linalg import _OPTS, _cholesky, _inverse, _mm, _mmt, _spd_inverse
-
-# -- header of the int buffer: sizes, then offsets (into ib or fb) ---------------------------------
-(
+from .structure import (  # noqa: F401 - the header's names are the kernel's interface too
     H_D,
-    H_NROWS,
-    H_N,
-    H_P,
     H_G,
+    H_N,
+    H_NBLK,
+    H_NDER,
+    H_NDPRI,
     H_NPAT,
     H_NRHO,
-    H_NBLK,
-    O_EL,
-    O_SRC,
-    O_SRC2,
-    O_RHO,
-    O_CA,
-    O_OA,
-    O_CS,
-    O_OS,
-    O_CM,
-    O_OM,
-    O_PAT,
-    O_OBS,
-    O_BLK,
-    O_BIDX,
-    O_ELF,
-    O_FIXED,
-    O_PATF,
-    O_DEPTH,
-    H_NDER,
+    H_NROWS,
     H_NTERM,
-    H_NDPRI,
-    O_TERM,
-    O_TERMF,
+    H_P,
+    HEADER,
+    O_BIDX,
+    O_BLK,
+    O_CA,
+    O_CM,
+    O_CS,
+    O_DEPTH,
     O_DPRI,
     O_DPRIF,
-) = range(33)
-HEADER = 33
+    O_EL,
+    O_ELF,
+    O_FIXED,
+    O_LAT,
+    O_LATF,
+    O_OA,
+    O_OBS,
+    O_OM,
+    O_OS,
+    O_PAT,
+    O_PATF,
+    O_RHO,
+    O_SRC,
+    O_SRC2,
+    O_TERM,
+    O_TERMF,
+    blocks_pd,
+)
+
 #: element columns: ib (family, transform, natural), fb (a0, a1, a2, const, lo, hi)
 EL_INT, EL_FLOAT = 3, 6
 FAMILIES = {
@@ -205,8 +208,8 @@ def front(x, ib, fb):
             v *= nat[b]
         nat[base + ib[term + 3 * t]] += v
     for k in range(ndpri):  # normal(loc, scale) priors on values (zero-sum vectors, centred hierarchies)
-        z, s = _value_prior(nat, ib, fb, dpri + 3 * k, dprif + 2 * k)
-        lp += -0.5 * z * z + fb[dprif + 2 * k + 1]
+        z, s = _value_prior(nat, ib, fb, dpri + 3 * k, dprif + 3 * k)
+        lp += -0.5 * z * z + fb[dprif + 3 * k + 1]
         if ib[dpri + 3 * k + 2] >= 0:
             lp -= math.log(s)
     # natural values -> table rows (covariances from correlations and SDs)
@@ -225,18 +228,20 @@ def front(x, ib, fb):
 @njit(**_OPTS)
 def _value_prior(nat, ib, fb, i0, f0):
     """``z = (v - loc) / s`` and ``s`` of a normal prior on a value: ``v = nat[ib[i0]]``, ``loc``
-    the value ``ib[i0 + 1]`` (or 0 if -1), ``s`` the value ``ib[i0 + 2]`` (or ``fb[f0]`` if -1)."""
-    loc = nat[ib[i0 + 1]] if ib[i0 + 1] >= 0 else 0.0
+    the value ``ib[i0 + 1]`` (or ``fb[f0 + 2]`` if -1), ``s`` the value ``ib[i0 + 2]`` (or
+    ``fb[f0]`` if -1)."""
+    loc = nat[ib[i0 + 1]] if ib[i0 + 1] >= 0 else fb[f0 + 2]
     s = nat[ib[i0 + 2]] if ib[i0 + 2] >= 0 else fb[f0]
     return (nat[ib[i0]] - loc) / s, s
 
 
 @njit(**_OPTS)
-def back(grows, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad):
-    """The gradient of the table rows (``grows``) back to the unconstrained point, added to the
-    prior's: ``grad`` is overwritten."""
+def back(grows, gnat, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad):
+    """The gradient of the table rows (``grows``) and of the values (``gnat``: fixed rows, elements,
+    derived values; changed in place) back to the unconstrained point, added to the prior's:
+    ``grad`` is overwritten."""
     D, nrows = ib[H_D], ib[H_NROWS]
-    nrho, nder, nterm, ndpri = ib[H_NRHO], ib[H_NDER], ib[H_NTERM], ib[H_NDPRI]
+    nrho, nterm, ndpri = ib[H_NRHO], ib[H_NTERM], ib[H_NDPRI]
     src, src2, rho = ib[O_SRC], ib[O_SRC2], ib[O_RHO]
     term, termf, dpri, dprif = ib[O_TERM], ib[O_TERMF], ib[O_DPRI], ib[O_DPRIF]
     gext = np.zeros(nrows + nrho)
@@ -252,11 +257,10 @@ def back(grows, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad):
         gext[va] += gc * rows0[f] * rows0[vb] / (2 * sq)
         gext[vb] += gc * rows0[f] * rows0[va] / (2 * sq)
     base = nrows + D
-    gnat = np.zeros(nrows + D + nder)
     for r in range(nrows):
         gnat[ib[src + r]] += gext[r]
     for k in range(ndpri):
-        z, s = _value_prior(nat, ib, fb, dpri + 3 * k, dprif + 2 * k)
+        z, s = _value_prior(nat, ib, fb, dpri + 3 * k, dprif + 3 * k)
         a, loc, scale = ib[dpri + 3 * k], ib[dpri + 3 * k + 1], ib[dpri + 3 * k + 2]
         gnat[a] -= z / s
         if loc >= 0:
@@ -286,9 +290,9 @@ def sem_likelihood(rows, ib, fb, grows):
     or a singular ``I - A``. (Flat buffers indexed by hand: 2-d views cost compile time and
     nothing else.)"""
     n, p, G = ib[H_N], ib[H_P], ib[H_G]
-    npat, nblk = ib[H_NPAT], ib[H_NBLK]
+    npat = ib[H_NPAT]
     oA, oS, oM, cA, cS, cM = ib[O_OA], ib[O_OS], ib[O_OM], ib[O_CA], ib[O_CS], ib[O_CM]
-    pat, obs, blk, bidx = ib[O_PAT], ib[O_OBS], ib[O_BLK], ib[O_BIDX]
+    pat, obs = ib[O_PAT], ib[O_OBS]
     patf, depth = ib[O_PATF], ib[O_DEPTH]
     lp = 0.0
     A = np.zeros((n, n))
@@ -304,17 +308,8 @@ def sem_likelihood(rows, ib, fb, grows):
             S[ib[cS + 3 * k], ib[cS + 3 * k + 1]] = rows[ib[cS + 3 * k + 2]]
         for k in range(ib[oM + g], ib[oM + g + 1]):
             m[ib[cM + 2 * k]] = rows[ib[cM + 2 * k + 1]]
-        # correlation blocks of three or more must be positive definite (the PyMC model's check)
-        for b in range(nblk):
-            if ib[blk + 3 * b] != g:
-                continue
-            b0, q = ib[blk + 3 * b + 1], ib[blk + 3 * b + 2] - ib[blk + 3 * b + 1]
-            W = np.empty((q, q))
-            for i in range(q):
-                for j in range(q):
-                    W[i, j] = S[ib[bidx + b0 + i], ib[bidx + b0 + j]]
-            if not _cholesky(W, q)[1]:
-                return -np.inf
+        if not blocks_pd(S, ib, g):  # correlation blocks of three or more (the PyMC model's check)
+            return -np.inf
         if ib[depth + g] >= 0:
             # recursive model: (I - A)^-1 = I + A + ... + A^k, k the longest path (A is sparse)
             T = np.zeros((n, n))
@@ -418,11 +413,16 @@ def logp_grad(x, grad, ib, fb):
         grad[:] = 0.0
         return -np.inf
     grows = np.zeros(ib[H_NROWS])
-    lp += sem_likelihood(rows, ib, fb, grows)
+    gnat = np.zeros(nat.size)
+    if ib[O_LAT] >= 0:
+        ram = (ib[H_N], ib[H_P], ib[H_G], ib[O_OA], ib[O_CA], ib[O_OS], ib[O_CS], ib[O_OM], ib[O_CM])
+        lp += latent_likelihood(rows, nat, ib, fb, ib[O_LAT], ib[O_LATF], grows, gnat, ram)
+    else:
+        lp += sem_likelihood(rows, ib, fb, grows)
     if not lp > -np.inf:
         grad[:] = 0.0
         return -np.inf
-    back(grows, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad)
+    back(grows, gnat, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad)
     return lp
 
 
@@ -432,6 +432,15 @@ def table_rows(x, ib, fb, out):
     rows = front(x, ib, fb)[7]
     for r in range(ib[H_NROWS]):
         out[r] = rows[r]
+
+
+@njit(**_OPTS)
+def all_values(x, ib, fb, out):
+    """Every value of the program at the unconstrained point ``x``: fixed rows, the elements'
+    natural values, the derived values (see :func:`front`)."""
+    nat = front(x, ib, fb)[5]
+    for k in range(nat.size):
+        out[k] = nat[k]
 
 
 # -- entry points for nutpie: C callbacks that read the two buffers from user data ---------------

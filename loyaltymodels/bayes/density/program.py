@@ -47,6 +47,17 @@ class DensityProgram:
         grad = np.empty(self.ndim)
         return float(K.logp_grad(np.ascontiguousarray(x, float), grad, self.ib, self.fb)), grad
 
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """Every value of the program (fixed rows, elements' natural values, derived values) at
+        each unconstrained point of ``x`` (``(D,)`` or ``(draws, D)``)."""
+        x = np.atleast_2d(np.asarray(x, float))
+        ib = self.ib
+        n = int(ib[K.H_NROWS] + ib[K.H_D] + ib[K.H_NDER])
+        out = np.empty((len(x), n))
+        for k in range(len(x)):
+            K.all_values(np.ascontiguousarray(x[k]), ib, self.fb, out[k])
+        return out
+
     def rows(self, x: np.ndarray) -> np.ndarray:
         """The parameter table's row values at each unconstrained point of ``x`` (``(D,)`` or
         ``(draws, D)``), as the kernel computes them."""
@@ -97,7 +108,7 @@ class Derived:
     vector of values (fixed rows, then elements, then derived values: :func:`value_index`) and
     ``b = -1`` means no second factor. A term may read a derived value only after every term that
     adds to it (the backward pass runs the terms in reverse). ``priors`` (ints ``value, loc,
-    scale`` as value indices, -1 for 0 and a fixed sd; floats ``sd, log constant``): normal priors
+    scale`` as value indices, -1 for a fixed loc and sd; floats ``sd, log constant, loc``): normal priors
     on values, ``v ~ normal(loc, scale)``: on a zero-sum vector's derived values, or the centred
     hierarchy of sector weights (``w ~ normal(mu, tau)``, elements all three)."""
 
@@ -105,7 +116,18 @@ class Derived:
     terms: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64), repr=False)
     coefs: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     prior_index: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64), repr=False)
-    prior_value: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
+    prior_value: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)), repr=False)
+
+
+@dataclass(frozen=True)
+class LatentSection:
+    """The latent forms' part of a program (:mod:`loyaltymodels.bayes.density.latent`): header sizes
+    by slot, integer parts by slot (laid out after the rest; their slots get absolute offsets), and
+    the floats (the answers, term scales, Gauss-Hermite rule)."""
+
+    sizes: dict[int, int]
+    parts: list[tuple[int, np.ndarray]] = field(repr=False)
+    floats: np.ndarray = field(repr=False)
 
 
 def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
@@ -145,6 +167,7 @@ def encode(
     elf: list[tuple[float, ...]],
     src: np.ndarray,
     derived: Derived,
+    latent: LatentSection | None = None,
 ) -> DensityProgram:
     """The two buffers of a model: ``plan``'s RAM structure, the elements (``el`` and ``elf``
     columns, as :func:`elements` gives them), ``src`` (each table row's value index, see
@@ -218,11 +241,28 @@ def encode(
         head[slot] = pos
         chunks.append(arr)
         pos += arr.size
+    head[K.O_LAT] = -1
+    if latent is not None:
+        from .latent import LAT_HEADER
+
+        lat_head = np.zeros(LAT_HEADER, np.int64)
+        for slot, value in latent.sizes.items():
+            lat_head[slot] = value
+        head[K.O_LAT] = pos
+        chunks.append(lat_head)
+        pos += LAT_HEADER
+        for slot, values in latent.parts:
+            arr = np.asarray(values, np.int64).ravel()
+            lat_head[slot] = pos
+            chunks.append(arr)
+            pos += arr.size
     ib = np.concatenate(chunks)
     elements_ = np.asarray(elf, float).reshape(-1, K.EL_FLOAT)
     transform = np.array([e[1] for e in el], np.int64)
     program = DensityProgram(ib, np.zeros(0), tuple(names), tuple(sizes), transform, elements_[:, 4:6].copy())
-    return with_data(program, plan, summary, elf=elements_, derived=derived)
+    return with_data(
+        program, plan, summary, elf=elements_, derived=derived, latent_floats=None if latent is None else latent.floats
+    )
 
 
 def value_index(nrows: int, ndim: int) -> tuple[int, int]:
@@ -237,16 +277,18 @@ def with_data(
     summary: DataSummary,
     elf: np.ndarray | None = None,
     derived: Derived | None = None,
+    latent_floats: np.ndarray | None = None,
 ) -> DensityProgram:
     """The same structure with the data of ``summary`` (patterns must match); ``derived`` replaces
-    the derived values' coefficients and priors (some depend on the data, e.g. cell sizes)."""
+    the derived values' coefficients and priors (some depend on the data, e.g. cell sizes),
+    ``latent_floats`` the latent section's floats (the answers)."""
     ib = program.ib.copy()
     D = program.ndim
     if elf is None:
         elf = program.fb[ib[K.O_ELF] : ib[K.O_ELF] + K.EL_FLOAT * D]
     if derived is None:
         coefs = program.fb[ib[K.O_TERMF] : ib[K.O_TERMF] + ib[K.H_NTERM]]
-        dprif = program.fb[ib[K.O_DPRIF] : ib[K.O_DPRIF] + 2 * ib[K.H_NDPRI]]
+        dprif = program.fb[ib[K.O_DPRIF] : ib[K.O_DPRIF] + 3 * ib[K.H_NDPRI]]
     else:
         coefs, dprif = derived.coefs, derived.prior_value
     fixed = fixed_values(plan.spec, item_stats(plan.spec, summary))
@@ -257,13 +299,16 @@ def with_data(
         chunk = np.concatenate([[pat.n], pat.mean, np.ravel(pat.cov)])
         patf.append(chunk)
         pos += chunk.size
-    parts = [np.ravel(elf), fixed, *patf, np.ravel(coefs), np.ravel(dprif)]
+    if latent_floats is None:
+        latent_floats = program.fb[ib[K.O_LATF] :] if ib[K.O_LAT] >= 0 else np.zeros(0)
+    parts = [np.ravel(elf), fixed, *patf, np.ravel(coefs), np.ravel(dprif), np.ravel(latent_floats)]
     starts = np.cumsum([0] + [p.size for p in parts])
     ib[K.O_ELF] = 0
     ib[K.O_FIXED] = starts[1]
     ib[K.O_PATF] = starts[2]
     ib[K.O_TERMF] = starts[2 + len(patf)]
     ib[K.O_DPRIF] = starts[3 + len(patf)]
+    ib[K.O_LATF] = starts[4 + len(patf)]
     fb = np.concatenate(parts)
     return replace(program, ib=ib, fb=fb)
 
