@@ -71,14 +71,28 @@ def missing_patterns(
     y = np.asarray(y, dtype=float)
     rows = np.arange(len(y)) if rows is None else np.asarray(rows)
     observed = ~np.isnan(y)
-    keys, inverse, counts = np.unique(observed, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
+    if observed.all():  # complete data, the common case: one pattern, no sorting
+        cov, mean = sample_moments(y)
+        return (Pattern(np.arange(y.shape[1]), rows, len(y), mean, cov, y, group),) if len(y) else ()
+    # each row's pattern as one number (its bits packed), so grouping a million rows is a sort of
+    # integers, not of boolean rows (numpy's unique(axis=0) sorts rows lexically: 40x slower)
+    packed = np.packbits(observed, axis=1, bitorder="little")
+    width = packed.shape[1]
+    if width <= 8:
+        code = np.zeros((len(y), 8), np.uint8)
+        code[:, :width] = packed
+        keys = code.view("<u8").ravel()
+    else:
+        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    by_pattern = np.argsort(inverse, kind="stable")  # rows grouped by pattern, in data order within
+    ends = np.cumsum(counts)
     out = []
-    for k in sorted(range(len(keys)), key=lambda k: (-counts[k], keys[k].tobytes())):
-        idx = np.flatnonzero(keys[k])
+    for k in np.argsort(-counts, kind="stable"):  # largest first; ties in key order
+        members = by_pattern[ends[k] - counts[k] : ends[k]]
+        idx = np.flatnonzero(observed[members[0]])
         if not len(idx):
             continue
-        members = np.flatnonzero(inverse == k)
         sub = y[np.ix_(members, idx)]
         if weights is None:
             cov, mean = sample_moments(sub)

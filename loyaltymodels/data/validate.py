@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, DataWarning
+from ..errors import DataError, DataWarning, plain
 from ..spec.model import ModelSpec, as_spec
 from ..spec.provenance import jsonable
 from .values import _as_float, _check_finite, _fmt, _rows, _scalar
@@ -312,7 +312,7 @@ def _apply_policy(frame: pd.DataFrame, items: list[str], group: str | None, poli
             r, c = np.argwhere(cells)[0]
             col = ([*items, group])[c]
             raise DataError(
-                f"column {col!r}, row {_scalar(frame.index[r])!r} is missing ({int(cells.sum())} "
+                f"column {col!r}, row {plain(frame.index[r])!r} is missing ({int(cells.sum())} "
                 "missing values in all) and missing='none'; use missing='listwise' or "
                 "'fiml', or impute first",
                 column=col,
@@ -362,35 +362,12 @@ def _check_rows(
             )
 
 
-def _varies(used: pd.DataFrame, items: list[str], group: str | None) -> bool:
-    """True when every numeric item has two distinct observed values (in every group): the
-    usual case, screened with NumPy; pandas' per-column ``nunique`` (the messages' path) cost a
-    fifth of a small fit_sem call."""
-    block = used[items]
-    if not all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
-        return False
-    x = block.to_numpy(dtype=float)
-    parts = (
-        [x] if group is None else [x[codes == k] for codes in [pd.factorize(used[group])[0]] for k in np.unique(codes)]
-    )
-    for part in parts:
-        seen = ~np.isnan(part)
-        if not seen.any(axis=0).all():
-            return False
-        with np.errstate(invalid="ignore"):
-            if (np.nanmax(part, axis=0) == np.nanmin(part, axis=0)).any():
-                return False
-    return True
-
-
 def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> None:
-    if _varies(used, items, group):
-        return
     for c in items:
         values = used[c].dropna()
         if values.empty:
             raise DataError(f"column {c!r} has no observed value in the rows used; drop it from the model", column=c)
-        if values.nunique() == 1:
+        if values.min() == values.max():  # numeric columns: one pass, not a hash of every value
             raise DataError(
                 f"column {c!r} is constant (every used row has {_fmt(values.iloc[0])}), so it "
                 "carries no information; drop it from the model",
@@ -402,7 +379,7 @@ def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> 
     for g, rows in used.groupby(group, sort=False, observed=True):
         for c in items:
             values = rows[c].dropna()
-            if values.nunique() <= 1:
+            if values.empty or values.min() == values.max():
                 value = _fmt(values.iloc[0]) if len(values) else "nothing observed"
                 raise DataError(
                     f"column {c!r} is constant in group {_scalar(g)!r} (every row has {value}); "
@@ -439,7 +416,7 @@ def _check_ordinal(
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
             raise DataError(
-                f"ordinal column {c!r}, row {_scalar(v.index[pos])!r}: {_fmt(v.iloc[pos])} is not a whole "
+                f"ordinal column {c!r}, row {plain(v.index[pos])!r}: {_fmt(v.iloc[pos])} is not a whole "
                 "number; ordinal items take integer categories (recode it, or treat the item "
                 "as continuous)",
                 column=c,
