@@ -254,8 +254,9 @@ def loyalty_scenario(
         asymmetry=asymmetry,
         scale=lo_hi,
         outcomes={k: dict(v) for k, v in outs.items()},
-        follow_up=follow_up,
     )
+    if follow_up is not None:
+        out.attrs.update(follow_up=int(follow_up), behaviour=spec)
     return data, out
 
 
