@@ -96,7 +96,7 @@ def make_design(
     else:
         if data[sector].isna().any():
             row = data.index[data[sector].isna()][0]
-            raise DataError(f"column {sector!r} is missing at row {row!r}: every respondent needs a sector", column=sector, row=row)
+            raise DataError(f"column {sector!r} is missing at row {row}: every respondent needs a sector", column=sector, row=row)
         cat = pd.Categorical(data[sector].astype(str))
         sectors, sector_idx = tuple(cat.categories), cat.codes.astype(int)
     prospect = np.zeros(len(data), bool)
@@ -108,7 +108,7 @@ def make_design(
         if not conv.isin([0, 1]).all():
             row = conv.index[~conv.isin([0, 1])][0]
             raise DataError(
-                f"column {acquisition!r} must be 0/1 for prospects (blank for customers); row {row!r} has {conv[row]!r}",
+                f"column {acquisition!r} must be 0/1 for prospects (blank for customers); row {row} has {conv[row]!r}",
                 column=acquisition, row=row, value=conv[row],
             )  # fmt: skip
         converted = conv.to_numpy(int)
@@ -166,7 +166,7 @@ def _numeric(data: pd.DataFrame, cols: list[str]) -> np.ndarray:
         if bad.any():
             row = data.index[bad][0]
             raise DataError(
-                f"column {c!r} row {row!r} holds {data[c][row]!r}, not a number: recode it (read_survey reads "
+                f"column {c!r} row {row} holds {data[c][row]!r}, not a number: recode it (read_survey reads "
                 "decimal commas and labelled answers)",
                 column=c, row=row, value=data[c][row],
             )  # fmt: skip
@@ -180,7 +180,7 @@ def _whole(data: pd.DataFrame, rows: np.ndarray, col: str, low: int, what: str) 
     if bad.any():
         row = values.index[bad.to_numpy()][0]
         raise DataError(
-            f"column {col!r} row {row!r} holds {values[row]!r}: {what}",
+            f"column {col!r} row {row} holds {values[row]!r}: {what}",
             column=col, row=row, value=values[row],
         )  # fmt: skip
     return num.to_numpy(int)
@@ -195,7 +195,7 @@ def _person_periods(
     e = _whole(data, customers, event, 0, "event is 1 (left in the last period observed) or 0 (still a customer)")
     if (e > 1).any():
         row = data.index[customers[np.argmax(e > 1)]]
-        raise DataError(f"column {event!r} row {row!r} must be 0 or 1", column=event, row=row)
+        raise DataError(f"column {event!r} row {row} must be 0 or 1", column=event, row=row)
     ten = np.zeros(len(customers)) if tenure is None else _whole(data, customers, tenure, 0, "tenure is periods >= 0")
     periods = int(t.max())
     pp_row = np.repeat(customers, t)
@@ -219,7 +219,7 @@ def _purchases(data: pd.DataFrame, customers: np.ndarray, cols: Sequence[str]) -
     if bad.any():
         row = data.index[customers[np.argmax(bad)]]
         raise DataError(
-            f"row {row!r}: purchases need frequency >= 0, 0 <= recency <= T (recency 0 when frequency is 0); "
+            f"row {row}: purchases need frequency >= 0, 0 <= recency <= T (recency 0 when frequency is 0); "
             f"got {f[bad][0]}, {r[bad][0]}, {T[bad][0]} in columns {list(cols)}",
             row=row,
         )
