@@ -37,7 +37,19 @@ ALLOWED = {
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
 }
 APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
-HEAVY = ("pymc", "pytensor", "nutpie", "semopy", "numba", "arviz", "dask", "pymc_marketing", "lifelines", "distributed", "matplotlib")
+HEAVY = (
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "semopy",
+    "numba",
+    "arviz",
+    "dask",
+    "pymc_marketing",
+    "lifelines",
+    "distributed",
+    "matplotlib",
+)
 
 #: ``loyaltymodels.__all__`` before the package was laid out in rooms: every name stays.
 PUBLIC_API = [

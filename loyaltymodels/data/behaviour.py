@@ -44,7 +44,7 @@ BEHAVIOUR: dict[str, Any] = {
 def behaviour_spec(behaviour: Mapping[str, Any] | None, sectors: list[str]) -> dict[str, Any]:
     """The defaults of :data:`BEHAVIOUR` overridden by ``behaviour``; ``hazard`` may be given per sector
     (``{"retail": {...}, "banking": {...}}``) and is returned that way."""
-    spec = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in BEHAVIOUR.items()}
+    spec: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in BEHAVIOUR.items()}
     for key, value in (behaviour or {}).items():
         if key not in BEHAVIOUR:
             raise ValueError(f"behaviour has no setting {key!r}: the settings are {list(BEHAVIOUR)}")
@@ -59,8 +59,10 @@ def behaviour_spec(behaviour: Mapping[str, Any] | None, sectors: list[str]) -> d
         spec["hazard"] = {s: {**dict.fromkeys(DRIVERS, 0.0), **hazard} for s in sectors}
     for key in ("tenure_change", "conversion", "purchase_rate", "purchase_dropout"):
         spec[key] = {**dict.fromkeys(DRIVERS, 0.0), **spec[key]}
-    if not 0 < spec["baseline"] < 1:
-        raise ValueError(f"behaviour['baseline'] is a hazard per period, strictly between 0 and 1, got {spec['baseline']}")
+    if not 0 < float(spec["baseline"]) < 1:
+        raise ValueError(
+            f"behaviour['baseline'] is a hazard per period, strictly between 0 and 1, got {spec['baseline']}"
+        )
     return spec
 
 

@@ -96,7 +96,9 @@ def make_design(
     else:
         if data[sector].isna().any():
             row = data.index[data[sector].isna()][0]
-            raise DataError(f"column {sector!r} is missing at row {row}: every respondent needs a sector", column=sector, row=row)
+            raise DataError(
+                f"column {sector!r} is missing at row {row}: every respondent needs a sector", column=sector, row=row
+            )
         cat = pd.Categorical(data[sector].astype(str))
         sectors, sector_idx = tuple(cat.categories), cat.codes.astype(int)
     prospect = np.zeros(len(data), bool)

@@ -54,7 +54,9 @@ ON = {"B": 0.0, "E": -0.5, "L": -0.4}, {"B": 0.0, "E": -0.7, "L": 0.0}
 @pytest.fixture(scope="module")
 def fitted():
     data, X, surv = draw(200, *ON, seed=11)
-    post = lm.fit_retention(MODEL, data, sector="sector", tenure="tenure", draws=300, tune=400, chains=2, seed=3, check=False)
+    post = lm.fit_retention(
+        MODEL, data, sector="sector", tenure="tenure", draws=300, tune=400, chains=2, seed=3, check=False
+    )
     return data, X, surv, post
 
 
@@ -63,7 +65,7 @@ def z(est, truth, sd):
 
 
 def test_recovers_the_truth_experience_retains_more_over_time_and_beliefs_have_no_direct_path(fitted):
-    data, X, surv, post = fitted
+    _data, _X, _surv, post = fitted
     p = post.posterior
     mean = p["hazard_mean"].mean(("chain", "draw")).to_numpy()
     sd = p["hazard_mean"].std(("chain", "draw")).to_numpy()
@@ -99,7 +101,7 @@ def _long(data: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
 def test_hazard_ratios_agree_with_lifelines_cox_on_the_true_scores(fitted):
     from lifelines import CoxTimeVaryingFitter
 
-    data, X, surv, post = fitted
+    data, X, _surv, post = fitted
     cox = CoxTimeVaryingFitter().fit(_long(data, X), id_col="id", start_col="start", stop_col="stop", event_col="event")
     p = post.posterior
     ours = {k: p["hazard_mean"].sel(factor_=k) for k in "BEL"} | {
@@ -118,7 +120,7 @@ def test_hazard_ratios_agree_with_lifelines_cox_on_the_true_scores(fitted):
 def test_population_survival_agrees_with_kaplan_meier_and_honours_censoring(fitted):
     from lifelines import KaplanMeierFitter
 
-    data, X, surv, post = fitted
+    data, _X, surv, post = fitted
     curves = lm.survival_curves(post)
     for name in SECTORS:
         mine = data.sector == name
@@ -140,7 +142,7 @@ def test_population_survival_agrees_with_kaplan_meier_and_honours_censoring(fitt
 
 
 def test_summaries_say_what_a_point_is_worth(fitted):
-    data, X, surv, post = fitted
+    _data, _X, _surv, post = fitted
     life = lm.expected_lifetime(post, "E", sector="s1", horizon=24)
     by = life.set_index("level").est
     assert by["-1.0"] < by["0.0"] < by["1.0"] <= 24
@@ -156,10 +158,12 @@ def test_summaries_say_what_a_point_is_worth(fitted):
 def test_off_arm_and_misspecified_link():
     """No direct path, no tenure change, and a logit (not cloglog) hazard: the package finds no
     effect where there is none, and recovers the sign of the one there is."""
-    data, X, surv = draw(250, {"B": 0.0, "E": 0.0, "L": -0.5}, {"B": 0.0, "E": 0.0, "L": 0.0}, seed=5, link="logit")
-    post = lm.fit_retention(MODEL, data, sector="sector", tenure="tenure", draws=400, tune=500, chains=2, seed=4, check=False)
+    data, _X, _surv = draw(250, {"B": 0.0, "E": 0.0, "L": -0.5}, {"B": 0.0, "E": 0.0, "L": 0.0}, seed=5, link="logit")
+    post = lm.fit_retention(
+        MODEL, data, sector="sector", tenure="tenure", draws=400, tune=500, chains=2, seed=4, check=False
+    )
     tab = lm.retention_effects(post).query("per == 'sd'")
-    for f in "BE":
+    for _f in "BE":
         row = tab.query("effect == 'direct' and sector == 's1' and factor == @f").iloc[0]
         assert row.ci_lower < 1 < row.ci_upper
         row = tab.query("effect == 'tenure_change' and factor == @f").iloc[0]
