@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 def coords(design: RetentionDesign) -> dict[str, Any]:
     """Named dims of the posterior."""
     out: dict[str, Any] = {
-        "respondent": np.arange(design.n),
+        "respondent": list(range(design.n)),
         "item": list(design.items),
         "factor": list(design.factors),
         "factor_": list(design.factors),  # the latents as covariates of behaviour
@@ -49,7 +49,7 @@ def coords(design: RetentionDesign) -> dict[str, Any]:
         "sector": list(design.sectors),
     }
     if design.periods:
-        out["period"] = np.arange(1, design.periods + 1)
+        out["period"] = list(range(1, design.periods + 1))
     if len(design.prospects):
         out["acquisition_driver"] = list(design.acquisition_drivers)
     return out
