@@ -22,8 +22,10 @@ from ..algebra.moments import group_stats, moment_stats
 from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval, one_blas_thread
 from ..errors import ConvergenceError, DataError, SemWarning, SpecError
+from ..spec.identification import check_identified
 from ..spec.model import ModelSpec, as_spec
 from . import engine as sem_engine
+from .identification import check_rank
 from .inference import admissibility, parameter_table, r_squared, vcov
 from .kernel import Problem
 from .measures import fit_measures
@@ -252,6 +254,7 @@ def fit_sem(
         spec_options.update(ngroups=len(labels), group_labels=tuple(labels))
     spec = as_spec(model, **spec_options)
     _check_supported(spec)
+    check_identified(spec)
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
     with one_blas_thread():
@@ -274,6 +277,7 @@ def _fit(
     problem = Problem(spec, stats, fiml=fiml)
     models = sem_engine.semopy_models(problem)
     cons = sem_engine.constraints(problem)
+    check_rank(problem, cons)
     opt = sem_engine.estimate(problem, cons, models, frames, engine)
     if not opt.converged:
         raise ConvergenceError(
