@@ -65,6 +65,16 @@ class StoreError(LoyaltyModelsError, ValueError):
     or cannot be read; the message names the difference."""
 
 
+class ArgumentError(LoyaltyModelsError, ValueError, TypeError):
+    """An argument that cannot be used as given (``draws=0``, a seed that is not a non-negative
+    integer, ``ci=95``, an unknown method name...); the message names the argument, the value
+    given and what to pass instead.
+
+    It is also a ``ValueError`` and a ``TypeError``, the built-in exceptions it replaces, so code
+    written to catch those keeps working.
+    """
+
+
 class LoyaltyModelsWarning(UserWarning):
     """Base class of the package's warnings."""
 
@@ -87,6 +97,7 @@ __all__ = [
     "DataError",
     "ConvergenceError",
     "StoreError",
+    "ArgumentError",
     "LoyaltyModelsWarning",
     "SemWarning",
     "ConvergenceWarning",

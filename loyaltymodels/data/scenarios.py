@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import ArgumentError
 from .synthetic import _to_ratings, parse_scale
 
 #: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
@@ -161,7 +162,7 @@ def loyalty_scenario(
     outs = _outcomes(outcomes)
     lo_hi = parse_scale(scale)
     if not -1 < rho < 1:
-        raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
+        raise ArgumentError(f"rho must lie strictly between -1 and 1, got {rho}")
     mom = _nonlinear_moments(rho)
     c = asymmetry / 2
     nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
@@ -175,7 +176,7 @@ def loyalty_scenario(
             explained = wb**2 + we**2 + 2 * rho * wb * we + nonlinear_var
             resid = 1.0 - explained
             if resid < -1e-9:
-                raise ValueError(
+                raise ArgumentError(
                     f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
                     f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
                     f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them"
@@ -240,11 +241,11 @@ def _sector_weights(
 ) -> tuple[list[str], dict[str, tuple[float, float]]]:
     if isinstance(weights, Mapping):
         if isinstance(sectors, int):
-            raise TypeError("with weights per sector, sectors must be a list of names (or None for all of them)")
+            raise ArgumentError("with weights per sector, sectors must be a list of names (or None for all of them)")
         names = list(weights) if sectors is None else list(sectors)
         missing = [s for s in names if s not in weights]
         if missing:
-            raise ValueError(f"weights has no entry for sector(s) {missing}")
+            raise ArgumentError(f"weights has no entry for sector(s) {missing}")
         return names, {s: _pair(weights[s]) for s in names}
     if sectors is None:
         sectors = 4
@@ -260,7 +261,7 @@ def _sector_weights(
         return names, {s: (float(weights[0]), float(weights[1])) for s in names}
     unknown = [s for s in names if s not in SECTOR_PROFILES]
     if unknown:
-        raise ValueError(
+        raise ArgumentError(
             f"no preset weights for sector(s) {unknown}: presets are "
             f"{list(SECTOR_PROFILES)}; pass weights={{sector: (w_beliefs, w_experience)}}"
         )
@@ -284,7 +285,7 @@ def _sizes(n: Any, names: list[str]) -> dict[str, int]:
         return {s: int(n) for s in names}
     n = list(n)
     if len(n) != len(names):
-        raise ValueError(f"n gives {len(n)} sizes for {len(names)} sectors")
+        raise ArgumentError(f"n gives {len(n)} sizes for {len(names)} sectors")
     return dict(zip(names, map(int, n)))
 
 

@@ -13,6 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from ..errors import ArgumentError
+
 __all__ = [
     "z_value",
     "kish_n_eff",
@@ -39,9 +41,9 @@ def z_value(ci: float) -> float:
 
 
 def check_ci(ci: float) -> None:
-    """Raise ``ValueError`` unless ``0 < ci < 1``."""
+    """Raise :class:`~loyaltymodels.errors.ArgumentError` unless ``0 < ci < 1``."""
     if not (isinstance(ci, (int, float, np.floating)) and 0 < ci < 1):
-        raise ValueError(f"ci must be the interval's mass, strictly between 0 and 1 (e.g. 0.95); got {ci!r}")
+        raise ArgumentError(f"ci must be the interval's mass, strictly between 0 and 1 (e.g. 0.95); got {ci!r}")
 
 
 def kish_n_eff(sum_w: ArrayLike, sum_w2: ArrayLike) -> NDArray[np.float64]:
@@ -168,7 +170,7 @@ def nps_dirichlet_draws(
     rng = np.random.default_rng(rng)
     alpha = np.asarray(counts, dtype=float) + np.asarray(prior, dtype=float)
     if alpha.shape[-1] != 3 or np.any(~(alpha > 0)):
-        raise ValueError("counts + prior must be positive, in the order (detractors, passives, promoters)")
+        raise ArgumentError("counts + prior must be positive, in the order (detractors, passives, promoters)")
     # numpy's Generator.dirichlet takes one concentration vector; normalised gamma draws give
     # the Dirichlet for every group at once.
     g = rng.standard_gamma(alpha[..., None, :], size=(*alpha.shape[:-1], ndraws, 3))

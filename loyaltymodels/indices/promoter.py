@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from ..defaults import CI_ML, labelled_interval
+from ..errors import ArgumentError
 from . import intervals as iv
 from .responses import Responses, parse_scale, read_responses
 
@@ -45,14 +46,14 @@ def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None) ->
     lo, hi, name = parse_scale(scale)
     if cutoffs is None:
         if name not in NPS_CUTOFFS:
-            raise ValueError(
+            raise ArgumentError(
                 f"nps: no standard cut-offs for scale '{name}'; pass cutoffs=(highest "
                 f"detractor answer, lowest promoter answer), e.g. cutoffs=(6, 9)"
             )
         cutoffs = NPS_CUTOFFS[name]
     d_max, p_min = cutoffs
     if not lo <= d_max < p_min <= hi:
-        raise ValueError(
+        raise ArgumentError(
             f"nps: cutoffs {cutoffs!r} must satisfy {lo} <= highest detractor answer < lowest promoter answer <= {hi}"
         )
     return (lo, hi, name), d_max, p_min
@@ -96,7 +97,7 @@ def _nps_interval(shares, n_used, ci, method, prior, ndraws, rng, keep_draws=Fal
 
 def _check_method(method: str) -> None:
     if method not in _NPS_METHODS:
-        raise ValueError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
+        raise ArgumentError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
 
 
 def nps(

@@ -21,7 +21,7 @@ import pandas as pd
 from ..algebra.moments import group_stats, moment_stats
 from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval, one_blas_thread
-from ..errors import ConvergenceError, DataError, SemWarning, SpecError
+from ..errors import ArgumentError, ConvergenceError, DataError, SemWarning, SpecError
 from ..spec.identification import check_identified
 from ..spec.model import ModelSpec, as_spec
 from . import engine as sem_engine
@@ -99,7 +99,7 @@ class SemFit:
         """The objective of this fit (rebuilt from ``sample`` after :meth:`from_json`)."""
         if self._problem is None:
             if self.info.get("missing") == "fiml":
-                raise ValueError("the FIML objective needs the data; refit with fit_sem")
+                raise ArgumentError("the FIML objective needs the data; refit with fit_sem")
             stats = [
                 moment_stats(int(n), c, m) for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])
             ]
@@ -234,9 +234,9 @@ def fit_sem(
     fiml = policy == "fiml"
     information = information or ("observed" if fiml else "expected")
     if information not in ("expected", "observed"):
-        raise ValueError(f"information={information!r}: choose 'expected' or 'observed'")
+        raise ArgumentError(f"information={information!r}: choose 'expected' or 'observed'")
     if engine not in sem_engine.ENGINES:
-        raise ValueError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
+        raise ArgumentError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
     spec_options = dict(options)
     if std_lv is not None:
         spec_options["std_lv"] = std_lv

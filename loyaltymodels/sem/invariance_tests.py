@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from ..errors import ArgumentError
 from ..spec.model import ModelSpec
 from .fit import SemFit, fit_sem
 
@@ -75,7 +76,7 @@ def invariance(
     """
     unknown = [lev for lev in levels if lev not in LEVELS]
     if unknown:
-        raise ValueError(f"unknown invariance level(s) {unknown}; choose among {list(LEVELS)}")
+        raise ArgumentError(f"unknown invariance level(s) {unknown}; choose among {list(LEVELS)}")
     extra = tuple(fit_options.pop("group_equal", ()) or ())
     fits: dict[str, SemFit] = {}
     equal: tuple[str, ...] = extra

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
+from ..errors import ArgumentError, SpecError
 from . import syntax as _syntax
 from .partable import COLUMNS, CONSTRAINT_OPS, EQUALITY_CLASSES, SpecWarning, _build_table, _unique, _vnames
 
@@ -193,7 +193,7 @@ def parse_model(model: str | ModelSpec | pd.DataFrame, *, std_lv: bool = False, 
         return from_partable(model, std_lv=std_lv, **options)
     unknown = set(options) - set(_DEFAULT_OPTIONS)
     if unknown:
-        raise TypeError(f"parse_model() got unknown option(s) {sorted(unknown)}; known: {sorted(_DEFAULT_OPTIONS)}")
+        raise ArgumentError(f"parse_model() got unknown option(s) {sorted(unknown)}; known: {sorted(_DEFAULT_OPTIONS)}")
     opts = {**_DEFAULT_OPTIONS, **options, "std_lv": bool(std_lv)}
     opts["group_equal"] = _check_group_equal(opts["group_equal"])
     opts["group_partial"] = tuple(opts["group_partial"] or ())
