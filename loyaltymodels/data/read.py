@@ -163,14 +163,47 @@ def _read_csv(
     records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(f.strip() for f in r)]
     header = records[0] if records else []
     dec, thousands = sniff_number_format(records[1 : _SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
+    _check_field_counts(text, sep, path)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=dec, thousands=thousands, skip_blank_lines=True)
+        # index_col=False: with one field more than the header on every row, pandas would
+        # otherwise turn the first field into the index and shift every value one column left
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, decimal=dec, thousands=thousands, skip_blank_lines=True, index_col=False
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(
             f"'{path}' could not be parsed as CSV with sep={sep!r}, decimal={dec!r} "
             f"(pandas: {exc}); pass sep= and decimal= explicitly"
         ) from exc
     return df, header, {"sep": sep, "decimal": dec, "thousands": thousands, "encoding": used}
+
+
+def _check_field_counts(text: str, sep: str, path: Path) -> None:
+    """Every record has as many fields as the header (extra fields that are all blank excepted:
+    the trailing separator of many exports). pandas fills a short record with NaN and, when every
+    record has one field more than the header, silently reads the first field as the index: both
+    would give wrong answers without a word, so both are refused with the line and the counts."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    width = None
+    for record in reader:
+        if not any(f.strip() for f in record):
+            continue
+        if width is None:
+            width = len(record)
+            continue
+        if len(record) == width or (len(record) > width and not any(f.strip() for f in record[width:])):
+            continue
+        what = "more" if len(record) > width else "fewer"
+        why = (
+            "a field holds an unquoted separator, or the header lacks a column name"
+            if what == "more"
+            else "the file is truncated, or a text field holds an unquoted line break"
+        )
+        raise DataError(
+            f"'{path}' line {reader.line_num} has {len(record)} fields, {what} than the {width} of the header "
+            f"(sep={sep!r}): {why}; fix the file or export it again",
+            row=reader.line_num,
+        )
 
 
 def _decode(raw: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
