@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ def parse_scale(scale: str | Sequence[int] | None) -> tuple[int, int] | None:
                 f"scale={scale!r}: write the lowest and highest answers as integers, e.g. '0-10' or '1-5'"
             ) from None
     else:
-        ends = list(scale) if isinstance(scale, Sequence) else []
+        ends: list[Any] = list(scale) if isinstance(scale, Sequence) else []
         if len(ends) != 2 or not all(_integral(x) for x in ends):
             raise ArgumentError(
                 f"scale={scale!r}: give the lowest and highest answers as two integers, e.g. (1, 5) or '1-5'"
@@ -118,11 +118,10 @@ def _apply_params(t: pd.DataFrame, values: np.ndarray, params: Mapping[str, floa
             raise ArgumentError(
                 f"params: a table of population values needs the columns lhs, op, rhs, value; missing {sorted(missing)}"
             )
-        params = params[~params.op.isin([":=", "==", "<", ">"])]  # definitions and constraints have no value
-        keys = params.get("group", pd.Series(1, index=params.index))
+        rows = params[~params.op.isin([":=", "==", "<", ">"])]  # definitions and constraints have no value
+        keys = rows.get("group", pd.Series(1, index=rows.index))
         params = {
-            param_name(l, o, r, int(g)): v
-            for l, o, r, g, v in zip(params.lhs, params.op, params.rhs, keys, params["value"])
+            param_name(l, o, r, int(g)): v for l, o, r, g, v in zip(rows.lhs, rows.op, rows.rhs, keys, rows["value"])
         }
     elif not isinstance(params, Mapping):
         raise ArgumentError(
