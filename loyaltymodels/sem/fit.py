@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..algebra.moments import group_stats, moment_stats
+from ..algebra.moments import GroupStats, group_stats, moment_stats
+from ..algebra.patterns import Pattern
 from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval, one_blas_thread
 from ..errors import ArgumentError, ConvergenceError, DataError, SemWarning, SpecError
@@ -96,14 +97,11 @@ class SemFit:
 
     @property
     def problem(self) -> Problem:
-        """The objective of this fit (rebuilt from ``sample`` after :meth:`from_json`)."""
+        """The objective of this fit (rebuilt from ``sample`` after :meth:`from_json`: the sample
+        moments, and under FIML the moments of every missing-data pattern)."""
         if self._problem is None:
-            if self.info.get("missing") == "fiml":
-                raise ArgumentError("the FIML objective needs the data; refit with fit_sem")
-            stats = [
-                moment_stats(int(n), c, m) for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])
-            ]
-            object.__setattr__(self, "_problem", Problem(self.spec, stats))
+            fiml = self.info.get("missing") == "fiml"
+            object.__setattr__(self, "_problem", Problem(self.spec, saved_stats(self.sample, fiml), fiml=fiml))
         return self._problem
 
     def summary(self, *, standardized: bool = True, fit_measures: bool = True) -> None:
@@ -302,6 +300,15 @@ def _fit(
         group_labels=list(spec.group_labels),
         observed=list(problem.layout.observed),
     )
+    if fiml:  # what the FIML objective reads: each pattern's moments (not its rows), and logL(H1)
+        sample["logl_h1"] = [st.logl_h1 for st in stats]
+        sample["patterns"] = [
+            [
+                dict(idx=pat.idx.tolist(), n=pat.n, mean=pat.mean.tolist(), cov=pat.cov.tolist())
+                for pat in st.patterns or ()
+            ]
+            for st in stats
+        ]
     info = dict(
         estimator="ML",
         missing="fiml" if fiml else "listwise",
@@ -330,6 +337,41 @@ def _fit(
 
         fit = attach_bootstrap(fit, frames, int(bootstrap), seed, n_jobs)
     return fit
+
+
+def saved_stats(sample: dict[str, Any], fiml: bool) -> list[GroupStats]:
+    """The per-group statistics a fit keeps in ``sample`` (what :meth:`SemFit.to_json` saves),
+    rebuilt: sample moments, and under FIML the moments of each missing-data pattern.
+
+    A rebuilt pattern holds its size and moments but not its rows (``rows`` and ``y`` are empty):
+    the FIML objective, its gradient, information and modification indices need nothing else.
+    """
+    groups = zip(sample["n"], sample["cov"], sample["mean"])
+    if not fiml:
+        return [moment_stats(int(n), c, m) for n, c, m in groups]
+    if "patterns" not in sample:
+        raise DataError(
+            "this FIML fit was saved without its missing-data patterns (by a version before 0.1.1); "
+            "refit it with fit_sem(..., missing='fiml') and save it again"
+        )
+    out = []
+    for g, ((n, cov, mean), pats, logl_h1) in enumerate(zip(groups, sample["patterns"], sample["logl_h1"]), start=1):
+        patterns = tuple(
+            Pattern(
+                np.asarray(p["idx"], dtype=int),
+                np.empty(0, dtype=int),
+                int(p["n"]),
+                np.asarray(p["mean"], dtype=float),
+                np.asarray(p["cov"], dtype=float),
+                np.empty((0, len(p["idx"]))),
+                g,
+            )
+            for p in pats
+        )
+        out.append(
+            GroupStats(int(n), np.asarray(cov, dtype=float), np.asarray(mean, dtype=float), float(logl_h1), patterns)
+        )
+    return out
 
 
 def _check_supported(spec: ModelSpec) -> None:

@@ -316,3 +316,25 @@ def test_unidentified_models_are_refused_before_the_fit():
     # the same models with what identifies them fit
     assert lm.fit_sem("F =~ x1 + x2\nG =~ x3 + x4", data).fit_measures["df"] == 1
     assert lm.fit_sem("F =~ NA*x1 + x2 + x3 + x4", data, std_lv=True).fit_measures["df"] == 2
+
+
+def test_saved_fits_that_cannot_be_read_name_the_file(hs, tmp_path):
+    fit = lm.fit_sem(HS_MODEL, hs)
+    good = tmp_path / "fit.json"
+    fit.to_json(good)
+    text = good.read_text()
+    cases = {
+        "truncated.json": (text[: len(text) // 2], r"truncated.json' is not a readable saved ML fit: invalid JSON .*"),
+        "other.json": ('{"format": "something else"}', r"other.json' is not a saved ML fit \(it holds format"),
+        "list.json": ("[1, 2]", r"list.json' is not a saved ML fit \(it holds a JSON list"),
+        "damaged.json": (text.replace('"parameters"', '"parametres"'), r"damaged.json' is a damaged saved ML fit"),
+    }
+    for name, (content, pattern) in cases.items():
+        (tmp_path / name).write_text(content)
+        with pytest.raises(DataError, match=pattern):
+            lm.SemFit.from_json(tmp_path / name)
+    (tmp_path / "latin.json").write_bytes('{"é": 1}'.encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        lm.SemFit.from_json(tmp_path / "latin.json")
+    with pytest.raises(DataError, match=r"cannot write .*the folder .*nowhere' does not exist"):
+        fit.to_json(tmp_path / "nowhere" / "fit.json")

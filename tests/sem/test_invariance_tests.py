@@ -13,6 +13,7 @@ import pytest
 
 import loyaltymodels as lm
 from loyaltymodels.datasets import HS_MODEL
+from loyaltymodels.errors import DataError
 
 LAVAAN = {
     "configural": (115.851, 48, 7484.4, 7706.8),
@@ -72,3 +73,13 @@ def test_group_partial_frees_one_intercept(hs):
     p = fit.parameters
     assert p[(p.op == "~1") & (p.lhs == "x3")].est.nunique() == 2
     assert fit.fit_measures["df"] == 59
+
+
+def test_a_group_column_with_one_level_is_refused(hs):
+    one = hs.assign(school="Pasteur")
+    with pytest.raises(DataError, match=r"column 'school' has only one level \('Pasteur'\)"):
+        lm.invariance(HS_MODEL, one, group="school")
+    with pytest.raises(DataError, match="'shcool' not found"):
+        lm.invariance(HS_MODEL, hs, group="shcool")
+    with pytest.raises(lm.ArgumentError, match="levels='metric'"):
+        lm.invariance(HS_MODEL, hs, group="school", levels="metric")
