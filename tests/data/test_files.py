@@ -58,7 +58,7 @@ def test_saved_files_that_cannot_be_read_name_the_file(tmp_path):
     with pytest.raises(DataError, match="no saved result at"):
         read_json(tmp_path / "none.json")
     (tmp_path / "empty.nc").write_bytes(b"")
-    with pytest.raises(DataError, match="empty.nc' is not a saved posterior: the file is empty"):
+    with pytest.raises(DataError, match=r"empty.nc' is not a saved posterior: the file is empty"):
         read_datatree(tmp_path / "empty.nc")
     (tmp_path / "text.nc").write_text("x1,x2\n1,2\n")
     with pytest.raises(DataError, match="not a netCDF-4 file"):
@@ -69,5 +69,5 @@ def test_saved_files_that_cannot_be_read_name_the_file(tmp_path):
     assert read_datatree(tmp_path / "post.nc")["posterior"]["a"].size == 2000
     data = (tmp_path / "post.nc").read_bytes()
     (tmp_path / "cut.nc").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DataError, match="cut.nc' could not be read as a saved posterior .*truncated"):
+    with pytest.raises(DataError, match=r"cut.nc' could not be read as a saved posterior .*truncated"):
         read_datatree(tmp_path / "cut.nc")
