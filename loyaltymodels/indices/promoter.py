@@ -92,6 +92,7 @@ def _nps_interval(shares, n_used, ci, method, prior, ndraws, rng, keep_draws=Fal
         rows = fine[start : start + 256]
         draws[rows] = iv.nps_dirichlet_draws(shares[rows] * n_used[rows, None], prior, ndraws, rng)
     lo, hi = iv.equal_tailed(draws, ci, axis=1)
+    lo, hi = iv.containing(lo, hi, pro - det)  # every answer a promoter: the posterior interval stops short of 1
     return lo, hi, draws if keep_draws else None
 
 
@@ -157,7 +158,9 @@ def nps(
         One row per group: ``estimate`` (the plain NPS, for every method), ``ci_lower``,
         ``ci_upper``, ``ci``, ``method``, ``n`` (answers used), ``n_missing``, ``n_eff`` (when
         weighted), and the ``promoters``, ``passives``, ``detractors`` shares in percent.
-        Interval ends are clipped to [-100, 100].
+        Interval ends are clipped to [-100, 100], and every interval holds its estimate: where a
+        shrunk centre leaves out an NPS on the boundary (every answer a promoter, or a detractor)
+        the interval is extended to it (:func:`~loyaltymodels.indices.intervals.containing`).
 
     References
     ----------
@@ -270,6 +273,9 @@ def nps_difference(
         half = iv.z_value(ci) * np.sqrt(va + vb)
         lo, hi = np.maximum(cb - ca - half, -2.0), np.minimum(cb - ca + half, 2.0)
         p_value = float(2 * stats.norm.sf(abs(cb - ca) / np.sqrt(va + vb)))
+    # a sample on a boundary (one detractor of one against three promoters of four) puts the plain
+    # difference outside an interval centred on the shrunk one
+    lo, hi = iv.containing(lo, hi, nps_b - nps_a)
     row = {
         "estimate": 100 * (nps_b - nps_a),
         "ci_lower": 100 * float(lo),
