@@ -21,7 +21,7 @@ import pandas as pd
 from ..algebra.moments import GroupStats, group_stats, moment_stats
 from ..algebra.patterns import Pattern
 from ..data.validate import validate_data
-from ..defaults import CI_ML, labelled_interval, one_blas_thread
+from ..defaults import CI_ML, check_seed, labelled_interval, one_blas_thread
 from ..errors import ArgumentError, ConvergenceError, DataError, SemWarning, SpecError
 from ..spec.identification import check_identified
 from ..spec.model import ModelSpec, as_spec
@@ -226,6 +226,7 @@ def fit_sem(
     [[0.554, 0.1]]
     """
     started = time.perf_counter()
+    _check_bootstrap(bootstrap, seed, n_jobs)
     policy = _MISSING.get(str(missing).lower())
     if policy is None:
         raise DataError(f"missing={missing!r}: choose 'listwise' or 'fiml'")
@@ -337,6 +338,19 @@ def _fit(
 
         fit = attach_bootstrap(fit, frames, int(bootstrap), seed, n_jobs)
     return fit
+
+
+def _check_bootstrap(bootstrap: Any, seed: Any, n_jobs: Any) -> None:
+    """Bootstrap settings, before the fit (a bad one used to fail only after the estimation)."""
+    integral = isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, (bool, np.bool_))
+    if not integral or bootstrap < 0 or bootstrap == 1:
+        raise ArgumentError(
+            f"bootstrap={bootstrap!r}: give the number of resamples, 0 for none or at least 2 "
+            "(1000 or more for intervals)"
+        )
+    check_seed(seed)
+    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs < 1):
+        raise ArgumentError(f"n_jobs={n_jobs!r}: give the number of processes (at least 1), or None for all cores")
 
 
 def saved_stats(sample: dict[str, Any], fiml: bool) -> list[GroupStats]:
