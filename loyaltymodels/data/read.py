@@ -153,17 +153,28 @@ def _read_csv(
 ) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
     raw = path.read_bytes()
     text, used = _decode(raw, encoding, path)
+    # one line break for every reader below (the sniffers, the record check, pandas): a lone "\r"
+    # (old Mac exports, or damage) is a line break, as pandas' parser takes it, not an error of csv's
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise DataError(f"'{path}' is empty (only blank lines); export the survey again")
+    if "\x00" in text:  # UTF-16 exports, or a binary file under a text extension
+        raise DataError(
+            f"'{path}' holds NUL bytes: it is not CSV text (a UTF-16 export, or another format under a "
+            "text extension); save it as CSV in UTF-8, or give the file its own extension"
+        )
     head = text[:_SNIFF_CHARS]
     if len(text) > _SNIFF_CHARS and "\n" in head:  # whole records only
         head = head[: head.rindex("\n")]
-    if sep is None:
-        sep = sniff_separator(head)
-    records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(f.strip() for f in r)]
-    header = records[0] if records else []
-    dec, thousands = sniff_number_format(records[1 : _SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
-    _check_field_counts(text, sep, path)
+    try:
+        if sep is None:
+            sep = sniff_separator(head)
+        records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(f.strip() for f in r)]
+        header = records[0] if records else []
+        dec, thousands = sniff_number_format(records[1 : _SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
+        _check_field_counts(text, sep, path)
+    except csv.Error as exc:  # a field beyond csv's size limit, a quote where none may be...
+        raise DataError(f"'{path}' could not be read as CSV ({exc}); check that it is a CSV export") from exc
     try:
         # index_col=False: with one field more than the header on every row, pandas would
         # otherwise turn the first field into the index and shift every value one column left
@@ -201,7 +212,7 @@ def _check_field_counts(text: str, sep: str, path: Path) -> None:
         )
         raise DataError(
             f"'{path}' line {reader.line_num} has {len(record)} fields, {what} than the {width} of the header "
-            f"(sep={sep!r}): {why}; fix the file or export it again",
+            f"(sep={sep!r}): {why}; fix the file, export it again, or pass sep= if {sep!r} is not the separator",
             row=reader.line_num,
         )
 

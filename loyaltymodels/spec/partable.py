@@ -358,9 +358,13 @@ def _apply_group_equal(t: pd.DataFrame, names: dict[str, list[str]], opts: dict)
         if cls not in classes or f"{row.lhs}{row.op}{row.rhs}" in partial or row.exo:
             continue
         same = (t.lhs == row.lhs) & (t.op == row.op) & (t.rhs == row.rhs) & (t.group > 0)
-        if (t.loc[same, "label"].fillna("") != "").any() or not t.loc[same, "free"].any():
+        if (t.loc[same, "label"].fillna("") != "").any():
             continue
-        t.loc[same, "label"] = f".p{row['index'] + 1}."
+        # only the free rows are tied: a value the syntax fixes in some group (c(NA, 0)*x3) stays
+        # fixed there and leaves the others free; labelling it too fixed every group to that value
+        tied = same & t.free
+        if tied.sum() >= 2:
+            t.loc[tied, "label"] = f".p{row['index'] + 1}."
 
 
 def _check_constraints(t: pd.DataFrame, constraints: list[_syntax.Formula]) -> None:
@@ -390,7 +394,7 @@ def _finish(t: pd.DataFrame) -> pd.DataFrame:
             if len(values) > 1:
                 raise SpecError(
                     f"label {label!r} is shared by parameters fixed to different "
-                    f"values {sorted(values)}; use one value or different labels"
+                    f"values {sorted(float(v) for v in values)}; use one value or different labels"
                 )
             t.loc[rows.index, ["free", "value"]] = [False, float(values[0]) if len(values) else math.nan]
         lo, hi = rows.lower.max(), rows.upper.min()  # one parameter: the bounds of all its rows hold
