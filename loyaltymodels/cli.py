@@ -82,7 +82,7 @@ app = typer.Typer(
 _STATE = {"debug": False}
 
 ModelArg = Annotated[str, typer.Argument(help="File of lavaan model syntax, or - to read it from stdin.")]
-DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav or .dta.")]
+DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav, .dta or .parquet.")]
 
 
 class NotConverged(Exception):

@@ -39,8 +39,15 @@ FORMATS = {
     ".sav": "spss",
     ".zsav": "spss",
     ".dta": "stata",
+    ".parquet": "parquet",
 }
-_FORMAT_NAMES = {"csv": "CSV", "excel": "Excel workbook", "spss": "SPSS file", "stata": "Stata file"}
+_FORMAT_NAMES = {
+    "csv": "CSV",
+    "excel": "Excel workbook",
+    "spss": "SPSS file",
+    "stata": "Stata file",
+    "parquet": "Parquet file",
+}
 
 # How much of a CSV file the separator and number-format sniffers look at (whole records).
 _SNIFF_CHARS = 65_536
@@ -64,12 +71,12 @@ def read_survey(
     decimal: str | None = None,
     encoding: str | None = None,
 ) -> pd.DataFrame:
-    """Read a survey file (CSV, Excel, SPSS or Stata) into a DataFrame, codes kept as numbers.
+    """Read a survey file (CSV, Excel, SPSS, Stata or Parquet) into a DataFrame, codes kept as numbers.
 
     Parameters
     ----------
     path : str or path-like
-        ``.csv`` (also ``.tsv``, ``.txt``), ``.xlsx``/``.xlsm``, ``.sav``/``.zsav`` or ``.dta``.
+        ``.csv`` (also ``.tsv``, ``.txt``), ``.xlsx``/``.xlsm``, ``.sav``/``.zsav``, ``.dta`` or ``.parquet``.
     sheet : str or int, optional
         Excel only: the sheet's name or 0-based position (default the first sheet).
     sep, decimal : str, optional
@@ -131,6 +138,16 @@ def read_survey(
     elif fmt == "excel":
         df, header, source = _read_excel(path, sheet)
         value_labels, column_labels = {}, {}
+    elif fmt == "parquet":
+        if encoding is not None:
+            raise DataError(f"encoding= does not apply to Parquet files ('{path.name}'); leave it unset")
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow's ArrowInvalid and OSError on damaged files
+            raise DataError(
+                f"'{path}' could not be read as a Parquet file ({type(exc).__name__}: {exc}); export it again"
+            ) from exc
+        header, source, value_labels, column_labels = [str(c) for c in df.columns], {}, {}, {}
     else:
         df, source, value_labels, column_labels = _read_readstat(path, fmt, encoding)
         header = [str(c) for c in df.columns]  # both formats forbid duplicated variable names

@@ -182,7 +182,7 @@ def test_read_errors(tmp_path):
     with pytest.raises(DataError, match=r"is a directory"):
         lm.read_survey(tmp_path)
     for name, hint in [
-        ("survey.json", r"supported: \.csv, .*\.sav, \.zsav, \.dta\)$"),
+        ("survey.json", r"supported: \.csv, .*\.sav, \.zsav, \.dta, \.parquet\)$"),
         ("old.xls", r"save it as \.xlsx"),
     ]:
         (tmp_path / name).write_text("{}")
