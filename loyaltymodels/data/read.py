@@ -111,6 +111,8 @@ def read_survey(
     >>> {k: df.attrs["source"][k] for k in ("format", "sep", "decimal", "encoding")}
     {'format': 'csv', 'sep': ',', 'decimal': '.', 'encoding': 'utf-8'}
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"read_survey needs the path of a file (a str or a Path), not {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise DataError(f"no file at '{path}' (working directory: {os.getcwd()}); check the path")

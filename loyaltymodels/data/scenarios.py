@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..defaults import check_seed
 from ..errors import ArgumentError
-from .synthetic import _to_ratings, parse_scale
+from .synthetic import _integral, _to_ratings, parse_scale
 
 #: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
 #: Image-led sectors weigh beliefs more; service-led sectors weigh experience more.
@@ -155,6 +156,7 @@ def loyalty_scenario(
     >>> truth.query("parameter == 'w_experience'").set_index("sector").value.to_dict()
     {'retail': 0.3, 'banking': 0.5}
     """
+    check_seed(seed, generator=True)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     names, w = _sector_weights(sectors, weights)
     sizes = _sizes(n, names)
@@ -280,13 +282,21 @@ def _is_scalar(x: object) -> bool:
 
 def _sizes(n: Any, names: list[str]) -> dict[str, int]:
     if isinstance(n, Mapping):
-        return {s: int(n[s]) for s in names}
-    if _is_scalar(n):
-        return {s: int(n) for s in names}
-    n = list(n)
-    if len(n) != len(names):
-        raise ArgumentError(f"n gives {len(n)} sizes for {len(names)} sectors")
-    return dict(zip(names, map(int, n)))
+        missing = [s for s in names if s not in n]
+        if missing:
+            raise ArgumentError(f"n has no size for sector(s) {missing}")
+        sizes = {s: n[s] for s in names}
+    elif _is_scalar(n):
+        sizes = {s: n for s in names}
+    else:
+        n = list(n)
+        if len(n) != len(names):
+            raise ArgumentError(f"n gives {len(n)} sizes for {len(names)} sectors")
+        sizes = dict(zip(names, n))
+    for s, k in sizes.items():  # a float is refused, not truncated; an empty sector is no sector
+        if not _integral(k) or int(k) < 1:
+            raise ArgumentError(f"n={k!r} for sector {s!r}: give the number of respondents, an integer of at least 1")
+    return {s: int(k) for s, k in sizes.items()}
 
 
 def _segments(segments: Mapping[str, tuple[float, float]] | bool | None) -> dict[str, tuple[float, float]]:

@@ -249,6 +249,8 @@ def simulate(
     """
     ns = _group_sizes(n)
     check_seed(seed, generator=True)
+    if not isinstance(standardized, (bool, np.bool_)):
+        raise ArgumentError(f"standardized={standardized!r}: give True or False")
     for name, value in (("scale_center", scale_center), ("scale_sd", scale_sd)):
         if value is not None and not _finite_number(value):
             raise ArgumentError(f"{name}={value!r}: give a finite number (or leave it unset)")

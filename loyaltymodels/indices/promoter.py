@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..defaults import CI_ML, labelled_interval
+from ..defaults import CI_ML, check_seed, labelled_interval
 from ..errors import ArgumentError
 from . import intervals as iv
 from .responses import Responses, parse_scale, read_responses
@@ -96,9 +96,24 @@ def _nps_interval(shares, n_used, ci, method, prior, ndraws, rng, keep_draws=Fal
     return lo, hi, draws if keep_draws else None
 
 
-def _check_method(method: str) -> None:
+def _check_method(method: str, prior: Any = (1.0, 1.0, 1.0), ndraws: Any = 4000, seed: Any = None) -> None:
     if method not in _NPS_METHODS:
         raise ArgumentError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
+    if method != "bayes":
+        return
+    values = np.asarray(prior, dtype=object).ravel()
+    ok = len(values) == 3 and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+        for v in values
+    )
+    if not ok:  # a negative prior used to be accepted whenever the counts made up for it
+        raise ArgumentError(
+            f"nps: prior={prior!r}: give three positive numbers, the Dirichlet concentrations of "
+            "(detractors, passives, promoters), e.g. (1, 1, 1)"
+        )
+    if not isinstance(ndraws, (int, np.integer)) or isinstance(ndraws, bool) or ndraws < 2:
+        raise ArgumentError(f"nps: ndraws={ndraws!r}: give the number of posterior draws, an integer (4000 is usual)")
+    check_seed(seed, generator=True)
 
 
 def nps(
@@ -180,7 +195,7 @@ def nps(
     0      10.0    -36.06     51.45  10          1       40.0
     """
     iv.check_ci(ci)
-    _check_method(method)
+    _check_method(method, prior, ndraws, seed)
     scale_t, d_max, p_min = _nps_scale(scale, cutoffs)
     r = read_responses("nps", {"x": x}, scale=scale_t, data=data, by=by, weights=weights)
     shares, n, n_missing, n_used = _nps_shares(r, d_max, p_min)
@@ -251,7 +266,7 @@ def nps_difference(
     0      50.0    -61.85    118.99    0.0   50.0  8
     """
     iv.check_ci(ci)
-    _check_method(method)
+    _check_method(method, prior, ndraws, seed)
     scale_t, d_max, p_min = _nps_scale(scale, cutoffs)
     rng = np.random.default_rng(seed)
     parts = []

@@ -194,7 +194,9 @@ def parse_model(model: str | ModelSpec | pd.DataFrame, *, std_lv: bool = False, 
     unknown = set(options) - set(_DEFAULT_OPTIONS)
     if unknown:
         raise ArgumentError(f"parse_model() got unknown option(s) {sorted(unknown)}; known: {sorted(_DEFAULT_OPTIONS)}")
-    opts = {**_DEFAULT_OPTIONS, **options, "std_lv": bool(std_lv)}
+    opts = {**_DEFAULT_OPTIONS, **options, "std_lv": std_lv}
+    _check_options(opts)
+    opts["std_lv"] = bool(std_lv)
     opts["group_equal"] = _check_group_equal(opts["group_equal"])
     opts["group_partial"] = tuple(opts["group_partial"] or ())
     if opts["ordinal"] is not None:
@@ -214,6 +216,55 @@ def as_spec(model: str | ModelSpec | pd.DataFrame, **options: Any) -> ModelSpec:
         changed = {k: v for k, v in options.items() if model.options.get(k) != v}
         return model.with_options(**changed) if changed else model
     return parse_model(model, **options)
+
+
+#: Options that are True or False (a string such as "no" would otherwise count as True).
+_FLAGS = (
+    "std_lv",
+    "auto",
+    "auto_fix_single",
+    "auto_cov_lv_x",
+    "auto_cov_y",
+    "fixed_x",
+    "orthogonal",
+    "int_ov_free",
+    "int_lv_free",
+)
+
+
+def _check_options(opts: Mapping[str, Any]) -> None:
+    """Refuse option values that would be read as something else than meant, naming them."""
+
+    def flag(value: Any) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    for name in _FLAGS:
+        if not flag(opts[name]):
+            raise ArgumentError(f"{name}={opts[name]!r}: give True or False")
+    for name in ("auto_fix_first", "meanstructure"):
+        if opts[name] is not None and not flag(opts[name]):
+            raise ArgumentError(f"{name}={opts[name]!r}: give True, False or None (lavaan's default)")
+    ngroups, labels = opts["ngroups"], opts["group_labels"]
+    if ngroups is not None and (
+        not isinstance(ngroups, (int, np.integer)) or isinstance(ngroups, (bool, np.bool_)) or ngroups < 1
+    ):
+        raise ArgumentError(f"ngroups={ngroups!r}: give the number of groups, an integer of at least 1")
+    if labels is not None:
+        if isinstance(labels, str) or not isinstance(labels, Sequence):
+            raise ArgumentError(f"group_labels={labels!r}: give one label per group, as a list")
+        if ngroups is not None and len(labels) != ngroups:
+            raise ArgumentError(f"group_labels has {len(labels)} label(s) for ngroups={ngroups}; give one per group")
+        if len(set(map(str, labels))) != len(labels):
+            raise ArgumentError(f"group_labels={list(labels)!r}: each group needs its own label")
+    ordinal = opts["ordinal"]
+    if ordinal is not None:
+        if not isinstance(ordinal, Mapping):
+            raise ArgumentError(
+                f"ordinal={ordinal!r}: give a mapping item -> number of thresholds, e.g. {{'q1': 4}} for 5 categories"
+            )
+        for item, k in ordinal.items():
+            if not isinstance(k, (int, np.integer)) or isinstance(k, (bool, np.bool_)) or k < 1:
+                raise ArgumentError(f"ordinal[{item!r}] = {k!r}: the number of thresholds is an integer of at least 1")
 
 
 def _check_group_equal(value: str | Sequence[str]) -> tuple[str, ...]:

@@ -351,6 +351,13 @@ def _apply_group_equal(t: pd.DataFrame, names: dict[str, list[str]], opts: dict)
     the group-1 row, e.g. ``.p2.``); user labels and ``group_partial`` rows are left alone."""
     lv = set(names["lv"])
     partial = {p.replace(" ", "") for p in opts["group_partial"]}
+    known = {f"{lhs}{op}{rhs}" for lhs, op, rhs in zip(t.lhs, t.op, t.rhs)} | {f"{lhs}~1" for lhs in t.lhs}
+    unknown = sorted(partial - known)
+    if unknown:  # a typo would otherwise leave the parameter tied, without a word
+        raise SpecError(
+            f"group_partial names {', '.join(map(repr, unknown))}, not a parameter of the model; "
+            "write 'lhs op rhs' as in the syntax, e.g. 'visual =~ x2' or 'x3 ~1'"
+        )
     classes = set(opts["group_equal"])
     first = t[t.group == 1].reset_index()
     for _, row in first.iterrows():

@@ -427,3 +427,19 @@ def test_every_difference_interval_holds_its_estimate():
                 assert row.ci_lower <= row.estimate <= row.ci_upper, (method, a, b)
     row = lm.nps_difference([0], [10], method="bayes", ndraws=400, seed=1).iloc[0]
     assert row.estimate == 200 and row.ci_upper == 200
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"prior": (-1, 1, 1)}, r"prior=\(-1, 1, 1\): give three positive numbers"),
+        ({"prior": (1, 1)}, "three positive numbers"),
+        ({"ndraws": 0}, "ndraws=0"),
+        ({"seed": -1}, "seed=-1"),
+    ],
+)
+def test_bayes_settings_are_checked(kwargs, fragment):
+    with pytest.raises(lm.ArgumentError, match=fragment):
+        lm.nps([0, 6, 10], method="bayes", **kwargs)
+    with pytest.raises(lm.ArgumentError, match=fragment):
+        lm.nps_difference([0, 6, 10], [9, 10], method="bayes", **kwargs)
