@@ -410,6 +410,17 @@ def _finish(t: pd.DataFrame) -> pd.DataFrame:
                 f"label {label!r} is one parameter with lower bound {lo:g} (from one row) above upper bound "
                 f"{hi:g} (from another); no value satisfies both, correct the bounds"
             )
+    fixed = ~t.free.astype(bool) & t.value.notna() & (t.group > 0)
+    outside = fixed & ((t.value < t.lower) | (t.value > t.upper))  # NaN bounds compare False
+    if outside.any():
+        r = t[outside].iloc[0]
+        where = f" in group {r.group}" if t.group.max() > 1 else ""
+        lo, hi = (-math.inf if math.isnan(r.lower) else r.lower), (math.inf if math.isnan(r.upper) else r.upper)
+        raise SpecError(
+            f"'{r.lhs} {r.op} {r.rhs}'{where} is fixed to {r.value:g} (by the syntax, or as a factor's marker "
+            f"loading), outside its bounds [{lo:g}, {hi:g}]; free it (NA*, or std_lv=True for a marker), fix it "
+            "inside the bounds, or drop them"
+        )
     t["id"] = np.arange(1, len(t) + 1)
     t["plabel"] = [f".p{i}." if g > 0 else "" for i, g in zip(t.id, t.group)]
     par: list[int] = []
