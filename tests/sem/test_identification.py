@@ -51,7 +51,10 @@ IDENTIFIED = [
     ("y ~ x1 + x2\nm ~ x1\ny ~ m", {}),
 ]
 NOT_IDENTIFIED = [
-    ("F =~ x1 + x2\nG =~ x3 + x4\nF ~~ 0*G", {"F=~x2", "G=~x4", "x1~~x1", "x2~~x2", "x3~~x3", "x4~~x4", "F~~F", "G~~G"}),
+    (
+        "F =~ x1 + x2\nG =~ x3 + x4\nF ~~ 0*G",
+        {"F=~x2", "G=~x4", "x1~~x1", "x2~~x2", "x3~~x3", "x4~~x4", "F~~F", "G~~G"},
+    ),
     # a path and a covariance between the same two factors: one covariance to tell them apart
     ("F =~ x1 + x2 + x3\nG =~ x4 + x5 + x6\nG ~ F\nF ~~ G", {"G~F", "F~~G", "G~~G"}),
 ]
