@@ -112,8 +112,9 @@ def damaged(draw: st.DrawFn) -> tuple[pd.DataFrame, bytes, str, str]:
         k = draw(st.integers(1, max(len(lines) - 1, 1)))
         if k < len(lines) and lines[k].strip():
             sep = b"\t" if b"\t" in lines[0] else b";" if b";" in lines[0] else b","
-            cells = lines[k].split(sep)
-            lines[k] = sep.join(cells + [b"9"] if how == "widen" else cells[:-1])
+            end = b"\r" if lines[k].endswith(b"\r") else b""  # keep the record's own line break
+            cells = lines[k].removesuffix(b"\r").split(sep)
+            lines[k] = sep.join(cells + [b"9"] if how == "widen" else cells[:-1]) + end
             assume(lines[k].strip(b' ,;\t\r"'))  # a record narrowed to nothing is a blank line
         content = b"\n".join(lines)
     elif how == "foreign":  # another format's bytes under a survey extension
