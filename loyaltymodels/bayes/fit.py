@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import CI_POSTERIOR, labelled_interval, resolve_seed
+from ..defaults import CI_POSTERIOR, check_sampler_args, labelled_interval, resolve_seed
 from ..errors import DataError
 from ..spec.model import ModelSpec
 from .data import prepare
@@ -169,6 +169,7 @@ def fit_compiled(
 
     Returns the posterior DataTree (see :func:`fit_bayes`).
     """
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     parts = compiled.parts
     summary = parts.summary
     t0 = time.perf_counter()
@@ -303,6 +304,8 @@ def fit_bayes(
     >>> post = lm.fit_bayes(HS_MODEL, load_holzinger_swineford(), seed=1)  # doctest: +SKIP
     >>> lm.bayes_summary(post).head()  # doctest: +SKIP
     """
+    # before the compile, which can take a minute
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     compiled = compile_model(
         model,
         data,

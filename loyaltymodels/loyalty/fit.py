@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import ModelCache, resolve_seed
+from ..defaults import ModelCache, check_sampler_args, resolve_seed
 from ..spec.model import ModelSpec
 from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
@@ -161,6 +161,7 @@ def fit_loyalty(
     >>> post = lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", seed=1)  # doctest: +SKIP
     >>> lm.driver_weights(post)  # doctest: +SKIP
     """
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     t0 = time.perf_counter()
     design = make_design(
         model,

@@ -74,6 +74,32 @@ def test_fit_compiled_new_data_and_wrong_structure(hs_compiled, hs):
         lm.fit_compiled(hs_compiled, hs.iloc[:100].assign(x1=np.where(np.arange(100) < 3, np.nan, hs.x1[:100])))
 
 
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"draws": 0}, "draws=0"),
+        ({"chains": 0}, "chains=0"),
+        ({"tune": -1}, "tune=-1"),
+        ({"draws": 10.0}, "draws=10.0"),  # refused, not truncated
+        ({"cores": 0}, "cores=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"target_accept": 1.5}, "target_accept=1.5"),
+    ],
+)
+def test_sampler_settings_are_refused_by_name_before_compiling(hs_compiled, hs, monkeypatch, settings, named):
+    # numpy's reshape error, xarray's KeyError 'chain', an OverflowError or a TypeError, before
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_compiled(hs_compiled, **settings)
+    import loyaltymodels.bayes.fit as bayes_fit
+
+    def never(*args, **kwargs):
+        raise AssertionError("compiled before the sampler settings were checked")
+
+    monkeypatch.setattr(bayes_fit, "compile_model", never)
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_bayes(HS_MODEL, hs, **settings)
+
+
 def test_layout_contract(small_post):
     post = small_post
     assert set(post.children) >= {
