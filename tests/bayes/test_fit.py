@@ -100,6 +100,13 @@ def test_sampler_settings_are_refused_by_name_before_compiling(hs_compiled, hs, 
         lm.fit_bayes(HS_MODEL, hs, **settings)
 
 
+def test_sampler_and_density_names_are_arguments(hs):
+    with pytest.raises(lm.ArgumentError, match="sampler='stan': choose one of"):
+        lm.compile_model(HS_MODEL, hs, sampler="stan")
+    with pytest.raises(lm.ArgumentError, match="density='numba': choose one of"):
+        lm.compile_model(HS_MODEL, hs, density="numba")
+
+
 def test_layout_contract(small_post):
     post = small_post
     assert set(post.children) >= {
