@@ -23,8 +23,8 @@ import xarray as xr
 
 from ..bayes.model import start_point
 from ..bayes.sampling import kernel_sampler, sample_kernel
-from ..defaults import ModelCache, resolve_seed
-from ..errors import SpecError
+from ..defaults import ModelCache, check_sampler_args, resolve_seed
+from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
 from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
@@ -171,6 +171,7 @@ def fit_loyalty(
     >>> post = lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", seed=1)  # doctest: +SKIP
     >>> lm.driver_weights(post)  # doctest: +SKIP
     """
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     t0 = time.perf_counter()
     design = make_design(
         model,
@@ -196,7 +197,7 @@ def fit_loyalty(
     from .program import loyalty_program, program_unsupported  # numba: imported when a fit needs it
 
     if density not in ("auto", "kernel", "pytensor"):
-        raise SpecError(f"density={density!r}: choose 'auto', 'kernel' or 'pytensor'")
+        raise ArgumentError(f"density={density!r}: choose 'auto', 'kernel' or 'pytensor'")
     why = "the PyMC graph, as asked" if density == "pytensor" else program_unsupported(design)
     if density == "kernel" and why:
         raise SpecError(f"density='kernel': the compiled density does not handle {why} yet; use density='auto'")

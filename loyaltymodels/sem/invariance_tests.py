@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from ..errors import SemWarning
+from ..errors import ArgumentError, DataError, SemWarning
 from ..spec.model import ModelSpec
 from .fit import SemFit, fit_sem
 
@@ -84,9 +84,22 @@ def invariance(
     configural  115.851  48.0         NaN      NaN
     metric      124.044  54.0       8.192      6.0
     """
+    if isinstance(levels, str) or not len(levels):
+        raise ArgumentError(f"levels={levels!r}: give a sequence of level names, e.g. ('configural', 'metric')")
     unknown = [lev for lev in levels if lev not in LEVELS]
     if unknown:
-        raise ValueError(f"unknown invariance level(s) {unknown}; choose among {list(LEVELS)}")
+        raise ArgumentError(f"unknown invariance level(s) {unknown}; choose among {list(LEVELS)}")
+    if not isinstance(data, pd.DataFrame) or group not in data.columns:
+        raise DataError(f"group column {group!r} not found in the data", column=group)
+    present = pd.unique(data[group].dropna())
+    if len(present) < 2:
+        # one group: every level would be the same single-group model, and the table a comparison of nothing
+        found = f"only one level ({present[0]!r})" if len(present) else "no value"
+        raise DataError(
+            f"invariance compares groups, but the column {group!r} has {found}; choose a column with two or more "
+            "groups",
+            column=group,
+        )
     extra = tuple(fit_options.pop("group_equal", ()) or ())
     fits: dict[str, SemFit] = {}
     equal: tuple[str, ...] = extra

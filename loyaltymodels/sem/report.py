@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..data.files import check_writable, read_json
+from ..errors import DataError
 from ..spec.provenance import package_versions, spec_attrs, spec_from_attrs
 
 if TYPE_CHECKING:
@@ -125,9 +126,9 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
             _line("Degrees of freedom", int(fm["df"]), "{:d}"),
             _line("P-value (Chi-square)", fm["pvalue"]),
         ]
-    if spec.ngroups > 1 and fit._problem is not None:
+    if spec.ngroups > 1 and (fit._problem is not None or fit.info.get("estimator") != "WLSMV"):
         out.append(_line("Test statistic for each group:", ""))
-        for lab, n, f in zip(spec.group_labels, fit.sample["n"], fit._problem.group_objectives(fit.theta)):
+        for lab, n, f in zip(spec.group_labels, fit.sample["n"], fit.problem.group_objectives(fit.theta)):
             out.append(_line(f"  {lab}", n * f))
     if fit_measures and robust:
         out += [
@@ -214,8 +215,7 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
 
 
 def _npatterns(fit: SemFit) -> list[int]:
-    prob = fit._problem
-    return [len(st.patterns or ()) for st in prob.stats] if prob is not None else [0]
+    return [len(st.patterns or ()) for st in fit.problem.stats]
 
 
 def _header(standardized: bool) -> str:
@@ -341,7 +341,7 @@ def to_json(fit: SemFit, path: str | os.PathLike[str]) -> None:
     r2 = fit.r2
     doc = {
         "format": FORMAT,
-        "format_version": 1,
+        "format_version": 2,  # 2: FIML fits keep their missing-data patterns' moments
         "package_versions": package_versions(),
         "spec": spec_attrs(fit.spec),
         "parameters": frame_to_json(fit.parameters),
@@ -359,7 +359,11 @@ def to_json(fit: SemFit, path: str | os.PathLike[str]) -> None:
         "info": _clean(fit.info),
         "bootstrap": _clean(fit.bootstrap),
     }
-    Path(path).write_text(json.dumps(doc, indent=1))
+    target = check_writable(path, what="fit")
+    try:
+        target.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot write '{target}': {exc.strerror or exc}") from exc
 
 
 def _floats(x):
@@ -368,12 +372,25 @@ def _floats(x):
     return _unclean_float(x) if isinstance(x, str) or x is None else x
 
 
-def from_json(path):
+def from_json(path: str | os.PathLike[str]) -> SemFit:
+    doc = read_json(path, what="saved ML fit")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = f"format {doc.get('format')!r}" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
+        raise DataError(
+            f"'{path}' is not a saved ML fit (it holds {found}, not {FORMAT!r}); give the .json written by "
+            "fit.to_json(...) or 'loyaltymodels sem --json'"
+        )
+    try:
+        return _from_doc(doc)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"'{path}' is a damaged saved ML fit ({type(exc).__name__}: {exc}); save the fit again"
+        ) from exc
+
+
+def _from_doc(doc: dict[str, Any]) -> SemFit:
     from .fit import SemFit
 
-    doc = json.loads(Path(path).read_text())
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a saved SemFit (format {doc.get('format')!r})")
     spec = spec_from_attrs(doc["spec"])
     r2d = doc["r2"]
     if len(r2d["names"]) > 1:
@@ -397,7 +414,7 @@ def from_json(path):
         converged=doc["converged"],
         data_report=doc["data_report"],
         vcov=pd.DataFrame(_floats(doc["vcov"]["values"]), index=names, columns=names, dtype=float),
-        sample={k: _floats(v) if k in ("cov", "mean") else v for k, v in doc["sample"].items()},
+        sample={k: _floats(v) if k in ("cov", "mean", "logl_h1") else v for k, v in doc["sample"].items()},
         info=doc["info"],
         bootstrap=boot,
     )
