@@ -169,7 +169,8 @@ def customer_loyalty_index(
         weights=weights,
     )
     scores = {f"{q}_score": (a - 1) * 20 if q in reverse else (6 - a) * 20 for q, a in zip(questions, r.answers)}
-    return mean_table(r, sum(scores.values()) / 3, ci, "customer_loyalty_index", scores)
+    total = np.sum(list(scores.values()), axis=0)
+    return mean_table(r, total / 3, ci, "customer_loyalty_index", scores)
 
 
 def csat(

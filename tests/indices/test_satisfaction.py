@@ -95,7 +95,7 @@ def test_cli_reverses_only_what_the_user_asks():
     rev = lm.customer_loyalty_index([1, 2], [1, 2], [6, 5], reverse=["try_others"]).iloc[0]
     assert rev.try_others_score == pytest.approx((100 + 80) / 2)  # 6 -> 100, 5 -> 80
     assert rev.recommend_score == pytest.approx(90)
-    with pytest.raises(ValueError, match="reverse=.*'loyalty'.*recommend, repurchase, try_others"):
+    with pytest.raises(ValueError, match=r"reverse=.*'loyalty'.*recommend, repurchase, try_others"):
         lm.customer_loyalty_index([1], [1], [1], reverse=["loyalty"])
 
 
