@@ -253,7 +253,12 @@ def congruence(post: xr.DataTree, *, mass: float = CI_POSTERIOR, rope: dict[str,
 
     ``supported`` is True when every condition holds at the interval level: the ``mass``
     intervals of ``p10`` and ``a3`` contain 0, that of ``p11`` contains 1, and that of ``a4`` lies
-    below 0 (a level effect along the line, ``a1``, ``a2``, is allowed). ``prob`` is the posterior
+    below 0 (a level effect along the line, ``a1``, ``a2``, is allowed); and the first principal
+    axis exists: ``b4 = (a2 - a4) / 2`` credibly above 0. Why the last: ``p11 = 1`` makes E = B the
+    *first* axis only where the surface bends less along it than across it; a dome curved alike in
+    every direction (two concave drivers, ``b3 = b5``, ``b4 = 0``) has no principal axis, its
+    ``p11`` interval holds every slope, and "contains 1" would be read from an undefined axis
+    (measured: a concave-only truth came out "supported" in one sector of two without it). ``prob`` is the posterior
     probability that they hold, the equalities read within ``rope`` (default :data:`ROPE`).
     A linear or a concave-only surface is not congruence: ``a4``'s interval reaches 0, or the
     first principal axis runs along a driver (``p11`` near 0 or infinite).
@@ -261,7 +266,7 @@ def congruence(post: xr.DataTree, *, mass: float = CI_POSTERIOR, rope: dict[str,
     Returns
     -------
     DataFrame
-        ``sector, supported, prob`` and the quantities used (``p10, p11, a3, a4``: posterior
+        ``sector, supported, prob`` and the quantities used (``p10, p11, a3, a4, b4``: posterior
         mean and interval as ``<q>_mean, <q>_lower, <q>_upper``); attrs ``line`` (what the
         line of congruence is) and the interval level.
     """
@@ -273,7 +278,7 @@ def congruence(post: xr.DataTree, *, mass: float = CI_POSTERIOR, rope: dict[str,
     for s, label in enumerate(labels):
         row: dict[str, Any] = {"sector": label}
         iv = {}
-        for name in ("p10", "p11", "a3", "a4"):
+        for name in ("p10", "p11", "a3", "a4", "b4"):
             v = q[name][:, s]
             f = v[np.isfinite(v)]
             iv[name] = np.quantile(f, [lo_q, hi_q]) if len(f) else np.array([np.nan, np.nan])
@@ -284,6 +289,7 @@ def congruence(post: xr.DataTree, *, mass: float = CI_POSTERIOR, rope: dict[str,
             and iv["p11"][0] <= 1 <= iv["p11"][1]
             and iv["a3"][0] <= 0 <= iv["a3"][1]
             and iv["a4"][1] < 0
+            and iv["b4"][0] > 0
         )
         with np.errstate(invalid="ignore"):
             hold = (
@@ -291,6 +297,7 @@ def congruence(post: xr.DataTree, *, mass: float = CI_POSTERIOR, rope: dict[str,
                 & (np.abs(q["p11"][:, s] - 1) < rope["p11"])
                 & (np.abs(q["a3"][:, s]) < rope["a3"])
                 & (q["a4"][:, s] < 0)
+                & (q["b4"][:, s] > 0)
             )
         row["prob"] = float(hold.mean())
         rows.append(row)
