@@ -79,6 +79,11 @@ def _nonlinear_moments(rho: float) -> dict[str, float]:
         "mean_absd": 2 * s / math.sqrt(math.pi),
         "var_absd": 2 * s**2 * (1 - 2 / math.pi),
         "cov_be_absd": -(s**3) / math.sqrt(math.pi),
+        # E^2 - 1 (concave experience): Var(E^2) = 2, Cov(E^2, BE) = E[B E^3] - rho = 2 rho, and
+        # Cov(E^2, |E - B|) = s^3 / sqrt(pi) (E = (E - B)/2 + U, U independent of E - B)
+        "var_e2": 2.0,
+        "cov_e2_be": 2 * rho,
+        "cov_e2_absd": s**3 / math.sqrt(math.pi),
     }
 
 
@@ -90,6 +95,7 @@ def loyalty_scenario(
     rho: float = 0.4,
     interaction: float = 0.0,
     asymmetry: float = 0.0,
+    concave: float = 0.0,
     segments: Mapping[str, tuple[float, float]] | bool | None = None,
     outcomes: Mapping[str, Any] | Sequence[str] | bool | None = None,
     scale: str | Sequence[int] | None = (0, 10),
@@ -123,6 +129,10 @@ def loyalty_scenario(
     asymmetry : float
         d, how much steeper loyalty falls for a shortfall of experience below the promise than it
         rises for a surplus (> 0: "exceeding expectations adds little").
+    concave : float
+        k, diminishing returns of experience: loyalty gains ``- k (E^2 - 1)`` (> 0: each further
+        SD of experience adds less), with no promise gap; the truth a kink or an interaction
+        misreads as imbalance (issue 19).
     segments : mapping segment -> weight shifts, or True for :data:`SEGMENT_SHIFTS`
         Respondents are split evenly between segments; each shifts the sector's weights.
     outcomes : mapping, list of names, or True for :data:`OUTCOMES`
@@ -154,7 +164,7 @@ def loyalty_scenario(
         ``sector`` (and ``segment``), the items (``bel1..``, ``exp1..``, ``loy1..``), the outcomes.
     truth : DataFrame
         Tidy ``sector, segment, parameter, value``: ``w_beliefs``, ``w_experience`` (standardized),
-        ``largest`` (1 for experience, 0 for beliefs), ``interaction``, ``asymmetry``, ``rho``,
+        ``largest`` (1 for experience, 0 for beliefs), ``interaction``, ``asymmetry``, ``concave``, ``rho``,
         with ``follow_up`` also ``hazard:<driver>``, ``tenure_change:<driver>``, ``conversion:<driver>``,
         ``purchase_rate:<driver>``, ``purchase_dropout:<driver>``, ``baseline_hazard``,
         ``resid_var``, ``satisfied_not_loyal`` (share of customers above the median of experience
@@ -182,7 +192,15 @@ def loyalty_scenario(
         raise ArgumentError(f"rho must lie strictly between -1 and 1, got {rho}")
     mom = _nonlinear_moments(rho)
     c = asymmetry / 2
-    nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
+    kc = concave  # not k: the item loop below uses k
+    nonlinear_var = (
+        interaction**2 * mom["var_be"]
+        + c**2 * mom["var_absd"]
+        + kc**2 * mom["var_e2"]
+        - 2 * interaction * c * mom["cov_be_absd"]
+        - 2 * interaction * kc * mom["cov_e2_be"]
+        + 2 * c * kc * mom["cov_e2_absd"]
+    )
     frames, truth, latent = [], [], []
     for s in names:
         seg_names: list[str | None] = list(segs) or [None]
@@ -195,8 +213,8 @@ def loyalty_scenario(
             if resid < -1e-9:
                 raise ArgumentError(
                     f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
-                    f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
-                    f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them"
+                    f"({wb:.2f}, {we:.2f}) with interaction {interaction}, asymmetry "
+                    f"{asymmetry} and concave {concave} explain {explained:.2f} > 1 of loyalty's variance; lower them"
                 )
             resid = max(resid, 0.0)  # exactly 0 is allowed: loyalty fully determined by its drivers
             be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=int(n_g), method="cholesky")
@@ -206,6 +224,7 @@ def loyalty_scenario(
                 + we * e
                 + interaction * (b * e - rho)
                 - c * (np.abs(e - b) - mom["mean_absd"])
+                - kc * (e**2 - 1)
                 + rng.normal(0, math.sqrt(resid), int(n_g))
             )
             frame = pd.DataFrame({"sector": s} | ({"segment": g} if g is not None else {}), index=range(int(n_g)))
@@ -228,8 +247,9 @@ def loyalty_scenario(
                 resid,
                 items,
                 outs,
-                _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid),
+                _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid, kc),
             )
+            truth.append({"sector": s, "segment": g, "parameter": "concave", "value": float(kc)})
     if follow_up is not None:
         spec = behaviour_spec(behaviour, names)
         frames, latent = _with_prospects(frames, latent, names, spec, rho, items, rng)
@@ -255,6 +275,7 @@ def loyalty_scenario(
         rho=rho,
         interaction=interaction,
         asymmetry=asymmetry,
+        concave=concave,
         scale=lo_hi,
         outcomes={k: dict(v) for k, v in outs.items()},
     )
@@ -420,7 +441,7 @@ def _draw_outcome(spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Gen
 
 @functools.lru_cache(maxsize=256)
 def _satisfied_not_loyal(
-    wb: float, we: float, rho: float, gamma: float, c: float, resid: float, draws: int = 200_000
+    wb: float, we: float, rho: float, gamma: float, c: float, resid: float, k: float = 0.0, draws: int = 200_000
 ) -> float:
     # Fixed seed: the truth must not depend on the data's seed, and MC error (~0.002) is far below
     # any estimate's uncertainty. Cached: it is a pure function of the population values and ~90%
@@ -434,6 +455,7 @@ def _satisfied_not_loyal(
         + we * e
         + gamma * (b * e - rho)
         - c * (np.abs(e - b) - mom["mean_absd"])
+        - k * (e**2 - 1)
         + rng.normal(0, math.sqrt(resid), draws)
     )
     satisfied = e > np.median(e)

@@ -125,6 +125,7 @@ def make_design(
     asymmetry: bool | Sequence[str] | None = None,
     ordinal: str | Sequence[str] | None = None,
     priors: pd.DataFrame | Mapping[str, Any] | None = None,
+    surface: bool | Sequence[str] = False,
     invariance: Sequence[str] = DEFAULT_INVARIANCE,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
@@ -143,12 +144,12 @@ def make_design(
             "invariance must not include 'regressions': the loyalty weights are the part "
             "that varies by sector (their pooling is the hierarchical prior)"
         )
-    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry)
+    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface)
     outs = parse_outcomes(outcomes, data, spec, roles.loyalty)
     if summary.ordinal and (roles.nonlinear or outs):
         raise SpecError(
-            f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry or "
-            "outcomes are not supported; treat the rating items as continuous (ordinal=None, "
+            f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry, a "
+            "response surface or outcomes are not supported; treat the rating items as continuous (ordinal=None, "
             "the usual choice for 0-10 scales)"
         )
     form = (
@@ -415,6 +416,10 @@ def _extra_variables(design: Design) -> dict:
         out["interaction"] = prior_rv("interaction", pr["interaction"])
     if roles.asymmetry:
         out["asymmetry"] = prior_rv("asymmetry", pr["asymmetry"])
+    if roles.surface:
+        from .surface import surface_variables
+
+        out["surface"] = surface_variables(design)
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     if design.outcomes:
         out["outcome_slope"] = prior_rv("outcome_slope", pr["outcome_slope"], dims="outcome")

@@ -57,6 +57,8 @@ _CHECKED = (
     "segment_shift",
     "interaction",
     "asymmetry",
+    "surface_mu",
+    "surface_tau",
     "outcome_slope",
     "outcome_intercept",
 )
@@ -87,6 +89,7 @@ def fit_loyalty(
     asymmetry: bool | Sequence[str] | None = None,
     ordinal: str | Sequence[str] | None = None,
     priors: Mapping[str, Any] | None = None,
+    surface: bool | Sequence[str] = False,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -124,9 +127,18 @@ def fit_loyalty(
         with one intercept (cut points) and one slope per outcome, shared by sectors: behaviour
         differs between sectors only through loyalty.
     interaction : bool or (beliefs, experience)
-        Add ``gamma (B E - E[B E])`` to loyalty (claim 3: imbalance costs loyalty when gamma > 0).
+        Add ``gamma (B E - E[B E])`` to loyalty. Misleads alone: without ``B^2`` and ``E^2`` a
+        concave driver loads onto the product; ask the congruence question with ``surface``.
     asymmetry : bool or (experience, promise)
-        Add ``-d/2 (|E - P| - E|E - P|)`` (claim 4: a shortfall costs ``d`` more than a surplus gains).
+        Add ``-d/2 (|E - P| - E|E - P|)`` (a shortfall costs ``d`` more than a surplus gains).
+        Misleads without commensurate promise items: the kink's zero ``E = P`` is then assumed
+        (equal standardized scores of different questions), and diminishing returns of either
+        driver load onto ``|E - P|``; prefer ``surface`` and :func:`congruence`.
+    surface : bool or (beliefs, experience)
+        The response surface ``b3 B^2 + b4 B E + b5 E^2`` (each centred in its cell) beside the
+        linear weights, curvatures partially pooled across sectors like the weights: the
+        documented answer to "imbalance between beliefs and experience costs loyalty"
+        (:func:`response_surface`, :func:`congruence`, :mod:`loyaltymodels.loyalty.surface`).
     ordinal : list or "auto", optional
         Ordinal items (ordered probit); only for the linear model without outcomes.
     priors : dict, optional
@@ -183,6 +195,7 @@ def fit_loyalty(
         asymmetry=asymmetry,
         ordinal=ordinal,
         priors=priors,
+        surface=surface,
         invariance=invariance,
         loyalty=loyalty,
         drivers=drivers,
@@ -303,6 +316,9 @@ def _start_point(design: Design) -> dict[str, np.ndarray]:
         interaction=np.array(0.0),
         asymmetry=np.array(0.0),
         outcome_slope=np.zeros(len(design.outcomes)),
+        surface_mu=np.zeros(3),
+        surface_tau=np.full(3, 0.1),
+        surface_z=np.zeros((S, 3)),
     )
     assert design.codes is not None  # make_design always sets the outcome codes
     binary = [k for k, o in enumerate(design.outcomes) if o.kind == "binary"]
@@ -453,10 +469,15 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         "segment_shift": ("segment", "driver"),
         "interaction": (),
         "asymmetry": (),
+        "surface_mu": ("term",),
+        "surface_tau": ("term",),
+        "surface_z": ("sector", "term"),
         "outcome_slope": ("outcome",),
         "outcome_intercept": ("binary_outcome",),
     }
     coords = {"driver": list(design.roles.drivers), "sector": list(design.sectors), "cell": design.cells}
+    if design.roles.surface:
+        coords["term"] = ["b3", "b4", "b5"]
     if design.segments:
         coords["segment"] = list(design.segments)
     if design.outcomes:
@@ -490,9 +511,11 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
 def _finish(design: Design, post: xr.DataTree) -> xr.DataTree:
     """The loyalty layer of a posterior: cells, roles, the user's columns, derived quantities."""
     from .derived import add_derived
+    from .surface import add_surface
 
     info = _info(design)
     post["constant_data"] = info.cell_data()
+    post = add_surface(post, design.roles.surface)
     post.attrs["loyalty"] = info.to_json()
     post.attrs["group_column"] = design.sector_column or ""
     post.attrs["segment_column"] = design.segment_column or ""
@@ -530,6 +553,7 @@ def _info(design: Design) -> LoyaltyInfo:
         outs,
         design.form,
         tuple(design.latents),
+        r.surface,
     )
 
 
@@ -545,6 +569,9 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
         "weight",
         "interaction",
         "asymmetry",
+        "surface_mu",
+        "surface_tau",
+        "surface_z",
         "outcome_slope",
         "outcome_intercept",
         *(f"cuts_{o.name}" for o in design.outcomes),
@@ -581,6 +608,10 @@ def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarra
         if name in ds:
             v = ds[name].to_numpy()
             extra[name] = v.reshape(-1, *v.shape[2:])
+    if design.roles.surface:
+        from .surface import surface_draws
+
+        extra["surface"] = surface_draws(ds, len(design.sectors))
     data = data_values(design)
     M = 1
     if design.form == "scores":

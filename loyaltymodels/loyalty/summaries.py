@@ -320,19 +320,32 @@ def satisfied_not_loyal(
     loyalty: str | Sequence[str] | None = None,
     n_boot: int = 1000,
     seed: int | None = 0,
+    split: str = "boxes",
+    satisfied_at: float | None = None,
+    loyal_at: float | None = None,
+    boxes: int = 2,
 ) -> pd.DataFrame:
-    """Share of satisfied customers (above the median of experience) who are not loyal (below the
-    median of loyalty), per sector and pooled, with an interval (claim 5).
+    """Share of satisfied customers who are not loyal, P(not loyal | satisfied), per sector and
+    pooled, with an interval (claim 5).
 
-    From a posterior: the share under each draw's latent distribution (measurement error removed).
-    From a data frame: the share of observed item means (``experience``, ``loyalty``: lists of
-    columns) with a bootstrap interval; measurement error pulls that share towards 1/2, so it is an
-    upper bound of the latent share when the items are noisy.
+    ``split="boxes"`` (default): on the questionnaire's own thresholds, so the claim can be false
+    (see :mod:`loyaltymodels.loyalty.boxes`): satisfied = experience items' score at least
+    ``satisfied_at``, loyal = loyalty items' score at least ``loyal_at``, both by default the
+    top-``boxes`` box of the scale (``boxes=2``: top-2-box). ``split="median"``: the older
+    definition (above the median of experience, below that of loyalty), which equals
+    ``1/2 - asin(r)/pi`` in a linear model and so only restates a correlation.
+
+    From a posterior: the share under each draw's latent distribution (measurement error removed),
+    with ``low_image``/``high_image`` (the share among satisfied customers whose beliefs are below /
+    above their cell's mean) and ``prob_high_lower`` (posterior probability that a high image lowers
+    the share). From a data frame: the share of observed item means (``experience``, ``loyalty``:
+    lists of columns) with a bootstrap interval; measurement error blurs both classifications.
 
     Returns
     -------
     DataFrame
-        ``sector, mean, sd, ci_lower, ci_upper`` (the posterior or bootstrap distribution of the share).
+        ``sector, mean, sd, ci_lower, ci_upper`` (the posterior or bootstrap distribution of the
+        share), with ``satisfied_at``/``loyal_at`` in ``attrs`` for ``split="boxes"``.
 
     Examples
     --------
@@ -343,9 +356,23 @@ def satisfied_not_loyal(
     >>> t.sector.tolist()
     ['luxury', 'retail', 'pooled']
     """
+    if split not in ("boxes", "median"):
+        raise DataError(f"split={split!r}: use 'boxes' (the scale's thresholds) or 'median'")
+    cuts = (satisfied_at, loyal_at, boxes) if split == "boxes" else None
     if isinstance(source, pd.DataFrame):
-        return _observed_share(source, sector, experience, loyalty, mass, n_boot, seed)
+        return _observed_share(source, sector, experience, loyalty, mass, n_boot, seed, cuts)
     ds, info = _posterior(source), LoyaltyInfo.from_post(source)
+    if cuts is not None:
+        from .boxes import box_table
+        from .derived import default_experience
+
+        exp = default_experience(info)
+        labels, bx, at = box_table(source, exp, satisfied_at, loyal_at, boxes)
+        out = pd.DataFrame({"sector": labels + [POOLED], **_interval(bx["all"], 0, mass)})
+        out["low_image"], out["high_image"] = np.nanmean(bx["low_image"], 0), np.nanmean(bx["high_image"], 0)
+        out["prob_high_lower"] = (bx["high_image"] < bx["low_image"]).mean(0)
+        out.attrs.update(at, experience=exp)
+        return labelled_interval(out, mass)
     x = np.column_stack([_by_sector(source, "satisfied_not_loyal", info), _draws(ds["satisfied_not_loyal_pooled"])])
     stats = _interval(x, 0, mass)
     out = pd.DataFrame({"sector": list(info.sectors) + [POOLED], **stats})
@@ -361,6 +388,7 @@ def _observed_share(
     mass: float,
     n_boot: int,
     seed: int | None,
+    cuts: tuple[float | None, float | None, int] | None = None,
 ) -> pd.DataFrame:
     if not experience or not loyalty:
         raise DataError("satisfied_not_loyal(data, ...) needs experience=[item columns] and loyalty=[item columns]")
@@ -377,7 +405,16 @@ def _observed_share(
     labels = list(pd.unique(groups)) + ([POOLED] if sector else [])
     rng = np.random.default_rng(seed)
 
+    if cuts is not None:
+        from .boxes import box_threshold
+
+        tops = (np.nanmax(data[list(experience)].to_numpy(float)), np.nanmax(data[list(loyalty)].to_numpy(float)))
+        at = [box_threshold(t, cuts[2]) if c is None else float(c) for c, t in zip(cuts[:2], tops, strict=True)]
+
     def share(ee, ll):
+        if cuts is not None:
+            sat = ee >= at[0]
+            return float(np.mean(ll[sat] < at[1])) if sat.any() else np.nan
         # ties at the median (rating scales) count as neither satisfied nor disloyal
         sat = ee > np.nanmedian(ee)
         return float(np.mean(ll[sat] < np.nanmedian(ll))) if sat.any() else np.nan

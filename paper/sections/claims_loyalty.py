@@ -65,7 +65,7 @@ def nonlinear(post, true: dict[str, float]) -> pd.DataFrame:
 
 def satisfied_not_loyal(post, truth_by_sector: pd.Series) -> pd.DataFrame:
     """Per-sector latent share of satisfied customers who are not loyal, beside the truth."""
-    s = lm.satisfied_not_loyal(post, mass=MASS)
+    s = lm.satisfied_not_loyal(post, mass=MASS, split="median")  # the generator's truth is median-split
     s = s[s.sector.isin(truth_by_sector.index)]
     return pd.DataFrame(
         {

@@ -77,7 +77,7 @@ def test_largest_driver_identified_where_truth_differs(weights, scenario):
 
 
 def test_satisfied_not_loyal_near_truth(post, scenario):
-    table = lm.satisfied_not_loyal(post).set_index("sector")
+    table = lm.satisfied_not_loyal(post, split="median").set_index("sector")
     truth = scenario[1].query("parameter == 'satisfied_not_loyal'").set_index("sector").value
     for sector, value in truth.items():
         row = table.loc[sector]

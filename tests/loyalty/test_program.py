@@ -115,6 +115,9 @@ LATENT_FORMS = {
     "asymmetry and interaction": dict(interaction=True, asymmetry=True),
     "churn and an ordinal rating": dict(outcomes={"churn": "churn", "recommend": ("recommend", "ordinal")}),
     "interaction and churn": dict(interaction=True, outcomes=["churn"]),
+    # the response surface: B^2, B E and E^2, one pooled coefficient per sector each
+    "response surface": dict(surface=True),
+    "response surface and churn": dict(surface=True, outcomes=["churn"]),
 }
 
 
@@ -130,6 +133,11 @@ def test_latent_forms_on_the_compiled_density_equal_the_pymc_model(form):
     # a constant 3.8e-7 on a logp of ~4e3 with the ordinal outcome: the two compute the ordered
     # logit's outer categories differently (PyMC pads the cut points with +-1e3)
     _agree(design, n=4, scale=0.2, offset=2e-10)
+
+
+def test_the_response_surface_on_one_sector_equals_the_pymc_model():
+    data, _ = lm.loyalty_scenario(80, sectors=1, seed=6)
+    _agree(make_design(lm.loyalty_model(), data, surface=True), n=4, scale=0.2)
 
 
 def test_driver_paths_in_the_scores_form_are_refused_by_the_kernel():
