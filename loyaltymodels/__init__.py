@@ -76,6 +76,7 @@ _LAZY: dict[str, str] = {
     "default_loyalty_priors": "loyalty",
     "driver_weights": "loyalty",
     "outcome_effects": "loyalty",
+    "invest": "loyalty",
     "invest_where": "loyalty",
     "balance_effects": "loyalty",
     "satisfied_not_loyal": "loyalty",

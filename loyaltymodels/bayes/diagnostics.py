@@ -14,6 +14,7 @@ waic), ``blavCompare(fit1, fit2)``.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ def check_convergence(
             "ess_bulk": azs.ess(da, method="bulk").values,
             "ess_tail": azs.ess(da, method="tail").values,
         }
-        names = [str(n) for n in da["entry"].values]
+        names = _readable_names(da, post)
         for check, values in stats.items():
             bad = values > rhat_max if check == "rhat" else values < ess_min
             bad |= np.isnan(values)
@@ -135,6 +136,7 @@ def check_convergence(
                     check=check, parameter=names[k], value=float(values[k]), threshold=threshold, advice=_ADVICE[check]
                 )
                 for k in np.flatnonzero(bad)
+                if names[k] is not None
             ]
     rows += _sampler_checks(post, ebfmi_min, max_treedepth)
     table = pd.DataFrame(rows, columns=_COLUMNS)
@@ -142,6 +144,48 @@ def check_convergence(
     if warn and len(table):
         warnings.warn(_convergence_message(table, post, rhat_max, ess_min), ConvergenceWarning, stacklevel=2)
     return table
+
+
+def _readable_names(da: xr.DataArray, post: xr.DataTree) -> list[str | None]:
+    """Each entry's name for a reader: lavaan's ``.g3`` suffix becomes the group's (sector's) name,
+    ``Loyalty=~y2 [Banque]``, and a parameter held equal across groups (the same draws in each)
+    is named once, ``Loyalty=~y2 [all 4 groups]``, its other copies ``None``."""
+    names = [str(n) for n in da["entry"].values]
+    labels = _group_labels(post)
+    if not labels:
+        return list(names)
+    split = [_LAVAAN_GROUP.match(n) for n in names]
+    base = [m.group(1) if m else n for m, n in zip(split, names)]
+    group = [int(m.group(2)) if m else 1 for m in split]
+    draws = np.asarray(da.transpose("entry", ...).values)
+    first: dict[tuple[str, bytes], int] = {}  # (name without group, draws) -> first entry
+    copies: dict[int, list[int]] = {}
+    for k in range(len(names)):
+        key = (base[k], np.ascontiguousarray(draws[k]).tobytes())
+        first.setdefault(key, k)
+        copies.setdefault(first[key], []).append(group[k])
+    out: list[str | None] = []
+    for k in range(len(names)):
+        if k not in copies:
+            out.append(None)
+            continue
+        gs = copies[k]
+        if len(gs) == len(labels) > 1:
+            out.append(f"{base[k]} [all {len(labels)} groups]")
+        else:
+            out.append(f"{base[k]} [{', '.join(labels[g - 1] if g <= len(labels) else str(g) for g in gs)}]")
+    return out
+
+
+_LAVAAN_GROUP = re.compile(r"^(.*)\.g(\d+)$")
+
+
+def _group_labels(post: xr.DataTree) -> list[str]:
+    """The groups' (in the loyalty model: the cells') names recorded with the posterior."""
+    if "model_syntax" not in post.attrs:  # not ours (ArviZ's own, a test's): lavaan's names
+        return []
+    spec = model_spec(post)
+    return [str(g) for g in spec.group_labels] if spec.ngroups > 1 else []
 
 
 def _flat_entries(da: xr.DataArray) -> xr.DataArray:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import ModelCache, check_sampler_args, resolve_seed
+from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progress
 from ..spec.model import ModelSpec
 from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
@@ -93,7 +93,7 @@ def fit_loyalty(
     missing: str = "fiml",
     cores: int | None = None,
     target_accept: float | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
     check: bool = True,
     **sampler_options: Any,
 ) -> xr.DataTree:
@@ -127,7 +127,8 @@ def fit_loyalty(
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
         :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names.
     draws, tune, chains, seed, cores, target_accept, progressbar
-        Sampler settings (nutpie); the same seed gives the same draws. ``target_accept`` defaults
+        Sampler settings (nutpie); the same seed gives the same draws; ``progressbar=None`` shows
+        nutpie's progress in notebooks and terminals, False hides it. ``target_accept`` defaults
         to 0.9 (as brms/blavaan users raise ``adapt_delta`` for hierarchical models): at nutpie's
         0.8 the sector-level scale left 3-5 divergences per 4000 draws on 4 sectors x 300.
     invariance : sequence of str
@@ -192,7 +193,7 @@ def fit_loyalty(
         chains=chains,
         seed=seed,
         cores=cores,
-        progressbar=progressbar,
+        progressbar=show_progress(progressbar),
         target_accept=target_accept,
         **sampler_options,
     )

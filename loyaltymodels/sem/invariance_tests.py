@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from ..defaults import show_progress
 from ..errors import ArgumentError, DataError
 from ..spec.model import ModelSpec
 from .fit import SemFit, fit_sem
@@ -37,6 +38,7 @@ def invariance(
     group: str,
     levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
     return_fits: bool = False,
+    progress: bool | None = None,
     **fit_options: Any,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
     """Fit each invariance level and compare it with the previous one.
@@ -52,15 +54,19 @@ def invariance(
         Names from :data:`LEVELS`, in nesting order.
     return_fits : bool
         Also return ``{level: SemFit}``.
+    progress : bool, optional
+        A progress bar over the levels; ``None``: in notebooks and terminals.
     **fit_options
         Passed to :func:`fit_sem` (``missing="fiml"``, ``group_partial=[...]``, ``std_lv``...).
 
     Returns
     -------
     DataFrame
-        One row per level: ``npar chisq df pvalue cfi tli rmsea srmr aic bic`` and, from the
-        second level on, ``chisq_diff df_diff pvalue_diff`` (lavTestLRT's ``Chisq diff``,
-        ``Df diff``, ``Pr(>Chisq)``) and ``cfi_diff``.
+        One row per level (configural, metric, scalar, strict): ``npar chisq df pvalue cfi tli
+        rmsea srmr aic bic`` (``npar``, ``df`` integers) and, from the second level on,
+        ``chisq_diff df_diff pvalue_diff`` (lavTestLRT's ``Chisq diff``, ``Df diff``,
+        ``Pr(>Chisq)``) with ``cfi_diff`` and ``rmsea_diff`` beside them (ΔCFI, ΔRMSEA: the
+        changes semTools' ``compareFit`` prints, read against Chen's 2007 cut-offs -0.01 and 0.015).
 
     Examples
     --------
@@ -69,10 +75,10 @@ def invariance(
     >>> tab = lm.invariance(HS_MODEL, load_holzinger_swineford(), group="school",
     ...                     levels=("configural", "metric"))
     >>> tab[["chisq", "df", "chisq_diff", "df_diff"]].round(3)  # lavaan tutorial: 115.851, 124.044
-                  chisq    df  chisq_diff  df_diff
+                  chisq  df  chisq_diff  df_diff
     level
-    configural  115.851  48.0         NaN      NaN
-    metric      124.044  54.0       8.192      6.0
+    configural  115.851  48         NaN     <NA>
+    metric      124.044  54       8.192        6
     """
     if isinstance(levels, str) or not len(levels):
         raise ArgumentError(f"levels={levels!r}: give a sequence of level names, e.g. ('configural', 'metric')")
@@ -94,7 +100,9 @@ def invariance(
     fits: dict[str, SemFit] = {}
     equal: tuple[str, ...] = extra
     rows: list[dict[str, Any]] = []
-    for level in levels:
+    from tqdm.auto import tqdm
+
+    for level in tqdm(levels, desc="invariance", unit="level", disable=not show_progress(progress)):
         equal = equal + LEVELS[level]
         fit = fit_sem(model, data, group=group, group_equal=equal, **fit_options)
         fits[level] = fit
@@ -102,9 +110,9 @@ def invariance(
         row = {
             "level": level,
             "group_equal": ", ".join(equal) or "-",
-            "npar": fm["npar"],
+            "npar": int(fm["npar"]),
             "chisq": fm["chisq"],
-            "df": fm["df"],
+            "df": int(fm["df"]),
             "pvalue": fm["pvalue"],
             "cfi": fm["cfi"],
             "tli": fm["tli"],
@@ -117,8 +125,12 @@ def invariance(
             prev = rows[-1]
             row.update(lrt(prev["chisq"], prev["df"], fm["chisq"], fm["df"]))
             row["cfi_diff"] = fm["cfi"] - prev["cfi"]
+            row["rmsea_diff"] = fm["rmsea"] - prev["rmsea"]
         rows.append(row)
     table = pd.DataFrame(rows).set_index("level")
+    for col in ("npar", "df", "df_diff"):  # counts, printed as lavaan prints them (48, not 48.0)
+        if col in table:
+            table[col] = table[col].astype("Int64")
     return (table, fits) if return_fits else table
 
 
