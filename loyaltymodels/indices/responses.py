@@ -205,7 +205,7 @@ def _check_range_used(x: NDArray[np.float64], name: str, func: str, lo: int, hi:
             f"'{scale}' ({seen.size} answers): check the scale; if the question was asked on "
             f"{seen.min():g}-{top:g} or similar, pass scale='{seen.min():g}-{top:g}'",
             DataWarning,
-            stacklevel=4,
+            stacklevel=5,  # the user's call of nps(), csat() ...
         )
 
 

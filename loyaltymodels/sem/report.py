@@ -121,10 +121,15 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         out += ["", "Defined Parameters:", _header(standardized)]
         out += [_row(f"    {r.lhs}", r, standardized) for r in defined.itertuples()]
     if len(fit.r2):
-        out += ["", "R-Square:", f"{'':20}{'Estimate':>9}"]
-        for key, v in fit.r2.items():
-            name = key if isinstance(key, str) else f"{key[1]} (group {key[0]})"
-            out.append(f"    {name:<16}{v:9.3f}")
+        labels = list(spec.group_labels)
+        names = [
+            key if isinstance(key, str) else f"{key[1]} [{labels[int(key[0]) - 1] if labels else key[0]}]"
+            for key in fit.r2.index
+        ]
+        width = max(16, *map(len, names))
+        out += ["", "R-Square:", f"{'':{width + 4}}{'Estimate':>9}"]
+        for name, v in zip(names, fit.r2.to_numpy()):
+            out.append(f"    {name:<{width}}{v:9.3f}")
     if fit.warnings:
         out += ["", "Warnings:"] + [f"  - {w}" for w in fit.warnings]
     return "\n".join(out)
