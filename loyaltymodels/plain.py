@@ -126,17 +126,18 @@ def invest_sentences(table: pd.DataFrame) -> list[str]:
         rows = rows.sort_values("mean", ascending=False)
         top, rest = rows.iloc[0], rows.iloc[1:]
         others = "; ".join(f"{r.driver} {r.mean:+.2f}" for r in rest.itertuples())
+        name = str(sector)
         text = (
-            f"{sector}: invest in {top['driver']}: one more point on its questions brings {top['mean']:+.2f} "
+            f"{name[:1].upper()}{name[1:]}: invest in {top['driver']}: one more point on its questions brings {top['mean']:+.2f} "
             f"loyalty points ({mass:.0%} interval {top['ci_lower']:+.2f} to {top['ci_upper']:+.2f}), against "
             f"{others}; {_sure(float(top['prob_best']))}."
         )
         for target, o in table[(table.sector == sector) & (table.target != "loyalty")].groupby("target", sort=False):
             row = o[o.driver == top["driver"]].iloc[0]
             if row["unit"] == "probability":
-                text += f" {target} changes by {100 * row['mean']:+.1f} percentage points."
+                text += f" The probability of {target} changes by {100 * row['mean']:+.1f} percentage points."
             else:
-                text += f" {target} changes by {row['mean']:+.2f} on its scale."
+                text += f" The mean {target} rating changes by {row['mean']:+.2f}."
         out.append(text)
     return out
 

@@ -134,3 +134,65 @@ def test_csv_format_checked_before_the_fit(enquete, tmp_path):
     res = run("sem", d / "modèle.lav", d / "enquête.csv", "--csv", tmp_path / "p.csv", "--csv-format", "excel")
     assert res.exit_code == 2 and "excel-fr" in res.output
     assert not (tmp_path / "p.csv").exists()
+
+
+# -- the loyalty model and the invest answer (compiles the loyalty density: slow) ------------------
+@pytest.fixture(scope="module")
+def loyalty_run(enquete, tmp_path_factory):
+    d, _ = enquete
+    out = tmp_path_factory.mktemp("fidelite") / "post.nc"
+    res = run(
+        "--quiet", "loyalty", d / "modèle.lav", d / "enquête.csv", "--sector", "secteur",
+        "--outcome", "churn=résiliation", "--draws", 150, "--tune", 150, "--chains", 2, "--seed", 1, "--out", out,
+    )  # fmt: skip
+    return res, out
+
+
+@pytest.mark.slow
+def test_loyalty_command_verdict_first_and_plain_words(loyalty_run):
+    res, out = loyalty_run
+    assert res.exit_code in (0, 1), res.output
+    text = res.output
+    verdict = text.index("Do not use these results yet" if res.exit_code else "The sampler converged")
+    assert verdict < text.index("Standardized driver weights")  # the verdict before the estimates
+    if res.exit_code:
+        names = [ln.split()[1] for ln in text[: verdict].splitlines() if ln.startswith(" rhat ")]
+        assert len(names) == len(set(names)) and not any(".g" in n for n in names)
+    plain = text.split("In plain words:")[1]
+    for sector in SECTORS:
+        assert f"{sector}: " in plain
+    assert "weighs more in loyalty than" in plain and "probability" in plain and "RMSEA" in plain
+
+
+@pytest.mark.slow
+def test_invest_command_equals_an_independent_computation(loyalty_run, tmp_path):
+    _, post_path = loyalty_run
+    res = run("invest", post_path, "--out", tmp_path / "invest.xlsx")
+    assert res.exit_code == 0, res.output
+    table = pd.read_excel(tmp_path / "invest.xlsx", engine="openpyxl")
+    assert "In plain words:" in res.output and "invest in" in res.output
+    # linear model: one point on a driver's items moves its latent by 1 / mean loading, loyalty's
+    # latent by weight / mean loading, and loyalty's items by that times their mean loading
+    post = lm.load_posterior(post_path)
+    ds, cd = post["posterior"].dataset, post["constant_data"].dataset
+    par = ds["param"].stack(d=("chain", "draw"))
+
+    def loading(latent):
+        rows = (par.op == "=~") & (par.lhs == latent) & (par.group == 1)
+        return par.sel(parameter=rows).mean("parameter").to_numpy()
+
+    w = ds["weight"].stack(d=("chain", "draw")).transpose("cell", "driver", "d").to_numpy()
+    drivers = [str(v) for v in ds["weight"].driver.values]
+    sizes = cd["cell_size"].to_numpy()
+    for k, drv in enumerate(drivers):
+        gain = w[:, k, :] * loading("Fidélité") / loading(drv)  # (cell, draw)
+        for s, sector in enumerate(cd["sector"].values):
+            cells = cd["cell_sector"].to_numpy() == s
+            expect = np.average(gain[cells], axis=0, weights=sizes[cells]).mean()
+            got = table.query("target == 'loyalty' and sector == @sector and driver == @drv")["mean"].item()
+            assert got == pytest.approx(expect, rel=0.02, abs=0.005)
+        everyone = np.average(gain, axis=0, weights=sizes).mean()
+        got = table.query("target == 'loyalty' and sector == 'all customers' and driver == @drv")["mean"].item()
+        assert got == pytest.approx(everyone, rel=0.02, abs=0.005)
+    # named apart from driver_weights' pooled row (the hierarchical mean sector, another quantity)
+    assert "pooled" not in set(table.sector) and "pooled" in set(lm.driver_weights(post).sector)

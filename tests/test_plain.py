@@ -84,7 +84,7 @@ def test_invest_sentences_read_the_table():
     (line,) = invest_sentences(t)
     assert line.startswith("Banque: invest in Qualité: one more point on its questions brings +0.42 loyalty points")
     assert "(90% interval +0.30 to +0.55)" in line and "Image +0.10" in line
-    assert "almost certain (probability 98%)" in line and "churn changes by -3.1 percentage points" in line
+    assert "almost certain (probability 98%)" in line and "The probability of churn changes by -3.1 percentage points" in line
 
 
 def test_convergence_sentence_says_what_to_do():
