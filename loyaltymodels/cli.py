@@ -473,8 +473,8 @@ def invariance(
         from .sem.invariance_tests import invariance as run
 
         _outputs(out=(out, None))
-        table = run(_model(model), _data(data), group=group, levels=_csv_list(levels), progress=_progress())
-        table = table.reset_index()  # the level names are the rows' names: configural, metric ...
+        found = run(_model(model), _data(data), group=group, levels=_csv_list(levels), progress=_progress())
+        table = cast("pd.DataFrame", found).reset_index()  # the level names are the rows' names: configural, metric ...
         _show(table, "Measurement invariance:")
         _write_table(table, out, csv_format)
 

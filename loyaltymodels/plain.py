@@ -40,8 +40,9 @@ def weight_sentences(weights: pd.DataFrame) -> list[str]:
 
     >>> w = pd.DataFrame({"sector": ["Banque"] * 2, "driver": ["Image", "Qualité"], "mean": [0.5, 0.3],
     ...                   "prob_largest": [0.97, 0.03]})
-    >>> weight_sentences(w)
-    ['Banque: Image weighs more in loyalty than Qualité (standardized weight 0.50 against 0.30); almost certain (probability 97%).']
+    >>> print(weight_sentences(w)[0])  # doctest: +NORMALIZE_WHITESPACE
+    Banque: Image weighs more in loyalty than Qualité (standardized weight 0.50 against 0.30);
+    almost certain (probability 97%).
     """
     if "segment" in weights:
         weights = weights[weights["segment"].isna()]
@@ -128,7 +129,8 @@ def invest_sentences(table: pd.DataFrame) -> list[str]:
         others = "; ".join(f"{r.driver} {r.mean:+.2f}" for r in rest.itertuples())
         name = str(sector)
         text = (
-            f"{name[:1].upper()}{name[1:]}: invest in {top['driver']}: one more point on its questions brings {top['mean']:+.2f} "
+            f"{name[:1].upper()}{name[1:]}: invest in {top['driver']}: one more point on its questions brings "
+            f"{top['mean']:+.2f} "
             f"loyalty points ({mass:.0%} interval {top['ci_lower']:+.2f} to {top['ci_upper']:+.2f}), against "
             f"{others}; {_sure(float(top['prob_best']))}."
         )
@@ -152,6 +154,4 @@ def convergence_sentence(problems: pd.DataFrame) -> str:
     else:
         todo = "rerun with more --draws and --tune (e.g. twice as many)"
     params = problems["parameter"][problems["parameter"].astype(str) != ""]
-    return (
-        f"Do not use these results yet: {params.nunique()} parameter(s) and {len(problems)} check(s) failed; {todo}."
-    )
+    return f"Do not use these results yet: {params.nunique()} parameter(s) and {len(problems)} check(s) failed; {todo}."

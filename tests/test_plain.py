@@ -64,7 +64,9 @@ def test_weight_sentences_one_per_sector_without_segments():
         "Banque: Qualité weighs more in loyalty than Image (standardized weight 0.50 against 0.20); "
         "uncertain: the data cannot tell them apart (probability 60%)."
     )
-    assert lines[1].startswith("A typical sector (hierarchical mean): Qualité") and "likely (probability 80%)" in lines[1]
+    assert (
+        lines[1].startswith("A typical sector (hierarchical mean): Qualité") and "likely (probability 80%)" in lines[1]
+    )
 
 
 def test_invest_sentences_read_the_table():
@@ -84,15 +86,22 @@ def test_invest_sentences_read_the_table():
     (line,) = invest_sentences(t)
     assert line.startswith("Banque: invest in Qualité: one more point on its questions brings +0.42 loyalty points")
     assert "(90% interval +0.30 to +0.55)" in line and "Image +0.10" in line
-    assert "almost certain (probability 98%)" in line and "The probability of churn changes by -3.1 percentage points" in line
+    assert (
+        "almost certain (probability 98%)" in line
+        and "The probability of churn changes by -3.1 percentage points" in line
+    )
 
 
 def test_convergence_sentence_says_what_to_do():
     ok = pd.DataFrame(columns=["check", "parameter", "value", "threshold"])
     assert convergence_sentence(ok).startswith("The sampler converged")
     bad = pd.DataFrame(
-        {"check": ["rhat", "ess_bulk", "divergences"], "parameter": ["a [Banque]", "a [Banque]", ""], "value": 1.0,
-         "threshold": 1.0}
+        {
+            "check": ["rhat", "ess_bulk", "divergences"],
+            "parameter": ["a [Banque]", "a [Banque]", ""],
+            "value": 1.0,
+            "threshold": 1.0,
+        }
     )
     line = convergence_sentence(bad)
     assert "1 parameter(s) and 3 check(s)" in line and "--tune" in line and "\n" not in line

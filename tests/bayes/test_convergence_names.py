@@ -29,4 +29,8 @@ def test_failing_parameters_named_once_with_their_sectors():
     assert sorted(rhat.parameter) == ["F=~x2 [all 2 groups]", "x3~~x3 [Énergie]"]
     # lavaan's names stay for a posterior that records no model (not ours)
     post.attrs.clear()
-    assert set(check_convergence(post, warn=False).query("check == 'rhat'").parameter) == {"F=~x2", "F=~x2.g2", "x3~~x3.g2"}
+    assert set(check_convergence(post, warn=False).query("check == 'rhat'").parameter) == {
+        "F=~x2",
+        "F=~x2.g2",
+        "x3~~x3.g2",
+    }
