@@ -151,7 +151,7 @@ def _readable_names(da: xr.DataArray, post: xr.DataTree) -> list[str | None]:
     ``Loyalty=~y2 [Banque]``, and a parameter held equal across groups (the same draws in each)
     is named once, ``Loyalty=~y2 [all 4 groups]``, its other copies ``None``."""
     names = [str(n) for n in da["entry"].values]
-    labels = _group_labels(post)
+    labels = group_names(post)
     if not labels:
         return list(names)
     split = [_LAVAAN_GROUP.match(n) for n in names]
@@ -180,12 +180,26 @@ def _readable_names(da: xr.DataArray, post: xr.DataTree) -> list[str | None]:
 _LAVAAN_GROUP = re.compile(r"^(.*)\.g(\d+)$")
 
 
-def _group_labels(post: xr.DataTree) -> list[str]:
-    """The groups' (in the loyalty model: the cells') names recorded with the posterior."""
+def group_names(post: xr.DataTree) -> list[str]:
+    """The groups' names recorded with the posterior, in group order (the loyalty model's cells
+    named by their sector, and segment); empty for one group or a posterior that is not ours."""
     if "model_syntax" not in post.attrs:  # not ours (ArviZ's own, a test's): lavaan's names
         return []
     spec = model_spec(post)
-    return [str(g) for g in spec.group_labels] if spec.ngroups > 1 else []
+    if spec.ngroups <= 1:
+        return []
+    labels = [str(g) for g in spec.group_labels]
+    cd = post["constant_data"].dataset if "constant_data" in post.children else None
+    if cd is not None and "cell_sector" in cd and "sector" in cd.coords:
+        # the loyalty model's groups are its cells, coded by integers: name them by sector (/ segment)
+        names = {}
+        for cell, s, g in zip(cd["cell"].values, cd["cell_sector"].values, cd["cell_segment"].values):
+            name = str(cd["sector"].values[int(s)])
+            if "segment" in cd.coords and int(g) >= 0:
+                name += f" / {cd['segment'].values[int(g)]}"
+            names[str(cell)] = name
+        labels = [names.get(lab, lab) for lab in labels]
+    return labels
 
 
 def _flat_entries(da: xr.DataArray) -> xr.DataArray:

@@ -355,7 +355,9 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     rows = parameter_rows(spec.table).reset_index(drop=True)
     out = rows[["lhs", "op", "rhs", "group", "label", "free", "name"]].copy()
     if spec.ngroups > 1:  # the sector (group) by its name, not only its number
-        labels = list(spec.group_labels)
+        from .diagnostics import group_names
+
+        labels = group_names(post)
         out.insert(4, "group_label", [labels[g - 1] if 1 <= g <= len(labels) else "" for g in out["group"]])
     ds = post["posterior"].to_dataset()
     lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
