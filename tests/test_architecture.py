@@ -34,7 +34,7 @@ ALLOWED = {
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
 }
-APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
+APPLICATION = {"__init__", "cli", "report", "demo", "plain"}  # the top floor may import any room
 HEAVY = ("pymc", "pytensor", "nutpie", "semopy", "numba", "arviz", "dask", "distributed", "matplotlib")
 
 #: ``loyaltymodels.__all__`` before the package was laid out in rooms: every name stays.
