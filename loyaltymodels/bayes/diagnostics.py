@@ -171,7 +171,11 @@ def _readable_names(da: xr.DataArray, post: xr.DataTree) -> list[str | None]:
             continue
         gs = copies[k]
         if len(gs) == len(labels) > 1:
-            out.append(f"{base[k]} [all {len(labels)} groups]")
+            cd = post["constant_data"].dataset if "constant_data" in post.children else None
+            word = (
+                "groups" if cd is None or "cell_sector" not in cd else "cells" if "segment" in cd.coords else "sectors"
+            )
+            out.append(f"{base[k]} [all {len(labels)} {word}]")
         else:
             out.append(f"{base[k]} [{', '.join(labels[g - 1] if g <= len(labels) else str(g) for g in gs)}]")
     return out
