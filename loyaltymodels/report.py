@@ -33,12 +33,7 @@ def _load(path: Path) -> tuple[str, Any]:
     if suffix in (".nc", ".netcdf", ".h5"):
         from .data.files import read_datatree
 
-        post = read_datatree(path)  # what load_posterior reads, with errors that name the file
-        if "model_syntax" not in post.attrs or "posterior" not in post.children:
-            raise DataError(
-                f"'{path}' is a netCDF file but not a posterior saved by fit_bayes or fit_loyalty (no model "
-                "specification or no posterior group); give the .nc written by 'bayes --out' or 'loyalty --out'"
-            )
+        post = read_datatree(path, posterior=True)  # as load_posterior, without importing PyMC
         # fit_loyalty marks its posteriors with a 'loyalty' attribute (the roles and design it read)
         return ("loyalty" if "loyalty" in post.attrs else "bayes"), post
     raise DataError(f"cannot report on {path.name!r}: expected a .json (ML fit) or .nc (posterior) file")

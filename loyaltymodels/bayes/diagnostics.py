@@ -338,7 +338,8 @@ def _sign_flips(post: xr.DataTree) -> list[str]:
         if block.sizes["parameter"] == 0:
             continue
         # per chain; the ignore: numpy's stubs type np.sign(DataArray) as ndarray, __array_ufunc__ gives a DataArray
-        orient = np.sign(np.sign(block.median("draw")).sum("parameter")).values  # type: ignore[call-overload]
+        # (numpy < 2.4 stubs report call-overload, 2.4's arg-type)
+        orient = np.sign(np.sign(block.median("draw")).sum("parameter")).values  # type: ignore[call-overload, arg-type, unused-ignore]
         majority = np.sign(orient.sum()) or 1.0
         flipped = [str(c) for c, o in zip(block["chain"].values, orient) if o == -majority]
         if flipped:

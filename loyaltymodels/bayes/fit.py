@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..data.files import read_datatree
 from ..defaults import CI_POSTERIOR, check_sampler_args, labelled_interval, resolve_seed, show_progress
 from ..errors import DataError
 from ..spec.model import ModelSpec
@@ -379,6 +380,9 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
 
 
 def load_posterior(path: str | os.PathLike[str]) -> xr.DataTree:
-    """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included)."""
-    tree = xr.open_datatree(path, engine="h5netcdf")
-    return tree.load()
+    """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included).
+
+    A missing, truncated or foreign file (a saved ML fit, a netCDF file of something else) raises
+    :class:`~loyaltymodels.errors.DataError` naming it, not h5py's ``OSError``.
+    """
+    return read_datatree(path, posterior=True)

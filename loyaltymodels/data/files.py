@@ -147,9 +147,13 @@ def read_json(path: str | os.PathLike[str], *, what: str = "saved result") -> An
         ) from None
 
 
-def read_datatree(path: str | os.PathLike[str], *, what: str = "saved posterior") -> xr.DataTree:
+def read_datatree(
+    path: str | os.PathLike[str], *, what: str = "saved posterior", posterior: bool = False
+) -> xr.DataTree:
     """Every group of the netCDF-4 file ``path``, loaded into memory, or a :class:`DataError`
-    naming the file: missing, not HDF5 (another format, or empty), or truncated."""
+    naming the file: missing, not HDF5 (another format, or empty), or truncated; with
+    ``posterior=True`` also a netCDF file that holds no posterior of fit_bayes or fit_loyalty
+    (no ``posterior`` group or no model syntax in its attributes)."""
     import xarray as xr
 
     path = Path(path)
@@ -161,9 +165,16 @@ def read_datatree(path: str | os.PathLike[str], *, what: str = "saved posterior"
         kind = "empty" if not head else "netCDF-3, not netCDF-4" if head.startswith(b"CDF") else "not a netCDF-4 file"
         raise DataError(f"'{path}' is not a {what}: the file is {kind}; give the .nc written by post.to_netcdf(...)")
     try:
-        return xr.open_datatree(path, engine="h5netcdf").load()
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
     except Exception as exc:  # h5py's OSError ("truncated file"), KeyError, ValueError on damaged files
         raise DataError(
             f"'{path}' could not be read as a {what} ({type(exc).__name__}: {exc}); the file may be truncated "
             "or damaged: save it again"
         ) from exc
+    if posterior and ("model_syntax" not in tree.attrs or "posterior" not in tree.children):
+        raise DataError(
+            f"'{path}' is a netCDF file but not a posterior saved by fit_bayes or fit_loyalty (no model "
+            "specification or no posterior group); give the .nc written by post.to_netcdf(...), "
+            "'bayes --out' or 'loyalty --out'"
+        )
+    return tree

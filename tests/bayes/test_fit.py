@@ -171,6 +171,23 @@ def test_netcdf_round_trip(small_post, tmp_path):
     pd.testing.assert_frame_equal(lm.bayes_summary(back), lm.bayes_summary(small_post))
 
 
+def test_load_posterior_names_files_it_cannot_read(small_post, tmp_path):
+    # h5py's OSError ("file signature not found", "unable to open file") named no fix, before
+    with pytest.raises(lm.DataError, match=r"no saved posterior at '.*gone.nc'; check the path"):
+        lm.load_posterior(tmp_path / "gone.nc")
+    (tmp_path / "fit.json").write_text('{"format": "loyaltymodels.SemFit"}')
+    with pytest.raises(lm.DataError, match=r"'.*fit.json' is not a saved posterior: the file is not a netCDF-4"):
+        lm.load_posterior(tmp_path / "fit.json")
+    small_post.to_netcdf(tmp_path / "post.nc")
+    whole = (tmp_path / "post.nc").read_bytes()
+    (tmp_path / "cut.nc").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(lm.DataError, match=r"'.*cut.nc' could not be read as a saved posterior"):
+        lm.load_posterior(tmp_path / "cut.nc")
+    xr.DataTree(xr.Dataset({"a": ("x", np.arange(3.0))})).to_netcdf(tmp_path / "other.nc")
+    with pytest.raises(lm.DataError, match=r"'.*other.nc' is a netCDF file but not a posterior"):
+        lm.load_posterior(tmp_path / "other.nc")
+
+
 def test_multigroup_missing_defined_and_equal_labels():
     model = "f =~ x1 + a*x2 + x3\nf ~~ x4\nd := 2*a"
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3\nf ~~ 0.3*x4", n=[90, 70], seed=4)
