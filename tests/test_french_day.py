@@ -165,7 +165,8 @@ def test_loyalty_command_verdict_first_and_plain_words(loyalty_run):
     verdict = text.index("Do not use these results yet" if res.exit_code else "The sampler converged")
     assert verdict < text.index("Standardized driver weights")  # the verdict before the estimates
     if res.exit_code:
-        names = [ln.split()[1] for ln in text[:verdict].splitlines() if ln.startswith(" rhat ")]
+        # "rhat  Fidélité=~fidélité_2 [all 4 sectors]  1.043  1.01": the parameter between check and numbers
+        names = [" ".join(ln.split()[1:-2]) for ln in text[:verdict].splitlines() if ln.startswith(" rhat ")]
         assert len(names) == len(set(names)) and not any(".g" in n for n in names)
     plain = text.split("In plain words:")[1]
     for sector in SECTORS:
