@@ -1,0 +1,55 @@
+"""Issue 22, point 8: plots a researcher would put in a report (names inside their boxes, a readable
+forest plot, an NPS plot, outcome-curve axes named after the outcome)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import loyaltymodels as lm
+from loyaltymodels.datasets import load_holzinger_swineford
+
+LONG = {"x1": "qualité_perçue_du_service", "x2": "x2", "x3": "réputation_de_la_marque", "x4": "x4"}
+
+
+def test_path_diagram_boxes_hold_their_names():
+    hs = load_holzinger_swineford().rename(columns=LONG)
+    model = "visuel =~ qualité_perçue_du_service + x2 + réputation_de_la_marque\ntextual =~ x4 + x5 + x6"
+    fit = lm.fit_sem(model, hs)
+    fig = lm.path_diagram(fit)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    nodes = set(fit.spec.latents) | set(fit.spec.observed)
+    boxes = []
+    for t in ax.texts:
+        if t.get_text() not in nodes:
+            continue
+        tb = t.get_window_extent(renderer)
+        # the node's patch is the one centred on the label
+        centre = np.array(t.get_position())
+        patch = min(
+            (p for p in ax.patches if type(p).__name__ in ("FancyBboxPatch", "Ellipse")),
+            key=lambda p: np.abs(_centre(p) - centre).sum(),
+        )
+        pb = patch.get_window_extent(renderer)
+        assert pb.x0 <= tb.x0 and tb.x1 <= pb.x1, f"{t.get_text()!r} spills out of its box"
+        if type(patch).__name__ == "FancyBboxPatch":
+            boxes.append((t.get_text(), pb))
+    assert {"qualité_perçue_du_service", "réputation_de_la_marque"} <= {n for n, _ in boxes}
+    for i, (n1, b1) in enumerate(boxes):  # no two boxes overlap
+        for n2, b2 in boxes[i + 1 :]:
+            assert not b1.overlaps(b2), (n1, n2)
+    plt.close(fig)
+
+
+def _centre(p) -> np.ndarray:
+    if type(p).__name__ == "Ellipse":
+        return np.array(p.center)
+    return np.array([p.get_x() + p.get_width() / 2, p.get_y() + p.get_height() / 2])
