@@ -53,3 +53,27 @@ def _centre(p) -> np.ndarray:
     if type(p).__name__ == "Ellipse":
         return np.array(p.center)
     return np.array([p.get_x() + p.get_width() / 2, p.get_y() + p.get_height() / 2])
+
+
+def test_report_forest_plot_has_one_panel_per_kind_and_stays_a_page_tall():
+    import xarray as xr
+
+    from loyaltymodels.report import forest_plot
+
+    # 4 sectors x 50 parameters, as a loyalty model's posterior: was one 4,780 px column
+    names = []
+    for g in ["", ".g2", ".g3", ".g4"]:
+        names += [f"f=~x{i}{g}" for i in range(2, 14)] + [f"x{i}~~x{i}{g}" for i in range(1, 14)]
+        names += [f"x1~~x10{g}", "loyalty~f" + g] + [f"x{i}~1{g}" for i in range(1, 14)]
+    x = np.random.default_rng(1).normal(size=(2, 30, len(names)))
+    param = xr.DataArray(x, dims=("chain", "draw", "parameter"), coords={"parameter": names})
+    fig = forest_plot(param)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["Loadings (=~)", "Regressions (~)", "Covariances (~~)", "Variances (~~)", "Intercepts (~1)"]
+    by_title = {ax.get_title(): [t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes}
+    assert sorted(by_title["Covariances (~~)"]) == sorted(n for n in names if n.startswith("x1~~x10"))
+    assert len(by_title["Variances (~~)"]) == 4 * 13 and len(by_title["Loadings (=~)"]) == 4 * 12
+    assert sum(len(v) for v in by_title.values()) == len(names)
+    fig.canvas.draw()
+    assert fig.get_size_inches()[1] * 110 < 1800  # pixels tall at the report's dpi
+    plt.close(fig)
