@@ -77,3 +77,11 @@ def test_report_forest_plot_has_one_panel_per_kind_and_stays_a_page_tall():
     fig.canvas.draw()
     assert fig.get_size_inches()[1] * 110 < 1800  # pixels tall at the report's dpi
     plt.close(fig)
+
+
+def test_outcome_curve_axis_is_named_after_the_outcome():
+    from loyaltymodels.loyalty.plots import outcome_axis_label
+
+    assert outcome_axis_label([{"name": "résiliation", "kind": "binary"}]) == "probability of résiliation"
+    label = outcome_axis_label([{"name": "note", "kind": "ordinal", "levels": [0, 1, 2, 3, 4, 5]}])
+    assert label == "mean note (0-5 as 0-1)"
