@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     # indices
     "nps": "indices",
     "nps_difference": "indices",
+    "plot_nps": "indices",
     "secure_customer_index": "indices",
     "customer_loyalty_index": "indices",
     "csat": "indices",

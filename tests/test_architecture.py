@@ -62,6 +62,7 @@ PUBLIC_API = [
     "csat",
     "ces",
     "latent_index",
+    "plot_nps",
     "fit_pls",
     "PlsFit",
     "check_convergence",

@@ -85,3 +85,40 @@ def test_outcome_curve_axis_is_named_after_the_outcome():
     assert outcome_axis_label([{"name": "résiliation", "kind": "binary"}]) == "probability of résiliation"
     label = outcome_axis_label([{"name": "note", "kind": "ordinal", "levels": [0, 1, 2, 3, 4, 5]}])
     assert label == "mean note (0-5 as 0-1)"
+
+
+def test_nps_plot_by_segment_and_wave_draws_shares_and_intervals():
+    rng = np.random.default_rng(8)
+    d = pd.DataFrame(
+        {
+            "recommandation": rng.integers(0, 11, 240),
+            "segment": rng.choice(["PME", "Grands comptes"], 240),
+            "vague": rng.choice(["2025-T1", "2025-T2"], 240),
+        }
+    )
+    fig = lm.plot_nps("recommandation", d, segment="segment", wave="vague")
+    left, right = fig.axes
+    labels = [t.get_text() for t in left.get_yticklabels()]
+    assert sorted(labels) == sorted(f"{s} / {w}" for s in ["PME", "Grands comptes"] for w in ["2025-T1", "2025-T2"])
+    bars = [p for p in left.patches if p.get_width() > 0]
+    table = fig.nps_table
+    ticks = dict(zip(left.get_yticks(), labels))
+    for i, row in enumerate(table.itertuples()):  # rows drawn top down
+        label = ticks[len(table) - 1 - i]
+        s, w = label.split(" / ")
+        cell = d.recommandation[(d.segment == s) & (d.vague == w)]
+        assert (row.segment, row.wave) == (s, w)
+        # shares and NPS computed here from the answers (0-6 detractors, 9-10 promoters)
+        prom, det = 100 * (cell >= 9).mean(), 100 * (cell <= 6).mean()
+        assert row.promoters == pytest.approx(prom) and row.estimate == pytest.approx(prom - det)
+    widths = sorted(round(p.get_width(), 6) for p in bars)
+    expected = sorted(round(v, 6) for v in table[["detractors", "passives", "promoters"]].to_numpy().ravel() if v > 0)
+    assert widths == expected
+    # the NPS panel: one point per cell at its estimate, its error bar spanning the interval
+    points = right.lines[0].get_xdata()
+    assert np.allclose(sorted(points), sorted(table.estimate))
+    seg = right.collections[0].get_segments()
+    spans = sorted((round(s[0][0], 6), round(s[1][0], 6)) for s in seg)
+    assert spans == sorted(zip(table.ci_lower.round(6), table.ci_upper.round(6)))
+    assert "95%" in right.get_xlabel()
+    plt.close(fig)

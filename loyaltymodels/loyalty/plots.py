@@ -117,7 +117,8 @@ def outcome_axis_label(outcomes: list[dict]) -> str:
     --------
     >>> outcome_axis_label([{"name": "churn", "kind": "binary"}])
     'probability of churn'
-    >>> outcome_axis_label([{"name": "churn", "kind": "binary"}, {"name": "ré-achat", "kind": "ordinal", "levels": [1, 5]}])
+    >>> rating = {"name": "ré-achat", "kind": "ordinal", "levels": [1, 5]}
+    >>> outcome_axis_label([{"name": "churn", "kind": "binary"}, rating])
     'probability of churn; mean ré-achat (1-5 as 0-1)'
     """
     parts = []
