@@ -129,9 +129,15 @@ def _progress() -> bool:
     return not _STATE["quiet"]
 
 
+def _cli_words(text: str) -> str:
+    """A message in the command line's words: the package's messages name Python arguments
+    (``missing='fiml'``), which on the command line are options (``--missing fiml``)."""
+    return text.replace("missing='fiml'", "--missing fiml")
+
+
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
     """A warning as one line, ``warning: ...``, without Python's file path and source line."""
-    text = " ".join(str(message).split())
+    text = _cli_words(" ".join(str(message).split()))
     typer.echo(f"warning: {text}", err=True)
 
 
@@ -156,7 +162,7 @@ def _errors():
             text = f"cannot read {getattr(err, 'filename', '') or text}: {err.strerror or err}"
         elif not isinstance(err, (LoyaltyModelsError, NotConverged, KeyError, ValueError, typer.BadParameter)):
             text = f"{type(err).__name__}: {text} (run with --debug for the traceback)"
-        typer.echo(f"error: {text}", err=True)
+        typer.echo(f"error: {_cli_words(text)}", err=True)
         raise typer.Exit(code) from None
 
 

@@ -104,6 +104,8 @@ def test_sem_on_the_accented_model(enquete, tmp_path):
     # the listwise warning is one line, without a Python file path or source line
     warning = [ln for ln in out.splitlines() if ln.startswith("warning: Listwise")]
     assert len(warning) == 1 and ".py" not in out.split("loyaltymodels 0")[0]
+    # in the command's words: the option, not the Python argument
+    assert "--missing fiml" in warning[0] and "missing='fiml'" not in out
     # the French Excel CSV, as pandas reads it with French settings
     text = (tmp_path / "p.csv").read_bytes()
     assert text.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel shows the accents
