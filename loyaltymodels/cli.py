@@ -224,6 +224,14 @@ def _outputs(**paths: tuple[Path | None, Iterable[str] | None]) -> None:
             check_writable(path, suffixes=allowed, what=f"--{option.replace('_', '-')} file")
 
 
+def _estimation(estimator: str | None, ordered: str | None, weights: str | None) -> dict:
+    """fit_sem's estimator, ordered and sampling_weights from --estimator, --ordered, --weights."""
+    items: bool | tuple[str, ...] | None = None
+    if ordered is not None:
+        items = True if ordered.strip().lower() in ("all", "true") else _csv_list(ordered)
+    return dict(estimator=estimator, ordered=items, sampling_weights=weights)
+
+
 def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
@@ -268,6 +276,9 @@ def sem(
     missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for the bootstrap.")] = None,
+    estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
+    ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the parameter table (CSV).")] = None,
     csv_format: CsvFormat = "standard",
@@ -290,6 +301,7 @@ def sem(
             bootstrap=bootstrap,
             seed=seed,
             progress=_progress(),
+            **_estimation(estimator, ordered, weights),
         )
         fit.summary()
         if json_out:
@@ -468,6 +480,10 @@ def invariance(
     data: DataArg,
     group: Annotated[str, typer.Option(help="Column defining the groups to compare.")],
     levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = "configural,metric,scalar,strict",
+    missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+    estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
+    ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the table (.csv or .json).")] = None,
     csv_format: CsvFormat = "standard",
 ) -> None:
@@ -479,7 +495,15 @@ def invariance(
         from .sem.invariance_tests import invariance as run
 
         _outputs(out=(out, None))
-        found = run(_model(model), _data(data), group=group, levels=_csv_list(levels), progress=_progress())
+        found = run(
+            _model(model),
+            _data(data),
+            group=group,
+            levels=_csv_list(levels),
+            missing=missing,
+            progress=_progress(),
+            **_estimation(estimator, ordered, weights),
+        )
         table = cast("pd.DataFrame", found).reset_index()  # the level names are the rows' names: configural, metric ...
         _show(table, "Measurement invariance:")
         _write_table(table, out, csv_format)

@@ -6,9 +6,29 @@ value of the data, the parameter of the model) and says what to do about it.
 
 from __future__ import annotations
 
+import re
+
+# NumPy 2 writes a scalar's repr as np.int64(4) or np.float64(0.5); messages format row labels and
+# values with !r, and pandas 2.3 hands back numpy scalars, so "row np.int64(4)" reached users.
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:u?int|float|complex|bool_|str_|bytes_|datetime64|timedelta64)\d*\((.*?)\)")
+
 
 class LoyaltyModelsError(Exception):
-    """Base class of every error raised on purpose by loyaltymodels."""
+    """Base class of every error raised on purpose by loyaltymodels.
+
+    Its message shows numpy scalars as the values they hold (``row 4``, not ``row np.int64(4)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> str(LoyaltyModelsError(f"row {np.int64(4)!r} holds {np.float64(0.5)!r} and {np.str_('a')!r}"))
+    "row 4 holds 0.5 and 'a'"
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (_NUMPY_SCALAR.sub(r"\1", args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class SpecError(LoyaltyModelsError, ValueError):
@@ -54,6 +74,21 @@ class DataError(LoyaltyModelsError, ValueError):
     def __init__(self, message: str, *, column: str | None = None, row: object = None, value: object = None) -> None:
         self.column, self.row, self.value = column, row, value
         super().__init__(message)
+
+
+def plain(value: object) -> object:
+    """A NumPy scalar as the Python value it holds (messages show ``row 4``, not
+    ``row np.int64(4)``, NumPy 2's repr); anything else unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f"row {plain(np.int64(4))!r}, value {plain(np.float64(0.5))!r}, {plain('x')!r}"
+    "row 4, value 0.5, 'x'"
+    """
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()  # type: ignore[attr-defined]
+    return value
 
 
 class ConvergenceError(LoyaltyModelsError, RuntimeError):
