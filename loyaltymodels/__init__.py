@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     # indices
     "nps": "indices",
     "nps_difference": "indices",
+    "plot_nps": "indices",
     "secure_customer_index": "indices",
     "customer_loyalty_index": "indices",
     "csat": "indices",
@@ -76,6 +77,7 @@ _LAZY: dict[str, str] = {
     "default_loyalty_priors": "loyalty",
     "driver_weights": "loyalty",
     "outcome_effects": "loyalty",
+    "invest": "loyalty",
     "invest_where": "loyalty",
     "balance_effects": "loyalty",
     "satisfied_not_loyal": "loyalty",

@@ -79,10 +79,26 @@ app = typer.Typer(
     help="Customer-loyalty models: SEM, Bayesian SEM, loyalty drivers, indices.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-_STATE = {"debug": False}
+_STATE = {"debug": False, "quiet": False}
 
 ModelArg = Annotated[str, typer.Argument(help="File of lavaan model syntax, or - to read it from stdin.")]
 DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav, .dta or .parquet.")]
+CsvFormat = Annotated[
+    str,
+    typer.Option(
+        "--csv-format",
+        help="CSV outputs: standard (, and .) or excel-fr (; decimal comma, UTF-8 with BOM, for French Excel).",
+        callback=lambda value: _csv_format(value),
+    ),
+]
+
+
+def _csv_format(value: str) -> str:
+    from .data.files import CSV_FORMATS
+
+    if value not in CSV_FORMATS:
+        raise typer.BadParameter(f"{value!r}: choose {' or '.join(CSV_FORMATS)}", param_hint="'--csv-format'")
+    return value
 
 
 class NotConverged(Exception):
@@ -101,16 +117,37 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (samplers, bootstrap, ...).")] = False,
 ) -> None:
     """Fit customer-loyalty models from the shell. Run a command with --help for an example."""
     _STATE["debug"] = debug
+    _STATE["quiet"] = quiet
+
+
+def _progress() -> bool:
+    """Progress bars are on in the command line unless --quiet."""
+    return not _STATE["quiet"]
+
+
+def _cli_words(text: str) -> str:
+    """A message in the command line's words: the package's messages name Python arguments
+    (``missing='fiml'``), which on the command line are options (``--missing fiml``)."""
+    return text.replace("missing='fiml'", "--missing fiml")
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning as one line, ``warning: ...``, without Python's file path and source line."""
+    text = _cli_words(" ".join(str(message).split()))
+    typer.echo(f"warning: {text}", err=True)
 
 
 @contextmanager
 def _errors():
     """One line per error, the documented exit codes, and no traceback unless --debug."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            yield
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except BrokenPipeError:  # output piped into head & co: not an error
@@ -125,7 +162,7 @@ def _errors():
             text = f"cannot read {getattr(err, 'filename', '') or text}: {err.strerror or err}"
         elif not isinstance(err, (LoyaltyModelsError, NotConverged, KeyError, ValueError, typer.BadParameter)):
             text = f"{type(err).__name__}: {text} (run with --debug for the traceback)"
-        typer.echo(f"error: {text}", err=True)
+        typer.echo(f"error: {_cli_words(text)}", err=True)
         raise typer.Exit(code) from None
 
 
@@ -163,12 +200,12 @@ def _show(table: pd.DataFrame, title: str | None = None, digits: int = 3) -> Non
         typer.echo(table.round(digits).to_string(index=False))
 
 
-def _write_table(table: pd.DataFrame, out: Path | None) -> None:
+def _write_table(table: pd.DataFrame, out: Path | None, csv_format: str = "standard") -> None:
     if out is None:
         return
     from .data.files import write_table
 
-    write_table(table, out)
+    write_table(table, out, csv_format=csv_format)
     typer.echo(f"wrote {out}")
 
 
@@ -199,14 +236,28 @@ def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
-def _check(post: xr.DataTree) -> None:
+def _verdict(post: xr.DataTree) -> pd.DataFrame:
+    """The convergence report, printed before any estimate: each failing parameter once (held
+    equal across sectors, it is one parameter), named with its sector, and one line saying what
+    to do. Returns the failed checks (empty when all is well)."""
     from .bayes.diagnostics import check_convergence
+    from .plain import convergence_sentence
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         problems = check_convergence(post, warn=False)
     if len(problems):
-        _show(problems[["check", "parameter", "value", "threshold"]].head(15), "Convergence problems:")
+        table = problems[["check", "parameter", "value", "threshold"]]
+        _show(table.head(15), f"Convergence: NOT converged ({len(problems)} failed check(s)):")
+        if len(problems) > 15:
+            typer.echo(f"... and {len(problems) - 15} more")
+    typer.echo(("\n" if not len(problems) else "") + convergence_sentence(problems))
+    return problems
+
+
+def _check(problems: pd.DataFrame) -> None:
+    """Exit code 1 after the outputs are written, when the draws failed their checks."""
+    if len(problems):
         raise NotConverged(
             f"the sampler did not converge ({len(problems)} failed check(s)); "
             "the draws were saved, but rerun with more --draws/--tune before using them"
@@ -230,6 +281,7 @@ def sem(
     weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the parameter table (CSV).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Fit a structural-equation model by ML, as lavaan would.
 
@@ -248,13 +300,14 @@ def sem(
             missing=missing,
             bootstrap=bootstrap,
             seed=seed,
+            progress=_progress(),
             **_estimation(estimator, ordered, weights),
         )
         fit.summary()
         if json_out:
             fit.to_json(json_out)
             typer.echo(f"wrote {json_out}")
-        _write_table(fit.parameters, csv_out)
+        _write_table(fit.parameters, csv_out, csv_format)
 
 
 @app.command()
@@ -269,6 +322,7 @@ def bayes(
     ordinal: Annotated[str | None, typer.Option(help="'auto' or comma-separated ordinal items.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the summary table (CSV).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Fit a Bayesian SEM (blavaan's priors; nutpie) and summarise the posterior.
 
@@ -290,19 +344,24 @@ def bayes(
             group=group,
             ordinal=items,
             check=False,
+            progressbar=_progress(),
         )
+        problems = _verdict(post)
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
         summary = bayes_summary(post)
+        group_col = "group_label" if "group_label" in summary else "group"
         cols = [
             c
-            for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk")
+            for c in ("lhs", "op", "rhs", group_col, "mean", "sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk")
             if c in summary
         ]
-        _show(summary.loc[summary.free if "free" in summary else slice(None), cols], "Posterior summary:")
-        _write_table(summary, csv_out)
-        _check(post)
+        level = f"{summary.attrs.get('ci', 0.9):.0%} intervals"
+        shown = summary.loc[summary.free if "free" in summary else slice(None), cols]
+        _show(shown, f"Posterior summary ({level}):")
+        _write_table(summary, csv_out, csv_format)
+        _check(problems)
 
 
 @app.command()
@@ -319,6 +378,7 @@ def loyalty(
     seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the driver weights (CSV).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Fit the hierarchical loyalty model: weights of beliefs and experience by sector.
 
@@ -335,9 +395,10 @@ def loyalty(
             if not sep or not name or not column:
                 raise typer.BadParameter(f"--outcome {item!r} should look like name=COLUMN")
             outcomes[name] = column
+        syntax, frame = _model(model), _data(data)
         post = lm.fit_loyalty(
-            _model(model),
-            _data(data),
+            syntax,
+            frame,
             sector=sector,
             segment=segment,
             outcomes=outcomes or None,
@@ -346,18 +407,71 @@ def loyalty(
             tune=tune,
             chains=chains,
             seed=seed,
-            progressbar=True,
+            progressbar=_progress(),
             check=False,
         )
+        problems = _verdict(post)
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
         weights = lm.driver_weights(post)
-        _show(weights, "Standardized driver weights by sector:")
+        level = f"{weights.attrs.get('ci', 0.9):.0%} intervals"
+        _show(weights, f"Standardized driver weights by sector ({level}; pooled = the hierarchical mean sector):")
         if outcomes:
-            _show(lm.outcome_effects(post), "Behaviour outcomes (per SD of loyalty):")
-        _write_table(weights, csv_out)
-        _check(post)
+            _show(lm.outcome_effects(post), f"Behaviour outcomes (per SD of loyalty; {level}):")
+        _write_table(weights, csv_out, csv_format)
+        _plain_loyalty(weights, syntax, frame, sector, problems)
+        _check(problems)
+
+
+def _plain_loyalty(
+    weights: pd.DataFrame, syntax: str, frame: pd.DataFrame, sector: str, problems: pd.DataFrame
+) -> None:
+    """The closing sentences: which driver weighs more where, how sure, and whether the model fits
+    (lavaan's fit measures of the same model by ML, one group per sector)."""
+    from .plain import fit_sentences, weight_sentences
+    from .sem.fit import fit_sem
+
+    typer.echo("\nIn plain words:")
+    if len(problems):
+        typer.echo("  (The sampler did not converge: the sentences below are provisional.)")
+    for line in weight_sentences(weights):
+        typer.echo(f"  {line}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_sem(syntax, frame, group=sector, missing="fiml", group_equal=("loadings", "intercepts"))
+        lines = fit_sentences(fit)
+    except (LoyaltyModelsError, ValueError) as err:  # the Bayesian answer stands without the ML check
+        lines = [f"The model's fit could not be checked by ML ({str(err).splitlines()[0]})."]
+    for line in lines:
+        typer.echo(f"  {line}")
+
+
+@app.command()
+def invest(
+    result: Annotated[Path, typer.Argument(help="A loyalty posterior (.nc) saved by 'loyaltymodels loyalty --out'.")],
+    points: Annotated[float, typer.Option(help="Rise of a driver's items, in questionnaire points.")] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="Save the table (.csv, .xlsx, .json ...).")] = None,
+    csv_format: CsvFormat = "standard",
+) -> None:
+    """Where to invest: what one more point on each driver buys in loyalty and behaviour, by sector.
+
+    Example: loyaltymodels invest post.nc --points 1 --out invest.xlsx
+    """
+    with _errors():
+        _outputs(out=(out, None))
+        from .bayes.fit import load_posterior
+        from .loyalty.investment import invest as run
+        from .plain import invest_sentences
+
+        table = run(load_posterior(result), points=points)
+        level = f"{table.attrs.get('ci', 0.9):.0%} intervals"
+        _show(table, f"Gain from {points:g} more point(s) on each driver ({level}):")
+        _write_table(table, out, csv_format)
+        typer.echo("\nIn plain words:")
+        for line in invest_sentences(table):
+            typer.echo(f"  {line}")
 
 
 @app.command()
@@ -371,6 +485,7 @@ def invariance(
     ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
     weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the table (.csv or .json).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Measurement invariance across groups, with lavaan's chi-square difference tests.
 
@@ -380,16 +495,18 @@ def invariance(
         from .sem.invariance_tests import invariance as run
 
         _outputs(out=(out, None))
-        table = run(
+        found = run(
             _model(model),
             _data(data),
             group=group,
             levels=_csv_list(levels),
             missing=missing,
+            progress=_progress(),
             **_estimation(estimator, ordered, weights),
         )
+        table = cast("pd.DataFrame", found).reset_index()  # the level names are the rows' names: configural, metric ...
         _show(table, "Measurement invariance:")
-        _write_table(table, out)
+        _write_table(table, out, csv_format)
 
 
 @app.command()
@@ -400,6 +517,7 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Seed: same seed, same data.")] = None,
     scale: Annotated[str | None, typer.Option(help="Rating scale such as 0-10 (default: continuous).")] = None,
     truth: Annotated[Path | None, typer.Option(help="Also write the true parameter table (.csv, .xlsx...).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Simulate survey data from a model (population values in the syntax, lavaan's defaults).
 
@@ -411,10 +529,10 @@ def simulate(
 
         _outputs(out=(out, None), truth=(truth, None))
         data, table = run(_model(model), n, seed=seed, scale=scale)
-        write_table(data, out)
+        write_table(data, out, csv_format=csv_format)
         typer.echo(f"wrote {out} ({len(data)} rows, {data.shape[1]} columns)")
         if truth:
-            write_table(table, truth)
+            write_table(table, truth, csv_format=csv_format)
             typer.echo(f"wrote {truth}")
 
 
@@ -437,6 +555,7 @@ def indices(
     ] = None,
     method: Annotated[str, typer.Option(help="NPS interval: adjusted_wald, wald or bayes.")] = "adjusted_wald",
     out: Annotated[Path | None, typer.Option(help="Save all tables (.csv or .json).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Loyalty indices with intervals: NPS, CSAT, CES, Secure Customer Index, Customer Loyalty Index.
 
@@ -469,7 +588,7 @@ def indices(
         for t in tables:
             keep = ["index"] + [c for c in t if c != "index"]
             _show(t[keep], f"{t['index'].iloc[0]}:")
-        _write_table(pd.concat(tables, ignore_index=True), out)
+        _write_table(pd.concat(tables, ignore_index=True), out, csv_format)
 
 
 def _three(value: str, option: str) -> tuple[str, str, str]:

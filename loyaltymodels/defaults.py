@@ -15,6 +15,7 @@ import pandas as pd
 from .errors import ArgumentError
 
 __all__ = [
+    "show_progress",
     "CI_ML",
     "CI_POSTERIOR",
     "ModelCache",
@@ -39,6 +40,26 @@ def labelled_interval(table: pd.DataFrame, mass: float) -> pd.DataFrame:
     level (pandas keeps ``attrs`` through copies, selections and ``round``)."""
     table.attrs["ci"] = float(mass)
     return table
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Whether long work shows a progress bar: ``progress`` when given, else on in a notebook
+    (an IPython kernel) or when standard error is a terminal, off in scripts whose output is
+    captured (logs, CI) where a bar would only add carriage returns.
+
+    >>> show_progress(False), show_progress(True)
+    (False, True)
+    """
+    if progress is not None:
+        if not isinstance(progress, (bool, np.bool_)):
+            raise ArgumentError(f"progress={progress!r} must be True, False or None (automatic)")
+        return bool(progress)
+    import sys
+
+    if "ipykernel" in sys.modules:
+        return True
+    stream = sys.stderr
+    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
 
 
 def check_seed(seed: Any, *, name: str = "seed", generator: bool = False) -> None:

@@ -36,7 +36,7 @@ ALLOWED = {
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
 }
-APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
+APPLICATION = {"__init__", "cli", "report", "demo", "plain"}  # the top floor may import any room
 HEAVY = (
     "pymc",
     "pytensor",
@@ -76,6 +76,7 @@ PUBLIC_API = [
     "csat",
     "ces",
     "latent_index",
+    "plot_nps",
     "fit_pls",
     "PlsFit",
     "check_convergence",

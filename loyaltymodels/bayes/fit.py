@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from ..data.files import read_datatree
-from ..defaults import CI_POSTERIOR, check_sampler_args, labelled_interval, resolve_seed
+from ..defaults import CI_POSTERIOR, check_sampler_args, labelled_interval, resolve_seed, show_progress
 from ..errors import DataError
 from ..spec.model import ModelSpec
 from .data import prepare
@@ -272,7 +272,7 @@ def fit_bayes(
     form: str | None = None,
     prior_predictive: bool = False,
     posterior_predictive: bool = False,
-    progressbar: bool = True,
+    progressbar: bool | None = None,
     cores: int | None = None,
     target_accept: float | None = None,
     check: bool = True,
@@ -288,7 +288,8 @@ def fit_bayes(
     (the generic kernel); anything else is compiled from the PyMC graph. A ``pm.Model`` that you
     extend yourself (:func:`build_model`) is sampled with ``pm.sample``, which always uses the
     graph. Convergence is checked (``check=True``) once the diagnostics module provides
-    ``check_convergence``.
+    ``check_convergence``. ``progressbar`` shows the sampler's own progress; ``None`` (default)
+    shows it in notebooks and terminals (:func:`loyaltymodels.defaults.show_progress`).
 
     Returns
     -------
@@ -332,7 +333,7 @@ def fit_bayes(
         chains=chains,
         seed=seed,
         cores=cores,
-        progressbar=progressbar,
+        progressbar=show_progress(progressbar),
         posterior_predictive=posterior_predictive,
         prior_predictive=prior_predictive,
         target_accept=target_accept,
@@ -343,7 +344,8 @@ def fit_bayes(
 def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     """The parameter table with posterior summaries (blavaan's ``parameterEstimates``).
 
-    Columns ``lhs op rhs group label free`` of the table, then ``mean sd median ci_lower ci_upper``
+    Columns ``lhs op rhs group`` (and ``group_label``, the group's name, in multigroup models)
+    ``label free`` of the table, then ``mean sd median ci_lower ci_upper``
     (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`),
     ``r_hat ess_bulk ess_tail`` (arviz-stats)
     and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
@@ -357,6 +359,11 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     spec = spec_from_attrs(post.attrs)
     rows = parameter_rows(spec.table).reset_index(drop=True)
     out = rows[["lhs", "op", "rhs", "group", "label", "free", "name"]].copy()
+    if spec.ngroups > 1:  # the sector (group) by its name, not only its number
+        from .diagnostics import group_names
+
+        labels = group_names(post)
+        out.insert(4, "group_label", [labels[g - 1] if 1 <= g <= len(labels) else "" for g in out["group"]])
     ds = post["posterior"].to_dataset()
     lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
     for var, prefix in (("param", ""), ("std_all", "std_all_")):

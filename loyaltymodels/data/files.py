@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import ArgumentError, DataError
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["TABLE_FORMATS", "check_writable", "write_table", "read_json", "read_datatree"]
+__all__ = ["CSV_FORMATS", "TABLE_FORMATS", "check_writable", "write_table", "read_json", "read_datatree"]
 
 #: Extension -> what :func:`write_table` writes there.
 TABLE_FORMATS = {
@@ -73,9 +73,19 @@ def check_writable(path: str | os.PathLike[str], *, suffixes: Iterable[str] | No
     return path
 
 
-def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+#: CSV dialects of :func:`write_table`: ``standard`` (``,`` and ``.``, UTF-8), ``excel-fr``
+#: (what French Excel writes and opens by double-click: ``;``, decimal comma, UTF-8 with a BOM,
+#: without which Excel reads the accents as Windows-1252).
+CSV_FORMATS: dict[str, dict[str, str]] = {
+    "standard": {"sep": ",", "decimal": ".", "encoding": "utf-8"},
+    "excel-fr": {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"},
+}
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike[str], *, csv_format: str = "standard") -> Path:
     """Write ``table`` in the format its extension names (:data:`TABLE_FORMATS`); the path is
-    checked first (:func:`check_writable`). The row index is not written.
+    checked first (:func:`check_writable`). The row index is not written. ``csv_format`` (for
+    ``.csv``): a name of :data:`CSV_FORMATS`, ``"excel-fr"`` for French Excel.
 
     Examples
     --------
@@ -85,11 +95,13 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     >>> pd.read_excel(out).x.tolist()
     [1.5, 2.0]
     """
+    if csv_format not in CSV_FORMATS:
+        raise ArgumentError(f"csv_format={csv_format!r}: choose {' or '.join(map(repr, CSV_FORMATS))}")
     path = check_writable(path, suffixes=TABLE_FORMATS, what="table")
     kind = path.suffix.lower()
     try:
         if kind == ".csv":
-            table.to_csv(path, index=False)
+            table.to_csv(path, index=False, **CSV_FORMATS[csv_format])
         elif kind == ".tsv":
             table.to_csv(path, index=False, sep="\t")
         elif kind == ".json":

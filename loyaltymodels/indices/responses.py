@@ -182,7 +182,31 @@ def _answers(s: pd.Series, name: str, func: str, lo: int, hi: int, scale: str) -
     bad = np.flatnonzero(~ok)
     if bad.size:
         raise _fail(func, name, "the value", s.index, bad, x[bad[0]], expected + " (recode the value or set it to NaN)")
+    _check_range_used(x, name, func, lo, hi, scale)
     return x
+
+
+#: Fewest answers before the range they use is judged, and the share of the scale's top that
+#: must be used: a 0-10 question whose answers never pass 5 was most likely asked on 1-5.
+_RANGE_MIN_ANSWERS = 20
+_RANGE_TOP_SHARE = 0.4
+
+
+def _check_range_used(x: NDArray[np.float64], name: str, func: str, lo: int, hi: int, scale: str) -> None:
+    """Warn when the answers do not look like the stated scale (the top of it never used): a 1-5
+    item read as 0-10 makes every respondent a detractor, an NPS of -100, without any error."""
+    seen = x[~np.isnan(x)]
+    if seen.size < _RANGE_MIN_ANSWERS or hi - lo < 4:
+        return
+    top = seen.max()
+    if top < hi - _RANGE_TOP_SHARE * (hi - lo):
+        warnings.warn(
+            f"{func}: the answers in {name!r} run from {seen.min():g} to {top:g} only, on the stated scale "
+            f"'{scale}' ({seen.size} answers): check the scale; if the question was asked on "
+            f"{seen.min():g}-{top:g} or similar, pass scale='{seen.min():g}-{top:g}'",
+            DataWarning,
+            stacklevel=5,  # the user's call of nps(), csat() ...
+        )
 
 
 def _groups(s: pd.Series) -> tuple[NDArray[np.intp], pd.Index]:

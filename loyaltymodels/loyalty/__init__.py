@@ -2,6 +2,7 @@
 
 from .compare import compare_fits
 from .fit import build_loyalty_model, fit_loyalty
+from .investment import invest
 from .plots import plot_balance, plot_driver_weights, plot_outcome_curves
 from .priors import default_loyalty_priors
 from .summaries import balance_effects, driver_weights, invest_where, outcome_effects, satisfied_not_loyal
@@ -15,6 +16,7 @@ __all__ = [
     "default_loyalty_priors",
     "driver_weights",
     "fit_loyalty",
+    "invest",
     "invest_where",
     "outcome_effects",
     "plot_balance",

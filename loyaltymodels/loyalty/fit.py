@@ -23,7 +23,7 @@ import xarray as xr
 
 from ..bayes.model import start_point
 from ..bayes.sampling import kernel_sampler, sample_kernel
-from ..defaults import ModelCache, check_sampler_args, resolve_seed
+from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progress
 from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
 from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
@@ -101,7 +101,7 @@ def fit_loyalty(
     missing: str = "fiml",
     cores: int | None = None,
     target_accept: float | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
     check: bool = True,
     density: str = "auto",
     **sampler_options: Any,
@@ -145,7 +145,8 @@ def fit_loyalty(
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
         :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names.
     draws, tune, chains, seed, cores, target_accept, progressbar
-        Sampler settings (nutpie); the same seed gives the same draws. ``target_accept`` defaults
+        Sampler settings (nutpie); the same seed gives the same draws; ``progressbar=None`` shows
+        nutpie's progress in notebooks and terminals, False hides it. ``target_accept`` defaults
         to 0.9 (as brms/blavaan users raise ``adapt_delta`` for hierarchical models): at nutpie's
         0.8 the sector-level scale left 3-5 divergences per 4000 draws on 4 sectors x 300.
     invariance : sequence of str
@@ -205,7 +206,7 @@ def fit_loyalty(
     seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
     sample: dict[str, Any] = dict(
-        draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, progressbar=progressbar
+        draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, progressbar=show_progress(progressbar)
     )
     from .program import loyalty_program, program_unsupported  # numba: imported when a fit needs it
 

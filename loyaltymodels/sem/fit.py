@@ -21,7 +21,7 @@ import pandas as pd
 from ..algebra.moments import GroupStats, group_stats, moment_stats
 from ..algebra.patterns import Pattern
 from ..data.validate import validate_data
-from ..defaults import CI_ML, check_seed, labelled_interval, one_blas_thread
+from ..defaults import CI_ML, check_seed, labelled_interval, one_blas_thread, show_progress
 from ..errors import ArgumentError, ConvergenceError, DataError, SemWarning, SpecError
 from ..spec.identification import check_identified
 from ..spec.model import ModelSpec
@@ -37,6 +37,17 @@ from .robust import GroupData, robust_ml
 __all__ = ["fit_sem", "SemFit"]
 
 _MISSING = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml"}
+
+
+class SummaryText(str):
+    """The text of :meth:`SemFit.summary`: a ``str`` that notebooks and the console do not show a
+    second time after the summary printed it (its repr is one line)."""
+
+    def __repr__(self) -> str:
+        return f"<summary text: {len(self.splitlines())} lines>"
+
+    def _ipython_display_(self) -> None:  # already printed
+        pass
 
 
 @dataclass(frozen=True)
@@ -109,11 +120,15 @@ class SemFit:
             object.__setattr__(self, "_problem", Problem(self.spec, saved_stats(self.sample, fiml), fiml=fiml))
         return self._problem
 
-    def summary(self, *, standardized: bool = True, fit_measures: bool = True) -> None:
-        """Print a lavaan-like report (``summary(fit, standardized = TRUE, fit.measures = TRUE)``)."""
+    def summary(self, *, standardized: bool = True, fit_measures: bool = True, print_: bool = True) -> SummaryText:
+        """Print a lavaan-like report (``summary(fit, standardized = TRUE, fit.measures = TRUE)``)
+        and return its text (a ``str``, for a file or a report); ``print_=False`` only returns it."""
         from .report import summary_text
 
-        print(summary_text(self, standardized=standardized, fit_measures=fit_measures))
+        text = SummaryText(summary_text(self, standardized=standardized, fit_measures=fit_measures))
+        if print_:
+            print(text)
+        return text
 
     def effects(self, *, indicators: bool = False) -> pd.DataFrame:
         """Direct, indirect and total effects between structural variables, with delta-method
@@ -173,6 +188,7 @@ def fit_sem(
     bootstrap: int = 0,
     seed: int | None = None,
     n_jobs: int | None = None,
+    progress: bool | None = None,
     meanstructure: bool | None = None,
     information: str | None = None,
     engine: str = "auto",
@@ -225,6 +241,8 @@ def fit_sem(
         Seed of the bootstrap: results do not depend on ``n_jobs``.
     n_jobs : int, optional
         Processes for the bootstrap (default: all cores).
+    progress : bool, optional
+        A progress bar over the bootstrap's resamples; ``None``: in notebooks and terminals.
     meanstructure : bool, optional
         Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
     information : {"expected", "observed"}, optional
@@ -264,6 +282,7 @@ def fit_sem(
     started = time.perf_counter()
     check_options(options)
     _check_bootstrap(bootstrap, seed, n_jobs)
+    shown = show_progress(progress)
     policy = _MISSING.get(str(missing).lower())
     if policy is None:
         raise DataError(f"missing={missing!r}: choose 'listwise' or 'fiml'")
@@ -310,7 +329,7 @@ def fit_sem(
         weights = [x * len(x) / x.sum() for x in weights]  # lavaan: rescaled to sum to N (per group)
         report = {**report, "sampling_weights": sampling_weights}
     with one_blas_thread():
-        return _fit(spec, frames, weights, report, fiml, how, bootstrap, seed, n_jobs, started, engine)
+        return _fit(spec, frames, weights, report, fiml, how, bootstrap, seed, (n_jobs, shown), started, engine)
 
 
 def _fit(
@@ -322,7 +341,7 @@ def _fit(
     how: Estimation,
     bootstrap: int,
     seed: int | None,
-    n_jobs: int | None,
+    jobs: tuple[int | None, bool],
     started: float,
     engine: str,
 ) -> SemFit:
@@ -402,7 +421,7 @@ def _fit(
     if bootstrap:
         from .bootstrap import attach_bootstrap
 
-        fit = attach_bootstrap(fit, frames, int(bootstrap), seed, n_jobs)
+        fit = attach_bootstrap(fit, frames, int(bootstrap), seed, *jobs)
     return fit
 
 

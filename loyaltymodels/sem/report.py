@@ -105,11 +105,17 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         _line("Number of model parameters", int(fm["npar"]), "{:d}"),
         "",
     ]
+    report = fit.data_report or {}
+    n_total, n_used = report.get("n_total"), report.get("n_used")
+    if n_total is not None and n_used is not None and n_used < n_total:
+        # lavaan's "Used Total" columns when rows were dropped (listwise deletion)
+        out.append(f"{'':{_W - 4}}Used{'Total':>12}")
+        out.append(_line("Number of observations", int(n_used), "{:d}") + f"{int(n_total):>12d}")
     if spec.ngroups > 1:
         out.append(_line("Number of observations per group:", ""))
         for lab, n in zip(spec.group_labels, fit.sample["n"]):
             out.append(_line(f"  {lab}", int(n), "{:d}"))
-    else:
+    elif not (n_total is not None and n_used is not None and n_used < n_total):
         out.append(_line("Number of observations", int(fm["ntotal"]), "{:d}"))
     if info.get("missing") == "fiml":
         out.append(_line("Number of missing patterns", sum(_npatterns(fit)), "{:d}"))
@@ -196,6 +202,9 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         _line("Information saturated (h1) model", "Structured"),
     ]
     params = fit.parameters
+    names = [*params.lhs.astype(str), *params.rhs.astype(str)]
+    labels = [str(v) for v in params.label if isinstance(v, str) and v]
+    _NAME["width"] = max(19, 6 + max(map(len, names), default=0) + (3 + max(map(len, labels)) if labels else 0))
     for g in range(1, spec.ngroups + 1):
         if spec.ngroups > 1:
             out += ["", f"Group {g} [{spec.group_labels[g - 1]}]:"]
@@ -205,10 +214,15 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         out += ["", "Defined Parameters:", _header(standardized)]
         out += [_row(f"    {r.lhs}", r, standardized) for r in defined.itertuples()]
     if len(fit.r2):
-        out += ["", "R-Square:", f"{'':20}{'Estimate':>9}"]
-        for key, v in fit.r2.items():
-            name = key if isinstance(key, str) else f"{key[1]} (group {key[0]})"
-            out.append(f"    {name:<16}{v:9.3f}")
+        labels = list(spec.group_labels)
+        names = [
+            key if isinstance(key, str) else f"{key[1]} [{labels[int(key[0]) - 1] if labels else key[0]}]"
+            for key in fit.r2.index
+        ]
+        width = max(16, *map(len, names))
+        out += ["", "R-Square:", f"{'':{width + 4}}{'Estimate':>9}"]
+        for name, v in zip(names, fit.r2.to_numpy()):
+            out.append(f"    {name:<{width}}{v:9.3f}")
     if fit.warnings:
         out += ["", "Warnings:"] + [f"  - {w}" for w in fit.warnings]
     return "\n".join(out)
@@ -218,9 +232,14 @@ def _npatterns(fit: SemFit) -> list[int]:
     return [len(st.patterns or ()) for st in fit.problem.stats]
 
 
+#: Width of the name column: lavaan's 19, wider when a name needs it (set per summary; names are
+#: never cut, so qualité_service_1 and qualité_service_2 stay two rows a reader can tell apart).
+_NAME = {"width": 19}
+
+
 def _header(standardized: bool) -> str:
     cols = ["Estimate", "Std.Err", "z-value", "P(>|z|)"] + (["Std.lv", "Std.all"] if standardized else [])
-    return f"{'':19}" + "".join(f"{c:>9}" for c in cols)
+    return f"{'':{_NAME['width']}}" + "".join(f"{c:>9}" for c in cols)
 
 
 def _num(x: float, width: int = 9) -> str:
@@ -229,7 +248,7 @@ def _num(x: float, width: int = 9) -> str:
 
 def _row(name: str, r: Any, standardized: bool) -> str:
     label = f" ({r.label})" if isinstance(r.label, str) and r.label else ""
-    text = f"{name + label:<19.19}"[:19]
+    text = f"{name + label:<{_NAME['width']}}"
     free = r.par >= 0 or r.op == ":="
     cells = [
         _num(r.est),

@@ -6,6 +6,7 @@ removed, continued lines joined (:func:`statements`), and tokens with their line
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ _TOKEN_RE = re.compile(
     (?P<ws>\s+)
   | (?P<op>~\*~|=~|<~|~~|:=|==|<=|>=|~|<|>|\|)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z_.][A-Za-z0-9_.]*)
+  | (?P<name>(?:[^\W\d]|\.)[\w.\u0300-\u036f]*)
   | (?P<string>"[^"]*"|'[^']*')
   | (?P<punct>[-+*/^(),?])
 """,
@@ -131,6 +132,9 @@ def statements(syntax: str) -> list[Statement]:
     """
     if not isinstance(syntax, str):
         raise SpecError(f"model syntax must be a string, got {type(syntax).__name__}")
+    # Names are letters of any script, digits, '_' and '.' (lavaan's in a UTF-8 locale). NFC makes
+    # 'qualité' typed with a combining accent (macOS, some exports) the same name as the precomposed one.
+    syntax = unicodedata.normalize("NFC", syntax)
     lines = {i + 1: s for i, s in enumerate(syntax.splitlines())}
     # Each statement is gathered as a list of pieces and joined once at the end, and whether it
     # "ends open" is read from its last piece only: re-scanning or re-concatenating the whole

@@ -8,6 +8,8 @@ import pandas as pd
 
 import loyaltymodels as lm
 
+from . import common
+
 METHOD = "Bayesian loyalty model (posterior mean, 95% interval)"
 MASS = 0.95
 
@@ -23,6 +25,7 @@ def fit(data: pd.DataFrame, fast: bool, seed: int):
         interaction=True,
         asymmetry=True,
         seed=seed,
+        progressbar=common.PROGRESS,
         **size,
     )
 
