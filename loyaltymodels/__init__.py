@@ -78,6 +78,7 @@ _LAZY: dict[str, str] = {
     "invest_where": "loyalty",
     "balance_effects": "loyalty",
     "satisfied_not_loyal": "loyalty",
+    "sector_contrasts": "loyalty",
     "compare_fits": "loyalty",
     "plot_driver_weights": "loyalty",
     "plot_balance": "loyalty",

@@ -4,6 +4,7 @@ from .compare import compare_fits
 from .fit import build_loyalty_model, fit_loyalty
 from .plots import plot_balance, plot_driver_weights, plot_outcome_curves
 from .priors import default_loyalty_priors
+from .sectors import sector_contrasts
 from .summaries import balance_effects, driver_weights, invest_where, outcome_effects, satisfied_not_loyal
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "plot_driver_weights",
     "plot_outcome_curves",
     "satisfied_not_loyal",
+    "sector_contrasts",
 ]
