@@ -83,6 +83,13 @@ _LAZY: dict[str, str] = {
     "plot_driver_weights": "loyalty",
     "plot_balance": "loyalty",
     "plot_outcome_curves": "loyalty",
+    # retention: behaviour after the survey
+    "fit_retention": "retention",
+    "build_retention_model": "retention",
+    "retention_effects": "retention",
+    "survival_curves": "retention",
+    "expected_lifetime": "retention",
+    "plot_survival_curves": "retention",
     # power
     "power_analysis": "power",
     "power_summary": "power",

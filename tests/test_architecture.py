@@ -31,11 +31,25 @@ ALLOWED = {
     "bayes": BASE | {"spec", "algebra", "data"},
     "pls": BASE | {"spec", "algebra", "data"},
     "loyalty": BASE | {"spec", "algebra", "data", "bayes", "sem"},
+    # retention joins the survey's latents to behaviour; it reuses bayes' convergence checks
+    "retention": BASE | {"spec", "algebra", "data", "bayes"},
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
 }
 APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
-HEAVY = ("pymc", "pytensor", "nutpie", "semopy", "numba", "arviz", "dask", "distributed", "matplotlib")
+HEAVY = (
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "semopy",
+    "numba",
+    "arviz",
+    "dask",
+    "pymc_marketing",
+    "lifelines",
+    "distributed",
+    "matplotlib",
+)
 
 #: ``loyaltymodels.__all__`` before the package was laid out in rooms: every name stays.
 PUBLIC_API = [
@@ -106,6 +120,13 @@ PUBLIC_API = [
     "Target",
     "weights_differ",
     "parameter_nonzero",
+    # issue 24: behaviour after the survey
+    "fit_retention",
+    "build_retention_model",
+    "retention_effects",
+    "survival_curves",
+    "expected_lifetime",
+    "plot_survival_curves",
 ]
 
 

@@ -20,6 +20,8 @@ class Pattern:
     ``idx`` the positions of the observed variables, ``rows`` the rows' positions in the data they
     came from, ``y`` their observed values ``(n, len(idx))``, ``mean`` and ``cov`` (1/n) the
     pattern's sample moments, ``group`` the group it belongs to (1-based, as the parameter table).
+    With sampling ``weights`` (one per row), ``mean`` and ``cov`` are weighted (divided by the
+    weights' sum) and ``size`` is that sum; without, ``size`` is ``n``.
     """
 
     idx: np.ndarray
@@ -29,6 +31,12 @@ class Pattern:
     cov: np.ndarray
     y: np.ndarray
     group: int = 1
+    weights: np.ndarray | None = None
+
+    @property
+    def size(self) -> float:
+        """What the pattern weighs in a likelihood: its number of rows, or its weights' sum."""
+        return float(self.n) if self.weights is None else float(self.weights.sum())
 
 
 def sample_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,11 +53,14 @@ def sample_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.cov(y, rowvar=False, bias=True).reshape(p, p), y.mean(axis=0)
 
 
-def missing_patterns(y: np.ndarray, rows: np.ndarray | None = None, group: int = 1) -> tuple[Pattern, ...]:
+def missing_patterns(
+    y: np.ndarray, rows: np.ndarray | None = None, group: int = 1, weights: np.ndarray | None = None
+) -> tuple[Pattern, ...]:
     """The rows of ``y`` grouped by the set of variables they observe, largest pattern first.
 
     Rows with nothing observed belong to no pattern (they carry no information). ``rows`` gives
-    the rows' positions in a larger data set (default ``0..N-1``).
+    the rows' positions in a larger data set (default ``0..N-1``). With sampling ``weights`` the
+    patterns' moments are weighted (see :class:`Pattern`).
 
     Examples
     --------
@@ -83,6 +94,13 @@ def missing_patterns(y: np.ndarray, rows: np.ndarray | None = None, group: int =
         if not len(idx):
             continue
         sub = y[np.ix_(members, idx)]
-        cov, mean = sample_moments(sub)
-        out.append(Pattern(idx, rows[members], len(members), mean, cov, sub, group))
+        if weights is None:
+            cov, mean = sample_moments(sub)
+            out.append(Pattern(idx, rows[members], len(members), mean, cov, sub, group))
+        else:
+            w = np.asarray(weights, dtype=float)[members]
+            mean = w @ sub / w.sum()
+            dev = sub - mean
+            cov = (dev * w[:, None]).T @ dev / w.sum()
+            out.append(Pattern(idx, rows[members], len(members), mean, cov, sub, group, w))
     return tuple(out)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .behaviour import behaviour_spec, behaviour_truth, convert_prospects, follow_customers, repeat_purchases
 from .synthetic import _to_ratings, parse_scale
 
 #: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
@@ -94,6 +95,8 @@ def loyalty_scenario(
     scale_sd: float | None = None,
     items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS,
     latent_scores: bool = False,
+    follow_up: int | None = None,
+    behaviour: Mapping[str, Any] | None = None,
     seed: int | np.random.Generator | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survey data on beliefs, experience, loyalty and behaviour, with the truth beside them.
@@ -130,6 +133,16 @@ def loyalty_scenario(
     latent_scores : bool
         Also return the true factor scores as columns ``Beliefs``, ``Experience``, ``Loyalty``
         (for teaching, and to check factor scores against).
+    follow_up : int, optional
+        Follow the customers for this many periods after the survey: adds ``tenure`` (periods as a
+        customer at the survey), ``time`` (periods observed) and ``event`` (1 = left, 0 = censored),
+        drawn from a discrete-time hazard of the true scores (see :mod:`loyaltymodels.data.behaviour`).
+    behaviour : mapping, optional
+        Overrides of :data:`loyaltymodels.data.behaviour.BEHAVIOUR`: log hazard ratios per SD
+        (``hazard``, per sector if wanted), their change per period of tenure (``tenure_change``),
+        ``baseline`` hazard, ``censoring``; ``prospects`` per sector (rows answering the beliefs items
+        only, with ``became_customer``) and their ``conversion`` log-odds; ``purchases=True`` adds
+        BG/NBD ``frequency``, ``recency``, ``T`` over the follow-up (``purchase_rate``, ``purchase_dropout``).
     seed : int or numpy Generator
         Same seed, same data.
 
@@ -140,6 +153,8 @@ def loyalty_scenario(
     truth : DataFrame
         Tidy ``sector, segment, parameter, value``: ``w_beliefs``, ``w_experience`` (standardized),
         ``largest`` (1 for experience, 0 for beliefs), ``interaction``, ``asymmetry``, ``rho``,
+        with ``follow_up`` also ``hazard:<driver>``, ``tenure_change:<driver>``, ``conversion:<driver>``,
+        ``purchase_rate:<driver>``, ``purchase_dropout:<driver>``, ``baseline_hazard``,
         ``resid_var``, ``satisfied_not_loyal`` (share of customers above the median of experience
         who are below the median of loyalty, by Monte Carlo on 200 000 draws), loadings
         (``loading:<item>``), outcome effects (``effect:<outcome>``). ``truth.attrs["model"]``
@@ -165,7 +180,7 @@ def loyalty_scenario(
     mom = _nonlinear_moments(rho)
     c = asymmetry / 2
     nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
-    frames, truth = [], []
+    frames, truth, latent = [], [], []
     for s in names:
         seg_names: list[str | None] = list(segs) or [None]
         counts = np.full(len(seg_names), sizes[s] // len(seg_names))
@@ -197,8 +212,7 @@ def loyalty_scenario(
                     frame[f"{prefix}{k}"] = lam * scores + rng.normal(0, math.sqrt(1 - lam**2), int(n_g))
             for name, spec in outs.items():
                 frame[name] = _draw_outcome(spec, loyal, rng)
-            if latent_scores:
-                frame["Beliefs"], frame["Experience"], frame["Loyalty"] = b, e, loyal
+            latent.append(np.column_stack([b, e, loyal]))
             frames.append(frame)
             truth += _truth_rows(
                 s,
@@ -213,7 +227,13 @@ def loyalty_scenario(
                 outs,
                 _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid),
             )
+    if follow_up is not None:
+        spec = behaviour_spec(behaviour, names)
+        frames, latent = _with_prospects(frames, latent, names, spec, rho, items, rng)
     data = pd.concat(frames, ignore_index=True)
+    scores = np.concatenate(latent)
+    if latent_scores:
+        data["Beliefs"], data["Experience"], data["Loyalty"] = scores.T
     item_cols = [f"{p}{k}" for p, loads in items.values() for k in range(1, len(loads) + 1)]
     if lo_hi is not None:
         lo, hi = lo_hi
@@ -222,6 +242,9 @@ def loyalty_scenario(
             data[item_cols], np.zeros(len(item_cols)), np.ones(len(item_cols)), lo_hi, center, scale_sd
         )
         data[item_cols] = ratings
+    if follow_up is not None:
+        data = _follow(data, scores, int(follow_up), spec, items, rng)
+        truth += behaviour_truth(spec, names)
     out = pd.DataFrame(truth)
     out.attrs.update(
         model=loyalty_model(items),
@@ -232,7 +255,67 @@ def loyalty_scenario(
         scale=lo_hi,
         outcomes={k: dict(v) for k, v in outs.items()},
     )
+    if follow_up is not None:
+        out.attrs.update(follow_up=int(follow_up), behaviour=spec)
     return data, out
+
+
+def _with_prospects(
+    frames: list[pd.DataFrame],
+    latent: list[np.ndarray],
+    names: list[str],
+    spec: Mapping[str, Any],
+    rho: float,
+    items: Mapping[str, tuple[str, Sequence[float]]],
+    rng: np.random.Generator,
+) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
+    """Prospects per sector: beliefs and experience (unobserved) as customers', no loyalty yet."""
+    n_p = int(spec["prospects"])
+    if n_p <= 0:
+        return frames, latent
+    frames, latent = list(frames), list(latent)
+    for s in names:
+        be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n_p, method="cholesky")
+        scores = np.column_stack([be, np.zeros(n_p)])
+        frame = pd.DataFrame({"sector": s}, index=range(n_p))
+        for j, factor in enumerate(("Beliefs", "Experience", "Loyalty")):
+            prefix, loads = items[factor]
+            for k, lam in enumerate(loads, start=1):
+                frame[f"{prefix}{k}"] = lam * scores[:, j] + rng.normal(0, math.sqrt(1 - lam**2), n_p)
+        frame["_prospect"] = True
+        frames.append(frame)
+        latent.append(scores)
+    return frames, latent
+
+
+def _follow(
+    data: pd.DataFrame,
+    scores: np.ndarray,
+    periods: int,
+    spec: Mapping[str, Any],
+    items: Mapping[str, tuple[str, Sequence[float]]],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    prospect = data.pop("_prospect").eq(True).to_numpy() if "_prospect" in data else np.zeros(len(data), bool)
+    cust = ~prospect
+    follow = follow_customers(scores[cust], data["sector"].to_numpy()[cust], periods, spec, rng)
+    for col in follow:
+        data[col] = np.nan
+        data.loc[cust, col] = follow[col].to_numpy()
+    if prospect.any():
+        others = [f"{p}{k}" for f, (p, lo) in items.items() if f != "Beliefs" for k in range(1, len(lo) + 1)]
+        data.loc[prospect, others] = np.nan
+        data["became_customer"] = np.nan
+        data.loc[prospect, "became_customer"] = convert_prospects(scores[prospect], spec, rng)
+        for col in ("Experience", "Loyalty"):
+            if col in data:
+                data.loc[prospect, col] = np.nan
+    if spec["purchases"]:
+        buys = repeat_purchases(scores[cust], float(periods), spec, rng)
+        for col in buys:
+            data[col] = np.nan
+            data.loc[cust, col] = buys[col].to_numpy()
+    return data
 
 
 def _sector_weights(

@@ -31,11 +31,12 @@ from .cells import respondent_loglik
 from .draws import LoyaltyInfo
 from .measurement import WIGGLE_SD
 from .priors import default_loyalty_priors
-from .program import LoyaltyProgram, loyalty_program, program_unsupported
 from .roles import MIN_CELL_SIZE
 
 if TYPE_CHECKING:
     import pymc as pm
+
+    from .program import LoyaltyProgram
 
 #: nutpie's 0.8 raised to 0.9: with few sectors the hierarchical scale makes a mild funnel
 #: (benchmarks/loyalty.py: 3-5 divergences per 4000 draws at 0.8, 0-1 at 0.9, for +30% time)
@@ -201,6 +202,8 @@ def fit_loyalty(
     sample: dict[str, Any] = dict(
         draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, progressbar=progressbar
     )
+    from .program import loyalty_program, program_unsupported  # numba: imported when a fit needs it
+
     if density not in ("auto", "kernel", "pytensor"):
         raise SpecError(f"density={density!r}: choose 'auto', 'kernel' or 'pytensor'")
     why = "the PyMC graph, as asked" if density == "pytensor" else program_unsupported(design)

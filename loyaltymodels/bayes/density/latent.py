@@ -78,9 +78,13 @@ def _outcome_lp(kind, code, eta, cuts_lo, cuts_hi):
     """Log probability of an outcome at linear predictor ``eta`` and its derivatives with respect to
     ``eta`` and (ordinal) the two cut points around the category."""
     if kind == OUT_BINARY:
+        # one exp and one log1p: e = exp(-|eta|), sigmoid(eta) and log sigmoid(+-eta) from it
+        e = math.exp(-abs(eta))
+        sig = 1.0 / (1.0 + e) if eta >= 0 else e / (1.0 + e)
+        l1p = math.log1p(e)
         if code > 0:
-            return _log_sigmoid(eta), 1.0 - 1.0 / (1.0 + math.exp(-eta)), 0.0, 0.0
-        return _log_sigmoid(-eta), -1.0 / (1.0 + math.exp(-eta)), 0.0, 0.0
+            return -(max(-eta, 0.0) + l1p), 1.0 - sig, 0.0, 0.0
+        return -(max(eta, 0.0) + l1p), -sig, 0.0, 0.0
     up, lo = cuts_hi - eta, cuts_lo - eta
     # log(F(up) - F(lo)) as the PyMC model writes it: up + log1mexp(lo - up) - sp(up) - sp(lo)
     lp = up + math.log(-math.expm1(lo - up)) - _softplus(up) - _softplus(lo)
@@ -124,6 +128,7 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
     ga = np.zeros(nL)
     gh_terms = np.empty(ngh)
     gh_dlat = np.empty(ngh)
+    gh_d = np.empty((ngh, max(nout, 1), 3))
     lp = 0.0
     for g in range(G):
         # -- the group's matrices
@@ -353,7 +358,7 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
                     for a in range(nL):
                         g_etaA[a] = 0.0
                     lo_, gl_mL, gl_v = _loyalty_outcomes(
-                        ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, mL, vL, gh_terms, gh_dlat
+                        ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, mL, vL, gh_terms, gh_dlat, gh_d
                     )
                     lp += lo_
                     G_mL += gl_mL
@@ -429,6 +434,7 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
                         V[iL, iL],
                         gh_terms,
                         gh_dlat,
+                        gh_d,
                     )
                     lp += lo_
                     g_m[iL] += gl_m
@@ -669,9 +675,11 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
 
 
 @njit(**_OPTS)
-def _loyalty_outcomes(ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, mL, vL, terms, dlat):
+def _loyalty_outcomes(ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, mL, vL, terms, dlat, dbuf):
     """Outcomes of the integrated latent: ``log sum_l w_l prod_k p(o_k | mL + sqrt(vL) x_l)``, its
-    derivatives with respect to ``mL`` and ``vL``; the outcome parameters' gradients go to ``gnat``."""
+    derivatives with respect to ``mL`` and ``vL``; the outcome parameters' gradients go to ``gnat``.
+    ``dbuf (ngh, nout, 3)`` keeps each node's derivatives in the linear predictor and the two cut
+    points, so the parameters' gradients cost no second evaluation."""
     any_ = False
     for k in range(nout):
         if ib[oout + 6 * k] == iL and ib[ocode + k * N + i] >= 0:
@@ -680,8 +688,7 @@ def _loyalty_outcomes(ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, 
         return 0.0, 0.0, 0.0
     sv = math.sqrt(vL)  # terms, dlat: the nodes' log terms and their derivatives in the latent
     for l_ in range(ngh):
-        x = fb[fgh + l_]
-        lat = mL + sv * x
+        lat = mL + sv * fb[fgh + l_]
         tl = fb[fgh + ngh + l_]
         dl = 0.0
         for k in range(nout):
@@ -690,9 +697,20 @@ def _loyalty_outcomes(ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, 
             code = ib[ocode + k * N + i]
             if code < 0:
                 continue
-            lpk, dk = _outcome_term(ib, nat, oout, k, code, lat)
+            kind, nlev = ib[oout + 6 * k + 1], ib[oout + 6 * k + 2]
+            slope = nat[ib[oout + 6 * k + 3]]
+            icpt = nat[ib[oout + 6 * k + 4]] if ib[oout + 6 * k + 4] >= 0 else 0.0
+            lo, hi = 0.0, 0.0
+            if kind != OUT_BINARY:
+                c0 = ib[oout + 6 * k + 5]
+                lo = -_PAD if code == 0 else nat[c0 + code - 1]
+                hi = _PAD if code == nlev - 1 else nat[c0 + code]
+            lpk, de, dhi, dlo = _outcome_lp(kind, code, slope * lat + icpt, lo, hi)
             tl += lpk
-            dl += dk
+            dl += de * slope
+            dbuf[l_, k, 0] = de
+            dbuf[l_, k, 1] = dhi
+            dbuf[l_, k, 2] = dlo
         terms[l_] = tl
         dlat[l_] = dl
     mx = terms[0]
@@ -715,7 +733,16 @@ def _loyalty_outcomes(ib, fb, nat, gnat, oout, ocode, nout, ngh, fgh, i, N, iL, 
             code = ib[ocode + k * N + i]
             if code < 0:
                 continue
-            _outcome_param_grad(ib, nat, gnat, oout, k, code, lat, pw)
+            de = pw * dbuf[l_, k, 0]
+            gnat[ib[oout + 6 * k + 3]] += de * lat
+            if ib[oout + 6 * k + 1] == OUT_BINARY:
+                gnat[ib[oout + 6 * k + 4]] += de
+            else:
+                c0, nlev = ib[oout + 6 * k + 5], ib[oout + 6 * k + 2]
+                if code > 0:
+                    gnat[c0 + code - 1] += pw * dbuf[l_, k, 2]
+                if code < nlev - 1:
+                    gnat[c0 + code] += pw * dbuf[l_, k, 1]
     return out, g_m, g_v
 
 
