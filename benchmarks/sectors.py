@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "loyalty"))
 
+from test_sectors import MODEL, survey  # noqa: E402
+
 import loyaltymodels as lm  # noqa: E402
 from loyaltymodels.errors import ConvergenceWarning  # noqa: E402
-from test_sectors import MODEL, survey  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 
