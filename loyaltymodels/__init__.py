@@ -81,6 +81,7 @@ _LAZY: dict[str, str] = {
     "invest_where": "loyalty",
     "balance_effects": "loyalty",
     "satisfied_not_loyal": "loyalty",
+    "sector_contrasts": "loyalty",
     "compare_fits": "loyalty",
     "response_surface": "loyalty",
     "congruence": "loyalty",

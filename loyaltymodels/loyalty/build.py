@@ -44,6 +44,7 @@ from ..bayes.model import positive_definite_check, random_variable
 from ..bayes.parameterization import Plan, make_plan, ram_tensors, row_values
 from ..errors import SpecError
 from .cells import total_effects
+from .measurement import WIGGLE_SD, check_wiggle_sd, invariance_options, level_of, wiggle_logp, wiggle_rows
 from .priors import own_priors, prior_rv, split_priors
 from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, outcome_codes, parse_outcomes
 
@@ -80,6 +81,9 @@ class Design:
     sector_column: str | None = None  # the user's columns, recorded in the posterior
     segment_column: str | None = None
     centred: bool = False  # sector weights sampled themselves (w ~ normal(mu, tau)), else mu + tau z
+    level: str = "scalar"  # the invariance level (loyalty.measurement)
+    wiggle: np.ndarray | None = field(repr=False, default=None)  # (n, G) rows held near their mean
+    wiggle_sd: float = 0.1
 
     @property
     def cells(self) -> list[int]:
@@ -111,6 +115,8 @@ class Design:
             tuple(np.bincount(self.summary.group)),
             tuple(sorted(self.priors.items())),
             self.centred,
+            self.level,
+            self.wiggle_sd if self.wiggle is not None else None,
         )
 
 
@@ -126,18 +132,32 @@ def make_design(
     ordinal: str | Sequence[str] | None = None,
     priors: pd.DataFrame | Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
-    invariance: Sequence[str] = DEFAULT_INVARIANCE,
+    invariance: str | Sequence[str] = DEFAULT_INVARIANCE,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
     min_size: int = MIN_CELL_SIZE,
     missing: str = "fiml",
+    wiggle_sd: float = WIGGLE_SD,
 ) -> Design:
     """Check the inputs and fix the model's structure (see :func:`loyaltymodels.fit_loyalty`)."""
+    from ..spec.model import as_spec
+
     cells, sectors, segments = cell_codes(data, sector, segment, min_size)
     frame = data.assign(**{CELL_COLUMN: cells})
     sem_priors, own = split_priors(priors)
+    level = level_of(invariance)
+    base = as_spec(model).table
+    loads = base[base.op == "=~"]
+    equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), list(as_spec(model).observed))
     spec, summary = prepare(
-        model, frame, group=CELL_COLUMN, group_equal=tuple(invariance), ordinal=ordinal, missing=missing, std_lv=True
+        model,
+        frame,
+        group=CELL_COLUMN,
+        group_equal=equal,
+        group_partial=partial,
+        ordinal=ordinal,
+        missing=missing,
+        std_lv=True,
     )
     if "regressions" in spec.options.get("group_equal", ()):
         raise SpecError(
@@ -184,9 +204,12 @@ def make_design(
         codes,
         own_priors(own),
         {},
-        tuple(invariance),
+        equal,
         sector_column=sector,
         segment_column=segment,
+        level=level,
+        wiggle=wiggle_rows(spec.table, spec.observed) if level == "approximate" and spec.ngroups > 1 else None,
+        wiggle_sd=check_wiggle_sd(wiggle_sd),
     )
     return _with_blocks(design)
 
@@ -305,6 +328,8 @@ def build_graph(design: Design) -> pm.Model:
         fixed = pm.Data("fixed", values.pop("fixed"))
         rvs = _centre_intercepts(design, _sem_variables(design, w), fixed)
         rows = row_values(plan, rvs, fixed, pt)
+        if design.wiggle is not None:  # approximate invariance (loyalty.measurement)
+            pm.Potential("wiggle", wiggle_logp(rows, design.wiggle, design.wiggle_sd, pt))
         if design.form in ("marginal", "conditional"):
             positive_definite_check(plan, rows)
             add_likelihood(plan, s, rows, design.form)

@@ -26,9 +26,10 @@ from ..bayes.sampling import kernel_sampler, sample_kernel
 from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progress
 from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
-from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
+from .build import Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
 from .draws import LoyaltyInfo
+from .measurement import WIGGLE_SD
 from .priors import default_loyalty_priors
 from .roles import MIN_CELL_SIZE
 
@@ -94,7 +95,8 @@ def fit_loyalty(
     tune: int = 1000,
     chains: int = 4,
     seed: int | None = None,
-    invariance: Sequence[str] = DEFAULT_INVARIANCE,
+    invariance: str | Sequence[str] = "scalar",
+    wiggle_sd: float = WIGGLE_SD,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
     min_size: int = MIN_CELL_SIZE,
@@ -149,9 +151,15 @@ def fit_loyalty(
         nutpie's progress in notebooks and terminals, False hides it. ``target_accept`` defaults
         to 0.9 (as brms/blavaan users raise ``adapt_delta`` for hierarchical models): at nutpie's
         0.8 the sector-level scale left 3-5 divergences per 4000 draws on 4 sectors x 300.
-    invariance : sequence of str
-        lavaan ``group.equal`` classes across cells (default loadings and intercepts: scalar
-        invariance, which lets latent means differ by cell).
+    invariance : {"scalar", "metric", "configural", "approximate"} or sequence of str
+        Measurement invariance across cells (:mod:`loyaltymodels.loyalty.measurement`):
+        ``"scalar"`` (default) shares loadings and intercepts, ``"metric"`` loadings,
+        ``"configural"`` nothing (weights then standardized within each cell, not comparable
+        across sectors), ``"approximate"`` gives each cell its own loadings and intercepts held
+        near the cells' mean by small-variance priors (blavaan's ``wiggle``); or lavaan
+        ``group.equal`` classes. Compare levels with ``lm.compare_fits({...})`` (PSIS-LOO).
+    wiggle_sd : float
+        SD of the approximate-invariance priors (blavaan's ``wiggle.sd``, default 0.1).
     loyalty, drivers : optional
         The loyalty latent and its drivers when the model leaves a choice.
     min_size : int
@@ -202,6 +210,7 @@ def fit_loyalty(
         drivers=drivers,
         min_size=min_size,
         missing=missing,
+        wiggle_sd=wiggle_sd,
     )
     seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
@@ -240,6 +249,9 @@ def fit_loyalty(
     post.attrs.update(
         density="kernel" if why is None else "pytensor",
         density_reason="" if why is None else why,
+        invariance=design.level,
+        invariance_classes=",".join(design.invariance),
+        wiggle_sd=design.wiggle_sd if design.wiggle is not None else 0.0,
         sampler="nutpie",
         seed=seed,
         draws=draws,
@@ -489,7 +501,10 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         if name.startswith("cuts_"):
             dims[name] = (f"{name}_dim_0",)  # the PyMC graph's name of the cut points' axis
     own = {name: (("chain", "draw", *dims[name]), v.reshape(*shape, *v.shape[1:])) for name, v in values.items()}
-    weight = rows[:, design.weight_pars.ravel()].reshape(*shape, *design.weight_pars.shape)
+    # the weights' table rows (their par numbers are not row numbers beyond the first cell)
+    first_row = {int(p): r for r, p in reversed(list(enumerate(plan.table.par.to_numpy())))}
+    at = [first_row[int(p)] for p in design.weight_pars.ravel()]
+    weight = rows[:, at].reshape(*shape, *design.weight_pars.shape)
     own["weight"] = (("chain", "draw", "cell", "driver"), weight)
     posterior = posterior.assign(own).assign_coords(coords)
     rc = respondent_coords(s)

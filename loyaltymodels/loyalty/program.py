@@ -9,7 +9,9 @@ before the likelihood:
 - the zero-sum segment shifts ``delta = M y`` (PyMC's zero-sum transform, a fixed linear map of
   the ``S - 1`` free values per driver) with their normal prior on the ``S`` shifts;
 - the centred intercepts ``nu_j = nu*_j - lambda_j' mean_bar``, ``mean_bar`` the cell-size weighted
-  average of the cells' latent means ``mu_g = alpha_g + B_g mu_g`` (solved in path order).
+  average of the cells' latent means ``mu_g = alpha_g + B_g mu_g`` (solved in path order);
+- approximate invariance: each loading's and intercept's mean over the cells, with the value priors
+  ``x_g ~ normal(mean, wiggle_sd)`` (:mod:`loyaltymodels.loyalty.measurement`).
 
 The elements are the value variables of :func:`loyaltymodels.build_loyalty_model`'s PyMC model, in
 its order, with its priors and transforms, so the two give the same log density and gradient (the
@@ -267,6 +269,15 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     if centred:
         _centre(design, row_at, par_at, new, add)
     src = np.array([row_at(r) for r in range(nrows)], np.int64)
+    if design.wiggle is not None:  # approximate invariance: x_g ~ normal(mean of the cells' x, wiggle_sd)
+        wsd = design.wiggle_sd
+        for rows_of in design.wiggle:
+            mean = new()
+            for r in rows_of:
+                add(mean, 1.0 / len(rows_of), row_at(int(r)))
+            for r in rows_of:
+                prior_index.append((row_at(int(r)), mean, -1))
+                prior_value.append((wsd, -0.5 * math.log(2 * math.pi) - math.log(wsd), 0.0))
     cuts_at: dict[str, int] = {}
     for o in design.outcomes:
         if o.kind == "ordinal":

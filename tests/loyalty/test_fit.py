@@ -88,7 +88,7 @@ def test_satisfied_not_loyal_near_truth(post, scenario):
 
 def test_invest_where_matches_true_weights(post, scenario):
     # linear model: raising a driver by 1 SD moves loyalty by its standardized weight
-    inv = lm.invest_where(post).query("target == 'loyalty'")
+    inv = lm.invest_where(post, scale="standardized").query("target == 'loyalty'")
     got = inv.merge(truth_weights(scenario[1]), on=["sector", "driver"])
     assert float((got["mean"] - got.truth).abs().max()) < 0.2
     assert set(inv.columns) >= {"sector", "driver", "target", "mean", "sd", "ci_lower", "ci_upper", "prob_best"}

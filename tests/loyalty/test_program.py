@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
+from loyaltymodels.bayes.density import kernel as K
 from loyaltymodels.loyalty.build import build_graph, make_design
 from loyaltymodels.loyalty.fit import _kernel_start
 from loyaltymodels.loyalty.program import loyalty_program, program_unsupported, zero_sum_map
@@ -100,6 +101,26 @@ def test_missing_items_chained_drivers_and_other_priors():
     )
     lp = _agree(design)
     assert lp.program.ib[5] > 3  # several missing-data patterns per cell
+
+
+@pytest.mark.parametrize("level", ["configural", "metric", "approximate"])
+def test_invariance_levels_on_the_compiled_density_equal_the_pymc_model(level):
+    # approximate invariance: the small-variance priors are value priors on the cells' loadings and
+    # (centred) intercepts around their mean, beside PyMC's Potential (2 cells: PyTensor's Python
+    # mode refuses a sum of more than 32 terms, which more cells' gradients make)
+    data, _ = lm.loyalty_scenario(70, sectors=2, seed=6)
+    design = make_design(lm.loyalty_model(), data, sector="sector", invariance=level, wiggle_sd=0.07)
+    assert program_unsupported(design) is None
+    lp = _agree(design, n=4)
+    if level == "approximate":
+        assert design.wiggle is not None and design.wiggle.shape == (24, 2)  # 12 loadings, 12 intercepts
+        assert lp.program.ib[K.H_NDPRI] == 48
+
+
+def test_latent_form_with_approximate_invariance_equals_the_pymc_model():
+    data, _ = lm.loyalty_scenario(60, sectors=2, seed=8, outcomes=True)
+    design = make_design(lm.loyalty_model(), data, sector="sector", interaction=True, invariance="approximate")
+    _agree(design, n=3, scale=0.2)
 
 
 def test_zero_sum_map_is_pymcs_transform():
