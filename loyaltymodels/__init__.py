@@ -13,6 +13,7 @@ import importlib
 from typing import Any
 
 from .errors import (
+    ArgumentError,
     ConvergenceError,
     ConvergenceWarning,
     DataError,
@@ -120,6 +121,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ArgumentError",
     "ConvergenceError",
     "ConvergenceWarning",
     "DataError",

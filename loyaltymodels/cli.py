@@ -2,30 +2,77 @@
 
 Every command reads a model (a file of lavaan syntax, or ``-`` for standard input) and survey data
 in any format :func:`loyaltymodels.read_survey` reads, prints readable tables, and writes files for
-machines (JSON, CSV, netCDF). Errors print one line saying what is wrong and what to do; the exit
-code is 2 for usage and data errors, 1 for a fit that did not converge, 0 otherwise. ``--debug``
-shows the Python traceback instead.
+machines (JSON, CSV, Excel, netCDF: the format each file's extension names). Errors print one line
+saying what is wrong and what to do; the exit code is 2 for usage and data errors, 1 for a fit that
+did not converge, 0 otherwise. ``--debug`` shows the Python traceback as well, with the same exit
+code. Output paths and sampler settings are checked before any data are read or any fit runs.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 import warnings
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pandas as pd
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
+from .defaults import check_sampler_args
 from .errors import ConvergenceError, ConvergenceWarning, LoyaltyModelsError, SpecError
 
 if TYPE_CHECKING:
     import xarray as xr
 
+
+def _click_error(err: BaseException, name: str = "ClickException") -> bool:
+    """Whether ``err`` is click's ``name`` exception: typer >= 0.2x ships its own copy of click
+    (``typer._click``), older typer uses click itself, so the class is matched by name."""
+    return any(c.__name__ == name for c in type(err).__mro__)
+
+
+class _OneLineGroup(TyperGroup):
+    """The command group with click's usage errors on one line (``error: ...``, exit code 2), as
+    the package's own errors are: typer's default is a framed block of several lines."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            code = 1
+        except Exception as err:
+            if _click_error(err, "NoArgsIsHelpError"):  # bare 'loyaltymodels': the help, as before
+                err.show()  # type: ignore[attr-defined]
+                code = 2
+            elif _click_error(err):
+                text = " ".join(err.format_message().split())  # type: ignore[attr-defined]
+                ctx = getattr(err, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                typer.echo(f"error: {text}{hint}", err=True)
+                code = getattr(err, "exit_code", 2)
+            else:
+                raise
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -35,7 +82,7 @@ app = typer.Typer(
 _STATE = {"debug": False}
 
 ModelArg = Annotated[str, typer.Argument(help="File of lavaan model syntax, or - to read it from stdin.")]
-DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav or .dta.")]
+DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav, .dta or .parquet.")]
 
 
 class NotConverged(Exception):
@@ -70,9 +117,9 @@ def _errors():
         sys.stderr.close()
         raise typer.Exit(0) from None
     except Exception as err:
-        if _STATE["debug"]:
-            raise
         code = 1 if isinstance(err, (ConvergenceError, NotConverged)) else 2
+        if _STATE["debug"]:  # the traceback as well, never another exit code
+            traceback.print_exc(file=sys.stderr)
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             text = f"cannot read {getattr(err, 'filename', '') or text}: {err.strerror or err}"
@@ -88,8 +135,16 @@ def _model(source: str) -> str:
     else:
         path = Path(source)
         if not path.is_file():
-            raise SpecError(f"model file {source!r} not found; give a file of lavaan syntax or - for stdin")
-        text = path.read_text(encoding="utf-8")
+            what = "is a folder" if path.is_dir() else "not found"
+            raise SpecError(f"model file {source!r} {what}; give a file of lavaan syntax or - for stdin")
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # Notepad's UTF-8 starts with a BOM
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start : exc.start + 1]
+            raise SpecError(
+                f"model file {source!r} is not UTF-8 text (byte {exc.start}: {byte!r}); "
+                "save it as UTF-8 (names with accents are fine then)"
+            ) from None
     if not text.strip():
         raise SpecError("the model is empty; write lavaan syntax such as 'F =~ x1 + x2 + x3'")
     return text
@@ -111,11 +166,33 @@ def _show(table: pd.DataFrame, title: str | None = None, digits: int = 3) -> Non
 def _write_table(table: pd.DataFrame, out: Path | None) -> None:
     if out is None:
         return
-    if out.suffix.lower() == ".json":
-        out.write_text(table.to_json(orient="records", double_precision=15, indent=1))
-    else:
-        table.to_csv(out, index=False)
+    from .data.files import write_table
+
+    write_table(table, out)
     typer.echo(f"wrote {out}")
+
+
+#: What each kind of output may be called (the extension says the format).
+_POSTERIOR = (".nc",)
+
+
+def _outputs(**paths: tuple[Path | None, Iterable[str] | None]) -> None:
+    """Check every output path before any work ("cannot write ..." now, not after the fit):
+    ``option=(path, allowed extensions)``; tables may take any extension :func:`write_table` knows."""
+    from .data.files import TABLE_FORMATS, check_writable
+
+    for option, (path, suffixes) in paths.items():
+        if path is not None:
+            allowed = TABLE_FORMATS if suffixes is None else suffixes
+            check_writable(path, suffixes=allowed, what=f"--{option.replace('_', '-')} file")
+
+
+def _estimation(estimator: str | None, ordered: str | None, weights: str | None) -> dict:
+    """fit_sem's estimator, ordered and sampling_weights from --estimator, --ordered, --weights."""
+    items: bool | tuple[str, ...] | None = None
+    if ordered is not None:
+        items = True if ordered.strip().lower() in ("all", "true") else _csv_list(ordered)
+    return dict(estimator=estimator, ordered=items, sampling_weights=weights)
 
 
 def _csv_list(value: str | None) -> tuple[str, ...]:
@@ -148,6 +225,9 @@ def sem(
     missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for the bootstrap.")] = None,
+    estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
+    ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the parameter table (CSV).")] = None,
 ) -> None:
@@ -158,6 +238,7 @@ def sem(
     with _errors():
         from .sem.fit import fit_sem
 
+        _outputs(json=(json_out, (".json",)), csv=(csv_out, None))
         fit = fit_sem(
             _model(model),
             _data(data),
@@ -167,6 +248,7 @@ def sem(
             missing=missing,
             bootstrap=bootstrap,
             seed=seed,
+            **_estimation(estimator, ordered, weights),
         )
         fit.summary()
         if json_out:
@@ -193,6 +275,8 @@ def bayes(
     Example: loyaltymodels bayes model.lav survey.csv --draws 1000 --chains 4 --seed 1 --out post.nc
     """
     with _errors():
+        check_sampler_args(draws=draws, tune=tune, chains=chains, seed=seed)
+        _outputs(out=(out, _POSTERIOR), csv=(csv_out, None))
         from .bayes.fit import bayes_summary, fit_bayes
 
         items = ordinal if ordinal in (None, "auto") else list(_csv_list(ordinal))
@@ -241,6 +325,8 @@ def loyalty(
     Example: loyaltymodels loyalty model.lav survey.csv --sector sector --outcome churn=churned --out post.nc
     """
     with _errors():
+        check_sampler_args(draws=draws, tune=tune, chains=chains, seed=seed)
+        _outputs(out=(out, _POSTERIOR), csv=(csv_out, None))
         import loyaltymodels as lm
 
         outcomes = {}
@@ -280,6 +366,10 @@ def invariance(
     data: DataArg,
     group: Annotated[str, typer.Option(help="Column defining the groups to compare.")],
     levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = "configural,metric,scalar,strict",
+    missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+    estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
+    ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the table (.csv or .json).")] = None,
 ) -> None:
     """Measurement invariance across groups, with lavaan's chi-square difference tests.
@@ -289,7 +379,15 @@ def invariance(
     with _errors():
         from .sem.invariance_tests import invariance as run
 
-        table = run(_model(model), _data(data), group=group, levels=_csv_list(levels))
+        _outputs(out=(out, None))
+        table = run(
+            _model(model),
+            _data(data),
+            group=group,
+            levels=_csv_list(levels),
+            missing=missing,
+            **_estimation(estimator, ordered, weights),
+        )
         _show(table, "Measurement invariance:")
         _write_table(table, out)
 
@@ -298,23 +396,25 @@ def invariance(
 def simulate(
     model: ModelArg,
     n: Annotated[int, typer.Option("--n", help="Respondents (per group).")],
-    out: Annotated[Path, typer.Option(help="Where to write the data (.csv).")],
+    out: Annotated[Path, typer.Option(help="Where to write the data (.csv, .tsv, .xlsx, .sav, .dta, .parquet).")],
     seed: Annotated[int | None, typer.Option(help="Seed: same seed, same data.")] = None,
     scale: Annotated[str | None, typer.Option(help="Rating scale such as 0-10 (default: continuous).")] = None,
-    truth: Annotated[Path | None, typer.Option(help="Also write the true parameter table (.csv).")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Also write the true parameter table (.csv, .xlsx...).")] = None,
 ) -> None:
     """Simulate survey data from a model (population values in the syntax, lavaan's defaults).
 
     Example: loyaltymodels simulate model.lav --n 500 --seed 1 --scale 0-10 --out data.csv
     """
     with _errors():
+        from .data.files import write_table
         from .data.synthetic import simulate as run
 
+        _outputs(out=(out, None), truth=(truth, None))
         data, table = run(_model(model), n, seed=seed, scale=scale)
-        data.to_csv(out, index=False)
+        write_table(data, out)
         typer.echo(f"wrote {out} ({len(data)} rows, {data.shape[1]} columns)")
         if truth:
-            table.to_csv(truth, index=False)
+            write_table(table, truth)
             typer.echo(f"wrote {truth}")
 
 
@@ -346,6 +446,7 @@ def indices(
         from .indices import promoter as ix
         from .indices import satisfaction as sx
 
+        _outputs(out=(out, None))
         frame = _data(data)
         tables = []
         if nps:
@@ -470,6 +571,7 @@ def report(
     with _errors():
         from .report import html_report, text_report
 
+        _outputs(html=(html, (".html", ".htm")))
         typer.echo(text_report(result))
         if html:
             html_report(result, html)
@@ -490,6 +592,7 @@ def study(
         runs = {"ecsi": "ecsi", "holzinger": "holzinger_swineford", "poldem": "political_democracy"}
         if name not in runs:
             raise typer.BadParameter(f"unknown study {name!r}; choose ecsi, holzinger or poldem")
+        _outputs(out=(out, (".json",)))
         from . import studies
 
         result = getattr(studies, runs[name])(fast=fast)

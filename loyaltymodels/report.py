@@ -31,9 +31,9 @@ def _load(path: Path) -> tuple[str, Any]:
 
         return "sem", SemFit.from_json(path)
     if suffix in (".nc", ".netcdf", ".h5"):
-        from .bayes.fit import load_posterior
+        from .data.files import read_datatree
 
-        post = load_posterior(path)
+        post = read_datatree(path, posterior=True)  # as load_posterior, without importing PyMC
         # fit_loyalty marks its posteriors with a 'loyalty' attribute (the roles and design it read)
         return ("loyalty" if "loyalty" in post.attrs else "bayes"), post
     raise DataError(f"cannot report on {path.name!r}: expected a .json (ML fit) or .nc (posterior) file")
@@ -142,6 +142,9 @@ def _figures(kind: str, result: Any) -> list[tuple[str, bytes]]:
 
 def html_report(path: str | Path, out: str | Path) -> Path:
     """Write a self-contained HTML report (tables and figures) of a saved fit."""
+    from .data.files import check_writable
+
+    out = check_writable(out, suffixes=(".html", ".htm"), what="HTML report")
     kind, result = _load(Path(path))
     from . import __version__
 
@@ -167,6 +170,8 @@ def html_report(path: str | Path, out: str | Path) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(Path(path).name)}</title>"
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     )
-    out = Path(out)
-    out.write_text(page, encoding="utf-8")
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot write '{out}': {exc.strerror or exc}") from exc
     return out

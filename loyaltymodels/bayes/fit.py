@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import CI_POSTERIOR, labelled_interval, resolve_seed
+from ..data.files import read_datatree
+from ..defaults import CI_POSTERIOR, check_sampler_args, labelled_interval, resolve_seed
 from ..errors import DataError
 from ..spec.model import ModelSpec
 from .data import prepare
@@ -169,6 +170,7 @@ def fit_compiled(
 
     Returns the posterior DataTree (see :func:`fit_bayes`).
     """
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     parts = compiled.parts
     summary = parts.summary
     t0 = time.perf_counter()
@@ -292,9 +294,13 @@ def fit_bayes(
     -------
     xarray.DataTree
         ``posterior`` (``param``, ``std_all`` over ``parameter`` with ``lhs, op, rhs, group``
-        coords), ``sample_stats``, ``observed_data``, ``log_likelihood`` (per respondent), and on
-        request ``posterior_predictive``, ``prior`` and ``prior_predictive``; root attrs hold the
-        spec and package versions (``post.to_netcdf(path)``, :func:`load_posterior`).
+        coords), ``sample_stats``, ``observed_data`` and on request ``posterior_predictive``,
+        ``prior`` and ``prior_predictive``; root attrs hold the spec and package versions
+        (``post.to_netcdf(path)``, :func:`load_posterior`). The pointwise ``log_likelihood`` (per
+        respondent and draw) is not stored, so the call costs the same for 1,000 or 1,000,000
+        respondents: :func:`loo`, :func:`waic` and :func:`compare` compute it when they need it
+        (:func:`add_log_likelihood` adds it to the tree); the conditional form (ordinal items),
+        whose draws hold every respondent's scores anyway, stores it.
 
     Examples
     --------
@@ -303,6 +309,8 @@ def fit_bayes(
     >>> post = lm.fit_bayes(HS_MODEL, load_holzinger_swineford(), seed=1)  # doctest: +SKIP
     >>> lm.bayes_summary(post).head()  # doctest: +SKIP
     """
+    # before the compile, which can take a minute
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     compiled = compile_model(
         model,
         data,
@@ -369,6 +377,9 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
 
 
 def load_posterior(path: str | os.PathLike[str]) -> xr.DataTree:
-    """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included)."""
-    tree = xr.open_datatree(path, engine="h5netcdf")
-    return tree.load()
+    """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included).
+
+    A missing, truncated or foreign file (a saved ML fit, a netCDF file of something else) raises
+    :class:`~loyaltymodels.errors.DataError` naming it, not h5py's ``OSError``.
+    """
+    return read_datatree(path, posterior=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import ArgumentError
 from .scenarios import loyalty_scenario
 from .synthetic import simulate
 
@@ -102,7 +103,7 @@ def make_example(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     (400, 12)
     """
     if name not in EXAMPLES:
-        raise KeyError(f"no example named {name!r}; choose among {sorted(EXAMPLES)}")
+        raise ArgumentError(f"no example named {name!r}; choose among {sorted(EXAMPLES)}")
     recipe, seed, _ = EXAMPLES[name]
     return recipe(seed)
 

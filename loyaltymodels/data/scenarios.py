@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..defaults import check_seed
+from ..errors import ArgumentError
 from .behaviour import behaviour_spec, behaviour_truth, convert_prospects, follow_customers, repeat_purchases
-from .synthetic import _to_ratings, parse_scale
+from .synthetic import _integral, _to_ratings, parse_scale
 
 #: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
 #: Image-led sectors weigh beliefs more; service-led sectors weigh experience more.
@@ -169,6 +171,7 @@ def loyalty_scenario(
     >>> truth.query("parameter == 'w_experience'").set_index("sector").value.to_dict()
     {'retail': 0.3, 'banking': 0.5}
     """
+    check_seed(seed, generator=True)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     names, w = _sector_weights(sectors, weights)
     sizes = _sizes(n, names)
@@ -176,7 +179,7 @@ def loyalty_scenario(
     outs = _outcomes(outcomes)
     lo_hi = parse_scale(scale)
     if not -1 < rho < 1:
-        raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
+        raise ArgumentError(f"rho must lie strictly between -1 and 1, got {rho}")
     mom = _nonlinear_moments(rho)
     c = asymmetry / 2
     nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
@@ -190,7 +193,7 @@ def loyalty_scenario(
             explained = wb**2 + we**2 + 2 * rho * wb * we + nonlinear_var
             resid = 1.0 - explained
             if resid < -1e-9:
-                raise ValueError(
+                raise ArgumentError(
                     f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
                     f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
                     f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them"
@@ -323,11 +326,11 @@ def _sector_weights(
 ) -> tuple[list[str], dict[str, tuple[float, float]]]:
     if isinstance(weights, Mapping):
         if isinstance(sectors, int):
-            raise TypeError("with weights per sector, sectors must be a list of names (or None for all of them)")
+            raise ArgumentError("with weights per sector, sectors must be a list of names (or None for all of them)")
         names = list(weights) if sectors is None else list(sectors)
         missing = [s for s in names if s not in weights]
         if missing:
-            raise ValueError(f"weights has no entry for sector(s) {missing}")
+            raise ArgumentError(f"weights has no entry for sector(s) {missing}")
         return names, {s: _pair(weights[s]) for s in names}
     if sectors is None:
         sectors = 4
@@ -343,7 +346,7 @@ def _sector_weights(
         return names, {s: (float(weights[0]), float(weights[1])) for s in names}
     unknown = [s for s in names if s not in SECTOR_PROFILES]
     if unknown:
-        raise ValueError(
+        raise ArgumentError(
             f"no preset weights for sector(s) {unknown}: presets are "
             f"{list(SECTOR_PROFILES)}; pass weights={{sector: (w_beliefs, w_experience)}}"
         )
@@ -362,13 +365,21 @@ def _is_scalar(x: object) -> bool:
 
 def _sizes(n: Any, names: list[str]) -> dict[str, int]:
     if isinstance(n, Mapping):
-        return {s: int(n[s]) for s in names}
-    if _is_scalar(n):
-        return {s: int(n) for s in names}
-    n = list(n)
-    if len(n) != len(names):
-        raise ValueError(f"n gives {len(n)} sizes for {len(names)} sectors")
-    return dict(zip(names, map(int, n)))
+        missing = [s for s in names if s not in n]
+        if missing:
+            raise ArgumentError(f"n has no size for sector(s) {missing}")
+        sizes = {s: n[s] for s in names}
+    elif _is_scalar(n):
+        sizes = {s: n for s in names}
+    else:
+        n = list(n)
+        if len(n) != len(names):
+            raise ArgumentError(f"n gives {len(n)} sizes for {len(names)} sectors")
+        sizes = dict(zip(names, n))
+    for s, k in sizes.items():  # a float is refused, not truncated; an empty sector is no sector
+        if not _integral(k) or int(k) < 1:
+            raise ArgumentError(f"n={k!r} for sector {s!r}: give the number of respondents, an integer of at least 1")
+    return {s: int(k) for s, k in sizes.items()}
 
 
 def _segments(segments: Mapping[str, tuple[float, float]] | bool | None) -> dict[str, tuple[float, float]]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..defaults import CI_ML
+from ..errors import ArgumentError
 from . import intervals as iv
 from .responses import mean_table, parse_scale, read_responses, share_table
 
@@ -80,7 +81,7 @@ def secure_customer_index(
     favourable = hi - 1 if favourable is None else favourable
     vulnerable = -(-(lo + hi) // 2) if vulnerable is None else vulnerable
     if not lo < vulnerable <= favourable < hi:
-        raise ValueError(
+        raise ArgumentError(
             f"secure_customer_index: need {lo} < vulnerable ({vulnerable}) <= favourable ({favourable}) < {hi}"
         )
     r = read_responses(
@@ -209,7 +210,7 @@ def csat(
     iv.check_ci(ci)
     lo, hi, name = parse_scale(scale)
     if not (isinstance(top_box, int) and 1 <= top_box <= hi - lo):
-        raise ValueError(f"csat: top_box must be an integer from 1 to {hi - lo}; got {top_box!r}")
+        raise ArgumentError(f"csat: top_box must be an integer from 1 to {hi - lo}; got {top_box!r}")
     r = read_responses("csat", {"x": x}, scale=(lo, hi, name), data=data, by=by, weights=weights)
     return share_table(r, r.answers[0] > hi - top_box, ci, "csat")
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.validate import suggest_column as _suggest  # the package's "did you mean" for columns
-from ..errors import DataError, SpecError
+from ..errors import DataError, SpecError, plain
 from ..spec.model import ModelSpec
 
 #: Fewest respondents a sector (or a sector x segment cell) may have: each cell gets its own latent
@@ -174,7 +174,9 @@ def check_column(data: pd.DataFrame, column: str, what: str) -> None:
     if data[column].isna().any():
         row = data.index[data[column].isna().to_numpy()][0]
         raise DataError(
-            f"the {what} column {column!r} is missing at row {row!r}; drop or label those rows", column=column, row=row
+            f"the {what} column {column!r} is missing at row {plain(row)!r}; drop or label those rows",
+            column=column,
+            row=row,
         )
 
 
@@ -270,7 +272,8 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
     if bad.any():
         row = values.index[bad.to_numpy()][0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) has the non-numeric value {values[row]!r} at row {row!r}",
+            f"outcome {name!r} (column {column!r}) has the non-numeric value {plain(values[row])!r} "
+            f"at row {plain(row)!r}",
             column=column,
             row=row,
             value=values[row],
@@ -291,7 +294,7 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
             raise DataError(
                 f"outcome {name!r} (column {column!r}) is neither 0/1 nor an integer rating "
                 f"with at most {MAX_RATING_LEVELS} levels: first value outside 0/1 is "
-                f"{values[row]!r} at row {row!r}",
+                f"{plain(values[row])!r} at row {plain(row)!r}",
                 column=column,
                 row=row,
                 value=values[row],
@@ -299,7 +302,7 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
     if kind == "binary" and not set(seen) <= {0.0, 1.0}:
         row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) must be 0/1: row {row!r} holds {values[row]!r}",
+            f"outcome {name!r} (column {column!r}) must be 0/1: row {plain(row)!r} holds {plain(values[row])!r}",
             column=column,
             row=row,
             value=values[row],
@@ -307,7 +310,7 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
     if kind == "ordinal" and not integer:
         row = values.index[(x != np.round(x)).to_numpy()][0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) is an ordinal rating but row {row!r} "
+            f"outcome {name!r} (column {column!r}) is an ordinal rating but row {plain(row)!r} "
             f"holds the non-integer {values[row]!r}",
             column=column,
             row=row,

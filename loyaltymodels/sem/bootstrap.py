@@ -22,7 +22,7 @@ import numpy as np
 from ..algebra.matrices import evaluate_defined, standardized
 from ..algebra.moments import group_stats
 from ..defaults import CI_ML, one_blas_thread
-from ..errors import LoyaltyModelsError, SemWarning
+from ..errors import ArgumentError, LoyaltyModelsError, SemWarning
 from .effects import effect_pairs, effect_values
 from .engine import constraints, optimize
 from .kernel import Problem
@@ -114,7 +114,7 @@ def attach_bootstrap(fit: SemFit, frames: list[pd.DataFrame], B: int, seed: int 
     """``fit`` with ``boot_se, boot_ci_lower, boot_ci_upper, std_all_boot_lower,
     std_all_boot_upper`` columns and the draws in ``fit.bootstrap``."""
     if B < 2:
-        raise ValueError(f"bootstrap={B}: ask for at least 2 replicates (1000 or more for intervals)")
+        raise ArgumentError(f"bootstrap={B}: ask for at least 2 replicates (1000 or more for intervals)")
     spec = fit.spec
     keep = ~np.isin(spec.table.op.to_numpy(dtype=object), ["==", "<", ">"])
     pairs = effect_pairs(fit)

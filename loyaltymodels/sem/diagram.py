@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -155,7 +157,7 @@ def path_diagram(
         _, ax = plt.subplots(figsize=(min(16, max(6, w * 1.1)), min(12, max(4, h * 0.9))))
     fig = ax.figure
     if not isinstance(fig, Figure):  # a SubFigure has no tight_layout
-        raise TypeError("path_diagram draws on Axes of a Figure, not of a SubFigure")
+        raise ArgumentError("path_diagram draws on Axes of a Figure, not of a SubFigure")
     for v, (x, y) in pos.items():
         if v in latents:
             ax.add_patch(Ellipse((x, y), _ELL_W, _ELL_H, fc="#dbe9f6", ec="#1f4e79", lw=1.4))

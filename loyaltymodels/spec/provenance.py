@@ -3,6 +3,7 @@ result (JSON for ML fits, netCDF attributes for posteriors) so it can be read ba
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from .model import ModelSpec, parse_model
 
 _PACKAGES = (
@@ -39,13 +41,19 @@ def package_versions() -> dict[str, str]:
     >>> sorted(v)[:3], v["python"].count(".")
     (['arviz', 'arviz-base', 'arviz-stats'], 2)
     """
-    out = {"python": platform.python_version()}
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: the metadata lookups cost tens of milliseconds."""
+    out = [("python", platform.python_version())]
     for name in _PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+            out.append((name, "not installed"))
+    return tuple(out)
 
 
 def spec_attrs(spec: ModelSpec) -> dict[str, str]:
@@ -62,6 +70,12 @@ def spec_from_attrs(attrs: Mapping[Any, Any]) -> ModelSpec:
     >>> spec_from_attrs(spec_attrs(spec)).partable.equals(spec.partable)
     True
     """
+    missing = [k for k in ("model_syntax", "spec_options") if k not in attrs]
+    if missing:
+        raise DataError(
+            f"no model specification in these attributes (missing {', '.join(missing)}): the result was not "
+            "saved by loyaltymodels (fit_sem, fit_bayes, fit_loyalty)"
+        )
     options = json.loads(attrs["spec_options"])
     for key in ("group_equal", "group_partial"):
         options[key] = tuple(options.get(key) or ())

@@ -74,24 +74,58 @@ def test_fit_compiled_new_data_and_wrong_structure(hs_compiled, hs):
         lm.fit_compiled(hs_compiled, hs.iloc[:100].assign(x1=np.where(np.arange(100) < 3, np.nan, hs.x1[:100])))
 
 
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"draws": 0}, "draws=0"),
+        ({"chains": 0}, "chains=0"),
+        ({"tune": -1}, "tune=-1"),
+        ({"draws": 10.0}, "draws=10.0"),  # refused, not truncated
+        ({"cores": 0}, "cores=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"target_accept": 1.5}, "target_accept=1.5"),
+    ],
+)
+def test_sampler_settings_are_refused_by_name_before_compiling(hs_compiled, hs, monkeypatch, settings, named):
+    # numpy's reshape error, xarray's KeyError 'chain', an OverflowError or a TypeError, before
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_compiled(hs_compiled, **settings)
+    import loyaltymodels.bayes.fit as bayes_fit
+
+    def never(*args, **kwargs):
+        raise AssertionError("compiled before the sampler settings were checked")
+
+    monkeypatch.setattr(bayes_fit, "compile_model", never)
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_bayes(HS_MODEL, hs, **settings)
+
+
+def test_sampler_and_density_names_are_arguments(hs):
+    with pytest.raises(lm.ArgumentError, match="sampler='stan': choose one of"):
+        lm.compile_model(HS_MODEL, hs, sampler="stan")
+    with pytest.raises(lm.ArgumentError, match="density='numba': choose one of"):
+        lm.compile_model(HS_MODEL, hs, density="numba")
+
+
 def test_layout_contract(small_post):
     post = small_post
     assert set(post.children) >= {
         "posterior",
         "sample_stats",
         "observed_data",
-        "log_likelihood",
         "posterior_predictive",
         "prior",
         "prior_predictive",
     }
+    # the pointwise log-likelihood grows with the respondents: not stored, computed when asked
+    assert "log_likelihood" not in post.children
     param = post["posterior"]["param"]
     assert param.dims == ("chain", "draw", "parameter")
     assert list(param.parameter.values[:4]) == ["f=~x1", "f=~x2", "f=~x3", "f=~x4"]
     assert {"lhs", "op", "rhs", "group"} <= set(param.coords)
     assert post["posterior"]["std_all"].dims == param.dims
     assert float(param.sel(parameter="f=~x1").std()) == 0.0  # fixed marker
-    assert post["log_likelihood"]["y"].dims == ("chain", "draw", "respondent")
+    assert lm.add_log_likelihood(post)["log_likelihood"]["y"].dims == ("chain", "draw", "respondent")
     assert post["observed_data"]["y"].dims == ("respondent", "item")
     assert post["posterior_predictive"]["y"].dims == ("chain", "draw", "respondent", "item")
     for name in ("diverging", "energy", "tree_depth", "step_size", "lp"):
@@ -138,6 +172,23 @@ def test_netcdf_round_trip(small_post, tmp_path):
     pd.testing.assert_frame_equal(lm.bayes_summary(back), lm.bayes_summary(small_post))
 
 
+def test_load_posterior_names_files_it_cannot_read(small_post, tmp_path):
+    # h5py's OSError ("file signature not found", "unable to open file") named no fix, before
+    with pytest.raises(lm.DataError, match=r"no saved posterior at '.*gone.nc'; check the path"):
+        lm.load_posterior(tmp_path / "gone.nc")
+    (tmp_path / "fit.json").write_text('{"format": "loyaltymodels.SemFit"}')
+    with pytest.raises(lm.DataError, match=r"'.*fit.json' is not a saved posterior: the file is not a netCDF-4"):
+        lm.load_posterior(tmp_path / "fit.json")
+    small_post.to_netcdf(tmp_path / "post.nc")
+    whole = (tmp_path / "post.nc").read_bytes()
+    (tmp_path / "cut.nc").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(lm.DataError, match=r"'.*cut.nc' could not be read as a saved posterior"):
+        lm.load_posterior(tmp_path / "cut.nc")
+    xr.DataTree(xr.Dataset({"a": ("x", np.arange(3.0))})).to_netcdf(tmp_path / "other.nc")
+    with pytest.raises(lm.DataError, match=r"'.*other.nc' is a netCDF file but not a posterior"):
+        lm.load_posterior(tmp_path / "other.nc")
+
+
 def test_multigroup_missing_defined_and_equal_labels():
     model = "f =~ x1 + a*x2 + x3\nf ~~ x4\nd := 2*a"
     data, _ = lm.simulate("f =~ 0.8*x1 + 0.7*x2 + 0.6*x3\nf ~~ 0.3*x4", n=[90, 70], seed=4)
@@ -158,9 +209,9 @@ def test_multigroup_missing_defined_and_equal_labels():
     p = post["posterior"]["param"]
     np.testing.assert_array_equal(p.sel(parameter="f=~x3").values, p.sel(parameter="f=~x3.g2").values)
     np.testing.assert_allclose(p.sel(parameter="d").values, 2 * p.sel(parameter="f=~x2").values)
-    assert set(np.unique(post["log_likelihood"]["group"].values)) == {1, 2}
+    assert set(np.unique(post["observed_data"]["group"].values)) == {1, 2}
     assert np.isnan(post["observed_data"]["y"].values).any()
-    assert np.isfinite(post["log_likelihood"]["y"].values).all()
+    assert np.isfinite(lm.add_log_likelihood(post)["log_likelihood"]["y"].values).all()
 
 
 def test_nutpie_failure_falls_back_to_pymc(monkeypatch):

@@ -163,7 +163,10 @@ def test_netcdf_round_trip(post, tmp_path):
     back = xr.open_datatree(path)
     pd.testing.assert_frame_equal(lm.driver_weights(back), lm.driver_weights(post))
     pd.testing.assert_frame_equal(lm.satisfied_not_loyal(back), lm.satisfied_not_loyal(post))
-    assert "log_likelihood" in back.children and "package_versions" in back.attrs
+    assert "package_versions" in back.attrs and back.attrs["density"] == "kernel"
+    # the pointwise log-likelihood is not stored (it grows with the respondents): computed on demand
+    assert "log_likelihood" not in back.children
+    assert float(lm.loo(back).elpd) == pytest.approx(float(lm.loo(post).elpd))
     # what it takes to redo the fit travels with it
     assert {k: back.attrs[k] for k in ("seed", "draws", "tune", "chains", "target_accept")} == {
         "seed": 3,
@@ -254,3 +257,21 @@ def test_model_without_loyalty_regression(small):
 def test_not_a_loyalty_posterior():
     with pytest.raises(DataError, match="fit_loyalty"):
         lm.driver_weights(xr.DataTree())
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"draws": 0}, "draws=0"),
+        ({"chains": -2}, "chains=-2"),
+        ({"tune": -1}, "tune=-1"),
+        ({"draws": 300.0}, "draws=300.0"),  # refused, not truncated
+        ({"cores": 0}, "cores=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"target_accept": 0}, "target_accept=0"),  # was silently replaced by the default 0.9
+        ({"target_accept": 1.2}, "target_accept=1.2"),
+    ],
+)
+def test_sampler_settings_refused_before_the_model_is_built(small, settings, named):
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_loyalty(lm.loyalty_model(), small, min_size=10, **settings)
