@@ -51,13 +51,14 @@ def test_acquisition_recovers_the_conversion_effect_of_beliefs(c_beliefs):
     conv = post.posterior["conversion"].sel(sector="all")
     assert list(conv.acquisition_driver.values) == ["B"]  # prospects answered beliefs only
     draws = conv.sel(acquisition_driver="B").to_numpy().ravel()
-    lo, hi = np.quantile(draws, [0.05, 0.95])
-    assert lo < c_beliefs < hi, (c_beliefs, lo, hi)
+    # within 3 posterior SDs (a 90% interval misses a true value 1 time in 10: too brittle for a test)
+    assert abs(draws.mean() - c_beliefs) < 3 * draws.std(), (c_beliefs, draws.mean(), draws.std())
     if c_beliefs:
-        assert lo > 0.3  # the effect is found, not only covered
+        assert np.quantile(draws, 0.05) > 0.3  # the effect is found, not only covered
     tab = lm.retention_effects(post)
-    odds = tab.query("effect == 'conversion' and factor == 'B'")
-    assert len(odds) and np.all(odds.ci_lower <= np.exp(c_beliefs)) and np.all(np.exp(c_beliefs) <= odds.ci_upper)
+    odds = tab.query("effect == 'conversion' and factor == 'B' and per == 'sd'")
+    assert len(odds) == 1 and abs(odds.log_mean.iloc[0] - c_beliefs) < 3 * odds.log_sd.iloc[0]
+    assert odds.ci_lower.iloc[0] < odds.est.iloc[0] < odds.ci_upper.iloc[0]
 
 
 def draw_purchases(n: int, g_rate: float, seed: int, T: float = 40.0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -89,8 +90,8 @@ def test_repeat_purchase_recovers_the_rate_effect_of_experience(g_rate):
     p = post.posterior
     for var, truth in (("purchase_rate", {"B": 0.0, "E": g_rate}), ("purchase_dropout", {"B": 0.0, "E": 0.0})):
         for k, v in truth.items():
-            lo, hi = np.quantile(p[var].sel(factor_=k).to_numpy().ravel(), [0.05, 0.95])
-            assert lo < v < hi, (var, k, v, lo, hi)
+            d = p[var].sel(factor_=k).to_numpy().ravel()
+            assert abs(d.mean() - v) < 3 * d.std(), (var, k, v, d.mean(), d.std())
     if g_rate:
         assert float(p["purchase_rate"].sel(factor_="E").quantile(0.05)) > 0.15
     else:
