@@ -236,7 +236,7 @@ def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
-def _verdict(post: xr.DataTree) -> pd.DataFrame:
+def _verdict(post: xr.DataTree, var_names: list[str] | None = None) -> pd.DataFrame:
     """The convergence report, printed before any estimate: each failing parameter once (held
     equal across sectors, it is one parameter), named with its sector, and one line saying what
     to do. Returns the failed checks (empty when all is well)."""
@@ -245,7 +245,7 @@ def _verdict(post: xr.DataTree) -> pd.DataFrame:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        problems = check_convergence(post, warn=False)
+        problems = check_convergence(post, warn=False, var_names=var_names or ("param",))
     if len(problems):
         table = problems[["check", "parameter", "value", "threshold"]]
         _show(table.head(15), f"Convergence: NOT converged ({len(problems)} failed check(s)):")
@@ -596,6 +596,87 @@ def _three(value: str, option: str) -> tuple[str, str, str]:
     if len(cols) != 3:
         raise typer.BadParameter(f"{option} takes three comma-separated columns, got {value!r}")
     return cols
+
+
+@app.command()
+def retention(
+    model: ModelArg,
+    data: DataArg,
+    time: Annotated[str, typer.Option(help="Column: periods observed after the survey (1, 2, ...).")] = "time",
+    event: Annotated[str, typer.Option(help="Column: 1 if the customer left, 0 if still one (censored).")] = "event",
+    sector: Annotated[str | None, typer.Option(help="Column of sectors (effects partially pooled).")] = None,
+    tenure: Annotated[str | None, typer.Option(help="Column: periods as a customer at the survey.")] = None,
+    acquisition: Annotated[
+        str | None, typer.Option(help="Column: 0/1 for prospects (did they convert), blank for customers.")
+    ] = None,
+    purchases: Annotated[
+        str | None, typer.Option(help="Repeat purchase: three columns frequency,recency,T (BG/NBD).")
+    ] = None,
+    purchases_only: Annotated[
+        bool, typer.Option(help="Fit repeat purchase only (no --time/--event); needs --purchases.")
+    ] = False,
+    draws: Annotated[int, typer.Option(min=1, help="Draws per chain after tuning.")] = 1000,
+    tune: Annotated[int, typer.Option(min=0, help="Tuning draws per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(min=1, help="Number of chains.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Seed: same seed, same draws.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF, .nc).")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the effects table (.csv or .json).")] = None,
+) -> None:
+    """Retention (and acquisition, repeat purchase) after a survey, driven by its latent constructs.
+
+    Example: loyaltymodels retention model.lav followed.csv --sector sector --tenure tenure --out post.nc
+    """
+    with _errors():
+        # every argument checked before the data are read (a long read, then a usage error, wastes time)
+        buys = _three(purchases, "--purchases") if purchases else None
+        if purchases_only and buys is None:
+            raise typer.BadParameter("--purchases-only needs --purchases frequency,recency,T")
+        for path, option, suffixes in ((out, "--out", (".nc",)), (csv_out, "--csv", (".csv", ".json"))):
+            if path is None:
+                continue
+            if path.suffix.lower() not in suffixes:
+                raise typer.BadParameter(f"{option} {path}: expected a {' or '.join(suffixes)} file")
+            if not path.resolve().parent.is_dir():
+                raise typer.BadParameter(f"{option} {path}: folder {path.parent} does not exist; create it first")
+        text = _model(model)
+        if not data.is_file():
+            raise typer.BadParameter(f"data file {data} not found")
+        import loyaltymodels as lm
+
+        post = lm.fit_retention(
+            text,
+            _data(data),
+            time=None if purchases_only else time,
+            event=None if purchases_only else event,
+            sector=sector,
+            tenure=tenure,
+            acquisition=acquisition,
+            purchases=buys,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progressbar=_progress(),
+            check=False,
+        )
+        from .retention.fit import CHECKED  # the behaviour parameters, as fit_retention checks them
+
+        problems = _verdict(post, [v for v in CHECKED if v in post.posterior])
+        if out:
+            post.to_netcdf(out)
+            typer.echo(f"wrote {out}")
+        table = None
+        if "hazard" in post.posterior or "conversion" in post.posterior:
+            table = lm.retention_effects(post)
+            _show(table, "Retention effects (hazard ratios < 1 retain; conversion odds ratios):")
+        if buys is not None:
+            rate = post.posterior[["purchase_rate", "purchase_dropout"]].mean(("chain", "draw")).to_dataframe()
+            rate = rate.reset_index()
+            _show(rate, "Repeat purchase (log-scale shifts per SD of each latent, posterior means):")
+            table = rate if table is None else table  # --purchases-only: the CSV holds these shifts
+        if table is not None:
+            _write_table(table, csv_out)
+        _check(problems)
 
 
 @app.command()

@@ -353,3 +353,42 @@ def test_loyalty_on_bundled_sectors_equals_the_api_and_reports(tmp_path):
     bad = run("loyalty", model, data, "--sector", "sectr")
     assert "did you mean 'sector'" in one_error_line(bad, 2)
     assert "name=COLUMN" in one_error_line(run("loyalty", model, data, "--sector", "sector", "--outcome", "churn"), 2)
+
+
+@pytest.mark.slow  # two fits, ~100 s on a shared machine
+def test_retention_equals_the_api_and_checks_arguments_before_the_data(tmp_path):
+    data, truth = lm.loyalty_scenario(30, sectors=2, follow_up=6, seed=1)
+    model, csv = tmp_path / "ret.lav", tmp_path / "followed.csv"
+    model.write_text(truth.attrs["model"])
+    data.to_csv(csv, index=False)
+    out, effects = tmp_path / "post.nc", tmp_path / "effects.csv"
+    sampler = ("--draws", 60, "--tune", 80, "--chains", 2, "--seed", 3)
+    args = ("retention", model, csv, "--sector", "sector", "--tenure", "tenure", *sampler)
+    res = run(*args, "--out", out, "--csv", effects)
+    # short chains may fail the convergence checks (exit 1, draws saved); anything else is a failure
+    assert res.exit_code in (0, 1) and out.exists(), res.output
+    assert "Retention effects" in res.output and "Traceback" not in res.output
+    saved = pd.read_csv(effects)
+    api = lm.retention_effects(
+        lm.fit_retention(
+            truth.attrs["model"],
+            data,
+            sector="sector",
+            tenure="tenure",
+            draws=60,
+            tune=80,
+            chains=2,
+            seed=3,
+            check=False,
+        )
+    )
+    np.testing.assert_allclose(saved["est"], api["est"], rtol=1e-10)
+    assert list(saved.effect) == list(api.effect) and list(saved.sector) == list(api.sector)
+    # arguments are checked before the data are read: the data file below does not exist
+    missing = tmp_path / "nowhere.csv"
+    assert ".nc" in one_error_line(run("retention", model, missing, "--out", tmp_path / "post.txt"), 2)
+    assert "three" in one_error_line(run("retention", model, missing, "--purchases", "f,r"), 2)
+    assert "--purchases" in one_error_line(run("retention", model, missing, "--purchases-only"), 2)
+    assert "not found" in one_error_line(run("retention", model, missing), 2)
+    assert "'tme'" in one_error_line(run("retention", model, csv, "--time", "tme"), 2)
+    assert run("retention", model, csv, "--draws", 0).exit_code == 2
