@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import ConvergenceWarning, DataError, LoyaltyModelsWarning
+from ..errors import ArgumentError, ConvergenceWarning, DataError, LoyaltyModelsWarning
 from .draws import add_log_likelihood, model_spec
 
 if TYPE_CHECKING:
@@ -560,7 +560,7 @@ def compare(models: Mapping[str, xr.DataTree], *, method: str = "stacking") -> p
     import arviz_stats as azs
 
     if len(models) < 2:
-        raise ValueError("compare() needs at least two models, as a dict {name: posterior}")
+        raise ArgumentError(f"compare() got {len(models)} model(s); give at least two, as a dict {{name: posterior}}")
     items = {name: tuple(model_spec(p).observed) for name, p in models.items()}
     if len({frozenset(v) for v in items.values()}) > 1:
         first = next(iter(items))

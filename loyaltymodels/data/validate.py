@@ -362,7 +362,30 @@ def _check_rows(
             )
 
 
+def _varies(used: pd.DataFrame, items: list[str], group: str | None) -> bool:
+    """True when every numeric item has two distinct observed values (in every group): the
+    usual case, screened with NumPy; pandas' per-column ``nunique`` (the messages' path) cost a
+    fifth of a small fit_sem call."""
+    block = used[items]
+    if not all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
+        return False
+    x = block.to_numpy(dtype=float)
+    parts = (
+        [x] if group is None else [x[codes == k] for codes in [pd.factorize(used[group])[0]] for k in np.unique(codes)]
+    )
+    for part in parts:
+        seen = ~np.isnan(part)
+        if not seen.any(axis=0).all():
+            return False
+        with np.errstate(invalid="ignore"):
+            if (np.nanmax(part, axis=0) == np.nanmin(part, axis=0)).any():
+                return False
+    return True
+
+
 def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> None:
+    if _varies(used, items, group):
+        return
     for c in items:
         values = used[c].dropna()
         if values.empty:

@@ -53,11 +53,12 @@ class LoyaltyProgram:
     cuts: dict[str, tuple[int, int]] = field(default_factory=dict)  # outcome -> its cut points' values
 
     def cut_points(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """The ordinal outcomes' cut points ``(draws, levels - 1)`` at unconstrained points ``x``."""
+        """The ordinal outcomes' cut points ``(draws, levels - 1)`` at unconstrained points ``x``, by
+        the PyMC model's variable names (``cuts_<outcome>``)."""
         if not self.cuts:
             return {}
         values = self.program.values(x)
-        return {name: values[:, at : at + k] for name, (at, k) in self.cuts.items()}
+        return {f"cuts_{name}": values[:, at : at + k] for name, (at, k) in self.cuts.items()}
 
     def start(self, point: dict[str, np.ndarray]) -> np.ndarray:
         """The unconstrained starting point from constrained starting values by name: the SEM's

@@ -180,3 +180,28 @@ def test_fit_on_the_compiled_density_records_it_and_equals_the_graph_in_distribu
     b = slow["posterior"]["std_weight"].stack(s=("chain", "draw"))
     se = np.sqrt(a.var("s") / 200 + b.var("s") / 200)  # conservative ESS of 200 per fit
     assert (abs(a.mean("s") - b.mean("s")) < 4 * se).all()
+
+
+def test_a_fit_with_an_ordinal_outcome_names_its_cut_points_as_the_graph_does():
+    # the posterior of a compiled-density fit carries the cut points under the PyMC model's name
+    # (notebook 03's fit failed with KeyError 'recommend' when they came back by outcome name)
+    data, _ = lm.loyalty_scenario(60, sectors=2, seed=1, outcomes=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        post = lm.fit_loyalty(
+            lm.loyalty_model(),
+            data,
+            sector="sector",
+            outcomes=["churn", "recommend"],
+            interaction=True,
+            draws=30,
+            tune=30,
+            chains=1,
+            seed=1,
+            check=False,
+        )
+    assert post.attrs["density"] == "kernel"
+    cuts = post["posterior"]["cuts_recommend"]
+    assert cuts.dims == ("chain", "draw", "cuts_recommend_dim_0") and cuts.sizes["cuts_recommend_dim_0"] == 10
+    assert (cuts.diff("cuts_recommend_dim_0") > 0).all()
+    assert set(lm.outcome_effects(post).outcome) == {"churn", "recommend"}
