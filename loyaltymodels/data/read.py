@@ -6,8 +6,9 @@ numbers and puts what the file says about itself in ``DataFrame.attrs``:
 ``source``        ``path``, ``format`` and, for CSV, the ``sep``, ``decimal``, ``thousands`` and
                   ``encoding`` used; for Excel the ``sheet``; for SPSS/Stata the file ``encoding`` and
                   (SPSS) ``user_missing``: ``{column: {"codes": [[lo, hi], ...], "count": n}}``.
-``value_labels``  ``{column: {code: label}}`` (SPSS, Stata).
-``column_labels`` ``{column: label}`` (SPSS, Stata), the question wording.
+``value_labels``  ``{column: {code: label}}`` (SPSS, Stata; Excel templates' ``values`` sheet).
+``column_labels`` ``{column: label}`` (SPSS, Stata; Excel templates' ``variables`` sheet), the
+                  question wording.
 
 The validation every fit runs (:func:`validate_data`, :class:`DataReport`) lives in
 :mod:`loyaltymodels.data.validate` and is re-exported here.
@@ -129,8 +130,7 @@ def read_survey(
         value_labels: dict = {}
         column_labels: dict = {}
     elif fmt == "excel":
-        df, header, source = _read_excel(path, sheet)
-        value_labels, column_labels = {}, {}
+        df, header, source, (value_labels, column_labels) = _read_excel(path, sheet)
     else:
         df, source, value_labels, column_labels = _read_readstat(path, fmt, encoding)
         header = [str(c) for c in df.columns]  # both formats forbid duplicated variable names
@@ -253,7 +253,9 @@ def sniff_number_format(records: list[list[str]], decimal: str | None = None, se
 
 
 # -- Excel -----------------------------------------------------------------------------------------
-def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+def _read_excel(
+    path: Path, sheet: str | int | None
+) -> tuple[pd.DataFrame, list[str], dict[str, Any], tuple[dict[str, dict[Any, str]], dict[str, str]]]:
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException... on bad files
@@ -280,7 +282,28 @@ def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list
         first = pd.read_excel(book, sheet_name=name, header=None, nrows=1)
         header = [] if first.empty else ["" if pd.isna(v) else str(v) for v in first.iloc[0]]
         df = pd.read_excel(book, sheet_name=name)
-    return df, header, {"sheet": name}
+        labels = _excel_labels(book, names, name)
+    return df, header, {"sheet": name}, labels
+
+
+def _excel_labels(
+    book: pd.ExcelFile, names: list[str], data_sheet: str
+) -> tuple[dict[str, dict[Any, str]], dict[str, str]]:
+    """Value and column labels kept beside the data, as the questionnaire templates of
+    :mod:`loyaltymodels.design` write them: sheets ``variables`` (``variable``, ``label``) and
+    ``values`` (``variable``, ``code``, ``label``). Workbooks without them have no labels."""
+    column_labels: dict[str, str] = {}
+    value_labels: dict[str, dict[Any, str]] = {}
+    if "variables" in names and data_sheet != "variables":
+        v = pd.read_excel(book, sheet_name="variables")
+        if {"variable", "label"} <= set(v.columns):
+            column_labels = {str(a): str(b) for a, b in zip(v.variable, v.label) if pd.notna(b) and str(b)}
+    if "values" in names and data_sheet != "values":
+        v = pd.read_excel(book, sheet_name="values")
+        if {"variable", "code", "label"} <= set(v.columns):
+            for var, code, label in zip(v.variable, v.code, v.label):
+                value_labels.setdefault(str(var), {})[_code(code)] = str(label)
+    return value_labels, column_labels
 
 
 # -- SPSS and Stata (pyreadstat) -------------------------------------------------------------------
