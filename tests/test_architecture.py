@@ -33,6 +33,7 @@ ALLOWED = {
     "loyalty": BASE | {"spec", "algebra", "data", "bayes", "sem"},
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
+    "design": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty", "power"},
 }
 APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
 HEAVY = ("pymc", "pytensor", "nutpie", "semopy", "numba", "arviz", "dask", "distributed", "matplotlib")
