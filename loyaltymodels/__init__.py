@@ -101,6 +101,7 @@ _LAZY: dict[str, str] = {
     "item_bank": "design",
     "sample_size": "design",
     "SamplePlan": "design",
+    "write_design": "design",
 }
 
 

@@ -492,7 +492,8 @@ def design(
     Writes the questionnaire (Markdown, HTML), its lavaan model, SPSS/Excel/CSV data templates with
     labels and, with --sectors or --nps, the sample plan (plan.md, plan.csv, power curves).
 
-    Example: loyaltymodels design --out study --language fr --brand Acme --sectors retail=0.3:0.1:0.3,telecom=0.1:0.1:0.5 --nps 30:35:35,25:35:40 --seed 1
+    Example: loyaltymodels design --out study --language fr --sectors retail=0.3:0.1:0.3,telecom=0.1:0.1:0.5
+    --nps 30:35:35,25:35:40 --seed 1
     """
     with _errors():
         from .design import questionnaire, sample_size, write_design

@@ -257,5 +257,7 @@ def test_design_writes_the_questionnaire_files_and_the_plan(tmp_path):
     assert (out / "power_curves.png").exists()
     only = run("design", "--out", tmp_path / "q", "--constructs", "image,quality,intention", "--indices", "nps")
     assert only.exit_code == 0 and not (tmp_path / "q" / "plan.md").exists()
-    assert "did you mean 'quality'" in one_error_line(run("design", "--out", tmp_path, "--constructs", "image,qualty"), 2)
+    assert "did you mean 'quality'" in one_error_line(
+        run("design", "--out", tmp_path, "--constructs", "image,qualty"), 2
+    )
     assert "retail=0.3:0.2:0.4" in one_error_line(run("design", "--out", tmp_path, "--sectors", "retail=high"), 2)

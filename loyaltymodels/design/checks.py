@@ -89,10 +89,11 @@ def _columns(q: Questionnaire, data: pd.DataFrame) -> list[Problem]:
     out = []
     for c in expected:
         if c not in data.columns:
-            what = f"the question {q.text(c)!r}" if c in q.questions else "a column of the template"
+            what = f"the question '{q.text(c)}'" if c in q.questions else "a column of the template"
+            hint = suggest_column(c, columns) if columns else ""
             out.append(
                 (
-                    f"column {c!r} is missing from the returned data ({what}){suggest_column(c, columns)}; "
+                    f"column {c!r} is missing from the returned data ({what}){hint}; "
                     "ask the fieldwork agency for it, or rename the column to the template's name",
                     c,
                     None,
@@ -137,7 +138,7 @@ def _codes(r: Any, column: pd.Series) -> Problem | None:
             "recode 2 (no) as 0 if the file codes 1 = yes, 2 = no" if set(np.unique(x[~np.isnan(x)])) <= {1, 2} else ""
         )
     elif r.kind == "rating":
-        scale = f"the {int(lo)}-{int(hi)} scale of this question ({r.text!r})"
+        scale = f"the {int(lo)}-{int(hi)} scale of this question ('{r.text}')"
         hint = f"if {shown} means 'don't know' or 'refused', set it to missing (NaN, or user-missing in SPSS)"
     else:
         scale = f"the answers this question allows ({r.kind}: {int(lo)}{'' if math.isnan(hi) else f'-{int(hi)}'})"

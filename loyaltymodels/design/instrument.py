@@ -265,7 +265,8 @@ class Questionnaire:
         Returns
         -------
         data, report
-            As :func:`~loyaltymodels.validate_data`: the model's columns as float, and the report.
+            As :func:`~loyaltymodels.validate_data`: the model's columns as float (and ``sector``, by
+            name where the file holds the template's codes 1..K), and the report.
 
         Raises
         ------
@@ -277,6 +278,9 @@ class Questionnaire:
 
         check_responses(self, data, check_direction=check_direction)
         group = "sector" if self.sectors and len(self.sectors) > 1 else None
+        if group and pd.api.types.is_numeric_dtype(data[group]):  # SPSS codes 1..K: the sectors' names
+            names = dict(enumerate(self.sectors, start=1))
+            data = data.assign(sector=[names.get(int(v), v) if pd.notna(v) else v for v in data[group]])
         return validate_model_data(self.to_syntax(), data, group=group, missing=missing)
 
     def score_indices(self, data: pd.DataFrame, by: str | None = None) -> pd.DataFrame:

@@ -84,20 +84,27 @@ def dask_client(client: Any = None, n_workers: int | None = None, processes: boo
     from dask.system import CPU_COUNT
     from distributed import Client, LocalCluster
 
-    # ":0": the scheduler always serves HTTP; a random port never collides with another cluster
-    cluster = LocalCluster(
-        n_workers=n_workers or CPU_COUNT,
-        threads_per_worker=1,
-        processes=processes,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
-    local = Client(cluster)
+    # The scheduler runs in this process and logs at INFO on "distributed"; once anything has given
+    # the root logger a handler (semopy logs at import, which calls logging.basicConfig), every line
+    # of the cluster's life would print: silence_logs only sets the workers' level.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
-        yield local
+        # ":0": the scheduler always serves HTTP; a random port never collides with another cluster
+        with (
+            LocalCluster(
+                n_workers=n_workers or CPU_COUNT,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            ) as cluster,
+            Client(cluster) as local,
+        ):
+            yield local
     finally:
-        local.close()
-        cluster.close()
+        quiet.setLevel(level)
 
 
 def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0) -> Any:

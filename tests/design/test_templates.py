@@ -41,8 +41,9 @@ def test_returned_sav_is_read_with_its_labels_and_validates(q, tmp_path):
     assert back.attrs["value_labels"]["nps"] == {0: "Pas du tout probable", 10: "Extrêmement probable"}
     assert back.attrs["value_labels"]["sector"] == {1: "banque", 2: "télécom"}
     np.testing.assert_array_equal(back[q.questions].to_numpy(), data[q.questions].to_numpy(dtype=float))
-    frame, report = q.validate_data(back)  # sector codes 1, 2 are the study's sectors
+    frame, report = q.validate_data(back)  # sector codes 1, 2 are the study's sectors, named again
     assert report.n_used == 240 and list(frame.columns[:3]) == ["img1", "img2", "img3"]
+    assert report.group_sizes == {"banque": 120, "télécom": 120} and back.sector.iloc[0] == 1  # input untouched
 
 
 def test_long_labels_are_cut_where_spss_cuts_them(tmp_path):
