@@ -26,7 +26,8 @@ import pandas as pd
 
 from ..errors import SpecError
 from ..power.between import sectors_differ
-from ..power.targets import Scenario, Target, parameter_nonzero, weights_differ
+from ..power.scenarios import Scenario
+from ..power.targets import Target, parameter_nonzero, weights_differ
 from .responses import congruence_surface, simulate_responses, surface_responses
 
 if TYPE_CHECKING:
@@ -354,7 +355,7 @@ def model_effects(
     """The effects of a lavaan model with population values (``"y ~ x"``: that parameter differs
     from 0; a mapping adds ``standardized`` and ``group``). The model fitted is ``fit_model``, by
     default the population model with its numbers removed (every parameter free)."""
-    from ..power.targets import model_power_scenario
+    from ..power.scenarios import model_power_scenario
     from ..spec.model import parse_model
 
     spec = parse_model(model)

@@ -3,8 +3,9 @@
 from .analysis import power_analysis, read_power_records
 from .batch import fit_many
 from .between import sectors_differ
+from .scenarios import Scenario, loyalty_power_scenario, model_power_scenario
 from .summary import plot_power, power_summary
-from .targets import Scenario, Target, loyalty_power_scenario, model_power_scenario, parameter_nonzero, weights_differ
+from .targets import Target, parameter_nonzero, weights_differ
 
 __all__ = [
     "Scenario",

@@ -29,9 +29,10 @@ import pandas as pd
 from ..defaults import CI_ML, one_blas_thread
 from ..spec.provenance import jsonable
 from .batch import PROBE_REPS, batch_size_for, dask_client, fit_model, fit_status, progress_bar, worker_name
+from .scenarios import Scenario
 from .store import SCHEMA, append, completed, open_store, read_records
 from .summary import power_summary
-from .targets import Scenario, Target, as_targets
+from .targets import Target, as_targets
 
 __all__ = ["power_analysis", "read_power_records", "replication_seed", "ESTIMATORS"]
 

@@ -11,11 +11,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .targets import Target, _draws, _interval_excludes_zero, _rows, _truth_value, group_labels, group_number
+from .targets import (
+    Target,
+    _interval_excludes_zero,
+    _truth_value,
+    contrast_result,
+    group_labels,
+    group_number,
+    std_all_contrast,
+)
 
 __all__ = ["sectors_differ"]
 
@@ -63,29 +70,9 @@ def _sectors_differ(
     key = (outcome, "~", driver)
     true = [_truth_value(truth, *key, labels[g - 1], g, True) for g in groups]
     names = [f"{outcome}~{driver}[{s}] std_all" for s in sectors]
-    if estimator == "sem":
-        from ..sem.inference import std_all_vcov
-
-        rows = [_rows(fit, [key], g)[0] for g in groups]
-        est = fit.parameters.loc[rows, "std_all"].to_numpy(float)
-        v = std_all_vcov(fit, rows).to_numpy()
-        d, se_d = est[0] - est[1], float(np.sqrt(max(v[0, 0] + v[1, 1] - 2 * v[0, 1], 0.0)))
+    d, se_d, est, se, diff = std_all_contrast(fit, estimator, [(key, g) for g in groups])
+    if diff is None:
         detected = bool(2 * stats.norm.sf(abs(d) / se_d) < alpha) if se_d > 0 else False
-        se = np.sqrt(np.clip(np.diag(v), 0, None))
     else:
-        from ..spec.layout import param_name
-
-        x = _draws(fit, "std_all", [param_name(*key, g) for g in groups])
-        diff = x[:, 0] - x[:, 1]
-        est, se, d, se_d = x.mean(0), x.std(0, ddof=1), float(diff.mean()), float(diff.std(ddof=1))
         detected = _interval_excludes_zero(diff, alpha)
-    return {
-        "detected": detected,
-        "estimate": float(d),
-        "se": se_d,
-        "truth": true[0] - true[1],
-        "parameters": [
-            {"quantity": n, "estimate": float(e), "se": float(s), "truth": t}
-            for n, e, s, t in zip(names, est, se, true)
-        ],
-    }
+    return contrast_result(detected, d, se_d, true, names, est, se)

@@ -4,7 +4,6 @@ a questionnaire study, end to end."""
 
 from __future__ import annotations
 
-import logging
 import math
 
 import matplotlib
@@ -17,19 +16,6 @@ from loyaltymodels.errors import SpecError
 
 matplotlib.use("Agg")
 WAVES = [(0.30, 0.35, 0.35), (0.25, 0.35, 0.40)]
-
-
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def _within_monte_carlo(curves):

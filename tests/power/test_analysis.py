@@ -4,8 +4,6 @@ and (slow) the false-positive rate at effect 0 is the nominal 5%."""
 
 from __future__ import annotations
 
-import logging
-
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -22,19 +20,6 @@ SCENARIO = lm.loyalty_power_scenario(weights=WEIGHTS)
 TARGETS = [lm.weights_differ("retail"), lm.weights_differ("banking")]
 RUN = dict(n=[60, 150], reps=6, seed=2026, target=TARGETS, progress=False)
 VOLATILE = ["elapsed", "setup", "worker"]  # timing and placement: the only columns allowed to differ
-
-
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")
