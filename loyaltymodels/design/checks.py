@@ -143,8 +143,9 @@ def _codes(r: Any, column: pd.Series) -> Problem | None:
     else:
         scale = f"the answers this question allows ({r.kind}: {int(lo)}{'' if math.isnan(hi) else f'-{int(hi)}'})"
         hint = "check the export"
+    where = "outside" if value < lo or value > hi else "not a whole code of"  # 2.5 on 1-5 lies inside
     return (
-        f"column {name!r}, row {column.index[pos]!r}: {shown} is outside {scale} "
+        f"column {name!r}, row {column.index[pos]!r}: {shown} is {where} {scale} "
         f"({int(outside.sum())} such answer(s)){'; ' + hint if hint else ''}",
         name,
         column.index[pos],
@@ -288,8 +289,12 @@ def score_indices(q: Questionnaire, data: pd.DataFrame, by: str | None = None) -
     """The questionnaire's loyalty indices computed from returned data (see
     :meth:`Questionnaire.score_indices`): one block of rows per index, an ``index`` column first.
 
-    The Customer Loyalty Index is computed by :func:`loyaltymodels.customer_loyalty_index`, whose
-    scoring of the third question follows that function (see its docstring).
+    The Customer Loyalty Index is computed by :func:`loyaltymodels.customer_loyalty_index` with its
+    third question scored as the questionnaire asks it. The questionnaire asks it as QuestionPro
+    does ("try other products or services of the brand": 1 = very likely is the loyal answer);
+    that function expects a question about trying *other brands* and scores it in reverse, so the
+    answers reach it reversed (``7 - cli_try``): all three questions then score 1 -> 100, ...,
+    6 -> 0, and ``try_others_score`` is the score of the question asked.
 
     Examples
     --------
@@ -311,7 +316,13 @@ def score_indices(q: Questionnaire, data: pd.DataFrame, by: str | None = None) -
             )
         elif index == "cli":
             table = customer_loyalty_index(
-                roles["recommend"], roles["repurchase"], roles["try_others"], data=data, by=by
+                roles["recommend"],
+                roles["repurchase"],
+                # that function reverse-scores its third question (other brands); ours asks about
+                # the brand's other products, the loyal answer at 1: reversed here, scored as asked
+                7 - pd.to_numeric(data[roles["try_others"]], errors="coerce"),
+                data=data,
+                by=by,
             )
         elif index == "csat":
             table = csat(roles["x"], data=data, by=by)

@@ -56,8 +56,8 @@ def test_answer_outside_the_scale(q, returned):
     assert "6 is outside the 1-5 scale" in str(err) and "'don't know'" in str(err)
     err = _error(q, returned.assign(nps=returned.nps.replace(10, 11)))
     assert err.column == "nps" and "0-10 scale" in str(err)
-    err = _error(q, returned.assign(itn2=returned.itn2 + 0.5))
-    assert err.column == "itn2" and "outside" in str(err)
+    err = _error(q, returned.assign(itn2=returned.itn2.where(returned.itn2 != 2, 2.5)))
+    assert err.column == "itn2" and "2.5 is not a whole code of the 1-5 scale" in str(err)
 
 
 def test_labels_exported_instead_of_codes(q, returned):
@@ -125,3 +125,19 @@ def test_data_must_be_a_frame(q):
         q.validate_data(np.zeros((3, 3)))  # type: ignore[arg-type]
     with pytest.raises(DataError, match="asks no loyalty index"):
         lm.questionnaire(indices=()).score_indices(pd.DataFrame())
+
+
+def test_cli_scores_every_question_as_the_questionnaire_asks_it(q, returned):
+    # QuestionPro's three questions, all asked so that 1 = very likely is the loyal answer, each
+    # scored 1 -> 100, ..., 6 -> 0 (the third asks about the brand's *other products*: not reversed)
+    table = q.score_indices(returned, by="sector")
+    cli = table[table["index"] == "cli"].set_index("sector")
+    for sector, g in returned.groupby("sector"):
+        scores = (6 - g[["cli_rec", "cli_rpu", "cli_try"]]) * 20
+        assert cli.at[sector, "estimate"] == pytest.approx(scores.mean(axis=1).mean())
+        assert cli.at[sector, "try_others_score"] == pytest.approx(scores.cli_try.mean())
+    # and the index rises with the loyalty the questions measure
+    loyal = returned[["itn1", "itn2", "itn3"]].mean(axis=1) > returned[["itn1", "itn2", "itn3"]].mean(axis=1).median()
+    by_loyalty = q.score_indices(returned.assign(loyal=loyal.map({True: "yes", False: "no"})), by="loyal")
+    cli = by_loyalty[by_loyalty["index"] == "cli"].set_index("loyal")
+    assert cli.at["yes", "try_others_score"] > cli.at["no", "try_others_score"]
