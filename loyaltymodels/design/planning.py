@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import SpecError
 from .analytic import nps_sd1, wald_n, wald_power
-from .effects import Effect, model_effects, questionnaire_effects
+from .effects import Effect, _spec, model_effects, questionnaire_effects
 from .instrument import Questionnaire
 from .plan import SamplePlan
 from .responses import driver_weights
@@ -40,11 +40,12 @@ GRID = (0.6, 0.8, 1.0, 1.25, 1.6)
 
 
 def _sector_weights(
-    q: Questionnaire, sectors: Mapping[str, Any] | Sequence[str] | None
+    q: Questionnaire, sectors: Mapping[str, Any] | Sequence[str] | None, needed: bool = True
 ) -> tuple[Questionnaire, dict[str | None, dict[str, float]]]:
-    """The questionnaire with the plan's sectors, and each sector's driver weights."""
+    """The questionnaire with the plan's sectors, and each sector's driver weights (``needed``:
+    some question is answered by the model, which the weights drive; an NPS change is not)."""
     if sectors is None:
-        if q.sectors:
+        if q.sectors and needed:
             raise SpecError(
                 f"sectors: give the weights you expect in each of {list(q.sectors)}, e.g. "
                 "sectors={'retail': (0.4, 0.3), ...} in the drivers' order " + str(list(q.drivers))
@@ -174,7 +175,8 @@ def sample_size(
     if int(reps) < 1:
         raise SpecError(f"reps={reps}: simulate at least one survey per size")
     if isinstance(design, Questionnaire):
-        q, weights = _sector_weights(design, sectors)
+        nps_only = targets is not None and all(_spec(t)["kind"] == "nps" for t in targets)
+        q, weights = _sector_weights(design, sectors, needed=not nps_only)
         effects = questionnaire_effects(
             q,
             targets,

@@ -127,3 +127,13 @@ def test_sector_weights_are_required_when_the_questionnaire_has_sectors():
         lm.sample_size(lm.questionnaire(sectors=["a", "b"]), simulate=False)
     with pytest.raises(SpecError, match="design must be a Questionnaire"):
         lm.sample_size(42)  # type: ignore[arg-type]
+
+
+def test_an_nps_change_needs_no_sector_weights():
+    # the NPS question does not go through the model: a questionnaire with sectors plans it alone
+    q = lm.questionnaire(items_per_construct=2, sectors=["retail", "banking", "telecom"])
+    plan = lm.sample_size(q, targets=["nps"], nps=WAVES, simulate=False)
+    assert list(plan.table.target) == ["nps_change"]
+    assert plan.table.iloc[0].unit == "per wave"
+    with pytest.raises(SpecError, match="weights you expect in each of"):
+        lm.sample_size(q, targets=["nps", "within"], nps=WAVES, simulate=False)
