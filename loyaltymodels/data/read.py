@@ -6,9 +6,10 @@ numbers and puts what the file says about itself in ``DataFrame.attrs``:
 ``source``        ``path``, ``format`` and, for CSV, the ``sep``, ``decimal``, ``thousands`` and
                   ``encoding`` used; for Excel the ``sheet``; for SPSS/Stata the file ``encoding`` and
                   (SPSS) ``user_missing``: ``{column: {"codes": [[lo, hi], ...], "count": n}}``.
-``value_labels``  ``{column: {code: label}}`` (SPSS, Stata; Excel templates' ``values`` sheet).
-``column_labels`` ``{column: label}`` (SPSS, Stata; Excel templates' ``variables`` sheet), the
-                  question wording.
+``value_labels``  ``{column: {code: label}}`` (SPSS, Stata; Excel templates' ``values`` sheet; a
+                  CSV template's ``<name>_codebook.csv`` beside it).
+``column_labels`` ``{column: label}`` (SPSS, Stata; Excel templates' ``variables`` sheet; the CSV
+                  codebook), the question wording.
 
 The validation every fit runs (:func:`validate_data`, :class:`DataReport`) lives in
 :mod:`loyaltymodels.data.validate` and is re-exported here.
@@ -127,8 +128,7 @@ def read_survey(
 
     if fmt == "csv":
         df, header, source = _read_csv(path, sep=sep, decimal=decimal, encoding=encoding)
-        value_labels: dict = {}
-        column_labels: dict = {}
+        value_labels, column_labels = _csv_labels(path, source)
     elif fmt == "excel":
         df, header, source, (value_labels, column_labels) = _read_excel(path, sheet)
     else:
@@ -250,6 +250,33 @@ def sniff_number_format(records: list[list[str]], decimal: str | None = None, se
     elif decimal == "." and counts["th_comma"] and not counts["comma"]:
         thousands = ","
     return decimal, thousands
+
+
+def _csv_labels(path: Path, source: dict[str, Any]) -> tuple[dict[str, dict[Any, str]], dict[str, str]]:
+    """Labels from the codebook a questionnaire's CSV template keeps beside it
+    (``<name>_codebook.csv``: ``variable``, ``label``, ``values`` as ``"1 = Disagree; 2 = ..."``),
+    written with the template's separator; files without one have no labels."""
+    book_path = path.with_name(f"{path.stem}_codebook.csv")
+    if not book_path.is_file():
+        return {}, {}
+    try:
+        book = pd.read_csv(book_path, sep=source["sep"], dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"'{book_path}' (the codebook beside '{path.name}') could not be read ({exc}); "
+            "write it again with the template or remove it"
+        ) from exc
+    if not {"variable", "label"} <= set(book.columns):
+        return {}, {}
+    column_labels = {v: lab for v, lab in zip(book.variable, book.label) if lab}
+    value_labels: dict[str, dict[Any, str]] = {}
+    for variable, values in zip(book.variable, book.get("values", [""] * len(book))):
+        # split only before "<code> = ", so that a label may hold a ';'
+        for part in re.split(r";\s*(?=-?\d+(?:\.\d+)? = )", values):
+            code, eq, label = part.partition(" = ")
+            if eq and re.fullmatch(r"-?\d+(?:\.\d+)?", code.strip()):
+                value_labels.setdefault(variable, {})[_code(float(code))] = label.strip()
+    return value_labels, column_labels
 
 
 # -- Excel -----------------------------------------------------------------------------------------

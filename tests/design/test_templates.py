@@ -87,6 +87,11 @@ def test_csv_template_and_codebook(q, tmp_path):
     filled = q.to_csv(tmp_path / "filled.csv", q.simulate(30, seed=2)[0], sep=";")
     back = lm.read_survey(filled)
     assert back.shape == (60, len(q.columns)) and back.attrs["source"]["sep"] == ";"
+    # read back with the labels its codebook keeps, as the SPSS and Excel templates are
+    assert back.attrs["column_labels"]["img1"] == q.text("img1")
+    assert back.attrs["value_labels"]["img1"] == q.labels("img1")
+    assert back.attrs["value_labels"]["nps"] == q.labels("nps")
+    q.validate_data(back)
 
 
 def test_filling_a_template_needs_every_column(q, tmp_path):
