@@ -48,7 +48,7 @@ def write_design(q: Questionnaire, out: str | os.PathLike[str], plan: SamplePlan
         text("model_commensurate.lav", q.to_syntax(commensurate=True) + "\n")
     written.append(q.to_sav(out / "template.sav"))
     written.append(q.to_xlsx(out / "template.xlsx"))
-    written.append(q.to_csv(out / "template.csv", sep=";" if q.language == "fr" else ","))
+    written.append(q.to_csv(out / "template.csv"))
     written.append(out / "template_codebook.csv")
     if plan is not None:
         text("plan.md", plan.to_markdown())

@@ -229,9 +229,11 @@ class Questionnaire:
 
         return to_xlsx(self, path, data)
 
-    def to_csv(self, path: str | Path, data: pd.DataFrame | None = None, *, sep: str = ",") -> Path:
+    def to_csv(self, path: str | Path, data: pd.DataFrame | None = None, *, sep: str | None = None) -> Path:
         """A CSV data template (the header row, or ``data``) and its codebook beside it
-        (``<name>_codebook.csv``): CSV has no place for labels."""
+        (``<name>_codebook.csv``, which :func:`~loyaltymodels.read_survey` reads the labels from): CSV
+        has no place for labels. ``sep``: default ``";"`` (with decimal commas) for a French
+        questionnaire, as French Excel writes CSV, ``","`` otherwise."""
         from .templates import to_csv
 
         return to_csv(self, path, data, sep=sep)

@@ -232,9 +232,12 @@ def _validation(kind: str, lo: float, hi: float, language: str) -> tuple[str, st
     return "whole", str(int(lo)), str(int(hi)), bounded.format(lo=int(lo), hi=int(hi))
 
 
-def to_csv(q: Questionnaire, path: str | os.PathLike[str], data: pd.DataFrame | None = None, *, sep: str = ",") -> Path:
+def to_csv(
+    q: Questionnaire, path: str | os.PathLike[str], data: pd.DataFrame | None = None, *, sep: str | None = None
+) -> Path:
     """Write the CSV template and ``<name>_codebook.csv`` beside it (see :meth:`Questionnaire.to_csv`)."""
     path = Path(path)
+    sep = sep if sep is not None else (";" if q.language == "fr" else ",")
     decimal = "," if sep == ";" else "."
     template_frame(q, data).to_csv(path, index=False, sep=sep, decimal=decimal, encoding="utf-8")
     codebook(q).to_csv(path.with_name(f"{path.stem}_codebook.csv"), index=False, sep=sep, encoding="utf-8")

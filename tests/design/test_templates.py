@@ -79,7 +79,8 @@ def test_xlsx_template_has_labels_and_cell_rules(q, tmp_path):
 
 
 def test_csv_template_and_codebook(q, tmp_path):
-    path = q.to_csv(tmp_path / "modele.csv", sep=";")
+    assert lm.questionnaire(items_per_construct=2).to_csv(tmp_path / "en.csv").read_text().startswith("respondent_id,")
+    path = q.to_csv(tmp_path / "modele.csv")  # French: ';' as French Excel writes CSV
     assert path.read_text(encoding="utf-8").strip() == ";".join(q.columns)
     book = pd.read_csv(tmp_path / "modele_codebook.csv", sep=";")
     assert list(book.variable) == q.columns
