@@ -275,8 +275,8 @@ def _sign_flips(post: xr.DataTree) -> list[str]:
         block = block.isel(parameter=np.flatnonzero((block.std(("chain", "draw")) > 0).values))
         if block.sizes["parameter"] == 0:
             continue
-        # per chain; the ignore: numpy's stubs type np.sign(DataArray) as ndarray, __array_ufunc__ gives a DataArray
-        orient = np.sign(np.sign(block.median("draw")).sum("parameter")).values  # type: ignore[call-overload]
+        # per chain (xarray's sign keeps the DataArray, which numpy's stubs would type as ndarray)
+        orient = np.sign(xr.ufuncs.sign(block.median("draw")).sum("parameter").values)
         majority = np.sign(orient.sum()) or 1.0
         flipped = [str(c) for c, o in zip(block["chain"].values, orient) if o == -majority]
         if flipped:

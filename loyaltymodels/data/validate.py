@@ -311,12 +311,13 @@ def _apply_policy(frame: pd.DataFrame, items: list[str], group: str | None, poli
         if cells.any():
             r, c = np.argwhere(cells)[0]
             col = ([*items, group])[c]
+            row = frame.index[r : r + 1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(9)
             raise DataError(
-                f"column {col!r}, row {frame.index[r]!r} is missing ({int(cells.sum())} "
+                f"column {col!r}, row {row!r} is missing ({int(cells.sum())} "
                 "missing values in all) and missing='none'; use missing='listwise' or "
                 "'fiml', or impute first",
                 column=col,
-                row=frame.index[r],
+                row=row,
             )
         return np.ones(len(frame), dtype=bool)
     if policy == "fiml":
@@ -415,12 +416,13 @@ def _check_ordinal(
         frac = (v.notna() & (v != np.round(v))).to_numpy()
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
+            row = v.index[pos : pos + 1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(9)
             raise DataError(
-                f"ordinal column {c!r}, row {v.index[pos]!r}: {_fmt(v.iloc[pos])} is not a whole "
+                f"ordinal column {c!r}, row {row!r}: {_fmt(v.iloc[pos])} is not a whole "
                 "number; ordinal items take integer categories (recode it, or treat the item "
                 "as continuous)",
                 column=c,
-                row=v.index[pos],
+                row=row,
                 value=v.iloc[pos],
             )
         out[c] = sorted(int(x) for x in v.dropna().unique())

@@ -141,3 +141,11 @@ def test_cli_scores_every_question_as_the_questionnaire_asks_it(q, returned):
     by_loyalty = q.score_indices(returned.assign(loyal=loyal.map({True: "yes", False: "no"})), by="loyal")
     cli = by_loyalty[by_loyalty["index"] == "cli"].set_index("loyal")
     assert cli.at["yes", "try_others_score"] > cli.at["no", "try_others_score"]
+
+
+def test_rows_are_named_as_the_data_name_them(q, returned):
+    # a subset keeps its row labels (an int64 index, not a RangeIndex): the message shows 'row 18'
+    bad = returned[returned.index % 2 == 0].copy()
+    bad.loc[18, "sat2"] = 6
+    err = _error(q, bad)
+    assert "column 'sat2', row 18: 6 is outside" in str(err) and err.row == 18
