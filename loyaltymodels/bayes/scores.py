@@ -224,7 +224,7 @@ def _check_new_rows(spec: ModelSpec, data: pd.DataFrame, group: str) -> pd.DataF
         values = pd.to_numeric(data[item], errors="coerce")
         bad = values.isna() & data[item].notna()
         if bad.any():
-            row = data.index[bad.to_numpy()][0]
+            row = data.index[bad.to_numpy()][:1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(4)
             raise DataError(
                 f"column {item!r} has a non-numeric value {data[item][row]!r} in row {row!r}",
                 column=item,
