@@ -57,6 +57,11 @@ class Outcome:
     levels: tuple[float, ...] = ()
 
 
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as Python's, for messages (numpy 2 would show ``np.float64(0.5)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def find_roles(
     spec: ModelSpec,
     loyalty: str | None = None,
@@ -172,7 +177,7 @@ def check_column(data: pd.DataFrame, column: str, what: str) -> None:
             column=column,
         )
     if data[column].isna().any():
-        row = data.index[data[column].isna().to_numpy()][0]
+        row = data.index[data[column].isna().to_numpy()][:1].tolist()[0]
         raise DataError(
             f"the {what} column {column!r} is missing at row {row!r}; drop or label those rows", column=column, row=row
         )
@@ -268,9 +273,9 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
     x = pd.to_numeric(values, errors="coerce")
     bad = x.isna() & values.notna()
     if bad.any():
-        row = values.index[bad.to_numpy()][0]
+        row = values.index[bad.to_numpy()][:1].tolist()[0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) has the non-numeric value {values[row]!r} at row {row!r}",
+            f"outcome {name!r} (column {column!r}) has the non-numeric value {_scalar(values[row])!r} at row {row!r}",
             column=column,
             row=row,
             value=values[row],
@@ -287,28 +292,28 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
             "binary" if set(seen) <= {0.0, 1.0} else "ordinal" if integer and len(seen) <= MAX_RATING_LEVELS else None
         )
         if kind is None:
-            row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
+            row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][:1].tolist()[0]
             raise DataError(
                 f"outcome {name!r} (column {column!r}) is neither 0/1 nor an integer rating "
                 f"with at most {MAX_RATING_LEVELS} levels: first value outside 0/1 is "
-                f"{values[row]!r} at row {row!r}",
+                f"{_scalar(values[row])!r} at row {row!r}",
                 column=column,
                 row=row,
                 value=values[row],
             )
     if kind == "binary" and not set(seen) <= {0.0, 1.0}:
-        row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
+        row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][:1].tolist()[0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) must be 0/1: row {row!r} holds {values[row]!r}",
+            f"outcome {name!r} (column {column!r}) must be 0/1: row {row!r} holds {_scalar(values[row])!r}",
             column=column,
             row=row,
             value=values[row],
         )
     if kind == "ordinal" and not integer:
-        row = values.index[(x != np.round(x)).to_numpy()][0]
+        row = values.index[(x != np.round(x)).to_numpy()][:1].tolist()[0]
         raise DataError(
             f"outcome {name!r} (column {column!r}) is an ordinal rating but row {row!r} "
-            f"holds the non-integer {values[row]!r}",
+            f"holds the non-integer {_scalar(values[row])!r}",
             column=column,
             row=row,
             value=values[row],
