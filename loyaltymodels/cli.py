@@ -122,6 +122,14 @@ def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
+def _estimation(estimator: str | None, ordered: str | None, weights: str | None) -> dict:
+    """fit_sem's estimator, ordered and sampling_weights from --estimator, --ordered, --weights."""
+    items: bool | tuple[str, ...] | None = None
+    if ordered is not None:
+        items = True if ordered.strip().lower() in ("all", "true") else _csv_list(ordered)
+    return dict(estimator=estimator, ordered=items, sampling_weights=weights)
+
+
 def _check(post: xr.DataTree) -> None:
     from .bayes.diagnostics import check_convergence
 
@@ -146,6 +154,9 @@ def sem(
     ] = None,
     std_lv: Annotated[bool, typer.Option(help="Identify latents by unit variance.")] = False,
     missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+    estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
+    ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for the bootstrap.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
@@ -167,6 +178,7 @@ def sem(
             missing=missing,
             bootstrap=bootstrap,
             seed=seed,
+            **_estimation(estimator, ordered, weights),
         )
         fit.summary()
         if json_out:
@@ -280,6 +292,10 @@ def invariance(
     data: DataArg,
     group: Annotated[str, typer.Option(help="Column defining the groups to compare.")],
     levels: Annotated[str, typer.Option(help="Comma-separated levels.")] = "configural,metric,scalar,strict",
+    missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+    estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
+    ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the table (.csv or .json).")] = None,
 ) -> None:
     """Measurement invariance across groups, with lavaan's chi-square difference tests.
@@ -289,7 +305,14 @@ def invariance(
     with _errors():
         from .sem.invariance_tests import invariance as run
 
-        table = run(_model(model), _data(data), group=group, levels=_csv_list(levels))
+        table = run(
+            _model(model),
+            _data(data),
+            group=group,
+            levels=_csv_list(levels),
+            missing=missing,
+            **_estimation(estimator, ordered, weights),
+        )
         _show(table, "Measurement invariance:")
         _write_table(table, out)
 

@@ -56,6 +56,21 @@ class DataError(LoyaltyModelsError, ValueError):
         super().__init__(message)
 
 
+def plain(value: object) -> object:
+    """A NumPy scalar as the Python value it holds (messages show ``row 4``, not
+    ``row np.int64(4)``, NumPy 2's repr); anything else unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f"row {plain(np.int64(4))!r}, value {plain(np.float64(0.5))!r}, {plain('x')!r}"
+    "row 4, value 0.5, 'x'"
+    """
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()  # type: ignore[attr-defined]
+    return value
+
+
 class ConvergenceError(LoyaltyModelsError, RuntimeError):
     """An estimation that did not converge, so no result can be trusted."""
 

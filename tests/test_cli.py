@@ -88,6 +88,48 @@ def test_invariance_table(files, tmp_path):
     assert [r["df"] for r in rows] == [48, 54, 60]
 
 
+def test_sem_estimators_weights_and_ordered_items(files, tmp_path):
+    res = run("sem", files / "hs.lav", files / "hs.csv", "--estimator", "MLR")
+    assert res.exit_code == 0, res.output
+    assert "87.132" in res.output and "Yuan-Bentler" in res.output  # the scaled test beside 85.306
+    hs = datasets.load_holzinger_swineford().assign(w=1.0)
+    hs.to_csv(tmp_path / "hs_w.csv", index=False)
+    res = run("sem", files / "hs.lav", tmp_path / "hs_w.csv", "--weights", "w", "--json", tmp_path / "w.json")
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "w.json").read_text())
+    assert saved["info"]["estimator"] == "MLR" and saved["fit_measures"]["chisq_scaled"] == pytest.approx(
+        87.132, abs=1e-3
+    )
+    res = run("sem", files / "be.lav", files / "ecsi.csv", "--ordered", "all")
+    assert res.exit_code == 0, res.output
+    assert "WLSMV" in res.output and "Thresholds" in res.output and "imag1|t1" in res.output
+    err = one_error_line(run("sem", files / "hs.lav", files / "hs.csv", "--estimator", "GLS"), 2)
+    assert "choose among ML, MLR, MLM, WLSMV" in err
+
+
+def test_invariance_with_a_robust_estimator_and_fiml(files, tmp_path):
+    out = tmp_path / "inv.csv"
+    res = run(
+        "invariance",
+        files / "hs.lav",
+        files / "hs.csv",
+        "--group",
+        "school",
+        "--levels",
+        "configural,metric",
+        "--estimator",
+        "MLR",
+        "--missing",
+        "fiml",
+        "--out",
+        out,
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert table.chisq.round(3).tolist() == [115.851, 124.044]  # complete data: FIML = ML
+    assert table.diff_method.iloc[1] == "satorra.bentler.2001"
+
+
 def test_simulate_is_reproducible(files, tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     for out in (a, b):

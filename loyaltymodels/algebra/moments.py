@@ -62,18 +62,19 @@ def em_saturated(
     >>> bool(np.isclose(mean[1], y[:, 1].mean()))  # a complete item keeps its sample mean
     True
     """
-    n = sum(pat.n for pat in patterns)
+    n = sum(pat.size for pat in patterns)
+    ones = [np.ones(pat.n) if pat.weights is None else pat.weights for pat in patterns]  # sampling weights
     sums, counts, sq = np.zeros(p), np.zeros(p), np.zeros(p)
-    for pat in patterns:  # start from the available-case moments
-        sums[pat.idx] += pat.y.sum(axis=0)
-        counts[pat.idx] += pat.n
+    for pat, w in zip(patterns, ones):  # start from the available-case moments
+        sums[pat.idx] += w @ pat.y
+        counts[pat.idx] += pat.size
     mu = sums / counts
-    for pat in patterns:
-        sq[pat.idx] += ((pat.y - mu[pat.idx]) ** 2).sum(axis=0)
+    for pat, w in zip(patterns, ones):
+        sq[pat.idx] += w @ ((pat.y - mu[pat.idx]) ** 2)
     sigma = np.diag(sq / counts)
     for _ in range(maxiter):
         t1, t2 = np.zeros(p), np.zeros((p, p))
-        for pat in patterns:
+        for pat, w in zip(patterns, ones):
             o = pat.idx
             m = np.setdiff1d(np.arange(p), o)
             full = np.empty((pat.n, p))
@@ -82,9 +83,9 @@ def em_saturated(
             if len(m):
                 b = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T  # Sigma_mo Sigma_oo^-1
                 full[:, m] = mu[m] + (pat.y - mu[o]) @ b.T
-                extra[np.ix_(m, m)] = pat.n * (sigma[np.ix_(m, m)] - b @ sigma[np.ix_(o, m)])
-            t1 += full.sum(axis=0)
-            t2 += full.T @ full + extra
+                extra[np.ix_(m, m)] = pat.size * (sigma[np.ix_(m, m)] - b @ sigma[np.ix_(o, m)])
+            t1 += w @ full
+            t2 += (full * w[:, None]).T @ full + extra
         new_mu = t1 / n
         new_sigma = t2 / n - np.outer(new_mu, new_mu)
         change = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max())
@@ -130,9 +131,20 @@ def moment_stats(n: int, cov: np.ndarray, mean: np.ndarray) -> GroupStats:
     return GroupStats(int(n), cov, mean, -n / 2 * (logdet + p + p * LOG2PI) if sign > 0 else -np.inf)
 
 
-def group_stats(x: np.ndarray, fiml: bool = False) -> GroupStats:
-    """Sample moments of one group's data matrix (rows with at least one observed value)."""
+def group_stats(x: np.ndarray, fiml: bool = False, weights: np.ndarray | None = None) -> GroupStats:
+    """Sample moments of one group's data matrix (rows with at least one observed value); with
+    sampling ``weights`` (summing to the number of rows) the moments and the missing-data
+    patterns are weighted."""
     n, p = x.shape
+    if weights is not None and fiml:
+        pats = missing_patterns(x, weights=weights)
+        mean, cov = em_saturated(pats, p)
+        return GroupStats(n, cov, mean, fiml_logl(pats, mean, cov), pats)
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        mean = w @ x / w.sum()
+        dev = x - mean
+        return moment_stats(n, (dev * w[:, None]).T @ dev / w.sum(), mean)
     if not fiml or not np.isnan(x).any():
         st = moment_stats(n, *sample_moments(x))
         if fiml:  # one pattern: every variable observed

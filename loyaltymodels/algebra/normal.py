@@ -52,7 +52,7 @@ def _pattern_logl(pat: Pattern, sigma: np.ndarray, mu: np.ndarray, pointwise: bo
         linv = np.linalg.solve(chol, np.broadcast_to(np.eye(len(o)), chol.shape))
         trace = np.einsum("dij,jk,dik->d", linv, pat.cov, linv)  # tr(Sigma^-1 S)
         quad = (np.einsum("dij,dj->di", linv, d) ** 2).sum(axis=1)
-        out = -pat.n / 2 * (len(o) * LOG2PI + logdet + trace + quad)
+        out = -pat.size / 2 * (len(o) * LOG2PI + logdet + trace + quad)
     out[~ok] = -np.inf
     return out
 

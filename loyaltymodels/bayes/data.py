@@ -17,6 +17,7 @@ from scipy.special import ndtri
 
 from ..algebra.patterns import Pattern, missing_patterns
 from ..data.validate import validate_data
+from ..defaults import ModelCache
 from ..errors import DataError
 from ..spec.model import ModelSpec, as_spec
 
@@ -126,6 +127,9 @@ def prepare(
 def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, ...]:
     out: list[Pattern] = []
     for g in range(1, ngroups + 1):
+        if ngroups == 1:  # no copy of a million rows for the common one-group case
+            out += missing_patterns(y, group=g)
+            continue
         rows = np.flatnonzero(group == g)
         if not len(rows):
             raise DataError(f"group {g} has no respondents")
@@ -135,19 +139,45 @@ def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, 
 
 def item_stats(spec: ModelSpec, summary: DataSummary) -> dict[str, dict[Any, Any]]:
     """Per (item, group): mean, variance and probit cut points of the margins (starting values,
-    fixed-x moments)."""
+    fixed-x moments). Computed once per data summary (starting values, the fixed rows and the
+    compiled density all ask for them; on a million respondents each pass costs a second)."""
+    key = (id(summary), spec.ngroups)
+    hit = _STATS.get(key)
+    if hit is not None and hit[0] is summary:
+        return hit[1]
+    out = _item_stats(spec.ngroups, summary)
+    _STATS.put(key, (summary, out))
+    return out
+
+
+_STATS: ModelCache[tuple[DataSummary, dict[str, dict[Any, Any]]]] = ModelCache(maxsize=2)
+
+
+def _item_stats(ngroups: int, summary: DataSummary) -> dict[str, dict[Any, Any]]:
     out: dict[str, dict[Any, Any]] = {"mean": {}, "var": {}, "cuts": {}, "cov": {}}
-    for g in range(1, spec.ngroups + 1):
-        y = summary.y[summary.group == g]
+    for g in range(1, ngroups + 1):
+        y = summary.y if ngroups == 1 else summary.y[summary.group == g]
+        seen = ~np.isnan(y)
+        if seen.all():
+            mean, var = y.mean(axis=0), y.var(axis=0)
+        else:
+            n = seen.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(n > 0, np.nansum(y, axis=0) / np.maximum(n, 1), 0.0)
+                var = np.where(n > 1, np.nansum((y - mean) ** 2, axis=0) / np.maximum(n, 1), 1.0)
         for j, v in enumerate(summary.items):
-            x = y[:, j][~np.isnan(y[:, j])]
-            out["mean"][(v, g)] = float(x.mean()) if len(x) else 0.0
-            out["var"][(v, g)] = float(x.var()) if len(x) > 1 else 1.0
+            out["mean"][(v, g)] = float(mean[j])
+            out["var"][(v, g)] = float(var[j])
             if v in summary.ordinal:
+                x = y[:, j][seen[:, j]]
                 cats = summary.ordinal[v]
                 cum = np.array([(x <= c).mean() for c in cats[:-1]])
                 out["cuts"][(v, g)] = ndtri(np.clip(cum, 0.01, 0.99))
-        out["cov"][g] = pd.DataFrame(y, columns=summary.items).cov(ddof=0)
+        if seen.all():  # pandas' pairwise-complete covariance only where values are missing
+            cov = np.cov(y, rowvar=False, bias=True).reshape(len(summary.items), -1)
+            out["cov"][g] = pd.DataFrame(cov, index=summary.items, columns=summary.items)
+        else:
+            out["cov"][g] = pd.DataFrame(y, columns=summary.items).cov(ddof=0)
     return out
 
 

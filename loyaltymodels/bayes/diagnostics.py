@@ -17,7 +17,7 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -275,8 +275,8 @@ def _sign_flips(post: xr.DataTree) -> list[str]:
         block = block.isel(parameter=np.flatnonzero((block.std(("chain", "draw")) > 0).values))
         if block.sizes["parameter"] == 0:
             continue
-        # per chain (xarray's sign keeps the DataArray, which numpy's stubs would type as ndarray)
-        orient = np.sign(xr.ufuncs.sign(block.median("draw")).sum("parameter").values)
+        # per chain (xarray's own sign: numpy's stubs type np.sign(DataArray) as an ndarray)
+        orient = np.sign(xr.apply_ufunc(np.sign, block.median("draw")).sum("parameter").values)
         majority = np.sign(orient.sum()) or 1.0
         flipped = [str(c) for c, o in zip(block["chain"].values, orient) if o == -majority]
         if flipped:
@@ -295,7 +295,10 @@ def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = Tru
     """PSIS-LOO cross-validation (``arviz_stats.loo``), with respondents of high Pareto k named.
 
     The pointwise log-likelihood is computed by :func:`add_log_likelihood` when the posterior lacks
-    it. ArviZ's generic Pareto-k warning is replaced by a :class:`LoyaltyModelsWarning` naming the
+    it; when it would exceed :data:`LOO_BLOCK` values (draws x respondents), it is computed and
+    Pareto-smoothed block by block of respondents (PSIS is per respondent, so the result is the
+    same) and never held whole: memory stays flat in the number of respondents. ArviZ's generic
+    Pareto-k warning is replaced by a :class:`LoyaltyModelsWarning` naming the
     respondents whose k exceeds the threshold (``min(1 - 1/log10(S), 0.7)``, Vehtari et al. 2024),
     since those are the rows to inspect.
 
@@ -307,10 +310,14 @@ def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = Tru
     """
     import arviz_stats as azs
 
-    post = _with_log_likelihood(post)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        res = azs.loo(post, pointwise=True, var_name=var_name)
+    res: Any
+    if "log_likelihood" not in post.children and _ndraws(post) * _nrespondents(post) > LOO_BLOCK:
+        res = _loo_in_blocks(post)
+    else:
+        post = _with_log_likelihood(post)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+            res = azs.loo(post, pointwise=True, var_name=var_name)
     if res.warning and res.pareto_k is not None:
         k = res.pareto_k
         bad = k.where(k > res.good_k, drop=True).sortby(lambda x: -x)
@@ -327,6 +334,73 @@ def loo(post: xr.DataTree, *, var_name: str | None = None, pointwise: bool = Tru
     if not pointwise:
         res.elpd_i = res.pareto_k = None
     return res
+
+
+#: Largest pointwise log-likelihood (draws x respondents, 160 MB in float64) that :func:`loo` holds
+#: at once; beyond it, respondents are taken in blocks of this many values.
+LOO_BLOCK = 20_000_000
+
+
+def _ndraws(post: xr.DataTree) -> int:
+    sizes = post["posterior"].dataset.sizes
+    return int(sizes["chain"] * sizes["draw"])
+
+
+def _nrespondents(post: xr.DataTree) -> int:
+    if "observed_data" not in post.children:
+        return 0
+    sizes = post["observed_data"].dataset.sizes
+    return int(sizes.get("respondent", 0))
+
+
+def _loo_in_blocks(post: xr.DataTree) -> ELPDData:
+    """PSIS-LOO respondent block by respondent block, with ArviZ's relative efficiency of the
+    whole posterior (``r_eff``: the mean ESS of the parameters over the number of draws)."""
+    import arviz_stats as azs
+    from arviz_stats.utils import ELPDDataLOO
+
+    from .draws import log_likelihood_block
+
+    n, S = _nrespondents(post), _ndraws(post)
+    sizes = post["posterior"].dataset.sizes
+    ess = post["posterior"].dataset[["param"]].azstats.ess(method="mean")["param"].values
+    reff = float(np.nanmean(ess)) / S if sizes["chain"] > 1 else 1.0
+    step = max(1, LOO_BLOCK // S)
+    elpd_i, k_i, labels, p_sum, warned = [], [], [], 0.0, False
+    for start in range(0, n, step):
+        ll, lab = log_likelihood_block(post, slice(start, start + step))
+        block = xr.DataTree.from_dict(
+            {
+                "posterior": post["posterior"].dataset[["param"]],
+                "log_likelihood": xr.Dataset(
+                    {"y": (("chain", "draw", "respondent"), ll.reshape(sizes["chain"], sizes["draw"], -1))},
+                    coords={"respondent": np.arange(ll.shape[1])},
+                ),
+            }
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+            res = azs.loo(block, pointwise=True, reff=reff)
+        elpd_i.append(res.elpd_i.values)
+        k_i.append(res.pareto_k.values)
+        labels.append(lab)
+        p_sum += float(res.p)
+        warned = warned or bool(res.warning)
+        good_k = res.good_k
+    e = np.concatenate(elpd_i)
+    coords = {"respondent": np.concatenate(labels)}
+    return ELPDDataLOO(
+        elpd=float(e.sum()),
+        se=float(np.sqrt(n * np.var(e))),
+        p=p_sum,
+        n_samples=S,
+        n_data_points=n,
+        scale="log",
+        warning=warned,
+        good_k=good_k,
+        elpd_i=xr.DataArray(e, dims="respondent", coords=coords),
+        pareto_k=xr.DataArray(np.concatenate(k_i), dims="respondent", coords=coords),
+    )
 
 
 @dataclass(kw_only=True, repr=False)

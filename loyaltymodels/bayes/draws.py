@@ -19,12 +19,20 @@ import xarray as xr
 from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..algebra.normal import mvn_logpdf
+from ..algebra.patterns import missing_patterns
 from ..errors import DataError
 from ..spec.layout import parameter_rows
 from ..spec.model import ModelSpec
 from ..spec.provenance import spec_from_attrs
 
-__all__ = ["ObservedData", "add_log_likelihood", "model_spec", "observed_data", "row_draws"]
+__all__ = [
+    "ObservedData",
+    "add_log_likelihood",
+    "log_likelihood_block",
+    "model_spec",
+    "observed_data",
+    "row_draws",
+]
 
 
 # -- readers: DataTree -> arrays ------------------------------------------------------------------
@@ -154,14 +162,20 @@ def _group_index(groups: np.ndarray, labels: list) -> np.ndarray:
 
 # -- pointwise log-likelihood ----------------------------------------------------------------------
 def add_log_likelihood(
-    post: xr.DataTree, *, var_name: str | None = None, data: pd.DataFrame | None = None
+    post: xr.DataTree,
+    *,
+    var_name: str | None = None,
+    data: pd.DataFrame | None = None,
+    dtype: type | str = np.float64,
 ) -> xr.DataTree:
     """``post`` with a ``log_likelihood`` group: every respondent's log density under every draw.
 
     The density is the marginal multivariate normal of the items, ``N(mu(theta), Sigma(theta))``,
     from each draw's implied moments; a respondent with missing items is scored on the items
     observed (FIML's casewise likelihood). Without a mean structure the item means are the
-    saturated ones (sample means; EM means with missing values), as lavaan does.
+    saturated ones (sample means; EM means with missing values), as lavaan does. The array is
+    ``draws x respondents``: :func:`~loyaltymodels.loo` does not need it whole (it works through
+    :func:`log_likelihood_block` in blocks of respondents when the array would be large).
 
     Parameters
     ----------
@@ -171,34 +185,21 @@ def add_log_likelihood(
         Name of the new variable (default: the name of the variable in ``observed_data``, else ``y``).
     data : DataFrame, optional
         The data the posterior was fitted to, when ``observed_data`` is absent.
+    dtype : numpy dtype
+        ``float64`` (default) or ``float32`` (half the memory; computed in float64, then rounded).
 
     Returns
     -------
     DataTree
         A shallow copy with ``log_likelihood[var_name]`` of dims ``(chain, draw, respondent)``.
     """
-    spec = model_spec(post)
-    values = row_draws(post, spec)
-    obs = observed_data(post, spec, data)
-    layout = ram_layout(spec)
-    ll = np.empty((values.shape[0], obs.n))
-    labels = np.empty(obs.n, dtype=object)
-    for g in range(1, spec.ngroups + 1):
-        y = obs.y[g]
-        sat_mean = None if spec.meanstructure else saturated_moments(y)[1]
-        step = max(1, int(4e6 // max(1, y.size)))  # bound the (draws, rows, items) temporaries
-        for start in range(0, values.shape[0], step):
-            sigma, mu = implied_moments(layout, values[start : start + step], g)
-            if sat_mean is not None:
-                mu = np.broadcast_to(sat_mean, mu.shape)
-            ll[start : start + step, obs.rows[g]] = mvn_logpdf(y, sigma, mu)
-        labels[obs.rows[g]] = obs.respondents[g]
+    ll, labels = log_likelihood_block(post, data=data, dtype=dtype)
     if var_name is None:
         names = list(post["observed_data"].data_vars) if "observed_data" in post.children else []
         var_name = names[0] if len(names) == 1 else "y"
     sizes = post["posterior"].dataset.sizes
     da = xr.DataArray(
-        ll.reshape(sizes["chain"], sizes["draw"], obs.n),
+        ll.reshape(sizes["chain"], sizes["draw"], len(labels)),
         dims=("chain", "draw", "respondent"),
         coords={
             "chain": post["posterior"]["chain"].values,
@@ -209,3 +210,51 @@ def add_log_likelihood(
     out = post.copy()
     out["log_likelihood"] = xr.Dataset({var_name: da})
     return out
+
+
+def log_likelihood_block(
+    post: xr.DataTree,
+    positions: np.ndarray | slice | None = None,
+    *,
+    data: pd.DataFrame | None = None,
+    dtype: type | str = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pointwise log-likelihood ``(chain * draw, respondents)`` of the respondents at
+    ``positions`` (in the order of the data; all by default) and their labels: the computation
+    behind :func:`add_log_likelihood`, in pieces whose temporaries stay bounded whatever the size
+    of the data."""
+    form = post.attrs.get("likelihood_form", "marginal")
+    if form not in ("marginal", "respondent"):
+        raise DataError(
+            f"this posterior's likelihood (form {form!r}) is not the marginal normal density of the items, "
+            "which is what add_log_likelihood computes; its fit stores the pointwise log-likelihood itself "
+            "(refit it if the 'log_likelihood' group was dropped)"
+        )
+    spec = model_spec(post)
+    values = row_draws(post, spec)
+    obs = observed_data(post, spec, data)
+    layout = ram_layout(spec)
+    every = np.arange(obs.n)
+    wanted = every if positions is None else every[positions]
+    keep = np.zeros(obs.n, bool)
+    keep[wanted] = True
+    ll = np.empty((values.shape[0], obs.n if positions is None else len(wanted)), dtype=dtype)
+    where = np.full(obs.n, -1)
+    where[wanted] = np.arange(len(wanted))
+    labels = np.empty(ll.shape[1], dtype=object)
+    for g in range(1, spec.ngroups + 1):
+        mine = keep[obs.rows[g]]
+        if not mine.any():
+            continue
+        y_all = obs.y[g]
+        sat_mean = None if spec.meanstructure else saturated_moments(y_all)[1]
+        y, cols = y_all[mine], where[obs.rows[g][mine]]
+        pats = missing_patterns(y)
+        step = max(1, int(4e6 // max(1, y.size)))  # bound the (draws, rows, items) temporaries
+        for start in range(0, values.shape[0], step):
+            sigma, mu = implied_moments(layout, values[start : start + step], g)
+            if sat_mean is not None:
+                mu = np.broadcast_to(sat_mean, mu.shape)
+            ll[start : start + step, cols] = mvn_logpdf(y, sigma, mu, patterns=pats)
+        labels[cols] = obs.respondents[g][mine]
+    return ll, labels

@@ -292,9 +292,13 @@ def fit_bayes(
     -------
     xarray.DataTree
         ``posterior`` (``param``, ``std_all`` over ``parameter`` with ``lhs, op, rhs, group``
-        coords), ``sample_stats``, ``observed_data``, ``log_likelihood`` (per respondent), and on
-        request ``posterior_predictive``, ``prior`` and ``prior_predictive``; root attrs hold the
-        spec and package versions (``post.to_netcdf(path)``, :func:`load_posterior`).
+        coords), ``sample_stats``, ``observed_data`` and on request ``posterior_predictive``,
+        ``prior`` and ``prior_predictive``; root attrs hold the spec and package versions
+        (``post.to_netcdf(path)``, :func:`load_posterior`). The pointwise ``log_likelihood`` (per
+        respondent and draw) is not stored, so the call costs the same for 1,000 or 1,000,000
+        respondents: :func:`loo`, :func:`waic` and :func:`compare` compute it when they need it
+        (:func:`add_log_likelihood` adds it to the tree); the conditional form (ordinal items),
+        whose draws hold every respondent's scores anyway, stores it.
 
     Examples
     --------

@@ -21,12 +21,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelParts:
-    """A built model with what is needed to feed it data and starting values."""
+    """A model's plan, data and likelihood form, with its PyMC model built on first use (the
+    compiled density needs no PyMC graph, so a fit on it never builds one)."""
 
-    model: pm.Model
     plan: Plan = field(repr=False)
     summary: DataSummary = field(repr=False)
     form: str = "marginal"
+    built: pm.Model | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> pm.Model:
+        """The PyMC model of :func:`build_pymc` (built now if it has not been)."""
+        if self.built is None:
+            object.__setattr__(self, "built", build_pymc(self.plan, self.summary, self.form))
+        return self.built
 
 
 def choose_form(plan: Plan, summary: DataSummary, form: str | None) -> str:

@@ -77,11 +77,10 @@ def parameter_dataset(plan: Plan, rows: np.ndarray, shape: tuple[int, int]) -> x
 
 
 def respondent_coords(summary: DataSummary) -> dict[str, tuple[str, np.ndarray]]:
-    labels = np.asarray(summary.group_labels, dtype=object)[summary.group - 1]
-    if all(isinstance(v, (int, np.integer)) for v in labels):
-        labels = labels.astype(int)
-    else:
-        labels = labels.astype(str)
+    # the few group labels converted once, then gathered (not a million Python objects)
+    names = list(summary.group_labels)
+    kinds = np.asarray(names, int) if all(isinstance(v, (int, np.integer)) for v in names) else np.asarray(names, str)
+    labels = kinds[summary.group - 1]
     return {
         "respondent": ("respondent", np.asarray(summary.index)),
         "group": ("respondent", labels),
@@ -114,11 +113,20 @@ def assemble(
         posterior["eta"] = (("chain", "draw", "respondent", "factor"), eta.reshape(*shape, *eta.shape[1:]))
         posterior = posterior.assign_coords(respondent=rc["respondent"], factor=list(plan.layout.latents))
     groups = {"posterior": posterior, "sample_stats": sample_stats(trace, shape)}
-    ll = loglik_draws(plan, summary, rows, eta)
-    groups["log_likelihood"] = xr.Dataset(
-        {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-        coords={"chain": posterior.chain, "draw": posterior.draw, "respondent": rc["respondent"], "group": rc["group"]},
-    )
+    if eta is not None:
+        # the conditional form samples each respondent's scores, so its draws already grow with the
+        # respondents; the marginal forms' pointwise log-likelihood is computed on demand instead
+        # (add_log_likelihood, LOO), which keeps a fit's cost flat in the number of respondents
+        ll = loglik_draws(plan, summary, rows, eta)
+        groups["log_likelihood"] = xr.Dataset(
+            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
+            coords={
+                "chain": posterior.chain,
+                "draw": posterior.draw,
+                "respondent": rc["respondent"],
+                "group": rc["group"],
+            },
+        )
     groups["observed_data"] = xr.Dataset({"y": (("respondent", "item"), summary.y)}, coords=rc)
     if posterior_predictive:
         yrep = predictive_draws(plan, summary, rows, rng, eta)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ import numpy as np
 from ..defaults import ModelCache, one_blas_thread
 from ..errors import LoyaltyModelsWarning
 from .data import DataSummary
-from .model import ModelParts, build_pymc, constrained, data_values, start_point, unconstrained
+from .model import ModelParts, constrained, data_values, start_point, unconstrained
 from .parameterization import Plan
 
 if TYPE_CHECKING:
@@ -162,6 +162,8 @@ def kernel_unsupported(parts: ModelParts) -> str | None:
     from .density.program import unsupported
 
     why = unsupported(parts.plan, parts.summary, parts.form)
+    if parts.built is None:  # the model will be build_pymc's own: nothing added to check
+        return why
     m = parts.model
     if why is None and (
         [rv.name for rv in m.free_RVs] != [g.name for g in parts.plan.rvs]
@@ -228,24 +230,22 @@ def _run(
     parts = compiled.parts
     kwargs = {"target_accept": target_accept} if target_accept else {}
     if compiled.density == "kernel":
-        import nutpie
-
         from .density.program import with_data
 
         assert compiled.program is not None  # a kernel model always carries its program
         program = with_data(compiled.program, parts.plan, summary)
         flat = program.unconstrain(start_point(parts.plan, summary, parts.form))
-        model = compiled.compiled.prepared(program, _jittered(flat))
-        return nutpie.sample(
-            model,
+        return sample_kernel(
+            compiled.compiled,
+            program,
+            flat,
             draws=draws,
             tune=tune,
             chains=chains,
-            cores=cores,
             seed=seed,
-            progress_bar=progressbar,
-            save_warmup=False,
-            maxdepth=max_treedepth,
+            cores=cores,
+            progressbar=progressbar,
+            max_treedepth=max_treedepth,
             **kwargs,
         )
     values = data_values(parts.plan, summary, parts.form)
@@ -299,6 +299,40 @@ def _run(
         )
 
 
+def sample_kernel(
+    sampler: Any,
+    program: DensityProgram,
+    start: np.ndarray,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    cores: int | None,
+    progressbar: bool,
+    max_treedepth: int = 10,
+    **options: Any,
+) -> Any:
+    """Sample ``program`` with nutpie (``sampler`` from :func:`kernel_sampler`), each chain from
+    ``start`` (unconstrained) plus a small jitter; returns nutpie's trace."""
+    import nutpie
+
+    model = sampler.prepared(program, _jittered(start))
+    with one_blas_thread():
+        return nutpie.sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            progress_bar=progressbar,
+            save_warmup=False,
+            maxdepth=max_treedepth,
+            **options,
+        )
+
+
 def _jittered(flat: np.ndarray) -> Callable[[int], np.ndarray]:
     def init(chain_seed: int) -> np.ndarray:  # called by nutpie once per chain with a seed derived from `seed`
         rng = np.random.default_rng(chain_seed)
@@ -308,7 +342,7 @@ def _jittered(flat: np.ndarray) -> Callable[[int], np.ndarray]:
 
 
 def build_parts(plan: Plan, summary: DataSummary, form: str) -> ModelParts:
-    return ModelParts(build_pymc(plan, summary, form), plan, summary, form)
+    return ModelParts(plan, summary, form)
 
 
 # -- nutpie on the generic kernel ----------------------------------------------------------------
@@ -318,11 +352,17 @@ def kernel_model(program: DensityProgram, plan: Plan) -> Any:
     ``from_pyfunc`` (a Python call per gradient) if that internal interface is not there."""
     import pandas as pd
 
-    from .density import kernel as K
-
     names = plan.priors.set_index("par")["name"]
     dims = {g.name: (f"{g.name}_parameter",) for g in plan.rvs}
     coords = {f"{g.name}_parameter": pd.Index(names.loc[g.pars].tolist()) for g in plan.rvs}
+    return kernel_sampler(program, dims, coords)
+
+
+def kernel_sampler(program: DensityProgram, dims: Mapping[str, tuple[str, ...]], coords: Mapping[str, Any]) -> Any:
+    """A nutpie model of a density program whose element vectors have ``dims`` over ``coords``
+    (see :func:`kernel_model`); call ``.prepared(program, init)`` on it before sampling."""
+    from .density import kernel as K
+
     try:
         from nutpie import _lib
 

@@ -23,7 +23,7 @@ from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..data.validate import suggest_column  # the package's "did you mean" for column names
 from ..defaults import CI_POSTERIOR, labelled_interval
-from ..errors import DataError
+from ..errors import DataError, plain
 from ..spec.model import ModelSpec
 from .draws import _group_labels, model_spec, observed_data, row_draws
 
@@ -224,9 +224,9 @@ def _check_new_rows(spec: ModelSpec, data: pd.DataFrame, group: str) -> pd.DataF
         values = pd.to_numeric(data[item], errors="coerce")
         bad = values.isna() & data[item].notna()
         if bad.any():
-            row = data.index[bad.to_numpy()][:1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(4)
+            row = data.index[bad.to_numpy()][0]
             raise DataError(
-                f"column {item!r} has a non-numeric value {data[item][row]!r} in row {row!r}",
+                f"column {item!r} has a non-numeric value {plain(data[item][row])!r} in row {plain(row)!r}",
                 column=item,
                 row=row,
                 value=data[item][row],

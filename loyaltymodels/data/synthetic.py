@@ -200,7 +200,7 @@ def simulate(
     {'rhs': ['x1', 'x2', 'x3'], 'value': [0.8, 0.7, 0.6], 'value_marker': [1.0, 0.875, 0.75]}
     """
     spec = as_spec(model, std_lv=True, auto_fix_first=False, fixed_x=False)
-    ns = [int(k) for k in np.atleast_1d(np.asarray(n)).tolist()]  # a scalar: one size, repeated below
+    ns = [int(k) for k in np.atleast_1d(n)]
     if len(ns) == 1 and spec.ngroups > 1:
         ns = ns * spec.ngroups
     if spec.ngroups == 1 and len(ns) > 1:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, DataWarning
+from ..errors import DataError, DataWarning, plain
 from ..spec.model import ModelSpec, as_spec
 from ..spec.provenance import jsonable
 from .values import _as_float, _check_finite, _fmt, _rows, _scalar
@@ -311,13 +311,12 @@ def _apply_policy(frame: pd.DataFrame, items: list[str], group: str | None, poli
         if cells.any():
             r, c = np.argwhere(cells)[0]
             col = ([*items, group])[c]
-            row = frame.index[r : r + 1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(9)
             raise DataError(
-                f"column {col!r}, row {row!r} is missing ({int(cells.sum())} "
+                f"column {col!r}, row {plain(frame.index[r])!r} is missing ({int(cells.sum())} "
                 "missing values in all) and missing='none'; use missing='listwise' or "
                 "'fiml', or impute first",
                 column=col,
-                row=row,
+                row=frame.index[r],
             )
         return np.ones(len(frame), dtype=bool)
     if policy == "fiml":
@@ -368,7 +367,7 @@ def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> 
         values = used[c].dropna()
         if values.empty:
             raise DataError(f"column {c!r} has no observed value in the rows used; drop it from the model", column=c)
-        if values.nunique() == 1:
+        if values.min() == values.max():  # numeric columns: one pass, not a hash of every value
             raise DataError(
                 f"column {c!r} is constant (every used row has {_fmt(values.iloc[0])}), so it "
                 "carries no information; drop it from the model",
@@ -380,7 +379,7 @@ def _check_constant(used: pd.DataFrame, items: list[str], group: str | None) -> 
     for g, rows in used.groupby(group, sort=False, observed=True):
         for c in items:
             values = rows[c].dropna()
-            if values.nunique() <= 1:
+            if values.empty or values.min() == values.max():
                 value = _fmt(values.iloc[0]) if len(values) else "nothing observed"
                 raise DataError(
                     f"column {c!r} is constant in group {_scalar(g)!r} (every row has {value}); "
@@ -416,13 +415,12 @@ def _check_ordinal(
         frac = (v.notna() & (v != np.round(v))).to_numpy()
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
-            row = v.index[pos : pos + 1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(9)
             raise DataError(
-                f"ordinal column {c!r}, row {row!r}: {_fmt(v.iloc[pos])} is not a whole "
+                f"ordinal column {c!r}, row {plain(v.index[pos])!r}: {_fmt(v.iloc[pos])} is not a whole "
                 "number; ordinal items take integer categories (recode it, or treat the item "
                 "as continuous)",
                 column=c,
-                row=row,
+                row=v.index[pos],
                 value=v.iloc[pos],
             )
         out[c] = sorted(int(x) for x in v.dropna().unique())

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, plain
 
 # Numbers as text: "3.5", "-2", "1e3", "inf", "nan", and with a decimal comma "3,5" or "1.234,5".
 _POINT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
@@ -45,7 +45,7 @@ def _as_float(s: pd.Series, name: str) -> np.ndarray:
         return _parse_numbers(s, name)
     pos = int(np.flatnonzero(s.notna().to_numpy())[0]) if s.notna().any() else 0
     raise DataError(
-        f"column {name!r}, row {s.index[pos : pos + 1].tolist()[0]!r}: {s.iloc[pos]!r} is not a number "
+        f"column {name!r}, row {plain(s.index[pos])!r}: {plain(s.iloc[pos])!r} is not a number "
         f"(the column is {dtype}); give the model numeric items",
         column=name,
         row=s.index[pos],
@@ -64,11 +64,11 @@ def _parse_numbers(s: pd.Series, name: str) -> np.ndarray:
         pos = int(np.flatnonzero(bad)[0])
         others = sorted({str(v) for v in s[bad].iloc[1:4]} - {str(s.iloc[pos])})
         also = f" (also {', '.join(map(repr, others))}{' ...' if bad.sum() > 4 else ''})" if others else ""
-        row = s.index[pos : pos + 1].tolist()[0]  # a Python scalar: numpy 2 reprs np.int64(4)
         raise DataError(
-            f"column {name!r}, row {row!r}: {s.iloc[pos]!r} is not a number{also}; recode it or set it to NaN",
+            f"column {name!r}, row {plain(s.index[pos])!r}: {plain(s.iloc[pos])!r} is not a number{also}; "
+            "recode it or set it to NaN",
             column=name,
-            row=row,
+            row=s.index[pos],
             value=s.iloc[pos],
         )
     values = np.full(len(s), np.nan)
@@ -86,7 +86,7 @@ def _check_finite(frame: pd.DataFrame, items: list[str]) -> None:
             pos = int(np.flatnonzero(inf)[0])
             row, value = frame.index[pos], frame[c].iloc[pos]
             raise DataError(
-                f"column {c!r}, row {row!r}: {value} is infinite; recode it or set it to NaN",
+                f"column {c!r}, row {plain(row)!r}: {value} is infinite; recode it or set it to NaN",
                 column=c,
                 row=row,
                 value=value,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.validate import suggest_column
-from ..errors import DataError
+from ..errors import DataError, plain
 
 if TYPE_CHECKING:
     from .instrument import Questionnaire
@@ -103,11 +103,6 @@ def _columns(q: Questionnaire, data: pd.DataFrame) -> list[Problem]:
     return out
 
 
-def _row(index: pd.Index, pos: int) -> Any:
-    """The label of row ``pos`` as a Python scalar (numpy 2 would show ``np.int64(9)`` in a message)."""
-    return index[pos : pos + 1].tolist()[0]
-
-
 def _codes(r: Any, column: pd.Series) -> Problem | None:
     """The first answer of one question that is not one of its codes, as a problem."""
     name, lo, hi = r.name, float(r.lo), float(r.hi)
@@ -122,10 +117,10 @@ def _codes(r: Any, column: pd.Series) -> Problem | None:
             else "recode it or set it to missing"
         )
         return (
-            f"column {name!r}, row {_row(column.index, pos)!r}: {value!r} is not a code of this question's "
+            f"column {name!r}, row {plain(column.index[pos])!r}: {value!r} is not a code of this question's "
             f"{r.scale} scale ({int(text.sum())} such answer(s)); {hint}",
             name,
-            _row(column.index, pos),
+            plain(column.index[pos]),
             value,
         )
     x = numbers.to_numpy(dtype=float)
@@ -150,10 +145,10 @@ def _codes(r: Any, column: pd.Series) -> Problem | None:
         hint = "check the export"
     where = "outside" if value < lo or value > hi else "not a whole code of"  # 2.5 on 1-5 lies inside
     return (
-        f"column {name!r}, row {_row(column.index, pos)!r}: {shown} is {where} {scale} "
+        f"column {name!r}, row {plain(column.index[pos])!r}: {shown} is {where} {scale} "
         f"({int(outside.sum())} such answer(s)){'; ' + hint if hint else ''}",
         name,
-        _row(column.index, pos),
+        plain(column.index[pos]),
         value,
     )
 
@@ -167,10 +162,10 @@ def _design_columns(q: Questionnaire, data: pd.DataFrame) -> list[Problem]:
                 continue
             out.append(
                 (
-                    f"column 'sector', row {_row(data.index, pos)!r}: {v!r} is not one of the study's sectors "
+                    f"column 'sector', row {plain(data.index[pos])!r}: {v!r} is not one of the study's sectors "
                     f"({', '.join(q.sectors)}, or their codes 1-{len(q.sectors)}); correct the sector names",
                     "sector",
-                    _row(data.index, pos),
+                    plain(data.index[pos]),
                     v,
                 )
             )
@@ -182,10 +177,10 @@ def _design_columns(q: Questionnaire, data: pd.DataFrame) -> list[Problem]:
             pos = int(np.flatnonzero(bad)[0])
             out.append(
                 (
-                    f"column 'wave', row {_row(data.index, pos)!r}: {data['wave'].iloc[pos]!r} is not a wave "
+                    f"column 'wave', row {plain(data.index[pos])!r}: {data['wave'].iloc[pos]!r} is not a wave "
                     f"of the study (1-{q.waves})",
                     "wave",
-                    _row(data.index, pos),
+                    plain(data.index[pos]),
                     data["wave"].iloc[pos],
                 )
             )

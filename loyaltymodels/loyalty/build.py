@@ -79,6 +79,7 @@ class Design:
     chunk_observed: np.ndarray | None = field(repr=False, default=None)  # (K, p) items answered in the chunk
     sector_column: str | None = None  # the user's columns, recorded in the posterior
     segment_column: str | None = None
+    centred: bool = False  # sector weights sampled themselves (w ~ normal(mu, tau)), else mu + tau z
 
     @property
     def cells(self) -> list[int]:
@@ -109,6 +110,7 @@ class Design:
             cells,
             tuple(np.bincount(self.summary.group)),
             tuple(sorted(self.priors.items())),
+            self.centred,
         )
 
 
@@ -323,13 +325,17 @@ def _weights(design: Design) -> Any:
     w = mu[None, :]
     if len(design.sectors) > 1:
         tau = prior_rv("weight_tau", pr["weight_tau"], dims="driver")
-        z = pm.Normal("weight_z", 0.0, 1.0, dims=("sector", "driver"))
-        w = (mu[None, :] + tau[None, :] * z)[design.cell_sector]
+        if design.centred:
+            w = pm.Normal("weight_sector", mu[None, :], tau[None, :], dims=("sector", "driver"))[design.cell_sector]
+        else:
+            z = pm.Normal("weight_z", 0.0, 1.0, dims=("sector", "driver"))
+            w = (mu[None, :] + tau[None, :] * z)[design.cell_sector]
     else:
         w = w[np.zeros(len(design.cells), int)]
     if len(design.segments) > 1:
-        delta = pm.ZeroSumNormal("segment_shift", sigma=pr["segment_shift"].args[1], dims=("segment", "driver"))
-        w = w + delta[design.cell_segment]
+        # zero-sum over segments (the last axis: ZeroSumNormal centres its last axes), one vector per driver
+        delta = pm.ZeroSumNormal("segment_shift", sigma=pr["segment_shift"].args[1], dims=("driver", "segment"))
+        w = w + delta.T[design.cell_segment]
     return pm.Deterministic("weight", w, dims=("cell", "driver"))
 
 

@@ -84,7 +84,8 @@ def add_derived(post: xr.DataTree) -> xr.DataTree:
             dims=("chain", "draw", "sector", "driver"),
             coords={"sector": list(info.sectors), **drv},
         )
-        shift = ds["segment_shift"].to_numpy().reshape(dr.n, len(info.segments), -1)
+        shift = ds["segment_shift"].transpose("chain", "draw", "segment", "driver").to_numpy()
+        shift = shift.reshape(dr.n, len(info.segments), -1)
         seg = np.zeros_like(shift)
         for h in range(len(info.segments)):
             cells = info.cell_segment == h

@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..bayes.model import start_point
+from ..bayes.sampling import kernel_sampler, sample_kernel
 from ..defaults import ModelCache, resolve_seed
+from ..errors import SpecError
 from ..spec.model import ModelSpec
 from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
@@ -31,6 +34,8 @@ from .roles import MIN_CELL_SIZE
 
 if TYPE_CHECKING:
     import pymc as pm
+
+    from .program import LoyaltyProgram
 
 #: nutpie's 0.8 raised to 0.9: with few sectors the hierarchical scale makes a mild funnel
 #: (benchmarks/loyalty.py: 3-5 divergences per 4000 draws at 0.8, 0-1 at 0.9, for +30% time)
@@ -95,6 +100,7 @@ def fit_loyalty(
     target_accept: float | None = None,
     progressbar: bool = False,
     check: bool = True,
+    density: str = "auto",
     **sampler_options: Any,
 ) -> xr.DataTree:
     """Fit the loyalty model: drivers' weights by sector, imbalance, asymmetry, behaviour.
@@ -141,6 +147,10 @@ def fit_loyalty(
         Missing items: every answered item counts (default), or incomplete rows are dropped.
     check : bool
         Warn (``ConvergenceWarning``) when the draws fail R-hat, ESS or divergence checks.
+    density : {"auto", "kernel", "pytensor"}
+        ``"auto"``: the package's compiled log density when it covers the model (compiled once per
+        machine, nothing compiled per model), else the PyMC graph compiled by nutpie; the posterior
+        says which in its ``density`` attribute (and why in ``density_reason``).
     **sampler_options
         Passed to ``nutpie.sample`` (e.g. ``adaptation="low_rank"``).
 
@@ -178,26 +188,43 @@ def fit_loyalty(
         min_size=min_size,
         missing=missing,
     )
-    model_, compiled, compile_s = _compiled(design)
     seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
-    t1 = time.perf_counter()
-    trace = _run(
-        design,
-        model_,
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        cores=cores,
-        progressbar=progressbar,
-        target_accept=target_accept,
-        **sampler_options,
+    sample: dict[str, Any] = dict(
+        draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, progressbar=progressbar
     )
-    t2 = time.perf_counter()
-    post = _assemble(design, trace, seed)
+    from .program import loyalty_program, program_unsupported  # numba: imported when a fit needs it
+
+    if density not in ("auto", "kernel", "pytensor"):
+        raise SpecError(f"density={density!r}: choose 'auto', 'kernel' or 'pytensor'")
+    why = "the PyMC graph, as asked" if density == "pytensor" else program_unsupported(design)
+    if density == "kernel" and why:
+        raise SpecError(f"density='kernel': the compiled density does not handle {why} yet; use density='auto'")
+    t1 = time.perf_counter()
+    if why is None:  # the compiled density: nothing to compile for this structure
+        lp = loyalty_program(design)
+        sampler = _kernel_sampler(design, lp)
+        compile_s = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        trace = sample_kernel(
+            sampler,
+            lp.program,
+            _kernel_start(design, lp),
+            target_accept=target_accept,
+            **sample,
+            **sampler_options,
+        )
+        t2 = time.perf_counter()
+        post = _assemble_kernel(design, lp, trace)
+    else:
+        model_, compiled, compile_s = _compiled(design)
+        t1 = time.perf_counter()
+        trace = _run(design, model_, compiled, target_accept=target_accept, **sample, **sampler_options)
+        t2 = time.perf_counter()
+        post = _assemble(design, trace, seed)
     post.attrs.update(
+        density="kernel" if why is None else "pytensor",
+        density_reason="" if why is None else why,
         sampler="nutpie",
         seed=seed,
         draws=draws,
@@ -235,20 +262,28 @@ def _compiled(design: Design) -> tuple[pm.Model, Any, float]:
     return model, compiled, time.perf_counter() - start
 
 
+def _kernel_sampler(design: Design, lp: LoyaltyProgram) -> Any:
+    """nutpie's model of the compiled density with the loyalty variables' dims (cached by the
+    elements' names and sizes: the density itself is compiled once per machine)."""
+    key = ("kernel", lp.program.names, lp.program.sizes)
+    hit = _CACHE.get(key)
+    if hit is None:
+        coords = {f"{n}_element": np.arange(k) for n, k in zip(lp.program.names, lp.program.sizes)}
+        dims = {n: (f"{n}_element",) for n in lp.program.names}
+        hit = _CACHE.put(key, kernel_sampler(lp.program, dims, coords))
+    return hit
+
+
 def clear_loyalty_cache() -> None:
     """Forget the compiled loyalty models of this process."""
     _CACHE.clear()
 
 
-def _start(design: Design, model: pm.Model) -> np.ndarray:
-    """Starting point (unconstrained, flat in ``model.value_vars`` order): the SEM's starts that
-    avoid the sign trap (docs/findings.md), weights and nonlinear terms at 0, outcome intercepts at the
-    observed log-odds, cut points at the observed cumulative log-odds, sampled scores at their
-    data-based posterior mean (u = 0)."""
-    from pymc.initial_point import make_initial_point_fn
-
-    from ..bayes.model import start_point
-
+def _start_point(design: Design) -> dict[str, np.ndarray]:
+    """Starting values (constrained, by variable): the SEM's starts that avoid the sign trap
+    (docs/findings.md), weights and nonlinear terms at 0, outcome intercepts at the observed
+    log-odds, cut points at the observed cumulative log-odds, sampled scores at their data-based
+    posterior mean (u = 0)."""
     base = "conditional" if design.form == "conditional" else "marginal"
     point = start_point(design.plan, design.summary, base)
     flat = design.weight_pars.ravel()
@@ -263,7 +298,7 @@ def _start(design: Design, model: pm.Model) -> np.ndarray:
         weight_mu=np.zeros(K),
         weight_tau=np.full(K, 0.2),
         weight_z=np.zeros((S, K)),
-        segment_shift=np.zeros((max(len(design.segments), 1), K)),
+        segment_shift=np.zeros((K, max(len(design.segments), 1))),
         interaction=np.array(0.0),
         asymmetry=np.array(0.0),
         outcome_slope=np.zeros(len(design.outcomes)),
@@ -281,6 +316,25 @@ def _start(design: Design, model: pm.Model) -> np.ndarray:
     if design.form == "scores":
         assert design.chunks is not None
         point["u"] = np.zeros(design.chunks.shape + (len(design.blocks["drivers"][1]),))
+    return point
+
+
+def _kernel_start(design: Design, lp: LoyaltyProgram) -> np.ndarray:
+    """:func:`_start_point` on the compiled density's elements (cut points as their first value
+    and increments)."""
+    point = _start_point(design)
+    for o in design.outcomes:
+        if o.kind == "ordinal":
+            x = np.asarray(point[f"cuts_{o.name}"], float)
+            point[f"cuts_{o.name}"] = np.concatenate([x[:1], np.maximum(np.diff(x), 1e-3)])
+    return lp.start(point)
+
+
+def _start(design: Design, model: pm.Model) -> np.ndarray:
+    """:func:`_start_point`, unconstrained and flat in ``model.value_vars`` order."""
+    from pymc.initial_point import make_initial_point_fn
+
+    point = _start_point(design)
     free = {rv.name for rv in model.free_RVs}
     overrides = {k: np.asarray(v, float) for k, v in point.items() if k in free}
     fn = make_initial_point_fn(model=model, overrides=overrides, jitter_rvs=set(), return_transformed=True)
@@ -371,6 +425,71 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
             )
         post = xr.DataTree.from_dict(groups)
         post.attrs.update(root_attrs(plan, s, design.form, {}))
+    own = _own_variables(design, trace["posterior"].to_dataset())
+    post["posterior"] = post["posterior"].to_dataset().assign(own)
+    return _finish(design, post)
+
+
+def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataTree:
+    """The posterior of a compiled-density fit: the table's rows and the loyalty-level variables
+    rebuilt from the sampled elements. The linear form stores no pointwise log-likelihood (LOO,
+    WAIC and comparisons compute it when they ask, so the fit's cost does not grow with the
+    respondents); the latent forms store theirs (it integrates over each respondent's scores)."""
+    from ..bayes.output import parameter_dataset, respondent_coords, root_attrs, sample_stats
+
+    plan, s = design.plan, design.summary
+    ds = trace["posterior"].to_dataset() if isinstance(trace, xr.DataTree) else trace.posterior
+    shape = (ds.sizes["chain"], ds.sizes["draw"])
+    flat = np.concatenate([ds[n].to_numpy().reshape(shape[0] * shape[1], -1) for n in lp.program.names], axis=1)
+    x = lp.program.unconstrain_flat(flat)
+    rows = lp.program.rows(x)
+    posterior = parameter_dataset(plan, rows, shape)
+    dims = {
+        "weight_mu": ("driver",),
+        "weight_tau": ("driver",),
+        "weight_z": ("sector", "driver"),
+        "weight_sector": ("sector", "driver"),
+        "segment_shift": ("segment", "driver"),
+        "interaction": (),
+        "asymmetry": (),
+        "outcome_slope": ("outcome",),
+        "outcome_intercept": ("binary_outcome",),
+    }
+    coords = {"driver": list(design.roles.drivers), "sector": list(design.sectors), "cell": design.cells}
+    if design.segments:
+        coords["segment"] = list(design.segments)
+    if design.outcomes:
+        coords["outcome"] = [o.name for o in design.outcomes]
+        coords["binary_outcome"] = [o.name for o in design.outcomes if o.kind == "binary"]
+    values = {**lp.own(flat), **lp.cut_points(x)}
+    for name in values:
+        if name.startswith("cuts_"):
+            dims[name] = (f"{name}_dim_0",)  # the PyMC graph's name of the cut points' axis
+    own = {name: (("chain", "draw", *dims[name]), v.reshape(*shape, *v.shape[1:])) for name, v in values.items()}
+    weight = rows[:, design.weight_pars.ravel()].reshape(*shape, *design.weight_pars.shape)
+    own["weight"] = (("chain", "draw", "cell", "driver"), weight)
+    posterior = posterior.assign(own).assign_coords(coords)
+    rc = respondent_coords(s)
+    groups = {
+        "posterior": posterior,
+        "sample_stats": sample_stats(trace, shape),
+        "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
+    }
+    if design.form in ("outcomes", "scores"):
+        ll = _loglik_draws(design, rows, posterior)
+        groups["log_likelihood"] = xr.Dataset(
+            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
+            coords={"respondent": rc["respondent"], "group": rc["group"]},
+        )
+    post = xr.DataTree.from_dict(groups)
+    post.attrs.update(root_attrs(plan, s, design.form, {}))
+    return _finish(design, post)
+
+
+def _finish(design: Design, post: xr.DataTree) -> xr.DataTree:
+    """The loyalty layer of a posterior: cells, roles, the user's columns, derived quantities."""
+    from .derived import add_derived
+
     info = _info(design)
     post["constant_data"] = info.cell_data()
     post.attrs["loyalty"] = info.to_json()
@@ -379,10 +498,6 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
     for name in ("observed_data", "log_likelihood"):  # each respondent's sector and segment, by label
         if name in post.children:
             post[name] = post[name].to_dataset().assign_coords(_respondent_cells(design))
-    own = _own_variables(design, trace["posterior"].to_dataset())
-    post["posterior"] = post["posterior"].to_dataset().assign(own)
-    from .derived import add_derived
-
     return add_derived(post)
 
 
@@ -435,6 +550,8 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
     ):
         if name in ds:
             v = ds[name]
+            if name == "segment_shift":  # sampled as one zero-sum vector per driver
+                v = v.transpose("chain", "draw", "segment", "driver")
             keep[name] = v.assign_coords(chain=np.arange(v.sizes["chain"]), draw=np.arange(v.sizes["draw"]))
     return keep
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.validate import suggest_column as _suggest  # the package's "did you mean" for columns
-from ..errors import DataError, SpecError
+from ..errors import DataError, SpecError, plain
 from ..spec.model import ModelSpec
 
 #: Fewest respondents a sector (or a sector x segment cell) may have: each cell gets its own latent
@@ -55,11 +55,6 @@ class Outcome:
     latent: str
     kind: str
     levels: tuple[float, ...] = ()
-
-
-def _scalar(value: Any) -> Any:
-    """A numpy scalar as Python's, for messages (numpy 2 would show ``np.float64(0.5)``)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def find_roles(
@@ -177,9 +172,11 @@ def check_column(data: pd.DataFrame, column: str, what: str) -> None:
             column=column,
         )
     if data[column].isna().any():
-        row = data.index[data[column].isna().to_numpy()][:1].tolist()[0]
+        row = data.index[data[column].isna().to_numpy()][0]
         raise DataError(
-            f"the {what} column {column!r} is missing at row {row!r}; drop or label those rows", column=column, row=row
+            f"the {what} column {column!r} is missing at row {plain(row)!r}; drop or label those rows",
+            column=column,
+            row=row,
         )
 
 
@@ -273,9 +270,10 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
     x = pd.to_numeric(values, errors="coerce")
     bad = x.isna() & values.notna()
     if bad.any():
-        row = values.index[bad.to_numpy()][:1].tolist()[0]
+        row = values.index[bad.to_numpy()][0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) has the non-numeric value {_scalar(values[row])!r} at row {row!r}",
+            f"outcome {name!r} (column {column!r}) has the non-numeric value {plain(values[row])!r} "
+            f"at row {plain(row)!r}",
             column=column,
             row=row,
             value=values[row],
@@ -292,28 +290,28 @@ def _typed_outcome(name: str, column: str, latent: str, kind: str | None, values
             "binary" if set(seen) <= {0.0, 1.0} else "ordinal" if integer and len(seen) <= MAX_RATING_LEVELS else None
         )
         if kind is None:
-            row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][:1].tolist()[0]
+            row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
             raise DataError(
                 f"outcome {name!r} (column {column!r}) is neither 0/1 nor an integer rating "
                 f"with at most {MAX_RATING_LEVELS} levels: first value outside 0/1 is "
-                f"{_scalar(values[row])!r} at row {row!r}",
+                f"{plain(values[row])!r} at row {plain(row)!r}",
                 column=column,
                 row=row,
                 value=values[row],
             )
     if kind == "binary" and not set(seen) <= {0.0, 1.0}:
-        row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][:1].tolist()[0]
+        row = values.index[(~x.isin([0, 1]) & x.notna()).to_numpy()][0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) must be 0/1: row {row!r} holds {_scalar(values[row])!r}",
+            f"outcome {name!r} (column {column!r}) must be 0/1: row {plain(row)!r} holds {plain(values[row])!r}",
             column=column,
             row=row,
             value=values[row],
         )
     if kind == "ordinal" and not integer:
-        row = values.index[(x != np.round(x)).to_numpy()][:1].tolist()[0]
+        row = values.index[(x != np.round(x)).to_numpy()][0]
         raise DataError(
-            f"outcome {name!r} (column {column!r}) is an ordinal rating but row {row!r} "
-            f"holds the non-integer {_scalar(values[row])!r}",
+            f"outcome {name!r} (column {column!r}) is an ordinal rating but row {plain(row)!r} "
+            f"holds the non-integer {values[row]!r}",
             column=column,
             row=row,
             value=values[row],

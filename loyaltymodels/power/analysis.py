@@ -228,7 +228,7 @@ def power_analysis(
         if not callable(scenario):
             raise TypeError("scenario must be a Scenario or a callable (n, rng) -> (data, truth)")
         scenario = Scenario(scenario)
-    ns = sorted({int(k) for k in np.atleast_1d(np.asarray(n)).tolist()})
+    ns = sorted({int(k) for k in np.atleast_1d(n)})
     if not ns or ns[0] < 1 or int(reps) < 1:
         raise ValueError(f"need sample sizes >= 1 and reps >= 1, got n={n}, reps={reps}")
     targets = tuple(as_targets(target))

@@ -22,11 +22,14 @@ from ..algebra.moments import group_stats, moment_stats
 from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval, one_blas_thread
 from ..errors import ConvergenceError, DataError, SemWarning, SpecError
-from ..spec.model import ModelSpec, as_spec
+from ..spec.model import ModelSpec
 from . import engine as sem_engine
 from .inference import admissibility, parameter_table, r_squared, vcov
 from .kernel import Problem
-from .measures import fit_measures
+from .measures import fit_measures, scaled_measures
+from .options import Estimation, cached_spec, check_options, resolve_estimation
+from .options import sampling_weights as _sampling_weights
+from .robust import GroupData, robust_ml
 
 __all__ = ["fit_sem", "SemFit"]
 
@@ -98,6 +101,8 @@ class SemFit:
         if self._problem is None:
             if self.info.get("missing") == "fiml":
                 raise ValueError("the FIML objective needs the data; refit with fit_sem")
+            if self.info.get("estimator") == "WLSMV":
+                raise ValueError("the WLSMV objective needs the polychoric statistics; refit with fit_sem")
             stats = [
                 moment_stats(int(n), c, m) for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])
             ]
@@ -121,6 +126,11 @@ class SemFit:
         """Modification indices of lavaan's ``modindices()``: ``mi, epc, sepc_lv, sepc_all``."""
         from .modification import modindices
 
+        if self.info.get("estimator") == "WLSMV":
+            raise SpecError(
+                "modification indices of a WLSMV fit are not available yet (they need the DWLS "
+                "information, not the normal likelihood's); inspect residual correlations instead"
+            )
         return modindices(self, sort=sort, minimum=minimum)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
@@ -157,6 +167,9 @@ def fit_sem(
     group_partial: Sequence[str] | None = None,
     std_lv: bool | None = None,
     missing: str = "listwise",
+    estimator: str | None = None,
+    ordered: bool | Sequence[str] | None = None,
+    sampling_weights: str | None = None,
     bootstrap: int = 0,
     seed: int | None = None,
     n_jobs: int | None = None,
@@ -165,7 +178,9 @@ def fit_sem(
     engine: str = "auto",
     **options: Any,
 ) -> SemFit:
-    """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()`` does.
+    """Fit a structural equation model as lavaan's ``sem()`` does: by maximum likelihood, with
+    robust standard errors and scaled tests (MLR, MLM), or by diagonally weighted least squares
+    on polychoric correlations for ordered items (WLSMV).
 
     Parameters
     ----------
@@ -184,6 +199,25 @@ def fit_sem(
         Scale latents by fixing their variances to 1 (default: first loading fixed to 1).
     missing : {"listwise", "fiml"}
         Listwise deletion, or full-information ML (adds a mean structure, as lavaan does).
+    estimator : {"ML", "MLR", "MLM", "WLSMV"}, optional
+        lavaan's estimators: ``"ML"`` (the default for continuous items); ``"MLR"``, ML estimates
+        with Huber-White sandwich SEs and the Yuan-Bentler (Mplus variant) scaled test, with
+        complete data or FIML (the default with ``sampling_weights``); ``"MLM"``, ML estimates
+        with Satorra-Bentler SEs and scaled test (complete data); ``"WLSMV"`` (the default, and
+        the only choice, with ``ordered``): thresholds and polychoric correlations fitted by
+        DWLS, robust SEs and the mean-and-variance adjusted (scaled-shifted) test, delta
+        parameterization. Robust fits add lavaan's ``chisq_scaled, df_scaled, pvalue_scaled,
+        chisq_scaling_factor, cfi_scaled, tli_scaled, cfi_robust, tli_robust, rmsea_scaled,
+        rmsea_robust``... to ``fit_measures`` (see :mod:`loyaltymodels.sem.measures`).
+    ordered : bool or sequence of str, optional
+        lavaan's ``ordered``: ``True`` for every observed variable of the model (exogenous
+        covariates excepted), or the ordered columns (integer codes; categories in the order of
+        their values); the model's other variables stay continuous (polyserial covariances).
+        Ordered items get thresholds ``item | t1, t2...``.
+    sampling_weights : str, optional
+        Column of sampling weights (lavaan's ``sampling.weights``): rescaled to sum to the
+        number of rows (within each group), used in the sample statistics, and with MLR by
+        default (robust SEs and scaled test, as lavaan). Weights must be numbers >= 0.
     bootstrap : int
         Number of nonparametric bootstrap replicates (percentile CIs for every parameter,
         defined parameter, standardized value and effect); 0 for none.
@@ -194,7 +228,8 @@ def fit_sem(
     meanstructure : bool, optional
         Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
     information : {"expected", "observed"}, optional
-        Information matrix of the standard errors; lavaan's default: expected, observed under FIML.
+        Information matrix of the standard errors (the bread of MLR's sandwich); lavaan's
+        default: observed for MLR and under FIML, expected otherwise.
     engine : {"auto", "semopy", "kernel"}
         Who optimises. ``"auto"``: semopy's optimiser for one group with complete data and no mean
         structure, our kernel (Fisher scoring + BFGS) for means, groups and FIML, where semopy's
@@ -202,7 +237,8 @@ def fit_sem(
         ``"semopy"``: semopy wherever it can represent the model; ``"kernel"``: never semopy.
         ``info["engine"]`` says which one produced the estimates.
     **options
-        Further :func:`loyaltymodels.parse_model` options (``fixed_x``, ``orthogonal``...).
+        Further :func:`loyaltymodels.parse_model` options (``fixed_x``, ``orthogonal``...;
+        :data:`sem_options.SPEC_OPTIONS`); anything else raises a TypeError listing what is accepted.
 
     Returns
     -------
@@ -226,15 +262,14 @@ def fit_sem(
     [[0.554, 0.1]]
     """
     started = time.perf_counter()
+    check_options(options)
     policy = _MISSING.get(str(missing).lower())
     if policy is None:
         raise DataError(f"missing={missing!r}: choose 'listwise' or 'fiml'")
     fiml = policy == "fiml"
-    information = information or ("observed" if fiml else "expected")
-    if information not in ("expected", "observed"):
-        raise ValueError(f"information={information!r}: choose 'expected' or 'observed'")
     if engine not in sem_engine.ENGINES:
         raise ValueError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
+    how = resolve_estimation(estimator, ordered not in (None, False), fiml, sampling_weights is not None, information)
     spec_options = dict(options)
     if std_lv is not None:
         spec_options["std_lv"] = std_lv
@@ -250,27 +285,47 @@ def fit_sem(
             raise DataError(f"group column {group!r} not found in the data", column=group)
         labels = list(pd.unique(data[group].dropna()))
         spec_options.update(ngroups=len(labels), group_labels=tuple(labels))
-    spec = as_spec(model, **spec_options)
+    spec = cached_spec(model, spec_options)
+    if how.estimator == "WLSMV":
+        if bootstrap:
+            raise SpecError("bootstrap= is not available with ordered items (WLSMV); its robust SEs are the default")
+        from .wlsmv import fit_wlsmv
+
+        with one_blas_thread():
+            items = True if ordered is None else ordered  # WLSMV is only resolved with ordered items
+            return fit_wlsmv(model, spec, spec_options, data, group, labels, items, sampling_weights, started)
     _check_supported(spec)
+    if sampling_weights is not None and isinstance(data, pd.DataFrame) and not data.index.is_unique:
+        data = data.reset_index(drop=True)  # weights are matched to the rows used by their labels
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
+    weights = None
+    if sampling_weights is not None and bootstrap:
+        raise SpecError("bootstrap= with sampling_weights is not available; the robust (MLR) SEs are the default")
+    if sampling_weights is not None:
+        w = pd.Series(_sampling_weights(data, sampling_weights, clean.index), index=clean.index)
+        weights = [w.loc[f.index].to_numpy() for f in frames]
+        weights = [x * len(x) / x.sum() for x in weights]  # lavaan: rescaled to sum to N (per group)
+        report = {**report, "sampling_weights": sampling_weights}
     with one_blas_thread():
-        return _fit(spec, frames, report, fiml, information, bootstrap, seed, n_jobs, started, engine)
+        return _fit(spec, frames, weights, report, fiml, how, bootstrap, seed, n_jobs, started, engine)
 
 
 def _fit(
     spec: ModelSpec,
     frames: list[pd.DataFrame],
+    weights: list[np.ndarray] | None,
     report: dict[str, Any],
     fiml: bool,
-    information: str,
+    how: Estimation,
     bootstrap: int,
     seed: int | None,
     n_jobs: int | None,
     started: float,
     engine: str,
 ) -> SemFit:
-    stats = [group_stats(f.to_numpy(dtype=float), fiml) for f in frames]
+    rows = [f.to_numpy(dtype=float) for f in frames]
+    stats = [group_stats(x, fiml, None if weights is None else weights[g]) for g, x in enumerate(rows)]
     problem = Problem(spec, stats, fiml=fiml)
     models = sem_engine.semopy_models(problem)
     cons = sem_engine.constraints(problem)
@@ -283,10 +338,19 @@ def _fit(
         )
     theta = opt.theta
     check = sem_engine.check_against_semopy(problem, models, theta)
-    v, notes = vcov(problem, theta, cons, observed=information == "observed")
-    params = parameter_table(problem, theta, v)
     npar = cons.K.shape[1]
-    fm = fit_measures(problem, theta, npar, spec.ndat - npar)
+    df = spec.ndat - npar
+    fm = fit_measures(problem, theta, npar, df)
+    observed = how.information == "observed"
+    if how.robust:
+        per_group: list[np.ndarray | None] = list(weights) if weights is not None else [None] * len(rows)
+        groups = [GroupData(x, w) for x, w in zip(rows, per_group)]
+        rob = robust_ml(problem, theta, cons, groups, how.estimator, observed, df, int(fm["baseline_df"]))
+        v, notes = rob.vcov, list(rob.notes)
+        fm = scaled_measures(fm, rob.scaling_factor, rob.baseline_scaling_factor, problem.ntotal, problem.ngroups)
+    else:
+        v, notes = vcov(problem, theta, cons, observed=observed)
+    params = parameter_table(problem, theta, v)
     notes += admissibility(problem, theta, params)
     for note in notes:
         warnings.warn(note, SemWarning, stacklevel=3)
@@ -299,9 +363,11 @@ def _fit(
         observed=list(problem.layout.observed),
     )
     info = dict(
-        estimator="ML",
+        estimator=how.estimator,
+        se=how.se,
+        test=how.test,
         missing="fiml" if fiml else "listwise",
-        information=information,
+        information=how.information,
         iterations=opt.iterations,
         gradient_max=float(np.abs(cons.K.T @ opt.grad).max()) if npar else 0.0,
         **opt.info,
@@ -331,9 +397,8 @@ def _fit(
 def _check_supported(spec: ModelSpec) -> None:
     if spec.ordinal:
         raise SpecError(
-            f"ordinal indicators ({', '.join(spec.ordinal)}) need a categorical estimator "
-            "(DWLS), which semopy cannot run on NumPy 2; fit them as continuous or use the "
-            "Bayesian back end"
+            f"ordinal indicators ({', '.join(spec.ordinal)}) need the categorical estimator: pass "
+            f"ordered=[{', '.join(map(repr, spec.ordinal))}] (WLSMV, lavaan's default for ordered items)"
         )
     if spec.composites or (spec.table.op.to_numpy(dtype=object) == "<~").any():
         raise SpecError(

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from ..algebra.matrices import evaluate_defined, standardized
 from ..defaults import CI_ML
 from .engine import Constraints
-from .kernel import Problem
+from .kernel import Problem, table_arrays
 
 if TYPE_CHECKING:
     from ..spec.model import ModelSpec
@@ -36,7 +36,14 @@ def vcov(
 ) -> tuple[np.ndarray, list[str]]:
     """Covariance matrix of ``theta`` (``K (K' I K)^-1 K' / N``) and problems found on the way."""
     info = problem.observed_information(theta) if observed else problem.evaluate(theta)[2]
-    iz = cons.K.T @ info @ cons.K
+    vz, notes = invert_information(cons.K.T @ info @ cons.K)
+    return cons.K @ vz @ cons.K.T / problem.ntotal, notes
+
+
+def invert_information(iz: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The inverse of an information matrix (in the constrained coordinates ``z``), with the
+    warnings an unidentified or empirically under-identified model deserves (pseudo-inverse if
+    singular)."""
     notes: list[str] = []
     eig = np.linalg.eigvalsh(iz) if iz.size else np.ones(1)
     if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
@@ -48,14 +55,13 @@ def vcov(
         vz = np.linalg.pinv(iz)
     else:
         vz = np.linalg.inv(iz)
-    v = cons.K @ vz @ cons.K.T / problem.ntotal
     ev = np.linalg.eigvalsh(vz) if vz.size else np.ones(1)
     if not notes and ev.min() <= 1e-12 * ev.max():
         notes.append(
             f"the covariance matrix of the estimates is not positive definite (smallest "
             f"eigenvalue {ev.min():.3g}); the model may be empirically under-identified"
         )
-    return v, notes
+    return vz, notes
 
 
 def jacobian(fun: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, rel: float = 1e-6) -> np.ndarray:
@@ -82,39 +88,42 @@ def parameter_table(problem: Problem, theta: np.ndarray, v: np.ndarray) -> pd.Da
     est_fun = lambda th: evaluate_defined(t, problem.values(th).T).T  # noqa: E731
     std_fun = lambda th: standardized(spec, layout, problem.values(th), "std_all")  # noqa: E731
     free = problem.par >= 0
-    defined = (t.op == ":=").to_numpy()
+    defined = table_arrays(spec)["op"] == ":="
     se = np.zeros(len(t))
     se[free] = np.sqrt(np.clip(np.diag(v), 0, None))[problem.par[free]]
     if defined.any():
         se[defined] = delta_se(jacobian(lambda th: est_fun(th)[:, defined], theta), v)
     std_all = std_fun(theta)
     std_se = delta_se(jacobian(std_fun, theta), v)
-    out = spec.partable
-    out["est"] = values
-    out["se"] = se
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where((free | defined) & (se > 0), values / se, np.nan)
-    out["z"] = z
-    out["pvalue"] = 2 * stats.norm.sf(np.abs(z))
-    out["ci_lower"] = values - Z_ML * se
-    out["ci_upper"] = values + Z_ML * se
-    out["std_lv"] = standardized(spec, layout, values, "std_lv")
-    out["std_all"] = std_all
-    out["std_all_se"] = std_se
+    new = {
+        "est": values,
+        "se": se,
+        "z": z,
+        "pvalue": 2 * special.ndtr(-np.abs(z)),  # = norm.sf, without scipy.stats' per-call checks
+        "ci_lower": values - Z_ML * se,
+        "ci_upper": values + Z_ML * se,
+        "std_lv": standardized(spec, layout, values, "std_lv"),
+        "std_all": std_all,
+        "std_all_se": std_se,
+    }
     if spec.covariates:
-        out["std_nox"] = standardized(spec, layout, values, "std_nox")
-    keep = ~np.isin(t.op.to_numpy(dtype=object), ["==", "<", ">"])
+        new["std_nox"] = standardized(spec, layout, values, "std_nox")
+    keep = ~np.isin(table_arrays(spec)["op"], ["==", "<", ">"])
+    # one concatenation, not one insertion per column (each insertion copies pandas' index)
+    out = pd.concat([t, pd.DataFrame(new, index=t.index)], axis=1)
     return out[keep].reset_index(drop=True)
 
 
 def r_squared(spec: ModelSpec, params: pd.DataFrame) -> pd.Series:
     """R-squared of every endogenous variable (lavaan's ``inspect(fit, "r2")``): 1 minus the
     standardized residual variance, for indicators, regressed observed variables and latents."""
-    t = spec.table
+    cols = table_arrays(spec)
     endo = (
         set(spec.indicators)
         | set(spec.endogenous_latents)
-        | {lhs for lhs, op in zip(t.lhs, t.op) if op == "~" and lhs in set(spec.observed)}
+        | {lhs for lhs, op in zip(cols["lhs"], cols["op"]) if op == "~" and lhs in set(spec.observed)}
     )
     lhs, rhs, op = (params[c].to_numpy(dtype=object) for c in ("lhs", "rhs", "op"))
     keep = (op == "~~") & (lhs == rhs) & np.isin(lhs, list(endo))

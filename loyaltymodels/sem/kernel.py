@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
-import pandas as pd
 
 from ..algebra.matrices import RamLayout, ram_layout, ram_matrices
 from ..algebra.moments import LOG2PI, GroupStats
@@ -57,6 +56,23 @@ class _Cells:
     P_mu: np.ndarray  # npar x (nA + nm)
 
 
+def spec_cache(spec: ModelSpec) -> dict:
+    """Per-spec memo of what depends on the model only (the RAM layout, the table's columns as
+    NumPy arrays, each group's free cells): a refit of a cached spec (``fit_sem`` caches parsed
+    specs) skips it, and pandas' string columns are not read element by element in the kernels.
+    Stored on the frozen spec itself, as :mod:`loyaltymodels.algebra.matrices` does."""
+    return spec.__dict__.setdefault("_sem_cache", {})
+
+
+def table_arrays(spec: ModelSpec) -> dict[str, np.ndarray]:
+    """The parameter table's columns as NumPy arrays (strings as objects), memoized on ``spec``."""
+    cache = spec_cache(spec)
+    if "arrays" not in cache:
+        t = spec.table
+        cache["arrays"] = {c: t[c].to_numpy(dtype=object if t[c].dtype.kind not in "biuf" else None) for c in t.columns}
+    return cache["arrays"]
+
+
 @dataclass
 class Problem:
     """Everything the objective needs: the table as arrays, the RAM layout, the sample moments.
@@ -70,8 +86,11 @@ class Problem:
     layout: RamLayout = field(init=False)
 
     def __post_init__(self) -> None:
-        t = self.spec.table
-        self.layout = ram_layout(self.spec)
+        cache = spec_cache(self.spec)
+        if "layout" not in cache:
+            cache["layout"] = ram_layout(self.spec)
+        self.layout = cache["layout"]
+        cols = table_arrays(self.spec)
         self.p = self.layout.n_observed
         self.nvar = self.layout.n
         self.ngroups = self.spec.ngroups
@@ -79,20 +98,22 @@ class Problem:
         self.ntotal = float(self.n.sum())
         self.weights = self.n / self.ntotal
         self.meanstructure = self.spec.meanstructure
-        self.par = t["par"].to_numpy()
+        self.par = cols["par"]
         self.free_rows = np.flatnonzero(self.par >= 0)
         self.npar = int(self.par.max() + 1) if len(self.free_rows) else 0
-        self.fixed = self._fixed_values(t)
-        self.cells = [self._cells(g) for g in range(1, self.ngroups + 1)]
+        self.fixed = self._fixed_values(cols)
+        if "cells" not in cache:
+            cache["cells"] = [self._cells(g) for g in range(1, self.ngroups + 1)]
+        self.cells = cache["cells"]
 
     # -- rows -> values ---------------------------------------------------------------------------
-    def _fixed_values(self, t: pd.DataFrame) -> np.ndarray:
+    def _fixed_values(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         """Fixed value of every row; exogenous covariates take their sample moments (fixed.x)."""
-        values = t["value"].to_numpy(dtype=float).copy()
+        values = np.array(cols["value"], dtype=float)
         pos = {v: k for k, v in enumerate(self.layout.observed)}
-        for r in np.flatnonzero(t["exo"].to_numpy()):
-            st = self.stats[int(t.group.iat[r]) - 1]
-            lhs, op, rhs = t.lhs.iat[r], t.op.iat[r], t.rhs.iat[r]
+        for r in np.flatnonzero(cols["exo"].astype(bool)):
+            st = self.stats[int(cols["group"][r]) - 1]
+            lhs, op, rhs = cols["lhs"][r], cols["op"][r], cols["rhs"][r]
             values[r] = st.mean[pos[lhs]] if op == "~1" else st.cov[pos[lhs], pos[rhs]]
         return values
 
@@ -172,10 +193,10 @@ class Problem:
             si = _chol_inverse(L)
             d = pat.mean - mu[o]
             sd = si @ d
-            total += pat.n * (len(o) * LOG2PI + 2 * np.log(np.diag(L)).sum() + np.sum(si * pat.cov) + d @ sd)
+            total += pat.size * (len(o) * LOG2PI + 2 * np.log(np.diag(L)).sum() + np.sum(si * pat.cov) + d @ sd)
             if need_grad:
-                W[np.ix_(o, o)] += pat.n / st.n * (si - si @ pat.cov @ si - np.outer(sd, sd))
-                gmu[o] += pat.n / st.n * (-2 * sd)
+                W[np.ix_(o, o)] += pat.size / st.n * (si - si @ pat.cov @ si - np.outer(sd, sd))
+                gmu[o] += pat.size / st.n * (-2 * sd)
         f = (total + 2 * st.logl_h1) / st.n
         return f, (W if need_grad else None), (gmu if need_grad else None)
 
@@ -256,7 +277,7 @@ class Problem:
                     for pat in st.patterns:
                         o = pat.idx
                         info += (
-                            w * pat.n / st.n * self._information(sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
+                            w * pat.size / st.n * self._information(sigma[np.ix_(o, o)], Jsig[:, o][:, :, o], Jmu[:, o])
                         )
                 else:
                     info += w * self._information(sigma, Jsig, Jmu)

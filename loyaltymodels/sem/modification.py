@@ -140,7 +140,7 @@ def _constraint_basis(fit: SemFit, problem: Problem) -> np.ndarray:
 def _blocks(problem, st, sigma):
     """Index sets and weights over which the information is summed (patterns under FIML)."""
     if problem.fiml and st.patterns is not None:
-        return [(pat.idx, pat.n / st.n) for pat in st.patterns]
+        return [(pat.idx, pat.size / st.n) for pat in st.patterns]
     return [(np.arange(problem.p), 1.0)]
 
 

@@ -27,14 +27,79 @@ def _line(label: str, value: Any, fmt: str = "{:.3f}") -> str:
     return f"  {label:<{_W - len(text) - 2}}{text}"
 
 
+def _line2(label: str, a: Any, b: Any, fmt: str = "{:.3f}") -> str:
+    """A row with lavaan's two columns (Standard, Scaled/Robust)."""
+
+    def cell(v: Any) -> str:
+        if v is None or v == "":
+            return ""
+        return v if isinstance(v, str) else (fmt.format(v) if np.isfinite(v) else "NA")
+
+    return f"  {label:<{_W - 14}}{cell(a):>12}{cell(b):>12}"
+
+
+_TESTS = {
+    "yuan.bentler.mplus": "Yuan-Bentler correction (Mplus variant)",
+    "satorra.bentler": "Satorra-Bentler correction",
+    "scaled.shifted": "mean and variance adjusted correction",
+}
+_SE = {"standard": "Standard", "robust.huber.white": "Sandwich", "robust.sem": "Robust.sem"}
+
+
+def _robust_blocks(fit: SemFit) -> list[str]:
+    """lavaan's two-column test and fit-index blocks of a robust estimator."""
+    fm, info = fit.fit_measures, fit.info
+    shifted = info.get("test") == "scaled.shifted"
+    out = [
+        "",
+        "Model Test User Model:",
+        f"  {'':<{_W - 14}}{'Standard':>12}{'Scaled':>12}",
+        _line2("Test statistic", fm["chisq"], fm["chisq_scaled"]),
+        _line2("Degrees of freedom", int(fm["df"]), int(fm["df_scaled"]), "{:d}"),
+        _line2("P-value (Chi-square)", fm["pvalue"], fm["pvalue_scaled"]),
+        _line2("Scaling correction factor", "", fm["chisq_scaling_factor"]),
+    ]
+    if shifted:
+        out.append(_line2("Shift parameter", "", info.get("chisq_shift_parameter", np.nan)))
+    out.append(f"    {_TESTS.get(info.get('test', ''), '')}")
+    return out
+
+
+def _robust_indices(fm: pd.Series) -> list[str]:
+    return [
+        "",
+        "User Model versus Baseline Model:",
+        f"  {'':<{_W - 14}}{'Standard':>12}{'Scaled':>12}",
+        _line2("Comparative Fit Index (CFI)", fm["cfi"], fm["cfi_scaled"]),
+        _line2("Tucker-Lewis Index (TLI)", fm["tli"], fm["tli_scaled"]),
+        _line2("Robust Comparative Fit Index (CFI)", "", fm["cfi_robust"]),
+        _line2("Robust Tucker-Lewis Index (TLI)", "", fm["tli_robust"]),
+        "",
+        "Root Mean Square Error of Approximation:",
+        "",
+        _line2("RMSEA", fm["rmsea"], fm["rmsea_scaled"]),
+        _line2("90 Percent confidence interval - lower", fm["rmsea_ci_lower"], fm["rmsea_ci_lower_scaled"]),
+        _line2("90 Percent confidence interval - upper", fm["rmsea_ci_upper"], fm["rmsea_ci_upper_scaled"]),
+        _line2("P-value H_0: RMSEA <= 0.050", fm["rmsea_pvalue"], fm["rmsea_pvalue_scaled"]),
+        _line2("Robust RMSEA", "", fm["rmsea_robust"]),
+        _line2("90 Percent confidence interval - lower", "", fm["rmsea_ci_lower_robust"]),
+        _line2("90 Percent confidence interval - upper", "", fm["rmsea_ci_upper_robust"]),
+        "",
+        "Standardized Root Mean Square Residual:",
+        "",
+        _line("SRMR", fm["srmr"]),
+    ]
+
+
 def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = True) -> str:
     """The report printed by :meth:`SemFit.summary`."""
     fm, info, spec = fit.fit_measures, fit.info, fit.spec
+    robust = "chisq_scaled" in fm
     out = [
         f"loyaltymodels {package_versions().get('loyaltymodels', '')} (lavaan conventions) "
         f"{'ended normally' if fit.converged else 'did NOT converge'} after {info['iterations']} iterations",
         "",
-        _line("Estimator", "ML"),
+        _line("Estimator", info.get("estimator", "ML")),
         _line("Optimization method", "FISHER-BFGS"),
         _line("Number of model parameters", int(fm["npar"]), "{:d}"),
         "",
@@ -47,19 +112,47 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         out.append(_line("Number of observations", int(fm["ntotal"]), "{:d}"))
     if info.get("missing") == "fiml":
         out.append(_line("Number of missing patterns", sum(_npatterns(fit)), "{:d}"))
-    out += [
-        "",
-        "Model Test User Model:",
-        "",
-        _line("Test statistic", fm["chisq"]),
-        _line("Degrees of freedom", int(fm["df"]), "{:d}"),
-        _line("P-value (Chi-square)", fm["pvalue"]),
-    ]
+    if fit.data_report.get("sampling_weights"):
+        out.append(_line("Sampling weights variable", str(fit.data_report["sampling_weights"])))
+    if robust:
+        out += _robust_blocks(fit)
+    else:
+        out += [
+            "",
+            "Model Test User Model:",
+            "",
+            _line("Test statistic", fm["chisq"]),
+            _line("Degrees of freedom", int(fm["df"]), "{:d}"),
+            _line("P-value (Chi-square)", fm["pvalue"]),
+        ]
     if spec.ngroups > 1 and fit._problem is not None:
         out.append(_line("Test statistic for each group:", ""))
         for lab, n, f in zip(spec.group_labels, fit.sample["n"], fit._problem.group_objectives(fit.theta)):
             out.append(_line(f"  {lab}", n * f))
-    if fit_measures:
+    if fit_measures and robust:
+        out += [
+            "",
+            "Model Test Baseline Model:",
+            "",
+            _line2("Test statistic", fm["baseline_chisq"], fm["baseline_chisq_scaled"]),
+            _line2("Degrees of freedom", int(fm["baseline_df"]), int(fm["baseline_df_scaled"]), "{:d}"),
+            _line2("P-value", fm["baseline_pvalue"], fm["baseline_pvalue_scaled"]),
+            _line2("Scaling correction factor", "", fm["baseline_chisq_scaling_factor"]),
+        ]
+        if np.isfinite(fm["logl"]):
+            out += [
+                "",
+                "Loglikelihood and Information Criteria:",
+                "",
+                _line("Loglikelihood user model (H0)", fm["logl"]),
+                _line("Loglikelihood unrestricted model (H1)", fm["unrestricted_logl"]),
+                "",
+                _line("Akaike (AIC)", fm["aic"]),
+                _line("Bayesian (BIC)", fm["bic"]),
+                _line("Sample-size adjusted Bayesian (SABIC)", fm["bic2"]),
+            ]
+        out += _robust_indices(fm)
+    elif fit_measures:
         out += [
             "",
             "Model Test Baseline Model:",
@@ -97,7 +190,7 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         "",
         "Parameter Estimates:",
         "",
-        _line("Standard errors", "Standard"),
+        _line("Standard errors", _SE.get(info.get("se", "standard"), "Standard")),
         _line("Information", info.get("information", "expected").capitalize()),
         _line("Information saturated (h1) model", "Structured"),
     ]
@@ -155,7 +248,9 @@ _SECTIONS = [
     ("~", "Regressions"),
     ("~~cov", "Covariances"),
     ("~1", "Intercepts"),
+    ("|", "Thresholds"),
     ("~~var", "Variances"),
+    ("~*~", "Scales y*"),
 ]
 
 
@@ -177,9 +272,13 @@ def _parameter_blocks(rows: pd.DataFrame, spec: ModelSpec, standardized: bool) -
         if sel.empty:
             continue
         out += ["", f"{title}:", _header(standardized)]
-        if key in ("~1", "~~var"):
+        if key in ("~1", "~~var", "~*~"):
             for r in sel.itertuples():
                 out.append(_row(f"   {'.' if r.lhs in dotted else ' '}{r.lhs}", r, standardized))
+            continue
+        if key == "|":
+            for r in sel.itertuples():
+                out.append(_row(f"    {r.lhs}|{r.rhs}", r, standardized))
             continue
         for lhs, block in sel.groupby("lhs", sort=False):
             dot = "." if key == "~~cov" and lhs in dotted else ""

@@ -3,6 +3,7 @@ result (JSON for ML fits, netCDF attributes for posteriors) so it can be read ba
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from collections.abc import Mapping
@@ -39,13 +40,19 @@ def package_versions() -> dict[str, str]:
     >>> sorted(v)[:3], v["python"].count(".")
     (['arviz', 'arviz-base', 'arviz-stats'], 2)
     """
-    out = {"python": platform.python_version()}
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: the metadata lookups cost tens of milliseconds."""
+    out = [("python", platform.python_version())]
     for name in _PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+            out.append((name, "not installed"))
+    return tuple(out)
 
 
 def spec_attrs(spec: ModelSpec) -> dict[str, str]:

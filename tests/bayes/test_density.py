@@ -255,7 +255,6 @@ def test_kernel_output_layout_and_reproducibility():
         "posterior",
         "sample_stats",
         "observed_data",
-        "log_likelihood",
         "posterior_predictive",
         "prior",
         "prior_predictive",
@@ -264,7 +263,7 @@ def test_kernel_output_layout_and_reproducibility():
     assert param.dims == ("chain", "draw", "parameter") and param.shape[:2] == (2, 100)
     assert list(param.parameter.values[:4]) == ["f=~x1", "f=~x2", "f=~x3", "f=~x4"]
     assert float(param.sel(parameter="f=~x1").std()) == 0.0
-    assert post["log_likelihood"]["y"].dims == ("chain", "draw", "respondent")
+    assert "log_likelihood" not in post.children  # computed on demand (LOO), not stored
     for name in ("diverging", "energy", "tree_depth", "step_size", "lp"):
         assert name in post["sample_stats"]
     dims = {d for node in post.subtree for d in node.dims}

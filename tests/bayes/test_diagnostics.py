@@ -180,3 +180,13 @@ def test_compare_refuses_models_of_different_items(two_factor):
     part = lm.parse_model("f1 =~ a1 + a2 + a3", meanstructure=True)
     with pytest.raises(DataError, match="different items"):
         dg.compare({"all": true, "part": normal_posterior(part, data[["a1", "a2", "a3"]])})
+
+
+def test_loo_in_blocks_of_respondents_equals_loo_on_the_whole_matrix(hs_post, monkeypatch):
+    # PSIS is per respondent: blocks (what large data get, with memory flat in N) give the same numbers
+    whole = dg.loo(hs_post)
+    monkeypatch.setattr(dg, "LOO_BLOCK", 50 * 1000)  # 1000 draws: blocks of 50 respondents
+    blocks = dg.loo(hs_post.drop_nodes("log_likelihood") if "log_likelihood" in hs_post.children else hs_post)
+    assert blocks.elpd == pytest.approx(whole.elpd, rel=1e-12) and blocks.p == pytest.approx(whole.p, rel=1e-10)
+    np.testing.assert_allclose(blocks.pareto_k.values, whole.pareto_k.values, rtol=1e-10)
+    np.testing.assert_array_equal(blocks.elpd_i["respondent"].values, whole.elpd_i["respondent"].values)

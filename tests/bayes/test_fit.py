@@ -80,18 +80,19 @@ def test_layout_contract(small_post):
         "posterior",
         "sample_stats",
         "observed_data",
-        "log_likelihood",
         "posterior_predictive",
         "prior",
         "prior_predictive",
     }
+    # the pointwise log-likelihood grows with the respondents: not stored, computed when asked
+    assert "log_likelihood" not in post.children
     param = post["posterior"]["param"]
     assert param.dims == ("chain", "draw", "parameter")
     assert list(param.parameter.values[:4]) == ["f=~x1", "f=~x2", "f=~x3", "f=~x4"]
     assert {"lhs", "op", "rhs", "group"} <= set(param.coords)
     assert post["posterior"]["std_all"].dims == param.dims
     assert float(param.sel(parameter="f=~x1").std()) == 0.0  # fixed marker
-    assert post["log_likelihood"]["y"].dims == ("chain", "draw", "respondent")
+    assert lm.add_log_likelihood(post)["log_likelihood"]["y"].dims == ("chain", "draw", "respondent")
     assert post["observed_data"]["y"].dims == ("respondent", "item")
     assert post["posterior_predictive"]["y"].dims == ("chain", "draw", "respondent", "item")
     for name in ("diverging", "energy", "tree_depth", "step_size", "lp"):
@@ -158,9 +159,9 @@ def test_multigroup_missing_defined_and_equal_labels():
     p = post["posterior"]["param"]
     np.testing.assert_array_equal(p.sel(parameter="f=~x3").values, p.sel(parameter="f=~x3.g2").values)
     np.testing.assert_allclose(p.sel(parameter="d").values, 2 * p.sel(parameter="f=~x2").values)
-    assert set(np.unique(post["log_likelihood"]["group"].values)) == {1, 2}
+    assert set(np.unique(post["observed_data"]["group"].values)) == {1, 2}
     assert np.isnan(post["observed_data"]["y"].values).any()
-    assert np.isfinite(post["log_likelihood"]["y"].values).all()
+    assert np.isfinite(lm.add_log_likelihood(post)["log_likelihood"]["y"].values).all()
 
 
 def test_nutpie_failure_falls_back_to_pymc(monkeypatch):

@@ -26,38 +26,48 @@ import numpy as np
 from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
+from .latent import latent_likelihood
 from .linalg import _OPTS, _cholesky, _inverse, _mm, _mmt, _spd_inverse
-
-# -- header of the int buffer: sizes, then offsets (into ib or fb) ---------------------------------
-(
+from .structure import (  # noqa: F401 - the header's names are the kernel's interface too
     H_D,
-    H_NROWS,
-    H_N,
-    H_P,
     H_G,
+    H_N,
+    H_NBLK,
+    H_NDER,
+    H_NDPRI,
     H_NPAT,
     H_NRHO,
-    H_NBLK,
-    O_EL,
-    O_SRC,
-    O_SRC2,
-    O_RHO,
-    O_CA,
-    O_OA,
-    O_CS,
-    O_OS,
-    O_CM,
-    O_OM,
-    O_PAT,
-    O_OBS,
-    O_BLK,
+    H_NROWS,
+    H_NTERM,
+    H_P,
+    HEADER,
     O_BIDX,
+    O_BLK,
+    O_CA,
+    O_CM,
+    O_CS,
+    O_DEPTH,
+    O_DPRI,
+    O_DPRIF,
+    O_EL,
     O_ELF,
     O_FIXED,
+    O_LAT,
+    O_LATF,
+    O_OA,
+    O_OBS,
+    O_OM,
+    O_OS,
+    O_PAT,
     O_PATF,
-    O_DEPTH,
-) = range(26)
-HEADER = 26
+    O_RHO,
+    O_SRC,
+    O_SRC2,
+    O_TERM,
+    O_TERMF,
+    blocks_pd,
+)
+
 #: element columns: ib (family, transform, natural), fb (a0, a1, a2, const, lo, hi)
 EL_INT, EL_FLOAT = 3, 6
 FAMILIES = {
@@ -72,6 +82,7 @@ FAMILIES = {
     "half_normal": 8,
     "half_cauchy": 9,
     "beta": 10,
+    "flat": 11,  # no prior of its own (a zero-sum vector's elements: the prior is on derived values)
 }
 TRANSFORMS = {"none": 0, "lower": 1, "interval": 2}
 NATURAL = {"identity": 0, "square": 1, "reciprocal": 2, "beta_to_r": 3}
@@ -134,6 +145,8 @@ def _prior(f, x, a, b, c):
     if f == 9:  # half_cauchy(a)
         z = x / a
         return -math.log1p(z * z), -2 * z / (a * (1 + z * z))
+    if f == 11:  # flat
+        return 0.0, 0.0
     # beta(a, b)
     return (a - 1) * math.log(x) + (b - 1) * math.log1p(-x), (a - 1) / x - (b - 1) / (1 - x)
 
@@ -160,38 +173,45 @@ def constrain_all(x, ib, fb, out):
 
 
 @njit(**_OPTS)
-def logp_grad(x, grad, ib, fb):
-    """Log density at the unconstrained point ``x``; its gradient goes into ``grad``.
+def front(x, ib, fb):
+    """Sampled quantities -> priors, Jacobians, natural values, derived values and table rows.
 
-    Returns ``-inf`` (gradient zero) outside the support: a correlation block that is not
-    positive definite, an implied covariance matrix that is not, or a singular ``I - A``.
-    (Flat buffers indexed by hand: 2-d views cost compile time and nothing else.)
+    Returns ``(lp, dv, dprior, dnat, nat, rows0, rows)``: the log prior (with Jacobians), the
+    derivatives the backward pass needs, ``nat`` = fixed rows, the elements' natural values and the
+    derived values (``nat[nrows + D + j]``), ``rows0`` (before and ``rows`` after covariances are
+    made from correlations). ``lp`` is ``-inf`` outside the prior's support.
     """
-    D, nrows, n, p, G = ib[H_D], ib[H_NROWS], ib[H_N], ib[H_P], ib[H_G]
-    npat, nrho, nblk = ib[H_NPAT], ib[H_NRHO], ib[H_NBLK]
+    D, nrows = ib[H_D], ib[H_NROWS]
+    nrho, nder, nterm, ndpri = ib[H_NRHO], ib[H_NDER], ib[H_NTERM], ib[H_NDPRI]
     el, elf, src, src2, rho = ib[O_EL], ib[O_ELF], ib[O_SRC], ib[O_SRC2], ib[O_RHO]
-    oA, oS, oM, cA, cS, cM = ib[O_OA], ib[O_OS], ib[O_OM], ib[O_CA], ib[O_CS], ib[O_CM]
-    pat, obs, blk, bidx = ib[O_PAT], ib[O_OBS], ib[O_BLK], ib[O_BIDX]
-    fixed, patf, depth = ib[O_FIXED], ib[O_PATF], ib[O_DEPTH]
-
-    # sampled quantities -> priors, Jacobians, natural values
+    term, termf, dpri, dprif, fixed = ib[O_TERM], ib[O_TERMF], ib[O_DPRI], ib[O_DPRIF], ib[O_FIXED]
     lp = 0.0
     dv = np.empty(D)
     dprior = np.empty(D)
     dnat = np.empty(D)
-    nat = np.empty(nrows + D)
+    jacd = np.empty(D)
+    nat = np.zeros(nrows + D + nder)
     for r in range(nrows):
         nat[r] = fb[fixed + r]
     for e in range(D):
         i0, f0 = el + EL_INT * e, elf + EL_FLOAT * e
-        v, dv[e], jac, djac = _constrain(x[e], ib[i0 + 1], fb[f0 + 4], fb[f0 + 5])
+        v, dv[e], jac, jacd[e] = _constrain(x[e], ib[i0 + 1], fb[f0 + 4], fb[f0 + 5])
         lpe, dprior[e] = _prior(ib[i0], v, fb[f0], fb[f0 + 1], fb[f0 + 2])
         lp += lpe + fb[f0 + 3] + jac
-        grad[e] = djac
         nat[nrows + e], dnat[e] = _natural(ib[i0 + 2], v)
-    if not lp > -np.inf:
-        return -np.inf
-
+    # derived values: sums of c * v[a] (* v[b]) over earlier values (hierarchical weights, ...)
+    base = nrows + D
+    for t in range(nterm):
+        a, b = ib[term + 3 * t + 1], ib[term + 3 * t + 2]
+        v = fb[termf + t] * nat[a]
+        if b >= 0:
+            v *= nat[b]
+        nat[base + ib[term + 3 * t]] += v
+    for k in range(ndpri):  # normal(loc, scale) priors on values (zero-sum vectors, centred hierarchies)
+        z, s = _value_prior(nat, ib, fb, dpri + 3 * k, dprif + 3 * k)
+        lp += -0.5 * z * z + fb[dprif + 3 * k + 1]
+        if ib[dpri + 3 * k + 2] >= 0:
+            lp -= math.log(s)
     # natural values -> table rows (covariances from correlations and SDs)
     rows0 = np.empty(nrows + nrho)
     for r in range(nrows):
@@ -202,8 +222,79 @@ def logp_grad(x, grad, ib, fb):
     rows = np.empty(nrows)
     for r in range(nrows):
         rows[r] = rows0[ib[src2 + r]]
+    return lp, dv, dprior, dnat, jacd, nat, rows0, rows
 
-    grows = np.zeros(nrows)
+
+@njit(**_OPTS)
+def _value_prior(nat, ib, fb, i0, f0):
+    """``z = (v - loc) / s`` and ``s`` of a normal prior on a value: ``v = nat[ib[i0]]``, ``loc``
+    the value ``ib[i0 + 1]`` (or ``fb[f0 + 2]`` if -1), ``s`` the value ``ib[i0 + 2]`` (or
+    ``fb[f0]`` if -1)."""
+    loc = nat[ib[i0 + 1]] if ib[i0 + 1] >= 0 else fb[f0 + 2]
+    s = nat[ib[i0 + 2]] if ib[i0 + 2] >= 0 else fb[f0]
+    return (nat[ib[i0]] - loc) / s, s
+
+
+@njit(**_OPTS)
+def back(grows, gnat, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad):
+    """The gradient of the table rows (``grows``) and of the values (``gnat``: fixed rows, elements,
+    derived values; changed in place) back to the unconstrained point, added to the prior's:
+    ``grad`` is overwritten."""
+    D, nrows = ib[H_D], ib[H_NROWS]
+    nrho, nterm, ndpri = ib[H_NRHO], ib[H_NTERM], ib[H_NDPRI]
+    src, src2, rho = ib[O_SRC], ib[O_SRC2], ib[O_RHO]
+    term, termf, dpri, dprif = ib[O_TERM], ib[O_TERMF], ib[O_DPRI], ib[O_DPRIF]
+    gext = np.zeros(nrows + nrho)
+    for r in range(nrows):
+        gext[ib[src2 + r]] += grows[r]
+    for k in range(nrho):
+        gc = gext[nrows + k]
+        if gc == 0.0:
+            continue
+        f, va, vb = ib[rho + 3 * k], ib[rho + 3 * k + 1], ib[rho + 3 * k + 2]
+        sq = math.sqrt(rows0[va] * rows0[vb])
+        gext[f] += gc * sq
+        gext[va] += gc * rows0[f] * rows0[vb] / (2 * sq)
+        gext[vb] += gc * rows0[f] * rows0[va] / (2 * sq)
+    base = nrows + D
+    for r in range(nrows):
+        gnat[ib[src + r]] += gext[r]
+    for k in range(ndpri):
+        z, s = _value_prior(nat, ib, fb, dpri + 3 * k, dprif + 3 * k)
+        a, loc, scale = ib[dpri + 3 * k], ib[dpri + 3 * k + 1], ib[dpri + 3 * k + 2]
+        gnat[a] -= z / s
+        if loc >= 0:
+            gnat[loc] += z / s
+        if scale >= 0:
+            gnat[scale] += (z * z - 1.0) / s
+    for t in range(nterm - 1, -1, -1):  # terms refer to earlier values only: reverse order is safe
+        g = gnat[base + ib[term + 3 * t]]
+        if g == 0.0:
+            continue
+        a, b = ib[term + 3 * t + 1], ib[term + 3 * t + 2]
+        c = fb[termf + t]
+        if b >= 0:
+            gnat[a] += c * nat[b] * g
+            gnat[b] += c * nat[a] * g
+        else:
+            gnat[a] += c * g
+    for e in range(D):
+        grad[e] = jacd[e] + (dprior[e] + gnat[nrows + e] * dnat[e]) * dv[e]
+
+
+@njit(**_OPTS)
+def sem_likelihood(rows, ib, fb, grows):
+    """The marginal likelihood of every group's missing-data patterns from their sufficient
+    statistics; its gradient by table row is added to ``grows``. ``-inf`` outside the support:
+    a correlation block that is not positive definite, an implied covariance matrix that is not,
+    or a singular ``I - A``. (Flat buffers indexed by hand: 2-d views cost compile time and
+    nothing else.)"""
+    n, p, G = ib[H_N], ib[H_P], ib[H_G]
+    npat = ib[H_NPAT]
+    oA, oS, oM, cA, cS, cM = ib[O_OA], ib[O_OS], ib[O_OM], ib[O_CA], ib[O_CS], ib[O_CM]
+    pat, obs = ib[O_PAT], ib[O_OBS]
+    patf, depth = ib[O_PATF], ib[O_DEPTH]
+    lp = 0.0
     A = np.zeros((n, n))
     S = np.zeros((n, n))
     m = np.zeros(n)
@@ -217,17 +308,8 @@ def logp_grad(x, grad, ib, fb):
             S[ib[cS + 3 * k], ib[cS + 3 * k + 1]] = rows[ib[cS + 3 * k + 2]]
         for k in range(ib[oM + g], ib[oM + g + 1]):
             m[ib[cM + 2 * k]] = rows[ib[cM + 2 * k + 1]]
-        # correlation blocks of three or more must be positive definite (the PyMC model's check)
-        for b in range(nblk):
-            if ib[blk + 3 * b] != g:
-                continue
-            b0, q = ib[blk + 3 * b + 1], ib[blk + 3 * b + 2] - ib[blk + 3 * b + 1]
-            W = np.empty((q, q))
-            for i in range(q):
-                for j in range(q):
-                    W[i, j] = S[ib[bidx + b0 + i], ib[bidx + b0 + j]]
-            if not _cholesky(W, q)[1]:
-                return -np.inf
+        if not blocks_pd(S, ib, g):  # correlation blocks of three or more (the PyMC model's check)
+            return -np.inf
         if ib[depth + g] >= 0:
             # recursive model: (I - A)^-1 = I + A + ... + A^k, k the longest path (A is sparse)
             T = np.zeros((n, n))
@@ -319,25 +401,46 @@ def logp_grad(x, grad, ib, fb):
                 acc += T[l, j] * gmu[l]
             grows[ib[cM + 2 * k + 1]] += acc
 
-    # rows -> natural values -> sampled quantities -> unconstrained
-    gext = np.zeros(nrows + nrho)
-    for r in range(nrows):
-        gext[ib[src2 + r]] += grows[r]
-    for k in range(nrho):
-        gc = gext[nrows + k]
-        if gc == 0.0:
-            continue
-        f, va, vb = ib[rho + 3 * k], ib[rho + 3 * k + 1], ib[rho + 3 * k + 2]
-        sq = math.sqrt(rows0[va] * rows0[vb])
-        gext[f] += gc * sq
-        gext[va] += gc * rows0[f] * rows0[vb] / (2 * sq)
-        gext[vb] += gc * rows0[f] * rows0[va] / (2 * sq)
-    gnat = np.zeros(nrows + D)
-    for r in range(nrows):
-        gnat[ib[src + r]] += gext[r]
-    for e in range(D):
-        grad[e] += (dprior[e] + gnat[nrows + e] * dnat[e]) * dv[e]
     return lp
+
+
+@njit(**_OPTS)
+def logp_grad(x, grad, ib, fb):
+    """Log density at the unconstrained point ``x``; its gradient goes into ``grad``
+    (``-inf`` and a zero gradient outside the support)."""
+    lp, dv, dprior, dnat, jacd, nat, rows0, rows = front(x, ib, fb)
+    if not lp > -np.inf:
+        grad[:] = 0.0
+        return -np.inf
+    grows = np.zeros(ib[H_NROWS])
+    gnat = np.zeros(nat.size)
+    if ib[O_LAT] >= 0:
+        ram = (ib[H_N], ib[H_P], ib[H_G], ib[O_OA], ib[O_CA], ib[O_OS], ib[O_CS], ib[O_OM], ib[O_CM])
+        lp += latent_likelihood(rows, nat, ib, fb, ib[O_LAT], ib[O_LATF], grows, gnat, ram)
+    else:
+        lp += sem_likelihood(rows, ib, fb, grows)
+    if not lp > -np.inf:
+        grad[:] = 0.0
+        return -np.inf
+    back(grows, gnat, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad)
+    return lp
+
+
+@njit(**_OPTS)
+def table_rows(x, ib, fb, out):
+    """The value of every row of the parameter table at the unconstrained point ``x``."""
+    rows = front(x, ib, fb)[7]
+    for r in range(ib[H_NROWS]):
+        out[r] = rows[r]
+
+
+@njit(**_OPTS)
+def all_values(x, ib, fb, out):
+    """Every value of the program at the unconstrained point ``x``: fixed rows, the elements'
+    natural values, the derived values (see :func:`front`)."""
+    nat = front(x, ib, fb)[5]
+    for k in range(nat.size):
+        out[k] = nat[k]
 
 
 # -- entry points for nutpie: C callbacks that read the two buffers from user data ---------------

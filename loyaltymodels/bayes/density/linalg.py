@@ -123,3 +123,51 @@ def _mmt(a, b, rows, inner, cols):
                 acc += a[i, k] * b[j, k]
             out[i, j] = acc
     return out
+
+
+@njit(**_OPTS)
+def _tri_inverse(L, q):
+    """Inverse of a lower-triangular ``q x q`` matrix (forward substitution)."""
+    R = np.zeros((q, q))
+    for j in range(q):
+        R[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, q):
+            s = 0.0
+            for k in range(j, i):
+                s += L[i, k] * R[k, j]
+            R[i, j] = -s / L[i, i]
+    return R
+
+
+@njit(**_OPTS)
+def _cholesky_back(L, GL, q):
+    """The gradient of a function of ``L = chol(P)`` with respect to ``P`` (symmetric, as full
+    matrix entries), from its gradient ``GL`` with respect to ``L``'s lower triangle (Murray 2016:
+    ``P_bar = L^-T phi(L' L_bar) L^-1``, ``phi`` the lower triangle with a halved diagonal)."""
+    M = np.zeros((q, q))
+    for i in range(q):
+        for j in range(q):
+            s = 0.0
+            for k in range(q):
+                s += L[k, i] * GL[k, j]  # (L' GL)[i, j]
+            M[i, j] = s
+    for i in range(q):
+        for j in range(q):
+            if j > i:
+                M[i, j] = 0.0
+            elif j == i:
+                M[i, j] *= 0.5
+    R = _tri_inverse(L, q)
+    X = np.zeros((q, q))  # R' M R
+    for i in range(q):
+        for j in range(q):
+            s = 0.0
+            for a in range(q):
+                for b in range(q):
+                    s += R[a, i] * M[a, b] * R[b, j]
+            X[i, j] = s
+    G = np.zeros((q, q))
+    for i in range(q):
+        for j in range(q):
+            G[i, j] = 0.5 * (X[i, j] + X[j, i])
+    return G

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.special import betaln, gammaln, log_ndtr
@@ -46,6 +47,26 @@ class DensityProgram:
         grad = np.empty(self.ndim)
         return float(K.logp_grad(np.ascontiguousarray(x, float), grad, self.ib, self.fb)), grad
 
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """Every value of the program (fixed rows, elements' natural values, derived values) at
+        each unconstrained point of ``x`` (``(D,)`` or ``(draws, D)``)."""
+        x = np.atleast_2d(np.asarray(x, float))
+        ib = self.ib
+        n = int(ib[K.H_NROWS] + ib[K.H_D] + ib[K.H_NDER])
+        out = np.empty((len(x), n))
+        for k in range(len(x)):
+            K.all_values(np.ascontiguousarray(x[k]), ib, self.fb, out[k])
+        return out
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """The parameter table's row values at each unconstrained point of ``x`` (``(D,)`` or
+        ``(draws, D)``), as the kernel computes them."""
+        x = np.atleast_2d(np.asarray(x, float))
+        out = np.empty((len(x), int(self.ib[K.H_NROWS])))
+        for k in range(len(x)):
+            K.table_rows(np.ascontiguousarray(x[k]), self.ib, self.fb, out[k])
+        return out
+
     def constrain(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Unconstrained flat vector -> ``{name: constrained values}``."""
         out = np.empty(self.ndim)
@@ -54,7 +75,10 @@ class DensityProgram:
 
     def unconstrain(self, point: dict[str, np.ndarray]) -> np.ndarray:
         """``{name: constrained values}`` -> the flat unconstrained vector (PyMC's transforms)."""
-        x = np.concatenate([np.ravel(np.asarray(point[n], float)) for n in self.names])
+        return self.unconstrain_flat(np.concatenate([np.ravel(np.asarray(point[n], float)) for n in self.names]))
+
+    def unconstrain_flat(self, x: np.ndarray) -> np.ndarray:
+        """Constrained element values ``(..., D)`` in element order -> unconstrained."""
         lo, hi = self.bounds.T
         t = self.transform
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,16 +101,52 @@ def unsupported(plan: Plan, summary: DataSummary, form: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Derived:
+    """Derived values the kernel computes after the elements' natural values:
+    ``value[target] += coef * v[a] (* v[b])`` for each term in order, where ``v`` is the kernel's
+    vector of values (fixed rows, then elements, then derived values: :func:`value_index`) and
+    ``b = -1`` means no second factor. A term may read a derived value only after every term that
+    adds to it (the backward pass runs the terms in reverse). ``priors`` (ints ``value, loc,
+    scale`` as value indices, -1 for a fixed loc and sd; floats ``sd, log constant, loc``): normal priors
+    on values, ``v ~ normal(loc, scale)``: on a zero-sum vector's derived values, or the centred
+    hierarchy of sector weights (``w ~ normal(mu, tau)``, elements all three)."""
+
+    n: int = 0
+    terms: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64), repr=False)
+    coefs: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    prior_index: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64), repr=False)
+    prior_value: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)), repr=False)
+
+
+@dataclass(frozen=True)
+class LatentSection:
+    """The latent forms' part of a program (:mod:`loyaltymodels.bayes.density.latent`): header sizes
+    by slot, integer parts by slot (laid out after the rest; their slots get absolute offsets), and
+    the floats (the answers, term scales, Gauss-Hermite rule)."""
+
+    sizes: dict[int, int]
+    parts: list[tuple[int, np.ndarray]] = field(repr=False)
+    floats: np.ndarray = field(repr=False)
+
+
 def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
     """Encode ``plan`` (structure) and ``summary`` (data) for the kernel."""
     reason = unsupported(plan, summary, "marginal")
     if reason:
         raise ValueError(f"the generic density does not handle {reason}")
+    names, sizes, el, elf = elements(plan.rvs)
+    return encode(plan, summary, names, sizes, el, elf, np.asarray(plan.src, np.int64), Derived())
+
+
+def elements(rvs: Iterable[Any]) -> tuple[list[str], list[int], list[tuple[int, int, int]], list[tuple[float, ...]]]:
+    """Names, sizes, integer and float columns of the kernel's elements for random-variable groups
+    (:class:`~loyaltymodels.bayes.parameterization.RVGroup`), in order."""
     el: list[tuple[int, int, int]] = []
     elf: list[tuple[float, ...]] = []
     names: list[str] = []
     sizes: list[int] = []
-    for g in plan.rvs:
+    for g in rvs:
         names.append(g.name)
         sizes.append(len(g.pars))
         natural = K.NATURAL[g.to_natural]
@@ -95,6 +155,23 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
             el.append((K.FAMILIES[g.prior.family], t, natural))
             a = list(args) + [0.0] * (3 - len(args))
             elf.append((*a, const, lo, hi))
+    return names, sizes, el, elf
+
+
+def encode(
+    plan: Plan,
+    summary: DataSummary,
+    names: list[str],
+    sizes: list[int],
+    el: list[tuple[int, int, int]],
+    elf: list[tuple[float, ...]],
+    src: np.ndarray,
+    derived: Derived,
+    latent: LatentSection | None = None,
+) -> DensityProgram:
+    """The two buffers of a model: ``plan``'s RAM structure, the elements (``el`` and ``elf``
+    columns, as :func:`elements` gives them), ``src`` (each table row's value index, see
+    :func:`value_index`) and the derived values; the data come from ``summary``."""
     lay = plan.layout
     G, nrows = lay.ngroups, len(plan.src)
     cells: dict[str, list[tuple[int, ...]]] = {k: [] for k in "ASM"}
@@ -124,71 +201,96 @@ def make_program(plan: Plan, summary: DataSummary) -> DensityProgram:
     depth = [_depth(lay, grp) for grp in range(1, G + 1)]
     rho = np.stack([plan.rho_first, plan.rho_var_a, plan.rho_var_b], 1) if len(plan.rho_pars) else np.zeros((0, 3))
     int_parts = [
-        ("el", el),
-        ("src", plan.src),
-        ("src2", plan.src2),
-        ("rho", rho),
-        ("cA", cells["A"]),
-        ("oA", offsets["A"]),
-        ("cS", cells["S"]),
-        ("oS", offsets["S"]),
-        ("cM", cells["M"]),
-        ("oM", offsets["M"]),
-        ("pat", pats),
-        ("obs", obs),
-        ("blk", blocks),
-        ("bidx", bidx),
-        ("depth", depth),
+        (K.O_EL, el),
+        (K.O_SRC, src),
+        (K.O_SRC2, plan.src2),
+        (K.O_RHO, rho),
+        (K.O_CA, cells["A"]),
+        (K.O_OA, offsets["A"]),
+        (K.O_CS, cells["S"]),
+        (K.O_OS, offsets["S"]),
+        (K.O_CM, cells["M"]),
+        (K.O_OM, offsets["M"]),
+        (K.O_PAT, pats),
+        (K.O_OBS, obs),
+        (K.O_BLK, blocks),
+        (K.O_BIDX, bidx),
+        (K.O_DEPTH, depth),
+        (K.O_TERM, derived.terms),
+        (K.O_DPRI, derived.prior_index),
     ]
-    slots = (
-        K.O_EL,
-        K.O_SRC,
-        K.O_SRC2,
-        K.O_RHO,
-        K.O_CA,
-        K.O_OA,
-        K.O_CS,
-        K.O_OS,
-        K.O_CM,
-        K.O_OM,
-        K.O_PAT,
-        K.O_OBS,
-        K.O_BLK,
-        K.O_BIDX,
-        K.O_DEPTH,
-    )
     head = np.zeros(K.HEADER, np.int64)
-    head[[K.H_D, K.H_NROWS, K.H_N, K.H_P, K.H_G, K.H_NPAT, K.H_NRHO, K.H_NBLK]] = (
-        len(el),
-        nrows,
-        lay.n,
-        lay.n_observed,
-        G,
-        len(pats),
-        len(rho),
-        len(blocks),
-    )
+    sizes_ = {
+        K.H_D: len(el),
+        K.H_NROWS: nrows,
+        K.H_N: lay.n,
+        K.H_P: lay.n_observed,
+        K.H_G: G,
+        K.H_NPAT: len(pats),
+        K.H_NRHO: len(rho),
+        K.H_NBLK: len(blocks),
+        K.H_NDER: derived.n,
+        K.H_NTERM: len(derived.terms),
+        K.H_NDPRI: len(derived.prior_index),
+    }
+    for slot, value in sizes_.items():
+        head[slot] = value
     chunks, pos = [head], K.HEADER
-    for slot, (_, values) in zip(slots, int_parts):
+    for slot, values in int_parts:
         arr = np.asarray(values, np.int64).ravel()
         head[slot] = pos
         chunks.append(arr)
         pos += arr.size
+    head[K.O_LAT] = -1
+    if latent is not None:
+        from .latent import LAT_HEADER
+
+        lat_head = np.zeros(LAT_HEADER, np.int64)
+        for slot, value in latent.sizes.items():
+            lat_head[slot] = value
+        head[K.O_LAT] = pos
+        chunks.append(lat_head)
+        pos += LAT_HEADER
+        for slot, values in latent.parts:
+            arr = np.asarray(values, np.int64).ravel()
+            lat_head[slot] = pos
+            chunks.append(arr)
+            pos += arr.size
     ib = np.concatenate(chunks)
-    elements = np.asarray(elf, float)
+    elements_ = np.asarray(elf, float).reshape(-1, K.EL_FLOAT)
     transform = np.array([e[1] for e in el], np.int64)
-    program = DensityProgram(ib, np.zeros(0), tuple(names), tuple(sizes), transform, elements[:, 4:6].copy())
-    return with_data(program, plan, summary, elf=elements)
+    program = DensityProgram(ib, np.zeros(0), tuple(names), tuple(sizes), transform, elements_[:, 4:6].copy())
+    return with_data(
+        program, plan, summary, elf=elements_, derived=derived, latent_floats=None if latent is None else latent.floats
+    )
+
+
+def value_index(nrows: int, ndim: int) -> tuple[int, int]:
+    """Where the kernel's value vector puts elements and derived values: fixed rows ``0..nrows-1``,
+    element ``e`` at ``nrows + e``, derived value ``j`` at ``nrows + ndim + j``."""
+    return nrows, nrows + ndim
 
 
 def with_data(
-    program: DensityProgram, plan: Plan, summary: DataSummary, elf: np.ndarray | None = None
+    program: DensityProgram,
+    plan: Plan,
+    summary: DataSummary,
+    elf: np.ndarray | None = None,
+    derived: Derived | None = None,
+    latent_floats: np.ndarray | None = None,
 ) -> DensityProgram:
-    """The same structure with the data of ``summary`` (patterns must match)."""
+    """The same structure with the data of ``summary`` (patterns must match); ``derived`` replaces
+    the derived values' coefficients and priors (some depend on the data, e.g. cell sizes),
+    ``latent_floats`` the latent section's floats (the answers)."""
     ib = program.ib.copy()
+    D = program.ndim
     if elf is None:
-        D = program.ndim
         elf = program.fb[ib[K.O_ELF] : ib[K.O_ELF] + K.EL_FLOAT * D]
+    if derived is None:
+        coefs = program.fb[ib[K.O_TERMF] : ib[K.O_TERMF] + ib[K.H_NTERM]]
+        dprif = program.fb[ib[K.O_DPRIF] : ib[K.O_DPRIF] + 3 * ib[K.H_NDPRI]]
+    else:
+        coefs, dprif = derived.coefs, derived.prior_value
     fixed = fixed_values(plan.spec, item_stats(plan.spec, summary))
     pats = ib[ib[K.O_PAT] : ib[K.O_PAT] + 4 * ib[K.H_NPAT]].reshape(-1, 4)
     patf, pos = [], 0
@@ -197,10 +299,17 @@ def with_data(
         chunk = np.concatenate([[pat.n], pat.mean, np.ravel(pat.cov)])
         patf.append(chunk)
         pos += chunk.size
+    if latent_floats is None:
+        latent_floats = program.fb[ib[K.O_LATF] :] if ib[K.O_LAT] >= 0 else np.zeros(0)
+    parts = [np.ravel(elf), fixed, *patf, np.ravel(coefs), np.ravel(dprif), np.ravel(latent_floats)]
+    starts = np.cumsum([0] + [p.size for p in parts])
     ib[K.O_ELF] = 0
-    ib[K.O_FIXED] = np.size(elf)
-    ib[K.O_PATF] = np.size(elf) + len(fixed)
-    fb = np.concatenate([np.ravel(elf), fixed, *patf])
+    ib[K.O_FIXED] = starts[1]
+    ib[K.O_PATF] = starts[2]
+    ib[K.O_TERMF] = starts[2 + len(patf)]
+    ib[K.O_DPRIF] = starts[3 + len(patf)]
+    ib[K.O_LATF] = starts[4 + len(patf)]
+    fb = np.concatenate(parts)
     return replace(program, ib=ib, fb=fb)
 
 
@@ -215,6 +324,8 @@ def _depth(layout: RamLayout, group: int) -> int:
 def _element(family: str, args: Iterable[float], positive: bool) -> tuple[int, float, float, float]:
     """Transform code and bounds (PyMC's default transform) and the prior's log constant."""
     a = list(args)
+    if family == "flat":  # no prior of its own: a value prior of the program gives it one
+        return 0, 0.0, 0.0, 0.0
     if positive:  # TruncatedNormal(lower=0): PyMC's lower-bound log transform
         return K.TRANSFORMS["lower"], 0.0, 0.0, -math.log(a[1]) - 0.5 * K._LOG2PI - float(log_ndtr(a[0] / a[1]))
     if family == "normal":
