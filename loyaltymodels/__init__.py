@@ -13,6 +13,7 @@ import importlib
 from typing import Any
 
 from .errors import (
+    ArgumentError,
     ConvergenceError,
     ConvergenceWarning,
     DataError,
@@ -40,6 +41,7 @@ _LAZY: dict[str, str] = {
     # indices
     "nps": "indices",
     "nps_difference": "indices",
+    "plot_nps": "indices",
     "secure_customer_index": "indices",
     "customer_loyalty_index": "indices",
     "csat": "indices",
@@ -75,13 +77,25 @@ _LAZY: dict[str, str] = {
     "default_loyalty_priors": "loyalty",
     "driver_weights": "loyalty",
     "outcome_effects": "loyalty",
+    "invest": "loyalty",
     "invest_where": "loyalty",
     "balance_effects": "loyalty",
     "satisfied_not_loyal": "loyalty",
+    "sector_contrasts": "loyalty",
     "compare_fits": "loyalty",
+    "response_surface": "loyalty",
+    "congruence": "loyalty",
+    "plot_surface": "loyalty",
     "plot_driver_weights": "loyalty",
     "plot_balance": "loyalty",
     "plot_outcome_curves": "loyalty",
+    # retention: behaviour after the survey
+    "fit_retention": "retention",
+    "build_retention_model": "retention",
+    "retention_effects": "retention",
+    "survival_curves": "retention",
+    "expected_lifetime": "retention",
+    "plot_survival_curves": "retention",
     # power
     "power_analysis": "power",
     "power_summary": "power",
@@ -121,6 +135,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ArgumentError",
     "ConvergenceError",
     "ConvergenceWarning",
     "DataError",

@@ -2,40 +2,103 @@
 
 Every command reads a model (a file of lavaan syntax, or ``-`` for standard input) and survey data
 in any format :func:`loyaltymodels.read_survey` reads, prints readable tables, and writes files for
-machines (JSON, CSV, netCDF). Errors print one line saying what is wrong and what to do; the exit
-code is 2 for usage and data errors, 1 for a fit that did not converge, 0 otherwise. ``--debug``
-shows the Python traceback instead.
+machines (JSON, CSV, Excel, netCDF: the format each file's extension names). Errors print one line
+saying what is wrong and what to do; the exit code is 2 for usage and data errors, 1 for a fit that
+did not converge, 0 otherwise. ``--debug`` shows the Python traceback as well, with the same exit
+code. Output paths and sampler settings are checked before any data are read or any fit runs.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 import warnings
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pandas as pd
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
+from .defaults import check_sampler_args
 from .errors import ConvergenceError, ConvergenceWarning, LoyaltyModelsError, SpecError
 
 if TYPE_CHECKING:
     import xarray as xr
 
+
+def _click_error(err: BaseException, name: str = "ClickException") -> bool:
+    """Whether ``err`` is click's ``name`` exception: typer >= 0.2x ships its own copy of click
+    (``typer._click``), older typer uses click itself, so the class is matched by name."""
+    return any(c.__name__ == name for c in type(err).__mro__)
+
+
+class _OneLineGroup(TyperGroup):
+    """The command group with click's usage errors on one line (``error: ...``, exit code 2), as
+    the package's own errors are: typer's default is a framed block of several lines."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            code = 1
+        except Exception as err:
+            if _click_error(err, "NoArgsIsHelpError"):  # bare 'loyaltymodels': the help, as before
+                err.show()  # type: ignore[attr-defined]
+                code = 2
+            elif _click_error(err):
+                text = " ".join(err.format_message().split())  # type: ignore[attr-defined]
+                ctx = getattr(err, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                typer.echo(f"error: {text}{hint}", err=True)
+                code = getattr(err, "exit_code", 2)
+            else:
+                raise
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Customer-loyalty models: SEM, Bayesian SEM, loyalty drivers, indices.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-_STATE = {"debug": False}
+_STATE = {"debug": False, "quiet": False}
 
 ModelArg = Annotated[str, typer.Argument(help="File of lavaan model syntax, or - to read it from stdin.")]
-DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav or .dta.")]
+DataArg = Annotated[Path, typer.Argument(help="Survey data: .csv, .tsv, .xlsx, .sav, .zsav, .dta or .parquet.")]
+CsvFormat = Annotated[
+    str,
+    typer.Option(
+        "--csv-format",
+        help="CSV outputs: standard (, and .) or excel-fr (; decimal comma, UTF-8 with BOM, for French Excel).",
+        callback=lambda value: _csv_format(value),
+    ),
+]
+
+
+def _csv_format(value: str) -> str:
+    from .data.files import CSV_FORMATS
+
+    if value not in CSV_FORMATS:
+        raise typer.BadParameter(f"{value!r}: choose {' or '.join(CSV_FORMATS)}", param_hint="'--csv-format'")
+    return value
 
 
 class NotConverged(Exception):
@@ -54,31 +117,52 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (samplers, bootstrap, ...).")] = False,
 ) -> None:
     """Fit customer-loyalty models from the shell. Run a command with --help for an example."""
     _STATE["debug"] = debug
+    _STATE["quiet"] = quiet
+
+
+def _progress() -> bool:
+    """Progress bars are on in the command line unless --quiet."""
+    return not _STATE["quiet"]
+
+
+def _cli_words(text: str) -> str:
+    """A message in the command line's words: the package's messages name Python arguments
+    (``missing='fiml'``), which on the command line are options (``--missing fiml``)."""
+    return text.replace("missing='fiml'", "--missing fiml")
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning as one line, ``warning: ...``, without Python's file path and source line."""
+    text = _cli_words(" ".join(str(message).split()))
+    typer.echo(f"warning: {text}", err=True)
 
 
 @contextmanager
 def _errors():
     """One line per error, the documented exit codes, and no traceback unless --debug."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            yield
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except BrokenPipeError:  # output piped into head & co: not an error
         sys.stderr.close()
         raise typer.Exit(0) from None
     except Exception as err:
-        if _STATE["debug"]:
-            raise
         code = 1 if isinstance(err, (ConvergenceError, NotConverged)) else 2
+        if _STATE["debug"]:  # the traceback as well, never another exit code
+            traceback.print_exc(file=sys.stderr)
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             text = f"cannot read {getattr(err, 'filename', '') or text}: {err.strerror or err}"
         elif not isinstance(err, (LoyaltyModelsError, NotConverged, KeyError, ValueError, typer.BadParameter)):
             text = f"{type(err).__name__}: {text} (run with --debug for the traceback)"
-        typer.echo(f"error: {text}", err=True)
+        typer.echo(f"error: {_cli_words(text)}", err=True)
         raise typer.Exit(code) from None
 
 
@@ -88,8 +172,16 @@ def _model(source: str) -> str:
     else:
         path = Path(source)
         if not path.is_file():
-            raise SpecError(f"model file {source!r} not found; give a file of lavaan syntax or - for stdin")
-        text = path.read_text(encoding="utf-8")
+            what = "is a folder" if path.is_dir() else "not found"
+            raise SpecError(f"model file {source!r} {what}; give a file of lavaan syntax or - for stdin")
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # Notepad's UTF-8 starts with a BOM
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start : exc.start + 1]
+            raise SpecError(
+                f"model file {source!r} is not UTF-8 text (byte {exc.start}: {byte!r}); "
+                "save it as UTF-8 (names with accents are fine then)"
+            ) from None
     if not text.strip():
         raise SpecError("the model is empty; write lavaan syntax such as 'F =~ x1 + x2 + x3'")
     return text
@@ -108,18 +200,28 @@ def _show(table: pd.DataFrame, title: str | None = None, digits: int = 3) -> Non
         typer.echo(table.round(digits).to_string(index=False))
 
 
-def _write_table(table: pd.DataFrame, out: Path | None) -> None:
+def _write_table(table: pd.DataFrame, out: Path | None, csv_format: str = "standard") -> None:
     if out is None:
         return
-    if out.suffix.lower() == ".json":
-        out.write_text(table.to_json(orient="records", double_precision=15, indent=1))
-    else:
-        table.to_csv(out, index=False)
+    from .data.files import write_table
+
+    write_table(table, out, csv_format=csv_format)
     typer.echo(f"wrote {out}")
 
 
-def _csv_list(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+#: What each kind of output may be called (the extension says the format).
+_POSTERIOR = (".nc",)
+
+
+def _outputs(**paths: tuple[Path | None, Iterable[str] | None]) -> None:
+    """Check every output path before any work ("cannot write ..." now, not after the fit):
+    ``option=(path, allowed extensions)``; tables may take any extension :func:`write_table` knows."""
+    from .data.files import TABLE_FORMATS, check_writable
+
+    for option, (path, suffixes) in paths.items():
+        if path is not None:
+            allowed = TABLE_FORMATS if suffixes is None else suffixes
+            check_writable(path, suffixes=allowed, what=f"--{option.replace('_', '-')} file")
 
 
 def _estimation(estimator: str | None, ordered: str | None, weights: str | None) -> dict:
@@ -130,14 +232,32 @@ def _estimation(estimator: str | None, ordered: str | None, weights: str | None)
     return dict(estimator=estimator, ordered=items, sampling_weights=weights)
 
 
-def _check(post: xr.DataTree) -> None:
+def _csv_list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def _verdict(post: xr.DataTree, var_names: list[str] | None = None) -> pd.DataFrame:
+    """The convergence report, printed before any estimate: each failing parameter once (held
+    equal across sectors, it is one parameter), named with its sector, and one line saying what
+    to do. Returns the failed checks (empty when all is well)."""
     from .bayes.diagnostics import check_convergence
+    from .plain import convergence_sentence
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        problems = check_convergence(post, warn=False)
+        problems = check_convergence(post, warn=False, var_names=var_names or ("param",))
     if len(problems):
-        _show(problems[["check", "parameter", "value", "threshold"]].head(15), "Convergence problems:")
+        table = problems[["check", "parameter", "value", "threshold"]]
+        _show(table.head(15), f"Convergence: NOT converged ({len(problems)} failed check(s)):")
+        if len(problems) > 15:
+            typer.echo(f"... and {len(problems) - 15} more")
+    typer.echo(("\n" if not len(problems) else "") + convergence_sentence(problems))
+    return problems
+
+
+def _check(problems: pd.DataFrame) -> None:
+    """Exit code 1 after the outputs are written, when the draws failed their checks."""
+    if len(problems):
         raise NotConverged(
             f"the sampler did not converge ({len(problems)} failed check(s)); "
             "the draws were saved, but rerun with more --draws/--tune before using them"
@@ -154,13 +274,14 @@ def sem(
     ] = None,
     std_lv: Annotated[bool, typer.Option(help="Identify latents by unit variance.")] = False,
     missing: Annotated[str, typer.Option(help="listwise or fiml.")] = "listwise",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed for the bootstrap.")] = None,
     estimator: Annotated[str | None, typer.Option(help="ML, MLR, MLM or WLSMV (lavaan's; default as lavaan).")] = None,
     ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
     weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (percentile CIs).")] = 0,
-    seed: Annotated[int | None, typer.Option(help="Seed for the bootstrap.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Save the fit (lossless JSON).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the parameter table (CSV).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Fit a structural-equation model by ML, as lavaan would.
 
@@ -169,6 +290,7 @@ def sem(
     with _errors():
         from .sem.fit import fit_sem
 
+        _outputs(json=(json_out, (".json",)), csv=(csv_out, None))
         fit = fit_sem(
             _model(model),
             _data(data),
@@ -178,13 +300,14 @@ def sem(
             missing=missing,
             bootstrap=bootstrap,
             seed=seed,
+            progress=_progress(),
             **_estimation(estimator, ordered, weights),
         )
         fit.summary()
         if json_out:
             fit.to_json(json_out)
             typer.echo(f"wrote {json_out}")
-        _write_table(fit.parameters, csv_out)
+        _write_table(fit.parameters, csv_out, csv_format)
 
 
 @app.command()
@@ -199,12 +322,15 @@ def bayes(
     ordinal: Annotated[str | None, typer.Option(help="'auto' or comma-separated ordinal items.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the summary table (CSV).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Fit a Bayesian SEM (blavaan's priors; nutpie) and summarise the posterior.
 
     Example: loyaltymodels bayes model.lav survey.csv --draws 1000 --chains 4 --seed 1 --out post.nc
     """
     with _errors():
+        check_sampler_args(draws=draws, tune=tune, chains=chains, seed=seed)
+        _outputs(out=(out, _POSTERIOR), csv=(csv_out, None))
         from .bayes.fit import bayes_summary, fit_bayes
 
         items = ordinal if ordinal in (None, "auto") else list(_csv_list(ordinal))
@@ -218,19 +344,24 @@ def bayes(
             group=group,
             ordinal=items,
             check=False,
+            progressbar=_progress(),
         )
+        problems = _verdict(post)
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
         summary = bayes_summary(post)
+        group_col = "group_label" if "group_label" in summary else "group"
         cols = [
             c
-            for c in ("lhs", "op", "rhs", "group", "mean", "sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk")
+            for c in ("lhs", "op", "rhs", group_col, "mean", "sd", "ci_lower", "ci_upper", "r_hat", "ess_bulk")
             if c in summary
         ]
-        _show(summary.loc[summary.free if "free" in summary else slice(None), cols], "Posterior summary:")
-        _write_table(summary, csv_out)
-        _check(post)
+        level = f"{summary.attrs.get('ci', 0.9):.0%} intervals"
+        shown = summary.loc[summary.free if "free" in summary else slice(None), cols]
+        _show(shown, f"Posterior summary ({level}):")
+        _write_table(summary, csv_out, csv_format)
+        _check(problems)
 
 
 @app.command()
@@ -247,12 +378,15 @@ def loyalty(
     seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the driver weights (CSV).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Fit the hierarchical loyalty model: weights of beliefs and experience by sector.
 
     Example: loyaltymodels loyalty model.lav survey.csv --sector sector --outcome churn=churned --out post.nc
     """
     with _errors():
+        check_sampler_args(draws=draws, tune=tune, chains=chains, seed=seed)
+        _outputs(out=(out, _POSTERIOR), csv=(csv_out, None))
         import loyaltymodels as lm
 
         outcomes = {}
@@ -261,9 +395,10 @@ def loyalty(
             if not sep or not name or not column:
                 raise typer.BadParameter(f"--outcome {item!r} should look like name=COLUMN")
             outcomes[name] = column
+        syntax, frame = _model(model), _data(data)
         post = lm.fit_loyalty(
-            _model(model),
-            _data(data),
+            syntax,
+            frame,
             sector=sector,
             segment=segment,
             outcomes=outcomes or None,
@@ -272,18 +407,71 @@ def loyalty(
             tune=tune,
             chains=chains,
             seed=seed,
-            progressbar=True,
+            progressbar=_progress(),
             check=False,
         )
+        problems = _verdict(post)
         if out:
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
         weights = lm.driver_weights(post)
-        _show(weights, "Standardized driver weights by sector:")
+        level = f"{weights.attrs.get('ci', 0.9):.0%} intervals"
+        _show(weights, f"Standardized driver weights by sector ({level}; pooled = the hierarchical mean sector):")
         if outcomes:
-            _show(lm.outcome_effects(post), "Behaviour outcomes (per SD of loyalty):")
-        _write_table(weights, csv_out)
-        _check(post)
+            _show(lm.outcome_effects(post), f"Behaviour outcomes (per SD of loyalty; {level}):")
+        _write_table(weights, csv_out, csv_format)
+        _plain_loyalty(weights, syntax, frame, sector, problems)
+        _check(problems)
+
+
+def _plain_loyalty(
+    weights: pd.DataFrame, syntax: str, frame: pd.DataFrame, sector: str, problems: pd.DataFrame
+) -> None:
+    """The closing sentences: which driver weighs more where, how sure, and whether the model fits
+    (lavaan's fit measures of the same model by ML, one group per sector)."""
+    from .plain import fit_sentences, weight_sentences
+    from .sem.fit import fit_sem
+
+    typer.echo("\nIn plain words:")
+    if len(problems):
+        typer.echo("  (The sampler did not converge: the sentences below are provisional.)")
+    for line in weight_sentences(weights):
+        typer.echo(f"  {line}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_sem(syntax, frame, group=sector, missing="fiml", group_equal=("loadings", "intercepts"))
+        lines = fit_sentences(fit)
+    except (LoyaltyModelsError, ValueError) as err:  # the Bayesian answer stands without the ML check
+        lines = [f"The model's fit could not be checked by ML ({str(err).splitlines()[0]})."]
+    for line in lines:
+        typer.echo(f"  {line}")
+
+
+@app.command()
+def invest(
+    result: Annotated[Path, typer.Argument(help="A loyalty posterior (.nc) saved by 'loyaltymodels loyalty --out'.")],
+    points: Annotated[float, typer.Option(help="Rise of a driver's items, in questionnaire points.")] = 1.0,
+    out: Annotated[Path | None, typer.Option(help="Save the table (.csv, .xlsx, .json ...).")] = None,
+    csv_format: CsvFormat = "standard",
+) -> None:
+    """Where to invest: what one more point on each driver buys in loyalty and behaviour, by sector.
+
+    Example: loyaltymodels invest post.nc --points 1 --out invest.xlsx
+    """
+    with _errors():
+        _outputs(out=(out, None))
+        from .bayes.fit import load_posterior
+        from .loyalty.investment import invest as run
+        from .plain import invest_sentences
+
+        table = run(load_posterior(result), points=points)
+        level = f"{table.attrs.get('ci', 0.9):.0%} intervals"
+        _show(table, f"Gain from {points:g} more point(s) on each driver ({level}):")
+        _write_table(table, out, csv_format)
+        typer.echo("\nIn plain words:")
+        for line in invest_sentences(table):
+            typer.echo(f"  {line}")
 
 
 @app.command()
@@ -297,6 +485,7 @@ def invariance(
     ordered: Annotated[str | None, typer.Option(help="'all' or comma-separated ordered items (WLSMV).")] = None,
     weights: Annotated[str | None, typer.Option(help="Column of sampling weights (robust SEs, as lavaan).")] = None,
     out: Annotated[Path | None, typer.Option(help="Save the table (.csv or .json).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Measurement invariance across groups, with lavaan's chi-square difference tests.
 
@@ -305,39 +494,45 @@ def invariance(
     with _errors():
         from .sem.invariance_tests import invariance as run
 
-        table = run(
+        _outputs(out=(out, None))
+        found = run(
             _model(model),
             _data(data),
             group=group,
             levels=_csv_list(levels),
             missing=missing,
+            progress=_progress(),
             **_estimation(estimator, ordered, weights),
         )
+        table = cast("pd.DataFrame", found).reset_index()  # the level names are the rows' names: configural, metric ...
         _show(table, "Measurement invariance:")
-        _write_table(table, out)
+        _write_table(table, out, csv_format)
 
 
 @app.command()
 def simulate(
     model: ModelArg,
     n: Annotated[int, typer.Option("--n", help="Respondents (per group).")],
-    out: Annotated[Path, typer.Option(help="Where to write the data (.csv).")],
+    out: Annotated[Path, typer.Option(help="Where to write the data (.csv, .tsv, .xlsx, .sav, .dta, .parquet).")],
     seed: Annotated[int | None, typer.Option(help="Seed: same seed, same data.")] = None,
     scale: Annotated[str | None, typer.Option(help="Rating scale such as 0-10 (default: continuous).")] = None,
-    truth: Annotated[Path | None, typer.Option(help="Also write the true parameter table (.csv).")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Also write the true parameter table (.csv, .xlsx...).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Simulate survey data from a model (population values in the syntax, lavaan's defaults).
 
     Example: loyaltymodels simulate model.lav --n 500 --seed 1 --scale 0-10 --out data.csv
     """
     with _errors():
+        from .data.files import write_table
         from .data.synthetic import simulate as run
 
+        _outputs(out=(out, None), truth=(truth, None))
         data, table = run(_model(model), n, seed=seed, scale=scale)
-        data.to_csv(out, index=False)
+        write_table(data, out, csv_format=csv_format)
         typer.echo(f"wrote {out} ({len(data)} rows, {data.shape[1]} columns)")
         if truth:
-            table.to_csv(truth, index=False)
+            write_table(table, truth, csv_format=csv_format)
             typer.echo(f"wrote {truth}")
 
 
@@ -360,6 +555,7 @@ def indices(
     ] = None,
     method: Annotated[str, typer.Option(help="NPS interval: adjusted_wald, wald or bayes.")] = "adjusted_wald",
     out: Annotated[Path | None, typer.Option(help="Save all tables (.csv or .json).")] = None,
+    csv_format: CsvFormat = "standard",
 ) -> None:
     """Loyalty indices with intervals: NPS, CSAT, CES, Secure Customer Index, Customer Loyalty Index.
 
@@ -369,6 +565,7 @@ def indices(
         from .indices import promoter as ix
         from .indices import satisfaction as sx
 
+        _outputs(out=(out, None))
         frame = _data(data)
         tables = []
         if nps:
@@ -391,7 +588,7 @@ def indices(
         for t in tables:
             keep = ["index"] + [c for c in t if c != "index"]
             _show(t[keep], f"{t['index'].iloc[0]}:")
-        _write_table(pd.concat(tables, ignore_index=True), out)
+        _write_table(pd.concat(tables, ignore_index=True), out, csv_format)
 
 
 def _three(value: str, option: str) -> tuple[str, str, str]:
@@ -399,6 +596,87 @@ def _three(value: str, option: str) -> tuple[str, str, str]:
     if len(cols) != 3:
         raise typer.BadParameter(f"{option} takes three comma-separated columns, got {value!r}")
     return cols
+
+
+@app.command()
+def retention(
+    model: ModelArg,
+    data: DataArg,
+    time: Annotated[str, typer.Option(help="Column: periods observed after the survey (1, 2, ...).")] = "time",
+    event: Annotated[str, typer.Option(help="Column: 1 if the customer left, 0 if still one (censored).")] = "event",
+    sector: Annotated[str | None, typer.Option(help="Column of sectors (effects partially pooled).")] = None,
+    tenure: Annotated[str | None, typer.Option(help="Column: periods as a customer at the survey.")] = None,
+    acquisition: Annotated[
+        str | None, typer.Option(help="Column: 0/1 for prospects (did they convert), blank for customers.")
+    ] = None,
+    purchases: Annotated[
+        str | None, typer.Option(help="Repeat purchase: three columns frequency,recency,T (BG/NBD).")
+    ] = None,
+    purchases_only: Annotated[
+        bool, typer.Option(help="Fit repeat purchase only (no --time/--event); needs --purchases.")
+    ] = False,
+    draws: Annotated[int, typer.Option(min=1, help="Draws per chain after tuning.")] = 1000,
+    tune: Annotated[int, typer.Option(min=0, help="Tuning draws per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(min=1, help="Number of chains.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Seed: same seed, same draws.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the posterior (netCDF, .nc).")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Save the effects table (.csv or .json).")] = None,
+) -> None:
+    """Retention (and acquisition, repeat purchase) after a survey, driven by its latent constructs.
+
+    Example: loyaltymodels retention model.lav followed.csv --sector sector --tenure tenure --out post.nc
+    """
+    with _errors():
+        # every argument checked before the data are read (a long read, then a usage error, wastes time)
+        buys = _three(purchases, "--purchases") if purchases else None
+        if purchases_only and buys is None:
+            raise typer.BadParameter("--purchases-only needs --purchases frequency,recency,T")
+        for path, option, suffixes in ((out, "--out", (".nc",)), (csv_out, "--csv", (".csv", ".json"))):
+            if path is None:
+                continue
+            if path.suffix.lower() not in suffixes:
+                raise typer.BadParameter(f"{option} {path}: expected a {' or '.join(suffixes)} file")
+            if not path.resolve().parent.is_dir():
+                raise typer.BadParameter(f"{option} {path}: folder {path.parent} does not exist; create it first")
+        text = _model(model)
+        if not data.is_file():
+            raise typer.BadParameter(f"data file {data} not found")
+        import loyaltymodels as lm
+
+        post = lm.fit_retention(
+            text,
+            _data(data),
+            time=None if purchases_only else time,
+            event=None if purchases_only else event,
+            sector=sector,
+            tenure=tenure,
+            acquisition=acquisition,
+            purchases=buys,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progressbar=_progress(),
+            check=False,
+        )
+        from .retention.fit import CHECKED  # the behaviour parameters, as fit_retention checks them
+
+        problems = _verdict(post, [v for v in CHECKED if v in post.posterior])
+        if out:
+            post.to_netcdf(out)
+            typer.echo(f"wrote {out}")
+        table = None
+        if "hazard" in post.posterior or "conversion" in post.posterior:
+            table = lm.retention_effects(post)
+            _show(table, "Retention effects (hazard ratios < 1 retain; conversion odds ratios):")
+        if buys is not None:
+            rate = post.posterior[["purchase_rate", "purchase_dropout"]].mean(("chain", "draw")).to_dataframe()
+            rate = rate.reset_index()
+            _show(rate, "Repeat purchase (log-scale shifts per SD of each latent, posterior means):")
+            table = rate if table is None else table  # --purchases-only: the CSV holds these shifts
+        if table is not None:
+            _write_table(table, csv_out)
+        _check(problems)
 
 
 @app.command()
@@ -413,6 +691,7 @@ def report(
     with _errors():
         from .report import html_report, text_report
 
+        _outputs(html=(html, (".html", ".htm")))
         typer.echo(text_report(result))
         if html:
             html_report(result, html)
@@ -433,6 +712,7 @@ def study(
         runs = {"ecsi": "ecsi", "holzinger": "holzinger_swineford", "poldem": "political_democracy"}
         if name not in runs:
             raise typer.BadParameter(f"unknown study {name!r}; choose ecsi, holzinger or poldem")
+        _outputs(out=(out, (".json",)))
         from . import studies
 
         result = getattr(studies, runs[name])(fast=fast)

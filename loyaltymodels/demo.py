@@ -30,6 +30,17 @@ def main() -> None:
     print("\nLargest modification indices:")
     print(fit.modindices(sort=True).head(5).round(3).to_string(index=False))
     _weights(fit)
+    _plain(fit)
+
+
+def _plain(fit: SemFit) -> None:
+    """The few sentences a marketing director reads: which force weighs more, how sure, and
+    whether the model fits well enough to trust them."""
+    from .plain import fit_sentences, ml_weights, weight_sentences
+
+    print("\nIn plain words:")
+    for line in weight_sentences(ml_weights(fit, "Loyalty")) + fit_sentences(fit):
+        print(f"  {line}")
 
 
 def _weights(fit: SemFit) -> None:

@@ -6,9 +6,29 @@ value of the data, the parameter of the model) and says what to do about it.
 
 from __future__ import annotations
 
+import re
+
+# NumPy 2 writes a scalar's repr as np.int64(4) or np.float64(0.5); messages format row labels and
+# values with !r, and pandas 2.3 hands back numpy scalars, so "row np.int64(4)" reached users.
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:u?int|float|complex|bool_|str_|bytes_|datetime64|timedelta64)\d*\((.*?)\)")
+
 
 class LoyaltyModelsError(Exception):
-    """Base class of every error raised on purpose by loyaltymodels."""
+    """Base class of every error raised on purpose by loyaltymodels.
+
+    Its message shows numpy scalars as the values they hold (``row 4``, not ``row np.int64(4)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> str(LoyaltyModelsError(f"row {np.int64(4)!r} holds {np.float64(0.5)!r} and {np.str_('a')!r}"))
+    "row 4 holds 0.5 and 'a'"
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (_NUMPY_SCALAR.sub(r"\1", args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class SpecError(LoyaltyModelsError, ValueError):
@@ -80,6 +100,16 @@ class StoreError(LoyaltyModelsError, ValueError):
     or cannot be read; the message names the difference."""
 
 
+class ArgumentError(LoyaltyModelsError, ValueError, TypeError):
+    """An argument that cannot be used as given (``draws=0``, a seed that is not a non-negative
+    integer, ``ci=95``, an unknown method name...); the message names the argument, the value
+    given and what to pass instead.
+
+    It is also a ``ValueError`` and a ``TypeError``, the built-in exceptions it replaces, so code
+    written to catch those keeps working.
+    """
+
+
 class LoyaltyModelsWarning(UserWarning):
     """Base class of the package's warnings."""
 
@@ -102,6 +132,7 @@ __all__ = [
     "DataError",
     "ConvergenceError",
     "StoreError",
+    "ArgumentError",
     "LoyaltyModelsWarning",
     "SemWarning",
     "ConvergenceWarning",

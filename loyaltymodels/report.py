@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,9 @@ def _load(path: Path) -> tuple[str, Any]:
 
         return "sem", SemFit.from_json(path)
     if suffix in (".nc", ".netcdf", ".h5"):
-        from .bayes.fit import load_posterior
+        from .data.files import read_datatree
 
-        post = load_posterior(path)
+        post = read_datatree(path, posterior=True)  # as load_posterior, without importing PyMC
         # fit_loyalty marks its posteriors with a 'loyalty' attribute (the roles and design it read)
         return ("loyalty" if "loyalty" in post.attrs else "bayes"), post
     raise DataError(f"cannot report on {path.name!r}: expected a .json (ML fit) or .nc (posterior) file")
@@ -109,20 +110,7 @@ def _figures(kind: str, result: Any) -> list[tuple[str, bytes]]:
 
         figs.append(("Path diagram (standardized estimates)", path_diagram(result)))
     else:
-        import numpy as np
-
-        post = result["posterior"]
-        param = post["param"]
-        sd = param.std(("chain", "draw")).values
-        free = param.isel(parameter=np.flatnonzero(sd > 0))
-        fig, ax = plt.subplots(figsize=(7, max(3, 0.22 * free.sizes["parameter"])))
-        mean = free.mean(("chain", "draw")).values
-        lo, hi = free.quantile([0.05, 0.95], dim=("chain", "draw")).values
-        y = np.arange(len(mean))[::-1]
-        ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="o", ms=3, lw=1)
-        ax.set_yticks(y, [str(v) for v in free["parameter"].values], fontsize=7)
-        ax.set_title("Posterior means with 90% intervals")
-        fig.tight_layout()
+        fig = forest_plot(result["posterior"]["param"])
         figs.append(("Posterior forest plot", fig))
         if kind == "loyalty":
             import loyaltymodels as lm
@@ -140,8 +128,79 @@ def _figures(kind: str, result: Any) -> list[tuple[str, bytes]]:
     return out
 
 
+# The kinds of a parameter, read from its lavaan name (an operator between two names), in the order
+# lavaan's summary lists them.
+_KINDS = ["Loadings (=~)", "Regressions (~)", "Covariances (~~)", "Variances (~~)", "Intercepts (~1)", "Other"]
+
+
+def _kind(name: str) -> str:
+    if "=~" in name:
+        return _KINDS[0]
+    if "~~" in name:
+        lhs, rhs = name.split("~~", 1)
+        rhs = re.sub(r"\.g\d+$", "", rhs)  # a later group's suffix (spec.layout's names)
+        return _KINDS[3] if rhs.strip() == lhs.strip() else _KINDS[2]
+    if "~1" in name.replace(" ", ""):
+        return _KINDS[4]
+    if "~" in name:
+        return _KINDS[1]
+    return _KINDS[5]
+
+
+def forest_plot(param: Any, *, columns: int = 3) -> Any:
+    """Posterior means with 90% intervals, one panel per kind of parameter (loadings, regressions,
+    covariances, variances, intercepts), laid out in a grid so a model of hundreds of parameters
+    stays a page tall; fixed parameters (no spread) are left out.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> x = np.random.default_rng(0).normal(size=(2, 50, 3))
+    >>> param = xr.DataArray(x, dims=("chain", "draw", "parameter"),
+    ...                      coords={"parameter": ["f=~x2", "f~~f", "y~f"]})
+    >>> [ax.get_title() for ax in forest_plot(param).axes]
+    ['Loadings (=~)', 'Regressions (~)', 'Variances (~~)']
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .defaults import CI_POSTERIOR
+
+    sd = param.std(("chain", "draw")).values
+    free = param.isel(parameter=np.flatnonzero(sd > 0))
+    names = [str(v) for v in free["parameter"].values]
+    a = (1 - CI_POSTERIOR) / 2
+    mean = free.mean(("chain", "draw")).values
+    lo, hi = free.quantile([a, 1 - a], dim=("chain", "draw")).values
+    kinds = [k for k in _KINDS if any(_kind(n) == k for n in names)] or ["Other"]
+    ncol = max(1, min(columns, len(kinds)))
+    rows = [kinds[i : i + ncol] for i in range(0, len(kinds), ncol)]
+    count = {k: sum(_kind(n) == k for n in names) for k in kinds}
+    heights = [max(count[k] for k in row) for row in rows]
+    # 0.14 in a line (7-point labels): the tallest panel of each row sets that row's height
+    fig = plt.figure(figsize=(4.2 * ncol, min(16, max(3.0, 0.14 * sum(heights) + 0.6 * len(rows)))))
+    grid = fig.add_gridspec(len(rows), ncol, height_ratios=[h + 4 for h in heights])
+    for r, row in enumerate(rows):
+        for c, kind in enumerate(row):
+            ax = fig.add_subplot(grid[r, c])
+            idx = [i for i, n in enumerate(names) if _kind(n) == kind]
+            y = np.arange(len(idx))[::-1]
+            m = mean[idx]
+            ax.errorbar(m, y, xerr=[m - lo[idx], hi[idx] - m], fmt="o", ms=3, lw=1)
+            ax.set_yticks(y, [names[i] for i in idx], fontsize=6 if len(idx) > 40 else 7)
+            ax.set_ylim(-0.8, len(idx) - 0.2)
+            ax.tick_params(axis="x", labelsize=7)
+            ax.set_title(kind, fontsize=9)
+    fig.suptitle(f"Posterior means with {CI_POSTERIOR:.0%} intervals", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def html_report(path: str | Path, out: str | Path) -> Path:
     """Write a self-contained HTML report (tables and figures) of a saved fit."""
+    from .data.files import check_writable
+
+    out = check_writable(out, suffixes=(".html", ".htm"), what="HTML report")
     kind, result = _load(Path(path))
     from . import __version__
 
@@ -167,6 +226,8 @@ def html_report(path: str | Path, out: str | Path) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(Path(path).name)}</title>"
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     )
-    out = Path(out)
-    out.write_text(page, encoding="utf-8")
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot write '{out}': {exc.strerror or exc}") from exc
     return out

@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+from loyaltymodels.defaults import show_progress
 from loyaltymodels.studies import is_fast
 
 from .render import render_html, write_pdf
-from .sections import SECTIONS
+from .sections import SECTIONS, common
 
 HERE = Path(__file__).resolve().parent
 GENERATED = HERE / "generated"
@@ -40,10 +41,15 @@ def write_section(name: str, section, out: Path) -> dict:
     return {f"{name}.{k}": v for k, v in section.numbers.items()}
 
 
-def generate(out: Path = GENERATED, *, fast: bool | None = None, only: list[str] | None = None) -> dict:
+def generate(
+    out: Path = GENERATED, *, fast: bool | None = None, only: list[str] | None = None, progress: bool | None = None
+) -> dict:
     """Run the section generators and write their content to ``out`` with ``numbers.json``.
 
     Numbers already in ``out/numbers.json`` from sections not rerun are kept (``only``).
+    ``progress`` (``None``: on in a terminal or notebook, as ``defaults.show_progress``) announces
+    each section as it starts, ``[i/n] name ...`` on standard error, and turns on the samplers'
+    own progress bars inside the sections; each section's time is printed when it ends.
     """
     import matplotlib
 
@@ -53,7 +59,12 @@ def generate(out: Path = GENERATED, *, fast: bool | None = None, only: list[str]
     path = out / "numbers.json"
     numbers = json.loads(path.read_text()) if (only and path.exists()) else {}
     timings = {}
-    for name in only or list(SECTIONS):
+    names = only or list(SECTIONS)
+    shown = show_progress(progress)
+    common.PROGRESS = shown
+    for i, name in enumerate(names, 1):
+        if shown:  # before the work: a section can sample for many minutes
+            print(f"[{i}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         numbers = {k: v for k, v in numbers.items() if not k.startswith(f"{name}.")}
         numbers |= write_section(name, SECTIONS[name](fast), out)
@@ -68,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", default=None, help="small samples")
     parser.add_argument("--only", help="comma-separated sections to regenerate")
     parser.add_argument("--no-pdf", action="store_true", help="stop after the HTML")
+    parser.add_argument("--quiet", action="store_true", help="no progress (sections and samplers)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     print(f"Generating into {GENERATED} ({'fast' if is_fast(args.fast) else 'full'} mode)")
-    generate(GENERATED, fast=args.fast, only=args.only.split(",") if args.only else None)
+    only = args.only.split(",") if args.only else None
+    generate(GENERATED, fast=args.fast, only=only, progress=False if args.quiet else None)
     html = render_html(HERE / "paper.md", GENERATED)
     (GENERATED / "paper.html").write_text(html)
     if not args.no_pdf:

@@ -21,7 +21,7 @@ BASE = {"errors", "defaults"}
 #: room -> the rooms it may import (besides itself). Lower rooms never import higher ones.
 ALLOWED = {
     "errors": set(),
-    "defaults": set(),
+    "defaults": {"errors"},  # a policy (seeds, sampler settings) raises the package's own errors
     "spec": BASE,
     "algebra": BASE | {"spec"},
     "data": BASE | {"spec", "algebra"},
@@ -31,12 +31,26 @@ ALLOWED = {
     "bayes": BASE | {"spec", "algebra", "data"},
     "pls": BASE | {"spec", "algebra", "data"},
     "loyalty": BASE | {"spec", "algebra", "data", "bayes", "sem"},
+    # retention joins the survey's latents to behaviour; it reuses bayes' convergence checks
+    "retention": BASE | {"spec", "algebra", "data", "bayes"},
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
     "design": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty", "power"},
 }
-APPLICATION = {"__init__", "cli", "report", "demo"}  # the top floor may import any room
-HEAVY = ("pymc", "pytensor", "nutpie", "semopy", "numba", "arviz", "dask", "distributed", "matplotlib")
+APPLICATION = {"__init__", "cli", "report", "demo", "plain"}  # the top floor may import any room
+HEAVY = (
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "semopy",
+    "numba",
+    "arviz",
+    "dask",
+    "pymc_marketing",
+    "lifelines",
+    "distributed",
+    "matplotlib",
+)
 
 #: ``loyaltymodels.__all__`` before the package was laid out in rooms: every name stays.
 PUBLIC_API = [
@@ -63,6 +77,7 @@ PUBLIC_API = [
     "csat",
     "ces",
     "latent_index",
+    "plot_nps",
     "fit_pls",
     "PlsFit",
     "check_convergence",
@@ -107,6 +122,13 @@ PUBLIC_API = [
     "Target",
     "weights_differ",
     "parameter_nonzero",
+    # issue 24: behaviour after the survey
+    "fit_retention",
+    "build_retention_model",
+    "retention_effects",
+    "survival_curves",
+    "expected_lifetime",
+    "plot_survival_curves",
 ]
 
 

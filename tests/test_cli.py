@@ -226,8 +226,91 @@ def test_bad_input_is_one_line_and_exit_2(files, args, fragment):
 
 
 def test_usage_error_exit_code_2():
-    assert run("sem").exit_code == 2
-    assert run("simulate", "x.lav", "--n", "many").exit_code == 2
+    assert "Missing argument 'model'" in one_error_line(run("sem"), 2)
+    assert "Invalid value for '--n'" in one_error_line(run("simulate", "x.lav", "--n", "many"), 2)
+    assert "No such option: --bogus" in one_error_line(run("sem", "--bogus"), 2)
+    assert "No such command 'fit'" in one_error_line(run("fit"), 2)
+
+
+def test_outputs_are_written_in_the_format_their_extension_names(files, tmp_path):
+    # --out x.xlsx used to hold CSV text; it is a workbook that Excel (openpyxl) reads back
+    args = ("simulate", files / "be.lav", "--n", 50, "--seed", 3, "--scale", "0-10")
+    assert run(*args, "--out", tmp_path / "d.xlsx", "--truth", tmp_path / "t.xlsx").exit_code == 0
+    assert run(*args, "--out", tmp_path / "d.csv").exit_code == 0
+    assert (tmp_path / "d.xlsx").read_bytes()[:2] == b"PK"
+    book = pd.read_excel(tmp_path / "d.xlsx", engine="openpyxl")
+    pd.testing.assert_frame_equal(book, pd.read_csv(tmp_path / "d.csv"), check_dtype=False)
+    assert set(pd.read_excel(tmp_path / "t.xlsx", engine="openpyxl").columns) >= {"lhs", "op", "rhs", "value"}
+    res = run("sem", files / "hs.lav", files / "hs.csv", "--csv", tmp_path / "p.xlsx")
+    assert res.exit_code == 0 and pd.read_excel(tmp_path / "p.xlsx").shape[0] > 20
+    assert ".xls' is not one of" in one_error_line(run(*args, "--out", tmp_path / "d.xls"), 2)
+    assert ".csv' is not one of .nc" in one_error_line(
+        run("bayes", files / "hs.lav", files / "hs.csv", "--out", tmp_path / "p.csv"), 2
+    )
+
+
+def test_unwritable_outputs_and_bad_sampler_settings_fail_before_anything_is_read(files, tmp_path, monkeypatch):
+    def no_data(path):
+        raise AssertionError("the data were read before the arguments were checked")
+
+    monkeypatch.setattr("loyaltymodels.cli._data", no_data)
+    nowhere = tmp_path / "missing" / "post.nc"
+    model, data = files / "hs.lav", files / "hs.csv"
+    for command, extra in (("bayes", ()), ("loyalty", ("--sector", "school"))):
+        line = one_error_line(run(command, model, data, *extra, "--out", nowhere), 2)
+        assert f"cannot write '{nowhere}': the folder '{nowhere.parent}' does not exist" in line
+        for option, value, fragment in (
+            ("--draws", 0, "draws=0: draws per chain must be an integer of at least 1"),
+            ("--chains", 0, "chains=0: the number of chains must be an integer of at least 1"),
+            ("--tune", -5, "tune=-5"),
+            ("--seed", -1, "seed=-1: a seed is a non-negative integer"),
+        ):
+            assert fragment in one_error_line(run(command, model, data, *extra, option, value), 2)
+    for args in (
+        ("sem", model, data, "--json", tmp_path / "missing" / "fit.json"),
+        ("sem", model, data, "--csv", tmp_path / "missing" / "p.csv"),
+        ("invariance", model, data, "--group", "school", "--out", tmp_path / "missing" / "i.csv"),
+        ("indices", data, "--nps", "x1", "--out", tmp_path / "missing" / "i.csv"),
+        ("simulate", model, "--n", 10, "--out", tmp_path / "missing" / "d.csv"),
+    ):
+        assert "cannot write" in one_error_line(run(*args), 2)
+
+
+def test_debug_keeps_the_exit_code_and_adds_the_traceback(files):
+    for args, code in (
+        (("sem", "missing.lav", files / "hs.csv"), 2),
+        (("simulate", files / "hs.lav", "--n", 0, "--out", "d.csv"), 2),
+    ):
+        plain, debug = run(*args), run("--debug", *args)
+        assert plain.exit_code == debug.exit_code == code
+        assert "Traceback" in debug.output and debug.output.strip().splitlines()[-1] == plain.output.strip()
+
+
+def test_model_files_and_saved_results_that_cannot_be_read(files, tmp_path):
+    latin = tmp_path / "latin.lav"
+    latin.write_bytes("Fidélité =~ x1 + x2 + x3\n".encode("latin-1"))
+    assert "model file" in (line := one_error_line(run("sem", latin, files / "hs.csv"), 2)) and "not UTF-8" in line
+    bom = tmp_path / "bom.lav"
+    bom.write_bytes(b"\xef\xbb\xbf" + datasets.HS_MODEL.encode())
+    assert run("sem", bom, files / "hs.csv").exit_code == 0
+    assert "is a folder" in one_error_line(run("sem", tmp_path, files / "hs.csv"), 2)
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    assert "is not a saved ML fit" in one_error_line(run("report", tmp_path / "other.json"), 2)
+    (tmp_path / "cut.json").write_text('{"format": "loyaltymodels.SemFit", "spec": {')
+    assert "invalid JSON at line 1" in one_error_line(run("report", tmp_path / "cut.json"), 2)
+    (tmp_path / "text.nc").write_text("not a posterior")
+    assert "text.nc' is not a saved posterior" in one_error_line(run("report", tmp_path / "text.nc"), 2)
+    import xarray as xr
+
+    xr.DataTree.from_dict({"/a": xr.Dataset({"x": ("i", [1.0])})}).to_netcdf(tmp_path / "foreign.nc", engine="h5netcdf")
+    assert "not a posterior saved by fit_bayes" in one_error_line(run("report", tmp_path / "foreign.nc"), 2)
+
+
+def test_invariance_on_a_one_level_group(files, tmp_path):
+    one = tmp_path / "one.csv"
+    datasets.load_holzinger_swineford().assign(school="Pasteur").to_csv(one, index=False)
+    line = one_error_line(run("invariance", files / "hs.lav", one, "--group", "school"), 2)
+    assert "has only one level ('Pasteur')" in line
 
 
 def _has_module(name: str) -> bool:
@@ -303,3 +386,42 @@ def test_design_writes_the_questionnaire_files_and_the_plan(tmp_path):
         run("design", "--out", tmp_path, "--constructs", "image,qualty"), 2
     )
     assert "retail=0.3:0.2:0.4" in one_error_line(run("design", "--out", tmp_path, "--sectors", "retail=high"), 2)
+
+
+@pytest.mark.slow  # two fits, ~100 s on a shared machine
+def test_retention_equals_the_api_and_checks_arguments_before_the_data(tmp_path):
+    data, truth = lm.loyalty_scenario(30, sectors=2, follow_up=6, seed=1)
+    model, csv = tmp_path / "ret.lav", tmp_path / "followed.csv"
+    model.write_text(truth.attrs["model"])
+    data.to_csv(csv, index=False)
+    out, effects = tmp_path / "post.nc", tmp_path / "effects.csv"
+    sampler = ("--draws", 60, "--tune", 80, "--chains", 2, "--seed", 3)
+    args = ("retention", model, csv, "--sector", "sector", "--tenure", "tenure", *sampler)
+    res = run(*args, "--out", out, "--csv", effects)
+    # short chains may fail the convergence checks (exit 1, draws saved); anything else is a failure
+    assert res.exit_code in (0, 1) and out.exists(), res.output
+    assert "Retention effects" in res.output and "Traceback" not in res.output
+    saved = pd.read_csv(effects)
+    api = lm.retention_effects(
+        lm.fit_retention(
+            truth.attrs["model"],
+            data,
+            sector="sector",
+            tenure="tenure",
+            draws=60,
+            tune=80,
+            chains=2,
+            seed=3,
+            check=False,
+        )
+    )
+    np.testing.assert_allclose(saved["est"], api["est"], rtol=1e-10)
+    assert list(saved.effect) == list(api.effect) and list(saved.sector) == list(api.sector)
+    # arguments are checked before the data are read: the data file below does not exist
+    missing = tmp_path / "nowhere.csv"
+    assert ".nc" in one_error_line(run("retention", model, missing, "--out", tmp_path / "post.txt"), 2)
+    assert "three" in one_error_line(run("retention", model, missing, "--purchases", "f,r"), 2)
+    assert "--purchases" in one_error_line(run("retention", model, missing, "--purchases-only"), 2)
+    assert "not found" in one_error_line(run("retention", model, missing), 2)
+    assert "'tme'" in one_error_line(run("retention", model, csv, "--time", "tme"), 2)
+    assert run("retention", model, csv, "--draws", 0).exit_code == 2

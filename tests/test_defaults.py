@@ -92,3 +92,32 @@ def test_every_table_with_an_interval_says_its_level():
         assert any("ci_lower" in c for c in table.columns), name
         assert table.attrs.get("ci") == mass, f"{name}: attrs['ci'] = {table.attrs.get('ci')!r}"
     assert fit.parameters.round(3).attrs["ci"] == CI_ML  # pandas keeps it through everyday steps
+
+
+def test_sampler_settings_and_seeds_are_checked_with_their_names():
+    import pytest
+
+    from loyaltymodels.defaults import check_sampler_args, check_seed
+
+    check_sampler_args(draws=1, tune=0, chains=1, cores=1, seed=0, target_accept=0.8)
+    check_sampler_args(draws=np.int64(500), chains=np.int32(2), seed=np.uint32(7))
+    for kwargs, fragment in (
+        ({"draws": 0}, "draws=0: draws per chain must be an integer of at least 1"),
+        ({"draws": 500.0}, "draws=500.0"),  # refused, not truncated
+        ({"draws": True}, "draws=True"),
+        ({"tune": -1}, "tune=-1"),
+        ({"chains": 0}, "chains=0: the number of chains"),
+        ({"cores": 0}, "cores=0"),
+        ({"seed": -3}, "seed=-3: a seed is a non-negative integer"),
+        ({"seed": "1"}, "seed='1'"),
+        ({"target_accept": 1.0}, "target_accept=1.0"),
+    ):
+        with pytest.raises(lm.ArgumentError, match=fragment):
+            check_sampler_args(**kwargs)
+    with pytest.raises(ValueError):  # still catchable as the built-ins it replaces
+        check_seed(1.5)
+    with pytest.raises(TypeError):
+        check_seed(1.5)
+    with pytest.raises(lm.ArgumentError, match="seed=-1"):
+        resolve_seed(-1)
+    check_seed(np.random.default_rng(1), generator=True)

@@ -63,3 +63,49 @@ def test_notebook_runs_in_fast_mode(path):
     nb, _seconds = runner.execute(path, fast=True, timeout=1800)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def _installed_extras() -> set[str]:
+    """The distributions `make install` installs: the project's dependencies and the extras its recipe names."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    recipe = (ROOT / "Makefile").read_text().split("$(STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    extras = re.findall(r"-e '\.\[([^\]]+)\]'", recipe)
+    assert extras, "make install's recipe installs the package with its extras (pip install -e '.[...]')"
+    specs = list(project["dependencies"])
+    for name in extras[0].split(","):
+        specs += project["optional-dependencies"][name.strip()]
+    return {re.split(r"[\s\[<>=!~;]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs}
+
+
+def test_make_install_brings_what_the_notebooks_need():
+    import re
+    import sys
+
+    declared = _installed_extras()
+    # running and converting notebooks (`jupyter nbconvert` is what notebooks/README.md tells users to run)
+    needed = {"nbconvert", "nbclient", "nbformat", "ipykernel"}
+    for path in NOTEBOOKS:  # and every library a notebook imports
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                needed |= set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", cell.source, flags=re.M))
+    needed -= set(sys.stdlib_module_names) | {"loyaltymodels"}
+    missing = {n for n in needed if n.lower().replace("_", "-") not in declared}
+    assert not missing, f"make install does not install {sorted(missing)}: add them to pyproject.toml"
+
+
+def test_make_test_prints_the_slowest_and_no_test_asserts_on_time():
+    import re
+
+    recipe = (ROOT / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "--durations" in recipe, "make test prints the slowest tests"
+    timed = re.compile(r"assert\b[^\n]*\b(elapsed|seconds|duration|wall|perf_counter|monotonic|time\.time)\b[^\n]*[<>]")
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in sorted((ROOT / "tests").rglob("*.py"))
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if timed.search(line) and not line.lstrip().startswith("timed = ")  # not this pattern itself
+    ]
+    assert not offenders, f"timed assertions (move timings to benchmarks/): {offenders}"

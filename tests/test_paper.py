@@ -164,3 +164,33 @@ def test_make_paper_builds_the_pdf():
     reader = pypdf.PdfReader(str(build.HERE / "paper.pdf"))
     assert len(reader.pages) >= 4
     assert "beliefs, experience and loyalty" in reader.pages[0].extract_text()
+
+
+def test_build_announces_each_section_before_it_runs_and_quiet_turns_progress_off(tmp_path, monkeypatch, capsys):
+    from paper.sections import common
+    from paper.sections.common import Section
+
+    seen = []
+
+    def section(name):
+        def make(fast):
+            # what the section's samplers are told, and what the user saw before it started
+            seen.append((name, common.PROGRESS, capsys.readouterr().err))
+            return Section(numbers={"x": num(1.0)})
+
+        return make
+
+    monkeypatch.setattr(build, "SECTIONS", {"premier": section("premier"), "second": section("second")})
+    build.generate(tmp_path, fast=True, progress=True)
+    assert [(n, p) for n, p, _ in seen] == [("premier", True), ("second", True)]
+    assert "[1/2] premier" in seen[0][2] and "[2/2] second" in seen[1][2]
+    seen.clear()
+    build.generate(tmp_path, fast=True, progress=False)
+    assert [p for _, p, _ in seen] == [False, False] and "[1/2]" not in seen[0][2]
+    # python -m paper.build --quiet passes progress=False
+    calls = {}
+    monkeypatch.setattr(build, "generate", lambda out, **kw: calls.update(kw))
+    monkeypatch.setattr(build, "GENERATED", tmp_path)
+    monkeypatch.setattr(build, "render_html", lambda *a, **k: "")
+    assert build.main(["--quiet", "--no-pdf"]) == 0 and calls["progress"] is False
+    assert build.main(["--no-pdf"]) == 0 and calls["progress"] is None

@@ -118,6 +118,11 @@ def test_ecsi_pls_paths_and_r2_equal_plspm_to_1e6(ecsi):
     assert len(r2) == 5 and r2.difference.abs().max() <= 1e-6
 
 
+def test_an_unknown_published_table_lists_the_names():
+    with pytest.raises(lm.ArgumentError, match="no published table 'HS_FIT_2'; choose among"):
+        published.table("HS_FIT_2")
+
+
 def test_ecsi_reference_is_plspm_not_our_code():
     from loyaltymodels.datasets import load_ecsi_pls_reference
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
-from ..errors import SpecError
+from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
 
 
@@ -231,7 +231,7 @@ def standardized(spec: ModelSpec, layout: RamLayout, values: np.ndarray, kind: s
     solutions of a delta-method Jacobian); the result then has the same shape.
     """
     if kind not in ("std_all", "std_lv", "std_nox"):
-        raise ValueError(f"kind must be 'std_all', 'std_lv' or 'std_nox', not {kind!r}")
+        raise ArgumentError(f"kind must be 'std_all', 'std_lv' or 'std_nox', not {kind!r}")
     t = spec.table
     values = np.asarray(values, dtype=float)
     batch = values.ndim == 2

@@ -14,6 +14,7 @@ waic), ``blavCompare(fit1, fit2)``.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ def check_convergence(
             "ess_bulk": azs.ess(da, method="bulk").values,
             "ess_tail": azs.ess(da, method="tail").values,
         }
-        names = [str(n) for n in da["entry"].values]
+        names = _readable_names(da, post)
         for check, values in stats.items():
             bad = values > rhat_max if check == "rhat" else values < ess_min
             bad |= np.isnan(values)
@@ -135,6 +136,7 @@ def check_convergence(
                     check=check, parameter=names[k], value=float(values[k]), threshold=threshold, advice=_ADVICE[check]
                 )
                 for k in np.flatnonzero(bad)
+                if names[k] is not None
             ]
     rows += _sampler_checks(post, ebfmi_min, max_treedepth)
     table = pd.DataFrame(rows, columns=_COLUMNS)
@@ -142,6 +144,66 @@ def check_convergence(
     if warn and len(table):
         warnings.warn(_convergence_message(table, post, rhat_max, ess_min), ConvergenceWarning, stacklevel=2)
     return table
+
+
+def _readable_names(da: xr.DataArray, post: xr.DataTree) -> list[str | None]:
+    """Each entry's name for a reader: lavaan's ``.g3`` suffix becomes the group's (sector's) name,
+    ``Loyalty=~y2 [Banque]``, and a parameter held equal across groups (the same draws in each)
+    is named once, ``Loyalty=~y2 [all 4 groups]``, its other copies ``None``."""
+    names = [str(n) for n in da["entry"].values]
+    labels = group_names(post)
+    if not labels:
+        return list(names)
+    split = [_LAVAAN_GROUP.match(n) for n in names]
+    base = [m.group(1) if m else n for m, n in zip(split, names)]
+    group = [int(m.group(2)) if m else 1 for m in split]
+    draws = np.asarray(da.transpose("entry", ...).values)
+    first: dict[tuple[str, bytes], int] = {}  # (name without group, draws) -> first entry
+    copies: dict[int, list[int]] = {}
+    for k in range(len(names)):
+        key = (base[k], np.ascontiguousarray(draws[k]).tobytes())
+        first.setdefault(key, k)
+        copies.setdefault(first[key], []).append(group[k])
+    out: list[str | None] = []
+    for k in range(len(names)):
+        if k not in copies:
+            out.append(None)
+            continue
+        gs = copies[k]
+        if len(gs) == len(labels) > 1:
+            cd = post["constant_data"].dataset if "constant_data" in post.children else None
+            word = (
+                "groups" if cd is None or "cell_sector" not in cd else "cells" if "segment" in cd.coords else "sectors"
+            )
+            out.append(f"{base[k]} [all {len(labels)} {word}]")
+        else:
+            out.append(f"{base[k]} [{', '.join(labels[g - 1] if g <= len(labels) else str(g) for g in gs)}]")
+    return out
+
+
+_LAVAAN_GROUP = re.compile(r"^(.*)\.g(\d+)$")
+
+
+def group_names(post: xr.DataTree) -> list[str]:
+    """The groups' names recorded with the posterior, in group order (the loyalty model's cells
+    named by their sector, and segment); empty for one group or a posterior that is not ours."""
+    if "model_syntax" not in post.attrs:  # not ours (ArviZ's own, a test's): lavaan's names
+        return []
+    spec = model_spec(post)
+    if spec.ngroups <= 1:
+        return []
+    labels = [str(g) for g in spec.group_labels]
+    cd = post["constant_data"].dataset if "constant_data" in post.children else None
+    if cd is not None and "cell_sector" in cd and "sector" in cd.coords:
+        # the loyalty model's groups are its cells, coded by integers: name them by sector (/ segment)
+        names = {}
+        for cell, s, g in zip(cd["cell"].values, cd["cell_sector"].values, cd["cell_segment"].values):
+            name = str(cd["sector"].values[int(s)])
+            if "segment" in cd.coords and int(g) >= 0:
+                name += f" / {cd['segment'].values[int(g)]}"
+            names[str(cell)] = name
+        labels = [names.get(lab, lab) for lab in labels]
+    return labels
 
 
 def _flat_entries(da: xr.DataArray) -> xr.DataArray:

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..defaults import CI_POSTERIOR, labelled_interval, resolve_seed
+from ..data.files import read_datatree
+from ..defaults import CI_POSTERIOR, check_sampler_args, labelled_interval, resolve_seed, show_progress
 from ..errors import DataError
 from ..spec.model import ModelSpec
 from .data import prepare
@@ -169,6 +170,7 @@ def fit_compiled(
 
     Returns the posterior DataTree (see :func:`fit_bayes`).
     """
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     parts = compiled.parts
     summary = parts.summary
     t0 = time.perf_counter()
@@ -270,7 +272,7 @@ def fit_bayes(
     form: str | None = None,
     prior_predictive: bool = False,
     posterior_predictive: bool = False,
-    progressbar: bool = True,
+    progressbar: bool | None = None,
     cores: int | None = None,
     target_accept: float | None = None,
     check: bool = True,
@@ -286,7 +288,8 @@ def fit_bayes(
     (the generic kernel); anything else is compiled from the PyMC graph. A ``pm.Model`` that you
     extend yourself (:func:`build_model`) is sampled with ``pm.sample``, which always uses the
     graph. Convergence is checked (``check=True``) once the diagnostics module provides
-    ``check_convergence``.
+    ``check_convergence``. ``progressbar`` shows the sampler's own progress; ``None`` (default)
+    shows it in notebooks and terminals (:func:`loyaltymodels.defaults.show_progress`).
 
     Returns
     -------
@@ -307,6 +310,8 @@ def fit_bayes(
     >>> post = lm.fit_bayes(HS_MODEL, load_holzinger_swineford(), seed=1)  # doctest: +SKIP
     >>> lm.bayes_summary(post).head()  # doctest: +SKIP
     """
+    # before the compile, which can take a minute
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     compiled = compile_model(
         model,
         data,
@@ -328,7 +333,7 @@ def fit_bayes(
         chains=chains,
         seed=seed,
         cores=cores,
-        progressbar=progressbar,
+        progressbar=show_progress(progressbar),
         posterior_predictive=posterior_predictive,
         prior_predictive=prior_predictive,
         target_accept=target_accept,
@@ -339,7 +344,8 @@ def fit_bayes(
 def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     """The parameter table with posterior summaries (blavaan's ``parameterEstimates``).
 
-    Columns ``lhs op rhs group label free`` of the table, then ``mean sd median ci_lower ci_upper``
+    Columns ``lhs op rhs group`` (and ``group_label``, the group's name, in multigroup models)
+    ``label free`` of the table, then ``mean sd median ci_lower ci_upper``
     (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`),
     ``r_hat ess_bulk ess_tail`` (arviz-stats)
     and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
@@ -353,6 +359,11 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     spec = spec_from_attrs(post.attrs)
     rows = parameter_rows(spec.table).reset_index(drop=True)
     out = rows[["lhs", "op", "rhs", "group", "label", "free", "name"]].copy()
+    if spec.ngroups > 1:  # the sector (group) by its name, not only its number
+        from .diagnostics import group_names
+
+        labels = group_names(post)
+        out.insert(4, "group_label", [labels[g - 1] if 1 <= g <= len(labels) else "" for g in out["group"]])
     ds = post["posterior"].to_dataset()
     lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
     for var, prefix in (("param", ""), ("std_all", "std_all_")):
@@ -373,6 +384,9 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
 
 
 def load_posterior(path: str | os.PathLike[str]) -> xr.DataTree:
-    """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included)."""
-    tree = xr.open_datatree(path, engine="h5netcdf")
-    return tree.load()
+    """Read a posterior saved with ``post.to_netcdf(path)`` (every group, attrs included).
+
+    A missing, truncated or foreign file (a saved ML fit, a netCDF file of something else) raises
+    :class:`~loyaltymodels.errors.DataError` naming it, not h5py's ``OSError``.
+    """
+    return read_datatree(path, posterior=True)

@@ -23,7 +23,7 @@ from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..algebra.normal import mvn_logpdf
 from ..defaults import CI_POSTERIOR, labelled_interval
-from ..errors import DataError
+from ..errors import ArgumentError, DataError, SpecError
 from ..spec.model import ModelSpec
 from .draws import ObservedData, model_spec, observed_data, row_draws
 
@@ -110,7 +110,7 @@ def bayes_chi_fit(
     chisq = np.asarray(chisq, dtype=float)
     df = p - pD
     if df <= 0:
-        raise ValueError(
+        raise SpecError(
             f"pD ({pD:.1f}) is not below the number of sample moments ({p}): the fit "
             "indices are undefined (a saturated or over-parameterised model)"
         )
@@ -124,7 +124,9 @@ def bayes_chi_fit(
     }
     if chisq_null is not None:
         if pD_null is None:
-            raise ValueError("chisq_null needs pD_null, the baseline model's effective number of parameters")
+            raise ArgumentError(
+                "chisq_null needs pD_null, the baseline model's effective number of parameters: pass both"
+            )
         chisq_null = np.broadcast_to(np.asarray(chisq_null, dtype=float), chisq.shape)
         df0 = p - pD_null
         null_part = (chisq_null - pD_null) / df0
@@ -233,7 +235,7 @@ def fit_indices(
     else:
         spec0, values0, obs0 = _inputs(baseline, data)
         if values0.shape[0] != values.shape[0]:
-            raise ValueError(
+            raise DataError(
                 f"the baseline posterior has {values0.shape[0]} draws and the model "
                 f"{values.shape[0]}: draw as many from both (draws are paired)"
             )
@@ -279,7 +281,7 @@ def effective_parameters(
     if method == "waic":
         return float(diagnostics.waic(post).p)
     if method != "dic":
-        raise ValueError(f"pD={method!r}: choose 'loo', 'waic' or 'dic'")
+        raise ArgumentError(f"pD={method!r}: choose 'loo', 'waic' or 'dic'")
     if spec is None or values is None or obs is None:
         spec, values, obs = _inputs(post, None)
     layout = ram_layout(spec)

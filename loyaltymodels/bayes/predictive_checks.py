@@ -20,7 +20,7 @@ import xarray as xr
 from ..algebra.matrices import implied_moments, ram_layout
 from ..algebra.moments import saturated_moments
 from ..algebra.normal import mvn_logpdf
-from ..errors import DataError
+from ..errors import ArgumentError, DataError
 from ..spec.model import ModelSpec
 from .draws import ObservedData
 
@@ -149,7 +149,7 @@ def ppmc(
     rng = np.random.default_rng(seed)
     if isinstance(discrepancy, str):
         if discrepancy != "chisq":
-            raise ValueError(f"discrepancy {discrepancy!r} is unknown; use 'chisq' or a function")
+            raise ArgumentError(f"discrepancy={discrepancy!r} is unknown; use 'chisq' or a function")
         d_obs = chisq_draws(spec, values, obs)
         d_rep = _replicated_chisq(spec, values, obs, rng)
     else:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..defaults import ModelCache, one_blas_thread
-from ..errors import LoyaltyModelsWarning
+from ..errors import ArgumentError, LoyaltyModelsWarning
 from .data import DataSummary
 from .model import ModelParts, constrained, data_values, start_point, unconstrained
 from .parameterization import Plan
@@ -92,9 +92,9 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
     ``parts.model`` is the one :func:`build_pymc` made (nothing added); otherwise the PyMC graph.
     """
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
+        raise ArgumentError(f"sampler={sampler!r}: choose one of {SAMPLERS}")
     if density not in DENSITIES:
-        raise ValueError(f"density must be one of {DENSITIES}, not {density!r}")
+        raise ArgumentError(f"density={density!r}: choose one of {DENSITIES}")
     start = time.perf_counter()  # the kernel's (cached) machine code loads with kernel_unsupported
     why: str | None = "not asked for"
     if sampler == "nutpie" and density != "pytensor":
@@ -105,7 +105,9 @@ def compile_parts(parts: ModelParts, sampler: str = "nutpie", cache: bool = True
                 raise
             why = _kernel_failed(err)
     if density == "kernel" and why:
-        raise ValueError(f"the generic kernel cannot evaluate this model: {why}")
+        raise ArgumentError(
+            f"density='kernel': the generic kernel cannot evaluate this model ({why}); use density='auto'"
+        )
     use_kernel = why is None
     key = structure_key(parts.plan, parts.summary, parts.form) + (sampler, use_kernel)
     hit = _CACHE.get(key) if cache else None

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import ArgumentError
 from .scenarios import loyalty_scenario
 from .synthetic import simulate
 
@@ -28,8 +29,8 @@ Beliefs ~~ 0.40*Experience
 """
 
 # Outcomes of the indices survey: one rating per question practitioners ask. CLI questions are
-# asked on 1-6 with 1 = very likely, so loyal customers give LOW answers to "recommend" and
-# "repurchase" (negative link) and HIGH answers to "try other brands" (positive link).
+# asked on 1-6 with 1 = very likely, so loyal customers give LOW answers to all three ("recommend",
+# "repurchase", "try our other products": negative links), as the index's source asks them.
 _INDEX_OUTCOMES: dict[str, dict[str, Any]] = {
     "recommend": {"type": "rating", "scale": (0, 10), "effect": 1.6},
     "csat": {"type": "rating", "scale": (1, 5), "effect": 1.4},
@@ -39,7 +40,7 @@ _INDEX_OUTCOMES: dict[str, dict[str, Any]] = {
     "sci_recommend": {"type": "rating", "scale": (1, 5), "effect": 1.6},
     "cli_recommend": {"type": "rating", "scale": (1, 6), "effect": -1.5},
     "cli_repurchase": {"type": "rating", "scale": (1, 6), "effect": -1.3},
-    "cli_try_others": {"type": "rating", "scale": (1, 6), "effect": 1.0},
+    "cli_try_others": {"type": "rating", "scale": (1, 6), "effect": -1.0},
     "churn": {"type": "binary", "effect": -1.2, "base_rate": 0.15},
 }
 
@@ -102,7 +103,7 @@ def make_example(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     (400, 12)
     """
     if name not in EXAMPLES:
-        raise KeyError(f"no example named {name!r}; choose among {sorted(EXAMPLES)}")
+        raise ArgumentError(f"no example named {name!r}; choose among {sorted(EXAMPLES)}")
     recipe, seed, _ = EXAMPLES[name]
     return recipe(seed)
 

@@ -41,8 +41,15 @@ FORMATS = {
     ".sav": "spss",
     ".zsav": "spss",
     ".dta": "stata",
+    ".parquet": "parquet",
 }
-_FORMAT_NAMES = {"csv": "CSV", "excel": "Excel workbook", "spss": "SPSS file", "stata": "Stata file"}
+_FORMAT_NAMES = {
+    "csv": "CSV",
+    "excel": "Excel workbook",
+    "spss": "SPSS file",
+    "stata": "Stata file",
+    "parquet": "Parquet file",
+}
 
 # How much of a CSV file the separator and number-format sniffers look at (whole records).
 _SNIFF_CHARS = 65_536
@@ -66,12 +73,12 @@ def read_survey(
     decimal: str | None = None,
     encoding: str | None = None,
 ) -> pd.DataFrame:
-    """Read a survey file (CSV, Excel, SPSS or Stata) into a DataFrame, codes kept as numbers.
+    """Read a survey file (CSV, Excel, SPSS, Stata or Parquet) into a DataFrame, codes kept as numbers.
 
     Parameters
     ----------
     path : str or path-like
-        ``.csv`` (also ``.tsv``, ``.txt``), ``.xlsx``/``.xlsm``, ``.sav``/``.zsav`` or ``.dta``.
+        ``.csv`` (also ``.tsv``, ``.txt``), ``.xlsx``/``.xlsm``, ``.sav``/``.zsav``, ``.dta`` or ``.parquet``.
     sheet : str or int, optional
         Excel only: the sheet's name or 0-based position (default the first sheet).
     sep, decimal : str, optional
@@ -106,6 +113,8 @@ def read_survey(
     >>> {k: df.attrs["source"][k] for k in ("format", "sep", "decimal", "encoding")}
     {'format': 'csv', 'sep': ',', 'decimal': '.', 'encoding': 'utf-8'}
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"read_survey needs the path of a file (a str or a Path), not {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise DataError(f"no file at '{path}' (working directory: {os.getcwd()}); check the path")
@@ -131,6 +140,16 @@ def read_survey(
         value_labels, column_labels = _csv_labels(path, source)
     elif fmt == "excel":
         df, header, source, (value_labels, column_labels) = _read_excel(path, sheet)
+    elif fmt == "parquet":
+        if encoding is not None:
+            raise DataError(f"encoding= does not apply to Parquet files ('{path.name}'); leave it unset")
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow's ArrowInvalid and OSError on damaged files
+            raise DataError(
+                f"'{path}' could not be read as a Parquet file ({type(exc).__name__}: {exc}); export it again"
+            ) from exc
+        header, source, value_labels, column_labels = [str(c) for c in df.columns], {}, {}, {}
     else:
         df, source, value_labels, column_labels = _read_readstat(path, fmt, encoding)
         header = [str(c) for c in df.columns]  # both formats forbid duplicated variable names
@@ -153,24 +172,68 @@ def _read_csv(
 ) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
     raw = path.read_bytes()
     text, used = _decode(raw, encoding, path)
+    # one line break for every reader below (the sniffers, the record check, pandas): a lone "\r"
+    # (old Mac exports, or damage) is a line break, as pandas' parser takes it, not an error of csv's
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise DataError(f"'{path}' is empty (only blank lines); export the survey again")
+    if "\x00" in text:  # UTF-16 exports, or a binary file under a text extension
+        raise DataError(
+            f"'{path}' holds NUL bytes: it is not CSV text (a UTF-16 export, or another format under a "
+            "text extension); save it as CSV in UTF-8, or give the file its own extension"
+        )
     head = text[:_SNIFF_CHARS]
     if len(text) > _SNIFF_CHARS and "\n" in head:  # whole records only
         head = head[: head.rindex("\n")]
-    if sep is None:
-        sep = sniff_separator(head)
-    records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(f.strip() for f in r)]
-    header = records[0] if records else []
-    dec, thousands = sniff_number_format(records[1 : _SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=dec, thousands=thousands, skip_blank_lines=True)
+        if sep is None:
+            sep = sniff_separator(head)
+        records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if any(f.strip() for f in r)]
+        header = records[0] if records else []
+        dec, thousands = sniff_number_format(records[1 : _SNIFF_RECORDS + 1], decimal=decimal, sep=sep)
+        _check_field_counts(text, sep, path)
+    except csv.Error as exc:  # a field beyond csv's size limit, a quote where none may be...
+        raise DataError(f"'{path}' could not be read as CSV ({exc}); check that it is a CSV export") from exc
+    try:
+        # index_col=False: with one field more than the header on every row, pandas would
+        # otherwise turn the first field into the index and shift every value one column left
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, decimal=dec, thousands=thousands, skip_blank_lines=True, index_col=False
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(
             f"'{path}' could not be parsed as CSV with sep={sep!r}, decimal={dec!r} "
             f"(pandas: {exc}); pass sep= and decimal= explicitly"
         ) from exc
     return df, header, {"sep": sep, "decimal": dec, "thousands": thousands, "encoding": used}
+
+
+def _check_field_counts(text: str, sep: str, path: Path) -> None:
+    """Every record has as many fields as the header (extra fields that are all blank excepted:
+    the trailing separator of many exports). pandas fills a short record with NaN and, when every
+    record has one field more than the header, silently reads the first field as the index: both
+    would give wrong answers without a word, so both are refused with the line and the counts."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    width = None
+    for record in reader:
+        if not any(f.strip() for f in record):
+            continue
+        if width is None:
+            width = len(record)
+            continue
+        if len(record) == width or (len(record) > width and not any(f.strip() for f in record[width:])):
+            continue
+        what = "more" if len(record) > width else "fewer"
+        why = (
+            "a field holds an unquoted separator, or the header lacks a column name"
+            if what == "more"
+            else "the file is truncated, or a text field holds an unquoted line break"
+        )
+        raise DataError(
+            f"'{path}' line {reader.line_num} has {len(record)} fields, {what} than the {width} of the header "
+            f"(sep={sep!r}): {why}; fix the file, export it again, or pass sep= if {sep!r} is not the separator",
+            row=reader.line_num,
+        )
 
 
 def _decode(raw: bytes, encoding: str | None, path: Path) -> tuple[str, str]:

@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .synthetic import _to_ratings, parse_scale
+from ..defaults import check_seed
+from ..errors import ArgumentError
+from .behaviour import behaviour_spec, behaviour_truth, convert_prospects, follow_customers, repeat_purchases
+from .synthetic import _integral, _to_ratings, parse_scale
 
 #: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
 #: Image-led sectors weigh beliefs more; service-led sectors weigh experience more.
@@ -76,6 +79,11 @@ def _nonlinear_moments(rho: float) -> dict[str, float]:
         "mean_absd": 2 * s / math.sqrt(math.pi),
         "var_absd": 2 * s**2 * (1 - 2 / math.pi),
         "cov_be_absd": -(s**3) / math.sqrt(math.pi),
+        # E^2 - 1 (concave experience): Var(E^2) = 2, Cov(E^2, BE) = E[B E^3] - rho = 2 rho, and
+        # Cov(E^2, |E - B|) = s^3 / sqrt(pi) (E = (E - B)/2 + U, U independent of E - B)
+        "var_e2": 2.0,
+        "cov_e2_be": 2 * rho,
+        "cov_e2_absd": s**3 / math.sqrt(math.pi),
     }
 
 
@@ -87,6 +95,7 @@ def loyalty_scenario(
     rho: float = 0.4,
     interaction: float = 0.0,
     asymmetry: float = 0.0,
+    concave: float = 0.0,
     segments: Mapping[str, tuple[float, float]] | bool | None = None,
     outcomes: Mapping[str, Any] | Sequence[str] | bool | None = None,
     scale: str | Sequence[int] | None = (0, 10),
@@ -94,6 +103,8 @@ def loyalty_scenario(
     scale_sd: float | None = None,
     items: Mapping[str, tuple[str, Sequence[float]]] = ITEMS,
     latent_scores: bool = False,
+    follow_up: int | None = None,
+    behaviour: Mapping[str, Any] | None = None,
     seed: int | np.random.Generator | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survey data on beliefs, experience, loyalty and behaviour, with the truth beside them.
@@ -118,6 +129,10 @@ def loyalty_scenario(
     asymmetry : float
         d, how much steeper loyalty falls for a shortfall of experience below the promise than it
         rises for a surplus (> 0: "exceeding expectations adds little").
+    concave : float
+        k, diminishing returns of experience: loyalty gains ``- k (E^2 - 1)`` (> 0: each further
+        SD of experience adds less), with no promise gap; the truth a kink or an interaction
+        misreads as imbalance (issue 19).
     segments : mapping segment -> weight shifts, or True for :data:`SEGMENT_SHIFTS`
         Respondents are split evenly between segments; each shifts the sector's weights.
     outcomes : mapping, list of names, or True for :data:`OUTCOMES`
@@ -130,6 +145,16 @@ def loyalty_scenario(
     latent_scores : bool
         Also return the true factor scores as columns ``Beliefs``, ``Experience``, ``Loyalty``
         (for teaching, and to check factor scores against).
+    follow_up : int, optional
+        Follow the customers for this many periods after the survey: adds ``tenure`` (periods as a
+        customer at the survey), ``time`` (periods observed) and ``event`` (1 = left, 0 = censored),
+        drawn from a discrete-time hazard of the true scores (see :mod:`loyaltymodels.data.behaviour`).
+    behaviour : mapping, optional
+        Overrides of :data:`loyaltymodels.data.behaviour.BEHAVIOUR`: log hazard ratios per SD
+        (``hazard``, per sector if wanted), their change per period of tenure (``tenure_change``),
+        ``baseline`` hazard, ``censoring``; ``prospects`` per sector (rows answering the beliefs items
+        only, with ``became_customer``) and their ``conversion`` log-odds; ``purchases=True`` adds
+        BG/NBD ``frequency``, ``recency``, ``T`` over the follow-up (``purchase_rate``, ``purchase_dropout``).
     seed : int or numpy Generator
         Same seed, same data.
 
@@ -139,7 +164,9 @@ def loyalty_scenario(
         ``sector`` (and ``segment``), the items (``bel1..``, ``exp1..``, ``loy1..``), the outcomes.
     truth : DataFrame
         Tidy ``sector, segment, parameter, value``: ``w_beliefs``, ``w_experience`` (standardized),
-        ``largest`` (1 for experience, 0 for beliefs), ``interaction``, ``asymmetry``, ``rho``,
+        ``largest`` (1 for experience, 0 for beliefs), ``interaction``, ``asymmetry``, ``concave``, ``rho``,
+        with ``follow_up`` also ``hazard:<driver>``, ``tenure_change:<driver>``, ``conversion:<driver>``,
+        ``purchase_rate:<driver>``, ``purchase_dropout:<driver>``, ``baseline_hazard``,
         ``resid_var``, ``satisfied_not_loyal`` (share of customers above the median of experience
         who are below the median of loyalty, by Monte Carlo on 200 000 draws), loadings
         (``loading:<item>``), outcome effects (``effect:<outcome>``). ``truth.attrs["model"]``
@@ -154,6 +181,7 @@ def loyalty_scenario(
     >>> truth.query("parameter == 'w_experience'").set_index("sector").value.to_dict()
     {'retail': 0.3, 'banking': 0.5}
     """
+    check_seed(seed, generator=True)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     names, w = _sector_weights(sectors, weights)
     sizes = _sizes(n, names)
@@ -161,11 +189,19 @@ def loyalty_scenario(
     outs = _outcomes(outcomes)
     lo_hi = parse_scale(scale)
     if not -1 < rho < 1:
-        raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
+        raise ArgumentError(f"rho must lie strictly between -1 and 1, got {rho}")
     mom = _nonlinear_moments(rho)
     c = asymmetry / 2
-    nonlinear_var = interaction**2 * mom["var_be"] + c**2 * mom["var_absd"] - 2 * interaction * c * mom["cov_be_absd"]
-    frames, truth = [], []
+    kc = concave  # not k: the item loop below uses k
+    nonlinear_var = (
+        interaction**2 * mom["var_be"]
+        + c**2 * mom["var_absd"]
+        + kc**2 * mom["var_e2"]
+        - 2 * interaction * c * mom["cov_be_absd"]
+        - 2 * interaction * kc * mom["cov_e2_be"]
+        + 2 * c * kc * mom["cov_e2_absd"]
+    )
+    frames, truth, latent = [], [], []
     for s in names:
         seg_names: list[str | None] = list(segs) or [None]
         counts = np.full(len(seg_names), sizes[s] // len(seg_names))
@@ -175,10 +211,10 @@ def loyalty_scenario(
             explained = wb**2 + we**2 + 2 * rho * wb * we + nonlinear_var
             resid = 1.0 - explained
             if resid < -1e-9:
-                raise ValueError(
+                raise ArgumentError(
                     f"sector {s!r}{'' if g is None else f', segment {g!r}'}: weights "
-                    f"({wb:.2f}, {we:.2f}) with interaction {interaction} and asymmetry "
-                    f"{asymmetry} explain {explained:.2f} > 1 of loyalty's variance; lower them"
+                    f"({wb:.2f}, {we:.2f}) with interaction {interaction}, asymmetry "
+                    f"{asymmetry} and concave {concave} explain {explained:.2f} > 1 of loyalty's variance; lower them"
                 )
             resid = max(resid, 0.0)  # exactly 0 is allowed: loyalty fully determined by its drivers
             be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=int(n_g), method="cholesky")
@@ -188,6 +224,7 @@ def loyalty_scenario(
                 + we * e
                 + interaction * (b * e - rho)
                 - c * (np.abs(e - b) - mom["mean_absd"])
+                - kc * (e**2 - 1)
                 + rng.normal(0, math.sqrt(resid), int(n_g))
             )
             frame = pd.DataFrame({"sector": s} | ({"segment": g} if g is not None else {}), index=range(int(n_g)))
@@ -197,8 +234,7 @@ def loyalty_scenario(
                     frame[f"{prefix}{k}"] = lam * scores + rng.normal(0, math.sqrt(1 - lam**2), int(n_g))
             for name, spec in outs.items():
                 frame[name] = _draw_outcome(spec, loyal, rng)
-            if latent_scores:
-                frame["Beliefs"], frame["Experience"], frame["Loyalty"] = b, e, loyal
+            latent.append(np.column_stack([b, e, loyal]))
             frames.append(frame)
             truth += _truth_rows(
                 s,
@@ -211,9 +247,16 @@ def loyalty_scenario(
                 resid,
                 items,
                 outs,
-                _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid),
+                _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid, kc),
             )
+            truth.append({"sector": s, "segment": g, "parameter": "concave", "value": float(kc)})
+    if follow_up is not None:
+        spec = behaviour_spec(behaviour, names)
+        frames, latent = _with_prospects(frames, latent, names, spec, rho, items, rng)
     data = pd.concat(frames, ignore_index=True)
+    scores = np.concatenate(latent)
+    if latent_scores:
+        data["Beliefs"], data["Experience"], data["Loyalty"] = scores.T
     item_cols = [f"{p}{k}" for p, loads in items.values() for k in range(1, len(loads) + 1)]
     if lo_hi is not None:
         lo, hi = lo_hi
@@ -222,6 +265,9 @@ def loyalty_scenario(
             data[item_cols], np.zeros(len(item_cols)), np.ones(len(item_cols)), lo_hi, center, scale_sd
         )
         data[item_cols] = ratings
+    if follow_up is not None:
+        data = _follow(data, scores, int(follow_up), spec, items, rng)
+        truth += behaviour_truth(spec, names)
     out = pd.DataFrame(truth)
     out.attrs.update(
         model=loyalty_model(items),
@@ -229,10 +275,71 @@ def loyalty_scenario(
         rho=rho,
         interaction=interaction,
         asymmetry=asymmetry,
+        concave=concave,
         scale=lo_hi,
         outcomes={k: dict(v) for k, v in outs.items()},
     )
+    if follow_up is not None:
+        out.attrs.update(follow_up=int(follow_up), behaviour=spec)
     return data, out
+
+
+def _with_prospects(
+    frames: list[pd.DataFrame],
+    latent: list[np.ndarray],
+    names: list[str],
+    spec: Mapping[str, Any],
+    rho: float,
+    items: Mapping[str, tuple[str, Sequence[float]]],
+    rng: np.random.Generator,
+) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
+    """Prospects per sector: beliefs and experience (unobserved) as customers', no loyalty yet."""
+    n_p = int(spec["prospects"])
+    if n_p <= 0:
+        return frames, latent
+    frames, latent = list(frames), list(latent)
+    for s in names:
+        be = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n_p, method="cholesky")
+        scores = np.column_stack([be, np.zeros(n_p)])
+        frame = pd.DataFrame({"sector": s}, index=range(n_p))
+        for j, factor in enumerate(("Beliefs", "Experience", "Loyalty")):
+            prefix, loads = items[factor]
+            for k, lam in enumerate(loads, start=1):
+                frame[f"{prefix}{k}"] = lam * scores[:, j] + rng.normal(0, math.sqrt(1 - lam**2), n_p)
+        frame["_prospect"] = True
+        frames.append(frame)
+        latent.append(scores)
+    return frames, latent
+
+
+def _follow(
+    data: pd.DataFrame,
+    scores: np.ndarray,
+    periods: int,
+    spec: Mapping[str, Any],
+    items: Mapping[str, tuple[str, Sequence[float]]],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    prospect = data.pop("_prospect").eq(True).to_numpy() if "_prospect" in data else np.zeros(len(data), bool)
+    cust = ~prospect
+    follow = follow_customers(scores[cust], data["sector"].to_numpy()[cust], periods, spec, rng)
+    for col in follow:
+        data[col] = np.nan
+        data.loc[cust, col] = follow[col].to_numpy()
+    if prospect.any():
+        others = [f"{p}{k}" for f, (p, lo) in items.items() if f != "Beliefs" for k in range(1, len(lo) + 1)]
+        data.loc[prospect, others] = np.nan
+        data["became_customer"] = np.nan
+        data.loc[prospect, "became_customer"] = convert_prospects(scores[prospect], spec, rng)
+        for col in ("Experience", "Loyalty"):
+            if col in data:
+                data.loc[prospect, col] = np.nan
+    if spec["purchases"]:
+        buys = repeat_purchases(scores[cust], float(periods), spec, rng)
+        for col in buys:
+            data[col] = np.nan
+            data.loc[cust, col] = buys[col].to_numpy()
+    return data
 
 
 def _sector_weights(
@@ -240,11 +347,11 @@ def _sector_weights(
 ) -> tuple[list[str], dict[str, tuple[float, float]]]:
     if isinstance(weights, Mapping):
         if isinstance(sectors, int):
-            raise TypeError("with weights per sector, sectors must be a list of names (or None for all of them)")
+            raise ArgumentError("with weights per sector, sectors must be a list of names (or None for all of them)")
         names = list(weights) if sectors is None else list(sectors)
         missing = [s for s in names if s not in weights]
         if missing:
-            raise ValueError(f"weights has no entry for sector(s) {missing}")
+            raise ArgumentError(f"weights has no entry for sector(s) {missing}")
         return names, {s: _pair(weights[s]) for s in names}
     if sectors is None:
         sectors = 4
@@ -260,7 +367,7 @@ def _sector_weights(
         return names, {s: (float(weights[0]), float(weights[1])) for s in names}
     unknown = [s for s in names if s not in SECTOR_PROFILES]
     if unknown:
-        raise ValueError(
+        raise ArgumentError(
             f"no preset weights for sector(s) {unknown}: presets are "
             f"{list(SECTOR_PROFILES)}; pass weights={{sector: (w_beliefs, w_experience)}}"
         )
@@ -279,13 +386,21 @@ def _is_scalar(x: object) -> bool:
 
 def _sizes(n: Any, names: list[str]) -> dict[str, int]:
     if isinstance(n, Mapping):
-        return {s: int(n[s]) for s in names}
-    if _is_scalar(n):
-        return {s: int(n) for s in names}
-    n = list(n)
-    if len(n) != len(names):
-        raise ValueError(f"n gives {len(n)} sizes for {len(names)} sectors")
-    return dict(zip(names, map(int, n)))
+        missing = [s for s in names if s not in n]
+        if missing:
+            raise ArgumentError(f"n has no size for sector(s) {missing}")
+        sizes = {s: n[s] for s in names}
+    elif _is_scalar(n):
+        sizes = {s: n for s in names}
+    else:
+        n = list(n)
+        if len(n) != len(names):
+            raise ArgumentError(f"n gives {len(n)} sizes for {len(names)} sectors")
+        sizes = dict(zip(names, n))
+    for s, k in sizes.items():  # a float is refused, not truncated; an empty sector is no sector
+        if not _integral(k) or int(k) < 1:
+            raise ArgumentError(f"n={k!r} for sector {s!r}: give the number of respondents, an integer of at least 1")
+    return {s: int(k) for s, k in sizes.items()}
 
 
 def _segments(segments: Mapping[str, tuple[float, float]] | bool | None) -> dict[str, tuple[float, float]]:
@@ -326,7 +441,7 @@ def _draw_outcome(spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Gen
 
 @functools.lru_cache(maxsize=256)
 def _satisfied_not_loyal(
-    wb: float, we: float, rho: float, gamma: float, c: float, resid: float, draws: int = 200_000
+    wb: float, we: float, rho: float, gamma: float, c: float, resid: float, k: float = 0.0, draws: int = 200_000
 ) -> float:
     # Fixed seed: the truth must not depend on the data's seed, and MC error (~0.002) is far below
     # any estimate's uncertainty. Cached: it is a pure function of the population values and ~90%
@@ -340,6 +455,7 @@ def _satisfied_not_loyal(
         + we * e
         + gamma * (b * e - rho)
         - c * (np.abs(e - b) - mom["mean_absd"])
+        - k * (e**2 - 1)
         + rng.normal(0, math.sqrt(resid), draws)
     )
     satisfied = e > np.median(e)

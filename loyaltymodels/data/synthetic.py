@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 
 from ..algebra.matrices import RamLayout, implied_moments, ram_layout, ram_matrices
 from ..algebra.matrices import standardized as standardized_solution
-from ..errors import SpecError
+from ..defaults import check_seed
+from ..errors import ArgumentError, SpecError
 from ..spec.layout import param_name
 from ..spec.model import ModelSpec, SpecWarning, as_spec
 
@@ -45,12 +46,46 @@ def parse_scale(scale: str | Sequence[int] | None) -> tuple[int, int] | None:
         try:
             lo, hi = (int(x) for x in scale.replace(" ", "").split("-", 1))
         except ValueError:
-            raise ValueError(f"scale {scale!r} should look like '0-10' or '1-5'") from None
+            raise ArgumentError(
+                f"scale={scale!r}: write the lowest and highest answers as integers, e.g. '0-10' or '1-5'"
+            ) from None
     else:
-        lo, hi = (int(x) for x in scale)
+        ends: list[Any] = list(scale) if isinstance(scale, Sequence) else []
+        if len(ends) != 2 or not all(_integral(x) for x in ends):
+            raise ArgumentError(
+                f"scale={scale!r}: give the lowest and highest answers as two integers, e.g. (1, 5) or '1-5'"
+            )
+        lo, hi = (int(x) for x in ends)
     if hi <= lo:
-        raise ValueError(f"scale ({lo}, {hi}) needs its upper end above its lower end")
+        raise ArgumentError(f"scale=({lo}, {hi}) needs its upper end above its lower end, e.g. '{hi}-{lo}'")
     return lo, hi
+
+
+def _integral(x: object) -> bool:
+    """An integer, or a float with an integer value (``250.0``); never a bool."""
+    if isinstance(x, (bool, np.bool_)):
+        return False
+    if isinstance(x, (int, np.integer)):
+        return True
+    return isinstance(x, (float, np.floating)) and bool(np.isfinite(x)) and float(x).is_integer()
+
+
+def _finite_number(x: object) -> bool:
+    return (
+        isinstance(x, (int, float, np.integer, np.floating))
+        and not isinstance(x, (bool, np.bool_))
+        and bool(np.isfinite(x))
+    )
+
+
+def _group_sizes(n: int | Sequence[int]) -> list[int]:
+    """``n`` as group sizes, each an integer of at least 1: ``n=10.7`` is refused, not truncated."""
+    sizes = [n] if not isinstance(n, Sequence) or isinstance(n, str) else list(n)
+    if not sizes or not all(_integral(k) for k in sizes):
+        raise ArgumentError(f"n={n!r}: give the number of respondents as an integer (or one per group), e.g. n=500")
+    if min(int(k) for k in sizes) < 1:
+        raise ArgumentError(f"n={n!r}: every group needs at least 1 respondent")
+    return [int(k) for k in sizes]
 
 
 def population_values(
@@ -78,13 +113,26 @@ def _apply_params(t: pd.DataFrame, values: np.ndarray, params: Mapping[str, floa
     if params is None:
         return values
     if isinstance(params, pd.DataFrame):
-        keys = params.get("group", pd.Series(1, index=params.index))
+        missing = {"lhs", "op", "rhs", "value"} - set(params.columns)
+        if missing:
+            raise ArgumentError(
+                f"params: a table of population values needs the columns lhs, op, rhs, value; missing {sorted(missing)}"
+            )
+        rows = params[~params.op.isin([":=", "==", "<", ">"])]  # definitions and constraints have no value
+        keys = rows.get("group", pd.Series(1, index=rows.index))
         params = {
-            param_name(l, o, r, int(g)): v
-            for l, o, r, g, v in zip(params.lhs, params.op, params.rhs, keys, params["value"])
+            param_name(l, o, r, int(g)): v for l, o, r, g, v in zip(rows.lhs, rows.op, rows.rhs, keys, rows["value"])
         }
+    elif not isinstance(params, Mapping):
+        raise ArgumentError(
+            f"params must map labels or parameter names to values ({{'a': 0.4}}) or be a table with lhs, op, rhs, "
+            f"value; got {type(params).__name__}"
+        )
     names = [param_name(l, o, r, g) for l, o, r, g in zip(t.lhs, t.op, t.rhs, t.group)]
     for key, value in params.items():
+        if not _finite_number(value):
+            # NaN used to fall back to the default value and inf to give all-NaN data, silently
+            raise ArgumentError(f"params[{key!r}] = {value!r}: a population value must be a finite number")
         hit = (t.label == key).to_numpy()
         if not hit.any():
             hit = np.array([n == key or (n.split(".g")[0] == key and "." not in key) for n in names])
@@ -199,25 +247,37 @@ def simulate(
     >>> truth.loc[truth.op == "=~", ["rhs", "value", "value_marker"]].round(3).to_dict("list")
     {'rhs': ['x1', 'x2', 'x3'], 'value': [0.8, 0.7, 0.6], 'value_marker': [1.0, 0.875, 0.75]}
     """
+    ns = _group_sizes(n)
+    check_seed(seed, generator=True)
+    if not isinstance(standardized, (bool, np.bool_)):
+        raise ArgumentError(f"standardized={standardized!r}: give True or False")
+    for name, value in (("scale_center", scale_center), ("scale_sd", scale_sd)):
+        if value is not None and not _finite_number(value):
+            raise ArgumentError(f"{name}={value!r}: give a finite number (or leave it unset)")
+    if scale_sd is not None and scale_sd <= 0:
+        raise ArgumentError(f"scale_sd={scale_sd!r}: the spread of the ratings must be positive (e.g. 2)")
+    rng_scale = parse_scale(scale)
     spec = as_spec(model, std_lv=True, auto_fix_first=False, fixed_x=False)
-    ns = [int(k) for k in np.atleast_1d(n)]
     if len(ns) == 1 and spec.ngroups > 1:
         ns = ns * spec.ngroups
     if spec.ngroups == 1 and len(ns) > 1:
         spec = spec.with_options(ngroups=len(ns))
     if len(ns) != spec.ngroups:
-        raise ValueError(f"n has {len(ns)} group sizes but the model has {spec.ngroups} groups")
-    if min(ns) < 1:
-        raise ValueError(f"n must be positive, got {ns}")
+        raise ArgumentError(f"n has {len(ns)} group sizes but the model has {spec.ngroups} groups")
     layout = ram_layout(spec)
     values = population_values(spec, params, standardized)
     if standardized:
         values = _standardize_residuals(spec, layout, values)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    rng_scale = parse_scale(scale)
     frames, th_rows = [], []
     for g, n_g in enumerate(ns, start=1):
-        sigma, mu = implied_moments(layout, values, g)
+        with np.errstate(all="ignore"):
+            sigma, mu = implied_moments(layout, values, g)
+        if not (np.isfinite(sigma).all() and np.isfinite(mu).all()):
+            raise SpecError(
+                f"the model-implied moments of group {g} are not finite (population values too large, "
+                "or a loop of paths with product 1); change the population values"
+            )
         try:
             chol = np.linalg.cholesky(sigma)
         except np.linalg.LinAlgError:

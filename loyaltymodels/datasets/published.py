@@ -21,6 +21,8 @@ import io
 
 import pandas as pd
 
+from ..errors import ArgumentError
+
 #: Where every number comes from.
 SOURCES: dict[str, str] = {
     "lavaan-cfa": (
@@ -301,7 +303,7 @@ def table(name: str) -> pd.DataFrame:
         return ecsi_pls()
     tables = {k: v for k, v in globals().items() if k.isupper() and isinstance(v, pd.DataFrame)}
     if name not in tables:
-        raise KeyError(f"no published table {name!r}; choose among {sorted(tables) + ['ecsi_pls']}")
+        raise ArgumentError(f"no published table {name!r}; choose among {sorted(tables) + ['ecsi_pls']}")
     return tables[name].copy()
 
 

@@ -289,12 +289,9 @@ def score_indices(q: Questionnaire, data: pd.DataFrame, by: str | None = None) -
     """The questionnaire's loyalty indices computed from returned data (see
     :meth:`Questionnaire.score_indices`): one block of rows per index, an ``index`` column first.
 
-    The Customer Loyalty Index is computed by :func:`loyaltymodels.customer_loyalty_index` with its
-    third question scored as the questionnaire asks it. The questionnaire asks it as QuestionPro
-    does ("try other products or services of the brand": 1 = very likely is the loyal answer);
-    that function expects a question about trying *other brands* and scores it in reverse, so the
-    answers reach it reversed (``7 - cli_try``): all three questions then score 1 -> 100, ...,
-    6 -> 0, and ``try_others_score`` is the score of the question asked.
+    The Customer Loyalty Index is computed by :func:`loyaltymodels.customer_loyalty_index` as its
+    source defines it, all three questions scored alike (1 = very likely -> 100, ..., 6 -> 0): the
+    questionnaire asks the third as QuestionPro does (trying the brand's other products).
 
     Examples
     --------
@@ -316,13 +313,7 @@ def score_indices(q: Questionnaire, data: pd.DataFrame, by: str | None = None) -
             )
         elif index == "cli":
             table = customer_loyalty_index(
-                roles["recommend"],
-                roles["repurchase"],
-                # that function reverse-scores its third question (other brands); ours asks about
-                # the brand's other products, the loyal answer at 1: reversed here, scored as asked
-                7 - pd.to_numeric(data[roles["try_others"]], errors="coerce"),
-                data=data,
-                by=by,
+                roles["recommend"], roles["repurchase"], roles["try_others"], data=data, by=by
             )
         elif index == "csat":
             table = csat(roles["x"], data=data, by=by)

@@ -13,12 +13,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from ..errors import ArgumentError
+
 __all__ = [
     "z_value",
     "kish_n_eff",
     "nps_centre_var",
     "nps_wald",
     "nps_adjusted_wald",
+    "containing",
     "nps_dirichlet_draws",
     "equal_tailed",
     "wilson",
@@ -39,9 +42,9 @@ def z_value(ci: float) -> float:
 
 
 def check_ci(ci: float) -> None:
-    """Raise ``ValueError`` unless ``0 < ci < 1``."""
+    """Raise :class:`~loyaltymodels.errors.ArgumentError` unless ``0 < ci < 1``."""
     if not (isinstance(ci, (int, float, np.floating)) and 0 < ci < 1):
-        raise ValueError(f"ci must be the interval's mass, strictly between 0 and 1 (e.g. 0.95); got {ci!r}")
+        raise ArgumentError(f"ci must be the interval's mass, strictly between 0 and 1 (e.g. 0.95); got {ci!r}")
 
 
 def kish_n_eff(sum_w: ArrayLike, sum_w2: ArrayLike) -> NDArray[np.float64]:
@@ -83,6 +86,29 @@ def _nps_normal(centre, var, ci):
     return np.clip(centre - half, -1.0, 1.0), np.clip(centre + half, -1.0, 1.0)
 
 
+def containing(
+    lower: ArrayLike, upper: ArrayLike, estimate: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``[lower, upper]`` widened, where needed, to hold ``estimate``.
+
+    An interval centred on a shrunk estimate (the adjusted Wald's ``n + 3``, a Dirichlet posterior)
+    excludes the observed value when that value sits on the boundary: one promoter out of one gives
+    NPS 100 with the adjusted Wald interval [-48.5, 98.5], every promoter of ten gives the posterior
+    interval [39, 97]. Brown, Cai & DasGupta (2001, *Statistical Science* 16, 101-133) extend such
+    an interval to the boundary (their modified Jeffreys interval); extending it to the estimate is
+    the same rule for the NPS, and for a difference of two NPS whose samples sit on opposite
+    boundaries. It only widens, so coverage can only rise (exact coverage: ``indices.coverage``).
+
+    Examples
+    --------
+    >>> lo, hi = containing([-0.485], [0.985], [1.0])
+    >>> float(lo[0]), float(hi[0])
+    (-0.485, 1.0)
+    """
+    lo, hi, est = (np.asarray(a, dtype=float) for a in (lower, upper, estimate))
+    return np.fmin(lo, est), np.fmax(hi, est)
+
+
 def nps_wald(
     promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike, ci: float = 0.95
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -98,7 +124,7 @@ def nps_wald(
     >>> float(lo.round(6)), float(hi.round(6))
     (0.146922, 0.453078)
     """
-    return _nps_normal(*nps_centre_var(promoters, detractors, n, adjusted=False), ci)
+    return _nps_normal(*nps_centre_var(promoters, detractors, n, adjusted=False), ci)  # centred on p - d
 
 
 def nps_adjusted_wald(
@@ -108,7 +134,8 @@ def nps_adjusted_wald(
 
     Adds 3/4 of a respondent to the promoters, 3/4 to the detractors and 3/2 to the passives
     (``n`` becomes ``n + 3``), then centres a Wald interval on the adjusted ``p' - d'`` with the
-    multinomial variance ``[p' + d' - (p' - d')^2] / (n + 3)``. Ends are clipped to [-1, 1].
+    multinomial variance ``[p' + d' - (p' - d')^2] / (n + 3)``. Ends are clipped to [-1, 1], and the
+    interval is widened to hold the observed ``p - d`` where the shrinkage left it out (n = 1).
 
     Parameters
     ----------
@@ -131,8 +158,14 @@ def nps_adjusted_wald(
     >>> lo, hi = nps_adjusted_wald(10 / 20, 5 / 20, 20)
     >>> float(lo.round(6)), float(hi.round(6))
     (-0.117161, 0.551944)
+
+    One promoter of one: the interval reaches the observed NPS (see :func:`containing`).
+
+    >>> [round(float(x), 3) for x in nps_adjusted_wald(1.0, 0.0, 1)]
+    [-0.485, 1.0]
     """
-    return _nps_normal(*nps_centre_var(promoters, detractors, n, adjusted=True), ci)
+    lo, hi = _nps_normal(*nps_centre_var(promoters, detractors, n, adjusted=True), ci)
+    return containing(lo, hi, np.asarray(promoters, dtype=float) - np.asarray(detractors, dtype=float))
 
 
 def nps_dirichlet_draws(
@@ -168,7 +201,7 @@ def nps_dirichlet_draws(
     rng = np.random.default_rng(rng)
     alpha = np.asarray(counts, dtype=float) + np.asarray(prior, dtype=float)
     if alpha.shape[-1] != 3 or np.any(~(alpha > 0)):
-        raise ValueError("counts + prior must be positive, in the order (detractors, passives, promoters)")
+        raise ArgumentError("counts + prior must be positive, in the order (detractors, passives, promoters)")
     # numpy's Generator.dirichlet takes one concentration vector; normalised gamma draws give
     # the Dirichlet for every group at once.
     g = rng.standard_gamma(alpha[..., None, :], size=(*alpha.shape[:-1], ndraws, 3))

@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from ..defaults import CI_ML, labelled_interval
-from ..errors import DataError
+from ..errors import ArgumentError, DataError
 from . import intervals as iv
 
 __all__ = ["latent_index"]
@@ -31,7 +31,7 @@ def _range(value: Any, what: str) -> tuple[float, float]:
         and all(isinstance(v, numbers.Real) for v in value)
         and value[0] < value[1]
     ):
-        raise ValueError(f"latent_index: {what} must be (low, high) with low < high; got {value!r}")
+        raise ArgumentError(f"latent_index: {what} must be (low, high) with low < high; got {value!r}")
     return float(value[0]), float(value[1])
 
 
@@ -46,7 +46,7 @@ def _items_scale(post: Any, items_scale: Any) -> tuple[float, float]:
                 break
         else:
             # the observed minimum and maximum are not the response range, so they are not used
-            raise ValueError(
+            raise ArgumentError(
                 "latent_index: the items' response range is unknown; pass "
                 "items_scale=(lowest, highest answer), e.g. items_scale=(0, 10)"
             )
@@ -134,7 +134,7 @@ def latent_index(
     elif isinstance(post, xr.Dataset):
         ds = post
     else:
-        raise TypeError(f"latent_index: post must be an xarray DataTree or Dataset; got {type(post).__name__}")
+        raise ArgumentError(f"latent_index: post must be an xarray DataTree or Dataset; got {type(post).__name__}")
     if var_name not in ds.data_vars:
         raise DataError(
             f"latent_index: no variable {var_name!r} in the posterior (variables: {list(ds.data_vars)})",

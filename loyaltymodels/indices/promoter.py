@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..defaults import CI_ML, labelled_interval
+from ..defaults import CI_ML, check_seed, labelled_interval
+from ..errors import ArgumentError
 from . import intervals as iv
 from .responses import Responses, parse_scale, read_responses
 
@@ -45,14 +46,14 @@ def _nps_scale(scale: str | tuple[int, int], cutoffs: tuple[int, int] | None) ->
     lo, hi, name = parse_scale(scale)
     if cutoffs is None:
         if name not in NPS_CUTOFFS:
-            raise ValueError(
+            raise ArgumentError(
                 f"nps: no standard cut-offs for scale '{name}'; pass cutoffs=(highest "
                 f"detractor answer, lowest promoter answer), e.g. cutoffs=(6, 9)"
             )
         cutoffs = NPS_CUTOFFS[name]
     d_max, p_min = cutoffs
     if not lo <= d_max < p_min <= hi:
-        raise ValueError(
+        raise ArgumentError(
             f"nps: cutoffs {cutoffs!r} must satisfy {lo} <= highest detractor answer < lowest promoter answer <= {hi}"
         )
     return (lo, hi, name), d_max, p_min
@@ -91,12 +92,28 @@ def _nps_interval(shares, n_used, ci, method, prior, ndraws, rng, keep_draws=Fal
         rows = fine[start : start + 256]
         draws[rows] = iv.nps_dirichlet_draws(shares[rows] * n_used[rows, None], prior, ndraws, rng)
     lo, hi = iv.equal_tailed(draws, ci, axis=1)
+    lo, hi = iv.containing(lo, hi, pro - det)  # every answer a promoter: the posterior interval stops short of 1
     return lo, hi, draws if keep_draws else None
 
 
-def _check_method(method: str) -> None:
+def _check_method(method: str, prior: Any = (1.0, 1.0, 1.0), ndraws: Any = 4000, seed: Any = None) -> None:
     if method not in _NPS_METHODS:
-        raise ValueError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
+        raise ArgumentError(f"nps: method must be one of {_NPS_METHODS}; got {method!r}")
+    if method != "bayes":
+        return
+    values = np.asarray(prior, dtype=object).ravel()
+    ok = len(values) == 3 and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+        for v in values
+    )
+    if not ok:  # a negative prior used to be accepted whenever the counts made up for it
+        raise ArgumentError(
+            f"nps: prior={prior!r}: give three positive numbers, the Dirichlet concentrations of "
+            "(detractors, passives, promoters), e.g. (1, 1, 1)"
+        )
+    if not isinstance(ndraws, (int, np.integer)) or isinstance(ndraws, bool) or ndraws < 2:
+        raise ArgumentError(f"nps: ndraws={ndraws!r}: give the number of posterior draws, an integer (4000 is usual)")
+    check_seed(seed, generator=True)
 
 
 def nps(
@@ -156,7 +173,9 @@ def nps(
         One row per group: ``estimate`` (the plain NPS, for every method), ``ci_lower``,
         ``ci_upper``, ``ci``, ``method``, ``n`` (answers used), ``n_missing``, ``n_eff`` (when
         weighted), and the ``promoters``, ``passives``, ``detractors`` shares in percent.
-        Interval ends are clipped to [-100, 100].
+        Interval ends are clipped to [-100, 100], and every interval holds its estimate: where a
+        shrunk centre leaves out an NPS on the boundary (every answer a promoter, or a detractor)
+        the interval is extended to it (:func:`~loyaltymodels.indices.intervals.containing`).
 
     References
     ----------
@@ -176,7 +195,7 @@ def nps(
     0      10.0    -36.06     51.45  10          1       40.0
     """
     iv.check_ci(ci)
-    _check_method(method)
+    _check_method(method, prior, ndraws, seed)
     scale_t, d_max, p_min = _nps_scale(scale, cutoffs)
     r = read_responses("nps", {"x": x}, scale=scale_t, data=data, by=by, weights=weights)
     shares, n, n_missing, n_used = _nps_shares(r, d_max, p_min)
@@ -247,7 +266,7 @@ def nps_difference(
     0      50.0    -61.85    118.99    0.0   50.0  8
     """
     iv.check_ci(ci)
-    _check_method(method)
+    _check_method(method, prior, ndraws, seed)
     scale_t, d_max, p_min = _nps_scale(scale, cutoffs)
     rng = np.random.default_rng(seed)
     parts = []
@@ -269,6 +288,9 @@ def nps_difference(
         half = iv.z_value(ci) * np.sqrt(va + vb)
         lo, hi = np.maximum(cb - ca - half, -2.0), np.minimum(cb - ca + half, 2.0)
         p_value = float(2 * stats.norm.sf(abs(cb - ca) / np.sqrt(va + vb)))
+    # a sample on a boundary (one detractor of one against three promoters of four) puts the plain
+    # difference outside an interval centred on the shrunk one
+    lo, hi = iv.containing(lo, hi, nps_b - nps_a)
     row = {
         "estimate": 100 * (nps_b - nps_a),
         "ci_lower": 100 * float(lo),

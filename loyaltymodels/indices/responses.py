@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..defaults import labelled_interval
-from ..errors import DataError, DataWarning
+from ..errors import ArgumentError, DataError, DataWarning
 from . import intervals as iv
 
 __all__ = ["parse_scale", "Responses", "read_responses", "share_table", "mean_table"]
@@ -43,9 +43,9 @@ def parse_scale(scale: str | tuple[int, int]) -> tuple[int, int, str]:
     elif isinstance(scale, (tuple, list)) and len(scale) == 2 and all(isinstance(v, numbers.Integral) for v in scale):
         lo, hi = int(scale[0]), int(scale[1])
     else:
-        raise ValueError(f"scale must look like '1-5' or (1, 5); got {scale!r}")
+        raise ArgumentError(f"scale must look like '1-5' or (1, 5); got {scale!r}")
     if lo >= hi:
-        raise ValueError(f"scale {scale!r}: the lowest answer must be below the highest")
+        raise ArgumentError(f"scale {scale!r}: the lowest answer must be below the highest")
     return lo, hi, f"{lo}-{hi}"
 
 
@@ -116,7 +116,7 @@ def _fail(func: str, name: str, what: str, labels: pd.Index, bad: NDArray, value
 def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.Series:
     if isinstance(arg, str):
         if data is None:
-            raise TypeError(f"{func}: {role}={arg!r} is a column name, so pass data=<DataFrame> too")
+            raise ArgumentError(f"{func}: {role}={arg!r} is a column name, so pass data=<DataFrame> too")
         if arg not in data.columns:
             from ..data.validate import suggest_column
 
@@ -132,12 +132,12 @@ def _to_series(arg: Any, data: pd.DataFrame | None, role: str, func: str) -> pd.
         and arg
         and all(isinstance(a, str) and a in data.columns for a in arg)
     ):
-        raise TypeError(
+        raise ArgumentError(
             f"{func}: {role} takes one column; to group by several, combine them first "
             f"(e.g. data[{list(arg)!r}].astype(str).agg(' / '.join, axis=1))"
         )
     if isinstance(arg, pd.DataFrame) or np.ndim(arg) != 1:
-        raise TypeError(
+        raise ArgumentError(
             f"{func}: {role} must be one-dimensional (a list, array, Series or a "
             f"column name with data=); got {type(arg).__name__}"
         )
@@ -182,7 +182,31 @@ def _answers(s: pd.Series, name: str, func: str, lo: int, hi: int, scale: str) -
     bad = np.flatnonzero(~ok)
     if bad.size:
         raise _fail(func, name, "the value", s.index, bad, x[bad[0]], expected + " (recode the value or set it to NaN)")
+    _check_range_used(x, name, func, lo, hi, scale)
     return x
+
+
+#: Fewest answers before the range they use is judged, and the share of the scale's top that
+#: must be used: a 0-10 question whose answers never pass 5 was most likely asked on 1-5.
+_RANGE_MIN_ANSWERS = 20
+_RANGE_TOP_SHARE = 0.4
+
+
+def _check_range_used(x: NDArray[np.float64], name: str, func: str, lo: int, hi: int, scale: str) -> None:
+    """Warn when the answers do not look like the stated scale (the top of it never used): a 1-5
+    item read as 0-10 makes every respondent a detractor, an NPS of -100, without any error."""
+    seen = x[~np.isnan(x)]
+    if seen.size < _RANGE_MIN_ANSWERS or hi - lo < 4:
+        return
+    top = seen.max()
+    if top < hi - _RANGE_TOP_SHARE * (hi - lo):
+        warnings.warn(
+            f"{func}: the answers in {name!r} run from {seen.min():g} to {top:g} only, on the stated scale "
+            f"'{scale}' ({seen.size} answers): check the scale; if the question was asked on "
+            f"{seen.min():g}-{top:g} or similar, pass scale='{seen.min():g}-{top:g}'",
+            DataWarning,
+            stacklevel=5,  # the user's call of nps(), csat() ...
+        )
 
 
 def _groups(s: pd.Series) -> tuple[NDArray[np.intp], pd.Index]:
@@ -247,7 +271,7 @@ def read_responses(
     """
     lo, hi, scale_name = scale
     if data is not None and not isinstance(data, pd.DataFrame):
-        raise TypeError(f"{func}: data must be a pandas DataFrame; got {type(data).__name__}")
+        raise ArgumentError(f"{func}: data must be a pandas DataFrame; got {type(data).__name__}")
     arg_of = dict(questions) | {"by": by, "weights": weights}
     series = {
         role: _to_series(arg, data, role, func) for role, arg in arg_of.items() if arg is not None or role in questions

@@ -11,12 +11,14 @@ on Kish's ``n_eff`` when weighted), through :func:`~loyaltymodels.indices.respon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..defaults import CI_ML
+from ..errors import ArgumentError
 from . import intervals as iv
 from .responses import mean_table, parse_scale, read_responses, share_table
 
@@ -80,7 +82,7 @@ def secure_customer_index(
     favourable = hi - 1 if favourable is None else favourable
     vulnerable = -(-(lo + hi) // 2) if vulnerable is None else vulnerable
     if not lo < vulnerable <= favourable < hi:
-        raise ValueError(
+        raise ArgumentError(
             f"secure_customer_index: need {lo} < vulnerable ({vulnerable}) <= favourable ({favourable}) < {hi}"
         )
     r = read_responses(
@@ -114,13 +116,15 @@ def customer_loyalty_index(
     weights: Any = None,
     *,
     data: pd.DataFrame | None = None,
+    reverse: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Customer Loyalty Index (0-100 points) from three questions on 1-6 (1 = very likely).
 
-    The questions are the likelihood to recommend, to buy again, and to try other brands. Answers
-    to the first two score 1 -> 100, 2 -> 80, 3 -> 60, 4 -> 40, 5 -> 20, 6 -> 0. The third is
-    **reverse-scored** (1 -> 0, ..., 6 -> 100): a customer very likely to try other brands is
-    not loyal. A respondent's score is the mean of the three; the index is the mean over
+    As its published source (QuestionPro's description of the index) defines it: the likelihood
+    to recommend us, to buy from us again, and to try our other products or services, each scored
+    on one table, 1 -> 100, 2 -> 80, 3 -> 60, 4 -> 40, 5 -> 20, 6 -> 0 (higher = more loyal). All
+    three ask about *our* brand, so none is reversed: a customer very likely to try our other
+    products is loyal. A respondent's score is the mean of the three; the index is the mean over
     respondents who answered all three, with a Student-t interval.
 
     Parameters
@@ -129,6 +133,10 @@ def customer_loyalty_index(
         Answers on 1-6 (or columns of ``data``).
     ci, by, weights, data
         As in :func:`~loyaltymodels.indices.promoter.nps`.
+    reverse : sequence of {"recommend", "repurchase", "try_others"}
+        Questions to score the other way (1 -> 0, ..., 6 -> 100), for a questionnaire that departs
+        from the source, e.g. one asking the likelihood to try *other brands*
+        (``reverse=["try_others"]``). Not the source's index: say so when reporting it.
 
     Returns
     -------
@@ -139,7 +147,7 @@ def customer_loyalty_index(
 
     Examples
     --------
-    Scores (100 + 80 + 100) / 3 and (60 + 60 + 0) / 3; index (93.33 + 40) / 2:
+    Scores (100 + 80 + 0) / 3 and (60 + 60 + 100) / 3; index (60 + 73.33) / 2:
 
     >>> import loyaltymodels as lm
     >>> t = lm.customer_loyalty_index([1, 3], [2, 3], [6, 1])
@@ -148,22 +156,22 @@ def customer_loyalty_index(
     0     66.67  2             80.0              50.0
     """
     iv.check_ci(ci)
+    questions = ("recommend", "repurchase", "try_others")
+    reverse = [reverse] if isinstance(reverse, str) else list(reverse)
+    unknown = [q for q in reverse if q not in questions]
+    if unknown:
+        raise ValueError(f"reverse={unknown!r}: name questions among {', '.join(questions)}")
     r = read_responses(
         "customer_loyalty_index",
-        {"recommend": recommend, "repurchase": repurchase, "try_others": try_others},
+        dict(zip(questions, (recommend, repurchase, try_others))),
         scale=(1, 6, "1-6"),
         data=data,
         by=by,
         weights=weights,
     )
-    rec, rep, oth = (6 - r.answers[0]) * 20, (6 - r.answers[1]) * 20, (r.answers[2] - 1) * 20
-    return mean_table(
-        r,
-        (rec + rep + oth) / 3,
-        ci,
-        "customer_loyalty_index",
-        {"recommend_score": rec, "repurchase_score": rep, "try_others_score": oth},
-    )
+    scores = {f"{q}_score": (a - 1) * 20 if q in reverse else (6 - a) * 20 for q, a in zip(questions, r.answers)}
+    total = np.sum(list(scores.values()), axis=0)
+    return mean_table(r, total / 3, ci, "customer_loyalty_index", scores)
 
 
 def csat(
@@ -209,7 +217,7 @@ def csat(
     iv.check_ci(ci)
     lo, hi, name = parse_scale(scale)
     if not (isinstance(top_box, int) and 1 <= top_box <= hi - lo):
-        raise ValueError(f"csat: top_box must be an integer from 1 to {hi - lo}; got {top_box!r}")
+        raise ArgumentError(f"csat: top_box must be an integer from 1 to {hi - lo}; got {top_box!r}")
     r = read_responses("csat", {"x": x}, scale=(lo, hi, name), data=data, by=by, weights=weights)
     return share_table(r, r.answers[0] > hi - top_box, ci, "csat")
 

@@ -44,6 +44,7 @@ from ..bayes.model import positive_definite_check, random_variable
 from ..bayes.parameterization import Plan, make_plan, ram_tensors, row_values
 from ..errors import SpecError
 from .cells import total_effects
+from .measurement import WIGGLE_SD, check_wiggle_sd, invariance_options, level_of, wiggle_logp, wiggle_rows
 from .priors import own_priors, prior_rv, split_priors
 from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, outcome_codes, parse_outcomes
 
@@ -80,6 +81,9 @@ class Design:
     sector_column: str | None = None  # the user's columns, recorded in the posterior
     segment_column: str | None = None
     centred: bool = False  # sector weights sampled themselves (w ~ normal(mu, tau)), else mu + tau z
+    level: str = "scalar"  # the invariance level (loyalty.measurement)
+    wiggle: np.ndarray | None = field(repr=False, default=None)  # (n, G) rows held near their mean
+    wiggle_sd: float = 0.1
 
     @property
     def cells(self) -> list[int]:
@@ -111,6 +115,8 @@ class Design:
             tuple(np.bincount(self.summary.group)),
             tuple(sorted(self.priors.items())),
             self.centred,
+            self.level,
+            self.wiggle_sd if self.wiggle is not None else None,
         )
 
 
@@ -125,30 +131,45 @@ def make_design(
     asymmetry: bool | Sequence[str] | None = None,
     ordinal: str | Sequence[str] | None = None,
     priors: pd.DataFrame | Mapping[str, Any] | None = None,
-    invariance: Sequence[str] = DEFAULT_INVARIANCE,
+    surface: bool | Sequence[str] = False,
+    invariance: str | Sequence[str] = DEFAULT_INVARIANCE,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
     min_size: int = MIN_CELL_SIZE,
     missing: str = "fiml",
+    wiggle_sd: float = WIGGLE_SD,
 ) -> Design:
     """Check the inputs and fix the model's structure (see :func:`loyaltymodels.fit_loyalty`)."""
+    from ..spec.model import as_spec
+
     cells, sectors, segments = cell_codes(data, sector, segment, min_size)
     frame = data.assign(**{CELL_COLUMN: cells})
     sem_priors, own = split_priors(priors)
+    level = level_of(invariance)
+    base = as_spec(model).table
+    loads = base[base.op == "=~"]
+    equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), list(as_spec(model).observed))
     spec, summary = prepare(
-        model, frame, group=CELL_COLUMN, group_equal=tuple(invariance), ordinal=ordinal, missing=missing, std_lv=True
+        model,
+        frame,
+        group=CELL_COLUMN,
+        group_equal=equal,
+        group_partial=partial,
+        ordinal=ordinal,
+        missing=missing,
+        std_lv=True,
     )
     if "regressions" in spec.options.get("group_equal", ()):
         raise SpecError(
             "invariance must not include 'regressions': the loyalty weights are the part "
             "that varies by sector (their pooling is the hierarchical prior)"
         )
-    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry)
+    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface)
     outs = parse_outcomes(outcomes, data, spec, roles.loyalty)
     if summary.ordinal and (roles.nonlinear or outs):
         raise SpecError(
-            f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry or "
-            "outcomes are not supported; treat the rating items as continuous (ordinal=None, "
+            f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry, a "
+            "response surface or outcomes are not supported; treat the rating items as continuous (ordinal=None, "
             "the usual choice for 0-10 scales)"
         )
     form = (
@@ -183,9 +204,12 @@ def make_design(
         codes,
         own_priors(own),
         {},
-        tuple(invariance),
+        equal,
         sector_column=sector,
         segment_column=segment,
+        level=level,
+        wiggle=wiggle_rows(spec.table, spec.observed) if level == "approximate" and spec.ngroups > 1 else None,
+        wiggle_sd=check_wiggle_sd(wiggle_sd),
     )
     return _with_blocks(design)
 
@@ -304,6 +328,8 @@ def build_graph(design: Design) -> pm.Model:
         fixed = pm.Data("fixed", values.pop("fixed"))
         rvs = _centre_intercepts(design, _sem_variables(design, w), fixed)
         rows = row_values(plan, rvs, fixed, pt)
+        if design.wiggle is not None:  # approximate invariance (loyalty.measurement)
+            pm.Potential("wiggle", wiggle_logp(rows, design.wiggle, design.wiggle_sd, pt))
         if design.form in ("marginal", "conditional"):
             positive_definite_check(plan, rows)
             add_likelihood(plan, s, rows, design.form)
@@ -415,6 +441,10 @@ def _extra_variables(design: Design) -> dict:
         out["interaction"] = prior_rv("interaction", pr["interaction"])
     if roles.asymmetry:
         out["asymmetry"] = prior_rv("asymmetry", pr["asymmetry"])
+    if roles.surface:
+        from .surface import surface_variables
+
+        out["surface"] = surface_variables(design)
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     if design.outcomes:
         out["outcome_slope"] = prior_rv("outcome_slope", pr["outcome_slope"], dims="outcome")

@@ -147,7 +147,12 @@ def loyalty_mean(design: Design, mats: dict[str, Any], eta: Any, extra: dict[str
         e, p = (lat.index(v) for v in roles.asymmetry)
         c_abs = folded_mean(m[:, e] - m[:, p], xp.sqrt(c[:, e, e] + c[:, p, p] - 2 * c[:, e, p]), xp)[:, None]
         pair_a = (eta[..., pos[roles.asymmetry[0]]], eta[..., pos[roles.asymmetry[1]]])
-    return mu + nonlinear_terms(pair_i, pair_a, extra.get("interaction"), extra.get("asymmetry"), c_prod, c_abs, xp)
+    mu = mu + nonlinear_terms(pair_i, pair_a, extra.get("interaction"), extra.get("asymmetry"), c_prod, c_abs, xp)
+    if roles.surface:
+        from .surface import surface_part
+
+        mu = mu + surface_part(design, mats, eta, extra["surface"], xp)
+    return mu
 
 
 def outcome_terms(

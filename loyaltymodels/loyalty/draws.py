@@ -49,8 +49,9 @@ class LoyaltyInfo:
     outcomes: tuple[dict, ...]
     form: str
     latents: tuple[str, ...]
+    surface: tuple[str, str] | None = None
 
-    _ROLES = ("loyalty", "drivers", "interaction", "asymmetry", "outcomes", "form", "latents")
+    _ROLES = ("loyalty", "drivers", "interaction", "asymmetry", "outcomes", "form", "latents", "surface")
 
     def to_json(self) -> str:
         """The roles, outcomes and form as the posterior's ``loyalty`` attribute (the cells are data)."""
@@ -96,11 +97,12 @@ class LoyaltyInfo:
             tuple(d["outcomes"]),
             d["form"],
             tuple(d["latents"]),
+            tuple(d["surface"]) if d.get("surface") else None,
         )
 
     @property
     def nonlinear(self) -> bool:
-        return self.interaction is not None or self.asymmetry is not None
+        return self.interaction is not None or self.asymmetry is not None or self.surface is not None
 
     def index(self, name: str) -> int:
         return self.latents.index(name)
@@ -144,7 +146,7 @@ class Draws:
         shape = (ds.sizes["chain"], ds.sizes["draw"])
         keep = _thin(rows.shape[0], max_draws)
         extra = {}
-        own = ("interaction", "asymmetry", "outcome_slope", "outcome_intercept")
+        own = ("interaction", "asymmetry", "surface", "outcome_slope", "outcome_intercept")
         for name in ds.data_vars:
             if name in own or str(name).startswith("cuts_"):
                 v = ds[name].to_numpy()
@@ -240,6 +242,11 @@ def nonlinear_at(dr: Draws, pts: np.ndarray) -> np.ndarray:
     if info.asymmetry:
         e, p = (info.index(v) for v in info.asymmetry)
         out = out - 0.5 * dr.extra["asymmetry"][:, None, None] * (np.abs(pts[..., e] - pts[..., p]) - absd[..., None])
+    if info.surface:
+        from .surface import surface_at
+
+        b_cell = dr.extra["surface"][:, info.cell_sector]  # (D, G, 3)
+        out = out + surface_at((info.index(info.surface[0]), info.index(info.surface[1])), b_cell, dr.mats, pts)
     return out
 
 

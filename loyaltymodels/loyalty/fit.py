@@ -23,12 +23,13 @@ import xarray as xr
 
 from ..bayes.model import start_point
 from ..bayes.sampling import kernel_sampler, sample_kernel
-from ..defaults import ModelCache, resolve_seed
-from ..errors import SpecError
+from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progress
+from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
-from .build import DEFAULT_INVARIANCE, Design, build_graph, data_values, make_design
+from .build import Design, build_graph, data_values, make_design
 from .cells import respondent_loglik
 from .draws import LoyaltyInfo
+from .measurement import WIGGLE_SD
 from .priors import default_loyalty_priors
 from .roles import MIN_CELL_SIZE
 
@@ -57,6 +58,8 @@ _CHECKED = (
     "segment_shift",
     "interaction",
     "asymmetry",
+    "surface_mu",
+    "surface_tau",
     "outcome_slope",
     "outcome_intercept",
 )
@@ -87,18 +90,20 @@ def fit_loyalty(
     asymmetry: bool | Sequence[str] | None = None,
     ordinal: str | Sequence[str] | None = None,
     priors: Mapping[str, Any] | None = None,
+    surface: bool | Sequence[str] = False,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     seed: int | None = None,
-    invariance: Sequence[str] = DEFAULT_INVARIANCE,
+    invariance: str | Sequence[str] = "scalar",
+    wiggle_sd: float = WIGGLE_SD,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
     min_size: int = MIN_CELL_SIZE,
     missing: str = "fiml",
     cores: int | None = None,
     target_accept: float | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
     check: bool = True,
     density: str = "auto",
     **sampler_options: Any,
@@ -124,21 +129,37 @@ def fit_loyalty(
         with one intercept (cut points) and one slope per outcome, shared by sectors: behaviour
         differs between sectors only through loyalty.
     interaction : bool or (beliefs, experience)
-        Add ``gamma (B E - E[B E])`` to loyalty (claim 3: imbalance costs loyalty when gamma > 0).
+        Add ``gamma (B E - E[B E])`` to loyalty. Misleads alone: without ``B^2`` and ``E^2`` a
+        concave driver loads onto the product; ask the congruence question with ``surface``.
     asymmetry : bool or (experience, promise)
-        Add ``-d/2 (|E - P| - E|E - P|)`` (claim 4: a shortfall costs ``d`` more than a surplus gains).
+        Add ``-d/2 (|E - P| - E|E - P|)`` (a shortfall costs ``d`` more than a surplus gains).
+        Misleads without commensurate promise items: the kink's zero ``E = P`` is then assumed
+        (equal standardized scores of different questions), and diminishing returns of either
+        driver load onto ``|E - P|``; prefer ``surface`` and :func:`congruence`.
+    surface : bool or (beliefs, experience)
+        The response surface ``b3 B^2 + b4 B E + b5 E^2`` (each centred in its cell) beside the
+        linear weights, curvatures partially pooled across sectors like the weights: the
+        documented answer to "imbalance between beliefs and experience costs loyalty"
+        (:func:`response_surface`, :func:`congruence`, :mod:`loyaltymodels.loyalty.surface`).
     ordinal : list or "auto", optional
         Ordinal items (ordered probit); only for the linear model without outcomes.
     priors : dict, optional
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
         :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names.
     draws, tune, chains, seed, cores, target_accept, progressbar
-        Sampler settings (nutpie); the same seed gives the same draws. ``target_accept`` defaults
+        Sampler settings (nutpie); the same seed gives the same draws; ``progressbar=None`` shows
+        nutpie's progress in notebooks and terminals, False hides it. ``target_accept`` defaults
         to 0.9 (as brms/blavaan users raise ``adapt_delta`` for hierarchical models): at nutpie's
         0.8 the sector-level scale left 3-5 divergences per 4000 draws on 4 sectors x 300.
-    invariance : sequence of str
-        lavaan ``group.equal`` classes across cells (default loadings and intercepts: scalar
-        invariance, which lets latent means differ by cell).
+    invariance : {"scalar", "metric", "configural", "approximate"} or sequence of str
+        Measurement invariance across cells (:mod:`loyaltymodels.loyalty.measurement`):
+        ``"scalar"`` (default) shares loadings and intercepts, ``"metric"`` loadings,
+        ``"configural"`` nothing (weights then standardized within each cell, not comparable
+        across sectors), ``"approximate"`` gives each cell its own loadings and intercepts held
+        near the cells' mean by small-variance priors (blavaan's ``wiggle``); or lavaan
+        ``group.equal`` classes. Compare levels with ``lm.compare_fits({...})`` (PSIS-LOO).
+    wiggle_sd : float
+        SD of the approximate-invariance priors (blavaan's ``wiggle.sd``, default 0.1).
     loyalty, drivers : optional
         The loyalty latent and its drivers when the model leaves a choice.
     min_size : int
@@ -171,6 +192,7 @@ def fit_loyalty(
     >>> post = lm.fit_loyalty(lm.loyalty_model(), data, sector="sector", seed=1)  # doctest: +SKIP
     >>> lm.driver_weights(post)  # doctest: +SKIP
     """
+    check_sampler_args(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed, target_accept=target_accept)
     t0 = time.perf_counter()
     design = make_design(
         model,
@@ -182,21 +204,23 @@ def fit_loyalty(
         asymmetry=asymmetry,
         ordinal=ordinal,
         priors=priors,
+        surface=surface,
         invariance=invariance,
         loyalty=loyalty,
         drivers=drivers,
         min_size=min_size,
         missing=missing,
+        wiggle_sd=wiggle_sd,
     )
     seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
     sample: dict[str, Any] = dict(
-        draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, progressbar=progressbar
+        draws=draws, tune=tune, chains=chains, seed=seed, cores=cores, progressbar=show_progress(progressbar)
     )
     from .program import loyalty_program, program_unsupported  # numba: imported when a fit needs it
 
     if density not in ("auto", "kernel", "pytensor"):
-        raise SpecError(f"density={density!r}: choose 'auto', 'kernel' or 'pytensor'")
+        raise ArgumentError(f"density={density!r}: choose 'auto', 'kernel' or 'pytensor'")
     why = "the PyMC graph, as asked" if density == "pytensor" else program_unsupported(design)
     if density == "kernel" and why:
         raise SpecError(f"density='kernel': the compiled density does not handle {why} yet; use density='auto'")
@@ -225,6 +249,9 @@ def fit_loyalty(
     post.attrs.update(
         density="kernel" if why is None else "pytensor",
         density_reason="" if why is None else why,
+        invariance=design.level,
+        invariance_classes=",".join(design.invariance),
+        wiggle_sd=design.wiggle_sd if design.wiggle is not None else 0.0,
         sampler="nutpie",
         seed=seed,
         draws=draws,
@@ -302,6 +329,9 @@ def _start_point(design: Design) -> dict[str, np.ndarray]:
         interaction=np.array(0.0),
         asymmetry=np.array(0.0),
         outcome_slope=np.zeros(len(design.outcomes)),
+        surface_mu=np.zeros(3),
+        surface_tau=np.full(3, 0.1),
+        surface_z=np.zeros((S, 3)),
     )
     assert design.codes is not None  # make_design always sets the outcome codes
     binary = [k for k, o in enumerate(design.outcomes) if o.kind == "binary"]
@@ -452,10 +482,15 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         "segment_shift": ("segment", "driver"),
         "interaction": (),
         "asymmetry": (),
+        "surface_mu": ("term",),
+        "surface_tau": ("term",),
+        "surface_z": ("sector", "term"),
         "outcome_slope": ("outcome",),
         "outcome_intercept": ("binary_outcome",),
     }
     coords = {"driver": list(design.roles.drivers), "sector": list(design.sectors), "cell": design.cells}
+    if design.roles.surface:
+        coords["term"] = ["b3", "b4", "b5"]
     if design.segments:
         coords["segment"] = list(design.segments)
     if design.outcomes:
@@ -466,7 +501,10 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         if name.startswith("cuts_"):
             dims[name] = (f"{name}_dim_0",)  # the PyMC graph's name of the cut points' axis
     own = {name: (("chain", "draw", *dims[name]), v.reshape(*shape, *v.shape[1:])) for name, v in values.items()}
-    weight = rows[:, design.weight_pars.ravel()].reshape(*shape, *design.weight_pars.shape)
+    # the weights' table rows (their par numbers are not row numbers beyond the first cell)
+    first_row = {int(p): r for r, p in reversed(list(enumerate(plan.table.par.to_numpy())))}
+    at = [first_row[int(p)] for p in design.weight_pars.ravel()]
+    weight = rows[:, at].reshape(*shape, *design.weight_pars.shape)
     own["weight"] = (("chain", "draw", "cell", "driver"), weight)
     posterior = posterior.assign(own).assign_coords(coords)
     rc = respondent_coords(s)
@@ -489,9 +527,11 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
 def _finish(design: Design, post: xr.DataTree) -> xr.DataTree:
     """The loyalty layer of a posterior: cells, roles, the user's columns, derived quantities."""
     from .derived import add_derived
+    from .surface import add_surface
 
     info = _info(design)
     post["constant_data"] = info.cell_data()
+    post = add_surface(post, design.roles.surface)
     post.attrs["loyalty"] = info.to_json()
     post.attrs["group_column"] = design.sector_column or ""
     post.attrs["segment_column"] = design.segment_column or ""
@@ -529,6 +569,7 @@ def _info(design: Design) -> LoyaltyInfo:
         outs,
         design.form,
         tuple(design.latents),
+        r.surface,
     )
 
 
@@ -544,6 +585,9 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
         "weight",
         "interaction",
         "asymmetry",
+        "surface_mu",
+        "surface_tau",
+        "surface_z",
         "outcome_slope",
         "outcome_intercept",
         *(f"cuts_{o.name}" for o in design.outcomes),
@@ -580,6 +624,10 @@ def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarra
         if name in ds:
             v = ds[name].to_numpy()
             extra[name] = v.reshape(-1, *v.shape[2:])
+    if design.roles.surface:
+        from .surface import surface_draws
+
+        extra["surface"] = surface_draws(ds, len(design.sectors))
     data = data_values(design)
     M = 1
     if design.form == "scores":

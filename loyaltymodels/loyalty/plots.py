@@ -109,6 +109,27 @@ def plot_balance(
     return ax
 
 
+def outcome_axis_label(outcomes: list[dict]) -> str:
+    """The outcome curves' y-axis named after the outcomes drawn (a 0/1 outcome's probability, a
+    rating's mean on 0-1), as a report's reader needs to know what is plotted.
+
+    Examples
+    --------
+    >>> outcome_axis_label([{"name": "churn", "kind": "binary"}])
+    'probability of churn'
+    >>> rating = {"name": "ré-achat", "kind": "ordinal", "levels": [1, 5]}
+    >>> outcome_axis_label([{"name": "churn", "kind": "binary"}, rating])
+    'probability of churn; mean ré-achat (1-5 as 0-1)'
+    """
+    parts = []
+    for o in outcomes:
+        if o["kind"] == "binary":
+            parts.append(f"probability of {o['name']}")
+        else:
+            parts.append(f"mean {o['name']} ({min(o['levels']):g}-{max(o['levels']):g} as 0-1)")
+    return "; ".join(parts)
+
+
 def plot_outcome_curves(post: xr.DataTree, *, ax: Axes | None = None, max_draws: int = 400) -> Axes:
     """Expected behaviour (probability of each 0/1 outcome, mean of each rating rescaled to 0-1)
     against latent loyalty in SDs (all respondents), posterior mean and 90% band.
@@ -140,6 +161,6 @@ def plot_outcome_curves(post: xr.DataTree, *, ax: Axes | None = None, max_draws:
             label += f" (mean rating, {lo:g}-{hi:g} as 0-1)"
         ax.plot(z, y.mean(0), label=label)
         ax.fill_between(z, np.quantile(y, a, 0), np.quantile(y, 1 - a, 0), alpha=0.25)
-    ax.set(xlabel="latent loyalty (SD from the mean)", ylabel="expected behaviour", ylim=(0, 1))
+    ax.set(xlabel=f"latent {info.loyalty} (SD from the mean)", ylabel=outcome_axis_label(outs), ylim=(0, 1))
     ax.legend(fontsize=8)
     return ax

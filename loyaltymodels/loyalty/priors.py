@@ -24,6 +24,8 @@ LOYALTY_PRIORS: dict[str, str] = {
     "segment_shift": "normal(0,0.5)",
     "interaction": "normal(0,0.5)",
     "asymmetry": "normal(0,0.5)",
+    "surface_mu": "normal(0,0.5)",
+    "surface_tau": "half_normal(0.2)",
     "outcome_intercept": "normal(0,2.5)",
     "outcome_slope": "normal(0,2.5)",
     "outcome_cut": "normal(0,5)",
@@ -56,7 +58,7 @@ def own_priors(own: Mapping[str, Any]) -> dict[str, Prior]:
     out = {}
     for name, text in {**LOYALTY_PRIORS, **own}.items():
         p = parse_prior(text, where=name)
-        positive = name == "weight_tau"
+        positive = name in ("weight_tau", "surface_tau")
         support = {"half_normal", "half_cauchy", "exponential", "gamma", "lognormal", "inv_gamma"}
         if positive != (p.family in support) or (name == "segment_shift" and p.family != "normal"):
             need = (

@@ -9,7 +9,9 @@ before the likelihood:
 - the zero-sum segment shifts ``delta = M y`` (PyMC's zero-sum transform, a fixed linear map of
   the ``S - 1`` free values per driver) with their normal prior on the ``S`` shifts;
 - the centred intercepts ``nu_j = nu*_j - lambda_j' mean_bar``, ``mean_bar`` the cell-size weighted
-  average of the cells' latent means ``mu_g = alpha_g + B_g mu_g`` (solved in path order).
+  average of the cells' latent means ``mu_g = alpha_g + B_g mu_g`` (solved in path order);
+- approximate invariance: each loading's and intercept's mean over the cells, with the value priors
+  ``x_g ~ normal(mean, wiggle_sd)`` (:mod:`loyaltymodels.loyalty.measurement`).
 
 The elements are the value variables of :func:`loyaltymodels.build_loyalty_model`'s PyMC model, in
 its order, with its priors and transforms, so the two give the same log density and gradient (the
@@ -267,6 +269,15 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     if centred:
         _centre(design, row_at, par_at, new, add)
     src = np.array([row_at(r) for r in range(nrows)], np.int64)
+    if design.wiggle is not None:  # approximate invariance: x_g ~ normal(mean of the cells' x, wiggle_sd)
+        wsd = design.wiggle_sd
+        for rows_of in design.wiggle:
+            mean = new()
+            for r in rows_of:
+                add(mean, 1.0 / len(rows_of), row_at(int(r)))
+            for r in rows_of:
+                prior_index.append((row_at(int(r)), mean, -1))
+                prior_value.append((wsd, -0.5 * math.log(2 * math.pi) - math.log(wsd), 0.0))
     cuts_at: dict[str, int] = {}
     for o in design.outcomes:
         if o.kind == "ordinal":
@@ -283,9 +294,26 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
                 prior_value.append((sd, const, loc))
                 cuts_at.setdefault(o.name, v)
                 previous = v
+    surface_coef: dict[tuple[int, int], int] = {}  # (sector, term) -> value index of b
+    if design.roles.surface:  # b[s, q] = mu_q + tau_q z[s, q], as the weights
+        mu_s = first_element + slots["surface_mu"][0]
+        for s in range(S):
+            for q in range(3):
+                if S == 1:
+                    surface_coef[(s, q)] = mu_s + q
+                    continue
+                v = new()
+                add(v, 1.0, mu_s + q)
+                add(
+                    v,
+                    1.0,
+                    first_element + slots["surface_tau"][0] + q,
+                    first_element + slots["surface_z"][0] + 3 * s + q,
+                )
+                surface_coef[(s, q)] = v
     latent = None
     if design.form in ("scores", "outcomes"):
-        latent = _latent_section(design, first_element, slots, cuts_at)
+        latent = _latent_section(design, first_element, slots, cuts_at, surface_coef)
     derived = Derived(
         count,
         np.asarray(terms, np.int64).reshape(-1, 3),
@@ -303,7 +331,8 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
         own["segment_shift"] = (*slots["segment_shift"], (K_, Sg - 1))
     for g in extra:
         if g.name != "u" and not g.name.startswith("cuts_"):
-            own[g.name] = (*slots[g.name], (len(g.pars),) if g.name.startswith("outcome") else ())
+            shape = (len(g.pars),) if g.name.startswith(("outcome", "surface")) else ()
+            own[g.name] = (*slots[g.name], (S, 3) if g.name == "surface_z" else shape)
     cuts = {o.name: (cuts_at[o.name], len(o.levels) - 1) for o in design.outcomes if o.name in cuts_at}
     return LoyaltyProgram(program, own, sources, cuts)
 
@@ -317,6 +346,11 @@ def _extra_groups(design: Design) -> list[RVGroup]:
         out.append(_group("interaction", pr["interaction"], 1))
     if roles.asymmetry:
         out.append(_group("asymmetry", pr["asymmetry"], 1))
+    if roles.surface:
+        out.append(_group("surface_mu", pr["surface_mu"], 3))
+        if len(design.sectors) > 1:
+            out.append(_group("surface_tau", pr["surface_tau"], 3))
+            out.append(_group("surface_z", Prior("normal", (0.0, 1.0)), 3 * len(design.sectors)))
     if design.outcomes:
         out.append(_group("outcome_slope", pr["outcome_slope"], len(design.outcomes)))
     binary = [o for o in design.outcomes if o.kind == "binary"]
@@ -326,7 +360,11 @@ def _extra_groups(design: Design) -> list[RVGroup]:
 
 
 def _latent_section(
-    design: Design, first_element: int, slots: dict[str, tuple[int, int]], cuts_at: dict[str, int]
+    design: Design,
+    first_element: int,
+    slots: dict[str, tuple[int, int]],
+    cuts_at: dict[str, int],
+    surface_coef: dict[tuple[int, int], int],
 ) -> LatentSection:
     """The latent forms' part of the program (:mod:`loyaltymodels.bayes.density.latent`)."""
     from numpy.polynomial.hermite_e import hermegauss
@@ -353,6 +391,15 @@ def _latent_section(
         a, b = (lat.index(v) for v in roles.asymmetry)
         terms.append([LT.KIND_ABSDIFF, a, b] + [first_element + slots["asymmetry"][0]] * G)
         scales.append(-0.5)
+    if roles.surface:  # the squares and the product: product terms, one coefficient per sector
+        from .surface import PAIRS
+
+        pair = [lat.index(v) for v in roles.surface]
+        for q, (i, j) in enumerate(PAIRS):
+            terms.append(
+                [LT.KIND_PRODUCT, pair[i], pair[j]] + [surface_coef[(int(design.cell_sector[g]), q)] for g in range(G)]
+            )
+            scales.append(1.0)
     outs = []
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     for k, o in enumerate(design.outcomes):

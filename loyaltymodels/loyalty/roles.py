@@ -33,16 +33,18 @@ MAX_RATING_LEVELS = 11
 class Roles:
     """The loyalty latent, its drivers (in the order of its regression), and the driver pairs the
     nonlinear terms use: ``interaction = (beliefs, experience)`` and ``asymmetry = (experience,
-    promise)`` (the gap is ``experience - promise``), each ``None`` when not fitted."""
+    promise)`` (the gap is ``experience - promise``), ``surface = (beliefs, experience)`` (the
+    quadratic response surface, :mod:`loyaltymodels.loyalty.surface`), each ``None`` when not fitted."""
 
     loyalty: str
     drivers: tuple[str, ...]
     interaction: tuple[str, str] | None = None
     asymmetry: tuple[str, str] | None = None
+    surface: tuple[str, str] | None = None
 
     @property
     def nonlinear(self) -> bool:
-        return self.interaction is not None or self.asymmetry is not None
+        return self.interaction is not None or self.asymmetry is not None or self.surface is not None
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,16 @@ def find_roles(
     drivers: Sequence[str] | None = None,
     interaction: bool | Sequence[str] = False,
     asymmetry: bool | Sequence[str] | None = None,
+    surface: bool | Sequence[str] = False,
 ) -> Roles:
     """Loyalty latent and drivers from the structural rows of ``spec`` (see the module docstring).
 
     Examples
     --------
     >>> import loyaltymodels as lm
-    >>> find_roles(lm.parse_model(lm.loyalty_model()), interaction=True)
-    Roles(loyalty='Loyalty', drivers=('Beliefs', 'Experience'), interaction=('Beliefs', 'Experience'), asymmetry=None)
+    >>> r = find_roles(lm.parse_model(lm.loyalty_model()), interaction=True)
+    >>> r.loyalty, r.drivers, r.interaction, r.asymmetry
+    ('Loyalty', ('Beliefs', 'Experience'), ('Beliefs', 'Experience'), None)
     """
     t = spec.table
     lv = list(spec.latents)
@@ -105,9 +109,15 @@ def find_roles(
             f"model (it is regressed on {regressed or 'nothing'}); write "
             f"'{loyalty} ~ {' + '.join(drivers or ['Beliefs', 'Experience'])}'"
         )
-    if len(drivers) < 2 and (interaction is not False or asymmetry not in (None, False)):
-        raise SpecError(f"{loyalty!r} needs two drivers for an interaction or an asymmetry")
-    return Roles(loyalty, drivers, _pair(interaction, drivers, "interaction"), _pair(asymmetry, drivers, "asymmetry"))
+    if len(drivers) < 2 and (interaction is not False or asymmetry not in (None, False) or surface is not False):
+        raise SpecError(f"{loyalty!r} needs two drivers for an interaction, an asymmetry or a response surface")
+    return Roles(
+        loyalty,
+        drivers,
+        _pair(interaction, drivers, "interaction"),
+        _pair(asymmetry, drivers, "asymmetry"),
+        _pair(surface, drivers, "surface"),
+    )
 
 
 def _pair(value: bool | Sequence[str] | None, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:
@@ -127,7 +137,7 @@ def _pair(value: bool | Sequence[str] | None, drivers: tuple[str, ...], what: st
         return (drivers[1], drivers[0]) if what == "asymmetry" else (drivers[0], drivers[1])
     pair = tuple(value)
     if len(pair) != 2 or pair[0] == pair[1] or any(p not in drivers for p in pair):
-        hint = "(experience, promise)" if what == "asymmetry" else "(beliefs, experience)"
+        hint = "(experience, promise)" if what == "asymmetry" else "(beliefs, experience)"  # interaction, surface
         raise SpecError(f"{what}={value!r} must name two different drivers {hint} among {', '.join(drivers)}")
     return pair[0], pair[1]
 

@@ -66,14 +66,18 @@ def _by_sector(post: xr.DataTree, name: str, info: LoyaltyInfo) -> np.ndarray:
     return np.einsum("dsh...,sh->ds...", np.nan_to_num(x), w)
 
 
-def driver_weights(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFrame:
-    """Standardized weights of the drivers of loyalty, per sector and pooled.
+def driver_weights(post: xr.DataTree, *, scale: str = "standardized", mass: float = CI_POSTERIOR) -> pd.DataFrame:
+    """Weights of the drivers of loyalty, per sector and pooled, standardized or raw.
 
-    A weight is the std_all coefficient of ``loyalty ~ driver`` in the sector (latent variances 1,
-    as ``fit_sem(...).parameters.std_all``); ``prob_largest`` is the posterior probability that the
-    driver has the largest weight in that sector. ``pooled`` rows hold the hierarchical mean weight
-    (a typical sector); with segments, ``pooled`` rows with the ``segment`` column set hold each
-    segment's, and sector rows average the sector's segments by size.
+    ``scale="standardized"``: the std_all coefficient of ``loyalty ~ driver`` in the sector (latent
+    variances 1, as ``fit_sem(...).parameters.std_all``), for comparing drivers *within* a sector:
+    it moves with the sector's spread of drivers and loyalty. ``scale="raw"``: the weight in the
+    metric the shared loadings fix (loyalty units per driver unit, the same units in every
+    sector), for comparing sectors (:func:`loyaltymodels.sector_contrasts`). ``prob_largest`` is
+    the posterior probability that the driver has the largest weight in that sector. ``pooled``
+    rows hold the hierarchical mean weight (a typical sector); with segments, ``pooled`` rows with
+    the ``segment`` column set hold each segment's, and sector rows average the sector's segments
+    by size.
 
     Returns
     -------
@@ -89,12 +93,18 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataF
     ['sector', 'driver', 'mean', 'sd', 'ci_lower', 'ci_upper', 'prob_largest', 'segment']
     """
     ds, info = _posterior(post), LoyaltyInfo.from_post(post)
+    if scale not in ("standardized", "raw"):
+        raise SpecError(f"driver_weights(scale={scale!r}): choose 'standardized' or 'raw'")
     blocks: list[tuple[list[str], list[str | None], np.ndarray]] = [
         (list(info.sectors), [None] * len(info.sectors), _by_sector(post, "std_weight", info)),
         ([POOLED], [None], _draws(ds["std_weight_pooled"])[:, None, :]),
     ]
     if info.segments:
         blocks.append(([POOLED] * len(info.segments), list(info.segments), _draws(ds["std_weight_segment"])))
+    if scale == "raw":
+        from .sectors import raw_blocks
+
+        blocks = raw_blocks(post, info)
     rows = []
     for sectors, segments, x in blocks:  # x: (D, rows, K)
         largest = (x == x.max(-1, keepdims=True)).mean(0)
@@ -111,7 +121,9 @@ def driver_weights(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataF
                     }
                 )
     out = pd.DataFrame(rows)
-    return labelled_interval(out if info.segments else out.drop(columns="segment"), mass)
+    out = out if info.segments else out.drop(columns="segment")
+    out.attrs.update(scale=scale, invariance=str(post.attrs.get("invariance", "scalar")))
+    return labelled_interval(out, mass)
 
 
 def outcome_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFrame:
@@ -181,10 +193,14 @@ def _outcome_mean(o: dict, extra: dict, lat: np.ndarray) -> np.ndarray:
     return probs @ np.asarray(o["levels"])
 
 
-def _invest_draws(dr: Draws, size: float) -> dict[str, np.ndarray]:
-    """Per draw and cell ``(D, G, K)``: change of E[loyalty] (in SDs of loyalty in the cell) and of
-    each expected outcome when one driver rises by ``size`` SDs, averaged over the cell's drivers
-    (quasi Monte Carlo points) and loyalty's residual (Gauss-Hermite)."""
+def _invest_draws(dr: Draws, size: float, scale: str = "standardized") -> dict[str, np.ndarray]:
+    """Per draw and cell ``(D, G, K)``: change of E[loyalty] and of each expected outcome when one
+    driver rises by ``size``, averaged over the cell's drivers (quasi Monte Carlo points) and
+    loyalty's residual (Gauss-Hermite). ``standardized``: ``size`` SDs of the driver, loyalty in
+    its SDs in the cell; ``raw``: ``size`` questionnaire points on the driver's items (the latent
+    rise that moves its items' mean by ``size``), loyalty in points of its items' mean."""
+    from .sectors import item_units
+
     info = dr.info
     iL = info.index(info.loyalty)
     pts = driver_points(dr, qmc_normal(len(info.latents) - 1, 256))
@@ -198,12 +214,13 @@ def _invest_draws(dr: Draws, size: float) -> dict[str, np.ndarray]:
     extra = dict(dr.extra, _outcomes=info.outcomes)
     for o in outs:
         out[o["name"]] = np.zeros_like(out["loyalty"])
+    loyalty_unit = 1 / sd_l if scale == "standardized" else item_units(dr, info.loyalty)
     for k, d in enumerate(info.drivers):
         j = info.index(d)
         moved = pts.copy()
-        moved[..., j] += size * sd[:, :, None, j]
+        moved[..., j] += size * (sd[:, :, None, j] if scale == "standardized" else 1 / item_units(dr, d)[..., None])
         after = loyalty_mean_at(dr, moved)
-        out["loyalty"][..., k] = (after - base).mean(-1) / sd_l
+        out["loyalty"][..., k] = (after - base).mean(-1) * loyalty_unit
         for o in outs:  # E over loyalty's residual: nodes on the last axis
             e0 = _outcome_mean(o, extra, base[..., None] + resid * x) @ np.exp(lw)
             e1 = _outcome_mean(o, extra, after[..., None] + resid * x) @ np.exp(lw)
@@ -212,13 +229,23 @@ def _invest_draws(dr: Draws, size: float) -> dict[str, np.ndarray]:
 
 
 def invest_where(
-    post: xr.DataTree, *, size: float = 1.0, mass: float = CI_POSTERIOR, max_draws: int | None = 1000
+    post: xr.DataTree,
+    *,
+    size: float = 1.0,
+    scale: str = "raw",
+    mass: float = CI_POSTERIOR,
+    max_draws: int | None = 1000,
 ) -> pd.DataFrame:
     """Expected change in loyalty and in each behaviour outcome from raising beliefs or experience
-    by ``size`` standard deviations, per sector and pooled.
+    by ``size``, per sector and pooled.
 
-    Loyalty changes are in SDs of loyalty in the sector; 0/1 outcomes change in probability, ratings
-    in mean rating. With an interaction or asymmetry the change depends on where customers stand,
+    ``scale="raw"`` (default), in questionnaire units: ``size`` points on every item of the driver
+    (the rise of the driver that moves its items' mean by ``size`` points), loyalty's change in
+    points of its items' mean; the units are the same in every sector, so sectors compare
+    (this needs shared loadings: a ``configural`` fit is refused). ``scale="standardized"``:
+    ``size`` SDs of the driver in the sector, loyalty in its SDs in the sector. The ``unit`` and
+    ``scale`` columns say which was used. 0/1 outcomes change in probability, ratings in mean
+    rating. With an interaction or asymmetry the change depends on where customers stand,
     so it is averaged over the sector's customers. ``prob_best`` is the posterior probability that
     this driver gives the larger gain (the smaller, for outcomes that fall as loyalty rises, e.g.
     churn: the sign of the effect is read from the posterior).
@@ -226,7 +253,8 @@ def invest_where(
     Returns
     -------
     DataFrame
-        ``sector, driver, target, unit, mean, sd, ci_lower, ci_upper, prob_best``.
+        ``sector, driver, target, unit, scale, mean, sd, ci_lower, ci_upper, prob_best``; attrs
+        ``scale`` and ``step`` (what the driver was raised by).
 
     Examples
     --------
@@ -236,12 +264,19 @@ def invest_where(
     >>> lm.invest_where(post).query("target == 'loyalty'")  # doctest: +SKIP
     """
     _posterior(post)
+    if scale not in ("raw", "standardized"):
+        raise SpecError(f"invest_where(scale={scale!r}): choose 'raw' (questionnaire points) or 'standardized'")
+    if scale == "raw":
+        from .sectors import check_metric
+
+        check_metric(post, "invest_where(scale='raw')")
     dr = Draws.from_post(post, max_draws=max_draws)
     info = dr.info
-    per_cell = chunked(_invest_draws, dr, size, size=64)
+    per_cell = chunked(_invest_draws, dr, size, scale, size=64)
     w = _sector_weights_of(info)
     labels = list(info.sectors) + [POOLED]
     units = {o["name"]: "probability" if o["kind"] == "binary" else "mean rating" for o in info.outcomes}
+    units["loyalty"] = "SD of loyalty" if scale == "standardized" else "points of the loyalty items"
     rows = []
     for target, x in per_cell.items():
         by = np.einsum("dgk,sg->dsk", x, w)
@@ -255,12 +290,17 @@ def invest_where(
                         "sector": lab,
                         "driver": d,
                         "target": target,
-                        "unit": "SD of loyalty" if target == "loyalty" else units[target],
+                        "unit": units[target],
+                        "scale": scale,
                         **{c: float(v[s, k]) for c, v in stats.items()},
                         "prob_best": float(best[s, k]),
                     }
                 )
-    return labelled_interval(pd.DataFrame(rows), mass)
+    out = pd.DataFrame(rows)
+    out.attrs.update(
+        scale=scale, step=f"+{size:g} {'point(s) on every item' if scale == 'raw' else 'SD'} of the driver"
+    )
+    return labelled_interval(out, mass)
 
 
 def balance_effects(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFrame:
@@ -320,19 +360,32 @@ def satisfied_not_loyal(
     loyalty: str | Sequence[str] | None = None,
     n_boot: int = 1000,
     seed: int | None = 0,
+    split: str = "boxes",
+    satisfied_at: float | None = None,
+    loyal_at: float | None = None,
+    boxes: int = 2,
 ) -> pd.DataFrame:
-    """Share of satisfied customers (above the median of experience) who are not loyal (below the
-    median of loyalty), per sector and pooled, with an interval (claim 5).
+    """Share of satisfied customers who are not loyal, P(not loyal | satisfied), per sector and
+    pooled, with an interval (claim 5).
 
-    From a posterior: the share under each draw's latent distribution (measurement error removed).
-    From a data frame: the share of observed item means (``experience``, ``loyalty``: lists of
-    columns) with a bootstrap interval; measurement error pulls that share towards 1/2, so it is an
-    upper bound of the latent share when the items are noisy.
+    ``split="boxes"`` (default): on the questionnaire's own thresholds, so the claim can be false
+    (see :mod:`loyaltymodels.loyalty.boxes`): satisfied = experience items' score at least
+    ``satisfied_at``, loyal = loyalty items' score at least ``loyal_at``, both by default the
+    top-``boxes`` box of the scale (``boxes=2``: top-2-box). ``split="median"``: the older
+    definition (above the median of experience, below that of loyalty), which equals
+    ``1/2 - asin(r)/pi`` in a linear model and so only restates a correlation.
+
+    From a posterior: the share under each draw's latent distribution (measurement error removed),
+    with ``low_image``/``high_image`` (the share among satisfied customers whose beliefs are below /
+    above their cell's mean) and ``prob_high_lower`` (posterior probability that a high image lowers
+    the share). From a data frame: the share of observed item means (``experience``, ``loyalty``:
+    lists of columns) with a bootstrap interval; measurement error blurs both classifications.
 
     Returns
     -------
     DataFrame
-        ``sector, mean, sd, ci_lower, ci_upper`` (the posterior or bootstrap distribution of the share).
+        ``sector, mean, sd, ci_lower, ci_upper`` (the posterior or bootstrap distribution of the
+        share), with ``satisfied_at``/``loyal_at`` in ``attrs`` for ``split="boxes"``.
 
     Examples
     --------
@@ -343,9 +396,23 @@ def satisfied_not_loyal(
     >>> t.sector.tolist()
     ['luxury', 'retail', 'pooled']
     """
+    if split not in ("boxes", "median"):
+        raise DataError(f"split={split!r}: use 'boxes' (the scale's thresholds) or 'median'")
+    cuts = (satisfied_at, loyal_at, boxes) if split == "boxes" else None
     if isinstance(source, pd.DataFrame):
-        return _observed_share(source, sector, experience, loyalty, mass, n_boot, seed)
+        return _observed_share(source, sector, experience, loyalty, mass, n_boot, seed, cuts)
     ds, info = _posterior(source), LoyaltyInfo.from_post(source)
+    if cuts is not None:
+        from .boxes import box_table
+        from .derived import default_experience
+
+        exp = default_experience(info)
+        labels, bx, at = box_table(source, exp, satisfied_at, loyal_at, boxes)
+        out = pd.DataFrame({"sector": labels + [POOLED], **_interval(bx["all"], 0, mass)})
+        out["low_image"], out["high_image"] = np.nanmean(bx["low_image"], 0), np.nanmean(bx["high_image"], 0)
+        out["prob_high_lower"] = (bx["high_image"] < bx["low_image"]).mean(0)
+        out.attrs.update(at, experience=exp)
+        return labelled_interval(out, mass)
     x = np.column_stack([_by_sector(source, "satisfied_not_loyal", info), _draws(ds["satisfied_not_loyal_pooled"])])
     stats = _interval(x, 0, mass)
     out = pd.DataFrame({"sector": list(info.sectors) + [POOLED], **stats})
@@ -361,6 +428,7 @@ def _observed_share(
     mass: float,
     n_boot: int,
     seed: int | None,
+    cuts: tuple[float | None, float | None, int] | None = None,
 ) -> pd.DataFrame:
     if not experience or not loyalty:
         raise DataError("satisfied_not_loyal(data, ...) needs experience=[item columns] and loyalty=[item columns]")
@@ -377,7 +445,16 @@ def _observed_share(
     labels = list(pd.unique(groups)) + ([POOLED] if sector else [])
     rng = np.random.default_rng(seed)
 
+    if cuts is not None:
+        from .boxes import box_threshold
+
+        tops = (np.nanmax(data[list(experience)].to_numpy(float)), np.nanmax(data[list(loyalty)].to_numpy(float)))
+        at = [box_threshold(t, cuts[2]) if c is None else float(c) for c, t in zip(cuts[:2], tops, strict=True)]
+
     def share(ee, ll):
+        if cuts is not None:
+            sat = ee >= at[0]
+            return float(np.mean(ll[sat] < at[1])) if sat.any() else np.nan
         # ties at the median (rating scales) count as neither satisfied nor disloyal
         sat = ee > np.nanmedian(ee)
         return float(np.mean(ll[sat] < np.nanmedian(ll))) if sat.any() else np.nan

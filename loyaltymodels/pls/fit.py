@@ -39,7 +39,7 @@ import pandas as pd
 
 from ..data.validate import validate_data
 from ..defaults import CI_ML, labelled_interval
-from ..errors import ConvergenceError, DataError
+from ..errors import ArgumentError, ConvergenceError, DataError
 from ..spec.model import ModelSpec, as_spec
 from .algorithm import SCHEMES, total_effects
 from .bootstrap import bootstrap_pls, bootstrap_summaries
@@ -266,17 +266,17 @@ def fit_pls(
     {'EXPE': 0.3352, 'QUAL': 0.7197, 'VAL': 0.5901, 'SAT': 0.7073, 'LOY': 0.5099}
     """
     if scheme not in SCHEMES:
-        raise ValueError(f"scheme={scheme!r}; choose among {', '.join(map(repr, SCHEMES))}")
+        raise ArgumentError(f"scheme={scheme!r}; choose among {', '.join(map(repr, SCHEMES))}")
     if missing not in ("listwise", "none"):
         raise DataError(
             f"missing={missing!r}: PLS path modelling needs complete rows; use "
             "'listwise' (drop incomplete rows) or 'none' (raise), or impute first"
         )
     if not 0 < level < 1:
-        raise ValueError(f"level={level} must lie between 0 and 1, e.g. 0.95")
+        raise ArgumentError(f"level={level} must lie between 0 and 1, e.g. 0.95")
     bootstrap = int(bootstrap)
     if bootstrap < 0 or bootstrap == 1:
-        raise ValueError(
+        raise ArgumentError(
             f"bootstrap={bootstrap}: give 0 (no bootstrap) or a number of resamples "
             "(e.g. 1000 or more for percentile intervals)"
         )

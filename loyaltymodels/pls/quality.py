@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
+
 if TYPE_CHECKING:
     from .fit import PlsFit
 
@@ -95,7 +97,7 @@ def htmt_matrix(r: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
 # -- tables from a fit ------------------------------------------------------------------------------
 def _item_correlations(fit: PlsFit) -> tuple[np.ndarray, np.ndarray]:
     if fit.data is None:
-        raise ValueError("this PlsFit keeps no item data; refit it with fit_pls to assess its quality")
+        raise DataError("this PlsFit keeps no item data; refit it with fit_pls to assess its quality")
     x = fit.data.to_numpy(dtype=float)
     return np.corrcoef(x, rowvar=False), x.std(axis=0)
 

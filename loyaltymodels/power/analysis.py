@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..defaults import CI_ML, one_blas_thread
+from ..defaults import CI_ML, check_seed, one_blas_thread
+from ..errors import ArgumentError
 from ..spec.provenance import jsonable
 from .batch import PROBE_REPS, batch_size_for, dask_client, fit_model, fit_status, progress_bar, worker_name
 from .scenarios import Scenario
@@ -129,13 +130,12 @@ def run_batch(job: Job, keys: Sequence[tuple[int, int]]) -> pd.DataFrame:
 
 
 def _entropy(seed: int | None) -> int:
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return int(seed)
+    check_seed(seed)
     if seed is None:
         entropy = np.random.SeedSequence().entropy
         assert isinstance(entropy, int)  # drawn fresh from the OS: one int, never None or a sequence
         return entropy
-    raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
+    return int(seed)
 
 
 def power_analysis(
@@ -223,14 +223,14 @@ def power_analysis(
     >>> lm.plot_power(res)  # doctest: +SKIP
     """
     if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r}: choose one of {ESTIMATORS}")
+        raise ArgumentError(f"estimator={estimator!r}: choose one of {ESTIMATORS}")
     if not isinstance(scenario, Scenario):
         if not callable(scenario):
-            raise TypeError("scenario must be a Scenario or a callable (n, rng) -> (data, truth)")
+            raise ArgumentError("scenario must be a Scenario or a callable (n, rng) -> (data, truth)")
         scenario = Scenario(scenario)
-    ns = sorted({int(k) for k in np.atleast_1d(n)})
+    ns = sorted({int(k) for k in np.atleast_1d(np.asarray(n)).tolist()})
     if not ns or ns[0] < 1 or int(reps) < 1:
-        raise ValueError(f"need sample sizes >= 1 and reps >= 1, got n={n}, reps={reps}")
+        raise ArgumentError(f"need sample sizes >= 1 and reps >= 1, got n={n}, reps={reps}")
     targets = tuple(as_targets(target))
     entropy = _entropy(seed)
     options = {**scenario.fit_options, **(fit_options or {})}

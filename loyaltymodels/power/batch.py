@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..defaults import ModelCache, one_blas_thread
+from ..errors import ArgumentError
 
 __all__ = [
     "dask_client",
@@ -162,7 +163,7 @@ def fit_model(
             _CACHE.put(key, fit.spec)  # exactly the spec fit_sem builds: passing it back is free
         return fit, cached is None
     if estimator != "bayes":
-        raise ValueError(f"estimator={estimator!r}: choose 'sem' or 'bayes'")
+        raise ArgumentError(f"estimator={estimator!r}: choose 'sem' or 'bayes'")
     from ..bayes.fit import compile_model, fit_compiled
     from ..errors import DataError
 
@@ -249,9 +250,9 @@ def _split_datasets(
 ) -> dict:
     if isinstance(datasets, pd.DataFrame):
         if by is None:
-            raise ValueError("a single DataFrame needs by=<column> naming the data sets (brand, wave...)")
+            raise ArgumentError("a single DataFrame needs by=<column> naming the data sets (brand, wave...)")
         if by not in datasets.columns:
-            raise ValueError(f"by={by!r} is not a column of the data")
+            raise ArgumentError(f"by={by!r} is not a column of the data")
         return {k: g.drop(columns=by) for k, g in datasets.groupby(by, sort=False, dropna=False)}
     if isinstance(datasets, Mapping):
         return dict(datasets)

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from ..errors import ArgumentError
 from .targets import (
     Target,
     _interval_excludes_zero,
@@ -47,9 +48,9 @@ def sectors_differ(
     """
     a, b = (str(s) for s in sectors)
     if a == b:
-        raise ValueError(f"sectors_differ needs two different sectors, got {a!r} twice")
+        raise ArgumentError(f"sectors_differ needs two different sectors, got {a!r} twice")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+        raise ArgumentError(f"alpha must lie in (0, 1), got {alpha}")
     spec: dict[str, Any] = dict(kind="sectors_differ", driver=driver, sectors=[a, b], alpha=alpha, outcome=outcome)
     return Target(f"sectors_differ[{driver}: {a} vs {b}]", partial(_sectors_differ, **spec), spec)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import ArgumentError
 from ..spec.provenance import jsonable
 
 __all__ = ["Scenario", "loyalty_power_scenario", "model_power_scenario", "GENERATORS"]
@@ -64,11 +65,11 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, str) and self.generator not in GENERATORS:
-            raise ValueError(
+            raise ArgumentError(
                 f"generator {self.generator!r}: choose one of {GENERATORS} or pass a callable (n, rng) -> (data, truth)"
             )
         if self.generator == "simulate" and "model" not in self.kwargs:
-            raise ValueError("a 'simulate' scenario needs kwargs={'model': '<lavaan syntax>', ...}")
+            raise ArgumentError("a 'simulate' scenario needs kwargs={'model': '<lavaan syntax>', ...}")
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
         """One data set of size ``n`` drawn with ``rng``, and its truth."""
@@ -87,7 +88,7 @@ class Scenario:
         """The lavaan syntax fitted to every replication."""
         model = self.model or truth.attrs.get("model") or self.kwargs.get("model")
         if not model:
-            raise ValueError(
+            raise ArgumentError(
                 "the scenario names no model to fit: pass Scenario(model=...) or return "
                 "truth with truth.attrs['model'] from the generator"
             )

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import ArgumentError
 from ..spec.provenance import jsonable
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def as_targets(target: Target | Callable | Sequence) -> list[Target]:
     out = [t if isinstance(t, Target) else Target.from_callable(t) for t in items]
     names = [t.name for t in out]
     if len(set(names)) != len(names):
-        raise ValueError(f"target names must be unique, got {names}")
+        raise ArgumentError(f"target names must be unique, got {names}")
     return out
 
 
@@ -114,9 +115,9 @@ def weights_differ(
     'weights_differ[banking]'
     """
     if bayes_rule not in ("interval", "probability"):
-        raise ValueError(f"bayes_rule={bayes_rule!r}: choose 'interval' or 'probability'")
+        raise ArgumentError(f"bayes_rule={bayes_rule!r}: choose 'interval' or 'probability'")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+        raise ArgumentError(f"alpha must lie in (0, 1), got {alpha}")
     spec: dict[str, Any] = dict(
         kind="weights_differ",
         sector=sector,
@@ -164,13 +165,13 @@ def group_number(fit: Any, group: int | str | None) -> int:
     labels = group_labels(fit)
     if group is None:
         if len(labels) > 1:
-            raise ValueError(f"the model has groups {labels}: name the one to test")
+            raise ArgumentError(f"the model has groups {labels}: name the one to test")
         return 1
     if group in labels:  # a label wins over a group number
         return labels.index(group) + 1
     if isinstance(group, (int, np.integer)) and 1 <= group <= len(labels):
         return int(group)
-    raise ValueError(f"group {group!r} is not among the fitted groups {labels}")
+    raise ArgumentError(f"group {group!r} is not among the fitted groups {labels}")
 
 
 def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -184,7 +185,7 @@ def _rows(fit: SemFit, keys: list[tuple[str, str, str]], g: int) -> list[int]:
     for key in keys:
         hit = np.flatnonzero((lhs == key[0]) & (op == key[1]) & (rhs == key[2]) & (grp == g))
         if len(hit) != 1:
-            raise ValueError(f"the fitted model has no parameter {' '.join(key)} in group {g}")
+            raise ArgumentError(f"the fitted model has no parameter {' '.join(key)} in group {g}")
         out.append(int(p.index[hit[0]]))
     return out
 
@@ -197,7 +198,7 @@ def _draws(post: DataTree, var: str, names: list[str]) -> np.ndarray:
     assert isinstance(da, xr.DataArray)  # a variable of the posterior group, not a subtree
     missing = [n for n in names if n not in da["parameter"].values]
     if missing:
-        raise ValueError(f"the posterior has no parameter {missing[0]!r}")
+        raise ArgumentError(f"the posterior has no parameter {missing[0]!r}")
     x = da.sel(parameter=names).to_numpy()
     return x.reshape(-1, len(names))
 

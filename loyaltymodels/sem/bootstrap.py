@@ -22,7 +22,7 @@ import numpy as np
 from ..algebra.matrices import evaluate_defined, standardized
 from ..algebra.moments import group_stats
 from ..defaults import CI_ML, one_blas_thread
-from ..errors import LoyaltyModelsError, SemWarning
+from ..errors import ArgumentError, LoyaltyModelsError, SemWarning
 from .effects import effect_pairs, effect_values
 from .engine import constraints, optimize
 from .kernel import Problem
@@ -66,18 +66,18 @@ def _chunk(seeds: list) -> list:
     return [_replicate(s) for s in seeds]
 
 
-def run(context: dict, B: int, seed: int | None, n_jobs: int | None = None) -> list:
+def run(context: dict, B: int, seed: int | None, n_jobs: int | None = None, progress: bool = False) -> list:
     """Results of ``B`` replicates, in replicate order (None for failures)."""
     seeds = np.random.SeedSequence(seed).spawn(B)
     n_jobs = os.cpu_count() or 1 if n_jobs is None else max(1, int(n_jobs))
-    progress = _progress(B)
+    bar = _progress(B, progress)
     if n_jobs == 1:
         _init(context)
         out = []
         for s in seeds:
             out.append(_replicate(s))
-            progress.update(1)
-        progress.close()
+            bar.update(1)
+        bar.close()
         return out
     size = max(1, B // (8 * n_jobs))
     chunks = [seeds[i : i + size] for i in range(0, B, size)]
@@ -89,8 +89,8 @@ def run(context: dict, B: int, seed: int | None, n_jobs: int | None = None) -> l
         with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init, initargs=(context,)) as pool:
             for res in pool.map(_chunk, chunks):
                 out.extend(res)
-                progress.update(len(res))
-    progress.close()
+                bar.update(len(res))
+    bar.close()
     return out
 
 
@@ -102,19 +102,21 @@ class _NoProgress:
         pass
 
 
-def _progress(total: int) -> Any:
-    if not sys.stderr.isatty():
+def _progress(total: int, shown: bool) -> Any:
+    if not shown:
         return _NoProgress()
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="bootstrap", unit="fit")
 
 
-def attach_bootstrap(fit: SemFit, frames: list[pd.DataFrame], B: int, seed: int | None, n_jobs: int | None) -> SemFit:
+def attach_bootstrap(
+    fit: SemFit, frames: list[pd.DataFrame], B: int, seed: int | None, n_jobs: int | None, progress: bool = False
+) -> SemFit:
     """``fit`` with ``boot_se, boot_ci_lower, boot_ci_upper, std_all_boot_lower,
     std_all_boot_upper`` columns and the draws in ``fit.bootstrap``."""
     if B < 2:
-        raise ValueError(f"bootstrap={B}: ask for at least 2 replicates (1000 or more for intervals)")
+        raise ArgumentError(f"bootstrap={B}: ask for at least 2 replicates (1000 or more for intervals)")
     spec = fit.spec
     keep = ~np.isin(spec.table.op.to_numpy(dtype=object), ["==", "<", ">"])
     pairs = effect_pairs(fit)
@@ -126,7 +128,7 @@ def attach_bootstrap(fit: SemFit, frames: list[pd.DataFrame], B: int, seed: int 
         keep=keep,
         pairs=pairs,
     )
-    results = run(context, B, seed, n_jobs)
+    results = run(context, B, seed, n_jobs, progress)
     ok = [r for r in results if r is not None]
     failed = B - len(ok)
     nrow = int(keep.sum())

@@ -85,6 +85,13 @@ def constraints(problem: Problem) -> Constraints:
         d_rows.append(j0 @ x0 - f(x0))
     C, d = np.array(C_rows), np.array(d_rows)
     c0 = np.linalg.lstsq(C, d, rcond=None)[0]
+    if not np.allclose(C @ c0, d, atol=1e-8 * (1 + np.abs(d).max())):
+        # least squares would silently satisfy none of them exactly (a == 1 with a == 2)
+        texts = "; ".join(text for _, text in rows_eq)
+        raise SpecError(
+            f"the equality constraints contradict one another, no parameter values satisfy them all "
+            f"({texts}); remove or correct one"
+        )
     _, s, vt = np.linalg.svd(C)
     rank = int((s > 1e-10 * s.max()).sum())
     return Constraints(c0, vt[rank:].T, lower, upper)

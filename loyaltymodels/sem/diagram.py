@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -23,6 +25,21 @@ if TYPE_CHECKING:
 
 _BOX_W, _BOX_H = 0.9, 0.45
 _ELL_W, _ELL_H = 1.5, 0.75
+# Inches per unit of the layout: the figure is sized at least this, so a label's width in points
+# gives its width in layout units, and each box or ellipse is drawn as wide as its name needs.
+_INCH_PER_UNIT = 1.1
+
+
+def _node_width(name: str, latent: bool) -> float:
+    """A node's width: the default, or its name's rendered width plus a margin when the name is longer."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font = FontProperties(size=9, weight="bold" if latent else "normal")
+    points, _, _ = TextToPath().get_text_width_height_descent(name, font, ismath=False)
+    need = points / 72 / _INCH_PER_UNIT * 1.15 + 0.15
+    # an ellipse is narrower than its width above and below its centre: its text needs ~1.3x room
+    return max(_ELL_W if latent else _BOX_W, need * (1.3 if latent else 1.0))
 
 
 def _layers(spec: ModelSpec) -> dict[str, int]:
@@ -54,7 +71,7 @@ def _positions(spec: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[st
     dx = 4.5 if nlayers > 1 else max(3.0, max_ind * 1.1)
     pos, side = {}, {}
     if nlayers == 1:  # a CFA: factors in a row, indicators below, covariances arching above
-        width = max(2.5, max_ind * 1.1 + 0.6)
+        width = max([2.5] + [len(v) * _row_step(v) + 0.6 for v in indicators.values()])
         for i, v in enumerate(by_layer[0]):
             pos[v], side[v] = (i * width, 0.0), "down"
         by_layer = {}
@@ -75,8 +92,10 @@ def _positions(spec: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[st
     for f, items in indicators.items():
         x0, y0 = pos[f]
         n = len(items)
+        # side by side, the step grows with the widest box so long names do not overlap
+        step = 0.65 if side[f] in ("left", "right") else _row_step(items)
         for j, v in enumerate(items):
-            off = (j - (n - 1) / 2) * (0.65 if side[f] in ("left", "right") else 1.1)
+            off = (j - (n - 1) / 2) * step
             pos[v] = {
                 "left": (x0 - 2.3, y0 - off),
                 "right": (x0 + 2.3, y0 - off),
@@ -88,17 +107,24 @@ def _positions(spec: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[st
     return pos, side
 
 
-def _edge_point(center: tuple[float, float], other: tuple[float, float], latent: bool) -> tuple[float, float]:
-    """Where the line from ``center`` to ``other`` leaves the node's outline."""
+def _row_step(items: list[str]) -> float:
+    """Distance between the centres of indicator boxes side by side: the widest box plus a gap."""
+    return max(1.1, max(_node_width(v, False) for v in items) + 0.2)
+
+
+def _edge_point(
+    center: tuple[float, float], other: tuple[float, float], latent: bool, width: float | None = None
+) -> tuple[float, float]:
+    """Where the line from ``center`` to ``other`` leaves the node's outline (``width``: the node's)."""
     (x, y), (ox, oy) = center, other
     dx, dy = ox - x, oy - y
     if dx == dy == 0:
         return x, y
     if latent:
-        a, b = _ELL_W / 2, _ELL_H / 2
+        a, b = (width or _ELL_W) / 2, _ELL_H / 2
         t = 1 / np.sqrt((dx / a) ** 2 + (dy / b) ** 2)
     else:
-        t = min(_BOX_W / 2 / abs(dx) if dx else np.inf, _BOX_H / 2 / abs(dy) if dy else np.inf)
+        t = min((width or _BOX_W) / 2 / abs(dx) if dx else np.inf, _BOX_H / 2 / abs(dy) if dy else np.inf)
     return x + t * dx, y + t * dy
 
 
@@ -149,21 +175,23 @@ def path_diagram(
     pos, _ = _positions(spec)
     layer = _layers(spec)
     latents = set(spec.latents)
+    width = {v: _node_width(v, v in latents) for v in pos}
     if ax is None:
         xs, ys = zip(*pos.values())
         w, h = max(xs) - min(xs) + 4, max(ys) - min(ys) + 3
-        _, ax = plt.subplots(figsize=(min(16, max(6, w * 1.1)), min(12, max(4, h * 0.9))))
+        # at least _INCH_PER_UNIT inches a unit, so the nodes' widths measured in points hold
+        _, ax = plt.subplots(figsize=(min(40, max(6, w * _INCH_PER_UNIT)), min(30, max(4, h * _INCH_PER_UNIT))))
     fig = ax.figure
     if not isinstance(fig, Figure):  # a SubFigure has no tight_layout
-        raise TypeError("path_diagram draws on Axes of a Figure, not of a SubFigure")
+        raise ArgumentError("path_diagram draws on Axes of a Figure, not of a SubFigure")
     for v, (x, y) in pos.items():
         if v in latents:
-            ax.add_patch(Ellipse((x, y), _ELL_W, _ELL_H, fc="#dbe9f6", ec="#1f4e79", lw=1.4))
+            ax.add_patch(Ellipse((x, y), width[v], _ELL_H, fc="#dbe9f6", ec="#1f4e79", lw=1.4))
         else:
             ax.add_patch(
                 FancyBboxPatch(
-                    (x - _BOX_W / 2, y - _BOX_H / 2),
-                    _BOX_W,
+                    (x - width[v] / 2, y - _BOX_H / 2),
+                    width[v],
                     _BOX_H,
                     boxstyle="square,pad=0",
                     fc="white",
@@ -186,8 +214,8 @@ def path_diagram(
             src, dst = (r.lhs, r.rhs) if r.op == "=~" else (r.rhs, r.lhs)
             if src not in pos or dst not in pos:
                 continue
-            p0 = _edge_point(pos[src], pos[dst], src in latents)
-            p1 = _edge_point(pos[dst], pos[src], dst in latents)
+            p0 = _edge_point(pos[src], pos[dst], src in latents, width[src])
+            p1 = _edge_point(pos[dst], pos[src], dst in latents, width[dst])
             # a regression that skips a layer bends below the nodes it would cross
             skip = r.op == "~" and abs(layer.get(dst, 0) - layer.get(src, 0)) > 1
             rad = 0.25 if skip else 0.0
@@ -220,8 +248,8 @@ def path_diagram(
             rad = -0.35 if p0[0] < p1[0] or (p0[0] == p1[0] and p0[1] > p1[1]) else 0.35
             ax.add_patch(
                 FancyArrowPatch(
-                    _edge_point(p0, p1, r.lhs in latents),
-                    _edge_point(p1, p0, r.rhs in latents),
+                    _edge_point(p0, p1, r.lhs in latents, width[r.lhs]),
+                    _edge_point(p1, p0, r.rhs in latents, width[r.rhs]),
                     arrowstyle="<|-|>",
                     connectionstyle=f"arc3,rad={rad}",
                     mutation_scale=10,

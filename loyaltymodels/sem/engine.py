@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConvergenceError, SpecError
+from ..errors import ArgumentError, ConvergenceError, SpecError
 from .constraints import Constraints, constraints, equalities
 from .kernel import GTOL, XTOL, Optimum, Problem, _solve, optimize
 from .semopy_models import _active, _quiet, check_against_semopy, semopy_means_models, semopy_models
@@ -195,7 +195,7 @@ def estimate(
     kernel's check and any polishing.
     """
     if engine not in ENGINES:
-        raise ValueError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
+        raise ArgumentError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
     theta0 = start_values(problem)
     reason = (
         "engine='kernel' was requested" if engine == "kernel" else kernel_reason(problem) if engine == "auto" else None

@@ -18,12 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..algebra.moments import group_stats, moment_stats
+from ..algebra.moments import GroupStats, group_stats, moment_stats
+from ..algebra.patterns import Pattern
 from ..data.validate import validate_data
-from ..defaults import CI_ML, labelled_interval, one_blas_thread
-from ..errors import ConvergenceError, DataError, SemWarning, SpecError
+from ..defaults import CI_ML, check_seed, labelled_interval, one_blas_thread, show_progress
+from ..errors import ArgumentError, ConvergenceError, DataError, SemWarning, SpecError
+from ..spec.identification import check_identified
 from ..spec.model import ModelSpec
 from . import engine as sem_engine
+from .identification import check_rank
 from .inference import admissibility, parameter_table, r_squared, vcov
 from .kernel import Problem
 from .measures import fit_measures, scaled_measures
@@ -34,6 +37,17 @@ from .robust import GroupData, robust_ml
 __all__ = ["fit_sem", "SemFit"]
 
 _MISSING = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml"}
+
+
+class SummaryText(str):
+    """The text of :meth:`SemFit.summary`: a ``str`` that notebooks and the console do not show a
+    second time after the summary printed it (its repr is one line)."""
+
+    def __repr__(self) -> str:
+        return f"<summary text: {len(self.splitlines())} lines>"
+
+    def _ipython_display_(self) -> None:  # already printed
+        pass
 
 
 @dataclass(frozen=True)
@@ -97,23 +111,24 @@ class SemFit:
 
     @property
     def problem(self) -> Problem:
-        """The objective of this fit (rebuilt from ``sample`` after :meth:`from_json`)."""
+        """The objective of this fit (rebuilt from ``sample`` after :meth:`from_json`: the sample
+        moments, and under FIML the moments of every missing-data pattern)."""
         if self._problem is None:
-            if self.info.get("missing") == "fiml":
-                raise ValueError("the FIML objective needs the data; refit with fit_sem")
             if self.info.get("estimator") == "WLSMV":
                 raise ValueError("the WLSMV objective needs the polychoric statistics; refit with fit_sem")
-            stats = [
-                moment_stats(int(n), c, m) for n, c, m in zip(self.sample["n"], self.sample["cov"], self.sample["mean"])
-            ]
-            object.__setattr__(self, "_problem", Problem(self.spec, stats))
+            fiml = self.info.get("missing") == "fiml"
+            object.__setattr__(self, "_problem", Problem(self.spec, saved_stats(self.sample, fiml), fiml=fiml))
         return self._problem
 
-    def summary(self, *, standardized: bool = True, fit_measures: bool = True) -> None:
-        """Print a lavaan-like report (``summary(fit, standardized = TRUE, fit.measures = TRUE)``)."""
+    def summary(self, *, standardized: bool = True, fit_measures: bool = True, print_: bool = True) -> SummaryText:
+        """Print a lavaan-like report (``summary(fit, standardized = TRUE, fit.measures = TRUE)``)
+        and return its text (a ``str``, for a file or a report); ``print_=False`` only returns it."""
         from .report import summary_text
 
-        print(summary_text(self, standardized=standardized, fit_measures=fit_measures))
+        text = SummaryText(summary_text(self, standardized=standardized, fit_measures=fit_measures))
+        if print_:
+            print(text)
+        return text
 
     def effects(self, *, indicators: bool = False) -> pd.DataFrame:
         """Direct, indirect and total effects between structural variables, with delta-method
@@ -173,6 +188,7 @@ def fit_sem(
     bootstrap: int = 0,
     seed: int | None = None,
     n_jobs: int | None = None,
+    progress: bool | None = None,
     meanstructure: bool | None = None,
     information: str | None = None,
     engine: str = "auto",
@@ -225,6 +241,8 @@ def fit_sem(
         Seed of the bootstrap: results do not depend on ``n_jobs``.
     n_jobs : int, optional
         Processes for the bootstrap (default: all cores).
+    progress : bool, optional
+        A progress bar over the bootstrap's resamples; ``None``: in notebooks and terminals.
     meanstructure : bool, optional
         Add intercepts and latent means (default: as lavaan, with groups, ``~1`` rows or FIML).
     information : {"expected", "observed"}, optional
@@ -263,12 +281,14 @@ def fit_sem(
     """
     started = time.perf_counter()
     check_options(options)
+    _check_bootstrap(bootstrap, seed, n_jobs)
+    shown = show_progress(progress)
     policy = _MISSING.get(str(missing).lower())
     if policy is None:
         raise DataError(f"missing={missing!r}: choose 'listwise' or 'fiml'")
     fiml = policy == "fiml"
     if engine not in sem_engine.ENGINES:
-        raise ValueError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
+        raise ArgumentError(f"engine={engine!r}: choose one of {', '.join(sem_engine.ENGINES)}")
     how = resolve_estimation(estimator, ordered not in (None, False), fiml, sampling_weights is not None, information)
     spec_options = dict(options)
     if std_lv is not None:
@@ -297,6 +317,7 @@ def fit_sem(
     _check_supported(spec)
     if sampling_weights is not None and isinstance(data, pd.DataFrame) and not data.index.is_unique:
         data = data.reset_index(drop=True)  # weights are matched to the rows used by their labels
+    check_identified(spec)
     clean, report = _validate(spec, data, group, policy)
     frames = _split(clean, spec, group, labels)
     weights = None
@@ -308,7 +329,7 @@ def fit_sem(
         weights = [x * len(x) / x.sum() for x in weights]  # lavaan: rescaled to sum to N (per group)
         report = {**report, "sampling_weights": sampling_weights}
     with one_blas_thread():
-        return _fit(spec, frames, weights, report, fiml, how, bootstrap, seed, n_jobs, started, engine)
+        return _fit(spec, frames, weights, report, fiml, how, bootstrap, seed, (n_jobs, shown), started, engine)
 
 
 def _fit(
@@ -320,7 +341,7 @@ def _fit(
     how: Estimation,
     bootstrap: int,
     seed: int | None,
-    n_jobs: int | None,
+    jobs: tuple[int | None, bool],
     started: float,
     engine: str,
 ) -> SemFit:
@@ -329,6 +350,7 @@ def _fit(
     problem = Problem(spec, stats, fiml=fiml)
     models = sem_engine.semopy_models(problem)
     cons = sem_engine.constraints(problem)
+    check_rank(problem, cons)
     opt = sem_engine.estimate(problem, cons, models, frames, engine)
     if not opt.converged:
         raise ConvergenceError(
@@ -362,6 +384,15 @@ def _fit(
         group_labels=list(spec.group_labels),
         observed=list(problem.layout.observed),
     )
+    if fiml:  # what the FIML objective reads: each pattern's moments (not its rows), and logL(H1)
+        sample["logl_h1"] = [st.logl_h1 for st in stats]
+        sample["patterns"] = [
+            [
+                dict(idx=pat.idx.tolist(), n=pat.n, mean=pat.mean.tolist(), cov=pat.cov.tolist())
+                for pat in st.patterns or ()
+            ]
+            for st in stats
+        ]
     info = dict(
         estimator=how.estimator,
         se=how.se,
@@ -390,8 +421,56 @@ def _fit(
     if bootstrap:
         from .bootstrap import attach_bootstrap
 
-        fit = attach_bootstrap(fit, frames, int(bootstrap), seed, n_jobs)
+        fit = attach_bootstrap(fit, frames, int(bootstrap), seed, *jobs)
     return fit
+
+
+def _check_bootstrap(bootstrap: Any, seed: Any, n_jobs: Any) -> None:
+    """Bootstrap settings, before the fit (a bad one used to fail only after the estimation)."""
+    integral = isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, (bool, np.bool_))
+    if not integral or bootstrap < 0 or bootstrap == 1:
+        raise ArgumentError(
+            f"bootstrap={bootstrap!r}: give the number of resamples, 0 for none or at least 2 "
+            "(1000 or more for intervals)"
+        )
+    check_seed(seed)
+    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs < 1):
+        raise ArgumentError(f"n_jobs={n_jobs!r}: give the number of processes (at least 1), or None for all cores")
+
+
+def saved_stats(sample: dict[str, Any], fiml: bool) -> list[GroupStats]:
+    """The per-group statistics a fit keeps in ``sample`` (what :meth:`SemFit.to_json` saves),
+    rebuilt: sample moments, and under FIML the moments of each missing-data pattern.
+
+    A rebuilt pattern holds its size and moments but not its rows (``rows`` and ``y`` are empty):
+    the FIML objective, its gradient, information and modification indices need nothing else.
+    """
+    groups = zip(sample["n"], sample["cov"], sample["mean"])
+    if not fiml:
+        return [moment_stats(int(n), c, m) for n, c, m in groups]
+    if "patterns" not in sample:
+        raise DataError(
+            "this FIML fit was saved without its missing-data patterns (by a version before 0.1.1); "
+            "refit it with fit_sem(..., missing='fiml') and save it again"
+        )
+    out = []
+    for g, ((n, cov, mean), pats, logl_h1) in enumerate(zip(groups, sample["patterns"], sample["logl_h1"]), start=1):
+        patterns = tuple(
+            Pattern(
+                np.asarray(p["idx"], dtype=int),
+                np.empty(0, dtype=int),
+                int(p["n"]),
+                np.asarray(p["mean"], dtype=float),
+                np.asarray(p["cov"], dtype=float),
+                np.empty((0, len(p["idx"]))),
+                g,
+            )
+            for p in pats
+        )
+        out.append(
+            GroupStats(int(n), np.asarray(cov, dtype=float), np.asarray(mean, dtype=float), float(logl_h1), patterns)
+        )
+    return out
 
 
 def _check_supported(spec: ModelSpec) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from ..errors import SemWarning
+from ..defaults import show_progress
+from ..errors import ArgumentError, DataError, SemWarning
 from ..spec.model import ModelSpec
 from .fit import SemFit, fit_sem
 
@@ -44,6 +45,7 @@ def invariance(
     group: str,
     levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
     return_fits: bool = False,
+    progress: bool | None = None,
     **fit_options: Any,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
     """Fit each invariance level and compare it with the previous one.
@@ -59,6 +61,8 @@ def invariance(
         Names from :data:`LEVELS`, in nesting order.
     return_fits : bool
         Also return ``{level: SemFit}``.
+    progress : bool, optional
+        A progress bar over the levels; ``None``: in notebooks and terminals.
     **fit_options
         Passed to :func:`fit_sem` (``estimator="MLR"``, ``ordered=True``, ``sampling_weights``,
         ``missing="fiml"``, ``group_partial=[...]``, ``std_lv``...).
@@ -66,11 +70,14 @@ def invariance(
     Returns
     -------
     DataFrame
-        One row per level: ``npar chisq df pvalue cfi tli rmsea srmr aic bic`` (with a robust
-        estimator also ``chisq_scaled chisq_scaling_factor pvalue_scaled cfi_scaled rmsea_scaled
-        cfi_robust rmsea_robust``) and, from the second level on, ``chisq_diff df_diff
-        pvalue_diff`` (lavTestLRT's ``Chisq diff``, ``Df diff``, ``Pr(>Chisq)``: the scaled
-        difference for robust estimators), ``diff_method`` (lavTestLRT's method) and ``cfi_diff``.
+        One row per level (configural, metric, scalar, strict): ``npar chisq df pvalue cfi tli
+        rmsea srmr aic bic`` (``npar``, ``df`` integers; with a robust estimator also
+        ``chisq_scaled chisq_scaling_factor pvalue_scaled cfi_scaled rmsea_scaled cfi_robust
+        rmsea_robust``) and, from the second level on, ``chisq_diff df_diff pvalue_diff``
+        (lavTestLRT's ``Chisq diff``, ``Df diff``, ``Pr(>Chisq)``: the scaled difference for robust
+        estimators), ``diff_method`` (lavTestLRT's method), with ``cfi_diff`` and ``rmsea_diff``
+        beside them (ΔCFI, ΔRMSEA: the changes semTools' ``compareFit`` prints, read against Chen's
+        2007 cut-offs -0.01 and 0.015).
 
     Examples
     --------
@@ -79,20 +86,35 @@ def invariance(
     >>> tab = lm.invariance(HS_MODEL, load_holzinger_swineford(), group="school",
     ...                     levels=("configural", "metric"))
     >>> tab[["chisq", "df", "chisq_diff", "df_diff"]].round(3)  # lavaan tutorial: 115.851, 124.044
-                  chisq    df  chisq_diff  df_diff
+                  chisq  df  chisq_diff  df_diff
     level
-    configural  115.851  48.0         NaN      NaN
-    metric      124.044  54.0       8.192      6.0
+    configural  115.851  48         NaN     <NA>
+    metric      124.044  54       8.192        6
     """
+    if isinstance(levels, str) or not len(levels):
+        raise ArgumentError(f"levels={levels!r}: give a sequence of level names, e.g. ('configural', 'metric')")
     unknown = [lev for lev in levels if lev not in LEVELS]
     if unknown:
-        raise ValueError(f"unknown invariance level(s) {unknown}; choose among {list(LEVELS)}")
+        raise ArgumentError(f"unknown invariance level(s) {unknown}; choose among {list(LEVELS)}")
+    if not isinstance(data, pd.DataFrame) or group not in data.columns:
+        raise DataError(f"group column {group!r} not found in the data", column=group)
+    present = pd.unique(data[group].dropna())
+    if len(present) < 2:
+        # one group: every level would be the same single-group model, and the table a comparison of nothing
+        found = f"only one level ({present[0]!r})" if len(present) else "no value"
+        raise DataError(
+            f"invariance compares groups, but the column {group!r} has {found}; choose a column with two or more "
+            "groups",
+            column=group,
+        )
     extra = tuple(fit_options.pop("group_equal", ()) or ())
     fits: dict[str, SemFit] = {}
     equal: tuple[str, ...] = extra
     rows: list[dict[str, Any]] = []
+    from tqdm.auto import tqdm
+
     ordered = fit_options.get("ordered") not in (None, False)
-    for level in levels:
+    for level in tqdm(levels, desc="invariance", unit="level", disable=not show_progress(progress)):
         equal = equal + LEVELS[level] + (("thresholds",) if level == "scalar" and ordered else ())
         fit = fit_sem(model, data, group=group, group_equal=equal, **fit_options)
         fm = fit.fit_measures
@@ -113,9 +135,9 @@ def invariance(
         row = {
             "level": level,
             "group_equal": ", ".join(equal) or "-",
-            "npar": fm["npar"],
+            "npar": int(fm["npar"]),
             "chisq": fm["chisq"],
-            "df": fm["df"],
+            "df": int(fm["df"]),
             "pvalue": fm["pvalue"],
             "cfi": fm["cfi"],
             "tli": fm["tli"],
@@ -132,8 +154,12 @@ def invariance(
             prev = rows[-1]
             row.update(difference_test(fits[prev["level"]], fit))
             row["cfi_diff"] = fm["cfi"] - prev["cfi"]
+            row["rmsea_diff"] = fm["rmsea"] - prev["rmsea"]
         rows.append(row)
     table = pd.DataFrame(rows).set_index("level")
+    for col in ("npar", "df", "df_diff"):  # counts, printed as lavaan prints them (48, not 48.0)
+        if col in table:
+            table[col] = table[col].astype("Int64")
     return (table, fits) if return_fits else table
 
 

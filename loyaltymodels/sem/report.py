@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..data.files import check_writable, read_json
+from ..errors import DataError
 from ..spec.provenance import package_versions, spec_attrs, spec_from_attrs
 
 if TYPE_CHECKING:
@@ -104,11 +105,17 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         _line("Number of model parameters", int(fm["npar"]), "{:d}"),
         "",
     ]
+    report = fit.data_report or {}
+    n_total, n_used = report.get("n_total"), report.get("n_used")
+    if n_total is not None and n_used is not None and n_used < n_total:
+        # lavaan's "Used Total" columns when rows were dropped (listwise deletion)
+        out.append(f"{'':{_W - 4}}Used{'Total':>12}")
+        out.append(_line("Number of observations", int(n_used), "{:d}") + f"{int(n_total):>12d}")
     if spec.ngroups > 1:
         out.append(_line("Number of observations per group:", ""))
         for lab, n in zip(spec.group_labels, fit.sample["n"]):
             out.append(_line(f"  {lab}", int(n), "{:d}"))
-    else:
+    elif not (n_total is not None and n_used is not None and n_used < n_total):
         out.append(_line("Number of observations", int(fm["ntotal"]), "{:d}"))
     if info.get("missing") == "fiml":
         out.append(_line("Number of missing patterns", sum(_npatterns(fit)), "{:d}"))
@@ -125,9 +132,9 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
             _line("Degrees of freedom", int(fm["df"]), "{:d}"),
             _line("P-value (Chi-square)", fm["pvalue"]),
         ]
-    if spec.ngroups > 1 and fit._problem is not None:
+    if spec.ngroups > 1 and (fit._problem is not None or fit.info.get("estimator") != "WLSMV"):
         out.append(_line("Test statistic for each group:", ""))
-        for lab, n, f in zip(spec.group_labels, fit.sample["n"], fit._problem.group_objectives(fit.theta)):
+        for lab, n, f in zip(spec.group_labels, fit.sample["n"], fit.problem.group_objectives(fit.theta)):
             out.append(_line(f"  {lab}", n * f))
     if fit_measures and robust:
         out += [
@@ -195,6 +202,9 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         _line("Information saturated (h1) model", "Structured"),
     ]
     params = fit.parameters
+    names = [*params.lhs.astype(str), *params.rhs.astype(str)]
+    labels = [str(v) for v in params.label if isinstance(v, str) and v]
+    _NAME["width"] = max(19, 6 + max(map(len, names), default=0) + (3 + max(map(len, labels)) if labels else 0))
     for g in range(1, spec.ngroups + 1):
         if spec.ngroups > 1:
             out += ["", f"Group {g} [{spec.group_labels[g - 1]}]:"]
@@ -204,23 +214,32 @@ def summary_text(fit: SemFit, standardized: bool = True, fit_measures: bool = Tr
         out += ["", "Defined Parameters:", _header(standardized)]
         out += [_row(f"    {r.lhs}", r, standardized) for r in defined.itertuples()]
     if len(fit.r2):
-        out += ["", "R-Square:", f"{'':20}{'Estimate':>9}"]
-        for key, v in fit.r2.items():
-            name = key if isinstance(key, str) else f"{key[1]} (group {key[0]})"
-            out.append(f"    {name:<16}{v:9.3f}")
+        labels = list(spec.group_labels)
+        names = [
+            key if isinstance(key, str) else f"{key[1]} [{labels[int(key[0]) - 1] if labels else key[0]}]"
+            for key in fit.r2.index
+        ]
+        width = max(16, *map(len, names))
+        out += ["", "R-Square:", f"{'':{width + 4}}{'Estimate':>9}"]
+        for name, v in zip(names, fit.r2.to_numpy()):
+            out.append(f"    {name:<{width}}{v:9.3f}")
     if fit.warnings:
         out += ["", "Warnings:"] + [f"  - {w}" for w in fit.warnings]
     return "\n".join(out)
 
 
 def _npatterns(fit: SemFit) -> list[int]:
-    prob = fit._problem
-    return [len(st.patterns or ()) for st in prob.stats] if prob is not None else [0]
+    return [len(st.patterns or ()) for st in fit.problem.stats]
+
+
+#: Width of the name column: lavaan's 19, wider when a name needs it (set per summary; names are
+#: never cut, so qualité_service_1 and qualité_service_2 stay two rows a reader can tell apart).
+_NAME = {"width": 19}
 
 
 def _header(standardized: bool) -> str:
     cols = ["Estimate", "Std.Err", "z-value", "P(>|z|)"] + (["Std.lv", "Std.all"] if standardized else [])
-    return f"{'':19}" + "".join(f"{c:>9}" for c in cols)
+    return f"{'':{_NAME['width']}}" + "".join(f"{c:>9}" for c in cols)
 
 
 def _num(x: float, width: int = 9) -> str:
@@ -229,7 +248,7 @@ def _num(x: float, width: int = 9) -> str:
 
 def _row(name: str, r: Any, standardized: bool) -> str:
     label = f" ({r.label})" if isinstance(r.label, str) and r.label else ""
-    text = f"{name + label:<19.19}"[:19]
+    text = f"{name + label:<{_NAME['width']}}"
     free = r.par >= 0 or r.op == ":="
     cells = [
         _num(r.est),
@@ -341,7 +360,7 @@ def to_json(fit: SemFit, path: str | os.PathLike[str]) -> None:
     r2 = fit.r2
     doc = {
         "format": FORMAT,
-        "format_version": 1,
+        "format_version": 2,  # 2: FIML fits keep their missing-data patterns' moments
         "package_versions": package_versions(),
         "spec": spec_attrs(fit.spec),
         "parameters": frame_to_json(fit.parameters),
@@ -359,7 +378,11 @@ def to_json(fit: SemFit, path: str | os.PathLike[str]) -> None:
         "info": _clean(fit.info),
         "bootstrap": _clean(fit.bootstrap),
     }
-    Path(path).write_text(json.dumps(doc, indent=1))
+    target = check_writable(path, what="fit")
+    try:
+        target.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot write '{target}': {exc.strerror or exc}") from exc
 
 
 def _floats(x):
@@ -368,12 +391,25 @@ def _floats(x):
     return _unclean_float(x) if isinstance(x, str) or x is None else x
 
 
-def from_json(path):
+def from_json(path: str | os.PathLike[str]) -> SemFit:
+    doc = read_json(path, what="saved ML fit")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = f"format {doc.get('format')!r}" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
+        raise DataError(
+            f"'{path}' is not a saved ML fit (it holds {found}, not {FORMAT!r}); give the .json written by "
+            "fit.to_json(...) or 'loyaltymodels sem --json'"
+        )
+    try:
+        return _from_doc(doc)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"'{path}' is a damaged saved ML fit ({type(exc).__name__}: {exc}); save the fit again"
+        ) from exc
+
+
+def _from_doc(doc: dict[str, Any]) -> SemFit:
     from .fit import SemFit
 
-    doc = json.loads(Path(path).read_text())
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a saved SemFit (format {doc.get('format')!r})")
     spec = spec_from_attrs(doc["spec"])
     r2d = doc["r2"]
     if len(r2d["names"]) > 1:
@@ -397,7 +433,7 @@ def from_json(path):
         converged=doc["converged"],
         data_report=doc["data_report"],
         vcov=pd.DataFrame(_floats(doc["vcov"]["values"]), index=names, columns=names, dtype=float),
-        sample={k: _floats(v) if k in ("cov", "mean") else v for k, v in doc["sample"].items()},
+        sample={k: _floats(v) if k in ("cov", "mean", "logl_h1") else v for k, v in doc["sample"].items()},
         info=doc["info"],
         bootstrap=boot,
     )

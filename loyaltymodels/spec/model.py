@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
+from ..errors import ArgumentError, SpecError
 from . import syntax as _syntax
 from .partable import COLUMNS, CONSTRAINT_OPS, EQUALITY_CLASSES, SpecWarning, _build_table, _unique, _vnames
 
@@ -193,8 +193,10 @@ def parse_model(model: str | ModelSpec | pd.DataFrame, *, std_lv: bool = False, 
         return from_partable(model, std_lv=std_lv, **options)
     unknown = set(options) - set(_DEFAULT_OPTIONS)
     if unknown:
-        raise TypeError(f"parse_model() got unknown option(s) {sorted(unknown)}; known: {sorted(_DEFAULT_OPTIONS)}")
-    opts = {**_DEFAULT_OPTIONS, **options, "std_lv": bool(std_lv)}
+        raise ArgumentError(f"parse_model() got unknown option(s) {sorted(unknown)}; known: {sorted(_DEFAULT_OPTIONS)}")
+    opts = {**_DEFAULT_OPTIONS, **options, "std_lv": std_lv}
+    _check_options(opts)
+    opts["std_lv"] = bool(std_lv)
     opts["group_equal"] = _check_group_equal(opts["group_equal"])
     opts["group_partial"] = tuple(opts["group_partial"] or ())
     if opts["ordinal"] is not None:
@@ -216,6 +218,55 @@ def as_spec(model: str | ModelSpec | pd.DataFrame, **options: Any) -> ModelSpec:
     return parse_model(model, **options)
 
 
+#: Options that are True or False (a string such as "no" would otherwise count as True).
+_FLAGS = (
+    "std_lv",
+    "auto",
+    "auto_fix_single",
+    "auto_cov_lv_x",
+    "auto_cov_y",
+    "fixed_x",
+    "orthogonal",
+    "int_ov_free",
+    "int_lv_free",
+)
+
+
+def _check_options(opts: Mapping[str, Any]) -> None:
+    """Refuse option values that would be read as something else than meant, naming them."""
+
+    def flag(value: Any) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    for name in _FLAGS:
+        if not flag(opts[name]):
+            raise ArgumentError(f"{name}={opts[name]!r}: give True or False")
+    for name in ("auto_fix_first", "meanstructure"):
+        if opts[name] is not None and not flag(opts[name]):
+            raise ArgumentError(f"{name}={opts[name]!r}: give True, False or None (lavaan's default)")
+    ngroups, labels = opts["ngroups"], opts["group_labels"]
+    if ngroups is not None and (
+        not isinstance(ngroups, (int, np.integer)) or isinstance(ngroups, (bool, np.bool_)) or ngroups < 1
+    ):
+        raise ArgumentError(f"ngroups={ngroups!r}: give the number of groups, an integer of at least 1")
+    if labels is not None:
+        if isinstance(labels, str) or not isinstance(labels, Sequence):
+            raise ArgumentError(f"group_labels={labels!r}: give one label per group, as a list")
+        if ngroups is not None and len(labels) != ngroups:
+            raise ArgumentError(f"group_labels has {len(labels)} label(s) for ngroups={ngroups}; give one per group")
+        if len(set(map(str, labels))) != len(labels):
+            raise ArgumentError(f"group_labels={list(labels)!r}: each group needs its own label")
+    ordinal = opts["ordinal"]
+    if ordinal is not None:
+        if not isinstance(ordinal, Mapping):
+            raise ArgumentError(
+                f"ordinal={ordinal!r}: give a mapping item -> number of thresholds, e.g. {{'q1': 4}} for 5 categories"
+            )
+        for item, k in ordinal.items():
+            if not isinstance(k, (int, np.integer)) or isinstance(k, (bool, np.bool_)) or k < 1:
+                raise ArgumentError(f"ordinal[{item!r}] = {k!r}: the number of thresholds is an integer of at least 1")
+
+
 def _check_group_equal(value: str | Sequence[str]) -> tuple[str, ...]:
     items = (value,) if isinstance(value, str) else tuple(value or ())
     for item in items:
@@ -226,7 +277,13 @@ def _check_group_equal(value: str | Sequence[str]) -> tuple[str, ...]:
 
 # -- table -> syntax -------------------------------------------------------------------------------
 def _fmt(x: float) -> str:
-    return "NA" if math.isnan(x) else repr(float(x)).removesuffix(".0")
+    """A value as lavaan syntax writes it: ``NA``, ``Inf``/``-Inf`` (as R), or the shortest
+    decimal that reads back to the same float (``repr``)."""
+    if math.isnan(x):
+        return "NA"
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    return repr(float(x)).removesuffix(".0")
 
 
 def to_syntax(table: pd.DataFrame, options: Mapping[str, Any] | None = None) -> str:
@@ -249,13 +306,22 @@ def to_syntax(table: pd.DataFrame, options: Mapping[str, Any] | None = None) -> 
     bare_text = "\n".join(_term_line(k, "") for k in user_keys)
     bare = _build_table(_syntax.parse(bare_text), {**opts, "ngroups": ngroups}) if user_keys else None
     bare_by = {k: rows for k, rows in bare.groupby(["lhs", "op", "rhs"], sort=False)} if bare is not None else {}
-    lines: list[tuple[tuple[str, str], str]] = []
+    # The number of groups is part of the syntax only through c(...) vectors: when no term needs
+    # one, the first user term spells its own values out per group, so that the text alone
+    # parses back to as many groups (c(1, 1)*x1 must not come back as one group).
+    terms: dict[tuple[str, str, str], str] = {}
     for k in keys:
         rows = by_key[k].sort_values("group")
-        ref = bare_by.get(k)
-        mods = _modifiers(rows, ref, ngroups)
+        mods = _modifiers(rows, bare_by.get(k))
         if rows.user.any() or mods:
-            lines.append(((k[0], "~" if k[1] == "~1" else k[1]), mods + ("1" if k[1] == "~1" else k[2])))
+            terms[k] = mods
+    if ngroups > 1 and not any("c(" in m for m in terms.values()):
+        first = next((k for k in user_keys if not by_key[k].exo.any()), None)
+        if first is not None:
+            terms[first] = _modifiers(by_key[first].sort_values("group"), bare_by.get(first), per_group=True)
+    lines: list[tuple[tuple[str, str], str]] = [
+        ((k[0], "~" if k[1] == "~1" else k[1]), mods + ("1" if k[1] == "~1" else k[2])) for k, mods in terms.items()
+    ]
     out: list[str] = []
     for (lhs, op), term in lines:  # consecutive terms with the same lhs and op share one line
         if out and out[-1].startswith(f"{lhs} {op} "):
@@ -272,8 +338,9 @@ def _term_line(k: tuple[str, str, str], mods: str) -> str:
     return f"{lhs} ~ {mods}1" if op == "~1" else f"{lhs} {op} {mods}{rhs}"
 
 
-def _modifiers(rows: pd.DataFrame, ref: pd.DataFrame | None, ngroups: int) -> str:
-    """The ``mod*`` prefix of one term: only what differs from what the defaults would give."""
+def _modifiers(rows: pd.DataFrame, ref: pd.DataFrame | None, per_group: bool = False) -> str:
+    """The ``mod*`` prefix of one term: only what differs from what the defaults would give
+    (``per_group``: the fixed/free status written as a ``c(...)`` vector even where it does not)."""
 
     def vec(values: list[str]) -> str:
         return values[0] if len(set(values)) == 1 else f"c({', '.join(values)})"
@@ -287,8 +354,9 @@ def _modifiers(rows: pd.DataFrame, ref: pd.DataFrame | None, ngroups: int) -> st
         return not np.array_equal(a, b)
 
     parts = []
-    if differs("free") or differs("value"):
-        parts.append(vec([_fmt(math.nan if f else v) for f, v in zip(rows.free, rows.value)]))
+    if differs("free") or differs("value") or per_group:
+        status = [_fmt(math.nan if f else v) for f, v in zip(rows.free, rows.value)]
+        parts.append(f"c({', '.join(status)})" if per_group else vec(status))
     if differs("label"):
         labels = list(rows.label)
         parts.append(vec([lab or "NA" for lab in labels]) if any(labels) else "")

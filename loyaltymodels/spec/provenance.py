@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from .model import ModelSpec, parse_model
 
 _PACKAGES = (
@@ -69,6 +70,12 @@ def spec_from_attrs(attrs: Mapping[Any, Any]) -> ModelSpec:
     >>> spec_from_attrs(spec_attrs(spec)).partable.equals(spec.partable)
     True
     """
+    missing = [k for k in ("model_syntax", "spec_options") if k not in attrs]
+    if missing:
+        raise DataError(
+            f"no model specification in these attributes (missing {', '.join(missing)}): the result was not "
+            "saved by loyaltymodels (fit_sem, fit_bayes, fit_loyalty)"
+        )
     options = json.loads(attrs["spec_options"])
     for key in ("group_equal", "group_partial"):
         options[key] = tuple(options.get(key) or ())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,11 +115,74 @@ def _parse_statement(st: Statement) -> list[Formula]:
     lhs_names = _read_lhs(r, op_tok.text)
     r = _Reader(st, rhs_toks)
     terms = _read_terms(r, op_tok)
-    return [
-        Formula(lhs=name, op=op, rhs=rhs, line=op_tok.line, col=op_tok.col, **mods)
-        for name in lhs_names
-        for (op, rhs, mods) in terms
-    ]
+    out = []
+    for name in lhs_names:
+        for op, rhs, mods, tok in terms:
+            f = Formula(lhs=name, op=op, rhs=rhs, line=op_tok.line, col=op_tok.col, **mods)
+            _check_term(st, f, tok)
+            out.append(f)
+    return out
+
+
+#: What a variable on both sides of an operator would mean, and why it cannot be estimated.
+_SELF_LOOPS = {
+    "=~": "measures itself: a latent variable cannot be among its own indicators",
+    "<~": "forms itself: a composite cannot be among its own indicators",
+    "~": "is regressed on itself",
+}
+
+
+def _check_term(st: Statement, f: Formula, tok: Token) -> None:
+    """Refuse what no estimator can identify, as lavaan refuses it, naming the parameter:
+    a variable on both sides of ``=~ <~ ~``, fixed values and starts that are not finite numbers,
+    bounds that leave no room (``lower()`` above ``upper()``)."""
+    name = f"'{f.lhs} {f.op} {f.rhs}'" if f.op != "~1" else f"'{f.lhs} ~ 1'"
+
+    def fail(message: str, expected: str) -> SpecError:
+        return SpecError(
+            f"{name} {message}", line=tok.line, column=tok.col, expected=expected, source_line=st.lines.get(tok.line)
+        )
+
+    if f.op in _SELF_LOOPS and f.lhs == f.rhs:
+        raise fail(_SELF_LOOPS[f.op] + "; remove this term", "another variable")
+    for key, what in (("fixed", "fixed value"), ("start", "starting value")):
+        values = getattr(f, key) or []
+        if any(math.isinf(v) for v in values):
+            raise fail(f"has an infinite {what}; write a finite number (or NA)", "a finite number")
+    lower = [math.nan if v == -math.inf else v for v in (f.lower or [])]
+    upper = [math.nan if v == math.inf else v for v in (f.upper or [])]
+    if any(v == math.inf for v in lower) or any(v == -math.inf for v in upper):
+        raise fail("has lower(Inf) or upper(-Inf), which no value satisfies; remove the bound", "a finite bound")
+    # an infinite bound in its own direction is no bound at all: stored as NaN, as an absent one
+    f.lower, f.upper = (lower or None), (upper or None)
+    if lower and upper:
+        n = max(len(lower), len(upper))
+        for g in range(n):
+            lo, hi = lower[g if len(lower) > 1 else 0], upper[g if len(upper) > 1 else 0]
+            if lo > hi:  # NaN (no bound) compares False
+                where = f" in group {g + 1}" if n > 1 else ""
+                raise fail(
+                    f"has lower({_num(lo)}) above upper({_num(hi)}){where}: no value satisfies both; "
+                    "swap or correct the bounds",
+                    "lower() <= upper()",
+                )
+    for g, value in enumerate(f.fixed or []):
+        lo = lower[g if len(lower) > 1 else 0] if lower else math.nan
+        hi = upper[g if len(upper) > 1 else 0] if upper else math.nan
+        if value < lo or value > hi:
+            raise fail(
+                f"is fixed to {_num(value)}, outside its own bounds "
+                f"[{_num(-math.inf if math.isnan(lo) else lo)}, {_num(math.inf if math.isnan(hi) else hi)}]; "
+                "drop the bounds or fix it inside them",
+                "a fixed value within lower() and upper()",
+            )
+
+
+def _num(x: float) -> str:
+    """A number as the syntax writes it (``Inf`` as R does)."""
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    return repr(float(x)).removesuffix(".0")
 
 
 def _read_lhs(r: _Reader, op: str) -> list[str]:
@@ -135,7 +199,7 @@ def _read_lhs(r: _Reader, op: str) -> list[str]:
         r.next()
 
 
-def _read_terms(r: _Reader, op_tok: Token) -> list[tuple[str, str, dict]]:
+def _read_terms(r: _Reader, op_tok: Token) -> list[tuple[str, str, dict, Token]]:
     op = op_tok.text
     terms = []
     if r.tok.kind == "end":
@@ -148,6 +212,7 @@ def _read_terms(r: _Reader, op_tok: Token) -> list[tuple[str, str, dict]]:
         }.get(op, "a term")
         raise r.fail(f"{what} after '{op}'")
     while True:
+        first = r.tok
         mods = _read_modifiers(r)
         t = r.tok
         if t.kind == "name":
@@ -160,7 +225,7 @@ def _read_terms(r: _Reader, op_tok: Token) -> list[tuple[str, str, dict]]:
         else:
             wanted = "a variable name" + (" or 1 (an intercept)" if op == "~" else "")
             raise r.fail(wanted)
-        terms.append((term_op, rhs, mods))
+        terms.append((term_op, rhs, mods, first))
         if r.tok.kind == "end":
             return terms
         if r.tok.text != "+":
@@ -185,7 +250,7 @@ def _read_modifiers(r: _Reader) -> dict:
 
     while _looks_like_modifier(r):
         t = r.tok
-        if t.kind == "number" or t.text == "-":
+        if t.kind == "number" or t.text in ("-", "Inf"):
             put("fixed", [_read_number(r)], t)
         elif t.kind == "name" and t.text == "NA":
             r.next()
@@ -241,7 +306,10 @@ def _read_modifiers(r: _Reader) -> dict:
 def _looks_like_modifier(r: _Reader) -> bool:
     """A modifier is whatever stands before a top-level ``*`` or ``?`` in the current term."""
     depth = 0
-    for t in r.toks[r.i :]:
+    # iterate from r.i, never over a slice ``r.toks[r.i:]``: copying the rest of the formula for
+    # every term made a formula with many terms quadratic
+    for k in range(r.i, len(r.toks)):
+        t = r.toks[k]
         if t.text == "(":
             depth += 1
         elif t.text == ")":
@@ -254,14 +322,29 @@ def _looks_like_modifier(r: _Reader) -> bool:
 
 
 def _read_number(r: _Reader, allow_na: bool = False) -> float:
+    """A number, ``-`` signed; ``Inf`` too (the bounds' "no bound", as R writes it). A literal
+    too large for a float (``1e999``) is refused here rather than becoming ``inf``."""
     sign = 1.0
     if r.tok.text == "-":
         r.next()
         sign = -1.0
     t = r.tok
     if t.kind == "number":
+        value = float(t.text)
+        if math.isinf(value):
+            raise SpecError(
+                f"the number {t.text} is too large to be a value (beyond {sys.float_info.max:.3g}); "
+                "write a finite number, or Inf in lower()/upper() for no bound",
+                line=t.line,
+                column=t.col,
+                expected="a finite number",
+                source_line=r.st.lines.get(t.line),
+            )
         r.next()
-        return sign * float(t.text)
+        return sign * value
+    if t.kind == "name" and t.text == "Inf":
+        r.next()
+        return sign * math.inf
     if allow_na and t.text == "NA":
         r.next()
         return math.nan
@@ -276,7 +359,7 @@ def _read_vector(r: _Reader) -> tuple[str, list]:
         t = r.tok
         if t.kind in {"number", "string"} or t.text == "-" or t.kind == "name":
             items.append(t)
-            if t.kind == "number" or t.text == "-":
+            if t.kind == "number" or t.text in ("-", "Inf"):
                 values.append(_read_number(r))
             else:
                 r.next()
@@ -335,8 +418,13 @@ def _parse_expression_statement(st: Statement, op_tok: Token, lhs: list[Token], 
 
 
 def _check_expression(st: Statement, toks: list[Token]) -> None:
-    depth = 0
-    for t in toks:
+    """Read one side of ``:= == < >`` as arithmetic (lavaan's: numbers, labels, ``+ - * / ^``,
+    parentheses, function calls), so that a malformed side is refused here, where its line and
+    column are known. Without this, a continued line glued onto an expression passed unnoticed:
+    ``ab := a*b`` followed by a line ``b`` read as ``a*bb``."""
+    body = [t for t in toks if t.kind != "end"]
+    end = toks[-1] if toks and toks[-1].kind == "end" else Token("end", "", body[-1].line, body[-1].col + 1)
+    for t in body:
         if t.kind == "op":
             raise SpecError(
                 f"a second operator {t.text!r} in one formula",
@@ -345,14 +433,60 @@ def _check_expression(st: Statement, toks: list[Token]) -> None:
                 expected="one operator per formula (use ';' or a new line)",
                 source_line=st.lines.get(t.line),
             )
-        depth += (t.text == "(") - (t.text == ")")
-        if depth < 0:
-            raise SpecError(
-                "unbalanced ')'", line=t.line, column=t.col, expected="'(' before ')'", source_line=st.lines.get(t.line)
-            )
-    if depth:
-        t = toks[-1]
-        raise SpecError("unbalanced '('", line=t.line, column=t.col, expected="')'", source_line=st.lines.get(t.line))
+    r = _Reader(st, body + [end])
+    _expr(r)
+    if r.tok.kind != "end":
+        prev = r.toks[r.i - 1]
+        if r.tok.text == ")":
+            raise r.fail("an operator or the end of the expression ('(' missing before this ')')")
+        raise r.fail(f"an operator (+ - * / ^) between {prev.text!r} and {r.tok.text!r}")
+
+
+def _expr(r: _Reader) -> None:
+    _term(r)
+    while r.tok.text in ("+", "-"):
+        r.next()
+        _term(r)
+
+
+def _term(r: _Reader) -> None:
+    _power(r)
+    while r.tok.text in ("*", "/"):
+        r.next()
+        _power(r)
+
+
+def _power(r: _Reader) -> None:
+    _unary(r)
+    if r.tok.text == "^":
+        r.next()
+        _power(r)
+
+
+def _unary(r: _Reader) -> None:
+    while r.tok.text in ("+", "-"):
+        r.next()
+    t = r.tok
+    if t.kind == "number":
+        if math.isinf(float(t.text)):
+            raise r.fail("a finite number")
+        r.next()
+    elif t.kind == "name" and r.toks[r.i + 1].text == "(":
+        r.next(), r.next()
+        if r.tok.text != ")":
+            _expr(r)
+            while r.tok.text == ",":
+                r.next()
+                _expr(r)
+        r.expect(")", f"',' or ')' to close {t.text}(")
+    elif t.kind == "name":
+        r.next()
+    elif t.text == "(":
+        r.next()
+        _expr(r)
+        r.expect(")", "')'")
+    else:
+        raise r.fail("a label, a number or '('")
 
 
 def _join(toks: list[Token]) -> str:

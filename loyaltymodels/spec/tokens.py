@@ -6,6 +6,7 @@ removed, continued lines joined (:func:`statements`), and tokens with their line
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ _TOKEN_RE = re.compile(
     (?P<ws>\s+)
   | (?P<op>~\*~|=~|<~|~~|:=|==|<=|>=|~|<|>|\|)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z_.][A-Za-z0-9_.]*)
+  | (?P<name>(?:[^\W\d]|\.)[\w.\u0300-\u036f]*)
   | (?P<string>"[^"]*"|'[^']*')
   | (?P<punct>[-+*/^(),?])
 """,
@@ -131,8 +132,16 @@ def statements(syntax: str) -> list[Statement]:
     """
     if not isinstance(syntax, str):
         raise SpecError(f"model syntax must be a string, got {type(syntax).__name__}")
+    # Names are letters of any script, digits, '_' and '.' (lavaan's in a UTF-8 locale). NFC makes
+    # 'qualité' typed with a combining accent (macOS, some exports) the same name as the precomposed one.
+    syntax = unicodedata.normalize("NFC", syntax)
     lines = {i + 1: s for i, s in enumerate(syntax.splitlines())}
-    out: list[Statement] = []
+    # Each statement is gathered as a list of pieces and joined once at the end, and whether it
+    # "ends open" is read from its last piece only: re-scanning or re-concatenating the whole
+    # statement at every continued line made a formula written one term per line quadratic.
+    pieces: list[list[str]] = []
+    positions: list[list[tuple[int, int]]] = []
+    open_end: list[bool] = []
     for lineno, raw in lines.items():
         body = _strip_comment(raw)
         start = 0
@@ -145,14 +154,16 @@ def statements(syntax: str) -> list[Statement]:
             if not text:
                 continue
             pos = [(lineno, col0 + k) for k in range(len(text))]
-            if out and (not _has_operator(text) or _ends_open(out[-1].text)):
-                prev = out[-1]
-                prev.pos.append(prev.pos[-1])  # the joining space points at the previous end
-                prev.text += " " + text
-                prev.pos.extend(pos)
+            if pieces and (open_end[-1] or not _has_operator(text)):
+                positions[-1].append(positions[-1][-1])  # the joining space points at the previous end
+                pieces[-1].append(text)
+                positions[-1].extend(pos)
             else:
-                out.append(Statement(text, pos, lines))
-    return out
+                pieces.append([text])
+                positions.append(pos)
+                open_end.append(False)
+            open_end[-1] = _ends_open(text)
+    return [Statement(" ".join(p), pos, lines) for p, pos in zip(pieces, positions)]
 
 
 def _ends_open(text: str) -> bool:

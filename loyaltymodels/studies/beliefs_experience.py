@@ -17,6 +17,7 @@ from scipy import stats
 from ..bayes.fit import bayes_summary, fit_bayes
 from ..datasets import BELIEFS_EXPERIENCE_MODEL, load_ecsi
 from ..defaults import CI_ML, labelled_interval
+from ..errors import ArgumentError
 from ..sem.fit import fit_sem
 from ..sem.inference import Z_ML
 from ._common import Study, collecting, run_settings, std_all_covariance, std_all_draws, wrap
@@ -101,7 +102,7 @@ def beliefs_experience(
     """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; choose among {list(VARIANTS)}")
+        raise ArgumentError(f"unknown variant(s) {unknown}; choose among {list(VARIANTS)}")
     settings = run_settings(fast, seed, draws=draws, tune=tune, chains=chains)
     settings.pop("bootstrap")
     data = load_ecsi()

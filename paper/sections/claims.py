@@ -22,6 +22,7 @@ from scipy import optimize, stats
 
 import loyaltymodels as lm
 
+from . import common
 from .common import Section, count, num, word
 
 SEED = 20261124
@@ -68,7 +69,7 @@ def weights_bayes_sem(data: pd.DataFrame, truth: pd.DataFrame, fast: bool) -> tu
     """Posterior std_all weights of the multigroup Bayesian SEM (``lm.fit_bayes``, group
     "sector"), beside the truth; and the largest R-hat of those weights."""
     size = dict(draws=300, tune=300, chains=2) if fast else dict(draws=1000, tune=1000, chains=4)
-    post = lm.fit_bayes(lm.loyalty_model(), data, group="sector", seed=SEED, progressbar=False, **size)
+    post = lm.fit_bayes(lm.loyalty_model(), data, group="sector", seed=SEED, progressbar=common.PROGRESS, **size)
     s = lm.bayes_summary(post, ci=0.95).query("op == '~' and lhs == 'Loyalty'")
     labels = dict(enumerate(sorted(data.sector.unique(), key=list(data.sector.unique()).index), start=1))
     out = pd.DataFrame(

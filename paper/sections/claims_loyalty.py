@@ -8,6 +8,8 @@ import pandas as pd
 
 import loyaltymodels as lm
 
+from . import common
+
 METHOD = "Bayesian loyalty model (posterior mean, 95% interval)"
 MASS = 0.95
 
@@ -23,6 +25,7 @@ def fit(data: pd.DataFrame, fast: bool, seed: int):
         interaction=True,
         asymmetry=True,
         seed=seed,
+        progressbar=common.PROGRESS,
         **size,
     )
 
@@ -65,7 +68,7 @@ def nonlinear(post, true: dict[str, float]) -> pd.DataFrame:
 
 def satisfied_not_loyal(post, truth_by_sector: pd.Series) -> pd.DataFrame:
     """Per-sector latent share of satisfied customers who are not loyal, beside the truth."""
-    s = lm.satisfied_not_loyal(post, mass=MASS)
+    s = lm.satisfied_not_loyal(post, mass=MASS, split="median")  # the generator's truth is median-split
     s = s[s.sector.isin(truth_by_sector.index)]
     return pd.DataFrame(
         {

@@ -14,6 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+#: Whether the samplers of the sections show their own progress bars: set by ``build.generate``
+#: (``None``: automatic, on in a terminal or notebook; ``python -m paper.build --quiet``: off).
+PROGRESS: bool | None = None
+
 
 @dataclass
 class Section:

@@ -177,6 +177,8 @@ def test_loo_names_influential_respondents(two_factor):
 
 def test_compare_refuses_models_of_different_items(two_factor):
     data, true, _ = two_factor
+    with pytest.raises(lm.ArgumentError, match=r"compare\(\) got 1 model\(s\); give at least two"):
+        dg.compare({"all": true})
     part = lm.parse_model("f1 =~ a1 + a2 + a3", meanstructure=True)
     with pytest.raises(DataError, match="different items"):
         dg.compare({"all": true, "part": normal_posterior(part, data[["a1", "a2", "a3"]])})

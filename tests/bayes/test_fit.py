@@ -74,6 +74,39 @@ def test_fit_compiled_new_data_and_wrong_structure(hs_compiled, hs):
         lm.fit_compiled(hs_compiled, hs.iloc[:100].assign(x1=np.where(np.arange(100) < 3, np.nan, hs.x1[:100])))
 
 
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"draws": 0}, "draws=0"),
+        ({"chains": 0}, "chains=0"),
+        ({"tune": -1}, "tune=-1"),
+        ({"draws": 10.0}, "draws=10.0"),  # refused, not truncated
+        ({"cores": 0}, "cores=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"target_accept": 1.5}, "target_accept=1.5"),
+    ],
+)
+def test_sampler_settings_are_refused_by_name_before_compiling(hs_compiled, hs, monkeypatch, settings, named):
+    # numpy's reshape error, xarray's KeyError 'chain', an OverflowError or a TypeError, before
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_compiled(hs_compiled, **settings)
+    import loyaltymodels.bayes.fit as bayes_fit
+
+    def never(*args, **kwargs):
+        raise AssertionError("compiled before the sampler settings were checked")
+
+    monkeypatch.setattr(bayes_fit, "compile_model", never)
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_bayes(HS_MODEL, hs, **settings)
+
+
+def test_sampler_and_density_names_are_arguments(hs):
+    with pytest.raises(lm.ArgumentError, match="sampler='stan': choose one of"):
+        lm.compile_model(HS_MODEL, hs, sampler="stan")
+    with pytest.raises(lm.ArgumentError, match="density='numba': choose one of"):
+        lm.compile_model(HS_MODEL, hs, density="numba")
+
+
 def test_layout_contract(small_post):
     post = small_post
     assert set(post.children) >= {
@@ -137,6 +170,23 @@ def test_netcdf_round_trip(small_post, tmp_path):
         xr.testing.assert_identical(back[name].to_dataset(), small_post[name].to_dataset())
     assert back.attrs == small_post.attrs
     pd.testing.assert_frame_equal(lm.bayes_summary(back), lm.bayes_summary(small_post))
+
+
+def test_load_posterior_names_files_it_cannot_read(small_post, tmp_path):
+    # h5py's OSError ("file signature not found", "unable to open file") named no fix, before
+    with pytest.raises(lm.DataError, match=r"no saved posterior at '.*gone.nc'; check the path"):
+        lm.load_posterior(tmp_path / "gone.nc")
+    (tmp_path / "fit.json").write_text('{"format": "loyaltymodels.SemFit"}')
+    with pytest.raises(lm.DataError, match=r"'.*fit.json' is not a saved posterior: the file is not a netCDF-4"):
+        lm.load_posterior(tmp_path / "fit.json")
+    small_post.to_netcdf(tmp_path / "post.nc")
+    whole = (tmp_path / "post.nc").read_bytes()
+    (tmp_path / "cut.nc").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(lm.DataError, match=r"'.*cut.nc' could not be read as a saved posterior"):
+        lm.load_posterior(tmp_path / "cut.nc")
+    xr.DataTree(xr.Dataset({"a": ("x", np.arange(3.0))})).to_netcdf(tmp_path / "other.nc")
+    with pytest.raises(lm.DataError, match=r"'.*other.nc' is a netCDF file but not a posterior"):
+        lm.load_posterior(tmp_path / "other.nc")
 
 
 def test_multigroup_missing_defined_and_equal_labels():

@@ -128,7 +128,7 @@ def test_baseline_posterior_gives_what_the_ml_baseline_gives(hs, hs_post):
     for index in ("BCFI", "BTLI", "BNFI"):
         assert with_post.loc[index, "mean"] == pytest.approx(with_ml.loc[index, "mean"], abs=0.005)
     assert with_post.attrs["pD_null"] == pytest.approx(9, abs=2)
-    with pytest.raises(ValueError, match="draw as many"):
+    with pytest.raises(DataError, match="draw as many"):
         fi.fit_indices(hs_post, baseline=normal_posterior(null, hs, draws=100))
 
 
@@ -179,8 +179,12 @@ def test_missing_values_ppp_is_plausible_for_the_true_model():
 
 
 def test_unsupported_inputs_are_refused(hs, hs_post):
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(lm.ArgumentError, match="discrepancy='srmr' is unknown"):
         ppmc(hs_post, "srmr")
+    with pytest.raises(lm.ArgumentError, match="pD='aic'"):
+        fi.effective_parameters(hs_post, "aic")
+    with pytest.raises(lm.ArgumentError, match="pass both"):
+        fi.bayes_chi_fit(np.array([30.0]), 21, p=54, n=301, nvar=9, chisq_null=np.array([900.0]))
     spec = lm.parse_model("f =~ x1 + x2 + x3; f ~ x4")
     theta = np.zeros(int(spec.table.par.max()) + 1)
     with pytest.raises(DataError, match="fixed-x"):

@@ -75,7 +75,10 @@ def test_csv_bom_tab_and_explicit_options(tmp_path):
     # "1,234": a decimal comma in a ;-separated file, a thousands separator in a ,-separated one
     path = write_bytes(tmp_path / "semi.csv", "a;b\n1,234;2\n", "utf-8")
     assert lm.read_survey(path).a.tolist() == [1.234]
-    assert lm.read_survey(path, sep=",").columns.tolist() == ["a;b"]  # a wrong sep, obeyed
+    # a wrong sep is obeyed, and the record it splits into more fields than the header is named
+    # (pandas used to take the extra field as the index and read "234;2" as the value of "a;b")
+    with pytest.raises(DataError, match=r"line 2 has 2 fields, more than the 1 of the header \(sep=','\)"):
+        lm.read_survey(path, sep=",")
     path = write_bytes(tmp_path / "comma.csv", 'a,b\n"1,234",2\n', "utf-8")
     df = lm.read_survey(path)
     assert df.a.tolist() == [1234] and df.attrs["source"]["thousands"] == ","
@@ -217,7 +220,7 @@ def test_read_errors(tmp_path):
     with pytest.raises(DataError, match=r"is a directory"):
         lm.read_survey(tmp_path)
     for name, hint in [
-        ("survey.json", r"supported: \.csv, .*\.sav, \.zsav, \.dta\)$"),
+        ("survey.json", r"supported: \.csv, .*\.sav, \.zsav, \.dta, \.parquet\)$"),
         ("old.xls", r"save it as \.xlsx"),
     ]:
         (tmp_path / name).write_text("{}")
@@ -262,3 +265,23 @@ def test_file_to_fit_ready_frame(tmp_path, ecsi):
     pd.testing.assert_frame_equal(out, ecsi[spec.observed].astype(float), check_like=False)
     assert out.attrs["source"]["sep"] == ";" and report.source["path"] == str(path)
     assert str(report).splitlines()[-1] == f"Source: {path} (csv, sep ';', decimal '.', encoding 'utf-8')."
+
+
+def test_csv_records_must_have_the_headers_width(tmp_path):
+    # one field more than the header on every row: pandas took the first field as the index and
+    # shifted every value one column (x1 read 2, 6 instead of 1, 5)
+    path = write_bytes(tmp_path / "wide.csv", "x1,x2,x3\n1,2,3,4\n5,6,7,8\n", "utf-8")
+    with pytest.raises(DataError, match=r"wide.csv' line 2 has 4 fields, more than the 3 of the header") as err:
+        lm.read_survey(path)
+    assert err.value.row == 2
+    # a truncated last record (the export stopped mid-row) is not filled with NaN silently
+    path = write_bytes(tmp_path / "cut.csv", "x1,x2,x3\n1,2,3\n5,6\n", "utf-8")
+    with pytest.raises(DataError, match=r"line 3 has 2 fields, fewer than the 3 .* truncated"):
+        lm.read_survey(path)
+    # trailing separators (blank extra fields) are the habit of many exports, and read as they are
+    path = write_bytes(tmp_path / "trailing.csv", "x1,x2,x3\n1,2,3,\n5,6,7,\n", "utf-8")
+    df = lm.read_survey(path)
+    assert df.columns.tolist() == ["x1", "x2", "x3"] and df.x1.tolist() == [1, 5] and df.x3.tolist() == [3, 7]
+    # a quoted separator or line break inside a field is one field
+    path = write_bytes(tmp_path / "quoted.csv", 'x1,note\n1,"a, b"\n2,"two\nlines"\n', "utf-8")
+    assert lm.read_survey(path).note.tolist() == ["a, b", "two\nlines"]

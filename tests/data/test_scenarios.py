@@ -123,3 +123,12 @@ def test_impossible_weights_are_refused():
         lm.loyalty_scenario(10, weights=(0.8, 0.7), rho=0.5, seed=0)
     with pytest.raises(ValueError, match="no preset weights"):
         lm.loyalty_scenario(10, sectors=["bakery"])
+
+
+def test_scenario_sizes_and_seeds_are_checked():
+    with pytest.raises(lm.ArgumentError, match="n=0 for sector"):
+        lm.loyalty_scenario(n=0)
+    with pytest.raises(lm.ArgumentError, match=r"n=12\.5 for sector"):
+        lm.loyalty_scenario(n=12.5)
+    with pytest.raises(lm.ArgumentError, match="seed=-1"):
+        lm.loyalty_scenario(seed=-1)

@@ -125,3 +125,35 @@ def test_impossible_population_is_an_error():
         lm.simulate("F =~ x1 + x2\nx1 ~~ -2*x1", 10, seed=0)
     with pytest.raises(SpecError, match="negative residual variance"):
         lm.simulate("F =~ 1.2*x1 + x2 + x3", 10, seed=0, standardized=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        # each of these used to give an answer: all-NaN data, the default value, 10 rows, 1 row...
+        ({"params": {"a": float("inf")}}, r"params\['a'\] = inf: a population value must be a finite number"),
+        ({"params": {"a": float("nan")}}, r"params\['a'\] = nan"),
+        ({"params": {"a": "0.5"}}, r"params\['a'\] = '0.5'"),
+        ({"n": 10.7}, r"n=10.7: give the number of respondents as an integer"),
+        ({"n": True}, r"n=True"),
+        ({"n": "10"}, r"n='10'"),
+        ({"n": 0}, r"at least 1 respondent"),
+        ({"seed": -1}, r"seed=-1: a seed is a non-negative integer"),
+        ({"seed": 1.5}, r"seed=1.5"),
+        ({"scale": (1,)}, r"scale=\(1,\): give the lowest and highest answers as two integers"),
+        ({"scale": "5-1"}, r"upper end above its lower end"),
+        ({"scale": "1-5", "scale_sd": 0}, r"scale_sd=0: the spread of the ratings must be positive"),
+        ({"scale": "1-5", "scale_sd": float("nan")}, r"scale_sd=nan"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, fragment):
+    call = {"n": 20, "seed": 1, **kwargs}
+    with pytest.raises(lm.ArgumentError, match=fragment):
+        lm.simulate("f =~ x1 + a*x2 + x3", **call)
+
+
+def test_integral_sizes_and_generators_are_accepted():
+    data, _ = lm.simulate("f =~ x1 + x2 + x3", n=250.0, seed=np.random.default_rng(3))
+    assert len(data) == 250
+    data, _ = lm.simulate("f =~ x1 + x2 + x3", n=np.int64(7), seed=np.int64(3))
+    assert len(data) == 7

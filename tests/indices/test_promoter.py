@@ -388,5 +388,58 @@ def test_nps_properties(answers, labels):
         pro, det = sum(a >= 9 for a in given_), sum(a <= 6 for a in given_)
         assert row.estimate == pytest.approx(100 * (pro - det) / len(given_))
         lo, hi = adjusted_wald_by_hand(pro, det, len(given_))
-        assert (row.ci_lower, row.ci_upper) == pytest.approx((max(lo, -100), min(hi, 100)))
+        est = 100 * (pro - det) / len(given_)  # the interval is extended to hold it (n = 1)
+        assert (row.ci_lower, row.ci_upper) == pytest.approx((min(max(lo, -100), est), max(min(hi, 100), est)))
+        assert row.ci_lower <= row.estimate <= row.ci_upper
         assert -100 <= row.ci_lower <= row.ci_upper <= 100
+
+
+def _answers(promoters: int, passives: int, detractors: int) -> list[int]:
+    return [10] * promoters + [8] * passives + [0] * detractors
+
+
+def test_every_interval_holds_its_estimate():
+    """Every sample of up to 12 answers (each count of promoters, passives, detractors) and the
+    boundary samples of up to 60: the estimate lies in its interval, for each method. One promoter
+    of one used to give 100 with the adjusted Wald interval [-48.5, 98.5]."""
+    counts = [(p, q, d) for n in range(1, 13) for p in range(n + 1) for d in range(n + 1 - p) for q in [n - p - d]]
+    counts += [(n, 0, 0) for n in range(13, 61)] + [(0, 0, n) for n in range(13, 61)]
+    for method in ("adjusted_wald", "wald", "bayes"):
+        for c in counts:
+            row = lm.nps(_answers(*c), method=method, ndraws=400, seed=1).iloc[0]
+            assert row.ci_lower <= row.estimate <= row.ci_upper, (method, c, row.to_dict())
+    one = lm.nps([10]).iloc[0]
+    assert (one.estimate, one.ci_upper) == (100.0, 100.0) and one.ci_lower == pytest.approx(-48.4986, abs=1e-4)
+    # away from the boundary nothing changes: the adjusted Wald interval of Rocks (2016) by hand
+    p, d, n = (3 + 0.75) / 8, (1 + 0.75) / 8, 8
+    half = stats.norm.ppf(0.975) * math.sqrt((p + d - (p - d) ** 2) / n)
+    row = lm.nps(_answers(3, 1, 1)).iloc[0]
+    assert (row.ci_lower, row.ci_upper) == pytest.approx((100 * (p - d - half), 100 * (p - d + half)), abs=1e-9)
+
+
+def test_every_difference_interval_holds_its_estimate():
+    small = [(p, q, d) for n in range(1, 4) for p in range(n + 1) for d in range(n + 1 - p) for q in [n - p - d]]
+    small += [(4, 0, 0), (3, 0, 1), (0, 0, 5), (1, 4, 0)]
+    for method in ("adjusted_wald", "wald"):
+        for a in small:
+            for b in small:
+                row = lm.nps_difference(_answers(*a), _answers(*b), method=method).iloc[0]
+                assert row.ci_lower <= row.estimate <= row.ci_upper, (method, a, b)
+    row = lm.nps_difference([0], [10], method="bayes", ndraws=400, seed=1).iloc[0]
+    assert row.estimate == 200 and row.ci_upper == 200
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"prior": (-1, 1, 1)}, r"prior=\(-1, 1, 1\): give three positive numbers"),
+        ({"prior": (1, 1)}, "three positive numbers"),
+        ({"ndraws": 0}, "ndraws=0"),
+        ({"seed": -1}, "seed=-1"),
+    ],
+)
+def test_bayes_settings_are_checked(kwargs, fragment):
+    with pytest.raises(lm.ArgumentError, match=fragment):
+        lm.nps([0, 6, 10], method="bayes", **kwargs)
+    with pytest.raises(lm.ArgumentError, match=fragment):
+        lm.nps_difference([0, 6, 10], [9, 10], method="bayes", **kwargs)

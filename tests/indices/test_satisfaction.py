@@ -55,29 +55,48 @@ def test_sci_other_scale_and_columns():
 # --- Customer Loyalty Index -----------------------------------------------------------------------
 
 
+# The source's table (QuestionPro, "Customer Loyalty Index"): every question scored the same way,
+# 1 -> 100, 2 -> 80, 3 -> 60, 4 -> 40, 5 -> 20, 6 -> 0; higher = more loyal.
+SOURCE_TABLE = {1: 100, 2: 80, 3: 60, 4: 40, 5: 20, 6: 0}
+
+
 def test_cli_by_hand():
     rec = [1, 2, 6, 3]
     rep = [1, 1, 5, np.nan]
     oth = [6, 2, 1, 4]
-    # scores: recommend 100, 80, 0; repurchase 100, 100, 20; try others (reversed) 100, 20, 0
-    # respondents: 100, 66.667, 6.667; the fourth is missing a repurchase answer
-    scores = [100.0, 200 / 3, 20 / 3]
+    # scores: recommend 100, 80, 0; repurchase 100, 100, 20; try our other products 0, 80, 100
+    # respondents: 66.667, 86.667, 40; the fourth is missing a repurchase answer
+    scores = [200 / 3, 260 / 3, 40.0]
     mean, sd = np.mean(scores), np.std(scores, ddof=1)
     t2 = 4.302652729749464  # t(2) 97.5% quantile
     row = lm.customer_loyalty_index(rec, rep, oth).iloc[0]
-    assert row.estimate == pytest.approx((100 + 200 / 3 + 20 / 3) / 3)
+    assert row.estimate == pytest.approx(mean)
     assert row.sd == pytest.approx(sd)
     assert (row.ci_lower, row.ci_upper) == pytest.approx((mean - t2 * sd / math.sqrt(3), mean + t2 * sd / math.sqrt(3)))
     assert (row.n, row.n_missing, row.method) == (3, 1, "t")
-    assert (row.recommend_score, row.repurchase_score, row.try_others_score) == pytest.approx((60.0, 220 / 3, 40.0))
+    assert (row.recommend_score, row.repurchase_score, row.try_others_score) == pytest.approx((60.0, 220 / 3, 60.0))
 
 
-def test_cli_reverse_scoring_is_on_try_others_only():
-    # the most loyal answers: very likely to recommend and repurchase, very unlikely to try others
-    assert lm.customer_loyalty_index([1], [1], [6]).estimate.iloc[0] == 100
-    assert lm.customer_loyalty_index([6], [6], [1]).estimate.iloc[0] == 0
+def test_cli_scores_every_question_on_the_source_table():
+    rng = np.random.default_rng(4)
+    answers = rng.integers(1, 7, size=(3, 50))
+    by_table = np.vectorize(SOURCE_TABLE.get)(answers).astype(float)
+    row = lm.customer_loyalty_index(*answers).iloc[0]
+    assert row.estimate == pytest.approx(by_table.mean())
+    assert [row.recommend_score, row.repurchase_score, row.try_others_score] == pytest.approx(by_table.mean(axis=1))
+    # the most loyal answers: very likely to recommend, to repurchase and to try our other products
+    assert lm.customer_loyalty_index([1], [1], [1]).estimate.iloc[0] == 100
+    assert lm.customer_loyalty_index([6], [6], [6]).estimate.iloc[0] == 0
     with pytest.raises(DataError, match="integers 1-6 for scale '1-6'"):
         lm.customer_loyalty_index([1], [0], [6])
+
+
+def test_cli_reverses_only_what_the_user_asks():
+    rev = lm.customer_loyalty_index([1, 2], [1, 2], [6, 5], reverse=["try_others"]).iloc[0]
+    assert rev.try_others_score == pytest.approx((100 + 80) / 2)  # 6 -> 100, 5 -> 80
+    assert rev.recommend_score == pytest.approx(90)
+    with pytest.raises(ValueError, match=r"reverse=.*'loyalty'.*recommend, repurchase, try_others"):
+        lm.customer_loyalty_index([1], [1], [1], reverse=["loyalty"])
 
 
 # --- CSAT and CES ---------------------------------------------------------------------------------

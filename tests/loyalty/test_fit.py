@@ -77,7 +77,7 @@ def test_largest_driver_identified_where_truth_differs(weights, scenario):
 
 
 def test_satisfied_not_loyal_near_truth(post, scenario):
-    table = lm.satisfied_not_loyal(post).set_index("sector")
+    table = lm.satisfied_not_loyal(post, split="median").set_index("sector")
     truth = scenario[1].query("parameter == 'satisfied_not_loyal'").set_index("sector").value
     for sector, value in truth.items():
         row = table.loc[sector]
@@ -88,7 +88,7 @@ def test_satisfied_not_loyal_near_truth(post, scenario):
 
 def test_invest_where_matches_true_weights(post, scenario):
     # linear model: raising a driver by 1 SD moves loyalty by its standardized weight
-    inv = lm.invest_where(post).query("target == 'loyalty'")
+    inv = lm.invest_where(post, scale="standardized").query("target == 'loyalty'")
     got = inv.merge(truth_weights(scenario[1]), on=["sector", "driver"])
     assert float((got["mean"] - got.truth).abs().max()) < 0.2
     assert set(inv.columns) >= {"sector", "driver", "target", "mean", "sd", "ci_lower", "ci_upper", "prob_best"}
@@ -257,3 +257,21 @@ def test_model_without_loyalty_regression(small):
 def test_not_a_loyalty_posterior():
     with pytest.raises(DataError, match="fit_loyalty"):
         lm.driver_weights(xr.DataTree())
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"draws": 0}, "draws=0"),
+        ({"chains": -2}, "chains=-2"),
+        ({"tune": -1}, "tune=-1"),
+        ({"draws": 300.0}, "draws=300.0"),  # refused, not truncated
+        ({"cores": 0}, "cores=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"target_accept": 0}, "target_accept=0"),  # was silently replaced by the default 0.9
+        ({"target_accept": 1.2}, "target_accept=1.2"),
+    ],
+)
+def test_sampler_settings_refused_before_the_model_is_built(small, settings, named):
+    with pytest.raises(lm.ArgumentError, match=named):
+        lm.fit_loyalty(lm.loyalty_model(), small, min_size=10, **settings)

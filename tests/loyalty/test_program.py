@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import loyaltymodels as lm
+from loyaltymodels.bayes.density import kernel as K
 from loyaltymodels.loyalty.build import build_graph, make_design
 from loyaltymodels.loyalty.fit import _kernel_start
 from loyaltymodels.loyalty.program import loyalty_program, program_unsupported, zero_sum_map
@@ -102,6 +103,26 @@ def test_missing_items_chained_drivers_and_other_priors():
     assert lp.program.ib[5] > 3  # several missing-data patterns per cell
 
 
+@pytest.mark.parametrize("level", ["configural", "metric", "approximate"])
+def test_invariance_levels_on_the_compiled_density_equal_the_pymc_model(level):
+    # approximate invariance: the small-variance priors are value priors on the cells' loadings and
+    # (centred) intercepts around their mean, beside PyMC's Potential (2 cells: PyTensor's Python
+    # mode refuses a sum of more than 32 terms, which more cells' gradients make)
+    data, _ = lm.loyalty_scenario(70, sectors=2, seed=6)
+    design = make_design(lm.loyalty_model(), data, sector="sector", invariance=level, wiggle_sd=0.07)
+    assert program_unsupported(design) is None
+    lp = _agree(design, n=4)
+    if level == "approximate":
+        assert design.wiggle is not None and design.wiggle.shape == (24, 2)  # 12 loadings, 12 intercepts
+        assert lp.program.ib[K.H_NDPRI] == 48
+
+
+def test_latent_form_with_approximate_invariance_equals_the_pymc_model():
+    data, _ = lm.loyalty_scenario(60, sectors=2, seed=8, outcomes=True)
+    design = make_design(lm.loyalty_model(), data, sector="sector", interaction=True, invariance="approximate")
+    _agree(design, n=3, scale=0.2)
+
+
 def test_zero_sum_map_is_pymcs_transform():
     import pytensor.tensor as pt
     from pymc.distributions.transforms import ZeroSumTransform
@@ -115,6 +136,9 @@ LATENT_FORMS = {
     "asymmetry and interaction": dict(interaction=True, asymmetry=True),
     "churn and an ordinal rating": dict(outcomes={"churn": "churn", "recommend": ("recommend", "ordinal")}),
     "interaction and churn": dict(interaction=True, outcomes=["churn"]),
+    # the response surface: B^2, B E and E^2, one pooled coefficient per sector each
+    "response surface": dict(surface=True),
+    "response surface and churn": dict(surface=True, outcomes=["churn"]),
 }
 
 
@@ -130,6 +154,11 @@ def test_latent_forms_on_the_compiled_density_equal_the_pymc_model(form):
     # a constant 3.8e-7 on a logp of ~4e3 with the ordinal outcome: the two compute the ordered
     # logit's outer categories differently (PyMC pads the cut points with +-1e3)
     _agree(design, n=4, scale=0.2, offset=2e-10)
+
+
+def test_the_response_surface_on_one_sector_equals_the_pymc_model():
+    data, _ = lm.loyalty_scenario(80, sectors=1, seed=6)
+    _agree(make_design(lm.loyalty_model(), data, surface=True), n=4, scale=0.2)
 
 
 def test_driver_paths_in_the_scores_form_are_refused_by_the_kernel():

@@ -345,6 +345,14 @@ def test_argument_and_convergence_errors(ecsi):
         lm.fit_pls(ECSI_MODEL, ecsi, max_iter=2)
 
 
+def test_quality_of_a_fit_without_item_data_says_refit(ecsi):
+    import dataclasses
+
+    bare = dataclasses.replace(lm.fit_pls(ECSI_MODEL, ecsi), data=None)
+    with pytest.raises(DataError, match="keeps no item data; refit it with fit_pls"):
+        bare.quality()
+
+
 def test_no_warnings_on_a_clean_fit(ecsi):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -52,3 +52,25 @@ def test_fiml_pattern_expected_information_agrees_with_observed_asymptotically()
     ratio = exp.parameters.se[obs.parameters.se > 0] / obs.parameters.se[obs.parameters.se > 0]
     assert ratio.between(0.9, 1.1).all()
     pd.testing.assert_series_equal(exp.parameters.est, obs.parameters.est)
+
+
+def test_fiml_fit_saved_to_json_keeps_modindices_effects_and_summary(tmp_path):
+    """The saved fit holds each missing-data pattern's moments, so nothing asks for the data again."""
+    from loyaltymodels.sem.report import summary_text
+
+    data, _ = lm.simulate(TRUE_MODEL, n=400, seed=5)
+    holed = data.mask(np.random.default_rng(6).random(data.shape) < 0.1)
+    holed["g"] = np.where(np.arange(400) % 2, "a", "b")
+    for group in (None, "g"):
+        fit = lm.fit_sem(FIT_MODEL, holed, missing="fiml", group=group)
+        fit.to_json(tmp_path / "fiml.json")
+        back = lm.SemFit.from_json(tmp_path / "fiml.json")
+        pd.testing.assert_frame_equal(back.modindices(), fit.modindices())
+        pd.testing.assert_frame_equal(back.effects(), fit.effects())
+        assert summary_text(back) == summary_text(fit)
+        # the pattern count, against an independent count of the distinct rows of the NaN mask
+        observed = holed[list(fit.spec.observed)].isna().to_numpy()
+        split = [observed] if group is None else [observed[holed.g == lab] for lab in fit.spec.group_labels]
+        expected = sum(len(np.unique(m[~m.all(axis=1)], axis=0)) for m in split)
+        line = next(ln for ln in summary_text(back).splitlines() if "missing patterns" in ln)
+        assert int(line.split()[-1]) == expected > 1

@@ -301,8 +301,40 @@ def test_latent_correlation_above_one_is_named():
     assert any("improper" in w for w in fit.warnings)
 
 
-def test_unidentified_model_warns_about_information():
-    data, _ = lm.simulate("F =~ 0.7*x1 + 0.7*x2", n=200, seed=1)
-    with pytest.warns(SemWarning, match="information matrix is singular"):
-        fit = lm.fit_sem("F =~ x1 + x2", data)
-    assert fit.fit_measures["df"] == -1
+def test_unidentified_models_are_refused_before_the_fit():
+    data, _ = lm.simulate("F =~ 0.7*x1 + 0.7*x2\nG =~ 0.7*x3 + 0.7*x4\nF ~~ 0.5*G", n=200, seed=1)
+    # df < 0 (4 parameters, 3 moments): lavaan would report fit measures on df = -1
+    with pytest.raises(SpecError, match=r"4 free parameters .* only 3 sample moments \(df = -1\)"):
+        lm.fit_sem("F =~ x1 + x2", data)
+    # df = 2 >= 0, and still not identified: each orthogonal two-indicator factor has 4 parameters
+    # for 3 moments; every parameter of both factors moves on the null space of the Jacobian
+    with pytest.raises(SpecError, match=r"not identified: F=~x2, G=~x4, x1~~x1, x2~~x2, x3~~x3, x4~~x4, F~~F, G~~G"):
+        lm.fit_sem("F =~ x1 + x2\nG =~ x3 + x4\nF ~~ 0*G", data)
+    # a latent without a scale: all loadings and the variance free
+    with pytest.raises(SpecError, match="'F' has no scale"):
+        lm.fit_sem("F =~ NA*x1 + x2 + x3 + x4", data)
+    # the same models with what identifies them fit
+    assert lm.fit_sem("F =~ x1 + x2\nG =~ x3 + x4", data).fit_measures["df"] == 1
+    assert lm.fit_sem("F =~ NA*x1 + x2 + x3 + x4", data, std_lv=True).fit_measures["df"] == 2
+
+
+def test_saved_fits_that_cannot_be_read_name_the_file(hs, tmp_path):
+    fit = lm.fit_sem(HS_MODEL, hs)
+    good = tmp_path / "fit.json"
+    fit.to_json(good)
+    text = good.read_text()
+    cases = {
+        "truncated.json": (text[: len(text) // 2], r"truncated.json' is not a readable saved ML fit: invalid JSON .*"),
+        "other.json": ('{"format": "something else"}', r"other.json' is not a saved ML fit \(it holds format"),
+        "list.json": ("[1, 2]", r"list.json' is not a saved ML fit \(it holds a JSON list"),
+        "damaged.json": (text.replace('"parameters"', '"parametres"'), r"damaged.json' is a damaged saved ML fit"),
+    }
+    for name, (content, pattern) in cases.items():
+        (tmp_path / name).write_text(content)
+        with pytest.raises(DataError, match=pattern):
+            lm.SemFit.from_json(tmp_path / name)
+    (tmp_path / "latin.json").write_bytes('{"é": 1}'.encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        lm.SemFit.from_json(tmp_path / "latin.json")
+    with pytest.raises(DataError, match=r"cannot write .*the folder .*nowhere' does not exist"):
+        fit.to_json(tmp_path / "nowhere" / "fit.json")

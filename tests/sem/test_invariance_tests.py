@@ -15,7 +15,7 @@ from scipy import stats
 
 import loyaltymodels as lm
 from loyaltymodels.datasets import HS_MODEL
-from loyaltymodels.errors import SemWarning
+from loyaltymodels.errors import DataError, SemWarning
 
 LAVAAN = {
     "configural": (115.851, 48, 7484.4, 7706.8),
@@ -164,3 +164,13 @@ def test_invariance_with_sampling_weights_is_robust_by_default(hs):
     cols = ["chisq", "chisq_scaled", "chisq_diff", "pvalue_diff"]
     np.testing.assert_allclose(weighted[cols].to_numpy(float)[1], mlr[cols].to_numpy(float)[1], rtol=1e-6)
     assert weighted.loc["metric", "diff_method"] == "satorra.bentler.2001"
+
+
+def test_a_group_column_with_one_level_is_refused(hs):
+    one = hs.assign(school="Pasteur")
+    with pytest.raises(DataError, match=r"column 'school' has only one level \('Pasteur'\)"):
+        lm.invariance(HS_MODEL, one, group="school")
+    with pytest.raises(DataError, match="'shcool' not found"):
+        lm.invariance(HS_MODEL, hs, group="shcool")
+    with pytest.raises(lm.ArgumentError, match="levels='metric'"):
+        lm.invariance(HS_MODEL, hs, group="school", levels="metric")

@@ -426,3 +426,41 @@ def test_layout_does_not_change_the_table(model, style):
 def test_math_nan_value_semantics():
     t = lm.parse_model("f =~ x1 + x2 + x3").partable
     assert math.isnan(t.loc[1, "value"]) and t.loc[1, "free"]
+
+
+def test_group_equal_ties_only_the_free_rows():
+    """c(NA, 0)*x3 under group_equal='loadings': x3 stays free in group 1 and fixed to 0 in group 2
+    (tying all rows used to fix group 1's loading to 0 too); the other loadings are tied."""
+    t = lm.parse_model("F =~ x1 + x2 + c(NA, 0)*x3 + x4", ngroups=2, group_equal=["loadings"]).partable
+    x3 = t[(t.op == "=~") & (t.rhs == "x3")]
+    assert x3.free.tolist() == [True, False] and x3.value.iloc[1] == 0 and (x3.label == "").all()
+    x2 = t[(t.op == "=~") & (t.rhs == "x2")]
+    assert x2.label.nunique() == 1 and x2.par.nunique() == 1
+    three = lm.parse_model("F =~ x1 + x2 + c(NA, NA, 0)*x3", ngroups=3, group_equal=["loadings"]).partable
+    x3 = three[(three.op == "=~") & (three.rhs == "x3")]
+    assert x3.par.tolist()[:2] == [x3.par.iloc[0]] * 2 and x3.par.iloc[2] == -1
+
+
+@pytest.mark.parametrize(
+    "options,fragment",
+    [
+        ({"std_lv": "no"}, "std_lv='no': give True or False"),  # bool("no") is True
+        ({"ngroups": 0}, "ngroups=0"),
+        ({"ngroups": 1.5}, "ngroups=1.5"),
+        ({"ngroups": 2, "group_labels": ["a"]}, r"1 label\(s\) for ngroups=2"),
+        ({"ordinal": {"x1": -2}}, r"ordinal\['x1'\] = -2"),
+        ({"ordinal": "x1"}, "ordinal='x1': give a mapping"),
+        ({"meanstructure": "no"}, "meanstructure='no'"),
+    ],
+)
+def test_options_that_would_be_misread_are_refused(options, fragment):
+    with pytest.raises(lm.ArgumentError, match=fragment):
+        lm.parse_model("f =~ x1 + x2 + x3 + x4", **options)
+
+
+def test_group_partial_must_name_a_parameter():
+    with pytest.raises(SpecError, match="group_partial names 'visual=~x9'"):
+        lm.parse_model(datasets.HS_MODEL, ngroups=2, group_equal="loadings", group_partial=["visual =~ x9"])
+    spec = lm.parse_model(datasets.HS_MODEL, ngroups=2, group_equal="loadings", group_partial=["visual =~ x2"])
+    x2 = spec.partable.query("op == '=~' and rhs == 'x2'")
+    assert x2.par.nunique() == 2  # freed across groups, as asked
