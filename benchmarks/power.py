@@ -2,10 +2,15 @@
 time of a Bayesian replication with the compiled model reused.
 
 1. SEM replications per second (wall time of ``power_analysis``, store writes and summary included)
-   on a warm 1-worker and 2-worker ``LocalCluster`` (one single-threaded process per core); target
-   >= 1.7x on 2 cores. The two runs use the same seed and must give identical tables.
+   on a warm 1-worker and 2-worker ``LocalCluster`` (one single-threaded process per core), tasks
+   sized by time (the default); target >= 1.7x on 2 cores. The two runs use the same seed and must
+   give identical tables.
 2. Task size: replications per Dask task (1, 5, 20) on 2 workers; and per-worker set-up reuse (the
-   parsed model kept on the worker) against parsing it in every replication.
+   parsed model kept on the worker) against parsing it in every replication. Then the speed-up
+   against the time of one replication (about 1 ms with no model to 0.3 s for a 3-sector
+   questionnaire model), with one replication per task and with tasks sized by time: a task costs
+   the scheduler, the shipping of its records and one Parquet append on the client whatever it
+   holds, so with one replication per task the speed-up collapses when a replication is short.
 3. False-positive rate at effect 0 (equal weights in both sectors): must stay within the Monte
    Carlo interval of 5%; and a power curve with a clear effect. Also: does a warm start (the
    previous replication's estimates) save optimiser iterations over fit_sem's covariance-based
@@ -27,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import loyaltymodels as lm
@@ -89,12 +95,15 @@ def throughput(say, reps: int) -> None:
         cluster, client = _cluster(workers)
         try:
             _warm(client, workers)
+            cpu = time.process_time()
             res, rec, dt = _timed(scenario=SCENARIO, n=[200], reps=reps, seed=1, target=TARGETS, client=client)
+            cpu = time.process_time() - cpu
             rate[workers], tables[workers] = reps / dt, res
             per_rep = rec.elapsed.median()
             say(
                 f"{workers} worker(s): {rate[workers]:6.2f} replications/s  ({dt:5.1f} s wall; median "
-                f"{1000 * per_rep:.0f} ms per replication inside the worker)"
+                f"{1000 * per_rep:.0f} ms per replication inside the worker; tasks of "
+                f"{res.attrs['batch_size']} after the probe; client and scheduler CPU {cpu:.1f} s)"
             )
             if workers == 2:
                 for size in (1, 5, 20):
@@ -118,6 +127,81 @@ def throughput(say, reps: int) -> None:
             cluster.close()
     same = tables[1].equals(tables[2])
     say(f"speed-up 2 workers / 1 worker: {rate[2] / rate[1]:.2f}x (target >= 1.7x); identical results: {same}")
+    say(f"load after section 1: {_load()}")
+
+
+# -- speed-up against the time of one replication ------------------------------------------------
+def _two_samples(n, rng):
+    """No model: two groups of n, the target a t test (a replication costs about a millisecond)."""
+    data = pd.DataFrame({"g": np.repeat([0, 1], n), "x": rng.normal(0, 1, 2 * n) + np.repeat([0.0, 0.3], n)})
+    return data, pd.DataFrame({"parameter": ["difference"], "value": [0.3]})
+
+
+def _t_test(data, truth) -> bool:
+    from scipy import stats
+
+    return bool(stats.ttest_ind(data.x[data.g == 1], data.x[data.g == 0]).pvalue < 0.05)
+
+
+def _questionnaire_scenario():
+    """The default questionnaire (27 questions, 4 factors) in 3 sectors: a heavier SEM replication."""
+    import dataclasses
+
+    from loyaltymodels.design.effects import QuestionnaireDraw
+
+    weights = {"retail": (0.3, 0.1, 0.3), "banking": (0.2, 0.1, 0.4), "telecom": (0.1, 0.1, 0.5)}
+    q = lm.questionnaire(items_per_construct=3, sectors=list(weights))
+    core = dataclasses.replace(q, items=q.items[q.items.factor != ""].reset_index(drop=True))
+    scenario = lm.Scenario(
+        QuestionnaireDraw(core, weights, 0.4, 0.75),
+        model=q.to_syntax(),
+        fit_options={"group": "sector", "group_equal": ("loadings", "intercepts")},
+    )
+    return scenario, [lm.weights_differ(s, beliefs="Beliefs", experience="Experience") for s in weights]
+
+
+def per_replication_time(say) -> None:
+    """How the 2-worker speed-up depends on the work in one replication, with one replication per
+    task (batch_size=1) and with tasks sized by time (the default)."""
+    heavy, heavy_targets = _questionnaire_scenario()
+    cases = [
+        ("no model (t test on 2 x 100)", dict(scenario=_two_samples, estimator="none", target=_t_test, n=[100]), 2000),
+        ("SEM, 2 sectors x 50", dict(scenario=SCENARIO, target=TARGETS, n=[50]), 200),
+        ("SEM, 2 sectors x 200", dict(scenario=SCENARIO, target=TARGETS, n=[200]), 200),
+        ("SEM, questionnaire 3 sectors x 300", dict(scenario=heavy, target=heavy_targets, n=[300]), 40),
+    ]
+    say()
+    say("## Speed-up against the time of one replication (2 workers / 1 worker, same replications)")
+    say(f"load at start: {_load()}")
+    times: dict = {}
+    for workers in (1, 2):
+        cluster, client = _cluster(workers)
+        try:
+            for label, kw, reps in cases:
+                warm = dict(kw, reps=2 * workers, seed=0, client=client, batch_size=1, progress=False)
+                lm.power_analysis(**warm)
+                for size in (1, None):
+                    res, rec, dt = _timed(seed=1, reps=reps, client=client, batch_size=size, **kw)
+                    times[(label, workers, size)] = (dt, rec.elapsed.median(), res.attrs["batch_size"])
+        finally:
+            client.close()
+            cluster.close()
+    say("| replication | median time in the worker | 1 worker, rep/s | 2 workers, batch 1 | 2 workers, by time |")
+    say("|---|---|---|---|---|")
+    for label, _, reps in cases:
+        one = times[(label, 1, None)]
+        t1 = reps / one[0]
+        b1 = reps / times[(label, 2, 1)][0]
+        auto = times[(label, 2, None)]
+        say(
+            f"| {label} | {1000 * one[1]:.1f} ms | {t1:.1f} | {b1:.1f} ({b1 / (reps / times[(label, 1, 1)][0]):.2f}x) "
+            f"| {reps / auto[0]:.1f} ({reps / auto[0] / t1:.2f}x, tasks of {auto[2]}) |"
+        )
+    say(f"load at end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def false_positives_and_curve(say, reps_null: int, reps_curve: int) -> None:
@@ -238,6 +322,7 @@ def main() -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     say(f"# benchmarks/power.py, {datetime.date.today()}, {os.cpu_count()}-core shared machine (load at start {load})")
     throughput(say, reps)
+    per_replication_time(say)
     start_values(say)
     false_positives_and_curve(say, reps_null=1000, reps_curve=200)
     bayes(say, reps=6)

@@ -108,6 +108,14 @@ _LAZY: dict[str, str] = {
     "Target": "power",
     "weights_differ": "power",
     "parameter_nonzero": "power",
+    "sectors_differ": "power",
+    # design: the questionnaire and the sample a study needs
+    "questionnaire": "design",
+    "Questionnaire": "design",
+    "item_bank": "design",
+    "sample_size": "design",
+    "SamplePlan": "design",
+    "write_design": "design",
 }
 
 

@@ -730,6 +730,110 @@ def study(
             typer.echo(f"wrote {out}")
 
 
+# -- design: from the client's questions to the questionnaire files and the sample plan ------------
+def _sector_weights(value: str | None) -> dict[str, tuple[float, ...]] | None:
+    """``retail=0.3:0.1:0.3,telecom=0.1:0.1:0.5`` -> {sector: weights in the drivers' order}."""
+    if not value:
+        return None
+    out = {}
+    for part in _csv_list(value):
+        name, _, numbers = part.partition("=")
+        try:
+            out[name.strip()] = tuple(float(x) for x in numbers.split(":"))
+        except ValueError:
+            raise typer.BadParameter(
+                f"--sectors: {part!r} should look like retail=0.3:0.2:0.4 (the drivers' weights, in order)"
+            ) from None
+        if not name.strip() or not numbers:
+            raise typer.BadParameter(f"--sectors: {part!r} should look like retail=0.3:0.2:0.4")
+    return out
+
+
+def _nps_waves(value: str | None) -> list[tuple[float, ...]] | None:
+    """``30:35:35,25:35:40`` (percent or shares) -> two (detractors, passives, promoters) triples."""
+    if not value:
+        return None
+    try:
+        waves = [tuple(float(x) for x in w.split(":")) for w in _csv_list(value)]
+    except ValueError:
+        raise typer.BadParameter(
+            f"--nps: {value!r} should look like 30:35:35,25:35:40 (detractors:passives:promoters per wave)"
+        ) from None
+    return [tuple(x / 100 for x in w) if sum(w) > 1.5 else w for w in waves]
+
+
+@app.command()
+def design(
+    out: Annotated[Path, typer.Option(help="Directory for the questionnaire files and the sample plan.")],
+    constructs: Annotated[
+        str, typer.Option(help="Constructs to ask, comma-separated (beliefs, experience and loyalty ones).")
+    ] = "image,promise,quality,satisfaction,intention",
+    language: Annotated[str, typer.Option(help="en or fr.")] = "en",
+    scale: Annotated[str, typer.Option(help="Scale of the construct questions: 1-5, 1-7 or 0-10.")] = "1-7",
+    brand: Annotated[str | None, typer.Option(help="The brand named in the questions.")] = None,
+    pairs: Annotated[bool, typer.Option(help="Ask the promise on the same attributes as experience.")] = True,
+    indices: Annotated[
+        str, typer.Option(help="Indices' questions to add: nps,sci,cli,csat,ces.")
+    ] = "nps,sci,cli,csat,ces",
+    outcomes: Annotated[str, typer.Option(help="Behaviour questions to add.")] = "bought_12m,purchases_12m",
+    items: Annotated[int | None, typer.Option(help="Questions per construct (default: all the bank has).")] = None,
+    sectors: Annotated[
+        str | None, typer.Option(help="Expected weights per sector: retail=0.3:0.1:0.3,telecom=0.1:0.1:0.5.")
+    ] = None,
+    targets: Annotated[
+        str | None, typer.Option(help="Questions to plan for: within,between,congruence,nps (default: all that apply).")
+    ] = None,
+    nps: Annotated[str | None, typer.Option(help="NPS shares of two waves: 30:35:35,25:35:40.")] = None,
+    power: Annotated[float, typer.Option(help="Power to reach.")] = 0.8,
+    reps: Annotated[int, typer.Option(help="Simulated surveys per sample size.")] = 200,
+    simulate: Annotated[bool, typer.Option(help="Confirm the analytic answers by simulation.")] = True,
+    seed: Annotated[int | None, typer.Option(help="Seed: same seed, same plan.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """From the client's questions to the questionnaire files and the sample plan.
+
+    Writes the questionnaire (Markdown, HTML), its lavaan model, SPSS/Excel/CSV data templates with
+    labels and, with --sectors or --nps, the sample plan (plan.md, plan.csv, power curves).
+
+    Example: loyaltymodels design --out study --language fr --sectors retail=0.3:0.1:0.3,telecom=0.1:0.1:0.5
+    --nps 30:35:35,25:35:40 --seed 1
+    """
+    with _errors():
+        from .design import questionnaire, sample_size, write_design
+
+        weights = _sector_weights(sectors)
+        q = questionnaire(
+            list(_csv_list(constructs)),
+            language=language,
+            scale=scale,
+            promise_pairs=pairs,
+            indices=_csv_list(indices),
+            outcomes=_csv_list(outcomes),
+            brand=brand,
+            sectors=list(weights or ()),
+            items_per_construct=items,
+        )
+        typer.echo(str(q))
+        typer.echo(f"drivers, in the order of --sectors weights: {', '.join(q.drivers)}")
+        plan = None
+        if weights or nps:
+            plan = sample_size(
+                q,
+                targets=list(_csv_list(targets)) or None,
+                sectors=weights,
+                power=power,
+                nps=_nps_waves(nps),
+                reps=reps,
+                simulate=simulate,
+                seed=seed,
+                progress=not quiet,
+            )
+            typer.echo("")
+            typer.echo(plan.to_markdown())
+        for path in write_design(q, out, plan):
+            typer.echo(f"wrote {path}")
+
+
 def run() -> None:  # console-script entry point
     app()
 

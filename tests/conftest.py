@@ -15,6 +15,22 @@ matplotlib.use("Agg")
 os.environ.setdefault("LOYALTYMODELS_FAST", "1")
 
 
+@pytest.fixture(scope="module")
+def client():
+    """A local Dask cluster of two single-threaded worker processes (power analyses, sample plans)."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
 @pytest.fixture(scope="session")
 def ecsi():
     from loyaltymodels.datasets import load_ecsi

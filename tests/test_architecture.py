@@ -35,6 +35,7 @@ ALLOWED = {
     "retention": BASE | {"spec", "algebra", "data", "bayes"},
     "power": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty"},
     "studies": BASE | {"spec", "algebra", "data", "datasets", "indices", "sem", "bayes", "pls", "loyalty"},
+    "design": BASE | {"spec", "algebra", "data", "indices", "sem", "bayes", "loyalty", "power"},
 }
 APPLICATION = {"__init__", "cli", "report", "demo", "plain"}  # the top floor may import any room
 HEAVY = (

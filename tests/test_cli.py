@@ -42,7 +42,7 @@ def one_error_line(result, code):
 
 def test_version_and_help():
     assert run("--version").output.strip() == f"loyaltymodels {lm.__version__}"
-    for command in ("sem", "bayes", "loyalty", "invariance", "simulate", "indices", "report", "study"):
+    for command in ("sem", "bayes", "loyalty", "invariance", "simulate", "indices", "report", "study", "design"):
         out = run(command, "--help")
         assert out.exit_code == 0 and "Example: loyaltymodels " + command in out.output
 
@@ -353,6 +353,39 @@ def test_loyalty_on_bundled_sectors_equals_the_api_and_reports(tmp_path):
     bad = run("loyalty", model, data, "--sector", "sectr")
     assert "did you mean 'sector'" in one_error_line(bad, 2)
     assert "name=COLUMN" in one_error_line(run("loyalty", model, data, "--sector", "sector", "--outcome", "churn"), 2)
+
+
+def test_design_writes_the_questionnaire_files_and_the_plan(tmp_path):
+    import pyreadstat
+
+    out = tmp_path / "study"
+    args = ("design", "--out", out, "--language", "fr", "--brand", "Acme", "--scale", "1-5", "--items", 3)
+    plan_args = ("--sectors", "retail=0.3:0.1:0.3,telecom=0.1:0.1:0.5", "--nps", "30:35:35,25:35:40", "--seed", 7)
+    res = run(*args, *plan_args, "--no-simulate")
+    assert res.exit_code == 0, res.output
+    assert "drivers, in the order of --sectors weights: Beliefs, Promise, Experience" in res.output
+    assert "**Sample plan**" in res.output and "per wave" in res.output
+    q = lm.questionnaire(language="fr", brand="Acme", scale="1-5", items_per_construct=3, sectors=["retail", "telecom"])
+    assert (out / "model.lav").read_text().strip() == q.to_syntax()
+    assert (out / "questionnaire.md").read_text(encoding="utf-8") == q.to_markdown()
+    _, meta = pyreadstat.read_sav(str(out / "template.sav"))
+    assert meta.column_names == q.columns and meta.variable_value_labels["sector"] == {1.0: "retail", 2.0: "telecom"}
+    plan = pd.read_csv(out / "plan.csv")
+    api = lm.sample_size(
+        q,
+        sectors={"retail": (0.3, 0.1, 0.3), "telecom": (0.1, 0.1, 0.5)},
+        nps=[(0.30, 0.35, 0.35), (0.25, 0.35, 0.40)],
+        seed=7,
+        simulate=False,
+    )
+    np.testing.assert_allclose(plan.n_analytic, api.table.n_analytic)
+    assert (out / "power_curves.png").exists()
+    only = run("design", "--out", tmp_path / "q", "--constructs", "image,quality,intention", "--indices", "nps")
+    assert only.exit_code == 0 and not (tmp_path / "q" / "plan.md").exists()
+    assert "did you mean 'quality'" in one_error_line(
+        run("design", "--out", tmp_path, "--constructs", "image,qualty"), 2
+    )
+    assert "retail=0.3:0.2:0.4" in one_error_line(run("design", "--out", tmp_path, "--sectors", "retail=high"), 2)
 
 
 @pytest.mark.slow  # two fits, ~100 s on a shared machine

@@ -21,6 +21,7 @@ EXPECTED = [
     "03_sectors_and_behaviour",
     "04_loyalty_indices",
     "05_power_analysis",
+    "06_study_design",
 ]
 
 
@@ -31,7 +32,7 @@ def _runner():
     return module
 
 
-def test_the_five_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 

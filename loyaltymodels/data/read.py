@@ -6,8 +6,10 @@ numbers and puts what the file says about itself in ``DataFrame.attrs``:
 ``source``        ``path``, ``format`` and, for CSV, the ``sep``, ``decimal``, ``thousands`` and
                   ``encoding`` used; for Excel the ``sheet``; for SPSS/Stata the file ``encoding`` and
                   (SPSS) ``user_missing``: ``{column: {"codes": [[lo, hi], ...], "count": n}}``.
-``value_labels``  ``{column: {code: label}}`` (SPSS, Stata).
-``column_labels`` ``{column: label}`` (SPSS, Stata), the question wording.
+``value_labels``  ``{column: {code: label}}`` (SPSS, Stata; Excel templates' ``values`` sheet; a
+                  CSV template's ``<name>_codebook.csv`` beside it).
+``column_labels`` ``{column: label}`` (SPSS, Stata; Excel templates' ``variables`` sheet; the CSV
+                  codebook), the question wording.
 
 The validation every fit runs (:func:`validate_data`, :class:`DataReport`) lives in
 :mod:`loyaltymodels.data.validate` and is re-exported here.
@@ -135,11 +137,9 @@ def read_survey(
 
     if fmt == "csv":
         df, header, source = _read_csv(path, sep=sep, decimal=decimal, encoding=encoding)
-        value_labels: dict = {}
-        column_labels: dict = {}
+        value_labels, column_labels = _csv_labels(path, source)
     elif fmt == "excel":
-        df, header, source = _read_excel(path, sheet)
-        value_labels, column_labels = {}, {}
+        df, header, source, (value_labels, column_labels) = _read_excel(path, sheet)
     elif fmt == "parquet":
         if encoding is not None:
             raise DataError(f"encoding= does not apply to Parquet files ('{path.name}'); leave it unset")
@@ -315,8 +315,37 @@ def sniff_number_format(records: list[list[str]], decimal: str | None = None, se
     return decimal, thousands
 
 
+def _csv_labels(path: Path, source: dict[str, Any]) -> tuple[dict[str, dict[Any, str]], dict[str, str]]:
+    """Labels from the codebook a questionnaire's CSV template keeps beside it
+    (``<name>_codebook.csv``: ``variable``, ``label``, ``values`` as ``"1 = Disagree; 2 = ..."``),
+    written with the template's separator; files without one have no labels."""
+    book_path = path.with_name(f"{path.stem}_codebook.csv")
+    if not book_path.is_file():
+        return {}, {}
+    try:
+        book = pd.read_csv(book_path, sep=source["sep"], dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"'{book_path}' (the codebook beside '{path.name}') could not be read ({exc}); "
+            "write it again with the template or remove it"
+        ) from exc
+    if not {"variable", "label"} <= set(book.columns):
+        return {}, {}
+    column_labels = {v: lab for v, lab in zip(book.variable, book.label) if lab}
+    value_labels: dict[str, dict[Any, str]] = {}
+    for variable, values in zip(book.variable, book.get("values", [""] * len(book))):
+        # split only before "<code> = ", so that a label may hold a ';'
+        for part in re.split(r";\s*(?=-?\d+(?:\.\d+)? = )", values):
+            code, eq, label = part.partition(" = ")
+            if eq and re.fullmatch(r"-?\d+(?:\.\d+)?", code.strip()):
+                value_labels.setdefault(variable, {})[_code(float(code))] = label.strip()
+    return value_labels, column_labels
+
+
 # -- Excel -----------------------------------------------------------------------------------------
-def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+def _read_excel(
+    path: Path, sheet: str | int | None
+) -> tuple[pd.DataFrame, list[str], dict[str, Any], tuple[dict[str, dict[Any, str]], dict[str, str]]]:
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException... on bad files
@@ -343,7 +372,28 @@ def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list
         first = pd.read_excel(book, sheet_name=name, header=None, nrows=1)
         header = [] if first.empty else ["" if pd.isna(v) else str(v) for v in first.iloc[0]]
         df = pd.read_excel(book, sheet_name=name)
-    return df, header, {"sheet": name}
+        labels = _excel_labels(book, names, name)
+    return df, header, {"sheet": name}, labels
+
+
+def _excel_labels(
+    book: pd.ExcelFile, names: list[str], data_sheet: str
+) -> tuple[dict[str, dict[Any, str]], dict[str, str]]:
+    """Value and column labels kept beside the data, as the questionnaire templates of
+    :mod:`loyaltymodels.design` write them: sheets ``variables`` (``variable``, ``label``) and
+    ``values`` (``variable``, ``code``, ``label``). Workbooks without them have no labels."""
+    column_labels: dict[str, str] = {}
+    value_labels: dict[str, dict[Any, str]] = {}
+    if "variables" in names and data_sheet != "variables":
+        v = pd.read_excel(book, sheet_name="variables")
+        if {"variable", "label"} <= set(v.columns):
+            column_labels = {str(a): str(b) for a, b in zip(v.variable, v.label) if pd.notna(b) and str(b)}
+    if "values" in names and data_sheet != "values":
+        v = pd.read_excel(book, sheet_name="values")
+        if {"variable", "code", "label"} <= set(v.columns):
+            for var, code, label in zip(v.variable, v.code, v.label):
+                value_labels.setdefault(str(var), {})[_code(code)] = str(label)
+    return value_labels, column_labels
 
 
 # -- SPSS and Stata (pyreadstat) -------------------------------------------------------------------

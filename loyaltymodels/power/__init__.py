@@ -1,8 +1,11 @@
 """Simulation studies on Dask: power analysis and many fits of one model."""
 
-from .analysis import plot_power, power_analysis, power_summary, read_power_records
+from .analysis import power_analysis, read_power_records
 from .batch import fit_many
-from .targets import Scenario, Target, loyalty_power_scenario, model_power_scenario, parameter_nonzero, weights_differ
+from .between import sectors_differ
+from .scenarios import Scenario, loyalty_power_scenario, model_power_scenario
+from .summary import plot_power, power_summary
+from .targets import Target, parameter_nonzero, weights_differ
 
 __all__ = [
     "Scenario",
@@ -15,5 +18,6 @@ __all__ = [
     "power_analysis",
     "power_summary",
     "read_power_records",
+    "sectors_differ",
     "weights_differ",
 ]

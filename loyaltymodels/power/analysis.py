@@ -9,7 +9,7 @@ Reproducibility: replication ``rep`` at sample size ``n`` draws from
 ``SeedSequence(seed, spawn_key=(n, rep))`` -- the stream ``SeedSequence(seed).spawn(n + 1)[n]
 .spawn(rep + 1)[rep]`` -- so its data and fit do not depend on the number of workers, the order in
 which replications finish, a resume, or which other sample sizes are in the study. Replications
-run as Dask tasks (batches of ``batch_size``) and every finished batch is appended to a Parquet
+run as Dask tasks (batches sized by time, or ``batch_size``) and every finished batch is appended to a Parquet
 store (:mod:`loyaltymodels.power.store`), from which a rerun resumes.
 """
 
@@ -21,26 +21,25 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..defaults import CI_ML, check_seed, labelled_interval, one_blas_thread
+from ..defaults import CI_ML, check_seed, one_blas_thread
 from ..errors import ArgumentError
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure, SubFigure
-from ..indices.intervals import wilson
 from ..spec.provenance import jsonable
-from .batch import dask_client, fit_model, fit_status, progress_bar, worker_name
+from .batch import PROBE_REPS, batch_size_for, dask_client, fit_model, fit_status, progress_bar, worker_name
+from .scenarios import Scenario
 from .store import SCHEMA, append, completed, open_store, read_records
-from .targets import Scenario, Target, as_targets
+from .summary import power_summary
+from .targets import Target, as_targets
 
-__all__ = ["power_analysis", "power_summary", "read_power_records", "plot_power", "replication_seed"]
+__all__ = ["power_analysis", "read_power_records", "replication_seed", "ESTIMATORS"]
 
-ESTIMATORS = ("sem", "bayes")
+#: ``"none"``: no model is fitted; each target receives the simulated data (a statistic computed
+#: from the data, such as an index or a regression on composite scores).
+ESTIMATORS = ("sem", "bayes", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,15 +79,18 @@ def run_replication(job: Job, n: int, rep: int) -> list[dict]:
         warnings.simplefilter("ignore")  # recorded in the `warnings` column, not printed per worker
         try:
             data, truth = job.scenario.generate(n, np.random.default_rng(data_seq))
-            fit, base["setup"] = fit_model(
-                job.scenario.fitted_model(truth),
-                data,
-                job.estimator,
-                job.fit_options,
-                seed=int(fit_seq.generate_state(1)[0]),
-                reuse=job.reuse,
-            )
-            converged, notes = fit_status(fit, job.estimator, job.fit_options.get("rhat_max"))
+            if job.estimator == "none":  # the targets compute their statistic from the data
+                fit, converged = data, True
+            else:
+                fit, base["setup"] = fit_model(
+                    job.scenario.fitted_model(truth),
+                    data,
+                    job.estimator,
+                    job.fit_options,
+                    seed=int(fit_seq.generate_state(1)[0]),
+                    reuse=job.reuse,
+                )
+                converged, notes = fit_status(fit, job.estimator, job.fit_options.get("rhat_max"))
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
         rows: list[dict[str, Any]] = []
@@ -165,8 +167,10 @@ def power_analysis(
         Sample sizes (per sector for loyalty scenarios: the column is then ``n_per_sector``).
     reps : int
         Replications per sample size.
-    estimator : {"sem", "bayes"}
-        ML SEM (:func:`~loyaltymodels.fit_sem`) or Bayesian SEM, compiled once per worker.
+    estimator : {"sem", "bayes", "none"}
+        ML SEM (:func:`~loyaltymodels.fit_sem`) or Bayesian SEM, compiled once per worker; or
+        ``"none"``: no model is fitted and each target receives the simulated data frame (a
+        statistic computed from the data: an index difference, a regression on scores).
     target : Target, callable or list
         :func:`weights_differ`, :func:`parameter_nonzero`, or ``(fit, truth) -> bool``.
     seed : int, optional
@@ -182,8 +186,10 @@ def power_analysis(
         different ones raises :class:`~loyaltymodels.errors.StoreError`. Default: a temporary
         directory, deleted at the end (pass a store to keep the replications).
     batch_size : int, optional
-        Replications per Dask task (default: SEM up to 20, about four tasks per worker and sample
-        size; Bayes 1).
+        Replications per Dask task. Default: sized by time -- a probe of two replications per
+        worker, then tasks of about one second of work each (at least three per worker), so that
+        the per-task overhead stays small whatever a replication costs (Bayes: usually 1). The
+        size chosen is in ``result.attrs["batch_size"]``.
     fit_options : mapping, optional
         Added to the scenario's (``fit_sem``/``compile_model`` options; Bayes also ``draws, tune,
         chains, cores``: default ``cores=1``, as every worker has one core; and ``rhat_max``, see
@@ -202,7 +208,8 @@ def power_analysis(
     DataFrame
         :func:`power_summary` of the stored records: one row per target (``kind="target"``) and key
         parameter (``kind="parameter"``) and sample size. ``attrs``: ``seed``, ``store`` (None when
-        temporary), ``complete`` (False after ``stop_after``), ``estimator``. Every replication's
+        temporary), ``complete`` (False after ``stop_after``), ``estimator``, ``batch_size`` (the
+        replications per task after the probe; None when every task was a probe). Every replication's
         record: :func:`read_power_records` on the ``store``.
 
     Examples
@@ -228,7 +235,7 @@ def power_analysis(
     entropy = _entropy(seed)
     options = {**scenario.fit_options, **(fit_options or {})}
     job = Job(scenario, targets, estimator, options, entropy, reuse)
-    _dry_run(scenario, ns[0], entropy)
+    _dry_run(scenario, ns[0], entropy, estimator)
     from ..spec.provenance import package_versions
 
     manifest = {
@@ -251,7 +258,7 @@ def power_analysis(
         path = open_store(location, manifest)
         done = completed(path)
         todo = [(k, r) for k in ns for r in range(int(reps)) if (k, r) not in done]
-        finished = _run(
+        finished, chosen = _run(
             job, todo, len(ns) * int(reps) - len(todo), client, n_workers, batch_size, path, progress, stop_after
         )
         records = read_records(path)
@@ -268,16 +275,23 @@ def power_analysis(
         kind="stable",
     ).reset_index(drop=True)
     # scalars only: pandas compares attrs with == when concatenating, which a DataFrame cannot answer
-    out.attrs.update(seed=entropy, store=None if temporary else str(path), complete=finished, estimator=estimator)
+    out.attrs.update(
+        seed=entropy,
+        store=None if temporary else str(path),
+        complete=finished,
+        estimator=estimator,
+        batch_size=int(batch_size) if batch_size is not None else chosen,
+    )
     return out
 
 
-def _dry_run(scenario: Scenario, n: int, entropy: int) -> None:
+def _dry_run(scenario: Scenario, n: int, entropy: int, estimator: str) -> None:
     """Draw one data set on the client so that a broken scenario fails at once, not in every task."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, truth = scenario.generate(n, np.random.default_rng(replication_seed(entropy, n, 0).spawn(2)[0]))
-    scenario.fitted_model(truth)
+    if estimator != "none":
+        scenario.fitted_model(truth)
 
 
 def _batches(todo: list, size: int) -> list[list]:
@@ -294,32 +308,62 @@ def _run(
     path: Path,
     progress: bool,
     stop_after: int | None,
-) -> bool:
-    """Submit the batches, append each finished one to the store; False when stopped early."""
+) -> tuple[bool, int | None]:
+    """Submit the batches, append each finished one to the store.
+
+    Returns whether every replication finished (False when stopped early) and the batch size used
+    after the probe (None when ``batch_size`` was given).
+
+    With ``batch_size=None`` the tasks are sized by time: a probe batch of :data:`PROBE_REPS`
+    replications per worker runs first (the second one shows the time of a replication once the
+    worker has set the model up), then the rest goes in batches of about :data:`TASK_SECONDS`
+    each (:func:`~loyaltymodels.power.batch.batch_size_for`), so that the per-task overhead (the
+    scheduler, shipping the job, storing the batch on the client) stays a few percent of the work
+    whatever a replication costs. The largest sample sizes go first: the last tasks are the
+    shortest, and no worker waits long for another at the end.
+    """
     if not todo:
-        return True
+        return True, None
+    todo = sorted(todo, key=lambda key: (-key[0], key[1]))
     with dask_client(client, n_workers) as c:
         from distributed import as_completed
 
-        if batch_size is None:
-            workers = max(1, sum(c.nthreads().values()))
-            per_n = max(1, len(todo) // max(1, len({k for k, _ in todo})))
-            batch_size = 1 if job.estimator == "bayes" else int(np.clip(per_n // (4 * workers), 1, 20))
-        futures = [c.submit(run_batch, job, b, pure=False) for b in _batches(todo, int(batch_size))]
+        workers = max(1, sum(c.nthreads().values()))
+        if batch_size is not None:
+            first, pending = _batches(todo, int(batch_size)), []
+        else:
+            probe = min(len(todo), PROBE_REPS * workers)
+            first, pending = _batches(todo[:probe], PROBE_REPS), todo[probe:]
+        futures = as_completed([c.submit(run_batch, job, b, pure=False) for b in first])
         bar = progress_bar(n_done + len(todo), "power", progress, initial=n_done)
-        finished = 0
+        finished = stored = 0
+        chosen = None
         try:
-            for fut in as_completed(futures):
+            for fut in futures:
                 frame = fut.result()
                 append(path, frame)
-                bar.update(frame[["n", "rep"]].drop_duplicates().shape[0])
+                reps = frame[["n", "rep"]].drop_duplicates()
+                stored += len(reps)
+                bar.update(len(reps))
+                if pending:  # the first probe is back: size the remaining tasks by its time
+                    chosen = batch_size_for(_seconds_per_replication(frame), len(pending), workers)
+                    futures.update(c.submit(run_batch, job, b, pure=False) for b in _batches(pending, chosen))
+                    pending = []
                 finished += 1
                 if stop_after is not None and finished >= stop_after:
-                    return finished == len(futures)
+                    return stored == len(todo), chosen
         finally:
             bar.close()
-            c.cancel([f for f in futures if not f.done()])
-    return True
+            c.cancel([f for f in futures.futures if not f.done()])
+    return True, chosen
+
+
+def _seconds_per_replication(frame: pd.DataFrame) -> float:
+    """Median time of the replications of a batch that did not pay the model's set-up (all of them
+    if every one did)."""
+    reps = frame.drop_duplicates(["n", "rep"])
+    warm = reps[~reps.setup.astype(bool)]
+    return float((warm if len(warm) else reps).elapsed.median())
 
 
 def _raise_if_all_failed(records: pd.DataFrame) -> None:
@@ -334,143 +378,3 @@ def read_power_records(store: str | Path) -> pd.DataFrame:
     target or key parameter): ``n, rep, seed_entropy, spawn_key, kind, quantity, detected,
     converged, error, warnings, estimate, se, truth, elapsed, setup, worker``."""
     return read_records(store)
-
-
-def power_summary(records: pd.DataFrame, *, ci: float = CI_ML, n_label: str = "n") -> pd.DataFrame:
-    """Detection rates, Monte Carlo intervals, bias and RMSE from replication records.
-
-    Every replication is counted: ``reps`` (all), ``n_failed`` (fit failed, did not converge or
-    the target could not be evaluated), ``n_converged``. Two detection rates are given:
-    ``power = detected / n_converged`` (the rate among usable fits, with the Wilson interval
-    ``power_lower, power_upper``) and ``power_all = detected / reps`` (failures counted as
-    non-detections: what a study that cannot refit would see). Bias, RMSE, the empirical SD and the
-    mean SE use the converged replications; ``bias_mc_se`` is the Monte Carlo SE of the bias.
-
-    Examples
-    --------
-    >>> rec = pd.DataFrame({"n": [50] * 4, "rep": range(4), "kind": "target", "quantity": "t",
-    ...     "detected": [True, False, True, None], "converged": [True, True, True, False],
-    ...     "error": ["", "", "", "ConvergenceError: ..."], "estimate": [0.3, 0.1, 0.2, np.nan],
-    ...     "se": 0.1, "truth": 0.2})
-    >>> s = power_summary(rec)
-    >>> s[["reps", "n_failed", "power", "power_all", "bias"]].round(3).values.tolist()
-    [[4.0, 1.0, 0.667, 0.5, 0.0]]
-    """
-    reps = records.groupby("n").rep.nunique()
-    rows = []
-    for (kind, quantity, n), g in records.groupby(["kind", "quantity", "n"], sort=False):
-        ok = g[g.converged.astype(bool)]
-        est = ok.estimate.dropna()
-        truth = float(g.truth.dropna().iloc[0]) if g.truth.notna().any() else np.nan
-        total = int(reps[n])
-        row = {
-            "kind": kind,
-            "quantity": quantity,
-            n_label: n,
-            "reps": total,
-            "n_converged": len(ok),
-            "n_failed": total - len(ok),
-        }
-        if kind == "target":
-            hits = int(ok.detected.fillna(False).astype(bool).sum())
-            power = hits / len(ok) if len(ok) else np.nan
-            lo, hi = _wilson(hits, len(ok), ci)
-            alo, ahi = _wilson(hits, total, ci)
-            row.update(
-                n_detected=hits,
-                power=power,
-                power_lower=lo,
-                power_upper=hi,
-                power_all=hits / total,
-                power_all_lower=alo,
-                power_all_upper=ahi,
-            )
-        errors = g.error[g.error != ""]
-        row.update(
-            truth=truth,
-            mean=est.mean() if len(est) else np.nan,
-            bias=est.mean() - truth if len(est) else np.nan,
-            bias_mc_se=est.std(ddof=1) / np.sqrt(len(est)) if len(est) > 1 else np.nan,
-            rmse=float(np.sqrt(((est - truth) ** 2).mean())) if len(est) else np.nan,
-            sd=est.std(ddof=1) if len(est) > 1 else np.nan,
-            mean_se=ok.se.mean(),
-            failure=errors.value_counts().index[0][:200] if len(errors) else "",
-        )
-        rows.append(row)
-    cols = [
-        "kind",
-        "quantity",
-        n_label,
-        "reps",
-        "n_converged",
-        "n_failed",
-        "n_detected",
-        "power",
-        "power_lower",
-        "power_upper",
-        "power_all",
-        "power_all_lower",
-        "power_all_upper",
-        "truth",
-        "mean",
-        "bias",
-        "bias_mc_se",
-        "rmse",
-        "sd",
-        "mean_se",
-        "failure",
-    ]
-    out = pd.DataFrame(rows, columns=cols)
-    order = {"target": 0, "parameter": 1}
-    out = out.sort_values(
-        ["kind", "quantity", n_label], key=lambda s: s.map(order) if s.name == "kind" else s, kind="stable"
-    ).reset_index(drop=True)
-    return labelled_interval(out, ci)  # power_lower/power_upper are Wilson intervals of this mass
-
-
-def _wilson(hits: int, total: int, ci: float) -> tuple[float, float]:
-    if total == 0:
-        return np.nan, np.nan
-    lo, hi = wilson(hits / total, total, ci)
-    # the closed form leaves ~1e-17 at 0 or 1 successes' ends; keep the interval around its estimate
-    return float(np.minimum(lo, hits / total)), float(np.maximum(hi, hits / total))
-
-
-def plot_power(
-    result: pd.DataFrame,
-    *,
-    level: float | None = 0.8,
-    nominal: float | None = None,
-    targets: Sequence[str] | None = None,
-    ax: Axes | None = None,
-) -> Figure | SubFigure:
-    """Power curves: detection rate against sample size, one line per target, Wilson bands.
-
-    ``level`` draws the planning level (0.8 by default); ``nominal`` another line (e.g. the test's
-    alpha, for a target whose effect is 0). Returns the matplotlib Figure.
-
-    Examples
-    --------
-    >>> res = pd.DataFrame({"kind": "target", "quantity": "t", "n": [50, 100, 200],
-    ...     "power": [0.3, 0.6, 0.9], "power_lower": [0.2, 0.5, 0.85], "power_upper": [0.4, 0.7, 0.94]})
-    >>> fig = plot_power(res, nominal=0.05)
-    >>> [line.get_label() for line in fig.axes[0].get_lines()][:1]
-    ['t']
-    """
-    import matplotlib.pyplot as plt
-
-    tab = result[result["kind"] == "target"]
-    n_col = next(c for c in tab.columns if c == "n" or c.startswith("n_per"))
-    names = list(dict.fromkeys(tab.quantity)) if targets is None else list(targets)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    for name in names:
-        g = tab[tab.quantity == name].sort_values(n_col)
-        (line,) = ax.plot(g[n_col], g.power, marker="o", label=name)
-        ax.fill_between(g[n_col], g.power_lower, g.power_upper, color=line.get_color(), alpha=0.2, lw=0)
-    for y, style in ((level, "--"), (nominal, ":")):
-        if y is not None:
-            ax.axhline(y, color="grey", ls=style, lw=1)
-    ax.set(xlabel=n_col.replace("_", " "), ylabel="detection rate", ylim=(0, 1.02))
-    ax.legend(frameon=False, fontsize="small")
-    return ax.figure

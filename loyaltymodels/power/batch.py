@@ -27,13 +27,48 @@ import pandas as pd
 from ..defaults import ModelCache, one_blas_thread
 from ..errors import ArgumentError
 
-__all__ = ["dask_client", "fit_model", "fit_many", "progress_bar", "SAMPLE_OPTIONS"]
+__all__ = [
+    "dask_client",
+    "fit_model",
+    "fit_many",
+    "progress_bar",
+    "batch_size_for",
+    "SAMPLE_OPTIONS",
+    "TASK_SECONDS",
+    "PROBE_REPS",
+]
 
 #: Options of ``fit_compiled`` (the rest of a Bayesian ``fit_options`` goes to ``compile_model``).
 SAMPLE_OPTIONS = ("draws", "tune", "chains", "cores", "target_accept")
 #: R-hat above which a Bayesian replication counts as not converged (see :func:`fit_status`);
 #: ``fit_options={"rhat_max": ...}`` changes it.
 BAYES_RHAT_MAX = 1.05
+
+#: Work per Dask task that the batch size aims at, in seconds. Each task also costs the scheduler,
+#: the shipping of the job and of the records, and one Parquet append on the client: 10-30 ms on a
+#: 2-core machine (benchmarks/power.py), which competes for the cores with the workers. A second
+#: of work per task keeps that a few percent.
+TASK_SECONDS = 1.0
+#: Replications of each worker's first (probe) task: the first pays the model's set-up, the second
+#: shows what a replication costs once the model is set up.
+PROBE_REPS = 2
+#: Tasks per worker kept for the rest of the work at the least, so that the workers finish together.
+MIN_TASKS_PER_WORKER = 3
+
+
+def batch_size_for(seconds_per_rep: float, remaining: int, workers: int) -> int:
+    """Replications per task: about :data:`TASK_SECONDS` of work, but at least
+    :data:`MIN_TASKS_PER_WORKER` tasks per worker for the ``remaining`` replications.
+
+    Examples
+    --------
+    >>> batch_size_for(0.056, 1000, 2), batch_size_for(0.056, 60, 2), batch_size_for(2.5, 100, 2)
+    (18, 10, 1)
+    """
+    by_time = max(1, round(TASK_SECONDS / max(float(seconds_per_rep), 1e-6)))
+    by_balance = max(1, -(-int(remaining) // (MIN_TASKS_PER_WORKER * max(1, int(workers)))))
+    return int(min(by_time, by_balance))
+
 
 #: structure key -> ModelSpec (SEM) or CompiledSEM (Bayes), per process (thread-safe: threaded
 #: workers share the process and its cache)
@@ -50,20 +85,27 @@ def dask_client(client: Any = None, n_workers: int | None = None, processes: boo
     from dask.system import CPU_COUNT
     from distributed import Client, LocalCluster
 
-    # ":0": the scheduler always serves HTTP; a random port never collides with another cluster
-    cluster = LocalCluster(
-        n_workers=n_workers or CPU_COUNT,
-        threads_per_worker=1,
-        processes=processes,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
-    local = Client(cluster)
+    # The scheduler runs in this process and logs at INFO on "distributed"; once anything has given
+    # the root logger a handler (semopy logs at import, which calls logging.basicConfig), every line
+    # of the cluster's life would print: silence_logs only sets the workers' level.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
-        yield local
+        # ":0": the scheduler always serves HTTP; a random port never collides with another cluster
+        with (
+            LocalCluster(
+                n_workers=n_workers or CPU_COUNT,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            ) as cluster,
+            Client(cluster) as local,
+        ):
+            yield local
     finally:
-        local.close()
-        cluster.close()
+        quiet.setLevel(level)
 
 
 def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0) -> Any:

@@ -1,14 +1,13 @@
-"""What a power analysis simulates and what it looks for: scenarios and targets.
+"""What a power analysis looks for: targets.
 
-A :class:`Scenario` says how to draw one data set of size ``n`` with its truth, and which model to
-fit to it; a :class:`Target` says what counts as a detection in one fitted replication and which
-estimates to keep for bias and RMSE. Both are small, picklable objects: Dask ships them to the
-workers, and their :meth:`describe` (plain JSON) goes into the run's manifest so that a rerun can
-tell whether it is asked the same question.
+A :class:`Target` says what counts as a detection in one fitted replication and which estimates to
+keep for bias and RMSE (what to simulate is a :class:`~loyaltymodels.power.scenarios.Scenario`).
+Targets are small, picklable objects: Dask ships them to the workers, and their :meth:`describe`
+(plain JSON) goes into the run's manifest so that a rerun can tell whether it is asked the same
+question.
 
-Ready-made: :func:`loyalty_power_scenario` (:func:`loyaltymodels.loyalty_scenario`, ``n`` per
-sector), :func:`model_power_scenario` (:func:`loyaltymodels.simulate`), and the targets
-:func:`weights_differ` and :func:`parameter_nonzero`; any callable ``(fit, truth) -> bool`` is a
+Ready-made: :func:`weights_differ` and :func:`parameter_nonzero` (and, comparing sectors,
+:func:`~loyaltymodels.power.between.sectors_differ`); any callable ``(fit, truth) -> bool`` is a
 target too.
 """
 
@@ -33,141 +32,15 @@ if TYPE_CHECKING:
     from ..sem.fit import SemFit
 
 __all__ = [
-    "Scenario",
-    "loyalty_power_scenario",
-    "model_power_scenario",
     "Target",
     "weights_differ",
     "parameter_nonzero",
     "as_targets",
+    "std_all_contrast",
+    "contrast_result",
 ]
 
-GENERATORS = ("loyalty", "simulate")
 
-
-@dataclass(frozen=True)
-class Scenario:
-    """How to draw one replication: a generator, its arguments, the model fitted to the draw.
-
-    Parameters
-    ----------
-    generator : {"loyalty", "simulate"} or callable
-        ``"loyalty"``: :func:`loyaltymodels.loyalty_scenario` (``n`` is per sector);
-        ``"simulate"``: :func:`loyaltymodels.simulate` (``kwargs`` hold ``model``, ``params``...);
-        or a picklable (module-level) callable ``(n, rng) -> (data, truth)``.
-    kwargs : mapping
-        Arguments of the generator besides ``n`` and the random generator.
-    model : str, optional
-        lavaan syntax fitted to each data set (default: ``truth.attrs["model"]``, else the
-        generator's ``model`` argument).
-    fit_options : mapping
-        Passed to :func:`loyaltymodels.fit_sem` or :func:`loyaltymodels.compile_model`
-        (``group``, ``group_equal``, ...).
-    n_label : str
-        Name of the sample-size column of the results (``"n_per_sector"`` for loyalty scenarios).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> sc = Scenario("loyalty", {"sectors": ["retail"], "scale": None}, n_label="n_per_sector")
-    >>> data, truth = sc.generate(50, np.random.default_rng(1))
-    >>> data.shape, sc.fitted_model(truth).splitlines()[-1]
-    ((50, 13), 'Loyalty ~ Beliefs + Experience')
-    """
-
-    generator: str | Callable = "loyalty"
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    model: str | None = None
-    fit_options: Mapping[str, Any] = field(default_factory=dict)
-    n_label: str = "n"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.generator, str) and self.generator not in GENERATORS:
-            raise ArgumentError(
-                f"generator {self.generator!r}: choose one of {GENERATORS} or pass a callable (n, rng) -> (data, truth)"
-            )
-        if self.generator == "simulate" and "model" not in self.kwargs:
-            raise ArgumentError("a 'simulate' scenario needs kwargs={'model': '<lavaan syntax>', ...}")
-
-    def generate(self, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """One data set of size ``n`` drawn with ``rng``, and its truth."""
-        if callable(self.generator):
-            return self.generator(int(n), rng)
-        if self.generator == "loyalty":
-            from ..data.scenarios import loyalty_scenario
-
-            return loyalty_scenario(int(n), seed=rng, **self.kwargs)
-        from ..data.synthetic import simulate  # "simulate": __post_init__ admits no other name
-
-        kw = dict(self.kwargs)
-        return simulate(kw.pop("model"), int(n), seed=rng, **kw)
-
-    def fitted_model(self, truth: pd.DataFrame) -> str:
-        """The lavaan syntax fitted to every replication."""
-        model = self.model or truth.attrs.get("model") or self.kwargs.get("model")
-        if not model:
-            raise ArgumentError(
-                "the scenario names no model to fit: pass Scenario(model=...) or return "
-                "truth with truth.attrs['model'] from the generator"
-            )
-        return model
-
-    def describe(self) -> dict:
-        """JSON description (for the manifest of a stored run)."""
-        return {
-            "generator": jsonable(self.generator),
-            "kwargs": jsonable(dict(self.kwargs)),
-            "model": self.model,
-            "fit_options": jsonable(dict(self.fit_options)),
-            "n_label": self.n_label,
-        }
-
-
-def loyalty_power_scenario(
-    sectors: int | Sequence[str] | None = None,
-    weights: Mapping[str, tuple[float, float]] | tuple[float, float] | None = None,
-    *,
-    rho: float = 0.4,
-    scale: str | Sequence[int] | None = (0, 10),
-    group_equal: Sequence[str] = ("loadings", "intercepts"),
-    **kwargs: Any,
-) -> Scenario:
-    """A :func:`loyaltymodels.loyalty_scenario` to power: the beliefs + experience -> loyalty model
-    fitted by sector, with loadings and intercepts equal across sectors (metric + scalar invariance).
-
-    ``n`` in :func:`loyaltymodels.power_analysis` is then the number of respondents **per sector**
-    (the results call the column ``n_per_sector``). Further ``kwargs`` go to ``loyalty_scenario``
-    (``interaction``, ``asymmetry``, ``items``...).
-
-    Examples
-    --------
-    >>> sc = loyalty_power_scenario(weights={"retail": (0.4, 0.3), "banking": (0.35, 0.35)})
-    >>> sc.fit_options, sc.n_label
-    ({'group': 'sector', 'group_equal': ('loadings', 'intercepts')}, 'n_per_sector')
-    """
-    kw = {"sectors": sectors, "weights": weights, "rho": rho, "scale": scale, **kwargs}
-    kw = {k: v for k, v in kw.items() if v is not None or k == "scale"}
-    return Scenario(
-        "loyalty", kw, fit_options={"group": "sector", "group_equal": tuple(group_equal)}, n_label="n_per_sector"
-    )
-
-
-def model_power_scenario(
-    model: str, params: Mapping[str, float] | None = None, *, fit_model: str | None = None, **kwargs: Any
-) -> Scenario:
-    """A :func:`loyaltymodels.simulate` scenario: data drawn from ``model`` (numbers in the syntax
-    are population values), ``fit_model`` (default: ``model`` itself) fitted to each draw.
-
-    Examples
-    --------
-    >>> sc = model_power_scenario("y ~ 0.2*x", fit_model="y ~ x")
-    >>> sc.generator, sc.model
-    ('simulate', 'y ~ x')
-    """
-    return Scenario("simulate", {"model": model, "params": dict(params or {}), **kwargs}, model=fit_model or model)
-
-
-# -- targets ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Target:
     """What counts as a detection in one replication, and which estimates to keep.
@@ -383,25 +256,42 @@ def _weights_differ(
     true = [_truth_value(truth, *k, label, g, True, {beliefs: "w_beliefs", experience: "w_experience"}) for k in keys]
     suffix = f"[{sector}]" if sector is not None else ""
     names = [f"{outcome}~{beliefs}{suffix} std_all", f"{outcome}~{experience}{suffix} std_all"]
+    d, se_d, est, se, diff = std_all_contrast(fit, estimator, [(keys[0], g), (keys[1], g)])
+    if diff is None:
+        detected = bool(2 * stats.norm.sf(abs(d) / se_d) < alpha) if se_d > 0 else False
+    elif bayes_rule == "interval":
+        detected = _interval_excludes_zero(diff, alpha)
+    else:
+        detected = bool(max((diff > 0).mean(), (diff < 0).mean()) > probability)
+    return contrast_result(detected, d, se_d, true, names, est, se)
+
+
+def std_all_contrast(
+    fit: Any, estimator: str, cells: list[tuple[tuple[str, str, str], int]]
+) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``std_all`` of two parameters (``(lhs, op, rhs)`` in a group) and their difference ``d``:
+    ``(d, se_d, estimates, ses, draws of d)``. SEM: delta-method covariance of the two (they may
+    be correlated, within a group or through equality constraints across groups), draws None;
+    Bayes: posterior means and SDs, and the draws of ``d`` for the detection rule."""
     if estimator == "sem":
         from ..sem.inference import std_all_vcov
 
-        rows = _rows(fit, keys, g)
+        rows = [_rows(fit, [key], g)[0] for key, g in cells]
         est = fit.parameters.loc[rows, "std_all"].to_numpy(float)
         v = std_all_vcov(fit, rows).to_numpy()
-        d, se_d = est[0] - est[1], float(np.sqrt(max(v[0, 0] + v[1, 1] - 2 * v[0, 1], 0.0)))
-        detected = bool(2 * stats.norm.sf(abs(d) / se_d) < alpha) if se_d > 0 else False
-        se = np.sqrt(np.clip(np.diag(v), 0, None))
-    else:
-        from ..spec.layout import param_name
+        se_d = float(np.sqrt(max(v[0, 0] + v[1, 1] - 2 * v[0, 1], 0.0)))
+        return float(est[0] - est[1]), se_d, est, np.sqrt(np.clip(np.diag(v), 0, None)), None
+    from ..spec.layout import param_name
 
-        x = _draws(fit, "std_all", [param_name(*k, g) for k in keys])
-        diff = x[:, 0] - x[:, 1]
-        est, se, d, se_d = x.mean(0), x.std(0, ddof=1), float(diff.mean()), float(diff.std(ddof=1))
-        if bayes_rule == "interval":
-            detected = _interval_excludes_zero(diff, alpha)
-        else:
-            detected = bool(max((diff > 0).mean(), (diff < 0).mean()) > probability)
+    x = _draws(fit, "std_all", [param_name(*key, g) for key, g in cells])
+    diff = x[:, 0] - x[:, 1]
+    return float(diff.mean()), float(diff.std(ddof=1)), x.mean(0), x.std(0, ddof=1), diff
+
+
+def contrast_result(
+    detected: bool, d: float, se_d: float, true: list[float], names: list[str], est: np.ndarray, se: np.ndarray
+) -> dict:
+    """A target's answer for a difference of two standardized parameters, both kept as parameters."""
     return {
         "detected": detected,
         "estimate": float(d),

@@ -120,6 +120,44 @@ def test_xlsx_duplicated_header(tmp_path):
     assert err.value.column == "q1"
 
 
+def test_xlsx_label_sheets(tmp_path, survey):
+    # a workbook written by hand as the questionnaire templates lay it out: data, variables, values
+    path = tmp_path / "labelled.xlsx"
+    variables = pd.DataFrame({"variable": ["sat1", "loy1"], "label": ["Êtes-vous satisfait ?", "Reviendrez-vous ?"]})
+    values = pd.DataFrame({"variable": ["sat1", "sat1"], "code": [1, 5], "label": ["Pas du tout", "Tout à fait"]})
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        survey.to_excel(writer, sheet_name="data", index=False)
+        variables.to_excel(writer, sheet_name="variables", index=False)
+        values.to_excel(writer, sheet_name="values", index=False)
+    df = lm.read_survey(path)
+    pd.testing.assert_frame_equal(df, survey, check_dtype=False)
+    assert df.attrs["column_labels"] == {"sat1": "Êtes-vous satisfait ?", "loy1": "Reviendrez-vous ?"}
+    assert df.attrs["value_labels"] == {"sat1": {1: "Pas du tout", 5: "Tout à fait"}}
+    assert lm.read_survey(path, sheet="variables").attrs["column_labels"] == {}  # labels of the data sheet only
+
+
+def test_csv_codebook_beside_the_file(tmp_path, survey):
+    # a CSV template's labels live in <name>_codebook.csv, written with the same separator
+    survey.to_csv(tmp_path / "retour.csv", sep=";", index=False)
+    book = pd.DataFrame(
+        {
+            "variable": ["sat1", "loy1"],
+            "label": ["Êtes-vous satisfait ?", "Reviendrez-vous ?"],
+            "values": ["1 = Pas du tout; 5 = Tout à fait", "1 = Non; oui, peut-être; 2 = Oui"],
+        }
+    )
+    book.to_csv(tmp_path / "retour_codebook.csv", sep=";", index=False)
+    df = lm.read_survey(tmp_path / "retour.csv")
+    pd.testing.assert_frame_equal(df, survey, check_dtype=False)
+    assert df.attrs["column_labels"] == {"sat1": "Êtes-vous satisfait ?", "loy1": "Reviendrez-vous ?"}
+    assert df.attrs["value_labels"] == {
+        "sat1": {1: "Pas du tout", 5: "Tout à fait"},
+        "loy1": {1: "Non; oui, peut-être", 2: "Oui"},
+    }
+    survey.to_csv(tmp_path / "plain.csv", index=False)
+    assert lm.read_survey(tmp_path / "plain.csv").attrs["value_labels"] == {}  # no codebook, no labels
+
+
 # -- SPSS and Stata --------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".sav", ".zsav"])
 def test_spss_labels_and_user_missing(tmp_path, suffix):

@@ -4,12 +4,11 @@ and (slow) the false-positive rate at effect 0 is the nominal 5%."""
 
 from __future__ import annotations
 
-import logging
-
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import loyaltymodels as lm
 from loyaltymodels.errors import StoreError
@@ -21,19 +20,6 @@ SCENARIO = lm.loyalty_power_scenario(weights=WEIGHTS)
 TARGETS = [lm.weights_differ("retail"), lm.weights_differ("banking")]
 RUN = dict(n=[60, 150], reps=6, seed=2026, target=TARGETS, progress=False)
 VOLATILE = ["elapsed", "setup", "worker"]  # timing and placement: the only columns allowed to differ
-
-
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +132,35 @@ def test_callable_scenario_and_custom_target(client):
     assert tab.loc[("y~f", 400), "power"] > tab.loc[("y~f", 50), "power"]
     assert tab.loc[("y~f", 400), "truth"] == pytest.approx(0.25 / 0.8)  # marker scale: b / lambda_1
     assert list(res.columns[:3]) == ["kind", "quantity", "n"]
+
+
+def _two_samples(n, rng):
+    """Two groups of n, means 0 and 0.3: no model to fit, the target reads the data."""
+    data = pd.DataFrame({"g": np.repeat([0, 1], n), "x": rng.normal(0, 1, 2 * n) + np.repeat([0.0, 0.3], n)})
+    return data, pd.DataFrame({"parameter": ["difference"], "value": [0.3]})
+
+
+def _t_test(data, truth):
+    return bool(stats.ttest_ind(data.x[data.g == 1], data.x[data.g == 0]).pvalue < 0.05)
+
+
+def test_estimator_none_hands_the_data_to_the_target(client):
+    res = lm.power_analysis(
+        _two_samples, n=[100, 200], reps=400, estimator="none", target=_t_test, seed=1, client=client, progress=False
+    )
+    power = res.set_index("n").power
+    for n in (100, 200):  # the t test's exact power, written out here
+        df, ncp = 2 * n - 2, 0.3 * np.sqrt(n / 2)
+        exact = stats.nct.sf(stats.t.ppf(0.975, df), df, ncp) + stats.nct.cdf(-stats.t.ppf(0.975, df), df, ncp)
+        assert abs(power[n] - exact) < 3.3 * np.sqrt(exact * (1 - exact) / 400)
+    assert res.attrs["estimator"] == "none" and res.attrs["batch_size"] > 20  # cheap replications: big tasks
+
+
+def test_batches_sized_by_time_give_the_same_records(client, reference, tmp_path):
+    auto = lm.power_analysis(SCENARIO, client=client, store=tmp_path / "auto", **RUN)
+    assert auto.attrs["batch_size"] is not None
+    pd.testing.assert_frame_equal(_stable(auto), _stable(reference))
+    assert reference.attrs["batch_size"] == 2  # as asked
 
 
 def test_store_refuses_another_question(client, reference, tmp_path):
