@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.validate import suggest_column as _suggest  # the package's "did you mean" for columns
+from ..data.validate import suggest_column  # the package's "did you mean" for columns
 from ..errors import DataError, SpecError, plain
 from ..spec.model import ModelSpec
 
@@ -178,7 +178,7 @@ def check_structure(spec: ModelSpec, roles: Roles, latent_form: bool) -> None:
 def check_column(data: pd.DataFrame, column: str, what: str) -> None:
     if column not in data.columns:
         raise DataError(
-            f"the data have no {what} column {column!r}{_suggest(column, [str(c) for c in data.columns])}",
+            f"the data have no {what} column {column!r}{suggest_column(column, [str(c) for c in data.columns])}",
             column=column,
         )
     if data[column].isna().any():
@@ -243,7 +243,7 @@ def parse_outcomes(
         if column not in data.columns:
             raise DataError(
                 f"outcome {name!r}: the data have no column {column!r}"
-                f"{_suggest(column, [str(c) for c in data.columns])}",
+                f"{suggest_column(column, [str(c) for c in data.columns])}",
                 column=column,
             )
         out.append(_typed_outcome(name, column, latent, kind, data[column]))
