@@ -68,15 +68,13 @@ SCALED_NAMES = (
 )
 
 
-def fit_measures(problem: Problem, theta: np.ndarray, npar: int, df: int) -> pd.Series:
-    """Every fit measure of :data:`NAMES` for the solution ``theta`` of ``problem``."""
-    n, g = problem.ntotal, problem.ngroups
-    fg = problem.group_objectives(theta)
-    chisq = float(np.sum(problem.n * fg))
-    base_chisq, base_df = baseline(problem, df + npar)
-    logl = problem.logl(theta)
-    h1 = float(sum(st.logl_h1 for st in problem.stats))
-    out = dict(
+def chisq_measures(
+    npar: int, n: float, chisq: float, df: int, base_chisq: float, base_df: int, g: int
+) -> dict[str, float]:
+    """The measures read from the model's and the baseline's test statistics alone (chi-square
+    test, CFI, TLI, RMSEA with its interval and close-fit test), as lavaan computes them; shared by
+    ML and WLSMV."""
+    out: dict[str, float] = dict(
         npar=npar,
         ntotal=int(n),
         chisq=chisq,
@@ -91,6 +89,18 @@ def fit_measures(problem: Problem, theta: np.ndarray, npar: int, df: int) -> pd.
     )
     out["rmsea_ci_lower"], out["rmsea_ci_upper"] = rmsea_ci(chisq, df, n, g)
     out["rmsea_pvalue"] = rmsea_closefit(chisq, df, n, g)
+    return out
+
+
+def fit_measures(problem: Problem, theta: np.ndarray, npar: int, df: int) -> pd.Series:
+    """Every fit measure of :data:`NAMES` for the solution ``theta`` of ``problem``."""
+    n, g = problem.ntotal, problem.ngroups
+    fg = problem.group_objectives(theta)
+    chisq = float(np.sum(problem.n * fg))
+    base_chisq, base_df = baseline(problem, df + npar)
+    logl = problem.logl(theta)
+    h1 = float(sum(st.logl_h1 for st in problem.stats))
+    out = chisq_measures(npar, n, chisq, df, base_chisq, base_df, g)
     out["srmr"] = srmr(problem, theta)
     out.update(
         logl=logl,

@@ -33,7 +33,7 @@ from . import engine as sem_engine
 from .dwls import OrdinalProblem
 from .fit import SemFit
 from .inference import admissibility, invert_information, parameter_table, r_squared
-from .measures import _pchisq_upper, cfi, rmsea, rmsea_ci, rmsea_closefit, scaled_measures, tli
+from .measures import _pchisq_upper, chisq_measures, scaled_measures
 from .options import cached_spec
 from .polychoric import OrdinalStats, ordinal_stats
 
@@ -319,21 +319,7 @@ def _measures(
         for i, d in enumerate(base_deltas)
     ]
     base = scaled_shifted(stacked, ordinal, fg, np.eye(sum(widths)), base_df)
-    out = dict(
-        npar=npar,
-        ntotal=int(n),
-        chisq=chisq,
-        df=df,
-        pvalue=_pchisq_upper(chisq, df),
-        baseline_chisq=base_chisq,
-        baseline_df=base_df,
-        baseline_pvalue=_pchisq_upper(base_chisq, base_df),
-        cfi=cfi(chisq, df, base_chisq, base_df),
-        tli=tli(chisq, df, base_chisq, base_df),
-        rmsea=rmsea(chisq, df, n, g),
-    )
-    out["rmsea_ci_lower"], out["rmsea_ci_upper"] = rmsea_ci(chisq, df, n, g)
-    out["rmsea_pvalue"] = rmsea_closefit(chisq, df, n, g)
+    out = chisq_measures(npar, n, chisq, df, base_chisq, base_df, g)
     total = 0.0
     for k, st in enumerate(ordinal):  # SRMR: residuals of the (co)variances on the correlation scale
         p = st.corr.shape[0]
