@@ -17,49 +17,14 @@ import xarray as xr
 
 from ..defaults import CI_POSTERIOR, labelled_interval
 from ..errors import ArgumentError
-from .draws import Draws, chunked, driver_points, loyalty_mean_at, qmc_normal
-from .likelihood import gh_rule
-from .summaries import _interval, _outcome_mean, _posterior, _sector_weights_of
+from .draws import Draws, chunked
+from .summaries import _interval, _invest_draws, _posterior, _sector_weights_of
 
 #: The row of :func:`invest` over every customer (sectors weighted by their size). It is not
 #: :func:`driver_weights`' ``pooled`` row, the hierarchical mean of a typical sector.
 ALL_CUSTOMERS = "all customers"
 
 __all__ = ["ALL_CUSTOMERS", "invest"]
-
-
-def _item_loading(dr: Draws, latent: str) -> np.ndarray:
-    """``(D, G)``: the mean loading of ``latent``'s items (its items' change per unit of it)."""
-    lam = dr.mats["lam"][..., dr.info.index(latent)]  # (D, G, p)
-    items = np.flatnonzero(np.any(lam != 0, axis=(0, 1)))
-    return lam[..., items].mean(-1)
-
-
-def _invest_points(dr: Draws, points: float) -> dict[str, np.ndarray]:
-    """Per draw and cell ``(D, G, K)``: change of loyalty's items (on average) and of each expected
-    outcome when driver k's items rise by ``points`` on average, over the cell's customers."""
-    info = dr.info
-    iL = info.index(info.loyalty)
-    pts = driver_points(dr, qmc_normal(len(info.latents) - 1, 256))
-    base = loyalty_mean_at(dr, pts)
-    resid = np.sqrt(dr.mats["psi"][..., iL, iL])[..., None, None]
-    x, lw = gh_rule(9)
-    scale_l = _item_loading(dr, info.loyalty)
-    out = {"loyalty": np.zeros(base.shape[:2] + (len(info.drivers),))}
-    outs = [o for o in info.outcomes if o["latent"] == info.loyalty]
-    extra = dict(dr.extra, _outcomes=info.outcomes)
-    for o in outs:
-        out[o["name"]] = np.zeros_like(out["loyalty"])
-    for k, d in enumerate(info.drivers):
-        moved = pts.copy()
-        moved[..., info.index(d)] += (points / _item_loading(dr, d))[:, :, None]
-        after = loyalty_mean_at(dr, moved)
-        out["loyalty"][..., k] = (after - base).mean(-1) * scale_l
-        for o in outs:  # E over loyalty's residual: Gauss-Hermite nodes on the last axis
-            e0 = _outcome_mean(o, extra, base[..., None] + resid * x) @ np.exp(lw)
-            e1 = _outcome_mean(o, extra, after[..., None] + resid * x) @ np.exp(lw)
-            out[o["name"]][..., k] = (e1 - e0).mean(-1)
-    return out
 
 
 def invest(
@@ -105,7 +70,9 @@ def invest(
     _posterior(post)
     dr = Draws.from_post(post, max_draws=max_draws)
     info = dr.info
-    per_cell = chunked(_invest_points, dr, float(points), size=64)
+    # the same computation as invest_where(scale='raw'): +points on the driver's items, loyalty in
+    # points of its items' mean
+    per_cell = chunked(_invest_draws, dr, float(points), "raw", size=64)
     w = _sector_weights_of(info)
     labels = list(info.sectors) + [ALL_CUSTOMERS]
     units = {o["name"]: "probability" if o["kind"] == "binary" else "mean rating" for o in info.outcomes}
