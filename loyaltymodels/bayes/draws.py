@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -161,6 +162,21 @@ def _group_index(groups: np.ndarray, labels: list) -> np.ndarray:
 
 
 # -- pointwise log-likelihood ----------------------------------------------------------------------
+def _hooked(path: str) -> Any:
+    """The function named ``"loyaltymodels.room.module:function"`` by a posterior's
+    ``log_likelihood_by`` attribute: how a room above this one (the loyalty model) supplies its own
+    pointwise log-likelihood without this room importing it (the layering rule)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    if not module.startswith("loyaltymodels.") or not name:
+        raise DataError(
+            f"the posterior's log_likelihood_by attribute {path!r} does not name a loyaltymodels "
+            "function; was the attribute edited?"
+        )
+    return getattr(importlib.import_module(module), name)
+
+
 def add_log_likelihood(
     post: xr.DataTree,
     *,
@@ -224,6 +240,9 @@ def log_likelihood_block(
     behind :func:`add_log_likelihood`, in pieces whose temporaries stay bounded whatever the size
     of the data."""
     form = post.attrs.get("likelihood_form", "marginal")
+    hook = post.attrs.get("log_likelihood_by")
+    if hook:  # a model family above this room whose likelihood is not the items' normal density
+        return _hooked(str(hook))(post, positions, data=data, dtype=dtype)
     if form not in ("marginal", "respondent"):
         raise DataError(
             f"this posterior's likelihood (form {form!r}) is not the marginal normal density of the items, "

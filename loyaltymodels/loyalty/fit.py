@@ -27,7 +27,6 @@ from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progre
 from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
 from .build import Design, build_graph, data_values, make_design
-from .cells import respondent_loglik
 from .draws import LoyaltyInfo
 from .measurement import WIGGLE_SD
 from .priors import default_loyalty_priors
@@ -46,9 +45,6 @@ __all__ = ["fit_loyalty", "build_loyalty_model", "default_loyalty_priors"]
 
 #: Compiled loyalty models of this process, by structure: ``(pm.Model, nutpie's compiled model)``.
 _CACHE: ModelCache[tuple] = ModelCache(maxsize=8)
-#: Quasi-Monte-Carlo points of the driver scores per respondent in the ``scores`` form's pointwise
-#: log-likelihood (see ``_loglik_draws``).
-SCORE_POINTS = 32
 #: Jitter (SD, unconstrained scale) of each chain's starting point, as the SEM sampler.
 JITTER = 0.05
 #: Posterior variables checked for convergence besides the parameter table.
@@ -179,7 +175,8 @@ def fit_loyalty(
     -------
     xarray.DataTree
         The SEM posterior layout (``param``, ``std_all`` over ``parameter``; ``sample_stats``;
-        ``observed_data``; ``log_likelihood`` per respondent, every form),
+        ``observed_data``, with the outcomes' values; no ``log_likelihood``: ``lm.loo``, ``waic``,
+        ``compare`` and ``add_log_likelihood`` compute it per respondent when they ask, in blocks),
         plus ``weight (cell, driver)`` and the standardized ``std_weight (sector[, segment],
         driver)``, ``std_weight_pooled (driver)``, ``loyalty_sd``, ``satisfied_not_loyal``,
         ``std_interaction``, ``std_asymmetry``, ``outcome_effect (outcome)`` and the hyper-
@@ -442,17 +439,6 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
             "sample_stats": sample_stats(trace, shape),
             "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
         }
-        if design.form in ("outcomes", "scores"):
-            ll = _loglik_draws(design, rows, ds)
-            groups["log_likelihood"] = xr.Dataset(
-                {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-                coords={
-                    "chain": posterior.chain,
-                    "draw": posterior.draw,
-                    "respondent": rc["respondent"],
-                    "group": rc["group"],
-                },
-            )
         post = xr.DataTree.from_dict(groups)
         post.attrs.update(root_attrs(plan, s, design.form, {}))
     own = _own_variables(design, trace["posterior"].to_dataset())
@@ -462,9 +448,9 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
 
 def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataTree:
     """The posterior of a compiled-density fit: the table's rows and the loyalty-level variables
-    rebuilt from the sampled elements. The linear form stores no pointwise log-likelihood (LOO,
-    WAIC and comparisons compute it when they ask, so the fit's cost does not grow with the
-    respondents); the latent forms store theirs (it integrates over each respondent's scores)."""
+    rebuilt from the sampled elements. No form stores a pointwise log-likelihood: LOO, WAIC and
+    comparisons compute it when they ask (the latent forms' through :mod:`.loglik`), so a fit's
+    cost does not grow with what they would need."""
     from ..bayes.output import parameter_dataset, respondent_coords, root_attrs, sample_stats
 
     plan, s = design.plan, design.summary
@@ -513,12 +499,6 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         "sample_stats": sample_stats(trace, shape),
         "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
     }
-    if design.form in ("outcomes", "scores"):
-        ll = _loglik_draws(design, rows, posterior)
-        groups["log_likelihood"] = xr.Dataset(
-            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-            coords={"respondent": rc["respondent"], "group": rc["group"]},
-        )
     post = xr.DataTree.from_dict(groups)
     post.attrs.update(root_attrs(plan, s, design.form, {}))
     return _finish(design, post)
@@ -535,6 +515,14 @@ def _finish(design: Design, post: xr.DataTree) -> xr.DataTree:
     post.attrs["loyalty"] = info.to_json()
     post.attrs["group_column"] = design.sector_column or ""
     post.attrs["segment_column"] = design.segment_column or ""
+    if design.form in ("outcomes", "scores"):
+        # the pointwise log-likelihood integrates over each respondent's scores: computed when LOO,
+        # WAIC or a comparison asks (loyalty.loglik), from the data stored here, never by the fit
+        from .loglik import HOOK, outcome_values
+
+        post.attrs.update(likelihood_form=design.form, log_likelihood_by=HOOK)
+        if design.outcomes:
+            post["observed_data"] = post["observed_data"].to_dataset().assign(outcome_values(design))
     for name in ("observed_data", "log_likelihood"):  # each respondent's sector and segment, by label
         if name in post.children:
             post[name] = post[name].to_dataset().assign_coords(_respondent_cells(design))
@@ -598,62 +586,3 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
                 v = v.transpose("chain", "draw", "segment", "driver")
             keep[name] = v.assign_coords(chain=np.arange(v.sizes["chain"]), draw=np.arange(v.sizes["draw"]))
     return keep
-
-
-def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarray:
-    """Per-respondent marginal log-likelihood ``(draws, respondents)`` of the ``outcomes`` and
-    ``scores`` forms, for LOO.
-
-    ``outcomes``: exact (nothing but the parameters is sampled). ``scores``: the sampled driver
-    scores must be integrated out too, or LOO would score a likelihood conditional on each
-    respondent's own scores. Since ``p(y) = p(y_drivers) E[p(y_loyalty, o | eta)]`` over the
-    drivers' posterior given their items, which is exactly the ``u ~ N(0, I)`` the sampler uses,
-    the expectation is a mean over :data:`SCORE_POINTS` fixed quasi-Monte-Carlo points of ``u``
-    (importance sampling with the optimal-shape proposal), evaluated at once by stacking the
-    points along the chunk axis.
-    """
-    assert design.chunks is not None  # these forms lay respondents out in chunks
-    extra = {}
-    for name in (
-        "interaction",
-        "asymmetry",
-        "outcome_slope",
-        "outcome_intercept",
-        *(f"cuts_{o.name}" for o in design.outcomes),
-    ):
-        if name in ds:
-            v = ds[name].to_numpy()
-            extra[name] = v.reshape(-1, *v.shape[2:])
-    if design.roles.surface:
-        from .surface import surface_draws
-
-        extra["surface"] = surface_draws(ds, len(design.sectors))
-    data = data_values(design)
-    M = 1
-    if design.form == "scores":
-        from scipy.special import logsumexp
-
-        from .draws import qmc_normal
-
-        q = len(design.blocks["drivers"][1])
-        pts = qmc_normal(q, SCORE_POINTS)
-        M = SCORE_POINTS
-        K, B = design.chunks.shape
-        data = {
-            k: (np.repeat(v, M, axis=1) if np.ndim(v) >= 2 and np.shape(v)[:2] == (K, B) else v)
-            for k, v in data.items()
-        }
-        u = np.broadcast_to(np.tile(pts, (B, 1))[None], (K, B * M, q))
-    out = np.empty((rows.shape[0], design.summary.n))
-    slots = design.chunks >= 0
-    who = design.chunks[slots]
-    for d in range(rows.shape[0]):
-        e = {k: v[d] for k, v in extra.items()}
-        if M > 1:
-            e["u"] = u
-            ll = respondent_loglik(design, rows[d], data, e, np)
-            ll = logsumexp(ll.reshape(ll.shape[0], -1, M), axis=-1) - np.log(M)
-        else:
-            ll = respondent_loglik(design, rows[d], data, e, np)
-        out[d, who] = ll[slots]
-    return out
