@@ -5,6 +5,7 @@ from .fit import build_loyalty_model, fit_loyalty
 from .investment import invest
 from .plots import plot_balance, plot_driver_weights, plot_outcome_curves
 from .priors import default_loyalty_priors
+from .promise import promise_gap
 from .sectors import sector_contrasts
 from .summaries import balance_effects, driver_weights, invest_where, outcome_effects, satisfied_not_loyal
 from .surface import congruence, plot_surface, response_surface
@@ -24,6 +25,7 @@ __all__ = [
     "plot_driver_weights",
     "plot_outcome_curves",
     "plot_surface",
+    "promise_gap",
     "response_surface",
     "satisfied_not_loyal",
     "sector_contrasts",
