@@ -108,6 +108,7 @@ PUBLIC_API = [
     "balance_effects",
     "satisfied_not_loyal",
     "promise_gap",
+    "diminishing_returns",
     "compare_fits",
     "plot_driver_weights",
     "plot_balance",

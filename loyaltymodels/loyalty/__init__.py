@@ -1,6 +1,7 @@
 """The hierarchical loyalty model: beliefs and experience feeding loyalty, by sector, with behaviour."""
 
 from .compare import compare_fits
+from .diminishing import diminishing_returns
 from .fit import build_loyalty_model, fit_loyalty
 from .investment import invest
 from .plots import plot_balance, plot_driver_weights, plot_outcome_curves
@@ -16,6 +17,7 @@ __all__ = [
     "compare_fits",
     "congruence",
     "default_loyalty_priors",
+    "diminishing_returns",
     "driver_weights",
     "fit_loyalty",
     "invest",

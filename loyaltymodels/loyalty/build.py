@@ -134,6 +134,7 @@ def make_design(
     ordinal: str | Sequence[str] | None = None,
     priors: pd.DataFrame | Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
+    diminishing: Sequence[str] | None = None,
     invariance: str | Sequence[str] = DEFAULT_INVARIANCE,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
@@ -174,7 +175,7 @@ def make_design(
         )
     if promise is not None:  # before the asymmetry on the pair is checked, with a clearer message
         promise.check_drivers(find_roles(spec, loyalty, drivers))
-    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface)
+    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface, diminishing)
     outs = parse_outcomes(outcomes, data, spec, roles.loyalty)
     if summary.ordinal and (roles.nonlinear or outs):
         raise SpecError(
@@ -456,6 +457,9 @@ def _extra_variables(design: Design) -> dict:
         from .surface import surface_variables
 
         out["surface"] = surface_variables(design)
+    if roles.diminishing:
+        pm.modelcontext(None).add_coord("diminishing_driver", list(roles.diminishing))
+        out["diminishing"] = prior_rv("diminishing", pr["diminishing"], dims="diminishing_driver")
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     if design.outcomes:
         out["outcome_slope"] = prior_rv("outcome_slope", pr["outcome_slope"], dims="outcome")

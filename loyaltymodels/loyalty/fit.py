@@ -60,6 +60,7 @@ _CHECKED = (
     "asymmetry",
     "surface_mu",
     "surface_tau",
+    "diminishing",
     "outcome_slope",
     "outcome_intercept",
 )
@@ -92,6 +93,7 @@ def fit_loyalty(
     priors: Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
     promise_pairs: Mapping[str, str] | None = None,
+    diminishing: Sequence[str] | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -150,6 +152,11 @@ def fit_loyalty(
         difference, in ``post.attrs["promise"]``, a ``DataWarning`` when rejected), and the
         asymmetry term goes on this measured gap unless ``asymmetry`` says otherwise. Read it with
         :func:`promise_gap` (:mod:`loyaltymodels.loyalty.promise`).
+    diminishing : list of drivers, optional
+        Diminishing returns: loyalty gains ``c_k (X_k^2 - E[X_k^2])`` for each driver named (one
+        coefficient per driver, shared by sectors; ``c < 0``: each further SD adds less). Gives a
+        concave driver its own term, so that it does not load onto the asymmetry (see
+        :func:`diminishing_returns`).
     ordinal : list or "auto", optional
         Ordinal items (ordered probit); only for the linear model without outcomes.
     priors : dict, optional
@@ -221,6 +228,7 @@ def fit_loyalty(
         missing=missing,
         wiggle_sd=wiggle_sd,
         promise_pairs=promise_pairs,
+        diminishing=diminishing,
     )
     pairing = _pairing_test(design)
     seed = resolve_seed(seed)
@@ -517,12 +525,15 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         "surface_mu": ("term",),
         "surface_tau": ("term",),
         "surface_z": ("sector", "term"),
+        "diminishing": ("diminishing_driver",),
         "outcome_slope": ("outcome",),
         "outcome_intercept": ("binary_outcome",),
     }
     coords = {"driver": list(design.roles.drivers), "sector": list(design.sectors), "cell": design.cells}
     if design.roles.surface:
         coords["term"] = ["b3", "b4", "b5"]
+    if design.roles.diminishing:
+        coords["diminishing_driver"] = list(design.roles.diminishing)
     if design.segments:
         coords["segment"] = list(design.segments)
     if design.outcomes:
@@ -602,6 +613,7 @@ def _info(design: Design) -> LoyaltyInfo:
         design.form,
         tuple(design.latents),
         r.surface,
+        r.diminishing,
     )
 
 
@@ -620,6 +632,7 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
         "surface_mu",
         "surface_tau",
         "surface_z",
+        "diminishing",
         "outcome_slope",
         "outcome_intercept",
         *(f"cuts_{o.name}" for o in design.outcomes),
@@ -649,6 +662,7 @@ def _loglik_draws(design: Design, rows: np.ndarray, ds: xr.Dataset) -> np.ndarra
     for name in (
         "interaction",
         "asymmetry",
+        "diminishing",
         "outcome_slope",
         "outcome_intercept",
         *(f"cuts_{o.name}" for o in design.outcomes),

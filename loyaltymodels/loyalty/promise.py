@@ -245,6 +245,7 @@ def promise_gap(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFram
     >>> lm.promise_gap(post).query("quantity == 'slope_difference'")  # doctest: +SKIP
     """
     from .draws import Draws
+    from .summaries import _interval
 
     info = _promise_info(post)
     dr = Draws.from_post(post)
@@ -283,18 +284,7 @@ def promise_gap(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.DataFram
             "slope_above": slope - d[:, 0] / 2,
             "slope_difference": d[:, 0],
         }
-        for name, v in q.items():
-            lo, hi = np.quantile(v, [(1 - mass) / 2, (1 + mass) / 2])
-            rows.append(
-                {
-                    "sector": label,
-                    "quantity": name,
-                    "mean": v.mean(),
-                    "sd": v.std(ddof=1),
-                    "ci_lower": lo,
-                    "ci_upper": hi,
-                }
-            )
+        rows += [{"sector": label, "quantity": name, **_interval(v, mass=mass)} for name, v in q.items()]
     out = pd.DataFrame(rows)
     test = info["test"]
     warn_if_rejected(test)

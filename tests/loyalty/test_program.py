@@ -218,3 +218,14 @@ def test_promise_pairs_on_the_compiled_density_equal_the_pymc_model():
     free_e = t[(t.lhs == "Experience") & (t.op.isin(["~~", "~1"])) & (t.rhs.isin(["Experience", ""])) & (t.group == 1)]
     assert free_e.free.all() and len(free_e) == 2
     _agree(design, n=4, scale=0.2)
+
+
+def test_diminishing_returns_on_the_compiled_density_equal_the_pymc_model():
+    # a driver's centred square as a term of its own, beside the asymmetry and an outcome (the
+    # constant offset as in the latent forms' test: the outcome's terms, same at every point)
+    data, _ = lm.loyalty_scenario(70, sectors=2, seed=4, outcomes=True)
+    design = make_design(
+        lm.loyalty_model(), data, sector="sector", diminishing=["Experience"], asymmetry=True, outcomes=["churn"]
+    )
+    assert program_unsupported(design) is None and design.form == "scores"
+    _agree(design, n=4, scale=0.2, offset=2e-10)

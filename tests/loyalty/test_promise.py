@@ -7,7 +7,9 @@ the same loading and intercept as promise and as experience; loyalty's residual 
 model's slopes (loyalty residual SDs per promise SD) are the truth's divided by 0.7:
 
 - shortfall: ``L = 0.4 P + 0.6 min(G, 0)``: slope 0.857 below the promise, 0 above;
-- symmetric: ``L = 0.4 P + 0.3 G``: slope 0.429 on both sides.
+- symmetric: ``L = 0.4 P + 0.3 G``: slope 0.429 on both sides;
+- concave (tests/loyalty/test_diminishing.py): ``L = 0.4 P + 0.3 G - 0.15 E^2``: diminishing
+  returns of experience, no kink at the promise.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def numpy_truth(kind: str, n: int = 250, seed: int = 1, shifted: float = 0.0) ->
         P = rng.standard_normal(n)
         G = shift + GAP_SD * rng.standard_normal(n)
         E = P + G
-        f = 0.6 * np.minimum(G, 0) if kind == "shortfall" else 0.3 * G
+        f = {"shortfall": 0.6 * np.minimum(G, 0), "symmetric": 0.3 * G, "concave": 0.3 * G - 0.15 * E**2}[kind]
         L = 0.4 * P + f + RESIDUAL * rng.standard_normal(n)
         cols = {}
         for j, (lam, nu) in enumerate(((0.9, 4.0), (0.8, 4.5), (0.7, 5.0))):
