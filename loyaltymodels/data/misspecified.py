@@ -105,8 +105,13 @@ class Misspecified:
         return own + 2 * cross
 
     def truth_rows(self, sector: str, segment: str | None, we: float) -> list[dict]:
-        sb, se = self.driver_sd.get(sector, (1.0, 1.0))
-        rows = [("sd:Beliefs", sb), ("sd:Experience", se), ("congruence", self.congruence)]
+        """Truth rows of the switches that are on (a scenario without them keeps its table)."""
+        rows: list[tuple[str, float]] = []
+        if self.driver_sd:
+            sb, se = self.driver_sd.get(sector, (1.0, 1.0))
+            rows += [("sd:Beliefs", sb), ("sd:Experience", se)]
+        if self.congruence:
+            rows.append(("congruence", self.congruence))
         if self.promise is not None:
             d = self.kink(we)  # the promise held fixed, loyalty's slope in experience is w_E -+ d/2 above/below
             rows += [("promise_kink", d), ("slope_below", we + d / 2), ("slope_above", we - d / 2)]
@@ -114,6 +119,15 @@ class Misspecified:
             rows += [(f"loading_shift:{item}", dl), (f"intercept_shift:{item}", di)]
         rows += [(f"direct:{name}", v) for name, v in self.direct.items()]
         return [{"sector": sector, "segment": segment, "parameter": p, "value": float(v)} for p, v in rows]
+
+    def attrs(self, pairs: Mapping[str, str]) -> dict[str, Any]:
+        """The truth's attributes of the switches that are on."""
+        out: dict[str, Any] = {}
+        if self.congruence:
+            out["congruence"] = self.congruence
+        if self.promise is not None:
+            out.update(promise=self.promise, pairs=dict(pairs))
+        return out
 
     def cut(self, data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         """The items as skewed 5-point answers (1..5), cut at :data:`SKEWED_CUTS`."""

@@ -313,9 +313,7 @@ def loyalty_scenario(
         asymmetry=asymmetry,
         concave=concave,
         scale=(1, 5) if ms.skewed else lo_hi,
-        congruence=ms.congruence,
-        promise=ms.promise,
-        pairs=pairs,
+        **ms.attrs(pairs),
         outcomes={k: dict(v) for k, v in outs.items()},
     )
     if follow_up is not None:
