@@ -159,6 +159,12 @@ def test_symmetric_truth_no_credible_asymmetry(fits):
 
 
 def test_a_rejected_pairing_is_reported_at_fit_and_in_the_table(fits):
+    from loyaltymodels.loyalty.fit import _pairing_test
+
+    # at fit: the test runs on the fit's respondents and cells, before sampling
+    design = make_design(MODEL, numpy_truth("symmetric", shifted=0.6), sector="sector", promise_pairs=PAIRS)
+    with pytest.warns(DataWarning, match="rejected by ML"):
+        assert _pairing_test(design)["rejected"]
     post = fits["symmetric"].copy()
     import json
 
