@@ -86,6 +86,8 @@ _LAZY: dict[str, str] = {
     "response_surface": "loyalty",
     "congruence": "loyalty",
     "plot_surface": "loyalty",
+    "promise_gap": "loyalty",
+    "diminishing_returns": "loyalty",
     "plot_driver_weights": "loyalty",
     "plot_balance": "loyalty",
     "plot_outcome_curves": "loyalty",

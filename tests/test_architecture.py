@@ -107,6 +107,8 @@ PUBLIC_API = [
     "invest_where",
     "balance_effects",
     "satisfied_not_loyal",
+    "promise_gap",
+    "diminishing_returns",
     "compare_fits",
     "plot_driver_weights",
     "plot_balance",

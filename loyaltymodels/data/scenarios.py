@@ -29,6 +29,7 @@ import pandas as pd
 from ..defaults import check_seed
 from ..errors import ArgumentError
 from .behaviour import behaviour_spec, behaviour_truth, convert_prospects, follow_customers, repeat_purchases
+from .misspecified import misspecification, promise_items
 from .synthetic import _integral, _to_ratings, parse_scale
 
 #: Standardized (beliefs, experience) weights of a few sector profiles, for teaching and tests.
@@ -105,6 +106,12 @@ def loyalty_scenario(
     latent_scores: bool = False,
     follow_up: int | None = None,
     behaviour: Mapping[str, Any] | None = None,
+    driver_sd: Mapping[str, Sequence[float]] | None = None,
+    noninvariant: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+    congruence: float = 0.0,
+    promise: str | None = None,
+    skewed: bool = False,
+    direct: Mapping[str, float] | None = None,
     seed: int | np.random.Generator | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survey data on beliefs, experience, loyalty and behaviour, with the truth beside them.
@@ -155,6 +162,14 @@ def loyalty_scenario(
         ``baseline`` hazard, ``censoring``; ``prospects`` per sector (rows answering the beliefs items
         only, with ``became_customer``) and their ``conversion`` log-odds; ``purchases=True`` adds
         BG/NBD ``frequency``, ``recency``, ``T`` over the follow-up (``purchase_rate``, ``purchase_dropout``).
+    driver_sd, noninvariant, congruence, promise, skewed, direct
+        Truths the loyalty model does not assume (:mod:`loyaltymodels.data.misspecified`):
+        ``driver_sd={sector: (sd_B, sd_E)}`` (unequal driver variances), ``noninvariant={sector:
+        {item: (loading shift, intercept shift)}}``, ``congruence=k`` (loyalty ``-k (E - B)^2``),
+        ``promise="shortfall"`` or ``"symmetric"`` (the beliefs items become commensurate promise
+        items, ``truth.attrs["pairs"]``, with a kink ``d = 2 w_E`` or none), ``skewed=True``
+        (5-point items skewed to the top instead of ``scale``), ``direct={"churn": -0.8}``
+        (experience acts on behaviour beside loyalty).
     seed : int or numpy Generator
         Same seed, same data.
 
@@ -188,6 +203,18 @@ def loyalty_scenario(
     segs = _segments(segments)
     outs = _outcomes(outcomes)
     lo_hi = parse_scale(scale)
+    ms = misspecification(
+        sectors=names,
+        items=items,
+        outcomes=outs,
+        driver_sd=driver_sd,
+        noninvariant=noninvariant,
+        congruence=congruence,
+        promise=promise,
+        skewed=skewed,
+        direct=direct,
+    )
+    items, pairs = promise_items(items, ms.promise)
     if not -1 < rho < 1:
         raise ArgumentError(f"rho must lie strictly between -1 and 1, got {rho}")
     mom = _nonlinear_moments(rho)
@@ -209,6 +236,7 @@ def loyalty_scenario(
         for g, n_g in zip(seg_names, counts):
             wb, we = np.add(w[s], (0.0, 0.0) if g is None else segs[g])
             explained = wb**2 + we**2 + 2 * rho * wb * we + nonlinear_var
+            explained += ms.variance(we, rho, interaction, asymmetry, kc)
             resid = 1.0 - explained
             if resid < -1e-9:
                 raise ArgumentError(
@@ -225,15 +253,18 @@ def loyalty_scenario(
                 + interaction * (b * e - rho)
                 - c * (np.abs(e - b) - mom["mean_absd"])
                 - kc * (e**2 - 1)
+                + ms.loyalty_terms(b, e, we, rho)
                 + rng.normal(0, math.sqrt(resid), int(n_g))
             )
+            b, e = ms.scores(s, b, e)  # what the items measure (driver_sd), loyalty built on standardized scores
             frame = pd.DataFrame({"sector": s} | ({"segment": g} if g is not None else {}), index=range(int(n_g)))
             for factor, scores in (("Beliefs", b), ("Experience", e), ("Loyalty", loyal)):
                 prefix, loads = items[factor]
                 for k, lam in enumerate(loads, start=1):
-                    frame[f"{prefix}{k}"] = lam * scores + rng.normal(0, math.sqrt(1 - lam**2), int(n_g))
+                    noise = rng.normal(0, math.sqrt(1 - lam**2), int(n_g))
+                    frame[f"{prefix}{k}"] = ms.item(s, f"{prefix}{k}", lam, scores, noise)
             for name, spec in outs.items():
-                frame[name] = _draw_outcome(spec, loyal, rng)
+                frame[name] = _draw_outcome(spec, loyal, rng, ms.direct.get(name, 0.0) * e)
             latent.append(np.column_stack([b, e, loyal]))
             frames.append(frame)
             truth += _truth_rows(
@@ -247,9 +278,12 @@ def loyalty_scenario(
                 resid,
                 items,
                 outs,
-                _satisfied_not_loyal(float(wb), float(we), rho, interaction, c, resid, kc),
+                _satisfied_not_loyal(
+                    float(wb), float(we), rho, interaction, c, resid, kc, (ms.congruence, ms.kink(float(we)) / 2)
+                ),
             )
             truth.append({"sector": s, "segment": g, "parameter": "concave", "value": float(kc)})
+            truth += ms.truth_rows(s, g, float(we))
     if follow_up is not None:
         spec = behaviour_spec(behaviour, names)
         frames, latent = _with_prospects(frames, latent, names, spec, rho, items, rng)
@@ -258,7 +292,9 @@ def loyalty_scenario(
     if latent_scores:
         data["Beliefs"], data["Experience"], data["Loyalty"] = scores.T
     item_cols = [f"{p}{k}" for p, loads in items.values() for k in range(1, len(loads) + 1)]
-    if lo_hi is not None:
+    if ms.skewed:
+        data = ms.cut(data, item_cols)
+    elif lo_hi is not None:
         lo, hi = lo_hi
         center = lo + 0.65 * (hi - lo) if scale_center is None else scale_center
         ratings, _ = _to_ratings(
@@ -276,7 +312,8 @@ def loyalty_scenario(
         interaction=interaction,
         asymmetry=asymmetry,
         concave=concave,
-        scale=lo_hi,
+        scale=(1, 5) if ms.skewed else lo_hi,
+        **ms.attrs(pairs),
         outcomes={k: dict(v) for k, v in outs.items()},
     )
     if follow_up is not None:
@@ -426,22 +463,33 @@ def _outcomes(outcomes: Mapping[str, Any] | Sequence[str] | bool | None) -> dict
     return out
 
 
-def _draw_outcome(spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _draw_outcome(
+    spec: Mapping[str, Any], loyal: np.ndarray, rng: np.random.Generator, direct: np.ndarray | float = 0.0
+) -> np.ndarray:
+    """One behaviour outcome of loyalty; ``direct``: what other latents add to its log-odds."""
     if spec.get("type", "binary") == "binary":
         rate = spec.get("base_rate", 0.2)
-        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + spec["effect"] * loyal)))
+        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + spec["effect"] * loyal + direct)))
         return (rng.random(len(loyal)) < p).astype(int)
     # ordered-logit rating: thresholds spread so that the answers at average loyalty lean to the
     # loyal end of the scale (the top for positive links, the bottom for reversed questions)
     lo, hi = parse_scale(spec.get("scale", (0, 10)))
     cuts = np.linspace(-2.5, 2.5, hi - lo) - 0.8 * np.sign(spec["effect"])
-    latent = spec["effect"] * loyal + rng.logistic(size=len(loyal))
+    latent = spec["effect"] * loyal + direct + rng.logistic(size=len(loyal))
     return lo + (latent[:, None] > cuts[None, :]).sum(axis=1)
 
 
 @functools.lru_cache(maxsize=256)
 def _satisfied_not_loyal(
-    wb: float, we: float, rho: float, gamma: float, c: float, resid: float, k: float = 0.0, draws: int = 200_000
+    wb: float,
+    we: float,
+    rho: float,
+    gamma: float,
+    c: float,
+    resid: float,
+    k: float = 0.0,
+    gap: tuple[float, float] = (0.0, 0.0),
+    draws: int = 200_000,
 ) -> float:
     # Fixed seed: the truth must not depend on the data's seed, and MC error (~0.002) is far below
     # any estimate's uncertainty. Cached: it is a pure function of the population values and ~90%
@@ -456,6 +504,8 @@ def _satisfied_not_loyal(
         + gamma * (b * e - rho)
         - c * (np.abs(e - b) - mom["mean_absd"])
         - k * (e**2 - 1)
+        - gap[0] * ((e - b) ** 2 - 2 * (1 - rho))  # congruence and promise gap (data.misspecified)
+        - gap[1] * (np.abs(e - b) - mom["mean_absd"])
         + rng.normal(0, math.sqrt(resid), draws)
     )
     satisfied = e > np.median(e)

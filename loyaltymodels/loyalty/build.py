@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import pymc as pm
 
     from ..spec.model import ModelSpec
+    from .promise import PromisePairs
 
 CELL_COLUMN = "_loyalty_cell"
 DEFAULT_INVARIANCE = ("loadings", "intercepts")
@@ -84,6 +85,7 @@ class Design:
     level: str = "scalar"  # the invariance level (loyalty.measurement)
     wiggle: np.ndarray | None = field(repr=False, default=None)  # (n, G) rows held near their mean
     wiggle_sd: float = 0.1
+    promise: PromisePairs | None = field(repr=False, default=None)  # commensurate promise items
 
     @property
     def cells(self) -> list[int]:
@@ -132,12 +134,14 @@ def make_design(
     ordinal: str | Sequence[str] | None = None,
     priors: pd.DataFrame | Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
+    diminishing: Sequence[str] | None = None,
     invariance: str | Sequence[str] = DEFAULT_INVARIANCE,
     loyalty: str | None = None,
     drivers: Sequence[str] | None = None,
     min_size: int = MIN_CELL_SIZE,
     missing: str = "fiml",
     wiggle_sd: float = WIGGLE_SD,
+    promise_pairs: Mapping[str, str] | None = None,
 ) -> Design:
     """Check the inputs and fix the model's structure (see :func:`loyaltymodels.fit_loyalty`)."""
     from ..spec.model import as_spec
@@ -146,6 +150,11 @@ def make_design(
     frame = data.assign(**{CELL_COLUMN: cells})
     sem_priors, own = split_priors(priors)
     level = level_of(invariance)
+    promise = None
+    if promise_pairs is not None:  # loyalty.promise: the model with the pairs' parameters shared
+        from .promise import with_pairs
+
+        promise, model, asymmetry = with_pairs(model, promise_pairs, level, asymmetry)
     base = as_spec(model).table
     loads = base[base.op == "=~"]
     equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), list(as_spec(model).observed))
@@ -164,7 +173,9 @@ def make_design(
             "invariance must not include 'regressions': the loyalty weights are the part "
             "that varies by sector (their pooling is the hierarchical prior)"
         )
-    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface)
+    if promise is not None:  # before the asymmetry on the pair is checked, with a clearer message
+        promise.check_drivers(find_roles(spec, loyalty, drivers))
+    roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface, diminishing)
     outs = parse_outcomes(outcomes, data, spec, roles.loyalty)
     if summary.ordinal and (roles.nonlinear or outs):
         raise SpecError(
@@ -210,6 +221,7 @@ def make_design(
         level=level,
         wiggle=wiggle_rows(spec.table, spec.observed) if level == "approximate" and spec.ngroups > 1 else None,
         wiggle_sd=check_wiggle_sd(wiggle_sd),
+        promise=promise,
     )
     return _with_blocks(design)
 
@@ -445,6 +457,9 @@ def _extra_variables(design: Design) -> dict:
         from .surface import surface_variables
 
         out["surface"] = surface_variables(design)
+    if roles.diminishing:
+        pm.modelcontext(None).add_coord("diminishing_driver", list(roles.diminishing))
+        out["diminishing"] = prior_rv("diminishing", pr["diminishing"], dims="diminishing_driver")
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     if design.outcomes:
         out["outcome_slope"] = prior_rv("outcome_slope", pr["outcome_slope"], dims="outcome")

@@ -152,6 +152,9 @@ def loyalty_mean(design: Design, mats: dict[str, Any], eta: Any, extra: dict[str
         from .surface import surface_part
 
         mu = mu + surface_part(design, mats, eta, extra["surface"], xp)
+    for k, v in enumerate(roles.diminishing):  # c_k (X_k^2 - E[X_k^2]), centred in the cell
+        i = lat.index(v)
+        mu = mu + extra["diminishing"][k] * (eta[..., pos[v]] ** 2 - (m[:, i] ** 2 + c[:, i, i])[:, None])
     return mu
 
 

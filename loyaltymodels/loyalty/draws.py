@@ -50,8 +50,9 @@ class LoyaltyInfo:
     form: str
     latents: tuple[str, ...]
     surface: tuple[str, str] | None = None
+    diminishing: tuple[str, ...] = ()
 
-    _ROLES = ("loyalty", "drivers", "interaction", "asymmetry", "outcomes", "form", "latents", "surface")
+    _ROLES = ("loyalty", "drivers", "interaction", "asymmetry", "outcomes", "form", "latents", "surface", "diminishing")
 
     def to_json(self) -> str:
         """The roles, outcomes and form as the posterior's ``loyalty`` attribute (the cells are data)."""
@@ -98,11 +99,17 @@ class LoyaltyInfo:
             d["form"],
             tuple(d["latents"]),
             tuple(d["surface"]) if d.get("surface") else None,
+            tuple(d.get("diminishing", ())),
         )
 
     @property
     def nonlinear(self) -> bool:
-        return self.interaction is not None or self.asymmetry is not None or self.surface is not None
+        return (
+            self.interaction is not None
+            or self.asymmetry is not None
+            or self.surface is not None
+            or bool(self.diminishing)
+        )
 
     def index(self, name: str) -> int:
         return self.latents.index(name)
@@ -146,7 +153,7 @@ class Draws:
         shape = (ds.sizes["chain"], ds.sizes["draw"])
         keep = _thin(rows.shape[0], max_draws)
         extra = {}
-        own = ("interaction", "asymmetry", "surface", "outcome_slope", "outcome_intercept")
+        own = ("interaction", "asymmetry", "surface", "diminishing", "outcome_slope", "outcome_intercept")
         for name in ds.data_vars:
             if name in own or str(name).startswith("cuts_"):
                 v = ds[name].to_numpy()
@@ -247,6 +254,10 @@ def nonlinear_at(dr: Draws, pts: np.ndarray) -> np.ndarray:
 
         b_cell = dr.extra["surface"][:, info.cell_sector]  # (D, G, 3)
         out = out + surface_at((info.index(info.surface[0]), info.index(info.surface[1])), b_cell, dr.mats, pts)
+    for k, v in enumerate(info.diminishing):  # c_k (X_k^2 - E[X_k^2]) in the cell
+        i = info.index(v)
+        second = dr.mats["mean"][..., i] ** 2 + dr.mats["cov"][..., i, i]
+        out = out + dr.extra["diminishing"][:, k, None, None] * (pts[..., i] ** 2 - second[..., None])
     return out
 
 

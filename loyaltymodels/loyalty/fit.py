@@ -56,6 +56,7 @@ _CHECKED = (
     "asymmetry",
     "surface_mu",
     "surface_tau",
+    "diminishing",
     "outcome_slope",
     "outcome_intercept",
 )
@@ -87,6 +88,8 @@ def fit_loyalty(
     ordinal: str | Sequence[str] | None = None,
     priors: Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
+    promise_pairs: Mapping[str, str] | None = None,
+    diminishing: Sequence[str] | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -137,6 +140,19 @@ def fit_loyalty(
         linear weights, curvatures partially pooled across sectors like the weights: the
         documented answer to "imbalance between beliefs and experience costs loyalty"
         (:func:`response_surface`, :func:`congruence`, :mod:`loyaltymodels.loyalty.surface`).
+    promise_pairs : dict, optional
+        ``{"promise_item": "experience_item", ...}``: the same attributes asked as promise and as
+        experience. The two factors then share each pair's loading and intercept (the promise
+        keeps variance 1 and mean 0 in the reference cell, the experience factor's become free),
+        so experience minus promise has a measured zero; the sharing is tested by ML (chi-square
+        difference, in ``post.attrs["promise"]``, a ``DataWarning`` when rejected), and the
+        asymmetry term goes on this measured gap unless ``asymmetry`` says otherwise. Read it with
+        :func:`promise_gap` (:mod:`loyaltymodels.loyalty.promise`).
+    diminishing : list of drivers, optional
+        Diminishing returns: loyalty gains ``c_k (X_k^2 - E[X_k^2])`` for each driver named (one
+        coefficient per driver, shared by sectors; ``c < 0``: each further SD adds less). Gives a
+        concave driver its own term, so that it does not load onto the asymmetry (see
+        :func:`diminishing_returns`).
     ordinal : list or "auto", optional
         Ordinal items (ordered probit); only for the linear model without outcomes.
     priors : dict, optional
@@ -208,7 +224,10 @@ def fit_loyalty(
         min_size=min_size,
         missing=missing,
         wiggle_sd=wiggle_sd,
+        promise_pairs=promise_pairs,
+        diminishing=diminishing,
     )
+    pairing = _pairing_test(design)
     seed = resolve_seed(seed)
     target_accept = target_accept or TARGET_ACCEPT
     sample: dict[str, Any] = dict(
@@ -261,12 +280,33 @@ def fit_loyalty(
         total_seconds=round(time.perf_counter() - t0, 3),
         created_by="loyaltymodels.fit_loyalty",
     )
+    if design.promise is not None:
+        post.attrs["promise"] = design.promise.to_json(pairing)
     if check:
         from ..bayes.diagnostics import check_convergence
 
         names = ["param"] + [v for v in _CHECKED if v in post["posterior"].data_vars]
         check_convergence(post, var_names=names)
     return post
+
+
+def _pairing_test(design: Design) -> dict:
+    """The ML test of the promise pairs' shared loadings and intercepts, on the fit's respondents
+    and cells (warned about when it rejects them); empty without pairs."""
+    if design.promise is None:
+        return {}
+    from .build import CELL_COLUMN
+    from .promise import pairing_test, warn_if_rejected
+
+    s = design.summary
+    frame = pd.DataFrame(s.y, columns=list(s.items))
+    group = None
+    if len(design.cells) > 1:
+        frame[CELL_COLUMN] = np.asarray(s.group_labels)[s.group - 1]
+        group = CELL_COLUMN
+    test = pairing_test(design.promise, frame, group, s.missing)
+    warn_if_rejected(test)
+    return test
 
 
 # -- compile and sample ---------------------------------------------------------------------------
@@ -471,12 +511,15 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
         "surface_mu": ("term",),
         "surface_tau": ("term",),
         "surface_z": ("sector", "term"),
+        "diminishing": ("diminishing_driver",),
         "outcome_slope": ("outcome",),
         "outcome_intercept": ("binary_outcome",),
     }
     coords = {"driver": list(design.roles.drivers), "sector": list(design.sectors), "cell": design.cells}
     if design.roles.surface:
         coords["term"] = ["b3", "b4", "b5"]
+    if design.roles.diminishing:
+        coords["diminishing_driver"] = list(design.roles.diminishing)
     if design.segments:
         coords["segment"] = list(design.segments)
     if design.outcomes:
@@ -558,6 +601,7 @@ def _info(design: Design) -> LoyaltyInfo:
         design.form,
         tuple(design.latents),
         r.surface,
+        r.diminishing,
     )
 
 
@@ -576,6 +620,7 @@ def _own_variables(design: Design, ds: xr.Dataset) -> dict:
         "surface_mu",
         "surface_tau",
         "surface_z",
+        "diminishing",
         "outcome_slope",
         "outcome_intercept",
         *(f"cuts_{o.name}" for o in design.outcomes),

@@ -113,6 +113,7 @@ def design_of(post: xr.DataTree) -> tuple[Design, np.ndarray, np.ndarray]:
         interaction=tuple(info.interaction) if info.interaction else False,
         asymmetry=tuple(info.asymmetry) if info.asymmetry else False,
         surface=tuple(info.surface) if info.surface else False,
+        diminishing=list(info.diminishing) or None,
         invariance=classes if level == "custom" else level,
         loyalty=info.loyalty,
         drivers=list(info.drivers),
@@ -166,6 +167,7 @@ def loglik_draws(
     for name in (
         "interaction",
         "asymmetry",
+        "diminishing",
         "outcome_slope",
         "outcome_intercept",
         *(f"cuts_{o.name}" for o in design.outcomes),

@@ -26,6 +26,7 @@ LOYALTY_PRIORS: dict[str, str] = {
     "asymmetry": "normal(0,0.5)",
     "surface_mu": "normal(0,0.5)",
     "surface_tau": "half_normal(0.2)",
+    "diminishing": "normal(0,0.5)",
     "outcome_intercept": "normal(0,2.5)",
     "outcome_slope": "normal(0,2.5)",
     "outcome_cut": "normal(0,5)",

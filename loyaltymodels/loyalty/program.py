@@ -332,7 +332,7 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
         own["segment_shift"] = (*slots["segment_shift"], (K_, Sg - 1))
     for g in extra:
         if g.name != "u" and not g.name.startswith("cuts_"):
-            shape = (len(g.pars),) if g.name.startswith(("outcome", "surface")) else ()
+            shape = (len(g.pars),) if g.name.startswith(("outcome", "surface", "diminishing")) else ()
             own[g.name] = (*slots[g.name], (S, 3) if g.name == "surface_z" else shape)
     cuts = {o.name: (cuts_at[o.name], len(o.levels) - 1) for o in design.outcomes if o.name in cuts_at}
     return LoyaltyProgram(program, own, sources, cuts)
@@ -352,6 +352,8 @@ def _extra_groups(design: Design) -> list[RVGroup]:
         if len(design.sectors) > 1:
             out.append(_group("surface_tau", pr["surface_tau"], 3))
             out.append(_group("surface_z", Prior("normal", (0.0, 1.0)), 3 * len(design.sectors)))
+    if roles.diminishing:
+        out.append(_group("diminishing", pr["diminishing"], len(roles.diminishing)))
     if design.outcomes:
         out.append(_group("outcome_slope", pr["outcome_slope"], len(design.outcomes)))
     binary = [o for o in design.outcomes if o.kind == "binary"]
@@ -401,6 +403,9 @@ def _latent_section(
                 [LT.KIND_PRODUCT, pair[i], pair[j]] + [surface_coef[(int(design.cell_sector[g]), q)] for g in range(G)]
             )
             scales.append(1.0)
+    for k, v in enumerate(roles.diminishing):  # a driver's square: the product of its score with itself
+        terms.append([LT.KIND_PRODUCT, lat.index(v), lat.index(v)] + [first_element + slots["diminishing"][0] + k] * G)
+        scales.append(1.0)
     outs = []
     binary = [o.name for o in design.outcomes if o.kind == "binary"]
     for k, o in enumerate(design.outcomes):

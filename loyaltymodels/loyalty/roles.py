@@ -41,10 +41,16 @@ class Roles:
     interaction: tuple[str, str] | None = None
     asymmetry: tuple[str, str] | None = None
     surface: tuple[str, str] | None = None
+    diminishing: tuple[str, ...] = ()  # drivers with their own centred square (loyalty.diminishing)
 
     @property
     def nonlinear(self) -> bool:
-        return self.interaction is not None or self.asymmetry is not None or self.surface is not None
+        return (
+            self.interaction is not None
+            or self.asymmetry is not None
+            or self.surface is not None
+            or bool(self.diminishing)
+        )
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def find_roles(
     interaction: bool | Sequence[str] = False,
     asymmetry: bool | Sequence[str] | None = None,
     surface: bool | Sequence[str] = False,
+    diminishing: Sequence[str] | None = None,
 ) -> Roles:
     """Loyalty latent and drivers from the structural rows of ``spec`` (see the module docstring).
 
@@ -117,7 +124,23 @@ def find_roles(
         _pair(interaction, drivers, "interaction"),
         _pair(asymmetry, drivers, "asymmetry"),
         _pair(surface, drivers, "surface"),
+        _diminishing(diminishing, drivers, surface is not False),
     )
+
+
+def _diminishing(value: Sequence[str] | None, drivers: tuple[str, ...], surface: bool) -> tuple[str, ...]:
+    if value is None or (not isinstance(value, str) and not list(value)):
+        return ()
+    names = (value,) if isinstance(value, str) else tuple(value)
+    bad = [v for v in names if v not in drivers]
+    if bad or len(set(names)) != len(names):
+        raise SpecError(f"diminishing={list(names)!r} must name different drivers among {', '.join(drivers)}")
+    if surface:
+        raise SpecError(
+            "diminishing with surface=True: the response surface has the drivers' squares already "
+            "(b3, b5); use one or the other"
+        )
+    return names
 
 
 def _pair(value: bool | Sequence[str] | None, drivers: tuple[str, ...], what: str) -> tuple[str, str] | None:

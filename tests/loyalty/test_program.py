@@ -205,3 +205,27 @@ def test_a_fit_with_an_ordinal_outcome_names_its_cut_points_as_the_graph_does():
     assert cuts.dims == ("chain", "draw", "cuts_recommend_dim_0") and cuts.sizes["cuts_recommend_dim_0"] == 10
     assert (cuts.diff("cuts_recommend_dim_0") > 0).all()
     assert set(lm.outcome_effects(post).outcome) == {"churn", "recommend"}
+
+
+def test_promise_pairs_on_the_compiled_density_equal_the_pymc_model():
+    # shared loadings and intercepts across the pairs, the experience factor's variance and mean
+    # free in the reference cell, the asymmetry on the measured gap: the same log density and gradient
+    from tests.loyalty.test_promise import MODEL, PAIRS, numpy_truth
+
+    design = make_design(MODEL, numpy_truth("shortfall", n=60), sector="sector", promise_pairs=PAIRS)
+    assert program_unsupported(design) is None and design.roles.asymmetry == ("Experience", "Promise")
+    t = design.plan.table
+    free_e = t[(t.lhs == "Experience") & (t.op.isin(["~~", "~1"])) & (t.rhs.isin(["Experience", ""])) & (t.group == 1)]
+    assert free_e.free.all() and len(free_e) == 2
+    _agree(design, n=4, scale=0.2)
+
+
+def test_diminishing_returns_on_the_compiled_density_equal_the_pymc_model():
+    # a driver's centred square as a term of its own, beside the asymmetry and an outcome (the
+    # constant offset as in the latent forms' test: the outcome's terms, same at every point)
+    data, _ = lm.loyalty_scenario(70, sectors=2, seed=4, outcomes=True)
+    design = make_design(
+        lm.loyalty_model(), data, sector="sector", diminishing=["Experience"], asymmetry=True, outcomes=["churn"]
+    )
+    assert program_unsupported(design) is None and design.form == "scores"
+    _agree(design, n=4, scale=0.2, offset=2e-10)
