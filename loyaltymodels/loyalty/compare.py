@@ -10,7 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from ..defaults import labelled_interval
-from ..errors import DataError
+from ..errors import DataError, SpecError
 from .draws import LoyaltyInfo
 from .summaries import POOLED, driver_weights
 
@@ -59,6 +59,13 @@ def compare_fits(
 def _loo_table(fits: Mapping[str, xr.DataTree], method: str) -> pd.DataFrame:
     from ..bayes.diagnostics import compare
 
+    ordinal = {name: post.attrs.get("likelihood_form") == "conditional" for name, post in fits.items()}
+    if any(ordinal.values()) and not all(ordinal.values()):
+        raise SpecError(
+            f"fits {[k for k, v in ordinal.items() if v]} have ordinal items (probabilities of the answers, given "
+            f"sampled scores) and {[k for k, v in ordinal.items() if not v]} continuous ones (densities): their "
+            "PSIS-LOO values are not comparable; fit every model with the same ordinal= setting"
+        )
     return compare(dict(fits), method=method)  # each pointwise log-likelihood computed when missing
 
 

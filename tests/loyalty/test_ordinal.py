@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
+from scipy import stats
 
 import loyaltymodels as lm
 from loyaltymodels.bayes.data import fixed_values, item_stats
@@ -118,6 +120,19 @@ def test_the_nonlinear_terms_and_outcomes_given_the_scores_are_the_written_ones(
         )
         np.testing.assert_allclose(got[:, iL] - eta[:, iL], want, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(np.delete(got, iL, axis=1), np.delete(eta, iL, axis=1))
+    # interaction and the asymmetry kink (experience vs beliefs as the promise), centred the same way
+    kink = make_design(MODEL, data, sector="sector", interaction=True, asymmetry=("Experience", "Beliefs"))
+    mats = group_matrices(kink, _rows(kink), np)
+    for g in (1, 2):
+        eta = rng.standard_normal((5, len(lat)))
+        got = with_nonlinear(kink, mats, g, eta, {"interaction": 0.3, "asymmetry": 0.4}, np)
+        T = np.linalg.inv(np.eye(len(lat)) - mats["beta"][g - 1])
+        m, c = T @ mats["alpha"][g - 1], T @ mats["psi"][g - 1] @ T.T
+        mu, sd = m[iE] - m[iB], np.sqrt(c[iE, iE] + c[iB, iB] - 2 * c[iB, iE])
+        folded = sd * np.sqrt(2 / np.pi) * np.exp(-0.5 * (mu / sd) ** 2) + mu * (1 - 2 * stats.norm.cdf(-mu / sd))
+        B, E = eta[:, iB], eta[:, iE]
+        want = 0.3 * (B * E - m[iB] * m[iE] - c[iB, iE]) - 0.2 * (np.abs(E - B) - folded)
+        np.testing.assert_allclose(got[:, iL] - eta[:, iL], want, rtol=1e-10, atol=1e-12)
     codes = np.array([1, 0, 1])
     eta = rng.standard_normal((3, len(lat)))
     extra = {"outcome_slope": np.array([-0.7]), "outcome_intercept": np.array([-1.1])}
@@ -189,3 +204,25 @@ def test_ordinal_items_cover_the_truth_where_continuous_ones_do_not(form):
         cont = _beliefs(lm.driver_weights(_fit(data, None, **kw), scale="raw"), sector)
         assert ords.ci_lower <= truth <= ords.ci_upper, (form, sector, ords)
         assert cont.ci_upper < truth, (form, sector, cont)
+
+
+def test_loo_refuses_to_rank_ordinal_against_continuous_fits():
+    ordinal, continuous = xr.DataTree(), xr.DataTree()
+    ordinal.attrs["likelihood_form"], continuous.attrs["likelihood_form"] = "conditional", "marginal"
+    with pytest.raises(lm.errors.SpecError, match="same ordinal= setting"):
+        lm.compare_fits({"ordinal": ordinal, "continuous": continuous})
+
+
+@pytest.mark.slow
+def test_ordinal_items_cover_the_generators_truth_on_its_5_point_scale():
+    data, truth = lm.loyalty_scenario(300, sectors=["retail", "banking"], scale=(1, 5), seed=2)
+    post = lm.fit_loyalty(
+        lm.loyalty_model(), data, sector="sector", draws=300, tune=300, chains=2, seed=1, progressbar=False
+    )
+    assert post.attrs["likelihood_form"] == "conditional"
+    table = lm.driver_weights(post).query("sector != 'pooled'")
+    want = truth.query("parameter in ['w_beliefs', 'w_experience']").assign(
+        driver=lambda t: t.parameter.map({"w_beliefs": "Beliefs", "w_experience": "Experience"})
+    )
+    both = table.merge(want[["sector", "driver", "value"]], on=["sector", "driver"])
+    assert len(both) == 4 and ((both.ci_lower <= both.value) & (both.value <= both.ci_upper)).all(), both
