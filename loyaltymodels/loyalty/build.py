@@ -116,6 +116,9 @@ class Design:
             blocks,
             cells,
             tuple(np.bincount(self.summary.group)),
+            # the conditional graph holds each group's respondents as constants: same sizes, other
+            # order must not reuse it
+            self.summary.group.tobytes() if self.form == "conditional" else b"",
             tuple(sorted(self.priors.items())),
             self.centred,
             self.level,

@@ -226,3 +226,11 @@ def test_ordinal_items_cover_the_generators_truth_on_its_5_point_scale():
     )
     both = table.merge(want[["sector", "driver", "value"]], on=["sector", "driver"])
     assert len(both) == 4 and ((both.ci_lower <= both.value) & (both.value <= both.ci_upper)).all(), both
+
+
+def test_the_conditional_graph_is_not_reused_for_respondents_in_another_order():
+    data = numpy_truth(60)
+    shuffled = data.sample(frac=1.0, random_state=1).reset_index(drop=True)  # same sector sizes
+    a, b = make_design(MODEL, data, sector="sector"), make_design(MODEL, shuffled, sector="sector")
+    assert a.structure_key() != b.structure_key()
+    assert a.structure_key() == make_design(MODEL, data.copy(), sector="sector").structure_key()
