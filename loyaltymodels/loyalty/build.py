@@ -154,14 +154,21 @@ def make_design(
     level = level_of(invariance)
     base = as_spec(model).table
     loads = base[base.op == "=~"]
-    equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), list(as_spec(model).observed))
+    items = list(as_spec(model).observed)
+    equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), items)
+    ords = ordinal_items(data, items, ordinal)
+    if ords and "intercepts" in equal and "thresholds" not in equal:
+        # ordinal items have thresholds where continuous ones have intercepts (lavaan's scalar
+        # invariance of ordered items): free thresholds beside free latent means and residual
+        # variances leave the other cells unidentified (threshold ESS ~ 10 in 600 draws)
+        equal = (*equal, "thresholds")
     spec, summary = prepare(
         model,
         frame,
         group=CELL_COLUMN,
         group_equal=equal,
         group_partial=partial,
-        ordinal=ordinal_items(data, list(as_spec(model).observed), ordinal),
+        ordinal=ords,
         missing=missing,
         std_lv=True,
     )

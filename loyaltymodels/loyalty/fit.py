@@ -165,7 +165,9 @@ def fit_loyalty(
         ``"configural"`` nothing (weights then standardized within each cell, not comparable
         across sectors), ``"approximate"`` gives each cell its own loadings and intercepts held
         near the cells' mean by small-variance priors (blavaan's ``wiggle``); or lavaan
-        ``group.equal`` classes. Compare levels with ``lm.compare_fits({...})`` (PSIS-LOO).
+        ``group.equal`` classes. Ordinal items' thresholds are held equal wherever intercepts
+        are (lavaan's scalar invariance of ordered items; free thresholds beside free latent
+        means leave the cells unidentified). Compare levels with ``lm.compare_fits({...})`` (PSIS-LOO).
     wiggle_sd : float
         SD of the approximate-invariance priors (blavaan's ``wiggle.sd``, default 0.1).
     loyalty, drivers : optional

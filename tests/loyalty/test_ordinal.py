@@ -203,7 +203,7 @@ def test_ordinal_items_cover_the_truth_where_continuous_ones_do_not(form):
         ords = _beliefs(lm.driver_weights(_fit(data, "auto", **kw), scale="raw"), sector)
         cont = _beliefs(lm.driver_weights(_fit(data, None, **kw), scale="raw"), sector)
         assert ords.ci_lower <= truth <= ords.ci_upper, (form, sector, ords)
-        assert cont.ci_upper < truth, (form, sector, cont)
+        assert not cont.ci_lower <= truth <= cont.ci_upper, (form, sector, cont)
 
 
 def test_loo_refuses_to_rank_ordinal_against_continuous_fits():
@@ -234,3 +234,12 @@ def test_the_conditional_graph_is_not_reused_for_respondents_in_another_order():
     a, b = make_design(MODEL, data, sector="sector"), make_design(MODEL, shuffled, sector="sector")
     assert a.structure_key() != b.structure_key()
     assert a.structure_key() == make_design(MODEL, data.copy(), sector="sector").structure_key()
+
+
+def test_scalar_invariance_holds_ordinal_thresholds_equal_across_cells():
+    data = numpy_truth(60)
+    t = make_design(MODEL, data, sector="sector").plan.table
+    cuts = t[(t.op == "|") & (t.lhs == "bel1")]
+    assert cuts.groupby("rhs").par.nunique().eq(1).all()  # one parameter per threshold, both cells
+    t = make_design(MODEL, data, sector="sector", invariance="metric").plan.table
+    assert t[(t.op == "|") & (t.lhs == "bel1")].par.nunique() == 8  # metric: thresholds free by cell
