@@ -206,11 +206,13 @@ def test_ordinal_items_cover_the_truth_where_continuous_ones_do_not(form):
         assert not cont.ci_lower <= truth <= cont.ci_upper, (form, sector, cont)
 
 
-def test_loo_refuses_to_rank_ordinal_against_continuous_fits():
+def test_loo_refuses_ordinal_fits():
     ordinal, continuous = xr.DataTree(), xr.DataTree()
     ordinal.attrs["likelihood_form"], continuous.attrs["likelihood_form"] = "conditional", "marginal"
-    with pytest.raises(lm.errors.SpecError, match="same ordinal= setting"):
+    with pytest.raises(lm.errors.SpecError, match="PSIS-LOO is unreliable"):
         lm.compare_fits({"ordinal": ordinal, "continuous": continuous})
+    with pytest.raises(lm.errors.SpecError, match=r"\['a', 'b'\] have ordinal items"):
+        lm.compare_fits({"a": ordinal, "b": ordinal})
 
 
 @pytest.mark.slow
