@@ -35,7 +35,10 @@ def short_scale_items(data: pd.DataFrame, items: Sequence[str]) -> list[str]:
 
     Examples
     --------
-    >>> d = pd.DataFrame({"a": [1, 2, 5, 4], "b": [0, 10, 7, 3], "c": [1.5, 2, 3, 4]})
+    The rule reads the answers given (the data do not say the scale), so a 0-10 item answered on
+    7 points or fewer counts as short:
+
+    >>> d = pd.DataFrame({"a": [1, 2, 5, 4, 3, 5, 4, 4], "b": [0, 10, 7, 3, 5, 8, 2, 9], "c": [1.5, 2, 3, 4] * 2})
     >>> short_scale_items(d, ["a", "b", "c"])
     ['a']
     """
