@@ -183,6 +183,8 @@ def test_items_treated_as_continuous_get_a_sensitivity_line():
 
 
 # -- coverage: ordinal covers, continuous does not -----------------------------------------------------
+# slow: an ordinal fit samples every respondent's scores on the PyMC graph, 5-16 minutes here
+# (compile 3-12 of them); figures in benchmarks/results/ordinal.txt
 def _fit(data, ordinal, **kw):
     return lm.fit_loyalty(
         MODEL, data, sector="sector", ordinal=ordinal, draws=300, tune=300, chains=2, seed=1, progressbar=False, **kw
