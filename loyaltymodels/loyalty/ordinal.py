@@ -2,8 +2,8 @@
 
 Five-point skewed items fitted as continuous pulled a beliefs weight of 0.6 to 0.52, outside its
 90% interval (issue 20); ordered-probit items restored coverage. So ``fit_loyalty`` treats an item
-as ordinal when its answers are integers on at most :data:`AUTO_MAX_POINTS` distinct points (the
-1-5 and 1-7 Likert scales); 0-10 recommendation-type scales stay continuous, where the bias is
+as ordinal when its answers are integers within a range of at most :data:`AUTO_MAX_POINTS` points
+(the 1-5 and 1-7 Likert scales); 0-10 recommendation-type scales stay continuous, where the bias is
 small and the marginal form much faster. ``ordinal=None`` (or ``False``) treats every item as
 continuous; the posterior then carries a sensitivity line (``ordinal_sensitivity``): the pooled
 standardized weights by ML (continuous, :func:`~loyaltymodels.fit_sem`) beside WLSMV (polychoric,
@@ -31,23 +31,27 @@ AUTO_MAX_POINTS = 7
 
 
 def short_scale_items(data: pd.DataFrame, items: Sequence[str]) -> list[str]:
-    """Items whose answers are integers on 2 to :data:`AUTO_MAX_POINTS` distinct points.
+    """Items whose answers are integers (at least two distinct) within a range of at most
+    :data:`AUTO_MAX_POINTS` points (1-5, 1-7; not 0-10).
 
     Examples
     --------
-    The rule reads the answers given (the data do not say the scale), so a 0-10 item answered on
-    7 points or fewer counts as short:
+    The rule reads the answers given (the data do not say the scale): a 0-10 item whose answers
+    all fall within 7 points counts as short.
 
-    >>> d = pd.DataFrame({"a": [1, 2, 5, 4, 3, 5, 4, 4], "b": [0, 10, 7, 3, 5, 8, 2, 9], "c": [1.5, 2, 3, 4] * 2})
-    >>> short_scale_items(d, ["a", "b", "c"])
-    ['a']
+    >>> d = pd.DataFrame({"a": [1, 2, 5, 4, 3, 5], "b": [0, 10, 7, 3, 5, 8], "c": [1.5, 2, 3, 4, 4, 4],
+    ...                   "d": [4, 5, 6, 7, 8, 10]})
+    >>> short_scale_items(d, ["a", "b", "c", "d"])
+    ['a', 'd']
     """
     out = []
     for v in items:
         if v not in data.columns:
             continue  # prepare() says which column is missing
         x = pd.to_numeric(data[v], errors="coerce").dropna().to_numpy()
-        if len(x) and np.all(x == np.round(x)) and 2 <= len(np.unique(x)) <= AUTO_MAX_POINTS:
+        # the span, not the count of distinct answers: a small sample of a 0-10 item may use only
+        # 7 of its points, rarely within a 7-point range (60 answers from loyalty_scenario: span >= 7)
+        if len(x) and np.all(x == np.round(x)) and len(np.unique(x)) >= 2 and x.max() - x.min() < AUTO_MAX_POINTS:
             out.append(v)
     return out
 
