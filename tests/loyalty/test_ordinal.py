@@ -247,3 +247,17 @@ def test_scalar_invariance_holds_ordinal_thresholds_equal_across_cells():
     assert cuts.groupby("rhs").par.nunique().eq(1).all()  # one parameter per threshold, both cells
     t = make_design(MODEL, data, sector="sector", invariance="metric").plan.table
     assert t[(t.op == "|") & (t.lhs == "bel1")].par.nunique() == 8  # metric: thresholds free by cell
+
+
+def test_the_cli_fits_short_scales_as_continuous_on_request_and_prints_the_sensitivity(tmp_path):
+    from typer.testing import CliRunner
+
+    from loyaltymodels.cli import app
+
+    model, csv = tmp_path / "m.lav", tmp_path / "d.csv"
+    model.write_text(MODEL)
+    numpy_truth(150).to_csv(csv, index=False)
+    sampler = ["--draws", "50", "--tune", "50", "--chains", "1", "--seed", "1"]
+    res = CliRunner().invoke(app, ["loyalty", str(model), str(csv), "--sector", "sector", "--continuous", *sampler])
+    assert res.exit_code in (0, 1), res.output  # 1: short chains may fail the convergence checks
+    assert "Sensitivity: 9 items on <= 7 points" in res.output and "WLSMV" in res.output
