@@ -372,6 +372,10 @@ def loyalty(
     segment: Annotated[str | None, typer.Option(help="Column of customer segments.")] = None,
     outcome: Annotated[list[str] | None, typer.Option(help="Behaviour outcome as name=COLUMN (repeatable).")] = None,
     interaction: Annotated[bool, typer.Option(help="Add the beliefs x experience interaction.")] = False,
+    continuous: Annotated[
+        bool,
+        typer.Option(help="Treat 1-5/1-7 items as continuous (faster; prints how much that moves the weights)."),
+    ] = False,
     draws: Annotated[int, typer.Option(help="Draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(help="Tuning draws per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
@@ -403,6 +407,7 @@ def loyalty(
             segment=segment,
             outcomes=outcomes or None,
             interaction=interaction,
+            ordinal=None if continuous else "auto",
             draws=draws,
             tune=tune,
             chains=chains,
@@ -417,6 +422,8 @@ def loyalty(
         weights = lm.driver_weights(post)
         level = f"{weights.attrs.get('ci', 0.9):.0%} intervals"
         _show(weights, f"Standardized driver weights by sector ({level}; pooled = the hierarchical mean sector):")
+        if post.attrs.get("ordinal_sensitivity"):
+            typer.echo(f"\nSensitivity: {post.attrs['ordinal_sensitivity']}")
         if outcomes:
             _show(lm.outcome_effects(post), f"Behaviour outcomes (per SD of loyalty; {level}):")
         _write_table(weights, csv_out, csv_format)

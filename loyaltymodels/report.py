@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,16 @@ def _tables(kind: str, result: Any) -> dict[str, pd.DataFrame]:
         import loyaltymodels as lm
 
         tables["Standardized driver weights"] = lm.driver_weights(result)
+        if result.attrs.get("ordinal_sensitivity_weights"):  # fit_loyalty(..., ordinal=None) on short scales
+            w = json.loads(result.attrs["ordinal_sensitivity_weights"])
+            title = "Sensitivity: " + result.attrs["ordinal_sensitivity"].split(":")[0]
+            tables[title + " (pooled standardized weights, ML vs WLSMV; refit with ordinal='auto')"] = pd.DataFrame(
+                {
+                    "driver": list(w["continuous"]),
+                    "continuous_ml": list(w["continuous"].values()),
+                    "ordinal_wlsmv": [w["ordinal"].get(d, float("nan")) for d in w["continuous"]],
+                }
+            ).eval("difference = continuous_ml - ordinal_wlsmv")
     summary = bayes_summary(result)
     cols = [
         c

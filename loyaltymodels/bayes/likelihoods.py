@@ -16,6 +16,7 @@ Forms (``form=``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -54,14 +55,22 @@ def check_conditional(plan: Plan) -> None:
 
 
 # -- PyMC graph --------------------------------------------------------------------------------
-def add_likelihood(plan: Plan, summary: DataSummary, rows: Any, form: str) -> None:
-    """Add the likelihood of ``form`` to the PyMC model in context (data enter as ``pm.Data``)."""
+#: ``scores(group, respondents, eta) -> eta``: a change of the conditional form's latent scores
+#: (e.g. nonlinear terms added to an outcome latent) before the items' likelihood is evaluated.
+ScoreHook = Callable[[int, np.ndarray, Any], Any]
+
+
+def add_likelihood(plan: Plan, summary: DataSummary, rows: Any, form: str, scores: ScoreHook | None = None) -> None:
+    """Add the likelihood of ``form`` to the PyMC model in context (data enter as ``pm.Data``).
+
+    ``scores`` (conditional form only) maps each group's sampled latent scores ``(n_g, factors)``
+    to the scores the items are measured from (default: unchanged)."""
     import pymc as pm
     import pytensor.tensor as pt
 
     lay = plan.layout
     if form == "conditional":
-        _add_conditional(plan, summary, rows)
+        _add_conditional(plan, summary, rows, scores)
         return
     if form == "respondent":
         for k, pat in enumerate(summary.patterns):
@@ -131,7 +140,7 @@ def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _add_conditional(plan: Plan, summary: DataSummary, rows: Any) -> None:
+def _add_conditional(plan: Plan, summary: DataSummary, rows: Any, scores: ScoreHook | None = None) -> None:
     import pymc as pm
     import pytensor.tensor as pt
     from pymc.distributions.dist_math import log_diff_normal_cdf
@@ -151,7 +160,8 @@ def _add_conditional(plan: Plan, summary: DataSummary, rows: Any) -> None:
     total = 0.0
     for g in range(1, lay.ngroups + 1):
         idx = np.flatnonzero(summary.group == g)
-        mu = item_means(plan, rows, z[idx], g, pt)
+        eta = latent_scores(plan, rows, z[idx], g, pt)
+        mu = item_means(plan, rows, None, g, pt, eta=eta if scores is None else scores(g, idx, eta))
         theta = pt.diag(ram_tensors(lay, rows, g, pt)[1])[:p]
         if cont:
             sd = pt.sqrt(theta[cont])

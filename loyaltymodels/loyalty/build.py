@@ -19,7 +19,9 @@ Likelihood forms (``design.form``):
 
 ``marginal``     continuous items, no interaction, asymmetry or outcome: the SEM's sufficient-
                  statistics likelihood per cell and missing-data pattern (the fast path).
-``conditional``  ordinal items, linear model, no outcome: the SEM's latent-score form.
+``conditional``  ordinal items (any model: :mod:`~loyaltymodels.loyalty.conditional`): the SEM's
+                 latent-score form, every score sampled, nonlinear terms added to loyalty's score,
+                 outcomes given it.
 ``outcomes``     linear model with behaviour outcomes of loyalty: all latents integrated out per
                  respondent (:func:`~loyaltymodels.loyalty.likelihood.gaussian_block`), outcomes
                  integrated over loyalty's posterior normal by Gauss-Hermite.
@@ -45,6 +47,7 @@ from ..bayes.parameterization import Plan, make_plan, ram_tensors, row_values
 from ..errors import SpecError
 from .cells import total_effects
 from .measurement import WIGGLE_SD, check_wiggle_sd, invariance_options, level_of, wiggle_logp, wiggle_rows
+from .ordinal import ordinal_items
 from .priors import own_priors, prior_rv, split_priors
 from .roles import MIN_CELL_SIZE, Outcome, Roles, cell_codes, check_structure, find_roles, outcome_codes, parse_outcomes
 
@@ -115,6 +118,9 @@ class Design:
             blocks,
             cells,
             tuple(np.bincount(self.summary.group)),
+            # the conditional graph holds each group's respondents as constants: same sizes, other
+            # order must not reuse it
+            self.summary.group.tobytes() if self.form == "conditional" else b"",
             tuple(sorted(self.priors.items())),
             self.centred,
             self.level,
@@ -131,7 +137,7 @@ def make_design(
     outcomes: Mapping[str, Any] | Sequence[str] | None = None,
     interaction: bool | Sequence[str] = False,
     asymmetry: bool | Sequence[str] | None = None,
-    ordinal: str | Sequence[str] | None = None,
+    ordinal: str | Sequence[str] | bool | None = "auto",
     priors: pd.DataFrame | Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
     diminishing: Sequence[str] | None = None,
@@ -157,14 +163,30 @@ def make_design(
         promise, model, asymmetry = with_pairs(model, promise_pairs, level, asymmetry)
     base = as_spec(model).table
     loads = base[base.op == "=~"]
-    equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), list(as_spec(model).observed))
+    items = list(as_spec(model).observed)
+    equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), items)
+    ords = ordinal_items(data, items, ordinal)
+    if promise is not None and ords:
+        paired = sorted(set(ords) & {item for pair in promise.pairs for item in pair})
+        if paired:
+            raise SpecError(
+                f"promise_pairs with ordinal items ({', '.join(paired)}): the gap's measured zero needs "
+                "the pairs' intercepts shared, and ordered items have thresholds instead (shared "
+                "thresholds are not built yet); pass ordinal=None to treat the paired items as "
+                "continuous (the fit then records an ML-vs-WLSMV sensitivity line)"
+            )
+    if ords and "intercepts" in equal and "thresholds" not in equal:
+        # ordinal items have thresholds where continuous ones have intercepts (lavaan's scalar
+        # invariance of ordered items): free thresholds beside free latent means and residual
+        # variances leave the other cells unidentified (threshold ESS ~ 10 in 600 draws)
+        equal = (*equal, "thresholds")
     spec, summary = prepare(
         model,
         frame,
         group=CELL_COLUMN,
         group_equal=equal,
         group_partial=partial,
-        ordinal=ordinal,
+        ordinal=ords,
         missing=missing,
         std_lv=True,
     )
@@ -177,12 +199,6 @@ def make_design(
         promise.check_drivers(find_roles(spec, loyalty, drivers))
     roles = find_roles(spec, loyalty, drivers, interaction, asymmetry, surface, diminishing)
     outs = parse_outcomes(outcomes, data, spec, roles.loyalty)
-    if summary.ordinal and (roles.nonlinear or outs):
-        raise SpecError(
-            f"ordinal items ({', '.join(summary.ordinal)}) with an interaction, an asymmetry, a "
-            "response surface or outcomes are not supported; treat the rating items as continuous (ordinal=None, "
-            "the usual choice for 0-10 scales)"
-        )
     form = (
         "conditional"
         if summary.ordinal
@@ -248,13 +264,18 @@ def _weight_pars(plan: Plan, roles: Roles) -> np.ndarray:
 
 
 def _with_blocks(design: Design) -> Design:
-    """Item and latent blocks of the latent forms, and respondents laid out in chunks."""
-    if design.form not in ("scores", "outcomes"):
+    """Item and latent blocks of the latent forms, and respondents laid out in chunks (the
+    conditional form samples every score: its drivers' block says which latents the nonlinear
+    terms read)."""
+    if design.form not in ("scores", "outcomes", "conditional"):
         return design
     t, s = design.plan.table, design.summary
     lat, items = list(design.latents), list(s.items)
     L = design.roles.loyalty
     load = t[(t.op == "=~") & (t.group == 1)]
+    if design.form == "conditional":
+        D = np.array([k for k, v in enumerate(lat) if v != L])
+        return dataclasses.replace(design, blocks={"drivers": (np.arange(0), D)})
     if design.form == "outcomes":
         blocks = {"all": (np.arange(len(items)), np.arange(len(lat)))}
     else:
@@ -296,7 +317,12 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
     s = design.summary
     base = "conditional" if design.form == "conditional" else "marginal"
     if design.form in ("marginal", "conditional"):
-        return sem_values(design.plan, s, base)
+        out = sem_values(design.plan, s, base)
+        for k, o in enumerate(design.outcomes if design.form == "conditional" else ()):
+            code = design.codes[:, k] if design.codes is not None else np.zeros(s.n, int)
+            out[f"code_{o.name}"] = np.maximum(code, 0)
+            out[f"mask_{o.name}"] = (code >= 0).astype(float)
+        return out
     chunks, codes = design.chunks, design.codes
     assert chunks is not None and codes is not None  # the latent forms lay respondents out in chunks
     idx, pad = np.maximum(chunks, 0), chunks < 0
@@ -344,7 +370,12 @@ def build_graph(design: Design) -> pm.Model:
             pm.Potential("wiggle", wiggle_logp(rows, design.wiggle, design.wiggle_sd, pt))
         if design.form in ("marginal", "conditional"):
             positive_definite_check(plan, rows)
-            add_likelihood(plan, s, rows, design.form)
+            if design.form == "conditional" and (roles.nonlinear or design.outcomes):
+                from .conditional import add_conditional
+
+                add_conditional(design, rows, values, _extra_variables(design))
+            else:
+                add_likelihood(plan, s, rows, design.form)
             return model
         data = {k: pm.Data(k, v) for k, v in values.items()}
         positive_definite_check(plan, rows)

@@ -13,6 +13,7 @@ behaviour outcomes added (:mod:`loyaltymodels.loyalty.build` says how and why). 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progre
 from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
 from .build import Design, build_graph, data_values, make_design
+from .conditional import needs_extra, scores_and_loglik
 from .draws import LoyaltyInfo
 from .measurement import WIGGLE_SD
 from .priors import default_loyalty_priors
@@ -85,7 +87,7 @@ def fit_loyalty(
     outcomes: Mapping[str, Any] | Sequence[str] | None = None,
     interaction: bool | Sequence[str] = False,
     asymmetry: bool | Sequence[str] | None = None,
-    ordinal: str | Sequence[str] | None = None,
+    ordinal: str | Sequence[str] | bool | None = "auto",
     priors: Mapping[str, Any] | None = None,
     surface: bool | Sequence[str] = False,
     promise_pairs: Mapping[str, str] | None = None,
@@ -153,8 +155,14 @@ def fit_loyalty(
         coefficient per driver, shared by sectors; ``c < 0``: each further SD adds less). Gives a
         concave driver its own term, so that it does not load onto the asymmetry (see
         :func:`diminishing_returns`).
-    ordinal : list or "auto", optional
-        Ordinal items (ordered probit); only for the linear model without outcomes.
+    ordinal : "auto", list, or None
+        Ordinal items (ordered probit, every form: :mod:`loyaltymodels.loyalty.conditional`).
+        ``"auto"`` (default): items answered in integers on at most 7 points (1-5, 1-7 Likert
+        scales); 0-10 scales stay continuous. ``None``/``False``: every item continuous; short
+        scales then get a sensitivity line (root attribute ``ordinal_sensitivity``, printed by the
+        reports): the pooled standardized weights by ML (continuous) vs WLSMV (ordinal).
+        Ordinal items sample every respondent's scores on the PyMC graph: slower than the
+        continuous forms.
     priors : dict, optional
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
         :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names.
@@ -169,7 +177,9 @@ def fit_loyalty(
         ``"configural"`` nothing (weights then standardized within each cell, not comparable
         across sectors), ``"approximate"`` gives each cell its own loadings and intercepts held
         near the cells' mean by small-variance priors (blavaan's ``wiggle``); or lavaan
-        ``group.equal`` classes. Compare levels with ``lm.compare_fits({...})`` (PSIS-LOO).
+        ``group.equal`` classes. Ordinal items' thresholds are held equal wherever intercepts
+        are (lavaan's scalar invariance of ordered items; free thresholds beside free latent
+        means leave the cells unidentified). Compare levels with ``lm.compare_fits({...})`` (PSIS-LOO).
     wiggle_sd : float
         SD of the approximate-invariance priors (blavaan's ``wiggle.sd``, default 0.1).
     loyalty, drivers : optional
@@ -282,6 +292,8 @@ def fit_loyalty(
     )
     if design.promise is not None:
         post.attrs["promise"] = design.promise.to_json(pairing)
+    if ordinal is None or ordinal is False:
+        _note_continuous(post, model, data, design)
     if check:
         from ..bayes.diagnostics import check_convergence
 
@@ -307,6 +319,18 @@ def _pairing_test(design: Design) -> dict:
     test = pairing_test(design.promise, frame, group, s.missing)
     warn_if_rejected(test)
     return test
+
+
+def _note_continuous(post: xr.DataTree, model: str | ModelSpec, data: pd.DataFrame, design: Design) -> None:
+    """Short-scale items fitted as continuous: the sensitivity line of :mod:`loyaltymodels.loyalty.ordinal`."""
+    from .ordinal import ordinal_sensitivity, short_scale_items
+
+    short = short_scale_items(data, design.summary.items)
+    if short:
+        r = design.roles
+        sens = ordinal_sensitivity(model, data, short, r.loyalty, r.drivers)
+        post.attrs["ordinal_sensitivity"] = str(sens["line"])
+        post.attrs["ordinal_sensitivity_weights"] = json.dumps({k: sens[k] for k in ("continuous", "ordinal")})
 
 
 # -- compile and sample ---------------------------------------------------------------------------
@@ -464,7 +488,9 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
 
     plan, s = design.plan, design.summary
     fixed = fixed_values(plan.spec, item_stats(plan.spec, s))
-    if design.form in ("marginal", "conditional"):
+    if needs_extra(design):  # ordinal items with nonlinear terms or outcomes
+        post = _assemble_conditional(design, trace, fixed)
+    elif design.form in ("marginal", "conditional"):
         post = assemble(
             plan, s, trace, form=design.form, fixed=fixed, rng=np.random.default_rng(seed), posterior_predictive=False
         )
@@ -484,6 +510,41 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
     own = _own_variables(design, trace["posterior"].to_dataset())
     post["posterior"] = post["posterior"].to_dataset().assign(own)
     return _finish(design, post)
+
+
+def _assemble_conditional(design: Design, trace: Any, fixed: np.ndarray) -> xr.DataTree:
+    """The conditional form's posterior when loyalty's score carries nonlinear terms or outcomes:
+    the scores and pointwise log-likelihood of :func:`~loyaltymodels.loyalty.conditional.scores_and_loglik`
+    (the SEM's ``assemble`` knows neither)."""
+    from ..bayes.output import draws_of, parameter_dataset, respondent_coords, root_attrs, rows_of, sample_stats
+
+    plan, s = design.plan, design.summary
+    ds = trace["posterior"].to_dataset()
+    draws, shape = draws_of(ds, plan)
+    rows = rows_of(plan, s, draws, fixed)
+    z = ds["z"].to_numpy().reshape(shape[0] * shape[1], s.n, -1)
+    eta, ll = scores_and_loglik(design, rows, z, ds)
+    rc = respondent_coords(s)
+    posterior = parameter_dataset(plan, rows, shape)
+    posterior["eta"] = (("chain", "draw", "respondent", "factor"), eta.reshape(*shape, *eta.shape[1:]))
+    posterior = posterior.assign_coords(respondent=rc["respondent"], factor=list(plan.layout.latents))
+    groups = {
+        "posterior": posterior,
+        "sample_stats": sample_stats(trace, shape),
+        "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
+        "log_likelihood": xr.Dataset(
+            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
+            coords={
+                "chain": posterior.chain,
+                "draw": posterior.draw,
+                "respondent": rc["respondent"],
+                "group": rc["group"],
+            },
+        ),
+    }
+    post = xr.DataTree.from_dict(groups)
+    post.attrs.update(root_attrs(plan, s, design.form, {}))
+    return post
 
 
 def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataTree:

@@ -152,6 +152,7 @@ def loglik_draws(
     every respondent, in the design's order); only chunks holding a wanted respondent are evaluated.
     """
     from .cells import respondent_loglik
+    from .conditional import extra_draws
 
     assert design.chunks is not None  # these forms lay respondents out in chunks
     n = design.summary.n
@@ -163,22 +164,7 @@ def loglik_draws(
     design = dataclasses.replace(
         design, chunks=chunks, chunk_group=design.chunk_group[hit], chunk_observed=design.chunk_observed[hit]
     )
-    extra = {}
-    for name in (
-        "interaction",
-        "asymmetry",
-        "diminishing",
-        "outcome_slope",
-        "outcome_intercept",
-        *(f"cuts_{o.name}" for o in design.outcomes),
-    ):
-        if name in ds:
-            v = ds[name].to_numpy()
-            extra[name] = v.reshape(-1, *v.shape[2:])
-    if design.roles.surface:
-        from .surface import surface_draws
-
-        extra["surface"] = surface_draws(ds, len(design.sectors))
+    extra = extra_draws(design, ds)
     data = data_values(design)
     M = 1
     if design.form == "scores":

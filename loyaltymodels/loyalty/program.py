@@ -97,6 +97,11 @@ class LoyaltyProgram:
 
 def program_unsupported(design: Design) -> str | None:
     """Why the compiled density cannot evaluate this loyalty design yet (``None``: it can)."""
+    if design.form == "conditional":
+        return (
+            f"ordinal items ({', '.join(design.summary.ordinal)}): their latent-score form (every score "
+            "sampled, ordered probit) runs on the PyMC graph"
+        )
     if design.form not in ("marginal", "scores", "outcomes"):
         return f"the {design.form!r} form"
     if design.form == "scores":

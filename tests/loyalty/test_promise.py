@@ -199,6 +199,17 @@ def test_bad_pairs_are_refused_before_any_fit(pairs, kw, match):
         make_design(MODEL, numpy_truth("symmetric", n=40), sector="sector", promise_pairs=pairs, **kw)
 
 
+def test_paired_items_on_a_short_scale_are_refused_as_ordinal_and_accepted_as_continuous():
+    data = numpy_truth("symmetric", n=60)
+    items = [c for c in data.columns if c != "sector"]
+    z = (data[items] - data[items].mean()) / data[items].std()
+    likert = data.assign(**{c: np.clip(np.round(3 + 1.2 * z[c]), 1, 5) for c in items})  # 1-5 answers
+    with pytest.raises(SpecError, match=r"ordinal items \(.*exp1.*\).*ordinal=None"):
+        make_design(MODEL, likert, sector="sector", promise_pairs=PAIRS)
+    design = make_design(MODEL, likert, sector="sector", promise_pairs=PAIRS, ordinal=None)
+    assert design.form != "conditional" and design.promise is not None
+
+
 def test_lazy_log_likelihood_rebuilds_the_paired_model(fits):
     """LOO's pointwise log-likelihood of a paired fit, rebuilt from the posterior alone, equals the
     one of the design built from the user's frame with ``promise_pairs`` (loyalty/loglik.py)."""
