@@ -13,6 +13,7 @@ import pandas as pd
 from ..defaults import ModelCache, resolve_seed
 from .design import RetentionDesign, make_design
 from .model import build_retention_graph, data_values, structure_key
+from .sbg import SBG_VARIABLES
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -30,6 +31,7 @@ CHECKED = (
     "conversion_base",
     "purchase_rate",
     "purchase_dropout",
+    *SBG_VARIABLES,
 )
 #: Compiled retention graphs of this process, by structure (a new data set of the same structure
 #: swaps its values in: no recompile).
@@ -53,6 +55,7 @@ def build_retention_model(
     tenure_unit: float = 12.0,
     acquisition: str | None = None,
     purchases: Sequence[str] | None = None,
+    churn: str = "hazard",
 ) -> pm.Model:
     """The PyMC model that :func:`fit_retention` samples, to inspect or extend.
 
@@ -74,6 +77,7 @@ def build_retention_model(
         tenure_unit=tenure_unit,
         acquisition=acquisition,
         purchases=purchases,
+        churn=churn,
     )
     return build_retention_graph(design)
 
@@ -89,6 +93,7 @@ def fit_retention(
     tenure_unit: float = 12.0,
     acquisition: str | None = None,
     purchases: Sequence[str] | None = None,
+    churn: str = "hazard",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -127,6 +132,13 @@ def fit_retention(
     purchases : three column names, optional
         ``(frequency, recency, T)`` of repeat purchases over a window: pymc-marketing's BG/NBD with the
         latents shifting the purchase rate and the drop-out.
+    churn : {"hazard", "sbg"}
+        How leaving is modelled: ``"hazard"`` (default), the discrete-time hazard above; ``"sbg"``,
+        pymc-marketing's shifted-beta-geometric for contractual churn (heterogeneous renewal
+        probabilities, no baseline by period, effects that do not change with tenure; customers
+        surveyed ``tenure`` periods after joining are conditioned on having stayed that long; see
+        :mod:`loyaltymodels.retention.sbg`). Its posterior holds ``sbg_alpha[sector]``,
+        ``sbg_beta[sector]``, ``sbg_alpha_coef[factor_]``, ``sbg_beta_coef[factor_]``.
     draws, tune, chains, seed, cores, progressbar, target_accept
         nutpie's settings; the same seed gives the same draws.
     check : bool
@@ -162,6 +174,7 @@ def fit_retention(
         tenure_unit=tenure_unit,
         acquisition=acquisition,
         purchases=purchases,
+        churn=churn,
     )
     seed = resolve_seed(seed)
     t0 = perf_counter()
@@ -269,6 +282,7 @@ def _info(design: RetentionDesign) -> dict[str, Any]:
         "tenure_unit": design.tenure_unit,
         "acquisition_drivers": list(design.acquisition_drivers),
         "columns": design.columns,
+        "churn": design.churn,
     }
     if design.periods:
         # each customer's sector and tenure at the survey: for population-averaged survival curves

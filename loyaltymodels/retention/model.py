@@ -20,6 +20,9 @@ Prospects convert with ``logit P = c0_s + c[s,k] X_ik`` over the drivers they an
 purchase uses pymc-marketing's BG/NBD distribution (not rewritten) with
 ``alpha_i = alpha exp(-g_rate . X_i)``, ``a_i = a exp(g_drop . X_i)``.
 
+With ``churn="sbg"`` leaving is pymc-marketing's shifted-beta-geometric instead of the hazard
+above (:mod:`loyaltymodels.retention.sbg`).
+
 The data (items, person-period rows, prospects, purchase counts) enter as ``pm.Data``, so a graph
 compiled once serves every data set of the same structure (:func:`structure_key`): nutpie swaps the
 values in (``with_data``) and nothing is recompiled.
@@ -36,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .design import RetentionDesign
+from .sbg import sbg_data, sbg_likelihood
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -70,6 +74,7 @@ def structure_key(design: RetentionDesign) -> tuple:
         tuple(int(v) for v in design.item_factor),
         design.sectors,
         design.periods,
+        design.churn,
         design.n,
         bool(len(design.prospects)),
         design.acquisition_drivers,
@@ -86,7 +91,9 @@ def data_values(design: RetentionDesign) -> dict[str, np.ndarray]:
         "obs_factor": design.item_factor[obs_j],
         "obs_y": design.y[obs_r, obs_j],
     }
-    if design.periods:
+    if design.periods and design.churn == "sbg":
+        out |= sbg_data(design)
+    elif design.periods:
         out |= {
             "pp_row": design.pp_row,
             "pp_period": design.pp_period,
@@ -145,7 +152,9 @@ def build_retention_graph(design: RetentionDesign) -> pm.Model:
         obs_j = data["obs_item"]
         mu = nu[obs_j] + lam[obs_j] * scores[data["obs_row"], data["obs_factor"]]
         pm.Normal("items", mu, sigma[obs_j], observed=data["obs_y"])
-        if design.periods:
+        if design.periods and design.churn == "sbg":
+            sbg_likelihood(design, scores, data)
+        elif design.periods:
             _hazard(design, scores, data)
         if len(design.prospects):
             _conversion(design, scores, data)
