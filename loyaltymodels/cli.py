@@ -622,6 +622,9 @@ def retention(
     purchases_only: Annotated[
         bool, typer.Option(help="Fit repeat purchase only (no --time/--event); needs --purchases.")
     ] = False,
+    churn: Annotated[
+        str, typer.Option(help="How leaving is modelled: hazard (discrete-time) or sbg (shifted-beta-geometric).")
+    ] = "hazard",
     draws: Annotated[int, typer.Option(min=1, help="Draws per chain after tuning.")] = 1000,
     tune: Annotated[int, typer.Option(min=0, help="Tuning draws per chain.")] = 1000,
     chains: Annotated[int, typer.Option(min=1, help="Number of chains.")] = 4,
@@ -659,6 +662,7 @@ def retention(
             tenure=tenure,
             acquisition=acquisition,
             purchases=buys,
+            churn=churn,
             draws=draws,
             tune=tune,
             chains=chains,
@@ -673,7 +677,7 @@ def retention(
             post.to_netcdf(out)
             typer.echo(f"wrote {out}")
         table = None
-        if "hazard" in post.posterior or "conversion" in post.posterior:
+        if any(v in post.posterior for v in ("hazard", "sbg_alpha_coef", "conversion")):
             table = lm.retention_effects(post)
             _show(table, "Retention effects (hazard ratios < 1 retain; conversion odds ratios):")
         if buys is not None:

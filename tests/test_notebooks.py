@@ -22,6 +22,7 @@ EXPECTED = [
     "04_loyalty_indices",
     "05_power_analysis",
     "06_study_design",
+    "07_retention",
 ]
 
 

@@ -16,6 +16,9 @@ from ..errors import DataError, SpecError
 from ..spec import parse_model
 from ..spec.model import ModelSpec
 
+#: The models of leaving: the discrete-time hazard, or pymc-marketing's shifted-beta-geometric.
+CHURN = ("hazard", "sbg")
+
 
 @dataclass(frozen=True)
 class RetentionDesign:
@@ -44,6 +47,7 @@ class RetentionDesign:
     acquisition_drivers: tuple[str, ...] = ()
     purchases: dict = field(repr=False, default_factory=dict)  # frequency, recency, T of customers
     columns: dict = field(default_factory=dict)  # the user's column names, recorded in the posterior
+    churn: str = "hazard"  # "hazard" (discrete-time, tenure-varying effects) or "sbg" (shifted-beta-geometric)
 
     @property
     def n(self) -> int:
@@ -61,8 +65,13 @@ def make_design(
     tenure_unit: float = 12.0,
     acquisition: str | None = None,
     purchases: Sequence[str] | None = None,
+    churn: str = "hazard",
 ) -> RetentionDesign:
     """Check ``data`` against the model and lay it out (see :func:`~loyaltymodels.retention.fit_retention`)."""
+    if churn not in CHURN:
+        raise SpecError(f"churn={churn!r}: choose one of {list(CHURN)}")
+    if churn == "sbg" and time is None:
+        raise SpecError("churn='sbg' models leaving: give time= and event=")
     spec = model if isinstance(model, ModelSpec) else parse_model(model)
     table = spec.partable
     loads = table[table.op == "=~"]
@@ -157,6 +166,7 @@ def make_design(
             "acquisition": acquisition,
             "purchases": list(purchases or []),
         },
+        churn=churn,
         **layout,
     )
 

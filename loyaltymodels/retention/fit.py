@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..defaults import resolve_seed
+from ..defaults import ModelCache, resolve_seed
 from .design import RetentionDesign, make_design
-from .model import build_retention_graph
+from .model import build_retention_graph, data_values, structure_key
+from .sbg import SBG_VARIABLES
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -29,6 +31,16 @@ CHECKED = (
     "conversion_base",
     "purchase_rate",
     "purchase_dropout",
+    *SBG_VARIABLES,
+)
+#: Compiled retention graphs of this process, by structure (a new data set of the same structure
+#: swaps its values in: no recompile).
+_CACHE: ModelCache[tuple[pm.Model, Any]] = ModelCache(maxsize=4)
+#: Why the hazard is not on the package's compiled density (recorded in ``attrs["density_reason"]``).
+DENSITY_REASON = (
+    "the package's compiled density covers the SEM and loyalty forms, not the retention model's "
+    "person-period hazard, conversion and BG/NBD likelihoods: the PyMC graph is compiled by nutpie "
+    "(numba), once per structure in a process"
 )
 
 
@@ -43,6 +55,7 @@ def build_retention_model(
     tenure_unit: float = 12.0,
     acquisition: str | None = None,
     purchases: Sequence[str] | None = None,
+    churn: str = "hazard",
 ) -> pm.Model:
     """The PyMC model that :func:`fit_retention` samples, to inspect or extend.
 
@@ -64,6 +77,7 @@ def build_retention_model(
         tenure_unit=tenure_unit,
         acquisition=acquisition,
         purchases=purchases,
+        churn=churn,
     )
     return build_retention_graph(design)
 
@@ -79,6 +93,7 @@ def fit_retention(
     tenure_unit: float = 12.0,
     acquisition: str | None = None,
     purchases: Sequence[str] | None = None,
+    churn: str = "hazard",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -117,6 +132,13 @@ def fit_retention(
     purchases : three column names, optional
         ``(frequency, recency, T)`` of repeat purchases over a window: pymc-marketing's BG/NBD with the
         latents shifting the purchase rate and the drop-out.
+    churn : {"hazard", "sbg"}
+        How leaving is modelled: ``"hazard"`` (default), the discrete-time hazard above; ``"sbg"``,
+        pymc-marketing's shifted-beta-geometric for contractual churn (heterogeneous renewal
+        probabilities, no baseline by period, effects that do not change with tenure; customers
+        surveyed ``tenure`` periods after joining are conditioned on having stayed that long; see
+        :mod:`loyaltymodels.retention.sbg`). Its posterior holds ``sbg_alpha[sector]``,
+        ``sbg_beta[sector]``, ``sbg_alpha_coef[factor_]``, ``sbg_beta_coef[factor_]``.
     draws, tune, chains, seed, cores, progressbar, target_accept
         nutpie's settings; the same seed gives the same draws.
     check : bool
@@ -128,7 +150,10 @@ def fit_retention(
         ``posterior`` (``hazard[sector, factor_]``, ``tenure_change``, ``baseline[period]``,
         ``loyalty_path``, ``conversion``, ``purchase_rate`` ... and ``scores[respondent, factor]``),
         ``sample_stats``, ``observed_data``; ``attrs["retention"]`` holds the design (JSON), read by
-        :func:`retention_effects`, :func:`survival_curves` and :func:`expected_lifetime`.
+        :func:`retention_effects`, :func:`survival_curves` and :func:`expected_lifetime`;
+        ``attrs["density"]`` is ``"pytensor"`` (why: ``attrs["density_reason"]``), with
+        ``compile_seconds`` (0 when a data set of the same structure was fitted before in this
+        process: the compiled graph is reused), ``sampling_seconds`` and ``total_seconds``.
 
     Examples
     --------
@@ -149,11 +174,25 @@ def fit_retention(
         tenure_unit=tenure_unit,
         acquisition=acquisition,
         purchases=purchases,
+        churn=churn,
     )
     seed = resolve_seed(seed)
-    pm_model = build_retention_graph(design)
-    trace = _sample(pm_model, draws, tune, chains, seed, cores, progressbar, target_accept)
+    t0 = perf_counter()
+    compiled, compile_s = _compiled(design)
+    t1 = perf_counter()
+    trace = _sample(compiled, design, draws, tune, chains, seed, cores, progressbar, target_accept)
+    t2 = perf_counter()
     post = _assemble(design, trace, seed)
+    post.attrs.update(
+        density="pytensor",
+        density_reason=DENSITY_REASON,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        compile_seconds=round(compile_s, 3),
+        sampling_seconds=round(t2 - t1, 3),
+        total_seconds=round(perf_counter() - t0, 3),
+    )
     if check:
         from ..bayes import check_convergence
 
@@ -162,8 +201,29 @@ def fit_retention(
     return post
 
 
+def _compiled(design: RetentionDesign) -> tuple[Any, float]:
+    """nutpie's compiled graph for the design's structure (from the cache when it was compiled before)."""
+    key = structure_key(design)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit[1], 0.0
+    import nutpie
+
+    start = perf_counter()
+    model = build_retention_graph(design)
+    compiled = nutpie.compile_pymc_model(model)
+    _CACHE.put(key, (model, compiled))
+    return compiled, perf_counter() - start
+
+
+def clear_retention_cache() -> None:
+    """Forget the compiled retention graphs of this process."""
+    _CACHE.clear()
+
+
 def _sample(
-    model: pm.Model,
+    compiled: Any,
+    design: RetentionDesign,
     draws: int,
     tune: int,
     chains: int,
@@ -174,9 +234,8 @@ def _sample(
 ) -> Any:
     import nutpie
 
-    compiled = nutpie.compile_pymc_model(model)
     return nutpie.sample(
-        compiled,
+        compiled.with_data(**data_values(design)),
         draws=draws,
         tune=tune,
         chains=chains,
@@ -223,6 +282,7 @@ def _info(design: RetentionDesign) -> dict[str, Any]:
         "tenure_unit": design.tenure_unit,
         "acquisition_drivers": list(design.acquisition_drivers),
         "columns": design.columns,
+        "churn": design.churn,
     }
     if design.periods:
         # each customer's sector and tenure at the survey: for population-averaged survival curves

@@ -50,6 +50,8 @@ def retention_effects(post: xr.DataTree, *, tenure: float | None = None, mass: f
     through loyalty), ``total``; ``tenure_change`` (the factor by which the hazard ratio per SD is
     multiplied per ``tenure_unit`` periods of tenure: < 1 means "retains more over time");
     ``conversion`` (odds ratio of becoming a customer, prospects). A hazard ratio below 1 retains.
+    With ``churn="sbg"``: ``sbg_alpha`` and ``sbg_beta``, the factors (``scale_ratio``) by which the
+    beta distribution's alpha and beta are multiplied (a larger beta retains, a larger alpha drives away).
 
     Examples
     --------
@@ -102,6 +104,11 @@ def retention_effects(post: xr.DataTree, *, tenure: float | None = None, mass: f
                     add(sector, f, "total", "hazard_ratio", eff[:, k] + via)
         for k, f in enumerate(info["factors"]):
             add("all", f, "tenure_change", "hazard_ratio_change", delta[:, k])
+    if "sbg_alpha_coef" in post.posterior:  # churn="sbg": factors by which alpha, beta move per SD / point
+        for name in ("sbg_alpha", "sbg_beta"):
+            coef = _draws(post, f"{name}_coef")
+            for k, f in enumerate(info["factors"]):
+                add("all", f, name, "scale_ratio", -coef[:, k])
     if "conversion" in post.posterior:
         c = _draws(post, "conversion")
         for s, sector in enumerate(info["sectors"]):
@@ -116,7 +123,7 @@ def _levels(info: dict[str, Any], post: xr.DataTree, factor: str, levels: Sequen
     F, loy = info["factors"], info["loyalty"]
     if factor not in F:
         raise SpecError(f"factor {factor!r} is not in the model: choose one of {F}")
-    n_s = len(_draws(post, "baseline"))
+    n_s = len(_draws(post, "loading"))
     x = np.zeros((n_s, len(levels), len(F)))
     x[:, :, F.index(factor)] = np.asarray(levels, float)[None, :]
     if loy is not None and factor != loy:
@@ -127,8 +134,19 @@ def _levels(info: dict[str, Any], post: xr.DataTree, factor: str, levels: Sequen
 
 def _survival(post: xr.DataTree, x: np.ndarray, sector: int, tenure0: np.ndarray, horizon: int) -> np.ndarray:
     """Survival draws (S, L, horizon+1) from period 0, for latent values ``x`` (S, L, F) and tenure at
-    the survey ``tenure0`` (L,); periods past the follow-up keep the last period's baseline hazard."""
+    the survey ``tenure0`` (L,); periods past the follow-up keep the last period's baseline hazard
+    (``churn="sbg"``: the sBG's own survival given survival to ``tenure0``)."""
     info = retention_info(post)
+    if info.get("churn") == "sbg":
+        from .sbg import sbg_survival
+
+        a = _draws(post, "sbg_alpha")[:, sector, None] * np.exp(
+            -np.einsum("slf,sf->sl", x, _draws(post, "sbg_alpha_coef"))
+        )
+        b = _draws(post, "sbg_beta")[:, sector, None] * np.exp(
+            -np.einsum("slf,sf->sl", x, _draws(post, "sbg_beta_coef"))
+        )
+        return sbg_survival(a, b, tenure0[None, :], horizon)
     alpha = _draws(post, "baseline")
     alpha = np.concatenate([alpha, np.repeat(alpha[:, -1:], max(0, horizon - alpha.shape[1]), axis=1)], axis=1)
     a = _draws(post, "sector_baseline")[:, sector]
@@ -170,7 +188,7 @@ def survival_curves(
     [1.0, 1.0, 1.0]
     """
     info = retention_info(post)
-    if "hazard" not in post.posterior:
+    if not info["periods"]:
         raise SpecError("this posterior has no retention part (fit_retention was called without time=)")
     H = int(horizon or info["periods"])
     sectors = info["sectors"] if sector is None else [sector]

@@ -169,3 +169,37 @@ def test_off_arm_and_misspecified_link():
         row = tab.query("effect == 'tenure_change' and factor == @f").iloc[0]
         assert row.ci_lower < 1 < row.ci_upper
     assert tab.query("effect == 'direct' and factor == 'L'").ci_upper.max() < 1
+
+
+@pytest.mark.slow
+def test_a_new_data_set_of_the_same_structure_reuses_the_compiled_graph_and_its_own_data():
+    """The cached graph with new data swapped in gives the draws a fresh compile on that data gives
+    (not the first data set's): the person-period rows, prospects and purchases all change."""
+    from loyaltymodels.retention.fit import clear_retention_cache
+
+    kw = dict(
+        sector="sector",
+        tenure="tenure",
+        acquisition="became_customer",
+        purchases=("frequency", "recency", "T"),
+        draws=50,
+        tune=50,
+        chains=2,
+        seed=1,
+        check=False,
+    )
+    how = {"prospects": 10, "purchases": True}
+    d1, truth = lm.loyalty_scenario(40, sectors=2, follow_up=6, behaviour=how, seed=1)
+    d2, _ = lm.loyalty_scenario(40, sectors=2, follow_up=6, behaviour=how, seed=2)
+    assert d1.time.sum() != d2.time.sum()  # a different number of person-period rows
+    model = truth.attrs["model"]
+    clear_retention_cache()
+    first = lm.fit_retention(model, d1, **kw)
+    cached = lm.fit_retention(model, d2, **kw)
+    assert first.attrs["compile_seconds"] > 0 and cached.attrs["compile_seconds"] == 0
+    clear_retention_cache()
+    fresh = lm.fit_retention(model, d2, **kw)
+    for v in ("hazard", "conversion", "purchase_rate", "scores"):
+        assert float(np.abs(cached.posterior[v] - fresh.posterior[v]).max()) == 0.0, v
+        assert float(np.abs(first.posterior[v] - fresh.posterior[v]).max()) > 0.0, v
+    assert fresh.attrs["density"] == "pytensor" and "compiled density" in fresh.attrs["density_reason"]
