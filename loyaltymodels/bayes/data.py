@@ -44,7 +44,9 @@ class DataSummary:
 
     def structure_key(self, conditional: bool) -> tuple:
         pats = tuple((p.group, tuple(p.idx)) for p in self.patterns)
-        sizes = tuple(np.bincount(self.group)[1:]) if conditional else ()
+        # the conditional graph holds each group's respondents (their rows) as constants: the same
+        # sizes in another order must not reuse it
+        sizes = (tuple(np.bincount(self.group)[1:]), self.group.tobytes()) if conditional else ()
         return (self.items, pats, sizes, tuple((k, len(v)) for k, v in self.ordinal.items()))
 
     def codes(self, item: str) -> np.ndarray:

@@ -96,3 +96,18 @@ def test_conditional_form_refuses_residual_covariances(incomplete):
 def test_missing_data_errors_name_the_column():
     with pytest.raises(lm.DataError, match="x9"):
         lm.build_model("f =~ x1 + x2 + x9", pd.DataFrame({"x1": [1.0], "x2": [2.0]}))
+
+
+def test_the_conditional_structure_key_holds_the_groups_order():
+    """The conditional graph bakes each group's rows: same group sizes in another row order must
+    not reuse a compiled graph (the marginal forms' key, by patterns, is unaffected)."""
+    from loyaltymodels.bayes.data import prepare
+
+    rng = np.random.default_rng(0)
+    model = "F =~ a + b + c"
+    y = pd.DataFrame(rng.integers(1, 6, (40, 3)), columns=list("abc")).assign(g=["x"] * 20 + ["y"] * 20)
+    flipped = y.assign(g=["x", "y"] * 20)  # the same sizes, the groups in other rows
+    keys = [prepare(model, d, group="g", ordinal="auto")[1].structure_key(True) for d in (y, flipped)]
+    assert keys[0] != keys[1]
+    again = prepare(model, y.copy(), group="g", ordinal="auto")[1].structure_key(True)
+    assert again == keys[0]
