@@ -212,7 +212,7 @@ def _wilson(hits: int, total: int) -> tuple[float, float]:
     if total == 0:
         return np.nan, np.nan
     lo, hi = wilson(hits / total, total, 0.95)
-    return float(lo), float(hi)
+    return max(0.0, float(lo)), min(1.0, float(hi))  # no float noise below 0 or above 1
 
 
 def summarise(csv: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
