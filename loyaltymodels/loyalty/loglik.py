@@ -118,6 +118,7 @@ def design_of(post: xr.DataTree) -> tuple[Design, np.ndarray, np.ndarray]:
         loyalty=info.loyalty,
         drivers=list(info.drivers),
         min_size=1,
+        ordinal=None,  # the forms served here have continuous items (ordinal fits store their own)
         wiggle_sd=float(post.attrs.get("wiggle_sd") or 0.1),
     )
     if [str(s) for s in design.sectors] != [str(s) for s in info.sectors] or design.form != info.form:

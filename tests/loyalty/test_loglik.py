@@ -116,6 +116,17 @@ def test_quasi_monte_carlo_error_is_small(fitted, monkeypatch):
     assert err.max() < 0.05 and err.mean() < 0.01
 
 
+def test_short_scale_items_fitted_as_continuous_rebuild_as_continuous(fitted):
+    """A latent-form fit of 1-5 items with ordinal=None must not rebuild as ordinal (the default)."""
+    post, _, _ = fitted
+    likert = post.copy()
+    y = likert["observed_data"].dataset["y"]
+    z = (y - y.mean("respondent")) / y.std("respondent")
+    likert["observed_data"] = likert["observed_data"].dataset.assign(y=(3 + 1.2 * z).round().clip(1, 5))
+    design, _, _ = loglik.design_of(likert)
+    assert design.form == "scores" and not design.summary.ordinal
+
+
 def test_an_edited_hook_is_refused(fitted):
     post, _, _ = fitted
     bad = post.copy()
