@@ -56,6 +56,9 @@ GAPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 BOXES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
     "determined": lambda B, E, z: E + 0.05 * z,
+    # off the boundary: the determined truth's share (0.025) sits where the residual SD's posterior
+    # is bounded by the weights' prior (see claims.py); here coverage is a fair question
+    "strong": lambda B, E, z: E + 0.3 * z,
     "weak": lambda B, E, z: 0.3 * E + 0.3 * B - 0.5 + 0.8 * z,
 }
 
@@ -143,6 +146,9 @@ CONDITIONS: dict[str, Condition] = {
         "promise", "concave", {"promise_pairs": PAIRS, "diminishing": ["Experience"], "target_accept": 0.95}
     ),
     "boxes_determined": Condition("boxes", "determined"),
+    # the same truth under blavaan's default prior on regressions (normal(0,10)) for the weights' mean
+    "boxes_determined_wide": Condition("boxes", "determined", {"priors": {"weight_mu": "normal(0,10)"}}),
+    "boxes_strong": Condition("boxes", "strong"),
     "boxes_weak": Condition("boxes", "weak"),
 }
 
@@ -239,8 +245,10 @@ def read_claims(cond: Condition, post: Any) -> list[dict[str, Any]]:
         share = true_share(cond.truth)
         for s in ("s0", "s1", "pooled"):
             rows.append(_estimate("not_loyal_given_satisfied", s, share, t.loc[s]))
-        # "near 0" as the fast test reads it: the pooled interval's top under 0.25
-        rows.append(_verdict("near_zero", cond.truth == "determined", bool(t.loc["pooled", "ci_upper"] < 0.25)))
+        # "near 0" as the fast test reads it: the pooled interval's top under 0.25; the strong truth
+        # (share 0.13) is neither near 0 nor far from it: coverage only
+        if cond.truth != "strong":
+            rows.append(_verdict("near_zero", cond.truth == "determined", bool(t.loc["pooled", "ci_upper"] < 0.25)))
         return rows
     raise ValueError(f"unknown family {cond.family!r}")
 
