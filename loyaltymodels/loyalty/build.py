@@ -229,7 +229,7 @@ def make_design(
         _weight_pars(plan, roles),
         outs,
         codes,
-        own_priors(own),
+        own_priors(own, measured_gap=promise is not None),
         {},
         equal,
         sector_column=sector,

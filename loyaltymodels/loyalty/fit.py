@@ -165,7 +165,10 @@ def fit_loyalty(
         continuous forms.
     priors : dict, optional
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
-        :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names.
+        :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names. With
+        ``promise_pairs`` the asymmetry's default is ``normal(0,1)``, the weights' (a difference
+        of two slopes on their scale), not the kink's ``normal(0,0.5)``. The priors used are in
+        the root attribute ``loyalty_priors`` (JSON).
     draws, tune, chains, seed, cores, target_accept, progressbar
         Sampler settings (nutpie); the same seed gives the same draws; ``progressbar=None`` shows
         nutpie's progress in notebooks and terminals, False hides it. ``target_accept`` defaults
@@ -617,6 +620,8 @@ def _finish(design: Design, post: xr.DataTree) -> xr.DataTree:
     post["constant_data"] = info.cell_data()
     post = add_surface(post, design.roles.surface)
     post.attrs["loyalty"] = info.to_json()
+    # the loyalty-level priors as used (the measured gap changes the asymmetry's default)
+    post.attrs["loyalty_priors"] = json.dumps({k: str(v) for k, v in design.priors.items()})
     post.attrs["group_column"] = design.sector_column or ""
     post.attrs["segment_column"] = design.segment_column or ""
     if design.form in ("outcomes", "scores"):
