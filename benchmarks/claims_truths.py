@@ -131,7 +131,13 @@ class Condition:
     family: str  # surface | diminishing | promise | boxes
     truth: str
     fit: dict[str, Any] = field(default_factory=dict)
+    #: the condition whose seeds this one uses (the same data sets, another fit): "" for its own
+    seeds_of: str = ""
 
+
+PROMISE_FIT: dict[str, Any] = {"promise_pairs": PAIRS, "target_accept": 0.95}
+#: the asymmetry's prior before the measured gap got the weights' normal(0,1) (kept to show why)
+OLD_GAP_PRIOR = {"priors": {"asymmetry": "normal(0,0.5)"}}
 
 CONDITIONS: dict[str, Condition] = {
     "surface_congruent": Condition("surface", "congruent", {"surface": True}),
@@ -140,10 +146,21 @@ CONDITIONS: dict[str, Condition] = {
     "diminishing_concave": Condition(
         "diminishing", "concave", {"diminishing": ["Experience"], "asymmetry": True, "target_accept": 0.95}
     ),
-    "promise_shortfall": Condition("promise", "shortfall", {"promise_pairs": PAIRS, "target_accept": 0.95}),
-    "promise_symmetric": Condition("promise", "symmetric", {"promise_pairs": PAIRS, "target_accept": 0.95}),
-    "promise_concave": Condition(
-        "promise", "concave", {"promise_pairs": PAIRS, "diminishing": ["Experience"], "target_accept": 0.95}
+    "promise_shortfall": Condition("promise", "shortfall", PROMISE_FIT),
+    "promise_symmetric": Condition("promise", "symmetric", PROMISE_FIT),
+    "promise_concave": Condition("promise", "concave", {**PROMISE_FIT, "diminishing": ["Experience"]}),
+    # the same data sets as the three above, the gap's asymmetry under its former prior normal(0,0.5)
+    "promise_shortfall_prior05": Condition(
+        "promise", "shortfall", {**OLD_GAP_PRIOR, **PROMISE_FIT}, seeds_of="promise_shortfall"
+    ),
+    "promise_symmetric_prior05": Condition(
+        "promise", "symmetric", {**OLD_GAP_PRIOR, **PROMISE_FIT}, seeds_of="promise_symmetric"
+    ),
+    "promise_concave_prior05": Condition(
+        "promise",
+        "concave",
+        {**OLD_GAP_PRIOR, **PROMISE_FIT, "diminishing": ["Experience"]},
+        seeds_of="promise_concave",
     ),
     "boxes_determined": Condition("boxes", "determined"),
     # the same truth under blavaan's default prior on regressions (normal(0,10)) for the weights' mean
