@@ -28,6 +28,7 @@ boxes_determined      loyalty = experience + 0.05 noise (1-7 ratings)  satisfied
 boxes_weak            0.3 E + 0.3 B - 0.5 + 0.8 noise                  satisfied_not_loyal: near 0 (off)
 boxes_determined_wide as boxes_determined                              the same, weight_mu normal(0,10)
 boxes_strong          loyalty = experience + 0.3 noise                 satisfied_not_loyal: coverage only
+boxes_strong_wide     as boxes_strong, the same data sets              the same, weight_mu normal(0,10)
 ====================  ===============================================  ==============================
 
 The truths, and what each condition fits and reads, are in benchmarks/claims_truths.py: the same

@@ -166,6 +166,9 @@ CONDITIONS: dict[str, Condition] = {
     # the same truth under blavaan's default prior on regressions (normal(0,10)) for the weights' mean
     "boxes_determined_wide": Condition("boxes", "determined", {"priors": {"weight_mu": "normal(0,10)"}}),
     "boxes_strong": Condition("boxes", "strong"),
+    "boxes_strong_wide": Condition(
+        "boxes", "strong", {"priors": {"weight_mu": "normal(0,10)"}}, seeds_of="boxes_strong"
+    ),
     "boxes_weak": Condition("boxes", "weak"),
 }
 

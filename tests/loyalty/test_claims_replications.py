@@ -65,8 +65,8 @@ def test_claims_harness_runs_resumes_and_summarises(tmp_path):
     }
     assert expected <= set(verdicts.columns)
     assert set(verdicts.condition) == set(names) and (verdicts.reps == 2).all()
-    rated = verdicts[verdicts.rate_is != ""]  # boxes_strong is coverage only
-    assert set(verdicts.condition) - set(rated.condition) == {"boxes_strong"}
+    rated = verdicts[verdicts.rate_is != ""]  # the strong truths are coverage only
+    assert set(verdicts.condition) - set(rated.condition) == {"boxes_strong", "boxes_strong_wide"}
     assert ((rated.rate_lower <= rated.rate) & (rated.rate <= rated.rate_upper)).all()
     # a former-prior condition fits the same data sets as its twin
     keys = rec.drop_duplicates(["condition", "rep"]).set_index(["condition", "rep"]).spawn_key
