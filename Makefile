@@ -30,8 +30,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m loyaltymodels.demo
 
+# Two test processes by default (TEST_WORKERS=1 for one; a file's tests stay in one process, so
+# a module's fitted fixtures are computed once): the suite is single-threaded Python and PyTensor
+# graph building (user time ~ wall time on one process), so two processes halve its wall time.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q --durations=15
+	$(PY) -m pytest -m "not slow" -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 # ruff (lint and format) and mypy, as configured in pyproject.toml
 lint: $(STAMP)

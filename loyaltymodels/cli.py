@@ -372,6 +372,23 @@ def loyalty(
     segment: Annotated[str | None, typer.Option(help="Column of customer segments.")] = None,
     outcome: Annotated[list[str] | None, typer.Option(help="Behaviour outcome as name=COLUMN (repeatable).")] = None,
     interaction: Annotated[bool, typer.Option(help="Add the beliefs x experience interaction.")] = False,
+    surface: Annotated[
+        bool,
+        typer.Option(
+            help="Fit the response surface of the two drivers and test their congruence (does imbalance cost loyalty?)."
+        ),
+    ] = False,
+    promise_pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A promise item and the experience item asking the same attribute, as PROMISE=EXPERIENCE "
+            "(repeatable): the gap gets a measured zero (does a broken promise cost loyalty?)."
+        ),
+    ] = None,
+    diminishing: Annotated[
+        list[str] | None,
+        typer.Option(help="A driver whose returns may diminish (repeatable; does exceeding expectations add little?)."),
+    ] = None,
     continuous: Annotated[
         bool,
         typer.Option(help="Treat 1-5/1-7 items as continuous (faster; prints how much that moves the weights)."),
@@ -387,6 +404,9 @@ def loyalty(
     """Fit the hierarchical loyalty model: weights of beliefs and experience by sector.
 
     Example: loyaltymodels loyalty model.lav survey.csv --sector sector --outcome churn=churned --out post.nc
+
+    The claims: --surface (congruence of beliefs and experience), --promise-pair pro1=exp1 ... (the
+    measured promise gap, slopes below and above it), --diminishing Experience (curvature).
     """
     with _errors():
         check_sampler_args(draws=draws, tune=tune, chains=chains, seed=seed)
@@ -399,6 +419,12 @@ def loyalty(
             if not sep or not name or not column:
                 raise typer.BadParameter(f"--outcome {item!r} should look like name=COLUMN")
             outcomes[name] = column
+        pairs = {}
+        for item in promise_pair or []:
+            promise, sep, experience = item.partition("=")
+            if not sep or not promise or not experience:
+                raise typer.BadParameter(f"--promise-pair {item!r} should look like PROMISE_ITEM=EXPERIENCE_ITEM")
+            pairs[promise] = experience
         syntax, frame = _model(model), _data(data)
         post = lm.fit_loyalty(
             syntax,
@@ -407,6 +433,9 @@ def loyalty(
             segment=segment,
             outcomes=outcomes or None,
             interaction=interaction,
+            surface=surface,
+            promise_pairs=pairs or None,
+            diminishing=list(diminishing) if diminishing else None,
             ordinal=None if continuous else "auto",
             draws=draws,
             tune=tune,
@@ -426,9 +455,28 @@ def loyalty(
             typer.echo(f"\nSensitivity: {post.attrs['ordinal_sensitivity']}")
         if outcomes:
             _show(lm.outcome_effects(post), f"Behaviour outcomes (per SD of loyalty; {level}):")
+        _claims(post, surface, bool(pairs), bool(diminishing), level)
         _write_table(weights, csv_out, csv_format)
         _plain_loyalty(weights, syntax, frame, sector, problems)
         _check(problems)
+
+
+def _claims(post: Any, surface: bool, pairs: bool, diminishing: bool, level: str) -> None:
+    """The tables of the claims asked for (issue 19), each under a title saying what it answers."""
+    import loyaltymodels as lm
+
+    if surface:
+        verdict = lm.congruence(post)
+        title = f"Congruence of the drivers (Humberg et al. 2019's conditions; {level}):"
+        _show(verdict, title)
+        if verdict.attrs.get("line"):
+            typer.echo(f"  line of congruence: {verdict.attrs['line']}")
+    if pairs:
+        _show(
+            lm.promise_gap(post), f"The promise gap (experience minus promise, measured on the paired items; {level}):"
+        )
+    if diminishing:
+        _show(lm.diminishing_returns(post), f"Diminishing returns of the drivers named ({level}):")
 
 
 def _plain_loyalty(

@@ -4,6 +4,7 @@ and compared with the Python API, and bad input giving one line and the document
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -353,6 +354,48 @@ def test_loyalty_on_bundled_sectors_equals_the_api_and_reports(tmp_path):
     bad = run("loyalty", model, data, "--sector", "sectr")
     assert "did you mean 'sector'" in one_error_line(bad, 2)
     assert "name=COLUMN" in one_error_line(run("loyalty", model, data, "--sector", "sector", "--outcome", "churn"), 2)
+
+
+def test_loyalty_claims_from_the_command_line_equal_the_api(tmp_path):
+    """--promise-pair and --diminishing give promise_gap's and diminishing_returns' tables of the
+    same fit as the API; --surface prints the congruence verdict; a malformed pair is one line."""
+    from loyaltymodels.data.read import read_survey
+    from tests.loyalty import test_promise
+
+    model, data = tmp_path / "promise.lav", tmp_path / "promise.csv"
+    model.write_text(test_promise.MODEL)
+    frame = test_promise.numpy_truth("shortfall", n=150)
+    frame.to_csv(data, index=False)
+    sampler = ("--draws", 150, "--tune", 150, "--chains", 2, "--seed", 3)
+    pairs = [a for p, e in test_promise.PAIRS.items() for a in ("--promise-pair", f"{p}={e}")]
+    res = run("loyalty", model, data, "--sector", "sector", *sampler, *pairs, "--diminishing", "Experience")
+    assert res.exit_code in (0, 1) and "Traceback" not in res.output, res.output
+    assert "The promise gap" in res.output and "Diminishing returns" in res.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        post = lm.fit_loyalty(
+            test_promise.MODEL,
+            read_survey(data),  # as the command reads it
+            sector="sector",
+            promise_pairs=test_promise.PAIRS,
+            diminishing=["Experience"],
+            seed=3,
+            draws=150,
+            tune=150,
+            chains=2,
+            check=False,
+        )
+        gap = lm.promise_gap(post)
+    row = gap[(gap.sector == "pooled") & (gap.quantity == "slope_difference")].iloc[0]
+    assert f"{row['mean']:.3f}" in res.output  # the CLI's table is the API's, rounded to 3 digits
+    curv = lm.diminishing_returns(post).set_index("quantity").loc["curvature", "mean"]
+    assert f"{curv:.3f}" in res.output
+
+    surf = run("loyalty", model, data, "--sector", "sector", *sampler, "--surface", "--continuous")
+    assert surf.exit_code in (0, 1) and "Congruence of the drivers" in surf.output, surf.output
+    assert "line of congruence" in surf.output
+    bad = run("loyalty", model, data, "--sector", "sector", "--promise-pair", "pro1")
+    assert "PROMISE_ITEM=EXPERIENCE_ITEM" in one_error_line(bad, 2)
 
 
 def test_design_writes_the_questionnaire_files_and_the_plan(tmp_path):

@@ -49,8 +49,22 @@ def sample_moments(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ([[1.0, 2.0], [2.0, 4.0]], [2.0, 4.0])
     """
     y = np.asarray(y, dtype=float)
-    p = y.shape[1]
-    return np.cov(y, rowvar=False, bias=True).reshape(p, p), y.mean(axis=0)
+    n, p = y.shape
+    mean = y.mean(axis=0)
+    if n <= _BLOCK:  # np.cov's arithmetic, to the last bit: fits reproduce earlier results exactly
+        return np.cov(y, rowvar=False, bias=True).reshape(p, p), mean
+    # centred cross-products in blocks of rows, not np.cov(y, rowvar=False): on row-major rows
+    # np.cov multiplies a transposed, strided copy (0.6-1.1 s for a million rows of 9 items against
+    # 0.06 s here; they agree to 2e-16), and blocks keep a million rows from needing a full copy
+    cov = np.zeros((p, p))
+    for start in range(0, n, _BLOCK):
+        dev = y[start : start + _BLOCK] - mean
+        cov += dev.T @ dev
+    return cov / n, mean
+
+
+#: Rows per block of :func:`sample_moments` (a 2 MB temporary at 32 items).
+_BLOCK = 8192
 
 
 def missing_patterns(

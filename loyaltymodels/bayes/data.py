@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from ..algebra.patterns import Pattern, missing_patterns
+from ..algebra.patterns import Pattern, missing_patterns, sample_moments
 from ..data.validate import validate_data
 from ..defaults import ModelCache
 from ..errors import DataError
@@ -119,7 +119,11 @@ def prepare(
         gidx = np.ones(len(frame), int)
     else:
         gidx = frame[group].map({lab: k + 1 for k, lab in enumerate(labels)}).to_numpy(int)
-    y = frame[list(spec.observed)].to_numpy(float)
+    # column by column into one block (what pandas' frame[columns] returns, without its take: 0.66
+    # of 1.8 s on a million respondents)
+    y = np.empty((len(frame), len(spec.observed)), order="F")
+    for j, v in enumerate(spec.observed):
+        y[:, j] = frame[v].to_numpy(float)
     patterns = _patterns(y, gidx, spec.ngroups)
     return spec, DataSummary(
         tuple(spec.observed), y, gidx, labels, frame.index.to_numpy(), patterns, categories, missing, group
@@ -155,9 +159,25 @@ def item_stats(spec: ModelSpec, summary: DataSummary) -> dict[str, dict[Any, Any
 _STATS: ModelCache[tuple[DataSummary, dict[str, dict[Any, Any]]]] = ModelCache(maxsize=2)
 
 
+#: Respondents in a group above which its item moments are read off its complete-data pattern.
+_BIG = 8192
+
+
 def _item_stats(ngroups: int, summary: DataSummary) -> dict[str, dict[Any, Any]]:
     out: dict[str, dict[Any, Any]] = {"mean": {}, "var": {}, "cuts": {}, "cov": {}}
+    p = len(summary.items)
     for g in range(1, ngroups + 1):
+        pats = [pt for pt in summary.patterns if pt.group == g]
+        big = len(pats) == 1 and pats[0].n > _BIG
+        if big and len(pats[0].idx) == p and pats[0].weights is None and not summary.ordinal:
+            # complete data: the group's one pattern already holds its moments (a million rows
+            # cost a second per pass: copy, mean, variance, covariance); smaller data keep the
+            # passes below, whose arithmetic earlier fits' starting values came from
+            mean, cov = pats[0].mean, pats[0].cov
+            for j, v in enumerate(summary.items):
+                out["mean"][(v, g)], out["var"][(v, g)] = float(mean[j]), float(cov[j, j])
+            out["cov"][g] = pd.DataFrame(cov.copy(), index=summary.items, columns=summary.items)
+            continue
         y = summary.y if ngroups == 1 else summary.y[summary.group == g]
         seen = ~np.isnan(y)
         if seen.all():
@@ -176,7 +196,7 @@ def _item_stats(ngroups: int, summary: DataSummary) -> dict[str, dict[Any, Any]]
                 cum = np.array([(x <= c).mean() for c in cats[:-1]])
                 out["cuts"][(v, g)] = ndtri(np.clip(cum, 0.01, 0.99))
         if seen.all():  # pandas' pairwise-complete covariance only where values are missing
-            cov = np.cov(y, rowvar=False, bias=True).reshape(len(summary.items), -1)
+            cov, _ = sample_moments(y)  # np.cov up to 8192 rows, blocks of rows beyond
             out["cov"][g] = pd.DataFrame(cov, index=summary.items, columns=summary.items)
         else:
             out["cov"][g] = pd.DataFrame(y, columns=summary.items).cov(ddof=0)

@@ -29,7 +29,9 @@ def diminishing_returns(post: xr.DataTree, *, mass: float = CI_POSTERIOR) -> pd.
     """Each driver's curvature and its slope on either side of the typical customer.
 
     One row per driver and quantity, with ``mean, sd, ci_lower, ci_upper``: ``curvature`` (``c``,
-    loyalty residual SDs per squared driver SD, both of the reference cell), ``slope_low`` and
+    loyalty residual SDs of the reference cell per squared unit of the driver's latent metric: the
+    driver's SD in the reference cell, or, for the experience factor of ``promise_pairs``, the
+    promise's SD, which the paired items share), ``slope_low`` and
     ``slope_high`` (loyalty's slope in the driver, ``w + 2 c x``, at one SD below and above the
     driver's mean in the reference cell, with the sectors' common weight ``w``). ``found`` is True
     when the curvature's interval lies below 0, ``prob_negative`` its posterior probability.
