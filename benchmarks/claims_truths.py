@@ -56,6 +56,9 @@ GAPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 BOXES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
     "determined": lambda B, E, z: E + 0.05 * z,
+    # off the boundary: the determined truth's share (0.025) sits where the residual SD's posterior
+    # is bounded by the weights' prior (see claims.py); here coverage is a fair question
+    "strong": lambda B, E, z: E + 0.3 * z,
     "weak": lambda B, E, z: 0.3 * E + 0.3 * B - 0.5 + 0.8 * z,
 }
 
@@ -128,7 +131,13 @@ class Condition:
     family: str  # surface | diminishing | promise | boxes
     truth: str
     fit: dict[str, Any] = field(default_factory=dict)
+    #: the condition whose seeds this one uses (the same data sets, another fit): "" for its own
+    seeds_of: str = ""
 
+
+PROMISE_FIT: dict[str, Any] = {"promise_pairs": PAIRS, "target_accept": 0.95}
+#: the asymmetry's prior before the measured gap got the weights' normal(0,1) (kept to show why)
+OLD_GAP_PRIOR = {"priors": {"asymmetry": "normal(0,0.5)"}}
 
 CONDITIONS: dict[str, Condition] = {
     "surface_congruent": Condition("surface", "congruent", {"surface": True}),
@@ -137,12 +146,29 @@ CONDITIONS: dict[str, Condition] = {
     "diminishing_concave": Condition(
         "diminishing", "concave", {"diminishing": ["Experience"], "asymmetry": True, "target_accept": 0.95}
     ),
-    "promise_shortfall": Condition("promise", "shortfall", {"promise_pairs": PAIRS, "target_accept": 0.95}),
-    "promise_symmetric": Condition("promise", "symmetric", {"promise_pairs": PAIRS, "target_accept": 0.95}),
-    "promise_concave": Condition(
-        "promise", "concave", {"promise_pairs": PAIRS, "diminishing": ["Experience"], "target_accept": 0.95}
+    "promise_shortfall": Condition("promise", "shortfall", PROMISE_FIT),
+    "promise_symmetric": Condition("promise", "symmetric", PROMISE_FIT),
+    "promise_concave": Condition("promise", "concave", {**PROMISE_FIT, "diminishing": ["Experience"]}),
+    # the same data sets as the three above, the gap's asymmetry under its former prior normal(0,0.5)
+    "promise_shortfall_prior05": Condition(
+        "promise", "shortfall", {**OLD_GAP_PRIOR, **PROMISE_FIT}, seeds_of="promise_shortfall"
+    ),
+    "promise_symmetric_prior05": Condition(
+        "promise", "symmetric", {**OLD_GAP_PRIOR, **PROMISE_FIT}, seeds_of="promise_symmetric"
+    ),
+    "promise_concave_prior05": Condition(
+        "promise",
+        "concave",
+        {**OLD_GAP_PRIOR, **PROMISE_FIT, "diminishing": ["Experience"]},
+        seeds_of="promise_concave",
     ),
     "boxes_determined": Condition("boxes", "determined"),
+    # the same truth under blavaan's default prior on regressions (normal(0,10)) for the weights' mean
+    "boxes_determined_wide": Condition("boxes", "determined", {"priors": {"weight_mu": "normal(0,10)"}}),
+    "boxes_strong": Condition("boxes", "strong"),
+    "boxes_strong_wide": Condition(
+        "boxes", "strong", {"priors": {"weight_mu": "normal(0,10)"}}, seeds_of="boxes_strong"
+    ),
     "boxes_weak": Condition("boxes", "weak"),
 }
 
@@ -239,8 +265,10 @@ def read_claims(cond: Condition, post: Any) -> list[dict[str, Any]]:
         share = true_share(cond.truth)
         for s in ("s0", "s1", "pooled"):
             rows.append(_estimate("not_loyal_given_satisfied", s, share, t.loc[s]))
-        # "near 0" as the fast test reads it: the pooled interval's top under 0.25
-        rows.append(_verdict("near_zero", cond.truth == "determined", bool(t.loc["pooled", "ci_upper"] < 0.25)))
+        # "near 0" as the fast test reads it: the pooled interval's top under 0.25; the strong truth
+        # (share 0.13) is neither near 0 nor far from it: coverage only
+        if cond.truth != "strong":
+            rows.append(_verdict("near_zero", cond.truth == "determined", bool(t.loc["pooled", "ci_upper"] < 0.25)))
         return rows
     raise ValueError(f"unknown family {cond.family!r}")
 
