@@ -56,8 +56,8 @@ GAPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 BOXES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
     "determined": lambda B, E, z: E + 0.05 * z,
-    # off the boundary: the determined truth's share (0.025) sits where the residual SD's posterior
-    # is bounded by the weights' prior (see claims.py); here coverage is a fair question
+    # off the boundary: the determined truth's share (0.025) needs loyalty's residual SD near 0,
+    # R^2 at 0.9975 (see claims.py); here coverage is a fair question
     "strong": lambda B, E, z: E + 0.3 * z,
     "weak": lambda B, E, z: 0.3 * E + 0.3 * B - 0.5 + 0.8 * z,
 }
@@ -136,10 +136,13 @@ class Condition:
 
 
 PROMISE_FIT: dict[str, Any] = {"promise_pairs": PAIRS, "target_accept": 0.95}
-#: the asymmetry's prior before the measured gap got the weights' normal(0,1) (kept to show why)
-OLD_GAP_PRIOR = {"priors": {"asymmetry": "normal(0,0.5)"}}
+#: the defaults of 2026-12-07 before the weights' mean got blavaan's normal(0,10) (the measured
+#: gap's asymmetry follows the weights' prior): kept, on the same data sets, to show what changed
+PRIOR1: dict[str, str] = {"weight_mu": "normal(0,1)", "asymmetry": "normal(0,1)"}
+#: and the asymmetry's prior before the measured gap got the weights' prior (then normal(0,1))
+PRIOR05: dict[str, str] = {"weight_mu": "normal(0,1)", "asymmetry": "normal(0,0.5)"}
 
-CONDITIONS: dict[str, Condition] = {
+_DEFAULTS: dict[str, Condition] = {
     "surface_congruent": Condition("surface", "congruent", {"surface": True}),
     "surface_concave": Condition("surface", "concave", {"surface": True}),
     "surface_linear": Condition("surface", "linear", {"surface": True}),
@@ -149,27 +152,27 @@ CONDITIONS: dict[str, Condition] = {
     "promise_shortfall": Condition("promise", "shortfall", PROMISE_FIT),
     "promise_symmetric": Condition("promise", "symmetric", PROMISE_FIT),
     "promise_concave": Condition("promise", "concave", {**PROMISE_FIT, "diminishing": ["Experience"]}),
-    # the same data sets as the three above, the gap's asymmetry under its former prior normal(0,0.5)
-    "promise_shortfall_prior05": Condition(
-        "promise", "shortfall", {**OLD_GAP_PRIOR, **PROMISE_FIT}, seeds_of="promise_shortfall"
-    ),
-    "promise_symmetric_prior05": Condition(
-        "promise", "symmetric", {**OLD_GAP_PRIOR, **PROMISE_FIT}, seeds_of="promise_symmetric"
-    ),
-    "promise_concave_prior05": Condition(
-        "promise",
-        "concave",
-        {**OLD_GAP_PRIOR, **PROMISE_FIT, "diminishing": ["Experience"]},
-        seeds_of="promise_concave",
-    ),
     "boxes_determined": Condition("boxes", "determined"),
-    # the same truth under blavaan's default prior on regressions (normal(0,10)) for the weights' mean
-    "boxes_determined_wide": Condition("boxes", "determined", {"priors": {"weight_mu": "normal(0,10)"}}),
     "boxes_strong": Condition("boxes", "strong"),
-    "boxes_strong_wide": Condition(
-        "boxes", "strong", {"priors": {"weight_mu": "normal(0,10)"}}, seeds_of="boxes_strong"
-    ),
     "boxes_weak": Condition("boxes", "weak"),
+}
+
+
+def _with(name: str, priors: dict[str, str]) -> Condition:
+    """Condition ``name`` on the same data sets under other loyalty priors (the asymmetry's only
+    where the fit has one)."""
+    cond = _DEFAULTS[name]
+    own = {k: v for k, v in priors.items() if k == "weight_mu" or cond.family == "promise"}
+    return Condition(cond.family, cond.truth, {**cond.fit, "priors": own}, seeds_of=name)
+
+
+CONDITIONS: dict[str, Condition] = {
+    **_DEFAULTS,
+    **{f"{name}_prior1": _with(name, PRIOR1) for name in _DEFAULTS},
+    **{f"{name}_prior05": _with(name, PRIOR05) for name in _DEFAULTS if name.startswith("promise")},
+    # a second set of data sets of the determined truth, under normal(0,10) for the weights' mean,
+    # run before that was the default (its own seeds)
+    "boxes_determined_wide": Condition("boxes", "determined", {"priors": {"weight_mu": "normal(0,10)"}}),
 }
 
 
