@@ -110,13 +110,13 @@ def test_the_pairs_share_loadings_and_intercepts_and_free_the_experience_factor(
 
 
 def test_a_measured_gap_gets_the_weights_prior_and_the_fit_records_it(fits):
-    """With pairs the asymmetry is a slope difference on the weights' scale: normal(0,1) (the kink's
-    normal(0,0.5) shrank a true 0.857 to 0.65 over replications); the user's prior still wins."""
+    """With pairs the asymmetry is a slope difference on the weights' scale: their normal(0,10) (the
+    kink's normal(0,0.5) shrank a true 0.857 to 0.65 over replications); the user's prior still wins."""
     data = numpy_truth("symmetric", n=40)
     paired = make_design(MODEL, data, sector="sector", promise_pairs=PAIRS).priors
     kink = make_design(MODEL, data, sector="sector", asymmetry=True).priors
     mine = make_design(MODEL, data, sector="sector", promise_pairs=PAIRS, priors={"asymmetry": "normal(0,0.3)"})
-    assert str(paired["asymmetry"]) == "normal(0,1)" and str(kink["asymmetry"]) == "normal(0,0.5)"
+    assert str(paired["asymmetry"]) == "normal(0,10)" and str(kink["asymmetry"]) == "normal(0,0.5)"
     assert str(mine.priors["asymmetry"]) == "normal(0,0.3)"
     assert {k: str(v) for k, v in paired.items() if k != "asymmetry"} == {
         k: str(v) for k, v in kink.items() if k != "asymmetry"
@@ -124,7 +124,7 @@ def test_a_measured_gap_gets_the_weights_prior_and_the_fit_records_it(fits):
     import json
 
     used = json.loads(fits["shortfall"].attrs["loyalty_priors"])
-    assert used["asymmetry"] == "normal(0,1)" and used["weight_mu"] == "normal(0,1)"
+    assert used["asymmetry"] == "normal(0,10)" and used["weight_mu"] == "normal(0,10)"
 
 
 def test_the_pairing_test_keeps_commensurate_items_and_rejects_a_shifted_one():
