@@ -22,6 +22,7 @@ in ``benchmarks/results/indices_coverage.txt``).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from ..defaults import CI_ML, check_seed, labelled_interval
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DataWarning
 from . import intervals as iv
 from .responses import Responses, parse_scale, read_responses
 
@@ -287,7 +288,16 @@ def nps_difference(
         )
         half = iv.z_value(ci) * np.sqrt(va + vb)
         lo, hi = np.maximum(cb - ca - half, -2.0), np.minimum(cb - ca + half, 2.0)
-        p_value = float(2 * stats.norm.sf(abs(cb - ca) / np.sqrt(va + vb)))
+        if va + vb > 0:
+            p_value = float(2 * stats.norm.sf(abs(cb - ca) / np.sqrt(va + vb)))
+        else:  # every answer in one category in both samples: the plain Wald test has no variance
+            warnings.warn(
+                f"nps_difference(method={method!r}): both samples sit in a single category (NPS "
+                f"{100 * nps_a:.0f} and {100 * nps_b:.0f}), so the Wald variance is 0 and its interval "
+                "and p-value mean nothing (p_value is NaN); use method='adjusted_wald' or 'bayes'",
+                DataWarning,
+                stacklevel=2,
+            )
     # a sample on a boundary (one detractor of one against three promoters of four) puts the plain
     # difference outside an interval centred on the shrunk one
     lo, hi = iv.containing(lo, hi, nps_b - nps_a)

@@ -166,7 +166,7 @@ def fit_loyalty(
     priors : dict, optional
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
         :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names. With
-        ``promise_pairs`` the asymmetry's default is ``normal(0,1)``, the weights' (a difference
+        ``promise_pairs`` the asymmetry's default is the weights' ``normal(0,10)`` (a difference
         of two slopes on their scale), not the kink's ``normal(0,0.5)``. The priors used are in
         the root attribute ``loyalty_priors`` (JSON).
     draws, tune, chains, seed, cores, target_accept, progressbar

@@ -24,7 +24,7 @@ on the gap (added by default with pairs), loyalty is
 so, the promise held fixed, a unit more experience (one unit of gap) moves loyalty by
 ``w_E + d/2`` below the promise (``E < P``) and ``w_E - d/2`` above it: "exceeding expectations
 adds little" is ``slope_above`` well below ``slope_below``, i.e. ``d > 0``. ``d`` is a difference of
-two slopes on the weights' scale, so its default prior here is the weights' ``normal(0,1)``
+two slopes on the weights' scale, so its default prior here is the weights' ``normal(0,10)``
 (:data:`loyaltymodels.loyalty.priors.PROMISE_ASYMMETRY`; the tighter ``normal(0,0.5)`` of the
 unmeasured kink shrank a true 0.857 to 0.65 on average at 2 x 250).
 """

@@ -338,6 +338,17 @@ def test_nps_difference_by_hand():
     assert math.isnan(row.prob_b_greater)
 
 
+def test_nps_difference_plain_wald_without_variance_warns_and_gives_no_p_value():
+    # all promoters in a, all detractors in b: the plain Wald variance is 0 in both samples
+    with pytest.warns(DataWarning, match="adjusted_wald"):
+        row = lm.nps_difference([10, 10, 9], [0, 1], method="wald").iloc[0]
+    assert row.estimate == -200.0 and math.isnan(row.p_value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the shrunk variance is never 0: no warning, a real test
+        shrunk = lm.nps_difference([10, 10, 9], [0, 1]).iloc[0]
+    assert 0 < shrunk.p_value < 0.05 and shrunk.ci_upper < 0
+
+
 def test_nps_difference_bayes():
     a = np.repeat([0, 7, 10], [30, 40, 30])  # NPS 0
     b = np.repeat([0, 7, 10], [10, 30, 60])  # NPS 50
