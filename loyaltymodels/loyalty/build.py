@@ -403,7 +403,8 @@ def _weights(design: Design) -> Any:
         w = w[np.zeros(len(design.cells), int)]
     if len(design.segments) > 1:
         # zero-sum over segments (the last axis: ZeroSumNormal centres its last axes), one vector per driver
-        delta = pm.ZeroSumNormal("segment_shift", sigma=pr["segment_shift"].args[1], dims=("driver", "segment"))
+        sd = np.float64(pr["segment_shift"].args[1])  # not a Python float: see priors.prior_rv
+        delta = pm.ZeroSumNormal("segment_shift", sigma=sd, dims=("driver", "segment"))
         w = w + delta.T[design.cell_segment]
     return pm.Deterministic("weight", w, dims=("cell", "driver"))
 
@@ -502,7 +503,7 @@ def _extra_variables(design: Design) -> dict:
             from pymc.distributions import transforms
 
             k = len(o.levels) - 1
-            a = pr["outcome_cut"].args
+            a = [np.float64(v) for v in pr["outcome_cut"].args]  # see priors.prior_rv
             out[f"cuts_{o.name}"] = pm.Normal(
                 f"cuts_{o.name}", a[0], a[1], shape=k, transform=transforms.ordered, initval=np.linspace(-1, 1, k)
             )
