@@ -66,12 +66,14 @@ def test_claims_harness_runs_resumes_and_summarises(tmp_path):
     assert expected <= set(verdicts.columns)
     assert set(verdicts.condition) == set(names) and (verdicts.reps == 2).all()
     rated = verdicts[verdicts.rate_is != ""]  # the strong truths are coverage only
-    assert set(verdicts.condition) - set(rated.condition) == {"boxes_strong", "boxes_strong_wide"}
+    assert set(verdicts.condition) - set(rated.condition) == {"boxes_strong", "boxes_strong_prior1"}
     assert ((rated.rate_lower <= rated.rate) & (rated.rate <= rated.rate_upper)).all()
     # a former-prior condition fits the same data sets as its twin
     keys = rec.drop_duplicates(["condition", "rep"]).set_index(["condition", "rep"]).spawn_key
     for r in (0, 1):
         assert keys[("promise_shortfall_prior05", r)] == keys[("promise_shortfall", r)]
+        assert keys[("surface_linear_prior1", r)] == keys[("surface_linear", r)]
+    assert keys[("boxes_determined_wide", 0)] != keys[("boxes_determined", 0)]
     # every condition whose truth lacks its claim reports a false-positive rate
     off = verdicts[verdicts.condition.isin(["surface_concave", "surface_linear", "promise_symmetric"])]
     assert (off.rate_is == "false_positive").all() and len(off) >= 3
