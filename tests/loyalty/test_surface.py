@@ -106,11 +106,17 @@ def test_congruence_not_found_on_concave_or_linear_truths(fits, kind):
 
 
 def test_diminishing_returns_found_on_the_concave_truth_only(fits):
-    def b5(kind):
-        return lm.response_surface(fits[kind]).set_index(["sector", "quantity"]).loc[("pooled", "b5")]
+    # one verdict for both arms: E^2 credibly negative in every sector (the concavity has its own
+    # term). Not the pooled row: with two sectors the hierarchical mean's interval carries the
+    # between-sector uncertainty (this sample: s0 -0.164 [-0.280, -0.044], s1 -0.175 [-0.303,
+    # -0.050], pooled -0.158 [-0.333, 0.021]; truth -0.214); over 100 replications the pooled rows
+    # cover at 0.97-1.00 (benchmarks/results/claims.txt)
+    def found(kind):
+        rs = lm.response_surface(fits[kind]).set_index(["sector", "quantity"])
+        return bool((rs.loc[(["s0", "s1"], "b5"), "ci_upper"] < 0).all())
 
-    assert b5("concave").ci_upper < 0  # E^2 credibly negative: the concavity has its own term
-    assert b5("linear").ci_lower < 0 < b5("linear").ci_upper
+    assert found("concave")
+    assert not found("linear")
 
 
 def test_a_posterior_without_surface_is_refused(fits):
