@@ -235,6 +235,8 @@ def validate_data(
     _check_finite(frame, items)
     isna = np.isnan(x)  # once, for the counts and the policy (pandas' isna built a frame of it)
     nmiss = pd.Series(isna.sum(axis=0), index=items).astype(int)
+    if group is not None:  # the report counts the group column's missing cells too
+        nmiss[group] = int(frame[group].isna().sum())
     for c in items:
         if nmiss[c] == len(frame):
             raise DataError(
