@@ -141,8 +141,12 @@ def _item_block(frame: pd.DataFrame, items: list[str]) -> np.ndarray:
     cols = [frame[v].to_numpy() for v in items]
     if n and all(c.dtype == np.float64 and c.ndim == 1 and c.strides == (8,) for c in cols):
         start = cols[0].__array_interface__["data"][0]
-        if all(c.__array_interface__["data"][0] == start + 8 * n * j for j, c in enumerate(cols)):
-            # the p columns lie end to end: one (n, p) Fortran block, kept alive by cols[0]'s base
+        owner = _owner(cols[0])
+        if all(
+            c.__array_interface__["data"][0] == start + 8 * n * j and _owner(c) is owner for j, c in enumerate(cols)
+        ):
+            # the p columns lie end to end in one allocation: an (n, p) Fortran block, kept alive
+            # by cols[0]'s base
             block = np.lib.stride_tricks.as_strided(cols[0], shape=(n, p), strides=(8, 8 * n), writeable=False)
             return block
     y = np.empty((n, p), order="F")
@@ -150,6 +154,13 @@ def _item_block(frame: pd.DataFrame, items: list[str]) -> np.ndarray:
         y[:, j] = c.astype(float, copy=False)
     y.flags.writeable = False
     return y
+
+
+def _owner(a: np.ndarray) -> object:
+    """The object that owns ``a``'s memory (the end of its chain of bases)."""
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return a
 
 
 def _patterns(y: np.ndarray, group: np.ndarray, ngroups: int) -> tuple[Pattern, ...]:
