@@ -24,7 +24,11 @@ _COMMA = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+")
 
 # -- numbers ---------------------------------------------------------------------------------------
 def _as_float(s: pd.Series, name: str) -> np.ndarray:
-    """The column as a new float64 array (NaN for missing), or a DataError naming the first bad cell."""
+    """The column as a float64 array (NaN for missing), or a DataError naming the first bad cell.
+
+    A float64 column comes back as a view of its values, not a copy: the caller (validate_data)
+    writes it into a block of its own, and a copy first doubled the fresh memory a million
+    respondents need."""
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
@@ -40,7 +44,7 @@ def _as_float(s: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(dtype):
         return s.to_numpy(dtype=float, na_value=np.nan, copy=True)  # True/False -> 1/0
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
-        return s.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        return s.to_numpy(dtype=float, na_value=np.nan)
     if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
         return _parse_numbers(s, name)
     pos = int(np.flatnonzero(s.notna().to_numpy())[0]) if s.notna().any() else 0
