@@ -413,18 +413,8 @@ def loyalty(
         _outputs(out=(out, _POSTERIOR), csv=(csv_out, None))
         import loyaltymodels as lm
 
-        outcomes = {}
-        for item in outcome or []:
-            name, sep, column = item.partition("=")
-            if not sep or not name or not column:
-                raise typer.BadParameter(f"--outcome {item!r} should look like name=COLUMN")
-            outcomes[name] = column
-        pairs = {}
-        for item in promise_pair or []:
-            promise, sep, experience = item.partition("=")
-            if not sep or not promise or not experience:
-                raise typer.BadParameter(f"--promise-pair {item!r} should look like PROMISE_ITEM=EXPERIENCE_ITEM")
-            pairs[promise] = experience
+        outcomes = _assignments(outcome, "--outcome", "name=COLUMN")
+        pairs = _assignments(promise_pair, "--promise-pair", "PROMISE_ITEM=EXPERIENCE_ITEM")
         syntax, frame = _model(model), _data(data)
         post = lm.fit_loyalty(
             syntax,
@@ -459,6 +449,17 @@ def loyalty(
         _write_table(weights, csv_out, csv_format)
         _plain_loyalty(weights, syntax, frame, sector, problems)
         _check(problems)
+
+
+def _assignments(items: list[str] | None, option: str, shape: str) -> dict[str, str]:
+    """``KEY=VALUE`` options (repeatable) as a dict, or a BadParameter showing the expected shape."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise typer.BadParameter(f"{option} {item!r} should look like {shape}")
+        out[key] = value
+    return out
 
 
 def _claims(post: Any, surface: bool, pairs: bool, diminishing: bool, level: str) -> None:
