@@ -209,7 +209,7 @@ def driver_points(dr: Draws, base: np.ndarray | None = None) -> np.ndarray:
     cov = mats["cov"][:, :, other][:, :, :, other]
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(len(other)))
     pts = np.zeros(cov.shape[:2] + (base.shape[0], q))
-    pts[..., other] = mats["mean"][:, :, None, other] + np.einsum("dgij,mj->dgmi", chol, base)
+    pts[..., other] = mats["mean"][:, :, None, other] + base @ np.swapaxes(chol, -1, -2)  # (D, G, M, q - 1)
     pts[..., iL] = mats["mean"][:, :, None, iL]
     return pts
 
@@ -233,7 +233,7 @@ def loyalty_mean_at(dr: Draws, pts: np.ndarray) -> np.ndarray:
     iL = info.index(info.loyalty)
     beta = mats["beta"][:, :, iL, :].copy()
     beta[..., iL] = 0.0
-    mu = mats["alpha"][:, :, None, iL] + np.einsum("dgk,dgmk->dgm", beta, pts)
+    mu = mats["alpha"][:, :, None, iL] + (pts @ beta[..., None])[..., 0]
     return mu + nonlinear_at(dr, pts)
 
 
@@ -303,6 +303,28 @@ def pooled_loyalty_sd(dr: Draws) -> np.ndarray:
     return np.sqrt((sd**2 + (mean - grand[:, None]) ** 2) @ w)
 
 
+def mixture_median(mu: np.ndarray, s: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Median ``(...)`` of the equal-weight normal mixture with means ``mu (..., M)`` and SDs ``s``
+    (``(..., 1)`` or ``(..., M)``): Newton's method on the mixture's CDF, kept inside a bracket that
+    shrinks at every step (a step that leaves it is replaced by the bracket's midpoint), so it
+    converges whatever the mixture. About 6 iterations where plain bisection to the same precision
+    takes 60 CDF evaluations over every point (the cost of a nonlinear fit's post-processing)."""
+    lo, hi = mu.min(-1) - 6 * s.max(-1), mu.max(-1) + 6 * s.max(-1)
+    m = mu.mean(-1)
+    for _ in range(100):
+        z = (m[..., None] - mu) / s
+        f = ndtr(z).mean(-1) - 0.5
+        if np.abs(f).max(initial=0.0) <= tol:
+            break
+        lo, hi = np.where(f < 0, m, lo), np.where(f < 0, hi, m)
+        slope = (np.exp(-0.5 * z * z) / s).mean(-1) / np.sqrt(2 * np.pi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = m - f / slope
+        inside = (step >= lo) & (step <= hi)
+        m = np.where(np.abs(f) <= tol, m, np.where(inside, step, 0.5 * (lo + hi)))  # converged: kept
+    return m
+
+
 def satisfied_not_loyal_share(dr: Draws, experience: str) -> np.ndarray:
     """Share ``(D, G)`` of customers above the median of ``experience`` who are below the median of
     loyalty, under each draw's latent distribution of each cell (the generator's definition).
@@ -320,12 +342,7 @@ def satisfied_not_loyal_share(dr: Draws, experience: str) -> np.ndarray:
     pts = driver_points(dr)
     mu = loyalty_mean_at(dr, pts)
     s = np.sqrt(mats["psi"][..., iL, iL])[..., None]
-    lo, hi = mu.min(-1) - 6 * s[..., 0], mu.max(-1) + 6 * s[..., 0]
-    for _ in range(60):  # bisection for the median of the normal mixture
-        mid = 0.5 * (lo + hi)
-        below = ndtr((mid[..., None] - mu) / s).mean(-1) < 0.5
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    med = 0.5 * (lo + hi)
+    med = mixture_median(mu, s)
     sat = pts[..., iE] > mats["mean"][..., None, iE]
     p_below = ndtr((med[..., None] - mu) / s)
     return (p_below * sat).sum(-1) / sat.sum(-1)

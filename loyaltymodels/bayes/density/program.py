@@ -81,8 +81,12 @@ class DensityProgram:
         """Constrained element values ``(..., D)`` in element order -> unconstrained."""
         lo, hi = self.bounds.T
         t = self.transform
+        out = np.array(x, float)  # a copy: identity columns as they are, logs on the others only
+        one, two = np.flatnonzero(t == 1), np.flatnonzero(t == 2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(t == 1, np.log(x - lo), np.where(t == 2, np.log(x - lo) - np.log(hi - x), x))
+            out[..., one] = np.log(out[..., one] - lo[one])
+            out[..., two] = np.log(out[..., two] - lo[two]) - np.log(hi[two] - out[..., two])
+        return out
 
 
 def unsupported(plan: Plan, summary: DataSummary, form: str) -> str | None:
