@@ -27,7 +27,7 @@ from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
 from .latent import latent_likelihood
-from .linalg import _OPTS, _cholesky, _inverse, _mm, _mmt, _spd_inverse
+from .linalg import _OPTS, _cholesky, _inverse, _mm, _tri_inverse
 from .structure import (  # noqa: F401 - the header's names are the kernel's interface too
     H_D,
     H_G,
@@ -283,6 +283,63 @@ def back(grows, gnat, dv, dprior, dnat, jacd, nat, rows0, ib, fb, grad):
 
 
 @njit(**_OPTS)
+def _row_nonzeros(T, n):
+    """The nonzero columns of each row of ``T`` (``tnz[i, :tcnt[i]]``)."""
+    tnz = np.empty((n, n), np.int64)
+    tcnt = np.zeros(n, np.int64)
+    for i in range(n):
+        for j in range(n):
+            if T[i, j] != 0.0:
+                tnz[i, tcnt[i]] = j
+                tcnt[i] += 1
+    return tnz, tcnt
+
+
+@njit(**_OPTS)
+def _pattern(L, C, q):
+    """``log det Sigma + tr(Sigma^-1 C)`` and ``V = Sigma^-1 - Sigma^-1 C Sigma^-1`` from
+    ``L = chol(Sigma)``, through ``Li = L^-1``: ``Y = Li C Li'`` gives the trace, and
+    ``V = Li' (I - Y) Li``; triangular products only (about half the work of forming
+    ``Sigma^-1`` and ``Sigma^-1 C Sigma^-1`` with full products)."""
+    Li = _tri_inverse(L, q)
+    logdet = 0.0
+    for i in range(q):
+        logdet += 2 * math.log(L[i, i])
+    X = np.zeros((q, q))  # Li C
+    for i in range(q):
+        for k in range(i + 1):
+            lik = Li[i, k]
+            for j in range(q):
+                X[i, j] += lik * C[k, j]
+    Z = np.empty((q, q))  # I - Li C Li' (symmetric)
+    tr = 0.0
+    for i in range(q):
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(j + 1):
+                acc += X[i, k] * Li[j, k]
+            Z[i, j] = -acc
+            Z[j, i] = -acc
+        tr += -Z[i, i]
+        Z[i, i] += 1.0
+    W = np.zeros((q, q))  # Z Li
+    for i in range(q):
+        for k in range(q):
+            zik = Z[i, k]
+            for j in range(k + 1):
+                W[i, j] += zik * Li[k, j]
+    V = np.empty((q, q))  # Li' W (symmetric)
+    for i in range(q):
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(i, q):
+                acc += Li[k, i] * W[k, j]
+            V[i, j] = acc
+            V[j, i] = acc
+    return logdet + tr, V
+
+
+@njit(**_OPTS)
 def sem_likelihood(rows, ib, fb, grows):
     """The marginal likelihood of every group's missing-data patterns from their sufficient
     statistics; its gradient by table row is added to ``grows``. ``-inf`` outside the support:
@@ -327,12 +384,24 @@ def sem_likelihood(rows, ib, fb, grows):
             T, ok = _inverse(M, n)
             if not ok:
                 return -np.inf
-        TS = _mm(T, S, p, n, n)  # (T S)[:p]
-        Sigma = _mmt(TS, T, p, n, p)  # T S T' restricted to the observed variables
-        mu = np.zeros(p)
-        for i in range(p):
-            for j in range(n):
-                mu[i] += T[i, j] * m[j]
+        # T is sparse (an item's row: itself, its factor and the factors upstream), so every
+        # product with T runs over its nonzeros only (tnz[i, :tcnt[i]]: the columns of row i)
+        tnz, tcnt = _row_nonzeros(T, n)
+        TS = _mm(T, S, p, n, n)  # (T S)[:p] (_mm skips T's zeros)
+        Sigma = np.empty((p, p))  # T S T' restricted to the observed variables (symmetric)
+        for a in range(p):
+            for b in range(a + 1):
+                acc = 0.0
+                for c in range(tcnt[b]):
+                    k = tnz[b, c]
+                    acc += TS[a, k] * T[b, k]
+                Sigma[a, b] = acc
+                Sigma[b, a] = acc
+        v = np.zeros(n)  # T m: the latent and observed means (mu = v[:p])
+        for i in range(n):
+            for c in range(tcnt[i]):
+                k = tnz[i, c]
+                v[i] += T[i, k] * m[k]
         Gs = np.zeros((p, p))
         gmu = np.zeros(p)
         for k in range(npat):
@@ -341,41 +410,51 @@ def sem_likelihood(rows, ib, fb, grows):
             q, o0, f0 = ib[pat + 4 * k + 1], obs + ib[pat + 4 * k + 2], patf + ib[pat + 4 * k + 3]
             nk = fb[f0]
             Sig = np.empty((q, q))
-            So = np.empty((q, q))
+            C = np.empty((q, q))  # S_k + d d': the pattern's scatter about the implied mean
             d = np.empty(q)
             for i in range(q):
-                d[i] = fb[f0 + 1 + i] - mu[ib[o0 + i]]
+                d[i] = fb[f0 + 1 + i] - v[ib[o0 + i]]
+            for i in range(q):
                 for j in range(q):
                     Sig[i, j] = Sigma[ib[o0 + i], ib[o0 + j]]
-                    So[i, j] = fb[f0 + 1 + q + i * q + j]
+                    C[i, j] = fb[f0 + 1 + q + i * q + j] + d[i] * d[j]
             L, ok = _cholesky(Sig, q)
             if not ok:
                 return -np.inf
-            Si = _spd_inverse(L, q)
-            logdet = 0.0
+            lp_k, V = _pattern(L, C, q)
+            lp += -nk / 2 * (q * _LOG2PI + lp_k)
+            # d/dSigma = -n/2 (Sigma^-1 - Sigma^-1 C Sigma^-1) = -n/2 V, d/dmu = n Sigma^-1 d
+            e = np.zeros(q)  # Sigma^-1 d = L^-T L^-1 d by substitution
             for i in range(q):
-                logdet += 2 * math.log(L[i, i])
-            a = np.zeros(q)
+                acc = d[i]
+                for j in range(i):
+                    acc -= L[i, j] * e[j]
+                e[i] = acc / L[i, i]
+            for i in range(q - 1, -1, -1):
+                acc = e[i]
+                for j in range(i + 1, q):
+                    acc -= L[j, i] * e[j]
+                e[i] = acc / L[i, i]
             for i in range(q):
+                gmu[ib[o0 + i]] += nk * e[i]
                 for j in range(q):
-                    a[i] += Si[i, j] * d[j]
-            tr = 0.0
-            quad = 0.0
-            for i in range(q):
-                quad += d[i] * a[i]
-                for j in range(q):
-                    tr += Si[i, j] * So[j, i]
-            lp += -nk / 2 * (q * _LOG2PI + logdet + tr + quad)
-            # d/dSigma = -n/2 (Sigma^-1 - Sigma^-1 (S + d d') Sigma^-1), d/dmu = n Sigma^-1 d
-            B = _mm(_mm(Si, So, q, q, q), Si, q, q, q)
-            for i in range(q):
-                gmu[ib[o0 + i]] += nk * a[i]
-                for j in range(q):
-                    Gs[ib[o0 + i], ib[o0 + j]] += -nk / 2 * (Si[i, j] - B[i, j] - a[i] * a[j])
+                    Gs[ib[o0 + i], ib[o0 + j]] += -nk / 2 * V[i, j]
         # back through Sigma = Tp S Tp', mu = Tp m, T = (I - A)^-1 (Tp: the first p rows of T),
-        # evaluated only at the cells that hold parameters:
-        # dS = Tp' Gs Tp, dTp = 2 Gs Tp S + gmu m', dA = Tp' dTp T', dm = Tp' gmu
-        H = _mm(Gs, T, p, p, n)
+        # evaluated only at the cells that hold parameters, with H = Gs Tp and u = Tp' gmu:
+        # dS = Tp' Gs Tp = Tp' H, dm = u, and dA = Tp' (2 Gs Tp S + gmu m') T'
+        # = 2 H' (TS T') + u (T m)'  (Gs is symmetric)
+        H = np.zeros((p, n))
+        for r in range(p):
+            for c in range(tcnt[r]):
+                j = tnz[r, c]
+                t = T[r, j]
+                for l in range(p):
+                    H[l, j] += Gs[l, r] * t
+        u = np.zeros(n)
+        for r in range(p):
+            for c in range(tcnt[r]):
+                j = tnz[r, c]
+                u[j] += T[r, j] * gmu[r]
         for k in range(ib[oS + g], ib[oS + g + 1]):
             i, j = ib[cS + 3 * k], ib[cS + 3 * k + 1]
             acc = 0.0
@@ -383,23 +462,21 @@ def sem_likelihood(rows, ib, fb, grows):
                 acc += T[l, i] * H[l, j]
             grows[ib[cS + 3 * k + 2]] += acc
         if ib[oA + g + 1] > ib[oA + g]:
-            dTp = _mm(Gs, TS, p, p, n)
-            for i in range(p):
-                for j in range(n):
-                    dTp[i, j] = 2.0 * dTp[i, j] + gmu[i] * m[j]
-            DT = _mmt(dTp, T, p, n, n)  # dTp T'
+            R = np.zeros((p, n))  # TS T'
+            for j in range(n):
+                for c in range(tcnt[j]):
+                    k = tnz[j, c]
+                    t = T[j, k]
+                    for l in range(p):
+                        R[l, j] += TS[l, k] * t
             for k in range(ib[oA + g], ib[oA + g + 1]):
                 i, j = ib[cA + 3 * k], ib[cA + 3 * k + 1]
                 acc = 0.0
                 for l in range(p):
-                    acc += T[l, i] * DT[l, j]
-                grows[ib[cA + 3 * k + 2]] += acc
+                    acc += H[l, i] * R[l, j]
+                grows[ib[cA + 3 * k + 2]] += 2.0 * acc + u[i] * v[j]
         for k in range(ib[oM + g], ib[oM + g + 1]):
-            j = ib[cM + 2 * k]
-            acc = 0.0
-            for l in range(p):
-                acc += T[l, j] * gmu[l]
-            grows[ib[cM + 2 * k + 1]] += acc
+            grows[ib[cM + 2 * k + 1]] += u[ib[cM + 2 * k]]
 
     return lp
 
