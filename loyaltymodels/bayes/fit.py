@@ -347,13 +347,14 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     Columns ``lhs op rhs group`` (and ``group_label``, the group's name, in multigroup models)
     ``label free`` of the table, then ``mean sd median ci_lower ci_upper``
     (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`),
-    ``r_hat ess_bulk ess_tail`` (arviz-stats)
-    and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
+    ``r_hat ess_bulk ess_tail`` (arviz-stats' rank-normalised R-hat and ESS, vectorised in
+    :mod:`loyaltymodels.bayes.chains`) and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
     ``SemFit.parameters`` on ``lhs, op, rhs, group``.
     """
-    import arviz_stats as azs
+    from arviz_stats.validate import validate_ci_prob
 
     from ..spec.provenance import spec_from_attrs
+    from .chains import ess_bulk, ess_tail, rhat_rank
 
     ci = CI_POSTERIOR if ci is None else float(ci)
     spec = spec_from_attrs(post.attrs)
@@ -375,9 +376,10 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
         if var == "param":
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                out["r_hat"] = azs.rhat(ds[[var]])[var].to_numpy()
-                out["ess_bulk"] = azs.ess(ds[[var]], method="bulk")[var].to_numpy()
-                out["ess_tail"] = azs.ess(ds[[var]], method="tail")[var].to_numpy()
+                draws = x.transpose("chain", "draw", "parameter").to_numpy()  # arviz's statistics, vectorised
+                out["r_hat"] = rhat_rank(draws)
+                out["ess_bulk"] = ess_bulk(draws)
+                out["ess_tail"] = ess_tail(draws, validate_ci_prob(None))
             constant = (x.max(("chain", "draw")) == x.min(("chain", "draw"))).to_numpy()
             out.loc[constant, ["r_hat", "ess_bulk", "ess_tail"]] = np.nan
     return labelled_interval(out, ci)
