@@ -316,7 +316,7 @@ def write_summary(csv: Path, txt: Path, note: str = "") -> pd.DataFrame:
         f"{int(CI * 100)}% intervals; Wilson 95% intervals on every rate.",
         "Not converged = a divergence or R-hat > 1.05;",
         "such replications stay in the rates (coverage_converged leaves them out).",
-        f"Replications per condition: {reps.min() if len(reps) else 0}-{reps.max() if len(reps) else 0} of 100."
+        f"Replications per condition: {reps.min() if len(reps) else 0}-{reps.max() if len(reps) else 0}."
         + (f" {note}" if note else ""),
         f"Written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from {csv.name}.",
         "",
