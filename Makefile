@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	rm -rf $(VENV) && $$py -m venv $(VENV) && \
 	$(PY) -m pip install --quiet --upgrade pip && \
 	$(PY) -m pip install --quiet -e '.[test]' && \
-	$(PY) -c "import loyaltymodels.bayes.density.kernel" && \
+	$(PY) -c "import loyaltymodels.bayes.density.kernel, loyaltymodels.bayes.density.latent_entry" && \
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -348,8 +348,9 @@ def bayes_summary(post: xr.DataTree, ci: float | None = None) -> pd.DataFrame:
     ``label free`` of the table, then ``mean sd median ci_lower ci_upper``
     (equal-tailed, mass ``ci``, default :data:`loyaltymodels.defaults.CI_POSTERIOR`),
     ``r_hat ess_bulk ess_tail`` (arviz-stats' rank-normalised R-hat and ESS, vectorised in
-    :mod:`loyaltymodels.bayes.chains`) and ``std_all_mean std_all_sd std_all_median std_all_ci_lower std_all_ci_upper``. It merges with
-    ``SemFit.parameters`` on ``lhs, op, rhs, group``.
+    :mod:`loyaltymodels.bayes.chains`) and ``std_all_mean std_all_sd std_all_median
+    std_all_ci_lower std_all_ci_upper``. It merges with ``SemFit.parameters`` on
+    ``lhs, op, rhs, group``.
     """
     from arviz_stats.validate import validate_ci_prob
 

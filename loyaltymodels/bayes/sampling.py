@@ -374,7 +374,7 @@ def kernel_sampler(program: DensityProgram, dims: Mapping[str, tuple[str, ...]],
             dims=dims,
             program=program,
             coords_=coords,
-            logp_address=K.c_logp.address,
+            logp_address=program.logp_address,
             expand_address=K.c_expand.address,
             initial_point_func=None,
         )

@@ -356,7 +356,7 @@ def _compiled(design: Design) -> tuple[pm.Model, Any, float]:
 def _kernel_sampler(design: Design, lp: LoyaltyProgram) -> Any:
     """nutpie's model of the compiled density with the loyalty variables' dims (cached by the
     elements' names and sizes: the density itself is compiled once per machine)."""
-    key = ("kernel", lp.program.names, lp.program.sizes)
+    key = ("kernel", lp.program.latent, lp.program.names, lp.program.sizes)
     hit = _CACHE.get(key)
     if hit is None:
         coords = {f"{n}_element": np.arange(k) for n, k in zip(lp.program.names, lp.program.sizes)}

@@ -155,6 +155,26 @@ def test_latent_forms_on_the_compiled_density_equal_the_pymc_model(form):
     _agree(design, n=4, scale=0.2)
 
 
+def test_latent_programs_have_their_own_entry_point_and_the_sem_one_refuses_them():
+    # the latent likelihood is compiled apart (a plain SEM's cold start does not pay for it): the
+    # marginal SEM's kernel must not pass a latent program off as a density, nor the reverse
+    from loyaltymodels.bayes.density.latent_entry import c_logp_latent, logp_grad_latent
+
+    data, _ = lm.loyalty_scenario(60, sectors=2, seed=4)
+    latent_design = make_design(lm.loyalty_model(), data, sector="sector", interaction=True)
+    latent = loyalty_program(latent_design)
+    linear = loyalty_program(make_design(lm.loyalty_model(), data, sector="sector"))
+    assert latent.program.latent and not linear.program.latent
+    assert latent.program.logp_address == c_logp_latent.address
+    assert linear.program.logp_address == K.c_logp.address
+    x = _kernel_start(latent_design, latent)
+    grad = np.empty_like(x)
+    assert np.isnan(K.logp_grad(x, grad, latent.program.ib, latent.program.fb)) and np.isnan(grad).all()
+    value, gradient = latent.program.logp_and_grad(x)
+    assert np.isfinite(value) and value == logp_grad_latent(x, grad, latent.program.ib, latent.program.fb)
+    np.testing.assert_array_equal(gradient, grad)
+
+
 def test_the_response_surface_on_one_sector_equals_the_pymc_model():
     data, _ = lm.loyalty_scenario(80, sectors=1, seed=6)
     _agree(make_design(lm.loyalty_model(), data, surface=True), n=4, scale=0.2)

@@ -14,6 +14,11 @@ compare value and gradient with PyTensor's at random points. The gradient is wri
 (reverse mode through ``Sigma = F (I-A)^-1 S (I-A)^-T F'``); matrices are small (variables of the
 model), so plain loops beat LAPACK calls here (:mod:`loyaltymodels.bayes.density.linalg`).
 
+The latent forms' likelihood (:mod:`loyaltymodels.bayes.density.latent`) has its own entry point
+(:mod:`loyaltymodels.bayes.density.latent_entry`), compiled on its first use: compiled into this
+one it made every cold start pay for it (a cold ``fit_bayes`` of the HS CFA took 45 s instead of
+a few).
+
 ``ib`` (int64) starts with a header (:data:`HEADER` entries, names below) of sizes and offsets;
 ``fb`` (float64) holds hyperparameters, fixed row values and the pattern statistics.
 """
@@ -26,7 +31,6 @@ import numpy as np
 from numba import carray, cfunc, njit, types
 from numba.extending import intrinsic
 
-from .latent import latent_likelihood
 from .linalg import _OPTS, _cholesky, _inverse, _mm, _tri_inverse
 from .structure import (  # noqa: F401 - the header's names are the kernel's interface too
     H_D,
@@ -484,18 +488,19 @@ def sem_likelihood(rows, ib, fb, grows):
 @njit(**_OPTS)
 def logp_grad(x, grad, ib, fb):
     """Log density at the unconstrained point ``x``; its gradient goes into ``grad``
-    (``-inf`` and a zero gradient outside the support)."""
+    (``-inf`` and a zero gradient outside the support). The marginal SEM only: a program with a
+    latent section goes to :func:`loyaltymodels.bayes.density.latent_entry.logp_grad_latent`
+    (NaN here, so that a wrong dispatch cannot pass for a density)."""
+    if ib[O_LAT] >= 0:
+        grad[:] = np.nan
+        return np.nan
     lp, dv, dprior, dnat, jacd, nat, rows0, rows = front(x, ib, fb)
     if not lp > -np.inf:
         grad[:] = 0.0
         return -np.inf
     grows = np.zeros(ib[H_NROWS])
     gnat = np.zeros(nat.size)
-    if ib[O_LAT] >= 0:
-        ram = (ib[H_N], ib[H_P], ib[H_G], ib[O_OA], ib[O_CA], ib[O_OS], ib[O_CS], ib[O_OM], ib[O_CM])
-        lp += latent_likelihood(rows, nat, ib, fb, ib[O_LAT], ib[O_LATF], grows, gnat, ram)
-    else:
-        lp += sem_likelihood(rows, ib, fb, grows)
+    lp += sem_likelihood(rows, ib, fb, grows)
     if not lp > -np.inf:
         grad[:] = 0.0
         return -np.inf
@@ -564,7 +569,7 @@ def c_logp(dim, x_, grad_, logp_, user_data):
     head = carray(_i64_ptr(user_data), (4,))
     ib = carray(_i64_ptr(head[0]), (head[1],))
     fb = carray(_f64_ptr(head[2]), (head[3],))
-    if dim != ib[H_D]:
+    if dim != ib[H_D] or ib[O_LAT] >= 0:  # a latent program has its own entry point
         return -1
     x = carray(x_, (ib[H_D],))
     grad = carray(grad_, (ib[H_D],))

@@ -45,7 +45,30 @@ class DensityProgram:
     def logp_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log density and gradient at the unconstrained point ``x`` (the numba kernel)."""
         grad = np.empty(self.ndim)
-        return float(K.logp_grad(np.ascontiguousarray(x, float), grad, self.ib, self.fb)), grad
+        x = np.ascontiguousarray(x, float)
+        if self.latent:
+            from .latent_entry import logp_grad_latent  # compiled on first use (see kernel)
+
+            return float(logp_grad_latent(x, grad, self.ib, self.fb)), grad
+        return float(K.logp_grad(x, grad, self.ib, self.fb)), grad
+
+    @property
+    def latent(self) -> bool:
+        """Whether the program has a latent section (the loyalty model's latent forms)."""
+        return bool(self.ib[K.O_LAT] >= 0)
+
+    @property
+    def logp_address(self) -> int:
+        """The address of the compiled C callback (nutpie's logp) that evaluates this program."""
+        if self.latent:
+            from .latent_entry import c_logp_latent
+
+            address = c_logp_latent.address
+        else:
+            address = K.c_logp.address
+        if address is None:  # numba gives a compiled cfunc an address; None would be its bug
+            raise RuntimeError("the compiled log density has no address")
+        return int(address)
 
     def values(self, x: np.ndarray) -> np.ndarray:
         """Every value of the program (fixed rows, elements' natural values, derived values) at
