@@ -448,17 +448,14 @@ def sem_likelihood(rows, ib, fb, grows):
         # dS = Tp' Gs Tp = Tp' H, dm = u, and dA = Tp' (2 Gs Tp S + gmu m') T'
         # = 2 H' (TS T') + u (T m)'  (Gs is symmetric)
         H = np.zeros((p, n))
-        for r in range(p):
-            for c in range(tcnt[r]):
-                j = tnz[r, c]
-                t = T[r, j]
-                for l in range(p):
-                    H[l, j] += Gs[l, r] * t
         u = np.zeros(n)
         for r in range(p):
             for c in range(tcnt[r]):
                 j = tnz[r, c]
-                u[j] += T[r, j] * gmu[r]
+                t = T[r, j]
+                u[j] += t * gmu[r]
+                for l in range(p):
+                    H[l, j] += Gs[l, r] * t
         for k in range(ib[oS + g], ib[oS + g + 1]):
             i, j = ib[cS + 3 * k], ib[cS + 3 * k + 1]
             acc = 0.0
@@ -563,32 +560,41 @@ _EXPAND_SIG = types.int64(
 )
 
 
-@cfunc(_LOGP_SIG, cache=True, error_model="numpy")
-def c_logp(dim, x_, grad_, logp_, user_data):
-    """nutpie's logp callback; ``user_data`` points to ``[ib address, ib size, fb address, fb size]``."""
+@njit(**_OPTS)
+def buffers(user_data):
+    """The program's ``ib`` and ``fb`` from a callback's user data, which points to
+    ``[ib address, ib size, fb address, fb size]``."""
     head = carray(_i64_ptr(user_data), (4,))
-    ib = carray(_i64_ptr(head[0]), (head[1],))
-    fb = carray(_f64_ptr(head[2]), (head[3],))
-    if dim != ib[H_D] or ib[O_LAT] >= 0:  # a latent program has its own entry point
-        return -1
-    x = carray(x_, (ib[H_D],))
-    grad = carray(grad_, (ib[H_D],))
-    lp = logp_grad(x, grad, ib, fb)
-    logp_[0] = lp
+    return carray(_i64_ptr(head[0]), (head[1],)), carray(_f64_ptr(head[2]), (head[3],))
+
+
+@njit(**_OPTS)
+def status(lp, grad):
+    """nutpie's return code for a log density and its gradient: 0, or > 0 (recoverable: the
+    sampler treats the step as divergent) for a non-finite value (4) or gradient (3)."""
     if not np.isfinite(lp):
-        return 4  # > 0: recoverable, the sampler treats the step as divergent
-    for e in range(ib[H_D]):
+        return 4
+    for e in range(grad.size):
         if not np.isfinite(grad[e]):
             return 3
     return 0
 
 
+@cfunc(_LOGP_SIG, cache=True, error_model="numpy")
+def c_logp(dim, x_, grad_, logp_, user_data):
+    """nutpie's logp callback (``user_data``: see :func:`buffers`)."""
+    ib, fb = buffers(user_data)
+    if dim != ib[H_D] or ib[O_LAT] >= 0:  # a latent program has its own entry point
+        return -1
+    grad = carray(grad_, (ib[H_D],))
+    logp_[0] = logp_grad(carray(x_, (ib[H_D],)), grad, ib, fb)
+    return status(logp_[0], grad)
+
+
 @cfunc(_EXPAND_SIG, cache=True, error_model="numpy")
 def c_expand(dim, expanded, x_, out_, user_data):
     """nutpie's expand callback: the constrained values of the sampled quantities."""
-    head = carray(_i64_ptr(user_data), (4,))
-    ib = carray(_i64_ptr(head[0]), (head[1],))
-    fb = carray(_f64_ptr(head[2]), (head[3],))
+    ib, fb = buffers(user_data)
     if dim != ib[H_D] or expanded != ib[H_D]:
         return -1
     constrain_all(carray(x_, (ib[H_D],)), ib, fb, carray(out_, (ib[H_D],)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import carray, cfunc, njit
 
-from .kernel import _LOGP_SIG, _f64_ptr, _i64_ptr, back, front
+from .kernel import _LOGP_SIG, back, buffers, front, status
 from .latent import latent_likelihood
 from .linalg import _OPTS
 from .structure import H_D, H_G, H_N, H_NROWS, H_P, O_CA, O_CM, O_CS, O_LAT, O_LATF, O_OA, O_OM, O_OS
@@ -41,18 +41,9 @@ def logp_grad_latent(x, grad, ib, fb):
 @cfunc(_LOGP_SIG, cache=True, error_model="numpy")
 def c_logp_latent(dim, x_, grad_, logp_, user_data):
     """nutpie's logp callback for latent programs (see :func:`loyaltymodels.bayes.density.kernel.c_logp`)."""
-    head = carray(_i64_ptr(user_data), (4,))
-    ib = carray(_i64_ptr(head[0]), (head[1],))
-    fb = carray(_f64_ptr(head[2]), (head[3],))
+    ib, fb = buffers(user_data)
     if dim != ib[H_D] or ib[O_LAT] < 0:
         return -1
-    x = carray(x_, (ib[H_D],))
     grad = carray(grad_, (ib[H_D],))
-    lp = logp_grad_latent(x, grad, ib, fb)
-    logp_[0] = lp
-    if not np.isfinite(lp):
-        return 4  # > 0: recoverable, the sampler treats the step as divergent
-    for e in range(ib[H_D]):
-        if not np.isfinite(grad[e]):
-            return 3
-    return 0
+    logp_[0] = logp_grad_latent(carray(x_, (ib[H_D],)), grad, ib, fb)
+    return status(logp_[0], grad)
