@@ -243,6 +243,10 @@ def log_likelihood_block(
     hook = post.attrs.get("log_likelihood_by")
     if hook:  # a model family above this room whose likelihood is not the items' normal density
         return _hooked(str(hook))(post, positions, data=data, dtype=dtype)
+    if form == "conditional":  # ordinal items: the scores integrated out (bayes.integrated)
+        from .integrated import integrated_block
+
+        return integrated_block(post, positions, data=data, dtype=dtype)
     if form not in ("marginal", "respondent"):
         raise DataError(
             f"this posterior's likelihood (form {form!r}) is not the marginal normal density of the items, "

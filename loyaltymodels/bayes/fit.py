@@ -300,8 +300,11 @@ def fit_bayes(
         (``post.to_netcdf(path)``, :func:`load_posterior`). The pointwise ``log_likelihood`` (per
         respondent and draw) is not stored, so the call costs the same for 1,000 or 1,000,000
         respondents: :func:`loo`, :func:`waic` and :func:`compare` compute it when they need it
-        (:func:`add_log_likelihood` adds it to the tree); the conditional form (ordinal items),
-        whose draws hold every respondent's scores anyway, stores it.
+        (:func:`add_log_likelihood` adds it to the tree). With ordinal items (the conditional
+        form, whose draws hold every respondent's scores ``eta``) it is each respondent's
+        likelihood with the scores integrated out by importance sampling
+        (:mod:`loyaltymodels.bayes.integrated`, as blavaan's), not the density given the sampled
+        scores, for which PSIS-LOO fails (Pareto k > 0.7 for half the respondents).
 
     Examples
     --------

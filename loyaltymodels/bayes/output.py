@@ -22,7 +22,7 @@ import xarray as xr
 from ..spec.layout import parameter_coords
 from ..spec.provenance import package_versions, spec_attrs
 from .data import DataSummary
-from .likelihoods import latent_scores, loglik_draws, predictive_draws
+from .likelihoods import latent_scores, predictive_draws
 from .parameterization import Plan, row_values, std_all_draws, with_defined
 
 #: nutpie's and PyMC's sample-stat names -> the names used here (ArviZ's conventions).
@@ -113,20 +113,9 @@ def assemble(
         posterior["eta"] = (("chain", "draw", "respondent", "factor"), eta.reshape(*shape, *eta.shape[1:]))
         posterior = posterior.assign_coords(respondent=rc["respondent"], factor=list(plan.layout.latents))
     groups = {"posterior": posterior, "sample_stats": sample_stats(trace, shape)}
-    if eta is not None:
-        # the conditional form samples each respondent's scores, so its draws already grow with the
-        # respondents; the marginal forms' pointwise log-likelihood is computed on demand instead
-        # (add_log_likelihood, LOO), which keeps a fit's cost flat in the number of respondents
-        ll = loglik_draws(plan, summary, rows, eta)
-        groups["log_likelihood"] = xr.Dataset(
-            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-            coords={
-                "chain": posterior.chain,
-                "draw": posterior.draw,
-                "respondent": rc["respondent"],
-                "group": rc["group"],
-            },
-        )
+    # no form stores its pointwise log-likelihood: add_log_likelihood, LOO, WAIC compute it when
+    # asked (the conditional form's integrated over the scores, bayes.integrated: the density given
+    # the sampled scores is not the one to cross-validate), so a fit's cost stays flat in N
     groups["observed_data"] = xr.Dataset({"y": (("respondent", "item"), summary.y)}, coords=rc)
     if posterior_predictive:
         yrep = predictive_draws(plan, summary, rows, rng, eta)

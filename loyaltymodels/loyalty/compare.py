@@ -34,8 +34,10 @@ def compare_fits(
       pulls small or extreme sectors towards the pooled weight.
     * ``compare_fits({"both drivers": post1, "experience only": post2})``: models ranked by PSIS-LOO
       (:func:`loyaltymodels.bayes.diagnostics.compare`; ``elpd_diff``, ``dse``, ``weight``...), e.g.
-      claim 1: both drivers against either alone. Refused for fits with ordinal items (their
-      log-likelihood is conditional on sampled scores: PSIS-LOO is unreliable).
+      claim 1: both drivers against either alone, or invariance levels. Fits with ordinal items
+      are ranked on each respondent's likelihood with the scores integrated out
+      (:mod:`loyaltymodels.bayes.integrated`, as blavaan does), among themselves only: their
+      probabilities of discrete answers do not compare with continuous fits' densities.
 
     Returns
     -------
@@ -61,14 +63,23 @@ def _loo_table(fits: Mapping[str, xr.DataTree], method: str) -> pd.DataFrame:
     from ..bayes.diagnostics import compare
 
     ordinal = [name for name, post in fits.items() if post.attrs.get("likelihood_form") == "conditional"]
-    if ordinal:
-        # measured: 494 of 600 respondents with Pareto k > 0.64 on a 5-point fit (issue 20); and
-        # beside continuous fits the values would compare probabilities with densities
+    # before 2026-12-08 ordinal fits stored the density given each respondent's sampled scores:
+    # measured, 494 of 600 respondents with Pareto k > 0.64 on a 5-point fit (issue 20); their
+    # likelihood is now integrated over the scores when LOO asks
+    given_scores = [name for name in ordinal if "log_likelihood" in fits[name].children]
+    if given_scores:
         raise SpecError(
-            f"fits {ordinal} have ordinal items: their pointwise log-likelihood is conditional on each "
-            "respondent's sampled scores, so PSIS-LOO is unreliable (Pareto k > 0.7 for most respondents) "
-            "and not comparable with continuous fits; compare them by K-fold cross-validation, or fit every "
-            "model with ordinal=None to rank them by LOO"
+            f"fits {given_scores} have ordinal items and carry a pointwise log-likelihood conditional on each "
+            "respondent's sampled scores (saved by an earlier version, or added by hand), for which PSIS-LOO is "
+            "unreliable (Pareto k > 0.7 for most respondents); drop their 'log_likelihood' group "
+            "(post.drop_nodes('log_likelihood')) so that it is integrated over the scores, or refit them"
+        )
+    if ordinal and len(ordinal) < len(fits):
+        continuous = [name for name in fits if name not in ordinal]
+        raise SpecError(
+            f"fits {ordinal} have ordinal items and {continuous} continuous ones: a probability of the "
+            "answers given does not compare with a density of the same answers; compare fits that treat "
+            "the items alike (all with ordinal='auto', or all with ordinal=None)"
         )
     return compare(dict(fits), method=method)  # each pointwise log-likelihood computed when missing
 

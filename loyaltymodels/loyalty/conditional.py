@@ -112,27 +112,98 @@ def extra_draws(design: Design, ds: xr.Dataset) -> dict[str, np.ndarray]:
     return out
 
 
-def scores_and_loglik(design: Design, rows: np.ndarray, z: np.ndarray, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Each draw's scores ``(draws, respondents, factors)`` from the sampled ``z`` (nonlinear terms
-    included) and the pointwise log-likelihood ``(draws, respondents)`` given them: items (the
-    SEM's conditional density) plus outcomes."""
-    from ..bayes.likelihoods import loglik_draws
+def conditional_scores(design: Design, rows: np.ndarray, z: np.ndarray, ds: xr.Dataset) -> np.ndarray:
+    """Each draw's scores ``(draws, respondents, factors)`` from the sampled ``z``, loyalty's
+    nonlinear terms included (the pointwise log-likelihood is :func:`integrated_loglik`'s, computed
+    when LOO asks)."""
     from ..bayes.output import eta_of
-    from .build import data_values
 
     s = design.summary
     eta = eta_of(design.plan, s, rows, z)
+    if not design.roles.nonlinear:
+        return eta
     extra = extra_draws(design, ds)
-    values = data_values(design)
-    data = {k: values[k] for k in outcome_keys(design)}
-    out = np.zeros(eta.shape[:2])
     for d in range(rows.shape[0]):
         e = {k: v[d] for k, v in extra.items()}
-        if design.roles.nonlinear:
-            mats = group_matrices(design, rows[d], np)
-            for g in range(1, design.plan.layout.ngroups + 1):
-                idx = np.flatnonzero(s.group == g)
-                eta[d, idx] = with_nonlinear(design, mats, g, eta[d, idx], e, np)
-        if design.outcomes:
-            out[d] = outcome_part(design, eta[d], data, e, np)
-    return eta, out + loglik_draws(design.plan, s, rows, eta)
+        mats = group_matrices(design, rows[d], np)
+        for g in range(1, design.plan.layout.ngroups + 1):
+            idx = np.flatnonzero(s.group == g)
+            eta[d, idx] = with_nonlinear(design, mats, g, eta[d, idx], e, np)
+    return eta
+
+
+def integrated_loglik(
+    design: Design,
+    rows: np.ndarray,
+    ds: xr.Dataset,
+    eta: np.ndarray,
+    keep: np.ndarray,
+    *,
+    points: int | None = None,
+    dtype: type | str = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each respondent's log-likelihood ``(draws, wanted)`` with the scores integrated out, and the
+    estimates' effective numbers of points: the conditional form's pointwise log-likelihood for LOO
+    (:mod:`loyaltymodels.bayes.integrated` gives the proposal and says why).
+
+    The scores' density given a draw is the loyalty model's, ``N(zeta; 0, Psi)`` with loyalty's
+    ``zeta_L = eta_L - E[loyalty | drivers]`` (weights and nonlinear terms centred in the cell, as
+    the fit's :func:`with_nonlinear`; loyalty is the end of the model, so the Jacobian is the
+    drivers' paths' ``|det(I - B)|``); the items' density given the scores is the SEM's, and the
+    outcomes' is :func:`outcome_part`. The draws are the outer loop (one call of the loyalty
+    terms per draw and cell, all points at once). ``eta (draws, respondents, factors)`` are the
+    posterior scores, nonlinear terms included; ``keep[i]`` the output column of the design's
+    respondent ``i`` (-1: not wanted).
+    """
+    from scipy.special import logsumexp
+
+    from ..bayes.integrated import POINTS, importance_points, score_moments, sem_terms, threshold_cuts
+    from ..bayes.likelihoods import LOG2PI
+    from .build import data_values
+    from .cells import loyalty_mean
+
+    points = POINTS if points is None else points
+    s, plan = design.summary, design.plan
+    lat = list(design.latents)
+    iL, drivers = lat.index(design.roles.loyalty), design.blocks["drivers"][1]
+    extra = extra_draws(design, ds)
+    values = data_values(design)
+    odata = {k: np.asarray(values[k]) for k in outcome_keys(design)}
+    codes = s.y.copy()
+    ordinal = [j for j, v in enumerate(s.items) if v in s.ordinal]
+    for j in ordinal:
+        c = s.codes(s.items[j]).astype(float)
+        codes[:, j] = np.where(c >= 0, c, np.nan)
+    D, m = rows.shape[0], len(lat)
+    out = np.empty((D, int((keep >= 0).sum())), dtype=dtype)
+    ess = np.empty(out.shape)
+    population = score_moments(eta[:: max(1, D // 200)])
+    for g in range(1, plan.layout.ngroups + 1):
+        idx = np.flatnonzero((s.group == g) & (keep >= 0))
+        if not len(idx):
+            continue
+        pts, logq = importance_points(eta[:, idx], points=points, keys=idx, population=population)
+        K, n = pts.shape[:2]
+        flat = pts.reshape(-1, m)
+        y = np.tile(codes[idx], (K, 1))
+        data = {k: np.tile(v[idx], K) for k, v in odata.items()}
+        cuts = {j: threshold_cuts(plan.table, rows, s.items[j], g) for j in ordinal}
+        chunk = dataclasses.replace(design, chunk_group=np.array([g - 1]))
+        for d in range(D):
+            cond, _ = sem_terms(plan.layout, rows[d : d + 1], g, y, {j: c[d : d + 1] for j, c in cuts.items()})
+            e = {k: v[d] for k, v in extra.items()}
+            one = {k: v[g - 1 : g] for k, v in group_matrices(design, rows[d], np).items()}
+            alpha, beta, psi = one["alpha"][0], one["beta"][0], one["psi"][0]
+            zeta = flat - alpha - flat @ beta.T
+            zeta[:, iL] = flat[:, iL] - loyalty_mean(chunk, one, flat[:, drivers][None], e, np)[0]
+            chol = np.linalg.cholesky(psi)
+            w = np.linalg.solve(chol, zeta.T)
+            prior = -0.5 * (w**2).sum(0) - np.log(np.diag(chol)).sum() - m / 2 * LOG2PI
+            prior = prior + np.linalg.slogdet(np.eye(m) - beta)[1]
+            total = cond(flat)[0] + prior
+            if design.outcomes:
+                total = total + outcome_part(design, flat, data, e, np)
+            lw = np.where(np.isnan(total), -np.inf, total).reshape(K, n) - logq
+            out[d, keep[idx]] = logsumexp(lw, axis=0) - np.log(K)
+            ess[d, keep[idx]] = np.exp(2 * logsumexp(lw, axis=0) - logsumexp(2 * lw, axis=0))
+    return out, ess

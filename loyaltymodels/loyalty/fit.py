@@ -28,7 +28,7 @@ from ..defaults import ModelCache, check_sampler_args, resolve_seed, show_progre
 from ..errors import ArgumentError, SpecError
 from ..spec.model import ModelSpec
 from .build import Design, build_graph, data_values, make_design
-from .conditional import needs_extra, scores_and_loglik
+from .conditional import conditional_scores, needs_extra
 from .draws import LoyaltyInfo
 from .measurement import WIGGLE_SD
 from .priors import default_loyalty_priors
@@ -517,7 +517,7 @@ def _assemble(design: Design, trace: Any, seed: int) -> xr.DataTree:
 
 def _assemble_conditional(design: Design, trace: Any, fixed: np.ndarray) -> xr.DataTree:
     """The conditional form's posterior when loyalty's score carries nonlinear terms or outcomes:
-    the scores and pointwise log-likelihood of :func:`~loyaltymodels.loyalty.conditional.scores_and_loglik`
+    the scores of :func:`~loyaltymodels.loyalty.conditional.conditional_scores`
     (the SEM's ``assemble`` knows neither)."""
     from ..bayes.output import draws_of, parameter_dataset, respondent_coords, root_attrs, rows_of, sample_stats
 
@@ -526,7 +526,7 @@ def _assemble_conditional(design: Design, trace: Any, fixed: np.ndarray) -> xr.D
     draws, shape = draws_of(ds, plan)
     rows = rows_of(plan, s, draws, fixed)
     z = ds["z"].to_numpy().reshape(shape[0] * shape[1], s.n, -1)
-    eta, ll = scores_and_loglik(design, rows, z, ds)
+    eta = conditional_scores(design, rows, z, ds)
     rc = respondent_coords(s)
     posterior = parameter_dataset(plan, rows, shape)
     posterior["eta"] = (("chain", "draw", "respondent", "factor"), eta.reshape(*shape, *eta.shape[1:]))
@@ -535,15 +535,6 @@ def _assemble_conditional(design: Design, trace: Any, fixed: np.ndarray) -> xr.D
         "posterior": posterior,
         "sample_stats": sample_stats(trace, shape),
         "observed_data": xr.Dataset({"y": (("respondent", "item"), s.y)}, coords=rc),
-        "log_likelihood": xr.Dataset(
-            {"y": (("chain", "draw", "respondent"), ll.reshape(*shape, -1))},
-            coords={
-                "chain": posterior.chain,
-                "draw": posterior.draw,
-                "respondent": rc["respondent"],
-                "group": rc["group"],
-            },
-        ),
     }
     post = xr.DataTree.from_dict(groups)
     post.attrs.update(root_attrs(plan, s, design.form, {}))
@@ -624,9 +615,10 @@ def _finish(design: Design, post: xr.DataTree) -> xr.DataTree:
     post.attrs["loyalty_priors"] = json.dumps({k: str(v) for k, v in design.priors.items()})
     post.attrs["group_column"] = design.sector_column or ""
     post.attrs["segment_column"] = design.segment_column or ""
-    if design.form in ("outcomes", "scores"):
+    if design.form in ("outcomes", "scores") or needs_extra(design):
         # the pointwise log-likelihood integrates over each respondent's scores: computed when LOO,
         # WAIC or a comparison asks (loyalty.loglik), from the data stored here, never by the fit
+        # (the conditional form without nonlinear terms or outcomes is the SEM's: bayes.integrated)
         from .loglik import HOOK, outcome_values
 
         post.attrs.update(likelihood_form=design.form, log_likelihood_by=HOOK)

@@ -68,8 +68,38 @@ def log_likelihood_block(
     # ``order[k]`` is the observed_data position of the design's k-th respondent
     column = np.full(n, -1)
     column[wanted] = np.arange(len(wanted))
-    ll = loglik_draws(design, rows, post["posterior"].dataset, keep=column[order], dtype=dtype)
+    ds = post["posterior"].dataset
+    if design.form == "conditional":
+        return _integrated(design, rows, ds, order, column, dtype), labels[wanted]
+    ll = loglik_draws(design, rows, ds, keep=column[order], dtype=dtype)
     return ll, labels[wanted]
+
+
+def _integrated(
+    design: Design, rows: np.ndarray, ds: xr.Dataset, order: np.ndarray, column: np.ndarray, dtype: type | str
+) -> np.ndarray:
+    """The conditional form's (ordinal items with nonlinear terms or outcomes): every respondent's
+    likelihood integrated over the scores around their posterior draws."""
+    import warnings
+
+    from ..bayes.integrated import MIN_ESS
+    from ..errors import LoyaltyModelsWarning
+    from .conditional import integrated_loglik
+
+    if "eta" not in ds:
+        raise DataError("this ordinal loyalty posterior has no 'eta' (the sampled scores): refit it to compute LOO")
+    eta = ds["eta"].transpose("chain", "draw", "respondent", "factor").to_numpy()
+    eta = eta.reshape(-1, *eta.shape[2:])[:, order]  # the design's respondents, in its order
+    ll, ess = integrated_loglik(design, rows, ds, eta, column[order], dtype=dtype)
+    low = int((ess < MIN_ESS).sum())
+    if low > 0.01 * ess.size:
+        warnings.warn(
+            f"the integrated log-likelihood rests on fewer than {MIN_ESS:g} effective importance points for "
+            f"{low} of {ess.size} (draw, respondent) pairs: LOO from it is noisy; check the fit's convergence",
+            LoyaltyModelsWarning,
+            stacklevel=3,
+        )
+    return ll
 
 
 def design_of(post: xr.DataTree) -> tuple[Design, np.ndarray, np.ndarray]:
@@ -118,7 +148,7 @@ def design_of(post: xr.DataTree) -> tuple[Design, np.ndarray, np.ndarray]:
         loyalty=info.loyalty,
         drivers=list(info.drivers),
         min_size=1,
-        ordinal=None,  # the forms served here have continuous items (ordinal fits store their own)
+        ordinal=_ordinal_items(post) or None,
         wiggle_sd=float(post.attrs.get("wiggle_sd") or 0.1),
     )
     if [str(s) for s in design.sectors] != [str(s) for s in info.sectors] or design.form != info.form:
@@ -128,6 +158,12 @@ def design_of(post: xr.DataTree) -> tuple[Design, np.ndarray, np.ndarray]:
         )
     order = np.asarray(design.summary.index, int)
     return design, order, obs["respondent"].to_numpy()
+
+
+def _ordinal_items(post: xr.DataTree) -> list[str]:
+    """The items the fit treated as ordinal: those with thresholds in its parameter table."""
+    table = model_spec(post).table
+    return sorted(set(table.lhs[table.op == "|"]))
 
 
 def loglik_draws(
