@@ -306,11 +306,15 @@ def integrated_block(
                 column=item,
             )
         codes[seen, j] = np.searchsorted(cats, y_all[seen, j])
-    if eta_all.shape[1] != obs.n:
+    # the scores follow the posterior's respondents: matched to the data's rows by label
+    at = pd.Index(np.asarray(eta_da["respondent"].values).astype(str)).get_indexer(labels_all.astype(str))
+    if (at < 0).any() or len(np.unique(at)) != obs.n:
+        bad = labels_all[at < 0][:3].tolist() if (at < 0).any() else "repeated labels"
         raise DataError(
-            f"the posterior's scores cover {eta_all.shape[1]} respondents but the data have {obs.n}: pass the "
-            "data the posterior was fitted to"
+            f"the data's respondents do not match the posterior's scores ({bad}; the posterior has "
+            f"{eta_all.shape[1]} respondents, the data {obs.n}): pass the data the posterior was fitted to"
         )
+    eta_all = eta_all[:, at]  # rows in the data's order; keys (the points' rotation) stay the posterior's
     wanted = np.arange(obs.n)[positions] if positions is not None else np.arange(obs.n)
     population = score_moments(eta_all[:: max(1, eta_all.shape[0] // 200)])  # 200 draws are plenty
     out = np.empty((rows.shape[0], len(wanted)), dtype=dtype)
@@ -328,7 +332,7 @@ def integrated_block(
         for start in range(0, len(mine), step):
             sel = mine[start : start + step]
             cond, prior = sem_terms(layout, rows, g, codes[sel], cuts)
-            ll, ess = integrate_scores(eta_all[:, sel], cond, prior, points=points, keys=sel, population=population)
+            ll, ess = integrate_scores(eta_all[:, sel], cond, prior, points=points, keys=at[sel], population=population)
             out[:, cols[start : start + step]] = ll
             low += int((ess < MIN_ESS).sum())
     if low > 0.01 * out.size:

@@ -178,10 +178,16 @@ def integrated_loglik(
     out = np.empty((D, int((keep >= 0).sum())), dtype=dtype)
     ess = np.empty(out.shape)
     population = score_moments(eta[:: max(1, D // 200)])
-    for g in range(1, plan.layout.ngroups + 1):
-        idx = np.flatnonzero((s.group == g) & (keep >= 0))
-        if not len(idx):
-            continue
+    # respondents in blocks of a cell: the (points x block, items) temporaries stay near 16 MB
+    block = max(1, int(2e6 // ((points + points // 4) * max(1, len(s.items)))))
+    cells = [
+        (g, part)
+        for g in range(1, plan.layout.ngroups + 1)
+        for whole in [np.flatnonzero((s.group == g) & (keep >= 0))]
+        for part in np.array_split(whole, max(1, -(-len(whole) // block)))
+        if len(part)
+    ]
+    for g, idx in cells:
         pts, logq = importance_points(eta[:, idx], points=points, keys=idx, population=population)
         K, n = pts.shape[:2]
         flat = pts.reshape(-1, m)

@@ -225,3 +225,12 @@ def test_other_data_than_the_fit_is_refused(case):
     other.loc[0, "u1"] = 7.0
     with pytest.raises(lm.errors.DataError, match="u1"):
         integrated_block(post, data=other)
+
+
+def test_data_in_another_order_is_matched_to_the_scores_by_respondent(case):
+    data, post, _ = case
+    whole, _ = integrated_block(post)
+    order = np.random.default_rng(3).permutation(N)
+    shuffled, who = integrated_block(post, data=data.iloc[order])
+    assert list(who) == list(order)
+    np.testing.assert_allclose(shuffled, whole[:, order])
