@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,12 +125,7 @@ def integrate_scores(
     eta: np.ndarray,
     conditional: Terms,
     prior: Terms,
-    *,
-    points: int = POINTS,
-    df: float = DF,
-    seed: int = 0,
-    keys: np.ndarray | None = None,
-    population: tuple[np.ndarray, np.ndarray] | None = None,
+    **proposal: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``log p(y_i | theta_d)`` for every draw ``d`` and respondent ``i`` of a block, by importance
     sampling over the scores; with the effective number of points of each estimate.
@@ -149,12 +145,11 @@ def integrate_scores(
     conditional, prior : callable
         ``f(scores (respondents, factors)) -> (draws, respondents)``: the items' log-likelihood given
         the scores, and the scores' log density under the structural model, for every draw.
-    keys : array of int (respondents,), optional
-        Each respondent's position in the data (default ``0..n-1``): its points depend on it alone,
-        so a block of respondents gets the numbers it gets in the whole.
-    population : (mean, cov), optional
-        The scores' mean and covariance over all respondents and draws, which place the defensive
-        part (default: those of ``eta``; pass the whole data's when integrating block by block).
+    **proposal
+        ``points``, ``df``, ``seed``, ``keys`` (each respondent's position in the data, so a block of
+        respondents gets the numbers it gets in the whole) and ``population`` (the scores' mean and
+        covariance over the whole data, which place the defensive part) of
+        :func:`importance_points`.
 
     Returns
     -------
@@ -174,7 +169,7 @@ def integrate_scores(
     True
     """
     D, n, _ = eta.shape
-    pts_all, logq = importance_points(eta, points=points, df=df, seed=seed, keys=keys, population=population)
+    pts_all, logq = importance_points(eta, **proposal)
     top = np.full((D, n), -np.inf)
     s1 = np.zeros((D, n))
     s2 = np.zeros((D, n))

@@ -187,6 +187,8 @@ def integrated_loglik(
         for part in np.array_split(whole, max(1, -(-len(whole) // block)))
         if len(part)
     ]
+    # every draw's cell matrices once, not once per cell and block of respondents
+    mats = [group_matrices(design, rows[d], np) for d in range(D)]
     for g, idx in cells:
         pts, logq = importance_points(eta[:, idx], points=points, keys=idx, population=population)
         K, n = pts.shape[:2]
@@ -198,7 +200,7 @@ def integrated_loglik(
         for d in range(D):
             cond, _ = sem_terms(plan.layout, rows[d : d + 1], g, y, {j: c[d : d + 1] for j, c in cuts.items()})
             e = {k: v[d] for k, v in extra.items()}
-            one = {k: v[g - 1 : g] for k, v in group_matrices(design, rows[d], np).items()}
+            one = {k: v[g - 1 : g] for k, v in mats[d].items()}
             alpha, beta, psi = one["alpha"][0], one["beta"][0], one["psi"][0]
             zeta = flat - alpha - flat @ beta.T
             zeta[:, iL] = flat[:, iL] - loyalty_mean(chunk, one, flat[:, drivers][None], e, np)[0]
