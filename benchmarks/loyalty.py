@@ -10,8 +10,9 @@ Each row twice, in the same run: on the package's compiled density (``density="k
 once per machine, the structure passed as data) and on the per-model PyTensor graph it replaces
 (``density="pytensor"``; BENCH_LOYALTY_OLD=0 skips it). Rows: the first call in a new process
 (imports and everything, timed from outside), the first call in this process, a new data set of the
-same structure, then the nonlinear (interaction + asymmetry) and behaviour (churn) forms (set
-BENCH_LOYALTY_ALL=0 to skip them). The load average is written beside the table.
+same structure, then the nonlinear (interaction + asymmetry) and behaviour (churn) forms and 1-5
+items fitted as ordinal (the conditional form; set BENCH_LOYALTY_ALL=0 to skip them). The load
+average is written beside the table.
 Output: benchmarks/results/loyalty.txt.
 """
 
@@ -125,9 +126,11 @@ def main() -> None:
     if ALL:
         d3, t3 = lm.loyalty_scenario(300, sectors=4, interaction=0.2, asymmetry=0.4, seed=13)
         d4, t4 = lm.loyalty_scenario(300, sectors=4, outcomes={"churn": -1.2}, seed=14)
+        d5, t5 = lm.loyalty_scenario(300, sectors=4, scale=(1, 5), seed=15)  # ordinal by default
         for d in densities:
             lines.append(row("interaction + asymmetry", d3, t3, d, interaction=True, asymmetry=True))
             lines.append(row("behaviour (churn)", d4, t4, d, outcomes={"churn": "churn"}))
+            lines.append(row("ordinal items (1-5, every score sampled)", d5, t5, d))
     load1 = os.getloadavg()
     head = [
         __doc__.strip().splitlines()[0],

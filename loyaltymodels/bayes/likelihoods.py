@@ -144,7 +144,6 @@ def pattern_stats(summary: DataSummary, p: int) -> dict[int, dict[str, Any]]:
 def _add_conditional(plan: Plan, summary: DataSummary, rows: Any, scores: ScoreHook | None = None) -> None:
     import pymc as pm
     import pytensor.tensor as pt
-    from pymc.distributions.dist_math import log_diff_normal_cdf
 
     check_conditional(plan)
     lay, p = plan.layout, plan.layout.n_observed
@@ -186,6 +185,30 @@ def _add_conditional(plan: Plan, summary: DataSummary, rows: Any, scores: ScoreH
             lp = log_diff_normal_cdf(mu[:, ords], pt.sqrt(theta[ords]), cuts[item_axis, c + 1], cuts[item_axis, c])
             total = total + pt.sum(m_o[idx] * lp)
     pm.Potential("loglik", total)
+
+
+def log_diff_normal_cdf(mu: Any, sigma: Any, hi: Any, lo: Any) -> Any:
+    """``log(Phi((hi - mu)/sigma) - Phi((lo - mu)/sigma))``: PyMC's ``log_diff_normal_cdf`` (its
+    three regions, the tails through ``erfcx``) with two changes. Its constants ``0.5`` and
+    ``sqrt(2)`` are float64 here: PyTensor made them float32, which moved the log density by
+    ~2e-9 of itself, off the compiled density (:mod:`loyaltymodels.bayes.density.conditional`).
+    And each region's formula is fed arguments inside its region only: the others' ``log`` of
+    negative numbers made NaN gradients that only graph rewrites removed."""
+    import pytensor.tensor as pt
+
+    root2 = pt.constant(np.sqrt(2.0))
+    x = (hi - mu) / sigma / root2
+    y = (lo - mu) / sigma / root2
+    upper = pt.gt(y, 0)  # x > y > 0: erf through erfcx of positive arguments
+    lower = pt.and_(pt.lt(x, 0), pt.invert(upper))  # 0 > x > y: the same, mirrored
+    middle = pt.or_(upper, lower)
+    yu, xu = pt.switch(upper, y, 1.0), pt.switch(upper, x, 2.0)
+    xl, yl = pt.switch(lower, x, -1.0), pt.switch(lower, y, -2.0)
+    xm, ym = pt.switch(middle, 1.0, x), pt.switch(middle, -1.0, y)
+    r_upper = -pt.square(yu) + pt.log(pt.erfcx(yu) - pt.exp(pt.square(yu) - pt.square(xu)) * pt.erfcx(xu))
+    r_lower = -pt.square(xl) + pt.log(pt.erfcx(-xl) - pt.exp(pt.square(xl) - pt.square(yl)) * pt.erfcx(-yl))
+    r_middle = pt.log(pt.erf(xm) - pt.erf(ym))
+    return pt.constant(np.log(0.5)) + pt.switch(upper, r_upper, pt.switch(lower, r_lower, r_middle))
 
 
 def _threshold_rows(plan: Plan, item: str, group: int) -> np.ndarray:

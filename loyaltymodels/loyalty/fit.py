@@ -161,8 +161,8 @@ def fit_loyalty(
         scales); 0-10 scales stay continuous. ``None``/``False``: every item continuous; short
         scales then get a sensitivity line (root attribute ``ordinal_sensitivity``, printed by the
         reports): the pooled standardized weights by ML (continuous) vs WLSMV (ordinal).
-        Ordinal items sample every respondent's scores on the PyMC graph: slower than the
-        continuous forms.
+        Ordinal items sample every respondent's scores (on the compiled density, as the
+        continuous forms: no per-model compile), which mixes slower than the continuous forms.
     priors : dict, optional
         ``{"weight_tau": "half_normal(0.3)", "lambda": "normal(0,5)", ...}``: loyalty-level names of
         :func:`default_loyalty_priors`, and the SEM's classes, labels or parameter names. With
@@ -592,6 +592,12 @@ def _assemble_kernel(design: Design, lp: LoyaltyProgram, trace: Any) -> xr.DataT
     own["weight"] = (("chain", "draw", "cell", "driver"), weight)
     posterior = posterior.assign(own).assign_coords(coords)
     rc = respondent_coords(s)
+    if design.form == "conditional":  # every score sampled: each draw's scores, nonlinear terms included
+        a, b = lp.elements["z"]
+        z = flat[:, a:b].reshape(len(flat), s.n, -1)
+        eta = conditional_scores(design, rows, z, posterior)
+        posterior["eta"] = (("chain", "draw", "respondent", "factor"), eta.reshape(*shape, *eta.shape[1:]))
+        posterior = posterior.assign_coords(respondent=rc["respondent"], factor=list(plan.layout.latents))
     groups = {
         "posterior": posterior,
         "sample_stats": sample_stats(trace, shape),

@@ -51,6 +51,7 @@ class LoyaltyProgram:
     slices: dict[str, tuple[int, int, tuple[int, ...]]]  # name -> (start, stop, shape) among elements
     sources: dict[str, tuple[str, np.ndarray]]  # SEM element group -> (the plan's group, positions in it)
     cuts: dict[str, tuple[int, int]] = field(default_factory=dict)  # outcome -> its cut points' values
+    ordered: frozenset[str] = frozenset()  # element groups of ordered thresholds (first value, increments)
 
     def cut_points(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """The ordinal outcomes' cut points ``(draws, levels - 1)`` at unconstrained points ``x``, by
@@ -63,13 +64,16 @@ class LoyaltyProgram:
     def start(self, point: dict[str, np.ndarray]) -> np.ndarray:
         """The unconstrained starting point from constrained starting values by name: the SEM's
         groups by the plan's names (:func:`loyaltymodels.bayes.model.start_point`), the loyalty
-        variables by theirs (cut points as their first value and increments); the segment
+        variables by theirs (cut points and thresholds as their first value and increments); the segment
         shifts' free values at 0, anything not given at 0 (0.2 for the between-sector SDs)."""
         out: dict[str, np.ndarray] = {}
         for name, (a, b) in self.elements.items():
             if name in self.sources:
                 group, idx = self.sources[name]
                 out[name] = np.asarray(point[group], float).ravel()[idx]
+                if name in self.ordered:  # thresholds as their first value and increments
+                    x = out[name]
+                    out[name] = np.concatenate([x[:1], np.maximum(np.diff(x), 1e-3)])
             elif name != "segment_shift" and name in point and np.size(point[name]) == b - a:
                 out[name] = np.asarray(point[name], float).ravel()
             else:
@@ -97,12 +101,7 @@ class LoyaltyProgram:
 
 def program_unsupported(design: Design) -> str | None:
     """Why the compiled density cannot evaluate this loyalty design yet (``None``: it can)."""
-    if design.form == "conditional":
-        return (
-            f"ordinal items ({', '.join(design.summary.ordinal)}): their latent-score form (every score "
-            "sampled, ordered probit) runs on the PyMC graph"
-        )
-    if design.form not in ("marginal", "scores", "outcomes"):
+    if design.form not in ("marginal", "scores", "outcomes", "conditional"):
         return f"the {design.form!r} form"
     if design.form == "scores":
         lay, D = design.plan.layout, design.blocks["drivers"][1]
@@ -112,8 +111,8 @@ def program_unsupported(design: Design) -> str | None:
             if np.isin(c.i - p, D).any() and np.isin(c.j - p, D)[np.isin(c.i - p, D)].any():
                 return "paths between the drivers (a driver regressed on another)"
     for g in design.plan.rvs:
-        if g.ordered:
-            return f"ordered parameters ({g.name})"
+        if g.ordered and g.prior.family != "normal":
+            return f"{g.prior.family} priors on ordered thresholds ({g.name}; normal ones are compiled)"
         if g.prior.family not in K.FAMILIES:
             return f"the prior family {g.prior.family!r}"
         if g.positive and g.prior.family != "normal":
@@ -186,6 +185,13 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
         elf += [(0.0,) * K.EL_FLOAT] * (K_ * (Sg - 1))
     n2, s2, el2, elf2 = elements([g for g, _ in sem_groups])
     sem_at = len(el)
+    ordered: dict[int, RVGroup] = {}  # ordered thresholds: x_0 free, x_k = x_{k-1} + exp(y_k) (derived below)
+    for (g, _pars), a in zip(sem_groups, np.cumsum([0] + [len(p) for _, p in sem_groups])[:-1]):
+        if g.ordered:
+            ordered[int(a)] = g
+            k = len(g.pars)
+            el2[a : a + k] = [(K.FAMILIES["flat"], 0, 0)] + [(K.FAMILIES["flat"], K.TRANSFORMS["lower"], 0)] * (k - 1)
+            elf2[a : a + k] = [(0.0,) * K.EL_FLOAT] * k
     names, sizes, el, elf = names + n2, sizes + s2, el + el2, elf + elf2
     # the latent forms' own variables, in the PyMC model's order (see build._extra_variables)
     extra = _extra_groups(design)
@@ -198,13 +204,16 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
             sizes.append(k)
             el += [(K.FAMILIES["flat"], 0, 0)] + [(K.FAMILIES["flat"], K.TRANSFORMS["lower"], 0)] * (k - 1)
             elf += [(0.0,) * K.EL_FLOAT] * k
-    if design.form == "scores":
-        assert design.chunks is not None
-        q = len(design.blocks["drivers"][1])
-        names.append("u")
-        sizes.append(design.chunks.size * q)
-        el += [(K.FAMILIES["normal"], 0, 0)] * (design.chunks.size * q)
-        elf += [(0.0, 1.0, 0.0, -0.5 * math.log(2 * math.pi), 0.0, 0.0)] * (design.chunks.size * q)
+    if design.form in ("scores", "conditional"):  # the sampled scores: u (scores), z (conditional)
+        if design.form == "scores":
+            assert design.chunks is not None
+            name, size = "u", design.chunks.size * len(design.blocks["drivers"][1])
+        else:
+            name, size = "z", design.summary.n * len(design.latents)
+        names.append(name)
+        sizes.append(size)
+        el += [(K.FAMILIES["normal"], 0, 0)] * size
+        elf += [(0.0, 1.0, 0.0, -0.5 * math.log(2 * math.pi), 0.0, 0.0)] * size
     D = len(el)
     first_element, first_derived = value_index(nrows, D)
     starts = np.cumsum([0, *sizes])
@@ -265,6 +274,19 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     # every free par's value index: an element, a weight, or (below) a centred intercept
     par_at: dict[int, int] = dict(weight_at)
     for (_group_of, pars), a in zip(sem_groups, np.cumsum([0] + [len(p) for _, p in sem_groups])[:-1]):
+        if int(a) in ordered:  # each threshold a derived value with the group's normal prior
+            e0, args = first_element + sem_at + int(a), ordered[int(a)].args
+            previous = -1
+            for k, p in enumerate(pars):
+                v = new()
+                if previous >= 0:
+                    add(v, 1.0, previous)
+                add(v, 1.0, e0 + k)
+                loc, sd = float(args[k, 0]), float(args[k, 1])
+                prior_index.append((v, -1, -1))
+                prior_value.append((sd, -0.5 * math.log(2 * math.pi) - math.log(sd), loc))
+                par_at[int(p)] = previous = v
+            continue
         for k, p in enumerate(pars):
             par_at[int(p)] = first_element + sem_at + int(a) + k
     par = t.par.to_numpy()
@@ -318,7 +340,7 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
                 )
                 surface_coef[(s, q)] = v
     latent = None
-    if design.form in ("scores", "outcomes"):
+    if design.form in ("scores", "outcomes", "conditional"):
         latent = _latent_section(design, first_element, slots, cuts_at, surface_coef)
     derived = Derived(
         count,
@@ -336,11 +358,12 @@ def loyalty_program(design: Design) -> LoyaltyProgram:
     if Sg > 1:
         own["segment_shift"] = (*slots["segment_shift"], (K_, Sg - 1))
     for g in extra:
-        if g.name != "u" and not g.name.startswith("cuts_"):
+        if g.name not in ("u", "z") and not g.name.startswith("cuts_"):
             shape = (len(g.pars),) if g.name.startswith(("outcome", "surface", "diminishing")) else ()
             own[g.name] = (*slots[g.name], (S, 3) if g.name == "surface_z" else shape)
     cuts = {o.name: (cuts_at[o.name], len(o.levels) - 1) for o in design.outcomes if o.name in cuts_at}
-    return LoyaltyProgram(program, own, sources, cuts)
+    thresholds = frozenset(g.name for g in ordered.values())
+    return LoyaltyProgram(program, own, sources, cuts, thresholds)
 
 
 def _extra_groups(design: Design) -> list[RVGroup]:
@@ -384,11 +407,6 @@ def _latent_section(
     lat = list(design.latents)
     iL = lat.index(design.roles.loyalty)
     G = lay.ngroups
-    scores = design.form == "scores"
-    items_b, lat_b = design.blocks["drivers"] if scores else design.blocks["all"]
-    items_l = design.blocks["loyalty"][0] if scores else np.zeros(0, int)
-    assert design.chunks is not None and design.chunk_group is not None and design.chunk_observed is not None
-    chunks = np.column_stack([design.chunk_group, design.chunk_observed.astype(int)])
     terms, scales = [], []
     roles = design.roles
     if roles.interaction:
@@ -420,17 +438,33 @@ def _latent_section(
         outs.append([lat.index(o.latent), kind, len(o.levels), slope, icpt, cuts_at.get(o.name, -1)])
     codes = design.codes if design.codes is not None else np.zeros((s.n, 0), int)
     x, w = hermegauss(GH_NODES)
+    floats = np.concatenate([np.nan_to_num(s.y).ravel(), np.asarray(scales, float), x, np.log(w / np.sqrt(2 * np.pi))])
+    common = [
+        (LT.L_OTERM, np.asarray(terms, np.int64).reshape(-1, 3 + G)),
+        (LT.L_OOUT, np.asarray(outs, np.int64).reshape(-1, 6)),
+        (LT.L_OCODE, np.asarray(codes, np.int64).T),
+    ]
     sizes = {
-        LT.L_MODE: 1 if scores else 0,
-        LT.L_Q: len(lat_b),
         LT.L_NLAT: len(lat),
         LT.L_ILOY: iL,
-        LT.L_NCHUNK: len(chunks),
-        LT.L_B: design.chunks.shape[1],
         LT.L_NTERM: len(terms),
         LT.L_NOUT: len(outs),
         LT.L_NGH: GH_NODES,
         LT.L_N: s.n,
+    }
+    if design.form == "conditional":  # every score sampled: bayes.density.conditional
+        sizes |= {LT.L_MODE: 2, LT.L_UBASE: first_element + slots["z"][0]}
+        return LatentSection(sizes, common + _conditional_parts(design), floats)
+    scores = design.form == "scores"
+    items_b, lat_b = design.blocks["drivers"] if scores else design.blocks["all"]
+    items_l = design.blocks["loyalty"][0] if scores else np.zeros(0, int)
+    assert design.chunks is not None and design.chunk_group is not None and design.chunk_observed is not None
+    chunks = np.column_stack([design.chunk_group, design.chunk_observed.astype(int)])
+    sizes |= {
+        LT.L_MODE: 1 if scores else 0,
+        LT.L_Q: len(lat_b),
+        LT.L_NCHUNK: len(chunks),
+        LT.L_B: design.chunks.shape[1],
         LT.L_UBASE: first_element + slots["u"][0] if scores else -1,
     }
     parts = [
@@ -439,12 +473,36 @@ def _latent_section(
         (LT.L_OLI, np.concatenate([[len(items_l)], items_l]).astype(np.int64)),
         (LT.L_OCH, chunks),
         (LT.L_OSLOT, design.chunks),
-        (LT.L_OTERM, np.asarray(terms, np.int64).reshape(-1, 3 + G)),
-        (LT.L_OOUT, np.asarray(outs, np.int64).reshape(-1, 6)),
-        (LT.L_OCODE, np.asarray(codes, np.int64).T),
     ]
-    floats = np.concatenate([np.nan_to_num(s.y).ravel(), np.asarray(scales, float), x, np.log(w / np.sqrt(2 * np.pi))])
-    return LatentSection(sizes, parts, floats)
+    return LatentSection(sizes, parts + common, floats)
+
+
+def _conditional_parts(design: Design) -> list[tuple[int, np.ndarray]]:
+    """The conditional mode's parts: each respondent's group, each answer's code (-1 missing, 0
+    for a continuous item) and the ordinal items' threshold rows per group."""
+    from ..bayes.density import latent as LT
+
+    s, t = design.summary, design.plan.table
+    G, p = design.plan.layout.ngroups, len(s.items)
+    answered = ~np.isnan(s.y)
+    yc = np.where(answered, 0, -1).astype(np.int64)
+    thresholds = {
+        (item, g): rows.sort_values("rhs", key=lambda r: r.str[1:].astype(int)).index.to_numpy()
+        for (item, g), rows in t[t.op == "|"].groupby(["lhs", "group"])
+    }
+    K = np.zeros(p, np.int64)
+    for j, item in enumerate(s.items):
+        if item in s.ordinal:
+            yc[:, j] = s.codes(item)
+            K[j] = len(thresholds[(item, 1)])
+    table = np.full((G, p, max(int(K.max(initial=0)), 1)), -1, np.int64)
+    for (item, g), rows in thresholds.items():
+        table[int(g) - 1, s.items.index(item), : len(rows)] = rows
+    return [
+        (LT.L_OGRP, (s.group - 1).astype(np.int64)),
+        (LT.L_OYC, yc),
+        (LT.L_OTHR, np.concatenate([[table.shape[2]], K, table.ravel()])),
+    ]
 
 
 def _centre(
@@ -522,6 +580,7 @@ def program_with_data(lp: LoyaltyProgram, design: Design) -> LoyaltyProgram:
         lp.slices,
         lp.sources,
         lp.cuts,
+        lp.ordered,
     )
 
 

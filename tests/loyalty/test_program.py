@@ -19,6 +19,7 @@ from loyaltymodels.bayes.density import kernel as K
 from loyaltymodels.loyalty.build import build_graph, make_design
 from loyaltymodels.loyalty.fit import _kernel_start
 from loyaltymodels.loyalty.program import loyalty_program, program_unsupported, zero_sum_map
+from tests.loyalty.test_ordinal import MODEL, numpy_truth
 
 CHAIN = """
 Beliefs =~ bel1 + bel2 + bel3 + bel4
@@ -30,25 +31,43 @@ Loyalty ~ Beliefs + Experience
 
 
 def _reference(model):
+    import pytensor
+    import pytensor.tensor as pt
     from pytensor.compile.mode import Mode
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.graph.traversal import graph_inputs
+    from pytensor.scalar import Add
+    from pytensor.tensor.elemwise import Elemwise
 
     # no graph rewrites: PyTensor's own derivation, evaluated node by node (FAST_COMPILE spent
-    # 11 of a test's 24 s rewriting the gradient graph, which a handful of points do not repay)
-    mode = Mode(linker="py", optimizer=None)
-    logp = model.compile_logp(mode=mode)
-    dlogp = model.compile_dlogp(mode=mode)
+    # 11 of a test's 24 s rewriting the gradient graph, which a handful of points do not repay).
+    # Python mode evaluates at most 32 operands (inputs and output) per elementwise node; the gradient's sums over
+    # many uses of one row (the latent-score forms' graphs) are split into nested sums first.
+    outputs = [model.logp(), model.dlogp()]
+    roots = [v for v in graph_inputs(outputs) if not isinstance(v, Constant)]
+    fg = FunctionGraph(roots, outputs, clone=False)
+    for node in list(fg.toposort()):
+        if isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, Add) and len(node.inputs) > 31:
+            parts = [pt.add(*node.inputs[k : k + 16]) for k in range(0, len(node.inputs), 16)]
+            fg.replace(node.outputs[0], pt.add(*parts), import_missing=True)
+    fn = pytensor.function(model.value_vars, fg.outputs, mode=Mode(linker="py", optimizer=None))
     point = model.initial_point()
     shapes = [(v.name, np.shape(point[v.name])) for v in model.value_vars]
 
     def unpack(x):
-        out, pos = {}, 0
-        for name, shape in shapes:
+        out, pos = [], 0
+        for _name, shape in shapes:
             size = int(np.prod(shape))
-            out[name] = x[pos : pos + size].reshape(shape)
+            out.append(x[pos : pos + size].reshape(shape))
             pos += size
         return out
 
-    return lambda x: (float(logp(unpack(x))), np.asarray(dlogp(unpack(x))))
+    def evaluate(x):
+        value, grad = fn(*unpack(x))
+        return float(value), np.asarray(grad)
+
+    return evaluate
 
 
 def _agree(design, n=5, scale=0.3, seed=0):
@@ -183,6 +202,38 @@ def test_latent_programs_have_their_own_entry_point_and_the_sem_one_refuses_them
 def test_the_response_surface_on_one_sector_equals_the_pymc_model():
     data, _ = lm.loyalty_scenario(80, sectors=1, seed=6)
     _agree(make_design(lm.loyalty_model(), data, surface=True), n=4, scale=0.2)
+
+
+ORDINAL_FORMS = {
+    # skewed 5-point items (tests/loyalty/test_ordinal.py's truth): every score sampled, ordered probit
+    "linear, metric invariance, skipped answers": dict(invariance="metric"),
+    "surface, kink, churn and an ordinal rating, approximate invariance": dict(
+        surface=True,
+        asymmetry=("Experience", "Beliefs"),
+        outcomes={"churn": "churn", "rating": ("rating", "ordinal")},
+        invariance="approximate",
+    ),
+}
+
+
+@pytest.mark.parametrize("form", list(ORDINAL_FORMS), ids=list(ORDINAL_FORMS))
+def test_ordinal_items_on_the_compiled_density_equal_the_pymc_model(form):
+    data = numpy_truth(40, churn=True, seed=2)
+    data["rating"] = (data.loy1 + data.loy2 > 4).astype(int) + (data.loy3 > 2)
+    data.loc[data.index[::7], "bel2"] = np.nan
+    data.loc[data.index[3::11], "loy3"] = np.nan
+    design = make_design(MODEL, data, sector="sector", **ORDINAL_FORMS[form])
+    assert design.form == "conditional" and program_unsupported(design) is None
+    lp = _agree(design, n=3, scale=0.2)
+    assert lp.program.names[-1] == "z" and lp.program.sizes[-1] == design.summary.n * 3
+    assert lp.ordered == {f"tau_{v}" for v in design.summary.items} | (
+        {f"tau_{v}_g2" for v in design.summary.items} if "metric" in form else set()
+    )
+
+
+def test_thresholds_with_other_priors_are_left_to_the_pymc_graph():
+    design = make_design(MODEL, numpy_truth(40), sector="sector", priors={"tau": "student_t(3,0,2)"})
+    assert "student_t priors on ordered thresholds" in program_unsupported(design)
 
 
 def test_driver_paths_in_the_scores_form_are_refused_by_the_kernel():

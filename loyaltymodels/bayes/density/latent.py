@@ -9,6 +9,8 @@ Two modes, read from the program (:mod:`loyaltymodels.loyalty.program` builds th
     latents given a respondent's items are normal (precision ``P = Phi^-1 + Lambda' Theta^-1
     Lambda``), and the outcomes are integrated over the outcome latent's posterior normal by
     Gauss-Hermite.
+``conditional`` (ordinal items: every score sampled)
+    :mod:`loyaltymodels.bayes.density.conditional`, dispatched to by the entry point.
 ``scores`` (the ``scores`` form: nonlinear terms, outcomes of other latents)
     The drivers' scores are sampled around their posterior given the drivers' items,
     ``eta = E[eta | items] + R' u`` with ``u ~ N(0, I)`` and ``R = chol(P)^-1``; the nonlinear
@@ -33,7 +35,7 @@ from .structure import blocks_pd
 
 # -- the latent section of the int buffer (offsets relative to ib[O_LAT]) -------------------------
 (
-    L_MODE,  # 0 joint, 1 scores
+    L_MODE,  # 0 joint, 1 scores, 2 conditional
     L_Q,  # latents of the Gaussian block: all (joint) or the drivers (scores)
     L_NLAT,
     L_ILOY,  # the integrated (loyalty) latent, among the latents
@@ -48,12 +50,15 @@ from .structure import blocks_pd
     L_OLI,  # the loyalty latent's items (count first; scores mode)
     L_OCH,  # per chunk: group, then p observed flags
     L_OSLOT,  # per chunk and slot: respondent or -1
-    L_UBASE,  # value index of u[0, 0, 0]
+    L_UBASE,  # value index of u[0, 0, 0] (conditional: of z[0, 0])
     L_OTERM,  # per term: kind, a, b, then a coefficient value index per group
     L_OOUT,  # per outcome: latent, kind, levels, slope, intercept, first cut value index
     L_OCODE,  # per outcome: code per respondent (-1 missing)
-) = range(19)
-LAT_HEADER = 19
+    L_OGRP,  # conditional mode: each respondent's group (0-based)
+    L_OYC,  # conditional mode: per respondent and item, -1 missing, else the code (0 if continuous)
+    L_OTHR,  # conditional mode: max thresholds K, thresholds per item (p), rows (G, p, K; -1 none)
+) = range(22)
+LAT_HEADER = 22
 #: float section (offsets relative to fb[O_LATF]): y (N x p), term scales, GH nodes and log weights
 KIND_PRODUCT, KIND_ABSDIFF = 0, 1
 OUT_BINARY, OUT_ORDINAL = 0, 1
@@ -94,12 +99,157 @@ def _outcome_lp(kind, code, eta, cuts_lo, cuts_hi):
 
 
 @njit(**_OPTS)
+def group_ram(rows, ib, g, ram):
+    """Group ``g``'s RAM matrices ``A``, ``S`` and mean vector ``m`` from the table's rows."""
+    n, oA, cA, oS, cS, oM, cM = ram[0], ram[3], ram[4], ram[5], ram[6], ram[7], ram[8]
+    A = np.zeros((n, n))
+    S = np.zeros((n, n))
+    m = np.zeros(n)
+    for k in range(ib[oA + g], ib[oA + g + 1]):
+        A[ib[cA + 3 * k], ib[cA + 3 * k + 1]] = rows[ib[cA + 3 * k + 2]]
+    for k in range(ib[oS + g], ib[oS + g + 1]):
+        S[ib[cS + 3 * k], ib[cS + 3 * k + 1]] = rows[ib[cS + 3 * k + 2]]
+    for k in range(ib[oM + g], ib[oM + g + 1]):
+        m[ib[cM + 2 * k]] = rows[ib[cM + 2 * k + 1]]
+    return A, S, m
+
+
+@njit(**_OPTS)
+def structure(A, S, m, p, nL):
+    """The latents' paths ``B``, residual covariance ``Psi``, intercepts ``alpha``, ``T = (I - B)^-1``
+    and the implied moments ``mu = T alpha``, ``Phi = T Psi T'`` (with ``T Psi``); ``ok`` is False
+    when ``I - B`` is singular."""
+    Bl = np.empty((nL, nL))
+    Psi = np.empty((nL, nL))
+    alpha = np.empty(nL)
+    M = np.empty((nL, nL))
+    for i in range(nL):
+        alpha[i] = m[p + i]
+        for j in range(nL):
+            Bl[i, j] = A[p + i, p + j]
+            Psi[i, j] = S[p + i, p + j]
+            M[i, j] = (1.0 if i == j else 0.0) - Bl[i, j]
+    T, ok = _inverse(M, nL)
+    muA = np.zeros(nL)
+    TP = np.zeros((nL, nL))
+    PhiA = np.zeros((nL, nL))
+    if not ok:
+        return Bl, Psi, alpha, T, muA, TP, PhiA, False
+    for i in range(nL):
+        for j in range(nL):
+            muA[i] += T[i, j] * alpha[j]
+            for k in range(nL):
+                TP[i, j] += T[i, k] * Psi[k, j]
+    for i in range(nL):
+        for j in range(nL):
+            for k in range(nL):
+                PhiA[i, j] += TP[i, k] * T[j, k]
+    return Bl, Psi, alpha, T, muA, TP, PhiA, True
+
+
+@njit(**_OPTS)
+def centring(ib, oterm, nterm, G, muA, PhiA):
+    """Each nonlinear term's expectation in the group (its centring constant): ``E[a b]`` for a
+    product, ``E|a - b|`` (a folded normal's mean) for the kink."""
+    kappa = np.zeros(nterm)
+    for t in range(nterm):
+        kind, ta, tb = ib[oterm + t * (3 + G)], ib[oterm + t * (3 + G) + 1], ib[oterm + t * (3 + G) + 2]
+        if kind == KIND_PRODUCT:
+            kappa[t] = muA[ta] * muA[tb] + PhiA[ta, tb]
+        else:
+            md = muA[ta] - muA[tb]
+            sd = math.sqrt(PhiA[ta, ta] + PhiA[tb, tb] - 2 * PhiA[ta, tb])
+            kappa[t] = sd * _SQRT_2_PI * math.exp(-0.5 * (md / sd) ** 2) + md * math.erf(md / (sd * _SQRT2))
+    return kappa
+
+
+@njit(**_OPTS)
+def group_back(ib, oterm, nterm, G, G_kappa, muA, PhiA, T, TP, alpha, G_muA, G_PhiA, G_alpha, G_Psi, G_T, G_Bl):
+    """A group's backward pass from the centring constants and the implied moments (``G_kappa``,
+    ``G_muA``, ``G_PhiA``) and ``T`` (``G_T``, added to) to ``alpha``, ``Psi`` and ``B`` (added to
+    ``G_alpha``, ``G_Psi``, ``G_Bl``)."""
+    nL = len(alpha)
+    for t in range(nterm):
+        t0 = oterm + t * (3 + G)
+        kind, ta, tb = ib[t0], ib[t0 + 1], ib[t0 + 2]
+        gk = G_kappa[t]
+        if gk == 0.0:
+            continue
+        if kind == KIND_PRODUCT:
+            G_muA[ta] += gk * muA[tb]
+            G_muA[tb] += gk * muA[ta]
+            G_PhiA[ta, tb] += 0.5 * gk
+            G_PhiA[tb, ta] += 0.5 * gk
+        else:
+            md = muA[ta] - muA[tb]
+            sd = math.sqrt(PhiA[ta, ta] + PhiA[tb, tb] - 2 * PhiA[ta, tb])
+            d_md = math.erf(md / (sd * _SQRT2))
+            d_sd = _SQRT_2_PI * math.exp(-0.5 * (md / sd) ** 2)
+            G_muA[ta] += gk * d_md
+            G_muA[tb] -= gk * d_md
+            gs = gk * d_sd / (2 * sd)
+            G_PhiA[ta, ta] += gs
+            G_PhiA[tb, tb] += gs
+            G_PhiA[ta, tb] -= gs
+            G_PhiA[tb, ta] -= gs
+    for i in range(nL):  # mu = T alpha
+        acc = 0.0
+        for k in range(nL):
+            acc += T[k, i] * G_muA[k]
+        G_alpha[i] += acc
+    # G_Psi += T' G_PhiA T ; G_T += G_mu alpha' + (G_PhiA + G_PhiA') T Psi
+    for i in range(nL):
+        for j in range(nL):
+            acc = 0.0
+            for a in range(nL):
+                for b in range(nL):
+                    acc += T[a, i] * G_PhiA[a, b] * T[b, j]
+            G_Psi[i, j] += acc
+    for i in range(nL):
+        for j in range(nL):
+            acc = G_muA[i] * alpha[j]
+            for k in range(nL):
+                acc += (G_PhiA[i, k] + G_PhiA[k, i]) * TP[k, j]
+            G_T[i, j] += acc
+    # T = (I - B)^-1: G_B = T' G_T T'
+    for i in range(nL):
+        for j in range(nL):
+            acc = 0.0
+            for a in range(nL):
+                for b in range(nL):
+                    acc += T[a, i] * G_T[a, b] * T[j, b]
+            G_Bl[i, j] += acc
+
+
+@njit(**_OPTS)
+def scatter(grows, ib, g, ram, G_lam, G_Bl, G_theta, G_Psi, G_nu, G_alpha):
+    """Add a group's matrix gradients to the table's rows (loadings, paths, residual variances,
+    latent covariances, intercepts)."""
+    p, oA, cA, oS, cS, oM, cM = ram[1], ram[3], ram[4], ram[5], ram[6], ram[7], ram[8]
+    for k in range(ib[oA + g], ib[oA + g + 1]):
+        i, j, r_ = ib[cA + 3 * k], ib[cA + 3 * k + 1], ib[cA + 3 * k + 2]
+        if i < p and j >= p:
+            grows[r_] += G_lam[i, j - p]
+        elif i >= p and j >= p:
+            grows[r_] += G_Bl[i - p, j - p]
+    for k in range(ib[oS + g], ib[oS + g + 1]):
+        i, j, r_ = ib[cS + 3 * k], ib[cS + 3 * k + 1], ib[cS + 3 * k + 2]
+        if i < p and i == j:
+            grows[r_] += G_theta[i]
+        elif i >= p and j >= p:
+            grows[r_] += G_Psi[i - p, j - p]
+    for k in range(ib[oM + g], ib[oM + g + 1]):
+        i, r_ = ib[cM + 2 * k], ib[cM + 2 * k + 1]
+        grows[r_] += G_nu[i] if i < p else G_alpha[i - p]
+
+
+@njit(**_OPTS)
 def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
     """Log-likelihood of every respondent (see the module docstring); gradients are added to
     ``grows`` (by table row) and ``gnat`` (by value: coefficients, outcome parameters, ``u``).
     ``ram = (n, p, G, oA, cA, oS, cS, oM, cM)`` locates the groups' RAM cells. ``-inf`` outside
     the support (a covariance matrix that is not positive definite)."""
-    n, p, G, oA, cA, oS, cS, oM, cM = ram
+    p, G = ram[1], ram[2]
     h = o_lat
     mode, q, nL, iL = ib[h + L_MODE], ib[h + L_Q], ib[h + L_NLAT], ib[h + L_ILOY]
     nchunk, B, nterm, nout, ngh = ib[h + L_NCHUNK], ib[h + L_B], ib[h + L_NTERM], ib[h + L_NOUT], ib[h + L_NGH]
@@ -131,45 +281,12 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
     gh_d = np.empty((ngh, max(nout, 1), 3))
     lp = 0.0
     for g in range(G):
-        # -- the group's matrices
-        A = np.zeros((n, n))
-        S = np.zeros((n, n))
-        m = np.zeros(n)
-        for k in range(ib[oA + g], ib[oA + g + 1]):
-            A[ib[cA + 3 * k], ib[cA + 3 * k + 1]] = rows[ib[cA + 3 * k + 2]]
-        for k in range(ib[oS + g], ib[oS + g + 1]):
-            S[ib[cS + 3 * k], ib[cS + 3 * k + 1]] = rows[ib[cS + 3 * k + 2]]
-        for k in range(ib[oM + g], ib[oM + g + 1]):
-            m[ib[cM + 2 * k]] = rows[ib[cM + 2 * k + 1]]
+        A, S, m = group_ram(rows, ib, g, ram)
         if not blocks_pd(S, ib, g):
             return -np.inf
-        Bl = np.empty((nL, nL))
-        Psi = np.empty((nL, nL))
-        alpha = np.empty(nL)
-        for i in range(nL):
-            alpha[i] = m[p + i]
-            for j in range(nL):
-                Bl[i, j] = A[p + i, p + j]
-                Psi[i, j] = S[p + i, p + j]
-        M = np.empty((nL, nL))
-        for i in range(nL):
-            for j in range(nL):
-                M[i, j] = (1.0 if i == j else 0.0) - Bl[i, j]
-        T, ok = _inverse(M, nL)
+        Bl, Psi, alpha, T, muA, TP, PhiA, ok = structure(A, S, m, p, nL)
         if not ok:
             return -np.inf
-        muA = np.zeros(nL)
-        TP = np.zeros((nL, nL))
-        for i in range(nL):
-            for j in range(nL):
-                muA[i] += T[i, j] * alpha[j]
-                for k in range(nL):
-                    TP[i, j] += T[i, k] * Psi[k, j]
-        PhiA = np.zeros((nL, nL))
-        for i in range(nL):
-            for j in range(nL):
-                for k in range(nL):
-                    PhiA[i, j] += TP[i, k] * T[j, k]
         Phi = np.empty((q, q))
         mu = np.empty(q)
         for a in range(q):
@@ -183,16 +300,7 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
         logdet_phi = 0.0
         for a in range(q):
             logdet_phi += 2 * math.log(Cf[a, a])
-        # centring constants of the nonlinear terms in this group
-        kappa = np.zeros(nterm)
-        for t in range(nterm):
-            kind, ta, tb = ib[oterm + t * (3 + G)], ib[oterm + t * (3 + G) + 1], ib[oterm + t * (3 + G) + 2]
-            if kind == KIND_PRODUCT:
-                kappa[t] = muA[ta] * muA[tb] + PhiA[ta, tb]
-            else:
-                md = muA[ta] - muA[tb]
-                sd = math.sqrt(PhiA[ta, ta] + PhiA[tb, tb] - 2 * PhiA[ta, tb])
-                kappa[t] = sd * _SQRT_2_PI * math.exp(-0.5 * (md / sd) ** 2) + md * math.erf(md / (sd * _SQRT2))
+        kappa = centring(ib, oterm, nterm, G, muA, PhiA)  # the nonlinear terms' expectations
         # gradient accumulators of the group
         G_lam = np.zeros((p, nL))
         G_theta = np.zeros(p)
@@ -603,74 +711,9 @@ def latent_likelihood(rows, nat, ib, fb, o_lat, o_latf, grows, gnat, ram):
                     G_lam[it, iL] += G_lamL[j]
                     G_theta[it] += -wL[j] * wL[j] * G_wL[j] - 0.5 * n_valid * wL[j]
                 G_Psi[iL, iL] += -G_prec / (psi * psi) + G_psi_direct
-        # ---- group backward: centring constants, then mu = T alpha, Phi = T Psi T'
-        for t in range(nterm):
-            t0 = oterm + t * (3 + G)
-            kind, ta, tb = ib[t0], ib[t0 + 1], ib[t0 + 2]
-            gk = G_kappa[t]
-            if gk == 0.0:
-                continue
-            if kind == KIND_PRODUCT:
-                G_muA[ta] += gk * muA[tb]
-                G_muA[tb] += gk * muA[ta]
-                G_PhiA[ta, tb] += 0.5 * gk
-                G_PhiA[tb, ta] += 0.5 * gk
-            else:
-                md = muA[ta] - muA[tb]
-                sd = math.sqrt(PhiA[ta, ta] + PhiA[tb, tb] - 2 * PhiA[ta, tb])
-                d_md = math.erf(md / (sd * _SQRT2))
-                d_sd = _SQRT_2_PI * math.exp(-0.5 * (md / sd) ** 2)
-                G_muA[ta] += gk * d_md
-                G_muA[tb] -= gk * d_md
-                gs = gk * d_sd / (2 * sd)
-                G_PhiA[ta, ta] += gs
-                G_PhiA[tb, tb] += gs
-                G_PhiA[ta, tb] -= gs
-                G_PhiA[tb, ta] -= gs
-        for i in range(nL):  # mu = T alpha
-            acc = 0.0
-            for k in range(nL):
-                acc += T[k, i] * G_muA[k]
-            G_alpha[i] += acc
-        # G_Psi += T' G_PhiA T ; G_T = G_mu alpha' + (G_PhiA + G_PhiA') T Psi
-        for i in range(nL):
-            for j in range(nL):
-                acc = 0.0
-                for a in range(nL):
-                    for b in range(nL):
-                        acc += T[a, i] * G_PhiA[a, b] * T[b, j]
-                G_Psi[i, j] += acc
         G_T = np.zeros((nL, nL))
-        for i in range(nL):
-            for j in range(nL):
-                acc = G_muA[i] * alpha[j]
-                for k in range(nL):
-                    acc += (G_PhiA[i, k] + G_PhiA[k, i]) * TP[k, j]
-                G_T[i, j] = acc
-        # T = (I - B)^-1: G_B = T' G_T T'
-        for i in range(nL):
-            for j in range(nL):
-                acc = 0.0
-                for a in range(nL):
-                    for b in range(nL):
-                        acc += T[a, i] * G_T[a, b] * T[j, b]
-                G_Bl[i, j] += acc
-        # ---- scatter to the table's rows
-        for k in range(ib[oA + g], ib[oA + g + 1]):
-            i, j, r_ = ib[cA + 3 * k], ib[cA + 3 * k + 1], ib[cA + 3 * k + 2]
-            if i < p and j >= p:
-                grows[r_] += G_lam[i, j - p]
-            elif i >= p and j >= p:
-                grows[r_] += G_Bl[i - p, j - p]
-        for k in range(ib[oS + g], ib[oS + g + 1]):
-            i, j, r_ = ib[cS + 3 * k], ib[cS + 3 * k + 1], ib[cS + 3 * k + 2]
-            if i < p and i == j:
-                grows[r_] += G_theta[i]
-            elif i >= p and j >= p:
-                grows[r_] += G_Psi[i - p, j - p]
-        for k in range(ib[oM + g], ib[oM + g + 1]):
-            i, r_ = ib[cM + 2 * k], ib[cM + 2 * k + 1]
-            grows[r_] += G_nu[i] if i < p else G_alpha[i - p]
+        group_back(ib, oterm, nterm, G, G_kappa, muA, PhiA, T, TP, alpha, G_muA, G_PhiA, G_alpha, G_Psi, G_T, G_Bl)
+        scatter(grows, ib, g, ram, G_lam, G_Bl, G_theta, G_Psi, G_nu, G_alpha)
     return lp
 
 
