@@ -14,6 +14,28 @@ from tests.survey_support import ITEMS
 matplotlib.use("Agg")
 os.environ.setdefault("LOYALTYMODELS_FAST", "1")
 
+#: the test files that take a minute or more of a worker (CI's --durations), run first: ``make
+#: test`` hands whole files to two workers in collection order (``--dist loadfile
+#: --no-loadscope-reorder``), and a long file picked up last keeps one worker busy while the other
+#: idles (longest first is the classic cure for that tail)
+LONGEST_FIRST = (
+    "tests/test_notebooks.py",
+    "tests/loyalty/test_program.py",
+    "tests/loyalty/test_ordinal.py",
+    "tests/loyalty/test_promise.py",
+    "tests/retention/test_fit.py",
+    "tests/retention/test_behaviour.py",
+    "tests/loyalty/test_diminishing.py",
+    "tests/loyalty/test_surface.py",
+    "loyaltymodels/retention/fit.py",
+    "tests/bayes/test_global_fit.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest as collected
+
 
 @pytest.fixture(scope="module")
 def client():

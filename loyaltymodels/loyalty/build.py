@@ -157,24 +157,16 @@ def make_design(
     sem_priors, own = split_priors(priors)
     level = level_of(invariance)
     promise = None
+    ords = ordinal_items(data, list(as_spec(model).observed), ordinal)
     if promise_pairs is not None:  # loyalty.promise: the model with the pairs' parameters shared
         from .promise import with_pairs
 
-        promise, model, asymmetry = with_pairs(model, promise_pairs, level, asymmetry)
+        # ordinal pairs share thresholds (their intercepts are 0), continuous ones intercepts
+        promise, model, asymmetry = with_pairs(model, promise_pairs, level, asymmetry, data, ords or ())
     base = as_spec(model).table
     loads = base[base.op == "=~"]
     items = list(as_spec(model).observed)
     equal, partial = invariance_options(invariance, list(zip(loads.lhs, loads.rhs)), items)
-    ords = ordinal_items(data, items, ordinal)
-    if promise is not None and ords:
-        paired = sorted(set(ords) & {item for pair in promise.pairs for item in pair})
-        if paired:
-            raise SpecError(
-                f"promise_pairs with ordinal items ({', '.join(paired)}): the gap's measured zero needs "
-                "the pairs' intercepts shared, and ordered items have thresholds instead (shared "
-                "thresholds are not built yet); pass ordinal=None to treat the paired items as "
-                "continuous (the fit then records an ML-vs-WLSMV sensitivity line)"
-            )
     if ords and "intercepts" in equal and "thresholds" not in equal:
         # ordinal items have thresholds where continuous ones have intercepts (lavaan's scalar
         # invariance of ordered items): free thresholds beside free latent means and residual

@@ -146,8 +146,10 @@ def fit_loyalty(
         ``{"promise_item": "experience_item", ...}``: the same attributes asked as promise and as
         experience. The two factors then share each pair's loading and intercept (the promise
         keeps variance 1 and mean 0 in the reference cell, the experience factor's become free),
-        so experience minus promise has a measured zero; the sharing is tested by ML (chi-square
-        difference, in ``post.attrs["promise"]``, a ``DataWarning`` when rejected), and the
+        so experience minus promise has a measured zero; ordinal pairs (both items ordinal, answered
+        on the same categories) share their thresholds instead of intercepts. The sharing is tested
+        by ML, or WLSMV for ordinal pairs (chi-square difference, in ``post.attrs["promise"]``, a
+        ``DataWarning`` when rejected), and the
         asymmetry term goes on this measured gap unless ``asymmetry`` says otherwise. Read it with
         :func:`promise_gap` (:mod:`loyaltymodels.loyalty.promise`).
     diminishing : list of drivers, optional

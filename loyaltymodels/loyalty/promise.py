@@ -14,7 +14,10 @@ varies, in units of the promise's SD. The sharing is a testable hypothesis (``2 
 freedom for ``k`` pairs): :func:`pairing_test` compares the pair-constrained and the free
 measurement model by ML (lavaan's ``lavTestLRT``) and the posterior records the result; a rejected
 sharing gives a ``DataWarning``, since the gap's zero then rests on items that do not measure the
-same thing.
+same thing. Ordinal pairs (1-5 answers: the conditional form) share their thresholds instead,
+lavaan's scalar invariance of ordered items (their intercepts are 0), tested by WLSMV with the
+scaled difference test of ``satorra.2000``; both items of a pair must be ordinal and answered on
+the same categories.
 
 :func:`promise_gap` reads the gap and loyalty's slope on each side of it. With the asymmetry term
 on the gap (added by default with pairs), loyalty is
@@ -72,6 +75,7 @@ class PromisePairs:
     pairs: tuple[tuple[str, str], ...]
     syntax: str
     free_syntax: str
+    ordinal: tuple[str, ...] = ()  # paired items with thresholds (shared) instead of intercepts
 
     def check_drivers(self, roles: Roles) -> None:
         loyalty, drivers = roles.loyalty, roles.drivers
@@ -95,8 +99,12 @@ def _factor_of(item: str, loads: pd.DataFrame, what: str) -> str:
     return on[0]
 
 
-def paired_model(model: str | ModelSpec, pairs: Mapping[str, str]) -> PromisePairs:
-    """The model with the pairs' loadings and intercepts shared (see the module docstring).
+def paired_model(
+    model: str | ModelSpec, pairs: Mapping[str, str], thresholds: Mapping[str, int] | None = None
+) -> PromisePairs:
+    """The model with the pairs' loadings and intercepts shared (see the module docstring);
+    ``thresholds`` (item -> number of thresholds) marks ordinal items, whose pairs share their
+    thresholds instead (lavaan's scalar invariance of ordered items: their intercepts are 0).
 
     Examples
     --------
@@ -145,7 +153,12 @@ def paired_model(model: str | ModelSpec, pairs: Mapping[str, str]) -> PromisePai
                 "the pairs set the loadings equal"
             )
         user.loc[rows, "label"] = f"{LABEL}_l{k}"
-        lines += [f"{p} ~ {LABEL}_i{k}*1", f"{e} ~ {LABEL}_i{k}*1"]
+        n = (thresholds or {}).get(p)
+        if n is None:
+            lines += [f"{p} ~ {LABEL}_i{k}*1", f"{e} ~ {LABEL}_i{k}*1"]
+        else:  # ordinal pair: one set of thresholds for both items
+            cuts = " + ".join(f"{LABEL}_t{k}_{j}*t{j}" for j in range(1, n + 1))
+            lines += [f"{p} | {cuts}", f"{e} | {cuts}"]
     own = user[
         ((user.op == "~1") & user.lhs.isin(items + [E])) | ((user.op == "~~") & (user.lhs == E) & (user.rhs == E))
     ]
@@ -157,20 +170,48 @@ def paired_model(model: str | ModelSpec, pairs: Mapping[str, str]) -> PromisePai
         )
     lines += [f"{E} ~~ NA*{E}", f"{E} ~ NA*1"]
     text = to_syntax(user, {"std_lv": True}).rstrip() + "\n" + "\n".join(lines)
-    return PromisePairs(P, E, tuple((str(p), str(e)) for p, e in pairs.items()), text, free_syntax)
+    ordinal = tuple(str(x) for x in items if x in (thresholds or {}))
+    return PromisePairs(P, E, tuple((str(p), str(e)) for p, e in pairs.items()), text, free_syntax, ordinal)
 
 
 def with_pairs(
-    model: str | ModelSpec, pairs: Mapping[str, str], level: str, asymmetry: bool | Sequence[str] | None
+    model: str | ModelSpec,
+    pairs: Mapping[str, str],
+    level: str,
+    asymmetry: bool | Sequence[str] | None,
+    data: pd.DataFrame | None = None,
+    ordinal: Sequence[str] = (),
 ) -> tuple[PromisePairs, str, bool | Sequence[str] | None]:
     """What ``fit_loyalty`` fits with ``promise_pairs``: the pairs, the paired model's syntax, and
-    the asymmetry term on the gap unless the user chose otherwise."""
+    the asymmetry term on the gap unless the user chose otherwise. ``ordinal`` items of a pair
+    share thresholds, which needs both items ordinal and answered on the same categories in
+    ``data``."""
     if level != "scalar":
         raise SpecError(
             f"promise_pairs with {level} invariance: the pairs' shared loadings and intercepts hold in "
             "every cell, which needs scalar invariance (the default); drop invariance="
         )
-    pp = paired_model(model, pairs)
+    pp = paired_model(model, pairs)  # the pairs checked first
+    thresholds: dict[str, int] = {}
+    for p, e in pp.pairs:
+        kinds = [x in (ordinal or ()) for x in (p, e)]
+        if any(kinds) and not all(kinds):
+            one, other = (p, e) if kinds[0] else (e, p)
+            raise SpecError(
+                f"promise_pairs: {one!r} is ordinal and {other!r} continuous; a pair needs both on the same "
+                f"footing: pass ordinal=[..., {other!r}] or ordinal=None"
+            )
+        if all(kinds) and data is not None:
+            cats = [sorted(pd.unique(data[x].dropna())) for x in (p, e)]
+            if cats[0] != cats[1]:
+                raise SpecError(
+                    f"promise_pairs: the ordinal pair {p!r} / {e!r} was answered on different categories "
+                    f"({cats[0]} vs {cats[1]}); their shared thresholds need the same ones: merge the "
+                    "empty categories' neighbours, or pass ordinal=None"
+                )
+            thresholds[p] = thresholds[e] = len(cats[0]) - 1
+    if thresholds:
+        pp = paired_model(model, pairs, thresholds)
     return pp, pp.syntax, (pp.experience, pp.promise) if asymmetry is None else asymmetry
 
 
@@ -178,13 +219,18 @@ def pairing_test(pp: PromisePairs, frame: pd.DataFrame, group: str | None, missi
     """ML test of the shared loadings and intercepts: the model with the pairs constrained against
     the same model without (both scalar invariant across ``group``'s cells, ``std_lv``), by the
     chi-square difference (lavaan's ``lavTestLRT``). ``chisq_diff, df_diff, pvalue_diff``, and
-    ``rejected`` (``pvalue_diff < 0.05``); ``df_diff = 0`` with one pair (nothing to test)."""
+    ``rejected`` (``pvalue_diff < 0.05``); ``df_diff = 0`` with one pair (nothing to test).
+    Ordinal pairs share thresholds instead of intercepts, tested by WLSMV (``shared`` says which)."""
     from ..sem.fit import fit_sem
     from ..sem.invariance_tests import difference_test
 
+    ordinal = pp.ordinal
+
     kw: dict[str, Any] = dict(group=group, std_lv=True, missing=missing, progress=False)
     if group is not None:
-        kw["group_equal"] = ("loadings", "intercepts")
+        kw["group_equal"] = ("loadings", "intercepts") + (("thresholds",) if ordinal else ())
+    if ordinal:  # WLSMV on the polychoric correlations (listwise); the difference test is satorra.2000
+        kw |= dict(ordered=list(ordinal), missing="listwise")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the two fits' own warnings are not the user's question here
         free = fit_sem(pp.free_syntax, frame, **kw)
@@ -194,16 +240,19 @@ def pairing_test(pp: PromisePairs, frame: pd.DataFrame, group: str | None, missi
     out["chisq_free"] = float(free.fit_measures["chisq"])
     out["chisq_paired"] = float(paired.fit_measures["chisq"])
     out["rejected"] = bool(out["df_diff"] > 0 and out["pvalue_diff"] < ALPHA)
+    out["shared"] = "loadings and thresholds" if ordinal else "loadings and intercepts"
+    out["estimator"] = "WLSMV" if ordinal else "ML"
     return out
 
 
 def pairing_sentence(test: Mapping[str, Any]) -> str:
     """The pairing test in one line."""
+    shared, by = test.get("shared", "loadings and intercepts"), test.get("estimator", "ML")
     if test["df_diff"] <= 0:
-        return "shared loadings and intercepts not testable with one pair (0 df): the gap's zero is assumed"
+        return f"shared {shared} not testable with one pair (0 df): the gap's zero is assumed"
     verdict = "rejected" if test["rejected"] else "not rejected"
     return (
-        f"shared loadings and intercepts of the promise/experience pairs {verdict} by ML: chi-square "
+        f"shared {shared} of the promise/experience pairs {verdict} by {by}: chi-square "
         f"difference {test['chisq_diff']:.2f} on {test['df_diff']:.0f} df, p = {test['pvalue_diff']:.3g}"
     )
 
