@@ -34,7 +34,6 @@ from ..bayes.density.program import (
     elements,
     encode,
     value_index,
-    with_data,
 )
 from ..bayes.parameterization import RVGroup
 from ..bayes.priors import Prior
@@ -570,25 +569,3 @@ def _path_order(paths: dict[int, list[tuple[int, int]]], latents: range) -> list
     for f in latents:
         visit(f)
     return order
-
-
-def program_with_data(lp: LoyaltyProgram, design: Design) -> LoyaltyProgram:
-    """The same program on the data of ``design`` (same structure; cell sizes may differ)."""
-    fresh = loyalty_program(design)
-    return LoyaltyProgram(
-        with_data(lp.program, design.plan, design.summary, derived=_derived_of(fresh)),
-        lp.slices,
-        lp.sources,
-        lp.cuts,
-        lp.ordered,
-    )
-
-
-def _derived_of(lp: LoyaltyProgram) -> Derived:
-    ib, fb = lp.program.ib, lp.program.fb
-    nterm, ndpri = int(ib[K.H_NTERM]), int(ib[K.H_NDPRI])
-    terms = ib[ib[K.O_TERM] : ib[K.O_TERM] + 3 * nterm].reshape(-1, 3)
-    coefs = fb[ib[K.O_TERMF] : ib[K.O_TERMF] + nterm]
-    dpri = ib[ib[K.O_DPRI] : ib[K.O_DPRI] + 3 * ndpri].reshape(-1, 3)
-    dprif = fb[ib[K.O_DPRIF] : ib[K.O_DPRIF] + 3 * ndpri].reshape(-1, 3)
-    return Derived(int(ib[K.H_NDER]), terms, coefs, dpri, dprif)
