@@ -242,8 +242,11 @@ def test_driver_paths_in_the_scores_form_are_refused_by_the_kernel():
     assert "paths between the drivers" in program_unsupported(design)
 
 
+@pytest.mark.slow
 def test_fit_on_the_compiled_density_records_it_and_equals_the_graph_in_distribution():
-    # the two paths sample the same posterior: their means agree within Monte Carlo error
+    # the two paths sample the same posterior: their means agree within Monte Carlo error (slow:
+    # it compiles the PyMC graph for nutpie, ~35 s; the densities' equality at random points above
+    # is the fast suite's check of the same thing)
     data, _ = lm.loyalty_scenario(150, sectors=2, seed=8)
     kw = dict(sector="sector", draws=400, tune=400, chains=2, seed=2, check=False)
     with warnings.catch_warnings():
