@@ -400,6 +400,7 @@ def _latent_section(
     from numpy.polynomial.hermite_e import hermegauss
 
     from ..bayes.density import latent as LT
+    from ..bayes.density.groups import KIND_ABSDIFF, KIND_PRODUCT
     from .likelihood import GH_NODES
 
     s, lay = design.summary, design.plan.layout
@@ -410,11 +411,11 @@ def _latent_section(
     roles = design.roles
     if roles.interaction:
         a, b = (lat.index(v) for v in roles.interaction)
-        terms.append([LT.KIND_PRODUCT, a, b] + [first_element + slots["interaction"][0]] * G)
+        terms.append([KIND_PRODUCT, a, b] + [first_element + slots["interaction"][0]] * G)
         scales.append(1.0)
     if roles.asymmetry:
         a, b = (lat.index(v) for v in roles.asymmetry)
-        terms.append([LT.KIND_ABSDIFF, a, b] + [first_element + slots["asymmetry"][0]] * G)
+        terms.append([KIND_ABSDIFF, a, b] + [first_element + slots["asymmetry"][0]] * G)
         scales.append(-0.5)
     if roles.surface:  # the squares and the product: product terms, one coefficient per sector
         from .surface import PAIRS
@@ -422,11 +423,11 @@ def _latent_section(
         pair = [lat.index(v) for v in roles.surface]
         for q, (i, j) in enumerate(PAIRS):
             terms.append(
-                [LT.KIND_PRODUCT, pair[i], pair[j]] + [surface_coef[(int(design.cell_sector[g]), q)] for g in range(G)]
+                [KIND_PRODUCT, pair[i], pair[j]] + [surface_coef[(int(design.cell_sector[g]), q)] for g in range(G)]
             )
             scales.append(1.0)
     for k, v in enumerate(roles.diminishing):  # a driver's square: the product of its score with itself
-        terms.append([LT.KIND_PRODUCT, lat.index(v), lat.index(v)] + [first_element + slots["diminishing"][0] + k] * G)
+        terms.append([KIND_PRODUCT, lat.index(v), lat.index(v)] + [first_element + slots["diminishing"][0] + k] * G)
         scales.append(1.0)
     outs = []
     binary = [o.name for o in design.outcomes if o.kind == "binary"]

@@ -23,7 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .latent import _driver_outcomes, centring, group_back, group_ram, scatter, structure
+from .groups import centring, group_back, group_ram, scatter, structure
+from .latent import _driver_outcomes
 from .linalg import _OPTS, _cholesky, _cholesky_back
 from .structure import blocks_pd
 
